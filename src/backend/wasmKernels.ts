@@ -1,0 +1,301 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Kernels avb adds to, or replaces in, TensorFlow.js's wasm backend.
+ *
+ * Stock tfjs-backend-wasm 4.22 cannot train a conv net and trains an MLP slowly
+ * (../shared/BACKEND.md has the measurements):
+ * - `BatchMatMul` with `transposeA`/`transposeB` (emitted by every matMul gradient) is ~5x slower
+ *   than the plain case. We transpose the operand explicitly and call the plain kernel.
+ * - `Conv2DBackpropInput` is a naive loop (~10x the forward conv). We compute it as s*s stride-1
+ *   convolutions of dy with sub-filters (one per output phase), interleaved afterwards, so all
+ *   the arithmetic runs in the XNNPACK convolution.
+ * - `Conv2DBackpropFilter` is missing (any conv filter gradient throws). We compute it as a
+ *   dilated convolution of the transposed input with the transposed dy.
+ *
+ * - `Conv2D` with 'same' padding gives wrong results in some shapes (stride 2 with a filter of
+ *   height or width 1 along a dimension whose TensorFlow padding is zero: XNNPACK's own SAME
+ *   rule pads differently). We pass tfjs's explicit padding to the stock kernel instead.
+ *
+ * The replacements are registered in tfjs's kernel registry (the extension point tfjs itself
+ * uses), composed from the stock wasm kernels, and tested against the cpu backend.
+ */
+
+type Info = tf.TensorInfo;
+type KernelArgs = {
+  inputs: Record<string, Info>;
+  backend: tf.KernelBackend;
+  attrs?: Record<string, unknown>;
+};
+type Kernel = (args: KernelArgs) => Info;
+
+const BACKEND = 'wasm';
+const PATCHED = Symbol.for('avb.wasmKernelsPatched');
+
+/** Stock wasm kernels we compose from, captured before any replacement is registered. */
+const stock: Record<string, Kernel> = {};
+
+function stockKernel(name: string): Kernel {
+  const k = stock[name];
+  if (!k) throw new Error(`avb: stock wasm kernel ${name} was not captured`);
+  return k;
+}
+
+/** Kernels (by tfjs name) that {@link registerWasmKernels} adds or replaces. */
+export const PATCHED_WASM_KERNELS = [
+  'BatchMatMul',
+  'Conv2D',
+  'Conv2DBackpropInput',
+  'Conv2DBackpropFilter',
+] as const;
+
+/**
+ * Registers avb's wasm kernels. Call after the wasm backend is initialised (the stock kernels'
+ * setup must have run); calling it again is a no-op.
+ */
+export function registerWasmKernels(): void {
+  const g = globalThis as unknown as Record<symbol, boolean>;
+  if (g[PATCHED]) return;
+  for (const name of ['BatchMatMul', 'Transpose', 'Conv2D', 'Reshape', 'Concat', 'Slice']) {
+    const cfg = tf.getKernel(name, BACKEND);
+    if (!cfg) throw new Error(`avb: the wasm backend has no ${name} kernel`);
+    stock[name] = cfg.kernelFunc as unknown as Kernel;
+  }
+  replace('BatchMatMul', batchMatMul);
+  replace('Conv2D', conv2D);
+  replace('Conv2DBackpropInput', conv2DBackpropInput);
+  replace('Conv2DBackpropFilter', conv2DBackpropFilter);
+  g[PATCHED] = true;
+}
+
+function replace(name: string, kernelFunc: Kernel): void {
+  if (tf.getKernel(name, BACKEND)) tf.unregisterKernel(name, BACKEND);
+  tf.registerKernel({
+    kernelName: name,
+    backendName: BACKEND,
+    kernelFunc: kernelFunc as unknown as tf.KernelFunc,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers that run stock kernels on TensorInfos and track temporaries for disposal.
+
+class Scratch {
+  private temps: Info[] = [];
+  constructor(readonly backend: tf.KernelBackend) {}
+
+  run(name: string, inputs: Record<string, Info>, attrs: Record<string, unknown> = {}): Info {
+    const out = stockKernel(name)({ inputs, backend: this.backend, attrs });
+    this.temps.push(out);
+    return out;
+  }
+
+  make(values: Float32Array, shape: number[]): Info {
+    const dataId = this.backend.write(values, shape, 'float32');
+    const info: Info = { dataId, shape, dtype: 'float32' };
+    this.temps.push(info);
+    return info;
+  }
+
+  /** Disposes every temporary except `keep` (the kernel's output). */
+  done(keep: Info): Info {
+    for (const t of this.temps) if (t !== keep) this.backend.disposeData(t.dataId);
+    this.temps = [];
+    return keep;
+  }
+}
+
+function read(backend: tf.KernelBackend, info: Info): Float32Array {
+  return backend.readSync(info.dataId) as Float32Array;
+}
+
+// ---------------------------------------------------------------------------------------------
+// BatchMatMul: explicit transposes, then the plain (fast) kernel.
+
+function batchMatMul({ inputs, backend, attrs }: KernelArgs): Info {
+  const { a, b } = inputs as { a: Info; b: Info };
+  const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+  if (!transposeA && !transposeB) {
+    return stockKernel('BatchMatMul')({ inputs, backend, attrs });
+  }
+  const s = new Scratch(backend);
+  const a2 = transposeA ? s.run('Transpose', { x: a }, { perm: swapLast2(a.shape.length) }) : a;
+  const b2 = transposeB ? s.run('Transpose', { x: b }, { perm: swapLast2(b.shape.length) }) : b;
+  const out = s.run('BatchMatMul', { a: a2, b: b2 }, { transposeA: false, transposeB: false });
+  return s.done(out);
+}
+
+function swapLast2(rank: number): number[] {
+  const perm = Array.from({ length: rank }, (_, i) => i);
+  perm[rank - 2] = rank - 1;
+  perm[rank - 1] = rank - 2;
+  return perm;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conv2D gradients. Notation (NHWC, filter [fh, fw, ci, co]):
+//   y[b, i, j, o] = sum_{p, q, c} x[b, i*sh + p - padTop, j*sw + q - padLeft, c] * W[p, q, c, o]
+
+interface ConvAttrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  dilations?: number | [number, number];
+}
+
+function convInfoFor(
+  xShape: number[],
+  filterShape: number[],
+  attrs: ConvAttrs,
+): tf.backend_util.Conv2DInfo {
+  if (attrs.dataFormat === 'NCHW') {
+    throw new Error('avb wasm conv kernels support only NHWC (channelsLast) data');
+  }
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
+}
+
+function explicitPad(top: number, bottom: number, left: number, right: number) {
+  return [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ] as tf.backend_util.ExplicitPadding;
+}
+
+/** Forward conv with tfjs's padding made explicit (see the module comment for why). */
+function conv2D({ inputs, backend, attrs }: KernelArgs): Info {
+  const { x, filter } = inputs as { x: Info; filter: Info };
+  const a = attrs as unknown as ConvAttrs;
+  const { top, bottom, left, right } = convInfoFor(x.shape, filter.shape, a).padInfo;
+  return stockKernel('Conv2D')({
+    inputs,
+    backend,
+    attrs: { ...a, pad: explicitPad(top, bottom, left, right), dataFormat: 'NHWC' },
+  });
+}
+
+/**
+ * dx of a conv by phase decomposition. Output row u gets contributions from filter rows p with
+ * p = (u + padTop) mod s (mod s), so for phase r = (u + padTop) mod s and k = floor((u + padTop)/s):
+ *   dx[u] = sum_m dy[k - m] * W[r + s*m]
+ * which is a stride-1 correlation of dy (left-padded by M_r - 1) with the reversed sub-filter
+ * W[r::s] transposed to [.., co, ci]. Each phase gives rows k = 0..K-1; interleaving the phases
+ * gives rows c = s*k + r = u + padTop, from which rows padTop..padTop+inH-1 are cut.
+ */
+function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): Info {
+  const { dy, filter } = inputs as { dy: Info; filter: Info };
+  const a = attrs as unknown as ConvAttrs & { inputShape: number[] };
+  const info = convInfoFor(a.inputShape, filter.shape, a);
+  const { batchSize: n, inHeight, inWidth, inChannels: ci, outChannels: co } = info;
+  const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
+  const { top: padTop, left: padLeft } = info.padInfo;
+  const [oh, ow] = [dy.shape[1], dy.shape[2]];
+  const kh = Math.max(Math.ceil((padTop + inHeight) / sh), oh);
+  const kw = Math.max(Math.ceil((padLeft + inWidth) / sw), ow);
+  const w = read(backend, filter);
+  const s = new Scratch(backend);
+
+  // phases[rh][rw]: [n, kh, kw, ci]
+  const rows: Info[] = [];
+  for (let rh = 0; rh < sh; rh++) {
+    const cols: Info[] = [];
+    for (let rw = 0; rw < sw; rw++) {
+      const mh = Math.max(0, Math.ceil((fh - rh) / sh));
+      const mw = Math.max(0, Math.ceil((fw - rw) / sw));
+      let phase: Info;
+      if (mh === 0 || mw === 0) {
+        phase = s.make(new Float32Array(n * kh * kw * ci), [n, kh, kw, ci]);
+      } else {
+        const sub = new Float32Array(mh * mw * co * ci);
+        // sub[a, b, o, c] = W[rh + sh*(mh-1-a), rw + sw*(mw-1-b), c, o]
+        for (let ia = 0; ia < mh; ia++) {
+          const p = rh + sh * (mh - 1 - ia);
+          for (let ib = 0; ib < mw; ib++) {
+            const q = rw + sw * (mw - 1 - ib);
+            const dst = (ia * mw + ib) * co * ci;
+            const src = (p * fw + q) * ci * co;
+            for (let c = 0; c < ci; c++) {
+              for (let o = 0; o < co; o++) sub[dst + o * ci + c] = w[src + c * co + o];
+            }
+          }
+        }
+        const subInfo = s.make(sub, [mh, mw, co, ci]);
+        phase = s.run(
+          'Conv2D',
+          { x: dy, filter: subInfo },
+          {
+            strides: 1,
+            pad: explicitPad(mh - 1, kh - oh, mw - 1, kw - ow),
+            dataFormat: 'NHWC',
+            dilations: 1,
+          },
+        );
+      }
+      cols.push(s.run('Reshape', { x: phase }, { shape: [n, kh, 1, kw, 1, ci] }));
+    }
+    rows.push(sw === 1 ? cols[0] : s.run('Concat', toInputs(cols), { axis: 4 }));
+  }
+  const stacked = sh === 1 ? rows[0] : s.run('Concat', toInputs(rows), { axis: 2 });
+  const full = s.run('Reshape', { x: stacked }, { shape: [n, kh * sh, kw * sw, ci] });
+  const dx = s.run(
+    'Slice',
+    { x: full },
+    { begin: [0, padTop, padLeft, 0], size: [n, inHeight, inWidth, ci] },
+  );
+  return s.done(dx);
+}
+
+/** The Concat kernel takes its inputs as an array rather than a named record. */
+function toInputs(list: Info[]): Record<string, Info> {
+  return list as unknown as Record<string, Info>;
+}
+
+/**
+ * dW of a conv as one dilated convolution:
+ *   dW[p, q, c, o] = sum_{b, i, j} xpad[b, i*sh + p, j*sw + q, c] * dy[b, i, j, o]
+ * Treat xpad^T = [c, H, W, b] as a batch of `ci` images with `n` channels and dy^T = [oh, ow, b, o]
+ * as a filter dilated by the stride: the stride-1 output at (p, q) is exactly dW[p, q, c, o].
+ */
+function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): Info {
+  const { x, dy } = inputs as { x: Info; dy: Info };
+  const a = attrs as unknown as ConvAttrs & { filterShape: number[] };
+  const info = convInfoFor(x.shape, a.filterShape, a);
+  const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
+  const { inChannels: ci, outChannels: co, inHeight, inWidth } = info;
+  const { top, bottom, left, right } = info.padInfo;
+  const [oh, ow] = [dy.shape[1], dy.shape[2]];
+  const s = new Scratch(backend);
+  const xt = s.run('Transpose', { x }, { perm: [3, 1, 2, 0] });
+  const dyt = s.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
+  // The dilated filter spans (oh-1)*sh+1 rows; keep the padded input large enough for fh outputs
+  // (with 'same' padding the bottom/right padding may be shorter than that).
+  const needH = (oh - 1) * sh + fh;
+  const needW = (ow - 1) * sw + fw;
+  const padBottom = Math.max(bottom, needH - inHeight - top);
+  const padRight = Math.max(right, needW - inWidth - left);
+  const conv = s.run(
+    'Conv2D',
+    { x: xt, filter: dyt },
+    {
+      strides: 1,
+      pad: explicitPad(top, padBottom, left, padRight),
+      dataFormat: 'NHWC',
+      dilations: [sh, sw],
+    },
+  );
+  const cut =
+    conv.shape[1] === fh && conv.shape[2] === fw
+      ? conv
+      : s.run('Slice', { x: conv }, { begin: [0, 0, 0, 0], size: [ci, fh, fw, co] });
+  const dw = s.run('Transpose', { x: cut }, { perm: [1, 2, 0, 3] });
+  return s.done(dw);
+}

@@ -1,0 +1,143 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { BACKEND_NAMES, initBackend } from '../backend/initBackend.js';
+import type { BackendChoice } from '../backend/initBackend.js';
+import { summarize } from '../data/dataset.js';
+import { EIGHT_SCHOOLS_CLASSIC, EIGHT_SCHOOLS_PAPER } from '../data/eightSchools.js';
+import { loadDataset } from '../data/loadDataset.js';
+import { AvbUserError } from '../errors.js';
+import { printJson, printTable } from './output.js';
+import { addTrainCommand } from './trainCommand.js';
+
+const VERSION = '0.1.0';
+
+/** The `--backend` option shared by every command that computes. */
+export function backendOption(): Option {
+  return new Option('--backend <name>', 'tensor backend (default: $AVB_BACKEND, else auto)')
+    .choices(['auto', ...BACKEND_NAMES])
+    .default(undefined);
+}
+
+/** Parses a positive integer option value, or fails with commander's one-line error. */
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidArgumentError(`expected a positive integer, got '${value}'.`);
+  }
+  return n;
+}
+
+/** Parses a non-negative integer (seeds). */
+export function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new InvalidArgumentError(`expected a non-negative integer, got '${value}'.`);
+  }
+  return n;
+}
+
+/** Parses a positive finite number (learning rates). */
+export function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new InvalidArgumentError(`expected a positive number, got '${value}'.`);
+  }
+  return n;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('avb')
+    .description(
+      'Adversarial Variational Bayes: train, evaluate and apply AVB from the command line',
+    )
+    .version(VERSION)
+    .exitOverride();
+
+  program
+    .command('backend')
+    .description('initialise the tensor backend and print which one runs, its version and threads')
+    .addOption(backendOption())
+    .option('--json', 'print JSON')
+    .action(async (opts: { backend?: BackendChoice; json?: boolean }) => {
+      const info = await initBackend(opts.backend);
+      if (opts.json) printJson(info);
+      else
+        printTable([
+          ['backend', info.name],
+          ['chosen by', info.chosenBy],
+          ['version', info.version],
+          ['threads', info.threads],
+          ['patched kernels', info.patchedKernels.join(', ') || '(none)'],
+        ]);
+    });
+
+  const data = program.command('data').description('inspect data sets');
+  data
+    .command('info')
+    .description(
+      'print counts, shapes and value ranges of a data set: synthetic, mnist, eight-schools, idx:PATH, npy:PATH',
+    )
+    .argument('<name>', 'data set name')
+    .option('--json', 'print JSON')
+    .action((name: string, opts: { json?: boolean }) => {
+      const info =
+        name === 'eight-schools'
+          ? { name, classic: EIGHT_SCHOOLS_CLASSIC, paper: EIGHT_SCHOOLS_PAPER }
+          : summarize(loadDataset(name));
+      if (opts.json) printJson(info);
+      else printDataInfo(info);
+    });
+
+  addTrainCommand(program);
+  return program;
+}
+
+function printDataInfo(info: Record<string, unknown>): void {
+  if (!('splits' in info)) {
+    printJson(info);
+    return;
+  }
+  const splits = info.splits as Record<
+    string,
+    { count: number; shape: number[]; min: number; max: number; mean: number }
+  >;
+  const rows: [string, string | number][] = [
+    ['name', String(info.name)],
+    ['kind', String(info.kind)],
+    ['example shape', `[${(info.exampleShape as number[]).join(', ')}]`],
+    ['source', String(info.source)],
+  ];
+  for (const [k, s] of Object.entries(splits)) {
+    rows.push([
+      k,
+      `${s.count} examples, values in [${fmt(s.min)}, ${fmt(s.max)}], mean ${fmt(s.mean)}`,
+    ]);
+  }
+  printTable(rows);
+}
+
+function fmt(v: number): string {
+  return Number.isInteger(v) ? String(v) : v.toPrecision(4);
+}
+
+/**
+ * Runs the CLI on `argv` (without `node` and the script) and returns the exit code:
+ * 0 on success, 2 for bad input or options (one line on stderr), 1 for internal errors.
+ */
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Commander has printed its one-line message already; help and version exit 0.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (e instanceof AvbUserError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(`internal error (please report): ${(e as Error).stack ?? String(e)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * In-memory data sets, the one shape every experiment consumes.
+ *
+ * A split holds `count` examples, each of `exampleShape` (e.g. `[28, 28, 1]` for MNIST or `[4]`
+ * for the synthetic set), stored row-major in one `Float32Array` of length
+ * `count * prod(exampleShape)`.
+ */
+export interface DataSplit {
+  /** `[count, ...exampleShape]`, row-major. */
+  x: Float32Array;
+  count: number;
+  /** Optional integer labels, one per example (MNIST digits). Never used for training. */
+  labels?: Int32Array;
+}
+
+export interface Dataset {
+  /** What the user named (`mnist`, `synthetic`, `idx:/path/file`, `npy:/path/file`). */
+  name: string;
+  /** Shape of one example, e.g. `[28, 28, 1]`. */
+  exampleShape: number[];
+  /**
+   * `binary`: values in [0, 1] read as Bernoulli probabilities (dynamic binarisation draws a
+   * fresh 0/1 per pixel per read); `real`: any finite values (Gaussian decoder).
+   */
+  kind: 'binary' | 'real';
+  train: DataSplit;
+  validation?: DataSplit;
+  test?: DataSplit;
+  /** Where the data came from (files read, checksums verified). */
+  source: string;
+}
+
+/** Number of values in one example. */
+export function exampleSize(ds: Pick<Dataset, 'exampleShape'>): number {
+  return ds.exampleShape.reduce((a, b) => a * b, 1);
+}
+
+export interface SplitSummary {
+  count: number;
+  shape: number[];
+  min: number;
+  max: number;
+  mean: number;
+}
+
+/** Counts, shapes and value ranges of each split (what `avb data info` prints). */
+export function summarize(ds: Dataset): Record<string, unknown> {
+  const splits: Record<string, SplitSummary> = {};
+  for (const key of ['train', 'validation', 'test'] as const) {
+    const s = ds[key];
+    if (!s) continue;
+    let min = Infinity;
+    let max = -Infinity;
+    let sum = 0;
+    for (let i = 0; i < s.x.length; i++) {
+      const v = s.x[i];
+      if (v < min) min = v;
+      if (v > max) max = v;
+      sum += v;
+    }
+    splits[key] = {
+      count: s.count,
+      shape: [s.count, ...ds.exampleShape],
+      min,
+      max,
+      mean: s.x.length ? sum / s.x.length : NaN,
+    };
+  }
+  return { name: ds.name, kind: ds.kind, exampleShape: ds.exampleShape, source: ds.source, splits };
+}

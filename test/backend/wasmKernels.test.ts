@@ -1,0 +1,147 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/initBackend.js';
+import { Rng } from '../../src/random/rng.js';
+import { maxRelErr } from '../helpers.js';
+
+// Each replaced wasm kernel is compared with the pure-JS cpu backend on random shapes. Both
+// compute in float32; sums of up to a few hundred products of O(1) numbers carry rounding
+// errors around 1e-6 relative, so 1e-4 (relative to 1 + |value|) separates rounding from bugs
+// (a wrong index or padding gives O(1) errors).
+const TOL = 1e-4;
+
+/** Runs `f` on `backend` with inputs rebuilt there from plain arrays; returns flat results. */
+function on(backend: string, f: () => tf.Tensor[]): Float32Array[] {
+  tf.setBackend(backend);
+  return tf.tidy(f).map((t) => {
+    const v = t.dataSync() as Float32Array;
+    t.dispose();
+    return v;
+  });
+}
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+
+describe('BatchMatMul with transposes', () => {
+  const rng = new Rng(7);
+  for (const [ta, tb] of [
+    [true, false],
+    [false, true],
+    [true, true],
+    [false, false],
+  ] as const) {
+    it(`transposeA=${ta} transposeB=${tb} on random shapes`, () => {
+      for (let trial = 0; trial < 4; trial++) {
+        const [bt, m, k, n] = [1 + rng.int(3), 1 + rng.int(17), 1 + rng.int(33), 1 + rng.int(9)];
+        const aShape = ta ? [bt, k, m] : [bt, m, k];
+        const bShape = tb ? [bt, n, k] : [bt, k, n];
+        const av = rng.fillNormal(new Float32Array(bt * m * k));
+        const bv = rng.fillNormal(new Float32Array(bt * k * n));
+        const f = () => [tf.matMul(tf.tensor(av, aShape), tf.tensor(bv, bShape), ta, tb)];
+        const [want] = on('cpu', f);
+        const [got] = on('wasm', f);
+        expect(maxRelErr(got, want)).toBeLessThan(TOL);
+      }
+    });
+  }
+
+  it('forward conv2d with a 1-wide filter, stride 2, same padding (stock XNNPACK bug)', () => {
+    const xv = rng.fillNormal(new Float32Array(16 * 8 * 2));
+    const wv = rng.fillNormal(new Float32Array(1 * 2 * 2 * 3));
+    const f = () => [
+      tf.conv2d(tf.tensor4d(xv, [1, 16, 8, 2]), tf.tensor4d(wv, [1, 2, 2, 3]), 2, 'same'),
+    ];
+    expect(maxRelErr(on('wasm', f)[0], on('cpu', f)[0])).toBeLessThan(TOL);
+  });
+
+  it('gradients of a 2-D matMul match', () => {
+    const av = rng.fillNormal(new Float32Array(5 * 7));
+    const bv = rng.fillNormal(new Float32Array(7 * 3));
+    const f = () => {
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.matMul(a, b).square().sum());
+      return g([tf.tensor(av, [5, 7]), tf.tensor(bv, [7, 3])]);
+    };
+    const want = on('cpu', f);
+    const got = on('wasm', f);
+    for (let i = 0; i < 2; i++) expect(maxRelErr(got[i], want[i])).toBeLessThan(TOL);
+  });
+});
+
+describe('conv2d gradients and conv2dTranspose', () => {
+  const rng = new Rng(11);
+  const cases: { stride: 1 | 2; pad: 'same' | 'valid' }[] = [
+    { stride: 1, pad: 'same' },
+    { stride: 1, pad: 'valid' },
+    { stride: 2, pad: 'same' },
+    { stride: 2, pad: 'valid' },
+  ];
+  for (const { stride, pad } of cases) {
+    it(`stride ${stride}, padding '${pad}', odd and even sizes`, () => {
+      for (let trial = 0; trial < 5; trial++) {
+        const n = 1 + rng.int(3);
+        const h = 5 + rng.int(9); // 5..13: odd and even
+        const w = 5 + rng.int(9);
+        const fh = 1 + rng.int(5); // 1..5
+        const fw = 1 + rng.int(5);
+        const ci = 1 + rng.int(4);
+        const co = 1 + rng.int(5);
+        const xv = rng.fillNormal(new Float32Array(n * h * w * ci));
+        const wv = rng.fillNormal(new Float32Array(fh * fw * ci * co));
+        const f = () => {
+          const x = tf.tensor4d(xv, [n, h, w, ci]);
+          const filt = tf.tensor4d(wv, [fh, fw, ci, co]);
+          // A non-uniform upstream gradient (weights by position) exercises every index.
+          const loss = (a: tf.Tensor4D, b: tf.Tensor4D) => {
+            const y = tf.conv2d(a, b, stride, pad);
+            const weights = tf.range(0, y.size).reshape(y.shape).sin();
+            return y.mul(weights).sum();
+          };
+          const y = tf.conv2d(x, filt, stride, pad);
+          const [dx, dw] = tf.grads(loss as (...args: tf.Tensor[]) => tf.Tensor)([x, filt]);
+          return [dx, dw, y];
+        };
+        const want = on('cpu', f);
+        const got = on('wasm', f);
+        const shape = `x ${[n, h, w, ci]} filter ${[fh, fw, ci, co]}`;
+        expect(maxRelErr(got[2], want[2]), `y, ${shape}`).toBeLessThan(TOL);
+        expect(maxRelErr(got[0], want[0]), `dx, ${shape}`).toBeLessThan(TOL);
+        expect(maxRelErr(got[1], want[1]), `dW, ${shape}`).toBeLessThan(TOL);
+      }
+    });
+
+    it(`conv2dTranspose and its gradients, stride ${stride}, padding '${pad}'`, () => {
+      for (let trial = 0; trial < 3; trial++) {
+        const n = 1 + rng.int(2);
+        const h = 3 + rng.int(6);
+        const w = 3 + rng.int(6);
+        const fh = 1 + rng.int(5);
+        const fw = 1 + rng.int(5);
+        const ci = 1 + rng.int(4); // channels of the transposed conv's input
+        const co = 1 + rng.int(4);
+        const outH = pad === 'same' ? h * stride : (h - 1) * stride + fh;
+        const outW = pad === 'same' ? w * stride : (w - 1) * stride + fw;
+        const xv = rng.fillNormal(new Float32Array(n * h * w * ci));
+        const wv = rng.fillNormal(new Float32Array(fh * fw * co * ci));
+        const f = () => {
+          const loss = (a: tf.Tensor4D, b: tf.Tensor4D) => {
+            const y = tf.conv2dTranspose(a, b, [n, outH, outW, co], stride, pad);
+            return y.mul(tf.range(0, y.size).reshape(y.shape).cos()).sum();
+          };
+          const x = tf.tensor4d(xv, [n, h, w, ci]);
+          const filt = tf.tensor4d(wv, [fh, fw, co, ci]);
+          const y = tf.conv2dTranspose(x, filt, [n, outH, outW, co], stride, pad);
+          const [dx, dw] = tf.grads(loss as (...args: tf.Tensor[]) => tf.Tensor)([x, filt]);
+          return [y, dx, dw];
+        };
+        const want = on('cpu', f);
+        const got = on('wasm', f);
+        for (let i = 0; i < 3; i++) {
+          const what = `${['y', 'dx', 'dW'][i]} x ${[n, h, w, ci]} filter ${[fh, fw, co, ci]}`;
+          expect(maxRelErr(got[i], want[i]), what).toBeLessThan(TOL);
+        }
+      }
+    });
+  }
+});

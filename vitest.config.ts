@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+// Tests run in Node with one worker per core; numerical tests are CPU-bound, so more
+// workers than cores only adds contention on the 2-core CI machine.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    maxWorkers: 2,
+  },
+});
