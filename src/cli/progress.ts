@@ -1,0 +1,76 @@
+import cliProgress from 'cli-progress';
+import type { StepMetrics } from '../train/trainer.js';
+
+/**
+ * Training progress on stderr: a live bar with ETA and the main figures on a terminal, or one
+ * plain line every `everySeconds` otherwise (logs, CI).
+ */
+export class TrainingProgress {
+  private bar?: cliProgress.SingleBar;
+  private lastLine = 0;
+  private startTime = 0;
+  private startStep = 0;
+
+  constructor(
+    private readonly total: number,
+    private readonly everySeconds = 15,
+  ) {}
+
+  start(startStep: number): void {
+    this.startStep = startStep;
+    this.startTime = performance.now();
+    if (process.stderr.isTTY) {
+      this.bar = new cliProgress.SingleBar(
+        {
+          format: 'train {bar} {value}/{total} | ETA {eta_formatted} | {figures}',
+          stream: process.stderr,
+          hideCursor: true,
+          etaBuffer: 200,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      this.bar.start(this.total, startStep, { figures: '' });
+    }
+  }
+
+  update(m: StepMetrics): void {
+    const figures = describe(m);
+    if (this.bar) {
+      this.bar.update(m.step, { figures });
+      return;
+    }
+    const now = performance.now();
+    if (now - this.lastLine >= this.everySeconds * 1000 || m.step === this.total) {
+      this.lastLine = now;
+      const rate = (m.step - this.startStep) / ((now - this.startTime) / 1000);
+      const eta = rate > 0 ? (this.total - m.step) / rate : NaN;
+      process.stderr.write(`step ${m.step}/${this.total} | ${rate.toFixed(1)} steps/s | ETA ${formatSeconds(eta)} | ${figures}\n`);
+    }
+  }
+
+  notice(message: string): void {
+    if (this.bar) process.stderr.write('\n');
+    process.stderr.write(`warning: ${message}\n`);
+  }
+
+  stop(): void {
+    this.bar?.stop();
+  }
+}
+
+function describe(m: StepMetrics): string {
+  const parts: string[] = [];
+  if (m.elbo !== undefined) parts.push(`elbo ${m.elbo.toFixed(3)}`);
+  if (m.reconstruction !== undefined) parts.push(`rec ${m.reconstruction.toFixed(3)}`);
+  if (m.kl !== undefined) parts.push(`kl ${m.kl.toFixed(3)}`);
+  if (m.adversaryAccuracy !== undefined) parts.push(`adv acc ${m.adversaryAccuracy.toFixed(2)}`);
+  return parts.join(' ');
+}
+
+export function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const h = Math.floor(s / 3600);
+  const mi = Math.floor((s % 3600) / 60);
+  const se = Math.floor(s % 60);
+  return h > 0 ? `${h}h${String(mi).padStart(2, '0')}m` : `${mi}m${String(se).padStart(2, '0')}s`;
+}

@@ -1,0 +1,74 @@
+import * as tf from '@tensorflow/tfjs';
+
+export interface AdamConfig {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+}
+
+/** Adam's state for checkpoints: the step count and both moment estimates per weight. */
+export interface AdamState {
+  t: number;
+  m: Float32Array[];
+  v: Float32Array[];
+}
+
+/**
+ * Adam (Kingma & Ba 2015) over a fixed list of weights. Written here rather than taken from
+ * `tf.train.adam` because a checkpoint must hold its full state in a known order, and
+ * `learningRateScale` lets divergence recovery lower the rate without rebuilding it.
+ */
+export class Adam {
+  private readonly m: tf.Variable[];
+  private readonly v: tf.Variable[];
+  private t = 0;
+  learningRateScale = 1;
+
+  constructor(
+    readonly weights: tf.Variable[],
+    readonly config: AdamConfig,
+  ) {
+    this.m = weights.map((w) => tf.variable(tf.zerosLike(w), false));
+    this.v = weights.map((w) => tf.variable(tf.zerosLike(w), false));
+  }
+
+  /** Applies one update from `grads` (same order as `weights`). */
+  apply(grads: tf.Tensor[]): void {
+    this.t++;
+    const { beta1, beta2, epsilon } = this.config;
+    const lr = this.config.learningRate * this.learningRateScale;
+    // Bias corrections folded into the step size (computed in JS doubles).
+    const alpha = (lr * Math.sqrt(1 - beta2 ** this.t)) / (1 - beta1 ** this.t);
+    tf.tidy(() => {
+      this.weights.forEach((w, i) => {
+        const g = grads[i];
+        const m = tf.add(tf.mul(this.m[i], beta1), tf.mul(g, 1 - beta1));
+        const v = tf.add(tf.mul(this.v[i], beta2), tf.mul(tf.square(g), 1 - beta2));
+        this.m[i].assign(m);
+        this.v[i].assign(v);
+        w.assign(tf.sub(w, tf.div(tf.mul(m, alpha), tf.add(tf.sqrt(v), epsilon))));
+      });
+    });
+  }
+
+  state(): AdamState {
+    return {
+      t: this.t,
+      m: this.m.map((x) => x.dataSync() as Float32Array),
+      v: this.v.map((x) => x.dataSync() as Float32Array),
+    };
+  }
+
+  restore(s: AdamState): void {
+    this.t = s.t;
+    tf.tidy(() => {
+      this.m.forEach((x, i) => x.assign(tf.tensor(s.m[i], x.shape)));
+      this.v.forEach((x, i) => x.assign(tf.tensor(s.v[i], x.shape)));
+    });
+  }
+
+  dispose(): void {
+    for (const x of [...this.m, ...this.v]) x.dispose();
+  }
+}

@@ -1,0 +1,174 @@
+import * as tf from '@tensorflow/tfjs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync, existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { AvbUserError } from '../errors.js';
+import type { Parts } from '../objectives/objective.js';
+import type { Trainer, TrainerState } from './trainer.js';
+
+/** Version of the checkpoint layout; a file with a newer version is refused. */
+export const CHECKPOINT_FORMAT = 1;
+const MAGIC = 'AVBCKPT\0';
+
+/**
+ * A checkpoint: the complete training state (weights, both optimisers' moments, random states,
+ * minibatch position, step) plus the run's configuration. One binary file:
+ *   "AVBCKPT\0" | uint32 LE header length | JSON header | float32 little-endian tensor data.
+ */
+interface Header {
+  format: number;
+  step: number;
+  config: unknown;
+  trainer: Omit<TrainerState, 'adam'> & {
+    adam: { primal: { t: number }; adversary: { t: number } };
+  };
+  /** Every stored tensor in data order: weights by path, then Adam moments. */
+  tensors: { name: string; shape: number[] }[];
+}
+
+export interface LoadedCheckpoint {
+  step: number;
+  config: unknown;
+  apply: (parts: Parts, trainer: Trainer) => void;
+}
+
+function namedPartWeights(parts: Parts): Map<string, tf.Variable> {
+  const all = new Map<string, tf.Variable>();
+  for (const [k, v] of parts.encoder.namedWeights('encoder/')) all.set(k, v);
+  for (const [k, v] of parts.decoder.namedWeights('decoder/')) all.set(k, v);
+  if (parts.adversary) for (const [k, v] of parts.adversary.namedWeights('adversary/')) all.set(k, v);
+  return all;
+}
+
+/**
+ * Writes a checkpoint atomically: to `path.tmp`, fsynced, then renamed over `path`, so a crash
+ * at any moment leaves either the old or the new checkpoint, never a partial one.
+ */
+export function saveCheckpoint(path: string, parts: Parts, trainer: Trainer, config: unknown): void {
+  const state = trainer.state();
+  const tensors: { name: string; shape: number[]; data: Float32Array }[] = [];
+  for (const [name, v] of namedPartWeights(parts)) {
+    tensors.push({ name, shape: v.shape, data: v.dataSync() as Float32Array });
+  }
+  for (const group of ['primal', 'adversary'] as const) {
+    const opt = group === 'primal' ? trainer.primalOpt : trainer.adversaryOpt;
+    const s = state.adam[group];
+    opt.weights.forEach((w, i) => {
+      tensors.push({ name: `adam/${group}/m/${i}`, shape: w.shape, data: s.m[i] });
+      tensors.push({ name: `adam/${group}/v/${i}`, shape: w.shape, data: s.v[i] });
+    });
+  }
+  const header: Header = {
+    format: CHECKPOINT_FORMAT,
+    step: state.step,
+    config,
+    trainer: {
+      ...state,
+      adam: { primal: { t: state.adam.primal.t }, adversary: { t: state.adam.adversary.t } },
+    },
+    tensors: tensors.map(({ name, shape }) => ({ name, shape })),
+  };
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const pad = (4 - ((12 + json.length) % 4)) % 4;
+  const lenBuf = Buffer.alloc(4);
+  lenBuf.writeUInt32LE(json.length + pad);
+  const parts_: Uint8Array[] = [Buffer.from(MAGIC, 'latin1'), lenBuf, json, Buffer.alloc(pad, 0x20)];
+  for (const t of tensors) parts_.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  writeFileAtomic(path, parts_);
+}
+
+/** Writes `chunks` to `path` through a temporary file, fsync and rename. */
+export function writeFileAtomic(path: string, chunks: Uint8Array[]): void {
+  const tmp = `${path}.tmp`;
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, 'w');
+    for (const c of chunks) {
+      let off = 0;
+      while (off < c.length) off += writeSync(fd, c, off, c.length - off);
+    }
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+    const dfd = openSync(dirname(path), 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    if (existsSync(tmp)) rmSync(tmp, { force: true });
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOSPC' ? 'the disk is full' : code === 'EACCES' || code === 'EROFS' ? 'the folder is not writable' : (e as Error).message;
+    throw new AvbUserError(`cannot write checkpoint ${path}: ${why}; free space or choose another --out folder`);
+  }
+}
+
+/** Reads a checkpoint's header and data; `apply` loads it into freshly built parts and trainer. */
+export function loadCheckpoint(path: string): LoadedCheckpoint {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch {
+    throw new AvbUserError(`checkpoint ${path} does not exist or cannot be read; start without --resume`);
+  }
+  const fail = (what: string): never => {
+    throw new AvbUserError(`checkpoint ${path}: ${what}`);
+  };
+  if (buf.length < 12 || buf.toString('latin1', 0, 8) !== MAGIC) fail('not an avb checkpoint (wrong magic)');
+  const len = buf.readUInt32LE(8);
+  if (buf.length < 12 + len) fail('truncated header');
+  let header: Header;
+  try {
+    header = JSON.parse(buf.toString('utf8', 12, 12 + len)) as Header;
+  } catch {
+    return fail('corrupt header');
+  }
+  if (header.format > CHECKPOINT_FORMAT) {
+    fail(`written by a newer avb (format ${header.format}, this avb reads up to ${CHECKPOINT_FORMAT}); upgrade avb`);
+  }
+  const expectedFloats = header.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
+  const dataStart = 12 + len;
+  if (buf.length !== dataStart + 4 * expectedFloats) fail('truncated or corrupt tensor data');
+  const floats = new Float32Array(buf.buffer.slice(buf.byteOffset + dataStart, buf.byteOffset + buf.length));
+  const byName = new Map<string, Float32Array>();
+  let off = 0;
+  for (const t of header.tensors) {
+    const n = t.shape.reduce((x, y) => x * y, 1);
+    byName.set(t.name, floats.subarray(off, off + n));
+    off += n;
+  }
+  return {
+    step: header.step,
+    config: header.config,
+    apply(parts, trainer) {
+      const weights = namedPartWeights(parts);
+      const stored = header.tensors.filter((t) => !t.name.startsWith('adam/'));
+      const mismatch =
+        stored.length !== weights.size ||
+        stored.some((t) => {
+          const w = weights.get(t.name);
+          return !w || w.shape.join('x') !== t.shape.join('x');
+        });
+      if (mismatch) {
+        fail('was written for a different architecture (weight names or shapes differ); resume with the same configuration or start a new run');
+      }
+      tf.tidy(() => {
+        for (const t of stored) weights.get(t.name)!.assign(tf.tensor(byName.get(t.name)!, t.shape));
+      });
+      const adam = (group: 'primal' | 'adversary'): AdamState => {
+        const opt = group === 'primal' ? trainer.primalOpt : trainer.adversaryOpt;
+        return {
+          t: header.trainer.adam[group].t,
+          m: opt.weights.map((_, i) => byName.get(`adam/${group}/m/${i}`)!),
+          v: opt.weights.map((_, i) => byName.get(`adam/${group}/v/${i}`)!),
+        };
+      };
+      trainer.restore({ ...header.trainer, adam: { primal: adam('primal'), adversary: adam('adversary') } });
+    },
+  };
+}
+
+type AdamState = TrainerState['adam']['primal'];

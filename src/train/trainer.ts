@@ -1,0 +1,200 @@
+import * as tf from '@tensorflow/tfjs';
+import type { MinibatchSampler, SamplerState } from '../data/sampler.js';
+import type { Objective, Parts } from '../objectives/objective.js';
+import { Rng } from '../random/rng.js';
+import { Adam } from './adam.js';
+import type { AdamConfig, AdamState } from './adam.js';
+
+export interface TrainerConfig {
+  batch: number;
+  primal: AdamConfig;
+  adversary: AdamConfig;
+  /**
+   * `simultaneous`: one batch, both updates from it (the authors' code). `alternating`:
+   * `adversarySteps` adversary updates on fresh batches, then one primal update (their notebooks).
+   */
+  schedule: 'simultaneous' | 'alternating';
+  adversarySteps: number;
+  /** Steps over which the KL weight rises linearly from 0 to 1 (0: no annealing). */
+  klAnnealSteps: number;
+}
+
+/** One iteration's figures, as written to `metrics.jsonl`. */
+export interface StepMetrics {
+  step: number;
+  primalLoss?: number;
+  adversaryLoss?: number;
+  reconstruction?: number;
+  kl?: number;
+  elbo?: number;
+  adversaryAccuracy?: number;
+  tPosterior?: number;
+  tPrior?: number;
+  klWeight: number;
+  stepMs: number;
+  [key: string]: number | undefined;
+}
+
+/** Why a step was refused: a non-finite loss or gradient, found before any weight changed. */
+export interface Divergence {
+  step: number;
+  quantity: string;
+}
+
+export type StepResult = { ok: true; metrics: StepMetrics } | { ok: false; divergence: Divergence };
+
+/** Everything needed to continue training exactly: the serialisable part of the trainer. */
+export interface TrainerState {
+  step: number;
+  rng: number[];
+  sampler: SamplerState;
+  adam: { primal: AdamState; adversary: AdamState };
+  learningRateScale: number;
+}
+
+/**
+ * Runs any objective (AVB, AVB+AC, VAE) on its parts: owns the optimisers, the schedule of
+ * primal and adversary steps, KL annealing and divergence detection. Shaped like NumPyro's SVI:
+ * the state is one value ({@link TrainerState} plus the weights), `step` advances it, and a step
+ * whose loss or gradient is not finite leaves every weight untouched.
+ *
+ * ```ts
+ * const trainer = new Trainer(parts, avbObjective, sampler, config, new Rng(1));
+ * for (let i = 0; i < 1000; i++) { const r = trainer.step(); if (!r.ok) break; }
+ * ```
+ */
+export class Trainer {
+  private stepCount = 0;
+  private readonly primalWeights: tf.Variable[];
+  private readonly adversaryWeights: tf.Variable[];
+  readonly primalOpt: Adam;
+  readonly adversaryOpt: Adam;
+
+  constructor(
+    readonly parts: Parts,
+    private readonly objective: Objective,
+    private readonly sampler: MinibatchSampler,
+    readonly config: TrainerConfig,
+    private rng: Rng,
+  ) {
+    this.primalWeights = [...parts.encoder.namedWeights().values(), ...parts.decoder.namedWeights().values()];
+    this.adversaryWeights = parts.adversary ? [...parts.adversary.namedWeights().values()] : [];
+    this.primalOpt = new Adam(this.primalWeights, config.primal);
+    this.adversaryOpt = new Adam(this.adversaryWeights, config.adversary);
+  }
+
+  /** Completed iterations. */
+  get completedSteps(): number {
+    return this.stepCount;
+  }
+
+  /** KL weight at the current step. */
+  klWeight(): number {
+    const a = this.config.klAnnealSteps;
+    return a > 0 ? Math.min(1, (this.stepCount + 1) / a) : 1;
+  }
+
+  /** One training iteration. */
+  step(): StepResult {
+    const start = performance.now();
+    const klWeight = this.klWeight();
+    const metrics: StepMetrics = { step: this.stepCount + 1, klWeight, stepMs: 0 };
+    const hasAdversary = this.adversaryWeights.length > 0;
+    if (this.config.schedule === 'simultaneous' || !hasAdversary) {
+      const r = this.update('both', klWeight, metrics);
+      if (r) return { ok: false, divergence: r };
+    } else {
+      for (let k = 0; k < this.config.adversarySteps; k++) {
+        const r = this.update('adversary', klWeight, metrics);
+        if (r) return { ok: false, divergence: r };
+      }
+      const r = this.update('primal', klWeight, metrics);
+      if (r) return { ok: false, divergence: r };
+    }
+    this.stepCount++;
+    metrics.stepMs = performance.now() - start;
+    return { ok: true, metrics };
+  }
+
+  /**
+   * Computes the selected losses and gradients on a fresh minibatch, checks that every one is
+   * finite (one small read-back per update), then applies Adam. Returns the divergence, if any.
+   */
+  private update(select: 'both' | 'primal' | 'adversary', klWeight: number, metrics: StepMetrics): Divergence | undefined {
+    const hasAdversary = this.adversaryWeights.length > 0;
+    const usePrimal = select !== 'adversary';
+    const useAdversary = select !== 'primal' && hasAdversary;
+    const weights = [...(usePrimal ? this.primalWeights : []), ...(useAdversary ? this.adversaryWeights : [])];
+    const x = this.sampler.next(this.config.batch);
+    let names: string[] = [];
+    let packed: tf.Tensor | undefined;
+    const { grads } = tf.tidy(() => {
+      const result = tf.variableGrads(() => {
+        const out = this.objective(this.parts, x, this.rng, { klWeight, select });
+        const scalars: [string, tf.Scalar][] = [];
+        if (usePrimal && out.primal) scalars.push(['primalLoss', out.primal]);
+        if (useAdversary && out.adversary) scalars.push(['adversaryLoss', out.adversary]);
+        for (const [k, v] of Object.entries(out.metrics)) scalars.push([k, v]);
+        names = scalars.map(([k]) => k);
+        packed = tf.keep(tf.stack(scalars.map(([, v]) => v)));
+        let total: tf.Tensor = tf.scalar(0);
+        if (usePrimal && out.primal) total = tf.add(total, out.primal);
+        if (useAdversary && out.adversary) total = tf.add(total, out.adversary);
+        return total as tf.Scalar;
+      }, weights);
+      return { grads: result.grads };
+    });
+    x.dispose();
+    const gradList = weights.map((w) => grads[w.name]);
+    const normSq = tf.tidy(() => tf.stack(gradList.map((g) => tf.sum(tf.square(g)))));
+    const values = packed!.dataSync();
+    const norms = normSq.dataSync();
+    packed!.dispose();
+    normSq.dispose();
+    const bad = (q: string): Divergence => {
+      tf.dispose(gradList);
+      return { step: this.stepCount + 1, quantity: q };
+    };
+    for (let i = 0; i < names.length; i++) {
+      if (!Number.isFinite(values[i])) return bad(names[i]);
+      metrics[names[i]] = values[i];
+    }
+    const nPrimal = usePrimal ? this.primalWeights.length : 0;
+    for (let i = 0; i < norms.length; i++) {
+      if (!Number.isFinite(norms[i])) return bad(`gradient of ${i < nPrimal ? 'the primal loss' : 'the adversary loss'}`);
+    }
+    if (usePrimal) this.primalOpt.apply(gradList.slice(0, nPrimal));
+    if (useAdversary) this.adversaryOpt.apply(gradList.slice(nPrimal));
+    tf.dispose(gradList);
+    return undefined;
+  }
+
+  state(): TrainerState {
+    return {
+      step: this.stepCount,
+      rng: this.rng.state(),
+      sampler: this.sampler.state(),
+      adam: { primal: this.primalOpt.state(), adversary: this.adversaryOpt.state() },
+      learningRateScale: this.primalOpt.learningRateScale,
+    };
+  }
+
+  restore(s: TrainerState): void {
+    this.stepCount = s.step;
+    this.rng = Rng.fromState(s.rng);
+    this.sampler.restore(s.sampler);
+    this.primalOpt.restore(s.adam.primal);
+    this.adversaryOpt.restore(s.adam.adversary);
+    this.setLearningRateScale(s.learningRateScale);
+  }
+
+  setLearningRateScale(scale: number): void {
+    this.primalOpt.learningRateScale = scale;
+    this.adversaryOpt.learningRateScale = scale;
+  }
+
+  dispose(): void {
+    this.primalOpt.dispose();
+    this.adversaryOpt.dispose();
+  }
+}
