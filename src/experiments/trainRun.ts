@@ -135,6 +135,8 @@ export async function trainRun(config: RunConfig | undefined, o: TrainRunOptions
       recent.push(m);
       if (recent.length > 100) recent.shift();
       o.onStep?.(m);
+      // Yield to the event loop so signal handlers (SIGINT) and progress output can run.
+      await new Promise<void>((r) => setImmediate(r));
       const done = trainer.completedSteps >= cfg.steps;
       const stop = !done && (o.shouldStop?.() ?? false);
       if (done || stop || trainer.completedSteps % cfg.checkpointEvery === 0) {

@@ -1,0 +1,118 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { encodeIdx, parseIdx, readIdxFile } from '../../src/data/idx.js';
+import { loadDataset } from '../../src/data/loadDataset.js';
+import { encodeNpy, parseNpy } from '../../src/data/npy.js';
+import { AvbUserError } from '../../src/errors.js';
+import { Rng } from '../../src/random/rng.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'avb-data-'));
+
+describe('IDX', () => {
+  const bytes = encodeIdx([3, 2, 2], [0, 255, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+
+  it('round-trips plain and gzipped files', () => {
+    writeFileSync(join(dir, 'a.idx'), bytes);
+    writeFileSync(join(dir, 'a.idx.gz'), gzipSync(bytes));
+    for (const f of ['a.idx', 'a.idx.gz']) {
+      const arr = readIdxFile(join(dir, f));
+      expect(arr.shape).toEqual([3, 2, 2]);
+      expect(Array.from(arr.data)).toEqual([0, 255, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    }
+  });
+
+  it('reads float IDX', () => {
+    const arr = parseIdx(encodeIdx([2, 2], [0.5, -1, 2.25, 3], 'float'), 'x');
+    expect(Array.from(arr.data)).toEqual([0.5, -1, 2.25, 3]);
+  });
+
+  it.each([
+    ['truncated data', bytes.subarray(0, bytes.length - 3), /truncated: header says shape \[3, 2, 2\]/],
+    ['truncated header', bytes.subarray(0, 9), /truncated header/],
+    ['wrong magic', Uint8Array.from([1, 2, 8, 1, 0, 0, 0, 1, 5]), /wrong magic number 0x01020801/],
+    ['unknown type', Uint8Array.from([0, 0, 0x42, 1, 0, 0, 0, 1, 5]), /unknown IDX value type 0x42/],
+    ['trailing bytes', Uint8Array.from([...bytes, 1, 2]), /2 bytes after the data/],
+    ['corrupt gzip', Uint8Array.from([0x1f, 0x8b, 1, 2, 3]), /corrupt gzip/],
+  ])('%s gives a one-line user error', (_name, data, message) => {
+    let err: unknown;
+    try {
+      parseIdx(data, 'file.idx');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(AvbUserError);
+    expect((err as Error).message).toMatch(message);
+    expect((err as Error).message).toContain('file.idx');
+    expect((err as Error).message).not.toContain('\n');
+  });
+
+  it('a missing file names the path', () => {
+    expect(() => readIdxFile(join(dir, 'nope.idx'))).toThrow(/nope\.idx does not exist/);
+  });
+
+  it('random bytes never throw anything but a user error', () => {
+    const rng = new Rng(5);
+    for (let trial = 0; trial < 500; trial++) {
+      const n = rng.int(64);
+      const data = Uint8Array.from({ length: n }, () => rng.int(256));
+      if (trial % 3 === 0 && n >= 4) data.set([0, 0, 8, 1 + rng.int(3)]);
+      try {
+        parseIdx(data, 'fuzz');
+        parseNpy(data, 'fuzz');
+      } catch (e) {
+        expect(e).toBeInstanceOf(AvbUserError);
+      }
+    }
+  });
+});
+
+describe('NPY', () => {
+  it('round-trips float32 and reads its shape', () => {
+    const arr = parseNpy(encodeNpy([2, 3], Float32Array.from([1, 2, 3, 4, 5, 6])), 'x.npy');
+    expect(arr.shape).toEqual([2, 3]);
+    expect(Array.from(arr.data)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('transposes Fortran order to C order', () => {
+    const c = encodeNpy([2, 3], Float32Array.from([1, 4, 2, 5, 3, 6]));
+    const text = new TextDecoder('latin1').decode(c).replace("'fortran_order': False", "'fortran_order': True ");
+    const bytes = Uint8Array.from(text, (ch) => ch.charCodeAt(0));
+    expect(Array.from(parseNpy(bytes, 'f.npy').data)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('truncated data and wrong magic are user errors naming the file', () => {
+    const ok = encodeNpy([2, 2], Float32Array.from([1, 2, 3, 4]));
+    expect(() => parseNpy(ok.subarray(0, ok.length - 1), 'b.npy')).toThrow(/b\.npy: truncated/);
+    expect(() => parseNpy(Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]), 'c.npy')).toThrow(/c\.npy: wrong magic/);
+  });
+
+  it('NaN in user data is refused with its position', () => {
+    const path = join(dir, 'nan.npy');
+    writeFileSync(path, encodeNpy([2, 2], Float32Array.from([0.1, 0.2, NaN, 0.4])));
+    expect(() => loadDataset(`npy:${path}`)).toThrow(/value NaN at example 1, position 0/);
+  });
+
+  it('a user array becomes a data set with a held-out test split', () => {
+    const path = join(dir, 'u.npy');
+    writeFileSync(path, encodeNpy([20, 3], Float32Array.from({ length: 60 }, (_, i) => i / 100)));
+    const ds = loadDataset(`npy:${path}`);
+    expect(ds.kind).toBe('binary');
+    expect(ds.train.count).toBe(18);
+    expect(ds.test?.count).toBe(2);
+    expect(ds.exampleShape).toEqual([3]);
+  });
+});
+
+describe('data set names', () => {
+  it('an unknown name lists the valid ones', () => {
+    expect(() => loadDataset('cifar')).toThrow(/unknown data set 'cifar'; use one of: synthetic, mnist, idx:PATH, npy:PATH/);
+  });
+
+  it('synthetic is the four one-hot vectors', () => {
+    const ds = loadDataset('synthetic');
+    expect(Array.from(ds.train.x)).toEqual([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
+  });
+});

@@ -1,0 +1,96 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadDataset } from '../../src/data/loadDataset.js';
+import { MinibatchSampler } from '../../src/data/sampler.js';
+import { buildParts, objectiveFor } from '../../src/experiments/buildParts.js';
+import { resolveConfig } from '../../src/experiments/config.js';
+import { Rng } from '../../src/random/rng.js';
+import { loadCheckpoint } from '../../src/train/checkpoint.js';
+import { Trainer } from '../../src/train/trainer.js';
+import { trainRun } from '../../src/experiments/trainRun.js';
+import { useBackend } from '../helpers.js';
+
+beforeAll(() => useBackend());
+
+/** metrics.jsonl without the wall-clock step time, which differs between runs by nature. */
+function metrics(dir: string): Record<string, number>[] {
+  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const m = JSON.parse(l) as Record<string, number>;
+      delete m.stepMs;
+      return m;
+    });
+}
+
+describe('checkpoint and resume', () => {
+  const base = mkdtempSync(join(tmpdir(), 'avb-resume-'));
+  for (const method of ['avb', 'avb-ac', 'vae'] as const) {
+    it(`${method}: a run stopped at step 7 and resumed matches an uninterrupted run exactly`, async () => {
+      const config = resolveConfig({ checkpointEvery: 5, batch: 32 }, { experiment: 'synthetic', method, steps: 16, seed: 4 });
+      const full = join(base, `${method}-full`);
+      await trainRun(config, { out: full });
+      const parted = join(base, `${method}-parted`);
+      let steps = 0;
+      const first = await trainRun(config, { out: parted, shouldStop: () => ++steps >= 7 });
+      expect(first.status).toBe('interrupted');
+      expect(metrics(parted)).toHaveLength(7);
+      const second = await trainRun(undefined, { out: parted, resume: true });
+      expect(second.status).toBe('completed');
+      expect(metrics(parted)).toEqual(metrics(full));
+      const a = JSON.parse(readFileSync(join(full, 'summary.json'), 'utf8')) as { logLikelihood: number };
+      const b = JSON.parse(readFileSync(join(parted, 'summary.json'), 'utf8')) as { logLikelihood: number };
+      expect(b.logLikelihood).toBe(a.logLikelihood);
+    });
+  }
+
+  it('the same seed gives identical runs; another seed a different one', async () => {
+    const mk = (seed: number) => resolveConfig({ batch: 16 }, { experiment: 'synthetic', method: 'avb', steps: 5, seed });
+    await trainRun(mk(1), { out: join(base, 's1a') });
+    await trainRun(mk(1), { out: join(base, 's1b') });
+    await trainRun(mk(2), { out: join(base, 's2') });
+    expect(metrics(join(base, 's1b'))).toEqual(metrics(join(base, 's1a')));
+    expect(metrics(join(base, 's2'))).not.toEqual(metrics(join(base, 's1a')));
+  });
+
+  it('refuses to overwrite an existing run folder without --force', async () => {
+    const config = resolveConfig({}, { experiment: 'synthetic', steps: 2 });
+    const out = join(base, 's1a');
+    await expect(trainRun(config, { out })).rejects.toThrow(/already exists; add --resume to continue it or --force to replace it/);
+  });
+
+  it('a checkpoint of another architecture is refused', async () => {
+    const out = join(base, 'arch');
+    await trainRun(resolveConfig({ batch: 8 }, { experiment: 'synthetic', steps: 2 }), { out });
+    const ck = loadCheckpoint(join(out, 'checkpoint.avbckpt'));
+    expect(ck.step).toBe(2);
+    const other = resolveConfig({ adversary: { hidden: 128 } }, { experiment: 'synthetic' });
+    const ds = loadDataset('synthetic');
+    const parts = buildParts(other, ds, new Rng(1));
+    const trainer = new Trainer(parts, objectiveFor(other), new MinibatchSampler(ds, ds.train, { seed: 1, binarize: false }), {
+      batch: 8,
+      primal: { learningRate: 1e-3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 },
+      adversary: { learningRate: 1e-3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 },
+      schedule: 'alternating',
+      adversarySteps: 2,
+      klAnnealSteps: 0,
+    }, new Rng(2));
+    expect(() => ck.apply(parts, trainer)).toThrow(/was written for a different architecture/);
+  });
+
+  it('a checkpoint from a newer format or a truncated one is refused', () => {
+    const path = join(base, 'arch', 'checkpoint.avbckpt');
+    const bytes = readFileSync(path);
+    const truncated = join(base, 'truncated.avbckpt');
+    writeFileSync(truncated, bytes.subarray(0, bytes.length - 10));
+    expect(() => loadCheckpoint(truncated)).toThrow(/truncated or corrupt tensor data/);
+    const len = bytes.readUInt32LE(8);
+    const header = bytes.toString('utf8', 12, 12 + len).replace('"format":1', '"format":9');
+    const newer = join(base, 'newer.avbckpt');
+    writeFileSync(newer, Buffer.concat([bytes.subarray(0, 12), Buffer.from(header, 'utf8'), bytes.subarray(12 + len)]));
+    expect(() => loadCheckpoint(newer)).toThrow(/written by a newer avb \(format 9/);
+  });
+});
