@@ -20,3 +20,34 @@ export { syntheticDataset } from './data/synthetic.js';
 export { EIGHT_SCHOOLS_CLASSIC, EIGHT_SCHOOLS_PAPER } from './data/eightSchools.js';
 export type { EightSchoolsData } from './data/eightSchools.js';
 export { MinibatchSampler } from './data/sampler.js';
+export { Module } from './nn/module.js';
+export { Dense, Mlp, Conv2d, Conv2dTranspose, ACTIVATIONS } from './nn/layers.js';
+export type { Activation } from './nn/layers.js';
+export * from './nn/encoders.js';
+export * from './nn/decoders.js';
+export * from './nn/adversaries.js';
+export type {
+  Parts,
+  Objective,
+  ObjectiveOutput,
+  ObjectiveOptions,
+} from './objectives/objective.js';
+export { avbObjective, adversaryLoss } from './objectives/avb.js';
+export {
+  adaptiveContrastObjective,
+  contrastMoments,
+  AC_VARIANCE_FLOOR,
+} from './objectives/adaptiveContrast.js';
+export { vaeObjective, gaussianKl } from './objectives/vaeElbo.js';
+export { Adam } from './train/adam.js';
+export type { AdamConfig, AdamState } from './train/adam.js';
+export { Trainer } from './train/trainer.js';
+export type { TrainerConfig, TrainerState, StepMetrics, StepResult } from './train/trainer.js';
+export { saveCheckpoint, loadCheckpoint, CHECKPOINT_FORMAT } from './train/checkpoint.js';
+export { gridLogLikelihood, DEFAULT_GRID } from './eval/gridLogLikelihood.js';
+export { scatterPng } from './viz/scatterPng.js';
+export { resolveConfig, defaultConfig, METHODS } from './experiments/config.js';
+export type { RunConfig, Method, ConfigOverrides } from './experiments/config.js';
+export { buildParts, objectiveFor } from './experiments/buildParts.js';
+export { trainRun, RUN_FILES } from './experiments/trainRun.js';
+export type { TrainRunOptions, TrainRunResult } from './experiments/trainRun.js';

@@ -44,7 +44,9 @@ export class TrainingProgress {
       this.lastLine = now;
       const rate = (m.step - this.startStep) / ((now - this.startTime) / 1000);
       const eta = rate > 0 ? (this.total - m.step) / rate : NaN;
-      process.stderr.write(`step ${m.step}/${this.total} | ${rate.toFixed(1)} steps/s | ETA ${formatSeconds(eta)} | ${figures}\n`);
+      process.stderr.write(
+        `step ${m.step}/${this.total} | ${rate.toFixed(1)} steps/s | ETA ${formatSeconds(eta)} | ${figures}\n`,
+      );
     }
   }
 

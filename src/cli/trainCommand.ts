@@ -34,23 +34,37 @@ export const EXIT_DIVERGED = 3;
 export function addTrainCommand(program: Command): void {
   program
     .command('train')
-    .description('train a model with AVB, AVB with adaptive contrast, or a VAE; writes a run folder')
+    .description(
+      'train a model with AVB, AVB with adaptive contrast, or a VAE; writes a run folder',
+    )
     .option('--experiment <name>', 'synthetic | mnist | idx:PATH | npy:PATH (default: synthetic)')
     .addOption(new Option('--method <method>', 'training method (default: avb)').choices(METHODS))
     .option('--latent <n>', 'latent dimension (default: 2 synthetic, 32 otherwise)', positiveInt)
-    .option('--steps <n>', 'training iterations (default: 10000 synthetic, 100000 otherwise)', positiveInt)
-    .option('--batch <n>', 'minibatch size (default: 256 synthetic, 128 otherwise, 64 for vae)', positiveInt)
+    .option(
+      '--steps <n>',
+      'training iterations (default: 10000 synthetic, 100000 otherwise)',
+      positiveInt,
+    )
+    .option(
+      '--batch <n>',
+      'minibatch size (default: 256 synthetic; otherwise 128, or 64 for vae)',
+      positiveInt,
+    )
     .option('--lr <rate>', 'primal (encoder and decoder) Adam learning rate', positiveNumber)
     .option('--lr-adversary <rate>', 'adversary Adam learning rate', positiveNumber)
     .option('--seed <n>', 'random seed (default: 1)', nonNegativeInt)
     .requiredOption('--out <dir>', 'run folder to write')
     .option('--resume', 'continue the run in --out from its checkpoint')
     .option('--force', 'replace --out if it exists')
-    .option('--config <file>', 'JSON file of settings (fields as in the run folder\u2019s config.json)')
+    .option(
+      '--config <file>',
+      'JSON file of settings (fields as in the run folder\u2019s config.json)',
+    )
     .addOption(backendOption())
     .option('--json', 'print summary.json on stdout at the end')
     .action(async (opts: TrainOptions) => {
-      if (opts.resume && opts.force) throw new AvbUserError('--resume and --force contradict each other; use one');
+      if (opts.resume && opts.force)
+        throw new AvbUserError('--resume and --force contradict each other; use one');
       const cli: ConfigOverrides = {
         experiment: opts.experiment,
         method: opts.method,
@@ -65,7 +79,9 @@ export function addTrainCommand(program: Command): void {
       if (opts.resume) {
         const others = Object.entries(cli).filter(([k, v]) => v !== undefined && k !== 'steps');
         if (others.length || opts.config) {
-          throw new AvbUserError(`--resume continues with the run's own config.json; only --steps may change (got --${others.map(([k]) => k).join(', --') || 'config'})`);
+          throw new AvbUserError(
+            `--resume continues with the run's own config.json; only --steps may change (got --${others.map(([k]) => k).join(', --') || 'config'})`,
+          );
         }
         if (opts.steps) config = { ...resolveConfig({}, {}), steps: opts.steps };
       } else {
@@ -76,7 +92,9 @@ export function addTrainCommand(program: Command): void {
       const onSigint = () => {
         if (stopRequested) process.exit(130);
         stopRequested = true;
-        process.stderr.write('\nstopping after this step and writing a checkpoint (Ctrl-C again to abort)\n');
+        process.stderr.write(
+          '\nstopping after this step and writing a checkpoint (Ctrl-C again to abort)\n',
+        );
       };
       process.on('SIGINT', onSigint);
       let progress: TrainingProgress | undefined;
@@ -94,7 +112,8 @@ export function addTrainCommand(program: Command): void {
             progress.start(startStep);
           },
           onStep: (m) => progress?.update(m),
-          onNotice: (msg) => (progress ? progress.notice(msg) : process.stderr.write(`warning: ${msg}\n`)),
+          onNotice: (msg) =>
+            progress ? progress.notice(msg) : process.stderr.write(`warning: ${msg}\n`),
           shouldStop: () => stopRequested,
         });
         progress?.stop();
@@ -127,9 +146,13 @@ function readConfigFile(path?: string): unknown {
 }
 
 function describeResult(s: Record<string, unknown>, out: string): void {
-  const lines = [`${s.status}: ${s.steps} steps in ${(s.seconds as number).toFixed(1)} s; run folder ${out}`];
+  const lines = [
+    `${s.status}: ${s.steps} steps in ${(s.seconds as number).toFixed(1)} s; run folder ${out}`,
+  ];
   if (typeof s.logLikelihood === 'number') {
-    lines.push(`log-likelihood ${s.logLikelihood.toFixed(4)} nats per point (optimum ${(s.optimum as number).toFixed(4)}); samples: ${out}/${String(s.samplesPng)}`);
+    lines.push(
+      `log-likelihood ${s.logLikelihood.toFixed(4)} nats per point (optimum ${(s.optimum as number).toFixed(4)}); samples: ${out}/${String(s.samplesPng)}`,
+    );
   }
   process.stderr.write(lines.join('\n') + '\n');
 }

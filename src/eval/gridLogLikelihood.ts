@@ -18,7 +18,11 @@ export const DEFAULT_GRID: GridOptions = { radius: 8, points: 401, chunk: 20000 
  * integrand is smooth, so the midpoint rule converges as h^2; the tail outside the square has
  * prior mass below 1e-14). Returns one value per row of `x [n, ...]`; accumulates in float64.
  */
-export function gridLogLikelihood(decoder: Decoder, x: tf.Tensor, o: GridOptions = DEFAULT_GRID): Float64Array {
+export function gridLogLikelihood(
+  decoder: Decoder,
+  x: tf.Tensor,
+  o: GridOptions = DEFAULT_GRID,
+): Float64Array {
   const n = x.shape[0];
   const h = (2 * o.radius) / o.points;
   const coords = Float64Array.from({ length: o.points }, (_, i) => -o.radius + (i + 0.5) * h);

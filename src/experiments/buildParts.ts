@@ -29,8 +29,16 @@ export function buildParts(config: RunConfig, ds: Dataset, rng: Rng): Parts {
     );
   }
   const { encoder: e, decoder: d, adversary: a } = config;
-  const encoder = makeEncoder(e.type, rng, { ...e, exampleShape: ds.exampleShape, latentDim: config.latent });
-  const decoder = makeDecoder(d.type, rng, { ...d, exampleShape: ds.exampleShape, latentDim: config.latent });
+  const encoder = makeEncoder(e.type, rng, {
+    ...e,
+    exampleShape: ds.exampleShape,
+    latentDim: config.latent,
+  });
+  const decoder = makeDecoder(d.type, rng, {
+    ...d,
+    exampleShape: ds.exampleShape,
+    latentDim: config.latent,
+  });
   const adversary =
     config.method === 'vae'
       ? undefined
@@ -55,4 +63,3 @@ export function disposeParts(parts: Parts): void {
   parts.decoder.dispose();
   parts.adversary?.dispose();
 }
-

@@ -46,12 +46,20 @@ export interface RunConfig {
     bases: number;
   };
   decoder: { type: DecoderType; net: DecoderNet; hidden: number[]; activation: Activation };
-  adversary: { type: AdversaryType; hidden: number; depth: number; activation: Activation; innerDim: number };
+  adversary: {
+    type: AdversaryType;
+    hidden: number;
+    depth: number;
+    activation: Activation;
+    innerDim: number;
+  };
   /** Adaptive contrast: where the moments of q(z|x) come from. */
   ac: { moments: 'encoder' | 'samples'; momentSamples: number };
 }
 
-type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K];
+};
 export type ConfigOverrides = DeepPartial<RunConfig>;
 
 /** The paper's settings for `experiment` and `method` (../shared/AVB.md, section 4). */
@@ -79,7 +87,8 @@ export function defaultConfig(experiment: string, method: Method): RunConfig {
       onNan: 'rollback',
       binarize: false,
       encoder: {
-        type: method === 'vae' ? 'gaussian' : method === 'avb-ac' ? 'basis-vector' : 'implicit-concat',
+        type:
+          method === 'vae' ? 'gaussian' : method === 'avb-ac' ? 'basis-vector' : 'implicit-concat',
         net: 'mlp',
         hidden: [64, 64, 64],
         activation: 'elu',
@@ -111,15 +120,31 @@ export function defaultConfig(experiment: string, method: Method): RunConfig {
     onNan: 'rollback',
     binarize: true,
     encoder: {
-      type: method === 'vae' ? 'gaussian' : method === 'avb-ac' ? 'basis-vector' : 'implicit-noise-added',
+      type:
+        method === 'vae'
+          ? 'gaussian'
+          : method === 'avb-ac'
+            ? 'basis-vector'
+            : 'implicit-noise-added',
       net: isImage ? 'conv' : 'mlp',
       hidden: isImage ? [32, 64, 300] : [300, 300],
       activation: isImage ? 'elu' : 'softplus',
       noiseDim: 64,
       bases: 32,
     },
-    decoder: { type: 'bernoulli', net: isImage ? 'conv' : 'mlp', hidden: isImage ? [64, 32] : [300, 300], activation: isImage ? 'elu' : 'softplus' },
-    adversary: { type: 'inner-product', hidden: 1024, depth: 3, activation: 'leakyRelu', innerDim: 32 },
+    decoder: {
+      type: 'bernoulli',
+      net: isImage ? 'conv' : 'mlp',
+      hidden: isImage ? [64, 32] : [300, 300],
+      activation: isImage ? 'elu' : 'softplus',
+    },
+    adversary: {
+      type: 'inner-product',
+      hidden: 1024,
+      depth: 3,
+      activation: 'leakyRelu',
+      innerDim: 32,
+    },
     ac: { moments: 'encoder', momentSamples: 8 },
   };
 }
@@ -159,7 +184,9 @@ function checkFields(o: unknown, ref: unknown, where: string, path = ''): void {
   for (const [k, v] of Object.entries(o)) {
     const field = path ? `${path}.${k}` : k;
     if (ref === null || typeof ref !== 'object' || !(k in (ref as object))) {
-      throw new AvbUserError(`${where}: unknown field '${field}'; see README (Configuration) for the fields`);
+      throw new AvbUserError(
+        `${where}: unknown field '${field}'; see README (Configuration) for the fields`,
+      );
     }
     const r = (ref as Record<string, unknown>)[k];
     if (r !== null && typeof r === 'object' && !Array.isArray(r)) {
@@ -167,15 +194,27 @@ function checkFields(o: unknown, ref: unknown, where: string, path = ''): void {
         throw new AvbUserError(`${where}: field '${field}' must be an object`);
       }
       checkFields(v, r, where, field);
-    } else if (Array.isArray(r) !== Array.isArray(v) || (!Array.isArray(r) && typeof r !== typeof v)) {
-      throw new AvbUserError(`${where}: field '${field}' must be ${Array.isArray(r) ? 'an array' : `a ${typeof r}`}, got ${JSON.stringify(v)}`);
+    } else if (
+      Array.isArray(r) !== Array.isArray(v) ||
+      (!Array.isArray(r) && typeof r !== typeof v)
+    ) {
+      throw new AvbUserError(
+        `${where}: field '${field}' must be ${Array.isArray(r) ? 'an array' : `a ${typeof r}`}, got ${JSON.stringify(v)}`,
+      );
     }
   }
 }
 
 function merge(a: unknown, b: unknown): unknown {
   if (b === undefined) return a;
-  if (a === null || typeof a !== 'object' || Array.isArray(a) || b === null || typeof b !== 'object' || Array.isArray(b)) {
+  if (
+    a === null ||
+    typeof a !== 'object' ||
+    Array.isArray(a) ||
+    b === null ||
+    typeof b !== 'object' ||
+    Array.isArray(b)
+  ) {
     return structuredClone(b);
   }
   const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
@@ -185,24 +224,32 @@ function merge(a: unknown, b: unknown): unknown {
 
 function validate(c: RunConfig): void {
   const posInt = (v: number, name: string) => {
-    if (!Number.isSafeInteger(v) || v < 1) throw new AvbUserError(`${name} must be a positive integer, got ${v}`);
+    if (!Number.isSafeInteger(v) || v < 1)
+      throw new AvbUserError(`${name} must be a positive integer, got ${v}`);
   };
   const posNum = (v: number, name: string) => {
-    if (!Number.isFinite(v) || v <= 0) throw new AvbUserError(`${name} must be a positive number, got ${v}`);
+    if (!Number.isFinite(v) || v <= 0)
+      throw new AvbUserError(`${name} must be a positive number, got ${v}`);
   };
   const oneOf = (v: string, allowed: readonly string[], name: string) => {
-    if (!allowed.includes(v)) throw new AvbUserError(`${name} must be one of ${allowed.join(', ')}, got '${v}'`);
+    if (!allowed.includes(v))
+      throw new AvbUserError(`${name} must be one of ${allowed.join(', ')}, got '${v}'`);
   };
   posInt(c.latent, 'latent');
   posInt(c.steps, 'steps');
   posInt(c.batch, 'batch');
   posInt(c.checkpointEvery, 'checkpointEvery');
   posInt(c.adversarySteps, 'adversarySteps');
-  if (!Number.isSafeInteger(c.seed) || c.seed < 0) throw new AvbUserError(`seed must be a non-negative integer, got ${c.seed}`);
-  if (!Number.isSafeInteger(c.klAnnealSteps) || c.klAnnealSteps < 0) throw new AvbUserError(`klAnnealSteps must be >= 0, got ${c.klAnnealSteps}`);
+  if (!Number.isSafeInteger(c.seed) || c.seed < 0)
+    throw new AvbUserError(`seed must be a non-negative integer, got ${c.seed}`);
+  if (!Number.isSafeInteger(c.klAnnealSteps) || c.klAnnealSteps < 0)
+    throw new AvbUserError(`klAnnealSteps must be >= 0, got ${c.klAnnealSteps}`);
   posNum(c.lr, 'lr');
   posNum(c.lrAdversary, 'lrAdversary');
-  for (const [v, n] of [[c.beta1, 'beta1'], [c.beta2, 'beta2']] as const) {
+  for (const [v, n] of [
+    [c.beta1, 'beta1'],
+    [c.beta2, 'beta2'],
+  ] as const) {
     if (!(v >= 0 && v < 1)) throw new AvbUserError(`${n} must be in [0, 1), got ${v}`);
   }
   oneOf(c.schedule, ['simultaneous', 'alternating'], 'schedule');
@@ -230,6 +277,8 @@ function validate(c: RunConfig): void {
     );
   }
   if (c.adversary.type === 'inner-product' && c.adversary.innerDim < 1) {
-    throw new AvbUserError('adversary.innerDim must be a positive integer for the inner-product adversary');
+    throw new AvbUserError(
+      'adversary.innerDim must be a positive integer for the inner-product adversary',
+    );
   }
 }

@@ -32,5 +32,10 @@ export function evaluateSynthetic(parts: Parts, ds: Dataset, outDir: string, see
   }
   const samplesPng = 'samples.png';
   writeFileSync(join(outDir, samplesPng), scatterPng(groups));
-  return { logLikelihood, logLikelihoodPerPoint: Array.from(perPoint), optimum: -Math.log(4), samplesPng };
+  return {
+    logLikelihood,
+    logLikelihoodPerPoint: Array.from(perPoint),
+    optimum: -Math.log(4),
+    samplesPng,
+  };
 }

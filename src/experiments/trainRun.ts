@@ -1,4 +1,12 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { loadDataset } from '../data/loadDataset.js';
 import { MinibatchSampler } from '../data/sampler.js';
@@ -49,7 +57,10 @@ export interface TrainRunResult {
  * (and experiment figures). Everything that can be wrong with the input is checked before the
  * folder is created, so bad input leaves nothing behind.
  */
-export async function trainRun(config: RunConfig | undefined, o: TrainRunOptions): Promise<TrainRunResult> {
+export async function trainRun(
+  config: RunConfig | undefined,
+  o: TrainRunOptions,
+): Promise<TrainRunResult> {
   const paths = {
     config: join(o.out, RUN_FILES.config),
     metrics: join(o.out, RUN_FILES.metrics),
@@ -60,7 +71,9 @@ export async function trainRun(config: RunConfig | undefined, o: TrainRunOptions
   let checkpoint: ReturnType<typeof loadCheckpoint> | undefined;
   if (o.resume) {
     if (!existsSync(paths.checkpoint)) {
-      throw new AvbUserError(`cannot resume: ${paths.checkpoint} does not exist; start the run without --resume`);
+      throw new AvbUserError(
+        `cannot resume: ${paths.checkpoint} does not exist; start the run without --resume`,
+      );
     }
     checkpoint = loadCheckpoint(paths.checkpoint);
     cfg = resolveConfig(checkpoint.config, {}, paths.checkpoint);
@@ -69,7 +82,9 @@ export async function trainRun(config: RunConfig | undefined, o: TrainRunOptions
     if (!config) throw new Error('trainRun: a configuration is required for a new run');
     cfg = config;
     if (existsSync(o.out) && !o.force) {
-      throw new AvbUserError(`output folder ${o.out} already exists; add --resume to continue it or --force to replace it`);
+      throw new AvbUserError(
+        `output folder ${o.out} already exists; add --resume to continue it or --force to replace it`,
+      );
     }
   }
 
@@ -77,7 +92,10 @@ export async function trainRun(config: RunConfig | undefined, o: TrainRunOptions
   const ds = loadDataset(cfg.experiment);
   const root = new Rng(cfg.seed);
   const parts = buildParts(cfg, ds, root.fork());
-  const sampler = new MinibatchSampler(ds, ds.train, { seed: root.uint32(), binarize: cfg.binarize });
+  const sampler = new MinibatchSampler(ds, ds.train, {
+    seed: root.uint32(),
+    binarize: cfg.binarize,
+  });
   const trainer = new Trainer(
     parts,
     objectiveFor(cfg),
@@ -85,7 +103,12 @@ export async function trainRun(config: RunConfig | undefined, o: TrainRunOptions
     {
       batch: cfg.batch,
       primal: { learningRate: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, epsilon: 1e-8 },
-      adversary: { learningRate: cfg.lrAdversary, beta1: cfg.beta1, beta2: cfg.beta2, epsilon: 1e-8 },
+      adversary: {
+        learningRate: cfg.lrAdversary,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        epsilon: 1e-8,
+      },
       schedule: cfg.schedule,
       adversarySteps: cfg.adversarySteps,
       klAnnealSteps: cfg.klAnnealSteps,
@@ -181,13 +204,16 @@ function truncateMetrics(path: string, step: number): void {
 /** Rounds to 6 significant digits; step time is not part of the reproducible record. */
 function roundMetrics(m: StepMetrics): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(m)) if (v !== undefined) out[k] = k === 'step' ? v : Number(v.toPrecision(6));
+  for (const [k, v] of Object.entries(m))
+    if (v !== undefined) out[k] = k === 'step' ? v : Number(v.toPrecision(6));
   return out;
 }
 
 function meanMetrics(ms: StepMetrics[]): Record<string, number> {
   const sums: Record<string, number> = {};
-  for (const m of ms) for (const [k, v] of Object.entries(m)) if (v !== undefined && k !== 'step') sums[k] = (sums[k] ?? 0) + v;
+  for (const m of ms)
+    for (const [k, v] of Object.entries(m))
+      if (v !== undefined && k !== 'step') sums[k] = (sums[k] ?? 0) + v;
   for (const k of Object.keys(sums)) sums[k] /= ms.length;
   return sums;
 }

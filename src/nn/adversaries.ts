@@ -39,7 +39,10 @@ function inputOf(x: tf.Tensor, z: tf.Tensor, dataDim: number): tf.Tensor {
 /** T = MLP(concat(x, z)) + ||z||^2/2. */
 export class ConcatMlpAdversary extends Module implements Adversary {
   private readonly mlp: Mlp;
-  constructor(rng: Rng, private readonly o: AdversaryOptions) {
+  constructor(
+    rng: Rng,
+    private readonly o: AdversaryOptions,
+  ) {
     super();
     const sizes = [o.dataDim + o.latentDim, ...Array<number>(o.depth).fill(o.hidden), 1];
     this.mlp = this.child('mlp', new Mlp(rng, sizes, o.activation));
@@ -56,7 +59,10 @@ export class ResidualMlpAdversary extends Module implements Adversary {
   private readonly input: Dense;
   private readonly blocks: [Dense, Dense][] = [];
   private readonly output: Dense;
-  constructor(rng: Rng, private readonly o: AdversaryOptions) {
+  constructor(
+    rng: Rng,
+    private readonly o: AdversaryOptions,
+  ) {
     super();
     this.input = this.child('in', new Dense(rng, o.dataDim + o.latentDim, o.hidden));
     for (let i = 0; i < o.depth; i++) {
@@ -86,12 +92,22 @@ export class ResidualMlpAdversary extends Module implements Adversary {
 export class InnerProductAdversary extends Module implements Adversary {
   private readonly xTower?: Mlp;
   private readonly zTower: Mlp;
-  constructor(rng: Rng, private readonly o: AdversaryOptions) {
+  constructor(
+    rng: Rng,
+    private readonly o: AdversaryOptions,
+  ) {
     super();
     const hid = Array<number>(o.depth).fill(o.hidden);
     // Each tower outputs K + 1 values: f (or g) and the scalar h (or k).
-    if (o.dataDim > 0) this.xTower = this.child('x_tower', new Mlp(rng, [o.dataDim, ...hid, o.innerDim + 1], o.activation));
-    this.zTower = this.child('z_tower', new Mlp(rng, [o.latentDim, ...hid, o.innerDim + 1], o.activation));
+    if (o.dataDim > 0)
+      this.xTower = this.child(
+        'x_tower',
+        new Mlp(rng, [o.dataDim, ...hid, o.innerDim + 1], o.activation),
+      );
+    this.zTower = this.child(
+      'z_tower',
+      new Mlp(rng, [o.latentDim, ...hid, o.innerDim + 1], o.activation),
+    );
   }
 
   logit(x: tf.Tensor, z: tf.Tensor): tf.Tensor1D {

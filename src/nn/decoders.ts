@@ -36,16 +36,25 @@ class DecoderNetwork extends Module {
   private readonly fc?: Dense;
   private readonly deconvs: Conv2dTranspose[] = [];
   private readonly start: number[] = [];
-  constructor(rng: Rng, private readonly o: DecoderOptions, outChannels: number) {
+  constructor(
+    rng: Rng,
+    private readonly o: DecoderOptions,
+    outChannels: number,
+  ) {
     super();
     const d = o.exampleShape.reduce((a, b) => a * b, 1);
     if (o.net === 'mlp') {
-      this.mlp = this.child('mlp', new Mlp(rng, [o.latentDim, ...o.hidden, d * outChannels], o.activation));
+      this.mlp = this.child(
+        'mlp',
+        new Mlp(rng, [o.latentDim, ...o.hidden, d * outChannels], o.activation),
+      );
       return;
     }
     const [h, w, c] = o.exampleShape;
     if (o.exampleShape.length !== 3 || h % 4 !== 0 || w % 4 !== 0) {
-      throw new Error(`the conv decoder needs images [h, w, c] with h and w divisible by 4, got [${o.exampleShape}]`);
+      throw new Error(
+        `the conv decoder needs images [h, w, c] with h and w divisible by 4, got [${o.exampleShape}]`,
+      );
     }
     const [c0, c1] = [o.hidden[0] ?? 64, o.hidden[1] ?? 32];
     this.start = [h / 4, w / 4, c0];
@@ -68,7 +77,10 @@ class DecoderNetwork extends Module {
 export class BernoulliDecoder extends Module implements Decoder {
   readonly likelihood = 'bernoulli' as const;
   private readonly net: DecoderNetwork;
-  constructor(rng: Rng, private readonly o: DecoderOptions) {
+  constructor(
+    rng: Rng,
+    private readonly o: DecoderOptions,
+  ) {
     super();
     this.net = this.child('net', new DecoderNetwork(rng, o, 1));
   }
@@ -94,7 +106,10 @@ export class GaussianDecoder extends Module implements Decoder {
   readonly likelihood = 'gaussian' as const;
   private readonly net: DecoderNetwork;
   private readonly logScale: tf.Variable;
-  constructor(rng: Rng, private readonly o: DecoderOptions) {
+  constructor(
+    rng: Rng,
+    private readonly o: DecoderOptions,
+  ) {
     super();
     this.net = this.child('net', new DecoderNetwork(rng, o, 1));
     const d = o.exampleShape.reduce((a, b) => a * b, 1);
@@ -146,7 +161,10 @@ export class LinearGaussianDecoder extends Module implements Decoder {
     const mu = this.meanFlat(z);
     const d = this.bias.length;
     const r = tf.div(tf.sub(x.reshape(mu.shape), mu), this.scale);
-    return tf.sub(tf.mul(tf.sum(tf.square(r), 1), -0.5), d * (Math.log(this.scale) + 0.5 * LOG_2PI)) as tf.Tensor1D;
+    return tf.sub(
+      tf.mul(tf.sum(tf.square(r), 1), -0.5),
+      d * (Math.log(this.scale) + 0.5 * LOG_2PI),
+    ) as tf.Tensor1D;
   }
 
   private meanFlat(z: tf.Tensor): tf.Tensor2D {

@@ -54,9 +54,16 @@ class ConvTower extends Module {
   private readonly convs: Conv2d[];
   private readonly noiseProj: Dense[];
   readonly outDim: number;
-  constructor(rng: Rng, shape: number[], channels: number[], private readonly act: Activation, noiseDim: number) {
+  constructor(
+    rng: Rng,
+    shape: number[],
+    channels: number[],
+    private readonly act: Activation,
+    noiseDim: number,
+  ) {
     super();
-    if (shape.length !== 3) throw new Error(`conv parts need image examples [h, w, c], got [${shape}]`);
+    if (shape.length !== 3)
+      throw new Error(`conv parts need image examples [h, w, c], got [${shape}]`);
     let [h, w, c] = shape;
     this.convs = [];
     this.noiseProj = [];
@@ -65,7 +72,8 @@ class ConvTower extends Module {
       h = Math.ceil(h / 2);
       w = Math.ceil(w / 2);
       c = out;
-      if (noiseDim > 0) this.noiseProj.push(this.child(`noise${i}`, new Dense(rng, noiseDim, h * w * c)));
+      if (noiseDim > 0)
+        this.noiseProj.push(this.child(`noise${i}`, new Dense(rng, noiseDim, h * w * c)));
     });
     this.outDim = h * w * c;
   }
@@ -74,7 +82,8 @@ class ConvTower extends Module {
     let hdn = x;
     this.convs.forEach((conv, i) => {
       let pre = conv.apply(hdn);
-      if (eps && this.noiseProj[i]) pre = tf.add(pre, this.noiseProj[i].apply(eps).reshape(pre.shape));
+      if (eps && this.noiseProj[i])
+        pre = tf.add(pre, this.noiseProj[i].apply(eps).reshape(pre.shape));
       hdn = activate(pre, this.act);
     });
     return flatten(hdn);
@@ -92,7 +101,10 @@ export class GaussianEncoder extends Module implements Encoder {
     this.latentDim = o.latentDim;
     let inDim = flatDim(o.exampleShape);
     if (o.net === 'conv') {
-      this.tower = this.child('tower', new ConvTower(rng, o.exampleShape, o.hidden.slice(0, 2), o.activation, 0));
+      this.tower = this.child(
+        'tower',
+        new ConvTower(rng, o.exampleShape, o.hidden.slice(0, 2), o.activation, 0),
+      );
       inDim = this.tower.outDim;
     }
     const hidden = o.net === 'conv' ? o.hidden.slice(2) : o.hidden;
@@ -114,10 +126,16 @@ export class ConcatNoiseEncoder extends Module implements Encoder {
   readonly density = 'implicit' as const;
   readonly latentDim: number;
   private readonly mlp: Mlp;
-  constructor(rng: Rng, private readonly o: EncoderOptions) {
+  constructor(
+    rng: Rng,
+    private readonly o: EncoderOptions,
+  ) {
     super();
     this.latentDim = o.latentDim;
-    this.mlp = this.child('mlp', new Mlp(rng, [flatDim(o.exampleShape) + o.noiseDim, ...o.hidden, o.latentDim], o.activation));
+    this.mlp = this.child(
+      'mlp',
+      new Mlp(rng, [flatDim(o.exampleShape) + o.noiseDim, ...o.hidden, o.latentDim], o.activation),
+    );
   }
 
   sample(x: tf.Tensor, rng: Rng): EncoderSample {
@@ -136,13 +154,19 @@ export class NoiseAddedEncoder extends Module implements Encoder {
   private readonly tower?: ConvTower;
   private readonly layers: Dense[] = [];
   private readonly noiseProj: Dense[] = [];
-  constructor(rng: Rng, private readonly o: EncoderOptions) {
+  constructor(
+    rng: Rng,
+    private readonly o: EncoderOptions,
+  ) {
     super();
     this.latentDim = o.latentDim;
     let inDim = flatDim(o.exampleShape);
     let hidden = o.hidden;
     if (o.net === 'conv') {
-      this.tower = this.child('tower', new ConvTower(rng, o.exampleShape, o.hidden.slice(0, 2), o.activation, o.noiseDim));
+      this.tower = this.child(
+        'tower',
+        new ConvTower(rng, o.exampleShape, o.hidden.slice(0, 2), o.activation, o.noiseDim),
+      );
       inDim = this.tower.outDim;
       hidden = o.hidden.slice(2);
     }
@@ -182,13 +206,19 @@ export class BasisVectorEncoder extends Module implements Encoder {
   private readonly v2: tf.Variable;
   private readonly v2b: tf.Variable;
   private readonly basisHidden: number;
-  constructor(rng: Rng, private readonly o: EncoderOptions) {
+  constructor(
+    rng: Rng,
+    private readonly o: EncoderOptions,
+  ) {
     super();
     this.latentDim = o.latentDim;
     let inDim = flatDim(o.exampleShape);
     let hidden = o.hidden;
     if (o.net === 'conv') {
-      this.tower = this.child('tower', new ConvTower(rng, o.exampleShape, o.hidden.slice(0, 2), o.activation, 0));
+      this.tower = this.child(
+        'tower',
+        new ConvTower(rng, o.exampleShape, o.hidden.slice(0, 2), o.activation, 0),
+      );
       inDim = this.tower.outDim;
       hidden = o.hidden.slice(2);
     }
@@ -206,7 +236,11 @@ export class BasisVectorEncoder extends Module implements Encoder {
     };
     this.v1 = this.weight('v_w0', [B, o.noiseDim, hb], init(o.noiseDim, hb, B * o.noiseDim * hb));
     this.v1b = this.weight('v_b0', [B, 1, hb], new Float32Array(B * hb));
-    this.v2 = this.weight('v_w1', [B, hb, o.latentDim], init(hb, o.latentDim, B * hb * o.latentDim));
+    this.v2 = this.weight(
+      'v_w1',
+      [B, hb, o.latentDim],
+      init(hb, o.latentDim, B * hb * o.latentDim),
+    );
     this.v2b = this.weight('v_b1', [B, 1, o.latentDim], new Float32Array(B * o.latentDim));
   }
 
@@ -219,8 +253,14 @@ export class BasisVectorEncoder extends Module implements Encoder {
     // a: [n, B, L], positive, starting near 0 (elu(-5) + 1 ~ 0.007) so training starts deterministic-ish.
     const a = tf.add(tf.elu(tf.sub(this.coeffs.apply(h), 5)), 1).reshape([n, B, L]);
     const eps = rng.normalTensor([B, n, this.o.noiseDim]);
-    const hidden = activate(tf.add(tf.matMul(eps as tf.Tensor3D, this.read(this.v1) as tf.Tensor3D), this.read(this.v1b)), this.o.activation);
-    const v = tf.add(tf.matMul(hidden as tf.Tensor3D, this.read(this.v2) as tf.Tensor3D), this.read(this.v2b)); // [B, n, L]
+    const hidden = activate(
+      tf.add(tf.matMul(eps as tf.Tensor3D, this.read(this.v1) as tf.Tensor3D), this.read(this.v1b)),
+      this.o.activation,
+    );
+    const v = tf.add(
+      tf.matMul(hidden as tf.Tensor3D, this.read(this.v2) as tf.Tensor3D),
+      this.read(this.v2b),
+    ); // [B, n, L]
     const vt = tf.transpose(v, [1, 0, 2]); // [n, B, L]
     const z = tf.add(z0, tf.sum(tf.mul(a, vt), 1)) as tf.Tensor2D;
     const { mean: vMean, variance: vVar } = tf.moments(v, 1); // [B, L] over the batch's draws
@@ -230,7 +270,12 @@ export class BasisVectorEncoder extends Module implements Encoder {
   }
 }
 
-export const ENCODER_TYPES = ['gaussian', 'implicit-concat', 'implicit-noise-added', 'basis-vector'] as const;
+export const ENCODER_TYPES = [
+  'gaussian',
+  'implicit-concat',
+  'implicit-noise-added',
+  'basis-vector',
+] as const;
 export type EncoderType = (typeof ENCODER_TYPES)[number];
 
 export function makeEncoder(type: EncoderType, rng: Rng, o: EncoderOptions): Encoder {

@@ -83,7 +83,11 @@ export class Conv2d extends Module {
   ) {
     super();
     const n = kernel * kernel * inC * outC;
-    this.w = this.weight('w', [kernel, kernel, inC, outC], glorotUniform(rng, n, kernel * kernel * inC, kernel * kernel * outC));
+    this.w = this.weight(
+      'w',
+      [kernel, kernel, inC, outC],
+      glorotUniform(rng, n, kernel * kernel * inC, kernel * kernel * outC),
+    );
     this.b = this.weight('b', [outC], new Float32Array(outC));
   }
 
@@ -107,14 +111,24 @@ export class Conv2dTranspose extends Module {
     super();
     const n = kernel * kernel * inC * outC;
     // Filter layout for conv2dTranspose: [k, k, outC, inC].
-    this.w = this.weight('w', [kernel, kernel, outC, inC], glorotUniform(rng, n, kernel * kernel * inC, kernel * kernel * outC));
+    this.w = this.weight(
+      'w',
+      [kernel, kernel, outC, inC],
+      glorotUniform(rng, n, kernel * kernel * inC, kernel * kernel * outC),
+    );
     this.b = this.weight('b', [outC], new Float32Array(outC));
   }
 
   apply(x: tf.Tensor): tf.Tensor {
     const [n, h, w] = x.shape;
     const out: [number, number, number, number] = [n, h * this.stride, w * this.stride, this.outC];
-    const y = tf.conv2dTranspose(x as tf.Tensor4D, this.read(this.w) as tf.Tensor4D, out, this.stride, 'same');
+    const y = tf.conv2dTranspose(
+      x as tf.Tensor4D,
+      this.read(this.w) as tf.Tensor4D,
+      out,
+      this.stride,
+      'same',
+    );
     return tf.add(y, this.read(this.b));
   }
 }

@@ -58,7 +58,8 @@ export class Module {
   namedWeights(prefix = ''): Map<string, tf.Variable> {
     const out = new Map<string, tf.Variable>();
     for (const [k, v] of this.weights) out.set(prefix + k, v);
-    for (const [k, c] of this.children) for (const [kk, v] of c.namedWeights(`${prefix}${k}/`)) out.set(kk, v);
+    for (const [k, c] of this.children)
+      for (const [kk, v] of c.namedWeights(`${prefix}${k}/`)) out.set(kk, v);
     return out;
   }
 

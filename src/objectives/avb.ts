@@ -21,7 +21,10 @@ export function adversaryLoss(
   const [t1, t0] = tf.split(t, [n, n]);
   const loss = tf.add(tf.mean(tf.softplus(tf.neg(t1))), tf.mean(tf.softplus(t0))) as tf.Scalar;
   const accuracy = tf.mul(
-    tf.add(tf.mean(tf.cast(tf.greater(t1, 0), 'float32')), tf.mean(tf.cast(tf.lessEqual(t0, 0), 'float32'))),
+    tf.add(
+      tf.mean(tf.cast(tf.greater(t1, 0), 'float32')),
+      tf.mean(tf.cast(tf.lessEqual(t0, 0), 'float32')),
+    ),
     0.5,
   ) as tf.Scalar;
   return { loss, accuracy, tPos: tf.mean(t1) as tf.Scalar, tNeg: tf.mean(t0) as tf.Scalar };
@@ -67,4 +70,3 @@ export function logStandardNormal(z: tf.Tensor): tf.Tensor1D {
   const L = z.shape[1] as number;
   return tf.sub(tf.mul(tf.sum(tf.square(z), 1), -0.5), L * HALF_LOG_2PI) as tf.Tensor1D;
 }
-

@@ -45,4 +45,9 @@ export interface ObjectiveOutput {
  * An objective: a pure function of the parts, a batch `x [n, ...exampleShape]` and a random
  * source, returning losses. Call inside `tf.tidy` (or a gradient function).
  */
-export type Objective = (parts: Parts, x: tf.Tensor, rng: Rng, options: ObjectiveOptions) => ObjectiveOutput;
+export type Objective = (
+  parts: Parts,
+  x: tf.Tensor,
+  rng: Rng,
+  options: ObjectiveOptions,
+) => ObjectiveOutput;

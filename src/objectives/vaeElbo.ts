@@ -7,7 +7,10 @@ import type { Objective, ObjectiveOutput } from './objective.js';
  *   KL = 1/2 sum_j (mean_j^2 + exp(logVar_j) - logVar_j - 1)
  */
 export function gaussianKl(mean: tf.Tensor, logVar: tf.Tensor): tf.Tensor1D {
-  return tf.mul(tf.sum(tf.sub(tf.add(tf.square(mean), tf.exp(logVar)), tf.add(logVar, 1)), 1), 0.5) as tf.Tensor1D;
+  return tf.mul(
+    tf.sum(tf.sub(tf.add(tf.square(mean), tf.exp(logVar)), tf.add(logVar, 1)), 1),
+    0.5,
+  ) as tf.Tensor1D;
 }
 
 /**
@@ -18,7 +21,9 @@ export const vaeObjective: Objective = (parts, x, rng, { klWeight, select }): Ob
   if (select === 'adversary') return { metrics: {} };
   const { z, gaussian } = parts.encoder.sample(x, rng);
   if (!gaussian) {
-    throw new AvbUserError("the VAE objective needs a Gaussian encoder; use encoder type 'gaussian'");
+    throw new AvbUserError(
+      "the VAE objective needs a Gaussian encoder; use encoder type 'gaussian'",
+    );
   }
   const reconstruction = tf.mean(parts.decoder.logLikelihood(x, z)) as tf.Scalar;
   const kl = tf.mean(gaussianKl(gaussian.mean, gaussian.logVar)) as tf.Scalar;

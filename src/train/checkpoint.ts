@@ -1,5 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync, existsSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+  existsSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { AvbUserError } from '../errors.js';
 import type { Parts } from '../objectives/objective.js';
@@ -35,7 +44,8 @@ function namedPartWeights(parts: Parts): Map<string, tf.Variable> {
   const all = new Map<string, tf.Variable>();
   for (const [k, v] of parts.encoder.namedWeights('encoder/')) all.set(k, v);
   for (const [k, v] of parts.decoder.namedWeights('decoder/')) all.set(k, v);
-  if (parts.adversary) for (const [k, v] of parts.adversary.namedWeights('adversary/')) all.set(k, v);
+  if (parts.adversary)
+    for (const [k, v] of parts.adversary.namedWeights('adversary/')) all.set(k, v);
   return all;
 }
 
@@ -43,7 +53,12 @@ function namedPartWeights(parts: Parts): Map<string, tf.Variable> {
  * Writes a checkpoint atomically: to `path.tmp`, fsynced, then renamed over `path`, so a crash
  * at any moment leaves either the old or the new checkpoint, never a partial one.
  */
-export function saveCheckpoint(path: string, parts: Parts, trainer: Trainer, config: unknown): void {
+export function saveCheckpoint(
+  path: string,
+  parts: Parts,
+  trainer: Trainer,
+  config: unknown,
+): void {
   const state = trainer.state();
   const tensors: { name: string; shape: number[]; data: Float32Array }[] = [];
   for (const [name, v] of namedPartWeights(parts)) {
@@ -71,8 +86,14 @@ export function saveCheckpoint(path: string, parts: Parts, trainer: Trainer, con
   const pad = (4 - ((12 + json.length) % 4)) % 4;
   const lenBuf = Buffer.alloc(4);
   lenBuf.writeUInt32LE(json.length + pad);
-  const parts_: Uint8Array[] = [Buffer.from(MAGIC, 'latin1'), lenBuf, json, Buffer.alloc(pad, 0x20)];
-  for (const t of tensors) parts_.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  const parts_: Uint8Array[] = [
+    Buffer.from(MAGIC, 'latin1'),
+    lenBuf,
+    json,
+    Buffer.alloc(pad, 0x20),
+  ];
+  for (const t of tensors)
+    parts_.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   writeFileAtomic(path, parts_);
 }
 
@@ -101,8 +122,14 @@ export function writeFileAtomic(path: string, chunks: Uint8Array[]): void {
     if (existsSync(tmp)) rmSync(tmp, { force: true });
     const code = (e as NodeJS.ErrnoException).code;
     const why =
-      code === 'ENOSPC' ? 'the disk is full' : code === 'EACCES' || code === 'EROFS' ? 'the folder is not writable' : (e as Error).message;
-    throw new AvbUserError(`cannot write checkpoint ${path}: ${why}; free space or choose another --out folder`);
+      code === 'ENOSPC'
+        ? 'the disk is full'
+        : code === 'EACCES' || code === 'EROFS'
+          ? 'the folder is not writable'
+          : (e as Error).message;
+    throw new AvbUserError(
+      `cannot write checkpoint ${path}: ${why}; free space or choose another --out folder`,
+    );
   }
 }
 
@@ -112,12 +139,15 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
   try {
     buf = readFileSync(path);
   } catch {
-    throw new AvbUserError(`checkpoint ${path} does not exist or cannot be read; start without --resume`);
+    throw new AvbUserError(
+      `checkpoint ${path} does not exist or cannot be read; start without --resume`,
+    );
   }
   const fail = (what: string): never => {
     throw new AvbUserError(`checkpoint ${path}: ${what}`);
   };
-  if (buf.length < 12 || buf.toString('latin1', 0, 8) !== MAGIC) fail('not an avb checkpoint (wrong magic)');
+  if (buf.length < 12 || buf.toString('latin1', 0, 8) !== MAGIC)
+    fail('not an avb checkpoint (wrong magic)');
   const len = buf.readUInt32LE(8);
   if (buf.length < 12 + len) fail('truncated header');
   let header: Header;
@@ -127,12 +157,16 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
     return fail('corrupt header');
   }
   if (header.format > CHECKPOINT_FORMAT) {
-    fail(`written by a newer avb (format ${header.format}, this avb reads up to ${CHECKPOINT_FORMAT}); upgrade avb`);
+    fail(
+      `written by a newer avb (format ${header.format}, this avb reads up to ${CHECKPOINT_FORMAT}); upgrade avb`,
+    );
   }
   const expectedFloats = header.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
   const dataStart = 12 + len;
   if (buf.length !== dataStart + 4 * expectedFloats) fail('truncated or corrupt tensor data');
-  const floats = new Float32Array(buf.buffer.slice(buf.byteOffset + dataStart, buf.byteOffset + buf.length));
+  const floats = new Float32Array(
+    buf.buffer.slice(buf.byteOffset + dataStart, buf.byteOffset + buf.length),
+  );
   const byName = new Map<string, Float32Array>();
   let off = 0;
   for (const t of header.tensors) {
@@ -153,10 +187,13 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
           return !w || w.shape.join('x') !== t.shape.join('x');
         });
       if (mismatch) {
-        fail('was written for a different architecture (weight names or shapes differ); resume with the same configuration or start a new run');
+        fail(
+          'was written for a different architecture (weight names or shapes differ); resume with the same configuration or start a new run',
+        );
       }
       tf.tidy(() => {
-        for (const t of stored) weights.get(t.name)!.assign(tf.tensor(byName.get(t.name)!, t.shape));
+        for (const t of stored)
+          weights.get(t.name)!.assign(tf.tensor(byName.get(t.name)!, t.shape));
       });
       const adam = (group: 'primal' | 'adversary'): AdamState => {
         const opt = group === 'primal' ? trainer.primalOpt : trainer.adversaryOpt;
@@ -166,7 +203,10 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
           v: opt.weights.map((_, i) => byName.get(`adam/${group}/v/${i}`)!),
         };
       };
-      trainer.restore({ ...header.trainer, adam: { primal: adam('primal'), adversary: adam('adversary') } });
+      trainer.restore({
+        ...header.trainer,
+        adam: { primal: adam('primal'), adversary: adam('adversary') },
+      });
     },
   };
 }

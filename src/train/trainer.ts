@@ -77,7 +77,10 @@ export class Trainer {
     readonly config: TrainerConfig,
     private rng: Rng,
   ) {
-    this.primalWeights = [...parts.encoder.namedWeights().values(), ...parts.decoder.namedWeights().values()];
+    this.primalWeights = [
+      ...parts.encoder.namedWeights().values(),
+      ...parts.decoder.namedWeights().values(),
+    ];
     this.adversaryWeights = parts.adversary ? [...parts.adversary.namedWeights().values()] : [];
     this.primalOpt = new Adam(this.primalWeights, config.primal);
     this.adversaryOpt = new Adam(this.adversaryWeights, config.adversary);
@@ -120,11 +123,18 @@ export class Trainer {
    * Computes the selected losses and gradients on a fresh minibatch, checks that every one is
    * finite (one small read-back per update), then applies Adam. Returns the divergence, if any.
    */
-  private update(select: 'both' | 'primal' | 'adversary', klWeight: number, metrics: StepMetrics): Divergence | undefined {
+  private update(
+    select: 'both' | 'primal' | 'adversary',
+    klWeight: number,
+    metrics: StepMetrics,
+  ): Divergence | undefined {
     const hasAdversary = this.adversaryWeights.length > 0;
     const usePrimal = select !== 'adversary';
     const useAdversary = select !== 'primal' && hasAdversary;
-    const weights = [...(usePrimal ? this.primalWeights : []), ...(useAdversary ? this.adversaryWeights : [])];
+    const weights = [
+      ...(usePrimal ? this.primalWeights : []),
+      ...(useAdversary ? this.adversaryWeights : []),
+    ];
     const x = this.sampler.next(this.config.batch);
     let names: string[] = [];
     let packed: tf.Tensor | undefined;
@@ -161,7 +171,8 @@ export class Trainer {
     }
     const nPrimal = usePrimal ? this.primalWeights.length : 0;
     for (let i = 0; i < norms.length; i++) {
-      if (!Number.isFinite(norms[i])) return bad(`gradient of ${i < nPrimal ? 'the primal loss' : 'the adversary loss'}`);
+      if (!Number.isFinite(norms[i]))
+        return bad(`gradient of ${i < nPrimal ? 'the primal loss' : 'the adversary loss'}`);
     }
     if (usePrimal) this.primalOpt.apply(gradList.slice(0, nPrimal));
     if (useAdversary) this.adversaryOpt.apply(gradList.slice(nPrimal));

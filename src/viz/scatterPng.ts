@@ -25,7 +25,10 @@ export interface ScatterOptions {
  * colour per data point): axes through the origin, an optional reference circle.
  * `points[g]` is a flat `[x0, y0, x1, y1, ...]` array for group g.
  */
-export function scatterPng(points: Float32Array[], o: ScatterOptions = { range: 4, size: 480, circle: 2 }): Buffer {
+export function scatterPng(
+  points: Float32Array[],
+  o: ScatterOptions = { range: 4, size: 480, circle: 2 },
+): Buffer {
   const png = new PNG({ width: o.size, height: o.size });
   png.data.fill(255);
   const toPx = (v: number) => ((v + o.range) / (2 * o.range)) * (o.size - 1);
@@ -54,7 +57,8 @@ export function scatterPng(points: Float32Array[], o: ScatterOptions = { range: 
     for (let k = 0; k + 1 < pts.length; k += 2) {
       const cx = toPx(pts[k]);
       const cy = toPx(pts[k + 1]);
-      for (let dx = -1; dx <= 1; dx++) for (let dy = -1; dy <= 1; dy++) put(cx + dx, cy + dy, colour, 0.6);
+      for (let dx = -1; dx <= 1; dx++)
+        for (let dy = -1; dy <= 1; dy++) put(cx + dx, cy + dy, colour, 0.6);
     }
   });
   return PNG.sync.write(png);

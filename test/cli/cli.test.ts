@@ -10,7 +10,10 @@ const MAIN = resolve('dist/cli/main.js');
 const dir = mkdtempSync(join(tmpdir(), 'avb-cli-'));
 
 function avb(...args: string[]) {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', env: { ...process.env, AVB_BACKEND: '' } });
+  const r = spawnSync(process.execPath, [MAIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, AVB_BACKEND: '' },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -33,7 +36,12 @@ describe('avb CLI', () => {
   it('backend --json reports the wasm backend with its patched kernels', () => {
     const r = avb('backend', '--json');
     expect(r.code).toBe(0);
-    const info = JSON.parse(r.stdout) as { name: string; threads: number; version: string; patchedKernels: string[] };
+    const info = JSON.parse(r.stdout) as {
+      name: string;
+      threads: number;
+      version: string;
+      patchedKernels: string[];
+    };
     expect(info.name).toBe('wasm');
     expect(info.threads).toBeGreaterThanOrEqual(1);
     expect(info.version).toMatch(/tfjs 4\.22/);
@@ -42,56 +50,108 @@ describe('avb CLI', () => {
 
   it('--backend cpu and AVB_BACKEND override the choice; a bad name is a user error', () => {
     expect(JSON.parse(avb('backend', '--json', '--backend', 'cpu').stdout).name).toBe('cpu');
-    const env = spawnSync(process.execPath, [MAIN, 'backend', '--json'], { encoding: 'utf8', env: { ...process.env, AVB_BACKEND: 'cpu' } });
+    const env = spawnSync(process.execPath, [MAIN, 'backend', '--json'], {
+      encoding: 'utf8',
+      env: { ...process.env, AVB_BACKEND: 'cpu' },
+    });
     expect(JSON.parse(env.stdout)).toMatchObject({ name: 'cpu', chosenBy: 'environment' });
-    const bad = spawnSync(process.execPath, [MAIN, 'backend'], { encoding: 'utf8', env: { ...process.env, AVB_BACKEND: 'gpu' } });
-    expectUserError({ code: bad.status, stdout: bad.stdout, stderr: bad.stderr }, /unknown backend 'AVB_BACKEND=gpu'/);
-    expectUserError(avb('backend', '--backend', 'gpu'), /option '--backend <name>' argument 'gpu' is invalid/);
+    const bad = spawnSync(process.execPath, [MAIN, 'backend'], {
+      encoding: 'utf8',
+      env: { ...process.env, AVB_BACKEND: 'gpu' },
+    });
+    expectUserError(
+      { code: bad.status, stdout: bad.stdout, stderr: bad.stderr },
+      /unknown backend 'AVB_BACKEND=gpu'/,
+    );
+    expectUserError(
+      avb('backend', '--backend', 'gpu'),
+      /option '--backend <name>' argument 'gpu' is invalid/,
+    );
   });
 
   it('data info mnist --json gives the 55000/5000/10000 split', () => {
     const r = avb('data', 'info', 'mnist', '--json');
     expect(r.code).toBe(0);
-    const info = JSON.parse(r.stdout) as { splits: Record<string, { count: number; min: number; max: number }> };
-    expect([info.splits.train.count, info.splits.validation.count, info.splits.test.count]).toEqual([55000, 5000, 10000]);
+    const info = JSON.parse(r.stdout) as {
+      splits: Record<string, { count: number; min: number; max: number }>;
+    };
+    expect([info.splits.train.count, info.splits.validation.count, info.splits.test.count]).toEqual(
+      [55000, 5000, 10000],
+    );
     expect(info.splits.train.max).toBe(1);
   });
 
   it('data info eight-schools prints both data sets', () => {
-    const info = JSON.parse(avb('data', 'info', 'eight-schools', '--json').stdout) as { classic: { y: number[] } };
+    const info = JSON.parse(avb('data', 'info', 'eight-schools', '--json').stdout) as {
+      classic: { y: number[] };
+    };
     expect(info.classic.y).toEqual([28, 8, -3, 7, -1, 1, 18, 12]);
   });
 
   it('a truncated IDX file gives exit code 2 and a one-line message', () => {
     const path = join(dir, 'trunc.idx');
     writeFileSync(path, encodeIdx([10, 4, 4], new Uint8Array(160)).subarray(0, 100));
-    expectUserError(avb('data', 'info', `idx:${path}`), /^error: IDX file .*trunc\.idx: truncated: header says shape \[10, 4, 4\]/);
+    expectUserError(
+      avb('data', 'info', `idx:${path}`),
+      /^error: IDX file .*trunc\.idx: truncated: header says shape \[10, 4, 4\]/,
+    );
   });
 
   it('unknown data set, option, or config field: exit 2, one line, no run folder', () => {
     const out = join(dir, 'never');
     expectUserError(avb('data', 'info', 'cifar10'), /unknown data set 'cifar10'/);
     expectUserError(avb('train', '--out', out, '--bogus'), /unknown option '--bogus'/);
-    expectUserError(avb('train', '--out', out, '--latent', '0'), /expected a positive integer, got '0'/);
+    expectUserError(
+      avb('train', '--out', out, '--latent', '0'),
+      /expected a positive integer, got '0'/,
+    );
     expectUserError(avb('train', '--out', out, '--method', 'gan'), /argument 'gan' is invalid/);
     const cfg = join(dir, 'bad.json');
     writeFileSync(cfg, JSON.stringify({ steps: 5, encoder: { widht: 3 } }));
     expectUserError(avb('train', '--out', out, '--config', cfg), /unknown field 'encoder\.widht'/);
     writeFileSync(cfg, '{ not json');
     expectUserError(avb('train', '--out', out, '--config', cfg), /is not valid JSON/);
-    expectUserError(avb('train', '--out', out, '--experiment', 'idx:/nonexistent.idx'), /does not exist/);
+    expectUserError(
+      avb('train', '--out', out, '--experiment', 'idx:/nonexistent.idx'),
+      /does not exist/,
+    );
     expect(existsSync(out)).toBe(false);
   });
 
   it('trains, refuses to overwrite, and resumes with --steps', () => {
     const out = join(dir, 'run');
-    const r = avb('train', '--experiment', 'synthetic', '--steps', '6', '--batch', '16', '--out', out, '--json');
+    const r = avb(
+      'train',
+      '--experiment',
+      'synthetic',
+      '--steps',
+      '6',
+      '--batch',
+      '16',
+      '--out',
+      out,
+      '--json',
+    );
     expect(r.code, r.stderr).toBe(0);
-    const summary = JSON.parse(r.stdout) as { status: string; logLikelihood: number; samplesPng: string };
+    const summary = JSON.parse(r.stdout) as {
+      status: string;
+      logLikelihood: number;
+      samplesPng: string;
+    };
     expect(summary.status).toBe('completed');
     expect(summary.logLikelihood).toBeLessThan(0);
-    for (const f of ['config.json', 'metrics.jsonl', 'checkpoint.avbckpt', 'summary.json', 'samples.png']) expect(existsSync(join(out, f))).toBe(true);
-    expectUserError(avb('train', '--experiment', 'synthetic', '--out', out), /already exists; add --resume/);
+    for (const f of [
+      'config.json',
+      'metrics.jsonl',
+      'checkpoint.avbckpt',
+      'summary.json',
+      'samples.png',
+    ])
+      expect(existsSync(join(out, f))).toBe(true);
+    expectUserError(
+      avb('train', '--experiment', 'synthetic', '--out', out),
+      /already exists; add --resume/,
+    );
     const again = avb('train', '--out', out, '--resume', '--steps', '9');
     expect(again.code, again.stderr).toBe(0);
     expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(9);
@@ -99,14 +159,28 @@ describe('avb CLI', () => {
 
   it('SIGINT stops after the current step with a checkpoint; --resume finishes the run', async () => {
     const out = join(dir, 'sigint');
-    const child = spawn(process.execPath, [MAIN, 'train', '--experiment', 'synthetic', '--steps', '100000', '--batch', '16', '--out', out]);
+    const child = spawn(process.execPath, [
+      MAIN,
+      'train',
+      '--experiment',
+      'synthetic',
+      '--steps',
+      '100000',
+      '--batch',
+      '16',
+      '--out',
+      out,
+    ]);
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
     });
     await new Promise<void>((res) => {
       const poll = setInterval(() => {
-        if (existsSync(join(out, 'metrics.jsonl')) && readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n').length > 5) {
+        if (
+          existsSync(join(out, 'metrics.jsonl')) &&
+          readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n').length > 5
+        ) {
           clearInterval(poll);
           child.kill('SIGINT');
           res();
@@ -115,12 +189,17 @@ describe('avb CLI', () => {
     });
     const code = await new Promise<number | null>((res) => child.on('close', res));
     expect(code, stderr).toBe(0);
-    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { status: string; steps: number };
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as {
+      status: string;
+      steps: number;
+    };
     expect(summary.status).toBe('interrupted');
     const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length;
     expect(lines).toBe(summary.steps);
     const r = avb('train', '--out', out, '--resume', '--steps', String(summary.steps + 3));
     expect(r.code, r.stderr).toBe(0);
-    expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(summary.steps + 3);
+    expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(
+      summary.steps + 3,
+    );
   });
 });

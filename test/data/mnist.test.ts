@@ -57,7 +57,9 @@ describe('MNIST', () => {
     const dir = copyOfMnist();
     const path = join(dir, MNIST_FILES.testImages.name);
     writeFileSync(path, readFileSync(path).subarray(0, 1000));
-    expect(() => loadMnist(dir)).toThrow(/t10k-images-idx3-ubyte: truncated: header says shape \[10000, 28, 28\]/);
+    expect(() => loadMnist(dir)).toThrow(
+      /t10k-images-idx3-ubyte: truncated: header says shape \[10000, 28, 28\]/,
+    );
   });
 
   it('a corrupt pixel fails the MD5 check', () => {
@@ -66,17 +68,23 @@ describe('MNIST', () => {
     const bytes = readFileSync(path);
     bytes[5000] ^= 0xff;
     writeFileSync(path, bytes);
-    expect(() => loadMnist(dir)).toThrow(/is corrupt: MD5 [0-9a-f]{32}, the official file has 2646ac647ad5339dbf082846283269ea/);
+    expect(() => loadMnist(dir)).toThrow(
+      /is corrupt: MD5 [0-9a-f]{32}, the official file has 2646ac647ad5339dbf082846283269ea/,
+    );
   });
 
   it('image and label counts that disagree are reported', () => {
     const dir = copyOfMnist();
     writeFileSync(join(dir, MNIST_FILES.testLabels.name), encodeIdx([9999], new Uint8Array(9999)));
-    expect(() => loadMnist(dir)).toThrow(/MNIST files disagree: .*t10k-images-idx3-ubyte has 10000 images but .*t10k-labels-idx1-ubyte has 9999 labels/);
+    expect(() => loadMnist(dir)).toThrow(
+      /MNIST files disagree: .*t10k-images-idx3-ubyte has 10000 images but .*t10k-labels-idx1-ubyte has 9999 labels/,
+    );
   });
 
   it('a missing file says how to restore it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'avb-mnist-empty-'));
-    expect(() => loadMnist(dir)).toThrow(/train-images-idx3-ubyte is missing; reinstall the data with `npm ci`/);
+    expect(() => loadMnist(dir)).toThrow(
+      /train-images-idx3-ubyte is missing; reinstall the data with `npm ci`/,
+    );
   });
 });

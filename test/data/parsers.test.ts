@@ -30,10 +30,18 @@ describe('IDX', () => {
   });
 
   it.each([
-    ['truncated data', bytes.subarray(0, bytes.length - 3), /truncated: header says shape \[3, 2, 2\]/],
+    [
+      'truncated data',
+      bytes.subarray(0, bytes.length - 3),
+      /truncated: header says shape \[3, 2, 2\]/,
+    ],
     ['truncated header', bytes.subarray(0, 9), /truncated header/],
     ['wrong magic', Uint8Array.from([1, 2, 8, 1, 0, 0, 0, 1, 5]), /wrong magic number 0x01020801/],
-    ['unknown type', Uint8Array.from([0, 0, 0x42, 1, 0, 0, 0, 1, 5]), /unknown IDX value type 0x42/],
+    [
+      'unknown type',
+      Uint8Array.from([0, 0, 0x42, 1, 0, 0, 0, 1, 5]),
+      /unknown IDX value type 0x42/,
+    ],
     ['trailing bytes', Uint8Array.from([...bytes, 1, 2]), /2 bytes after the data/],
     ['corrupt gzip', Uint8Array.from([0x1f, 0x8b, 1, 2, 3]), /corrupt gzip/],
   ])('%s gives a one-line user error', (_name, data, message) => {
@@ -78,7 +86,9 @@ describe('NPY', () => {
 
   it('transposes Fortran order to C order', () => {
     const c = encodeNpy([2, 3], Float32Array.from([1, 4, 2, 5, 3, 6]));
-    const text = new TextDecoder('latin1').decode(c).replace("'fortran_order': False", "'fortran_order': True ");
+    const text = new TextDecoder('latin1')
+      .decode(c)
+      .replace("'fortran_order': False", "'fortran_order': True ");
     const bytes = Uint8Array.from(text, (ch) => ch.charCodeAt(0));
     expect(Array.from(parseNpy(bytes, 'f.npy').data)).toEqual([1, 2, 3, 4, 5, 6]);
   });
@@ -86,7 +96,9 @@ describe('NPY', () => {
   it('truncated data and wrong magic are user errors naming the file', () => {
     const ok = encodeNpy([2, 2], Float32Array.from([1, 2, 3, 4]));
     expect(() => parseNpy(ok.subarray(0, ok.length - 1), 'b.npy')).toThrow(/b\.npy: truncated/);
-    expect(() => parseNpy(Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]), 'c.npy')).toThrow(/c\.npy: wrong magic/);
+    expect(() => parseNpy(Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]), 'c.npy')).toThrow(
+      /c\.npy: wrong magic/,
+    );
   });
 
   it('NaN in user data is refused with its position', () => {
@@ -97,7 +109,13 @@ describe('NPY', () => {
 
   it('a user array becomes a data set with a held-out test split', () => {
     const path = join(dir, 'u.npy');
-    writeFileSync(path, encodeNpy([20, 3], Float32Array.from({ length: 60 }, (_, i) => i / 100)));
+    writeFileSync(
+      path,
+      encodeNpy(
+        [20, 3],
+        Float32Array.from({ length: 60 }, (_, i) => i / 100),
+      ),
+    );
     const ds = loadDataset(`npy:${path}`);
     expect(ds.kind).toBe('binary');
     expect(ds.train.count).toBe(18);
@@ -108,7 +126,9 @@ describe('NPY', () => {
 
 describe('data set names', () => {
   it('an unknown name lists the valid ones', () => {
-    expect(() => loadDataset('cifar')).toThrow(/unknown data set 'cifar'; use one of: synthetic, mnist, idx:PATH, npy:PATH/);
+    expect(() => loadDataset('cifar')).toThrow(
+      /unknown data set 'cifar'; use one of: synthetic, mnist, idx:PATH, npy:PATH/,
+    );
   });
 
   it('synthetic is the four one-hot vectors', () => {

@@ -13,16 +13,27 @@ describe('adversary as a density-ratio estimator (Proposition 1)', () => {
     const mean = [1, -0.5];
     const sd = [0.6, 0.8];
     const rng = new Rng(21);
-    const adv = new ConcatMlpAdversary(rng, { dataDim: 0, latentDim: 2, hidden: 64, depth: 2, activation: 'elu', innerDim: 0 });
+    const adv = new ConcatMlpAdversary(rng, {
+      dataDim: 0,
+      latentDim: 2,
+      hidden: 64,
+      depth: 2,
+      activation: 'elu',
+      innerDim: 0,
+    });
     const weights = [...adv.namedWeights().values()];
     const opt = new Adam(weights, { learningRate: 3e-3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 });
     const n = 1024;
-    const sampleQ = (m: number) => tf.tidy(() => tf.add(tf.mul(rng.normalTensor([m, 2]), sd), mean));
+    const sampleQ = (m: number) =>
+      tf.tidy(() => tf.add(tf.mul(rng.normalTensor([m, 2]), sd), mean));
     for (let step = 0; step < 2000; step++) {
       // A final phase at a tenth of the rate averages out minibatch noise in the estimate.
       if (step === 1500) opt.learningRateScale = 0.1;
       const grads = tf.tidy(() => {
-        const { grads: g } = tf.variableGrads(() => adversaryLoss(adv, tf.zeros([n, 0]), sampleQ(n), rng.normalTensor([n, 2])).loss, weights);
+        const { grads: g } = tf.variableGrads(
+          () => adversaryLoss(adv, tf.zeros([n, 0]), sampleQ(n), rng.normalTensor([n, 2])).loss,
+          weights,
+        );
         return weights.map((w) => g[w.name]);
       });
       opt.apply(grads);

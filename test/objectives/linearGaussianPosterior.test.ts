@@ -28,23 +28,42 @@ function problem(seed: number) {
   const W = Float32Array.from({ length: L * D }, () => 0.8 * rng.normal());
   const b = Float32Array.from({ length: D }, () => rng.normal());
   const z0 = [rng.normal(), rng.normal()];
-  const x = Float32Array.from({ length: D }, (_, j) => z0[0] * W[j] + z0[1] * W[D + j] + b[j] + s * rng.normal());
+  const x = Float32Array.from(
+    { length: D },
+    (_, j) => z0[0] * W[j] + z0[1] * W[D + j] + b[j] + s * rng.normal(),
+  );
   // Precision P = I + W W^T / s^2 (2x2), covariance = P^-1.
-  const dot = (i: number, k: number) => W.slice(i * D, i * D + D).reduce((a, v, j) => a + v * W[k * D + j], 0);
+  const dot = (i: number, k: number) =>
+    W.slice(i * D, i * D + D).reduce((a, v, j) => a + v * W[k * D + j], 0);
   const P = [1 + dot(0, 0) / (s * s), dot(0, 1) / (s * s), dot(1, 1) / (s * s) + 1];
   const det = P[0] * P[2] - P[1] * P[1];
   const cov = [P[2] / det, -P[1] / det, P[0] / det]; // [S00, S01, S11]
-  const r = Array.from({ length: L }, (_, i) => W.slice(i * D, i * D + D).reduce((a, v, j) => a + (v * (x[j] - b[j])) / (s * s), 0));
+  const r = Array.from({ length: L }, (_, i) =>
+    W.slice(i * D, i * D + D).reduce((a, v, j) => a + (v * (x[j] - b[j])) / (s * s), 0),
+  );
   const mean = [cov[0] * r[0] + cov[1] * r[1], cov[1] * r[0] + cov[2] * r[1]];
   const decoder = new LinearGaussianDecoder(W, b, s, L);
-  const ds: Dataset = { name: 'linear-gaussian', exampleShape: [D], kind: 'real', train: { x, count: 1 }, source: 'test' };
+  const ds: Dataset = {
+    name: 'linear-gaussian',
+    exampleShape: [D],
+    kind: 'real',
+    train: { x, count: 1 },
+    source: 'test',
+  };
   return { decoder, ds, mean, cov, x, D };
 }
 
 function trainAndMoments(encoder: Encoder, objective: Objective, seed: number) {
   const { decoder, ds, mean, cov, x, D } = problem(seed);
   const rng = new Rng(seed + 1);
-  const adversary = new ResidualMlpAdversary(rng, { dataDim: D, latentDim: 2, hidden: 128, depth: 1, activation: 'elu', innerDim: 0 });
+  const adversary = new ResidualMlpAdversary(rng, {
+    dataDim: D,
+    latentDim: 2,
+    hidden: 128,
+    depth: 1,
+    activation: 'elu',
+    innerDim: 0,
+  });
   const trainer = new Trainer(
     { encoder, decoder, adversary },
     objective,
@@ -65,7 +84,9 @@ function trainAndMoments(encoder: Encoder, objective: Objective, seed: number) {
     if (!r.ok) throw new Error(`diverged at ${r.divergence.step}`);
   }
   const n = 20000;
-  const z = tf.tidy(() => encoder.sample(tf.tile(tf.tensor2d(x, [1, D]), [n, 1]), rng).z.dataSync());
+  const z = tf.tidy(() =>
+    encoder.sample(tf.tile(tf.tensor2d(x, [1, D]), [n, 1]), rng).z.dataSync(),
+  );
   const m = [0, 0];
   for (let i = 0; i < n; i++) for (let j = 0; j < 2; j++) m[j] += z[2 * i + j] / n;
   const c = [0, 0, 0];
@@ -98,15 +119,35 @@ function expectClose(r: ReturnType<typeof trainAndMoments>) {
 describe('AVB recovers a known Gaussian posterior', () => {
   it('AVB with an implicit encoder', { timeout: 400_000 }, () => {
     const rng = new Rng(100);
-    const encoder = new ConcatNoiseEncoder(rng, { exampleShape: [4], latentDim: 2, hidden: [64, 64], activation: 'elu', net: 'mlp', noiseDim: 16, bases: 1 });
+    const encoder = new ConcatNoiseEncoder(rng, {
+      exampleShape: [4],
+      latentDim: 2,
+      hidden: [64, 64],
+      activation: 'elu',
+      net: 'mlp',
+      noiseDim: 16,
+      bases: 1,
+    });
     const r = trainAndMoments(encoder, avbObjective, 7);
     expectClose(r);
   });
 
   it('AVB with adaptive contrast and the basis-vector encoder', { timeout: 400_000 }, () => {
     const rng = new Rng(200);
-    const encoder = new BasisVectorEncoder(rng, { exampleShape: [4], latentDim: 2, hidden: [64, 64], activation: 'elu', net: 'mlp', noiseDim: 8, bases: 8 });
-    const r = trainAndMoments(encoder, adaptiveContrastObjective({ moments: 'encoder', momentSamples: 8 }), 7);
+    const encoder = new BasisVectorEncoder(rng, {
+      exampleShape: [4],
+      latentDim: 2,
+      hidden: [64, 64],
+      activation: 'elu',
+      net: 'mlp',
+      noiseDim: 8,
+      bases: 8,
+    });
+    const r = trainAndMoments(
+      encoder,
+      adaptiveContrastObjective({ moments: 'encoder', momentSamples: 8 }),
+      7,
+    );
     expectClose(r);
   });
 });

@@ -9,14 +9,21 @@ import { useBackend } from '../helpers.js';
 beforeAll(() => useBackend());
 
 type Mat = number[][];
-const matmul = (a: Mat, w: Mat, b: number[]): Mat => a.map((row) => b.map((bj, j) => bj + row.reduce((s, v, i) => s + v * w[i][j], 0)));
+const matmul = (a: Mat, w: Mat, b: number[]): Mat =>
+  a.map((row) => b.map((bj, j) => bj + row.reduce((s, v, i) => s + v * w[i][j], 0)));
 const elu = (m: Mat): Mat => m.map((r) => r.map((v) => (v > 0 ? v : Math.exp(v) - 1)));
 
 describe('VAE ELBO', () => {
   it('matches a hand computation on a tiny network', () => {
     const rng = new Rng(3);
     const exampleShape = [4];
-    const common = { exampleShape, latentDim: 2, hidden: [3], activation: 'elu' as const, net: 'mlp' as const };
+    const common = {
+      exampleShape,
+      latentDim: 2,
+      hidden: [3],
+      activation: 'elu' as const,
+      net: 'mlp' as const,
+    };
     const encoder = new GaussianEncoder(rng, { ...common, noiseDim: 1, bases: 1 });
     const decoder = new BernoulliDecoder(rng, common);
     const xs = [
@@ -24,7 +31,10 @@ describe('VAE ELBO', () => {
       [0, 0, 1, 0],
     ];
     const got = tf.tidy(() => {
-      const out = vaeObjective({ encoder, decoder }, tf.tensor2d(xs), new Rng(5), { klWeight: 1, select: 'both' });
+      const out = vaeObjective({ encoder, decoder }, tf.tensor2d(xs), new Rng(5), {
+        klWeight: 1,
+        select: 'both',
+      });
       return [out.metrics.elbo.dataSync()[0], out.primal!.dataSync()[0]];
     });
 
@@ -52,7 +62,18 @@ describe('VAE ELBO', () => {
   });
 
   it('analytic KL matches the closed form and is zero at the prior', () => {
-    const kl = tf.tidy(() => gaussianKl(tf.tensor2d([[0, 0], [1, -2]]), tf.tensor2d([[0, 0], [Math.log(4), 0]])).arraySync());
+    const kl = tf.tidy(() =>
+      gaussianKl(
+        tf.tensor2d([
+          [0, 0],
+          [1, -2],
+        ]),
+        tf.tensor2d([
+          [0, 0],
+          [Math.log(4), 0],
+        ]),
+      ).arraySync(),
+    );
     expect(kl[0]).toBeCloseTo(0, 6);
     // 1/2 [(1 + 4 - log 4 - 1) + (4 + 1 - 0 - 1)]
     expect(kl[1]).toBeCloseTo(0.5 * (4 - Math.log(4) + 4), 5);

@@ -29,7 +29,9 @@ describe('Rng', () => {
     expect(Math.abs(mean)).toBeLessThan(0.011);
     expect(Math.abs(variance - 1)).toBeLessThan(0.016);
     const u = new Rng(2).fillUniform(new Float32Array(n));
-    expect(Math.abs(u.reduce((a, b) => a + b, 0) / n - 0.5)).toBeLessThan(5 * Math.sqrt(1 / 12 / n));
+    expect(Math.abs(u.reduce((a, b) => a + b, 0) / n - 0.5)).toBeLessThan(
+      5 * Math.sqrt(1 / 12 / n),
+    );
     expect(u.every((v) => v >= 0 && v < 1)).toBe(true);
   });
 

@@ -30,7 +30,10 @@ describe('checkpoint and resume', () => {
   const base = mkdtempSync(join(tmpdir(), 'avb-resume-'));
   for (const method of ['avb', 'avb-ac', 'vae'] as const) {
     it(`${method}: a run stopped at step 7 and resumed matches an uninterrupted run exactly`, async () => {
-      const config = resolveConfig({ checkpointEvery: 5, batch: 32 }, { experiment: 'synthetic', method, steps: 16, seed: 4 });
+      const config = resolveConfig(
+        { checkpointEvery: 5, batch: 32 },
+        { experiment: 'synthetic', method, steps: 16, seed: 4 },
+      );
       const full = join(base, `${method}-full`);
       await trainRun(config, { out: full });
       const parted = join(base, `${method}-parted`);
@@ -41,14 +44,19 @@ describe('checkpoint and resume', () => {
       const second = await trainRun(undefined, { out: parted, resume: true });
       expect(second.status).toBe('completed');
       expect(metrics(parted)).toEqual(metrics(full));
-      const a = JSON.parse(readFileSync(join(full, 'summary.json'), 'utf8')) as { logLikelihood: number };
-      const b = JSON.parse(readFileSync(join(parted, 'summary.json'), 'utf8')) as { logLikelihood: number };
+      const a = JSON.parse(readFileSync(join(full, 'summary.json'), 'utf8')) as {
+        logLikelihood: number;
+      };
+      const b = JSON.parse(readFileSync(join(parted, 'summary.json'), 'utf8')) as {
+        logLikelihood: number;
+      };
       expect(b.logLikelihood).toBe(a.logLikelihood);
     });
   }
 
   it('the same seed gives identical runs; another seed a different one', async () => {
-    const mk = (seed: number) => resolveConfig({ batch: 16 }, { experiment: 'synthetic', method: 'avb', steps: 5, seed });
+    const mk = (seed: number) =>
+      resolveConfig({ batch: 16 }, { experiment: 'synthetic', method: 'avb', steps: 5, seed });
     await trainRun(mk(1), { out: join(base, 's1a') });
     await trainRun(mk(1), { out: join(base, 's1b') });
     await trainRun(mk(2), { out: join(base, 's2') });
@@ -59,7 +67,9 @@ describe('checkpoint and resume', () => {
   it('refuses to overwrite an existing run folder without --force', async () => {
     const config = resolveConfig({}, { experiment: 'synthetic', steps: 2 });
     const out = join(base, 's1a');
-    await expect(trainRun(config, { out })).rejects.toThrow(/already exists; add --resume to continue it or --force to replace it/);
+    await expect(trainRun(config, { out })).rejects.toThrow(
+      /already exists; add --resume to continue it or --force to replace it/,
+    );
   });
 
   it('a checkpoint of another architecture is refused', async () => {
@@ -70,14 +80,20 @@ describe('checkpoint and resume', () => {
     const other = resolveConfig({ adversary: { hidden: 128 } }, { experiment: 'synthetic' });
     const ds = loadDataset('synthetic');
     const parts = buildParts(other, ds, new Rng(1));
-    const trainer = new Trainer(parts, objectiveFor(other), new MinibatchSampler(ds, ds.train, { seed: 1, binarize: false }), {
-      batch: 8,
-      primal: { learningRate: 1e-3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 },
-      adversary: { learningRate: 1e-3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 },
-      schedule: 'alternating',
-      adversarySteps: 2,
-      klAnnealSteps: 0,
-    }, new Rng(2));
+    const trainer = new Trainer(
+      parts,
+      objectiveFor(other),
+      new MinibatchSampler(ds, ds.train, { seed: 1, binarize: false }),
+      {
+        batch: 8,
+        primal: { learningRate: 1e-3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 },
+        adversary: { learningRate: 1e-3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 },
+        schedule: 'alternating',
+        adversarySteps: 2,
+        klAnnealSteps: 0,
+      },
+      new Rng(2),
+    );
     expect(() => ck.apply(parts, trainer)).toThrow(/was written for a different architecture/);
   });
 
@@ -90,7 +106,10 @@ describe('checkpoint and resume', () => {
     const len = bytes.readUInt32LE(8);
     const header = bytes.toString('utf8', 12, 12 + len).replace('"format":1', '"format":9');
     const newer = join(base, 'newer.avbckpt');
-    writeFileSync(newer, Buffer.concat([bytes.subarray(0, 12), Buffer.from(header, 'utf8'), bytes.subarray(12 + len)]));
+    writeFileSync(
+      newer,
+      Buffer.concat([bytes.subarray(0, 12), Buffer.from(header, 'utf8'), bytes.subarray(12 + len)]),
+    );
     expect(() => loadCheckpoint(newer)).toThrow(/written by a newer avb \(format 9/);
   });
 });
