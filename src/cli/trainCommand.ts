@@ -83,7 +83,6 @@ export function addTrainCommand(program: Command): void {
             `--resume continues with the run's own config.json; only --steps may change (got --${others.map(([k]) => k).join(', --') || 'config'})`,
           );
         }
-        if (opts.steps) config = { ...resolveConfig({}, {}), steps: opts.steps };
       } else {
         config = resolveConfig(readConfigFile(opts.config), cli, opts.config);
       }
@@ -103,6 +102,7 @@ export function addTrainCommand(program: Command): void {
           out: opts.out,
           resume: opts.resume,
           force: opts.force,
+          steps: opts.resume ? opts.steps : undefined,
           onStart: ({ config: c, startStep, parameters }) => {
             process.stderr.write(
               `${startStep > 0 ? 'resuming' : 'training'} ${c.method} on ${c.experiment}: ${parameters} weights, ` +

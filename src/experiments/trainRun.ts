@@ -37,6 +37,8 @@ export interface TrainRunOptions {
   resume?: boolean;
   /** Replace an existing `out` folder. */
   force?: boolean;
+  /** With `resume`: a new total number of steps (to extend a finished run). */
+  steps?: number;
   /** Called once before the first step. */
   onStart?: (info: { config: RunConfig; startStep: number; parameters: number }) => void;
   onStep?: (m: StepMetrics) => void;
@@ -76,8 +78,7 @@ export async function trainRun(
       );
     }
     checkpoint = loadCheckpoint(paths.checkpoint);
-    cfg = resolveConfig(checkpoint.config, {}, paths.checkpoint);
-    if (config && config.steps !== cfg.steps) cfg.steps = config.steps; // --steps may extend a run
+    cfg = resolveConfig(checkpoint.config, { steps: o.steps }, paths.checkpoint);
   } else {
     if (!config) throw new Error('trainRun: a configuration is required for a new run');
     cfg = config;
