@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { TrainerConfig } from '../src/train/trainer.js';
 import { initBackend } from '../src/backend/initBackend.js';
 import type { BackendName } from '../src/backend/initBackend.js';
 
@@ -14,4 +15,21 @@ export function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]) / (1 + Math.abs(b[i])));
   return m;
+}
+
+/** Adam settings for small test problems: one learning rate for both groups, beta1 0.5. */
+export function testTrainerConfig(
+  learningRate: number,
+  overrides: Partial<TrainerConfig> = {},
+): TrainerConfig {
+  const adam = { learningRate, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 };
+  return {
+    batch: 32,
+    primal: adam,
+    adversary: adam,
+    schedule: 'alternating',
+    adversarySteps: 2,
+    klAnnealSteps: 0,
+    ...overrides,
+  };
 }

@@ -90,6 +90,24 @@ class ConvTower extends Module {
   }
 }
 
+/**
+ * The input stage shared by every encoder: the flattened example for `mlp`, or a conv tower over
+ * the image (the first two `hidden` entries are its channel counts) for `conv`. Returns the
+ * feature size and the remaining MLP layer sizes. `towerNoise` > 0 adds projected noise per layer.
+ */
+function inputStage(
+  attach: (t: ConvTower) => ConvTower,
+  rng: Rng,
+  o: EncoderOptions,
+  towerNoise: number,
+): { tower?: ConvTower; inDim: number; hidden: number[] } {
+  if (o.net !== 'conv') return { inDim: flatDim(o.exampleShape), hidden: o.hidden };
+  const tower = attach(
+    new ConvTower(rng, o.exampleShape, o.hidden.slice(0, 2), o.activation, towerNoise),
+  );
+  return { tower, inDim: tower.outDim, hidden: o.hidden.slice(2) };
+}
+
 /** Gaussian (VAE) encoder: features -> (mean, log variance); z = mean + exp(logVar/2) * eps. */
 export class GaussianEncoder extends Module implements Encoder {
   readonly density = 'gaussian' as const;
@@ -99,15 +117,8 @@ export class GaussianEncoder extends Module implements Encoder {
   constructor(rng: Rng, o: EncoderOptions) {
     super();
     this.latentDim = o.latentDim;
-    let inDim = flatDim(o.exampleShape);
-    if (o.net === 'conv') {
-      this.tower = this.child(
-        'tower',
-        new ConvTower(rng, o.exampleShape, o.hidden.slice(0, 2), o.activation, 0),
-      );
-      inDim = this.tower.outDim;
-    }
-    const hidden = o.net === 'conv' ? o.hidden.slice(2) : o.hidden;
+    const { tower, inDim, hidden } = inputStage((t) => this.child('tower', t), rng, o, 0);
+    this.tower = tower;
     this.mlp = this.child('mlp', new Mlp(rng, [inDim, ...hidden, 2 * o.latentDim], o.activation));
   }
 
@@ -160,16 +171,8 @@ export class NoiseAddedEncoder extends Module implements Encoder {
   ) {
     super();
     this.latentDim = o.latentDim;
-    let inDim = flatDim(o.exampleShape);
-    let hidden = o.hidden;
-    if (o.net === 'conv') {
-      this.tower = this.child(
-        'tower',
-        new ConvTower(rng, o.exampleShape, o.hidden.slice(0, 2), o.activation, o.noiseDim),
-      );
-      inDim = this.tower.outDim;
-      hidden = o.hidden.slice(2);
-    }
+    const { tower, inDim, hidden } = inputStage((t) => this.child('tower', t), rng, o, o.noiseDim);
+    this.tower = tower;
     const sizes = [inDim, ...hidden, o.latentDim];
     for (let i = 1; i < sizes.length; i++) {
       this.layers.push(this.child(`fc${i - 1}`, new Dense(rng, sizes[i - 1], sizes[i])));
@@ -212,16 +215,8 @@ export class BasisVectorEncoder extends Module implements Encoder {
   ) {
     super();
     this.latentDim = o.latentDim;
-    let inDim = flatDim(o.exampleShape);
-    let hidden = o.hidden;
-    if (o.net === 'conv') {
-      this.tower = this.child(
-        'tower',
-        new ConvTower(rng, o.exampleShape, o.hidden.slice(0, 2), o.activation, 0),
-      );
-      inDim = this.tower.outDim;
-      hidden = o.hidden.slice(2);
-    }
+    const { tower, inDim, hidden } = inputStage((t) => this.child('tower', t), rng, o, 0);
+    this.tower = tower;
     const featDim = hidden.length ? hidden[hidden.length - 1] : inDim;
     this.features = this.child('features', new Mlp(rng, [inDim, ...hidden], o.activation, true));
     this.z0 = this.child('z0', new Dense(rng, featDim, o.latentDim));

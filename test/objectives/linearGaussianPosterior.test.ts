@@ -11,7 +11,7 @@ import { avbObjective } from '../../src/objectives/avb.js';
 import type { Objective } from '../../src/objectives/objective.js';
 import { Rng } from '../../src/random/rng.js';
 import { Trainer } from '../../src/train/trainer.js';
-import { useBackend } from '../helpers.js';
+import { testTrainerConfig, useBackend } from '../helpers.js';
 
 beforeAll(() => useBackend());
 
@@ -68,14 +68,10 @@ function trainAndMoments(encoder: Encoder, objective: Objective, seed: number) {
     { encoder, decoder, adversary },
     objective,
     new MinibatchSampler(ds, ds.train, { seed, binarize: false }),
-    {
+    testTrainerConfig(5e-4, {
       batch: 128,
-      primal: { learningRate: 5e-4, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 },
       adversary: { learningRate: 1e-3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 },
-      schedule: 'alternating',
-      adversarySteps: 2,
-      klAnnealSteps: 0,
-    },
+    }),
     rng,
   );
   for (let i = 0; i < 1500; i++) {

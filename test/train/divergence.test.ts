@@ -8,7 +8,7 @@ import { avbObjective } from '../../src/objectives/avb.js';
 import type { Objective } from '../../src/objectives/objective.js';
 import { Rng } from '../../src/random/rng.js';
 import { Trainer } from '../../src/train/trainer.js';
-import { useBackend } from '../helpers.js';
+import { testTrainerConfig, useBackend } from '../helpers.js';
 
 beforeAll(() => useBackend());
 
@@ -33,14 +33,7 @@ describe('divergence guard', () => {
         parts,
         poisoned,
         new MinibatchSampler(ds, ds.train, { seed: 1, binarize: false }),
-        {
-          batch: 32,
-          primal: { learningRate: 1e-3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 },
-          adversary: { learningRate: 1e-3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 },
-          schedule: 'simultaneous',
-          adversarySteps: 1,
-          klAnnealSteps: 0,
-        },
+        testTrainerConfig(1e-3, { schedule: 'simultaneous', adversarySteps: 1 }),
         new Rng(2),
       );
       expect(trainer.step().ok).toBe(true);

@@ -10,7 +10,7 @@ import { Rng } from '../../src/random/rng.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { trainRun } from '../../src/experiments/trainRun.js';
-import { useBackend } from '../helpers.js';
+import { testTrainerConfig, useBackend } from '../helpers.js';
 
 beforeAll(() => useBackend());
 
@@ -84,14 +84,7 @@ describe('checkpoint and resume', () => {
       parts,
       objectiveFor(other),
       new MinibatchSampler(ds, ds.train, { seed: 1, binarize: false }),
-      {
-        batch: 8,
-        primal: { learningRate: 1e-3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 },
-        adversary: { learningRate: 1e-3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 },
-        schedule: 'alternating',
-        adversarySteps: 2,
-        klAnnealSteps: 0,
-      },
+      testTrainerConfig(1e-3, { batch: 8 }),
       new Rng(2),
     );
     expect(() => ck.apply(parts, trainer)).toThrow(/was written for a different architecture/);
