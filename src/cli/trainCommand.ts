@@ -24,6 +24,7 @@ interface TrainOptions {
   resume?: boolean;
   force?: boolean;
   config?: string;
+  onNan?: 'rollback' | 'stop';
   backend?: BackendChoice;
   json?: boolean;
 }
@@ -60,6 +61,12 @@ export function addTrainCommand(program: Command): void {
       '--config <file>',
       'JSON file of settings (fields as in the run folder\u2019s config.json)',
     )
+    .addOption(
+      new Option(
+        '--on-nan <action>',
+        'when a loss or gradient is NaN/Inf: roll back to the last checkpoint with halved learning rates, or stop (default: rollback)',
+      ).choices(['rollback', 'stop']),
+    )
     .addOption(backendOption())
     .option('--json', 'print summary.json on stdout at the end')
     .action(async (opts: TrainOptions) => {
@@ -74,13 +81,16 @@ export function addTrainCommand(program: Command): void {
         lr: opts.lr,
         lrAdversary: opts.lrAdversary,
         seed: opts.seed,
+        onNan: opts.onNan,
       };
       let config;
       if (opts.resume) {
-        const others = Object.entries(cli).filter(([k, v]) => v !== undefined && k !== 'steps');
+        const others = Object.entries(cli).filter(
+          ([k, v]) => v !== undefined && k !== 'steps' && k !== 'onNan',
+        );
         if (others.length || opts.config) {
           throw new AvbUserError(
-            `--resume continues with the run's own config.json; only --steps may change (got --${others.map(([k]) => k).join(', --') || 'config'})`,
+            `--resume continues with the run's own config.json; only --steps and --on-nan may change (got --${others.map(([k]) => k).join(', --') || 'config'})`,
           );
         }
       } else {
@@ -103,6 +113,7 @@ export function addTrainCommand(program: Command): void {
           resume: opts.resume,
           force: opts.force,
           steps: opts.resume ? opts.steps : undefined,
+          onNan: opts.resume ? opts.onNan : undefined,
           onStart: ({ config: c, startStep, parameters }) => {
             process.stderr.write(
               `${startStep > 0 ? 'resuming' : 'training'} ${c.method} on ${c.experiment}: ${parameters} weights, ` +

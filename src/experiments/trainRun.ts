@@ -31,6 +31,14 @@ export const RUN_FILES = {
 /** Largest number of divergence rollbacks before a run gives up. */
 export const MAX_ROLLBACKS = 5;
 
+/**
+ * The adversary counts as saturated when its accuracy, averaged over the last
+ * {@link SATURATION_WINDOW} steps, exceeds this: T then separates q from the prior almost
+ * perfectly, its logits grow without bound and the primal gradient through T degrades.
+ */
+export const SATURATION_ACCURACY = 0.99;
+export const SATURATION_WINDOW = 100;
+
 export interface TrainRunOptions {
   out: string;
   /** Continue the run in `out` from its checkpoint. */
@@ -39,6 +47,8 @@ export interface TrainRunOptions {
   force?: boolean;
   /** With `resume`: a new total number of steps (to extend a finished run). */
   steps?: number;
+  /** With `resume`: a new divergence policy. */
+  onNan?: RunConfig['onNan'];
   /** Called once before the first step. */
   onStart?: (info: { config: RunConfig; startStep: number; parameters: number }) => void;
   onStep?: (m: StepMetrics) => void;
@@ -78,7 +88,7 @@ export async function trainRun(
       );
     }
     checkpoint = loadCheckpoint(paths.checkpoint);
-    cfg = resolveConfig(checkpoint.config, { steps: o.steps }, paths.checkpoint);
+    cfg = resolveConfig(checkpoint.config, { steps: o.steps, onNan: o.onNan }, paths.checkpoint);
   } else {
     if (!config) throw new Error('trainRun: a configuration is required for a new run');
     cfg = config;
@@ -136,6 +146,7 @@ export async function trainRun(
     let rollbacks = 0;
     let divergence: string | undefined;
     const recent: StepMetrics[] = [];
+    let lastSaturationNotice = -Infinity;
     while (trainer.completedSteps < cfg.steps) {
       const r = trainer.step();
       if (!r.ok) {
@@ -157,7 +168,16 @@ export async function trainRun(
       const m = r.metrics;
       appendFileSync(paths.metrics, JSON.stringify(roundMetrics(m)) + '\n');
       recent.push(m);
-      if (recent.length > 100) recent.shift();
+      if (recent.length > SATURATION_WINDOW) recent.shift();
+      const acc =
+        recent.length === SATURATION_WINDOW ? meanMetrics(recent).adversaryAccuracy : undefined;
+      if (acc !== undefined && acc > SATURATION_ACCURACY && m.step - lastSaturationNotice >= 1000) {
+        lastSaturationNotice = m.step;
+        o.onNotice?.(
+          `step ${m.step}: the adversary is saturated (accuracy ${acc.toFixed(3)} over the last ${SATURATION_WINDOW} steps); ` +
+            'the KL estimate is unreliable: consider adaptive contrast (--method avb-ac), a lower adversary learning rate or more adversary steps',
+        );
+      }
       o.onStep?.(m);
       // Yield to the event loop so signal handlers (SIGINT) and progress output can run.
       await new Promise<void>((r) => setImmediate(r));
@@ -198,7 +218,14 @@ function truncateMetrics(path: string, step: number): void {
   if (!existsSync(path)) return;
   const kept = readFileSync(path, 'utf8')
     .split('\n')
-    .filter((line) => line.trim() && (JSON.parse(line) as { step: number }).step <= step);
+    .filter((line) => {
+      // A run killed mid-write can leave a partial last line: it is dropped with the rest.
+      try {
+        return (JSON.parse(line) as { step: number }).step <= step;
+      } catch {
+        return false;
+      }
+    });
   writeFileSync(path, kept.map((l) => l + '\n').join(''));
 }
 

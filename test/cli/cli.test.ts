@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeIdx } from '../../src/data/idx.js';
+import { encodeNpy } from '../../src/data/npy.js';
 
 // The CLI is tested as users run it: the built executable (npm test builds first).
 const MAIN = resolve('dist/cli/main.js');
@@ -115,6 +116,41 @@ describe('avb CLI', () => {
       avb('train', '--out', out, '--experiment', 'idx:/nonexistent.idx'),
       /does not exist/,
     );
+    expectUserError(
+      avb('train', '--out', out, '--experiment', 'cifar'),
+      /unknown data set 'cifar'/,
+    );
+    expectUserError(
+      avb('train', '--out', out, '--batch', '-1'),
+      /expected a positive integer, got '-1'/,
+    );
+    expectUserError(avb('train', '--out', out, '--resume', '--force'), /contradict/);
+    expectUserError(avb('train', '--out', out, '--resume'), /cannot resume: .* does not exist/);
+    writeFileSync(cfg, JSON.stringify({ latent: 0 }));
+    expectUserError(
+      avb('train', '--out', out, '--config', cfg),
+      /latent must be a positive integer, got 0/,
+    );
+    writeFileSync(cfg, JSON.stringify({ lr: 'fast' }));
+    expectUserError(avb('train', '--out', out, '--config', cfg), /field 'lr' must be a number/);
+    const real = join(dir, 'real.npy');
+    writeFileSync(
+      real,
+      encodeNpy(
+        [20, 3],
+        Float32Array.from({ length: 60 }, (_, i) => i - 30),
+      ),
+    );
+    expectUserError(
+      avb('train', '--out', out, '--experiment', `npy:${real}`),
+      /values outside \[0, 1\], which a Bernoulli decoder cannot model/,
+    );
+    const inf = join(dir, 'inf.npy');
+    writeFileSync(inf, encodeNpy([2, 2], Float32Array.from([0, Infinity, 0, 0])));
+    expectUserError(
+      avb('train', '--out', out, '--experiment', `npy:${inf}`),
+      /value Infinity at example 0, position 1/,
+    );
     expect(existsSync(out)).toBe(false);
   });
 
@@ -201,5 +237,106 @@ describe('avb CLI', () => {
     expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(
       summary.steps + 3,
     );
+  });
+});
+
+describe('divergence and crash safety (CLI)', () => {
+  it('--on-nan stop: a run whose loss becomes Inf stops with exit code 3 and keeps its checkpoint', () => {
+    const out = join(dir, 'nan-stop');
+    // A learning rate of 1e30 sends the weights to ~1e30 in one Adam step: the next loss overflows.
+    const r = avb(
+      'train',
+      '--experiment',
+      'synthetic',
+      '--steps',
+      '20',
+      '--batch',
+      '8',
+      '--lr',
+      '1e30',
+      '--lr-adversary',
+      '1e30',
+      '--on-nan',
+      'stop',
+      '--out',
+      out,
+    );
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(
+      /error: step 1: adversaryLoss is not finite; stopped before updating the weights/,
+    );
+    expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'))).toMatchObject({
+      status: 'diverged',
+      steps: 0,
+    });
+    expect(existsSync(join(out, 'checkpoint.avbckpt'))).toBe(true);
+  });
+
+  it('--on-nan rollback (default) rolls back with halved learning rates, then gives up after 5 tries', () => {
+    const out = join(dir, 'nan-rollback');
+    const r = avb(
+      'train',
+      '--experiment',
+      'synthetic',
+      '--steps',
+      '20',
+      '--batch',
+      '8',
+      '--lr',
+      '1e30',
+      '--lr-adversary',
+      '1e30',
+      '--out',
+      out,
+    );
+    expect(r.code).toBe(3);
+    const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning:'));
+    expect(warnings).toHaveLength(5);
+    expect(warnings[0]).toMatch(/rolled back to step 0 with learning rates x0\.5$/);
+    expect(warnings[4]).toMatch(/x0\.03125$/);
+  });
+
+  it('SIGKILL at a random step: --resume continues with exactly the metrics of an uninterrupted run', async () => {
+    const args = [
+      'train',
+      '--experiment',
+      'synthetic',
+      '--steps',
+      '40',
+      '--batch',
+      '8',
+      '--seed',
+      '3',
+    ];
+    const cfg = join(dir, 'ck.json');
+    writeFileSync(cfg, JSON.stringify({ checkpointEvery: 4 }));
+    const full = join(dir, 'kill-full');
+    expect(avb(...args, '--config', cfg, '--out', full).code).toBe(0);
+    const out = join(dir, 'kill');
+    const killAt = 5 + Math.floor(Math.random() * 25);
+    const child = spawn(process.execPath, [MAIN, ...args, '--config', cfg, '--out', out]);
+    await new Promise<void>((res) => {
+      const poll = setInterval(() => {
+        const m = join(out, 'metrics.jsonl');
+        if (existsSync(m) && readFileSync(m, 'utf8').split('\n').length > killAt) {
+          clearInterval(poll);
+          child.kill('SIGKILL');
+          res();
+        }
+      }, 20);
+    });
+    await new Promise((res) => child.on('close', res));
+    const r = avb('train', '--out', out, '--resume');
+    expect(r.code, r.stderr).toBe(0);
+    const strip = (p: string) =>
+      readFileSync(join(p, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => {
+          const m = JSON.parse(l) as Record<string, number>;
+          delete m.stepMs;
+          return m;
+        });
+    expect(strip(out)).toEqual(strip(full));
   });
 });

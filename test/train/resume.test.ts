@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -104,5 +104,22 @@ describe('checkpoint and resume', () => {
       Buffer.concat([bytes.subarray(0, 12), Buffer.from(header, 'utf8'), bytes.subarray(12 + len)]),
     );
     expect(() => loadCheckpoint(newer)).toThrow(/written by a newer avb \(format 9/);
+  });
+});
+
+describe('checkpoint writes', () => {
+  it('a failed write is a user error naming the file and leaves no temporary file', async () => {
+    const { writeFileAtomic } = await import('../../src/train/checkpoint.js');
+    const base = mkdtempSync(join(tmpdir(), 'avb-write-'));
+    writeFileSync(join(base, 'file'), 'x');
+    // A path below a regular file cannot be created (ENOTDIR), whatever the user's rights.
+    const target = join(base, 'file', 'checkpoint.avbckpt');
+    expect(() => writeFileAtomic(target, [new Uint8Array(4)])).toThrow(
+      /cannot write checkpoint .*file\/checkpoint\.avbckpt/,
+    );
+    const ok = join(base, 'ok.bin');
+    writeFileAtomic(ok, [Uint8Array.from([1, 2]), Uint8Array.from([3])]);
+    expect(Array.from(readFileSync(ok))).toEqual([1, 2, 3]);
+    expect(readdirSync(base).sort()).toEqual(['file', 'ok.bin']);
   });
 });
