@@ -6,6 +6,7 @@ import { EIGHT_SCHOOLS_CLASSIC, EIGHT_SCHOOLS_PAPER } from '../data/eightSchools
 import { loadDataset } from '../data/loadDataset.js';
 import { AvbUserError } from '../errors.js';
 import { printJson, printTable } from './output.js';
+import { addEvalCommands } from './evalCommands.js';
 import { addTrainCommand } from './trainCommand.js';
 
 const VERSION = '0.1.0';
@@ -88,6 +89,7 @@ export function buildProgram(): Command {
     });
 
   addTrainCommand(program);
+  addEvalCommands(program);
   return program;
 }
 

@@ -14,6 +14,7 @@ export class TrainingProgress {
   constructor(
     private readonly total: number,
     private readonly everySeconds = 15,
+    private readonly label = 'train',
   ) {}
 
   start(startStep: number): void {
@@ -22,7 +23,7 @@ export class TrainingProgress {
     if (process.stderr.isTTY) {
       this.bar = new cliProgress.SingleBar(
         {
-          format: 'train {bar} {value}/{total} | ETA {eta_formatted} | {figures}',
+          format: `${this.label} {bar} {value}/{total} | ETA {eta_formatted} | {figures}`,
           stream: process.stderr,
           hideCursor: true,
           etaBuffer: 200,
@@ -45,7 +46,7 @@ export class TrainingProgress {
       const rate = (m.step - this.startStep) / ((now - this.startTime) / 1000);
       const eta = rate > 0 ? (this.total - m.step) / rate : NaN;
       process.stderr.write(
-        `step ${m.step}/${this.total} | ${rate.toFixed(1)} steps/s | ETA ${formatSeconds(eta)} | ${figures}\n`,
+        `${this.label} ${m.step}/${this.total} | ${rate.toFixed(1)}/s | ETA ${formatSeconds(eta)} | ${figures}\n`,
       );
     }
   }

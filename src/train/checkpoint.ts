@@ -37,6 +37,9 @@ interface Header {
 export interface LoadedCheckpoint {
   step: number;
   config: unknown;
+  /** Loads the weights into parts built from the same configuration (for evaluation). */
+  loadWeights: (parts: Parts) => void;
+  /** Loads the weights and the trainer's full state (for resuming). */
   apply: (parts: Parts, trainer: Trainer) => void;
 }
 
@@ -174,27 +177,30 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
     byName.set(t.name, floats.subarray(off, off + n));
     off += n;
   }
+  const loadWeights = (parts: Parts) => {
+    const weights = namedPartWeights(parts);
+    const stored = header.tensors.filter((t) => !t.name.startsWith('adam/'));
+    const mismatch =
+      stored.length !== weights.size ||
+      stored.some((t) => {
+        const w = weights.get(t.name);
+        return !w || w.shape.join('x') !== t.shape.join('x');
+      });
+    if (mismatch) {
+      fail(
+        'was written for a different architecture (weight names or shapes differ); resume with the same configuration or start a new run',
+      );
+    }
+    tf.tidy(() => {
+      for (const t of stored) weights.get(t.name)!.assign(tf.tensor(byName.get(t.name)!, t.shape));
+    });
+  };
   return {
     step: header.step,
     config: header.config,
+    loadWeights,
     apply(parts, trainer) {
-      const weights = namedPartWeights(parts);
-      const stored = header.tensors.filter((t) => !t.name.startsWith('adam/'));
-      const mismatch =
-        stored.length !== weights.size ||
-        stored.some((t) => {
-          const w = weights.get(t.name);
-          return !w || w.shape.join('x') !== t.shape.join('x');
-        });
-      if (mismatch) {
-        fail(
-          'was written for a different architecture (weight names or shapes differ); resume with the same configuration or start a new run',
-        );
-      }
-      tf.tidy(() => {
-        for (const t of stored)
-          weights.get(t.name)!.assign(tf.tensor(byName.get(t.name)!, t.shape));
-      });
+      loadWeights(parts);
       const adam = (group: 'primal' | 'adversary'): AdamState => {
         const opt = group === 'primal' ? trainer.primalOpt : trainer.adversaryOpt;
         return {

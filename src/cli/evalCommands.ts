@@ -1,0 +1,147 @@
+import { Option } from 'commander';
+import type { Command } from 'commander';
+import { initBackend } from '../backend/initBackend.js';
+import type { BackendChoice } from '../backend/initBackend.js';
+import { DEFAULT_AIS } from '../eval/ais.js';
+import { runSelfcheck } from '../eval/selfcheck.js';
+import type { SelfcheckRow } from '../eval/selfcheck.js';
+import { evaluateRun } from '../experiments/evaluateRun.js';
+import { printJson } from './output.js';
+import { backendOption, nonNegativeInt, positiveInt, positiveNumber } from './program.js';
+import { TrainingProgress } from './progress.js';
+
+/** Exit code of `avb selfcheck` when an estimator misses its exact answer. */
+export const EXIT_SELFCHECK_FAILED = 4;
+
+export function addEvalCommands(program: Command): void {
+  program
+    .command('eval')
+    .description(
+      'estimate the test log-likelihood of a trained run by AIS (and IWAE, grid); writes eval.json',
+    )
+    .requiredOption('--run <dir>', 'run folder written by avb train')
+    .option('--points <n>', 'test points to evaluate (default: 500)', positiveInt, 500)
+    .option('--ais-steps <n>', 'annealing steps (default: 1000)', positiveInt, DEFAULT_AIS.steps)
+    .option('--ais-chains <n>', 'chains per point (default: 8)', positiveInt, DEFAULT_AIS.chains)
+    .option(
+      '--leapfrog <n>',
+      'leapfrog steps per HMC transition (default: 10)',
+      positiveInt,
+      DEFAULT_AIS.leapfrog,
+    )
+    .option(
+      '--step-size <eps>',
+      'initial HMC step size, adapted toward 0.65 acceptance (default: 0.05)',
+      positiveNumber,
+      DEFAULT_AIS.stepSize,
+    )
+    .addOption(
+      new Option('--schedule <kind>', 'annealing schedule')
+        .choices(['linear', 'sigmoid'])
+        .default('linear'),
+    )
+    .addOption(
+      new Option('--ais-start <from>', 'start chains from the prior or the encoder\u2019s Gaussian')
+        .choices(['prior', 'encoder'])
+        .default('prior'),
+    )
+    .option(
+      '--iwae <k>',
+      'IWAE samples per point for encoders with a density, 0 to skip (default: 1000)',
+      nonNegativeInt,
+      1000,
+    )
+    .option(
+      '--batch-points <n>',
+      'points per AIS batch (memory bound; default: 100)',
+      positiveInt,
+      100,
+    )
+    .option('--seed <n>', 'random seed (default: 1)', nonNegativeInt, 1)
+    .addOption(backendOption())
+    .option('--json', 'print eval.json on stdout')
+    .action(
+      async (opts: {
+        run: string;
+        points: number;
+        aisSteps: number;
+        aisChains: number;
+        leapfrog: number;
+        stepSize: number;
+        schedule: 'linear' | 'sigmoid';
+        aisStart: 'prior' | 'encoder';
+        iwae: number;
+        batchPoints: number;
+        seed: number;
+        backend?: BackendChoice;
+        json?: boolean;
+      }) => {
+        await initBackend(opts.backend);
+        let progress: TrainingProgress | undefined;
+        const result = await evaluateRun({
+          run: opts.run,
+          points: opts.points,
+          ais: {
+            steps: opts.aisSteps,
+            chains: opts.aisChains,
+            leapfrog: opts.leapfrog,
+            stepSize: opts.stepSize,
+            schedule: opts.schedule,
+            adapt: 'global',
+          },
+          start: opts.aisStart,
+          iwaeSamples: opts.iwae,
+          batchPoints: opts.batchPoints,
+          seed: opts.seed,
+          onProgress: (done, total) => {
+            if (!progress) {
+              progress = new TrainingProgress(total, 15, 'AIS');
+              progress.start(0);
+            }
+            progress.update({ step: done, klWeight: 1, stepMs: 0 });
+          },
+        });
+        progress?.stop();
+        if (opts.json) {
+          printJson(result);
+          return;
+        }
+        const ll = result.logLikelihood as { mean: number; stderr: number; points: number };
+        const lines = [
+          `AIS log-likelihood ${ll.mean.toFixed(3)} ± ${ll.stderr.toFixed(3)} nats (${ll.points} test points, ${(result.seconds as number).toFixed(1)} s)`,
+        ];
+        const iw = result.iwae as { mean: number; stderr: number; samples: number } | undefined;
+        if (iw)
+          lines.push(`IWAE (k=${iw.samples}) ${iw.mean.toFixed(3)} ± ${iw.stderr.toFixed(3)} nats`);
+        const grid = result.grid as { mean: number } | undefined;
+        if (grid) lines.push(`grid (exact) ${grid.mean.toFixed(3)} nats`);
+        lines.push(`written to ${opts.run}/eval.json`);
+        process.stdout.write(lines.join('\n') + '\n');
+      },
+    );
+
+  program
+    .command('selfcheck')
+    .description(
+      'run the estimators on problems with exact answers and report each error; exits 4 if any fails',
+    )
+    .option('--seed <n>', 'random seed for the problems (default: 1)', nonNegativeInt, 1)
+    .addOption(backendOption())
+    .option('--json', 'print JSON')
+    .action(async (opts: { seed: number; backend?: BackendChoice; json?: boolean }) => {
+      await initBackend(opts.backend);
+      const rows = await runSelfcheck(opts.seed, (r) => {
+        if (!opts.json) printRow(r);
+      });
+      const pass = rows.every((r) => r.pass);
+      if (opts.json) printJson({ seed: opts.seed, pass, checks: rows });
+      else process.stdout.write(pass ? 'all checks passed\n' : 'SOME CHECKS FAILED\n');
+      if (!pass) process.exitCode = EXIT_SELFCHECK_FAILED;
+    });
+}
+
+function printRow(r: SelfcheckRow): void {
+  process.stdout.write(
+    `${r.pass ? 'pass' : 'FAIL'}  ${r.check}\n      estimate ${r.estimate.toFixed(4)}  exact ${r.exact.toFixed(4)}  error ${r.error.toExponential(2)} (tolerance ${r.tolerance})  ${r.seconds.toFixed(1)} s\n`,
+  );
+}
