@@ -90,7 +90,9 @@ async function activate(name: BackendName): Promise<boolean> {
   tf.env().set('PROD', true);
   if (!(await tf.setBackend(name))) return false;
   await tf.ready();
-  if (name === 'wasm') registerWasmKernels();
+  // AVB_WASM_STOCK=1 keeps tfjs's own wasm kernels: for measuring what avb's kernels change
+  // (`npm run bench`); conv gradients then fail (tfjs 4.22 lacks Conv2DBackpropFilter).
+  if (name === 'wasm' && process.env.AVB_WASM_STOCK !== '1') registerWasmKernels();
   return true;
 }
 
@@ -109,6 +111,7 @@ function describe(name: BackendName, chosenBy: BackendInfo['chosenBy']): Backend
     chosenBy,
     version,
     threads,
-    patchedKernels: name === 'wasm' ? [...PATCHED_WASM_KERNELS] : [],
+    patchedKernels:
+      name === 'wasm' && process.env.AVB_WASM_STOCK !== '1' ? [...PATCHED_WASM_KERNELS] : [],
   };
 }

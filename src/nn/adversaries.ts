@@ -13,6 +13,23 @@ import { Module } from './module.js';
 export interface Adversary extends Module {
   /** `x [n, ...]` (or `[n, 0]` when there is no data, as in Bayesian inference), `z [n, L]` -> `[n]`. */
   logit(x: tf.Tensor, z: tf.Tensor): tf.Tensor1D;
+  /**
+   * T(x, a) and T(x, b) for two latent batches sharing the same `x` (the adversary's two classes),
+   * computing what depends on x alone once.
+   */
+  logitPair(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor): [tf.Tensor1D, tf.Tensor1D];
+}
+
+/** {@link Adversary.logitPair} for adversaries that mix x and z from the first layer: one batched pass. */
+function pairByConcat(
+  adv: Adversary,
+  x: tf.Tensor,
+  a: tf.Tensor,
+  b: tf.Tensor,
+): [tf.Tensor1D, tf.Tensor1D] {
+  const n = x.shape[0];
+  const t = adv.logit(tf.concat([x, x], 0), tf.concat([a, b], 0));
+  return tf.split(t, [n, n]) as [tf.Tensor1D, tf.Tensor1D];
 }
 
 export interface AdversaryOptions {
@@ -52,6 +69,10 @@ export class ConcatMlpAdversary extends Module implements Adversary {
     const t = this.mlp.apply(inputOf(x, z, this.o.dataDim)).reshape([-1]);
     return tf.add(t, priorTerm(z)) as tf.Tensor1D;
   }
+
+  logitPair(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor): [tf.Tensor1D, tf.Tensor1D] {
+    return pairByConcat(this, x, a, b);
+  }
 }
 
 /** T = Dense(h) -> `depth` residual blocks [act, Dense, act, Dense, + skip] -> Dense(1), + ||z||^2/2. */
@@ -83,6 +104,10 @@ export class ResidualMlpAdversary extends Module implements Adversary {
     const t = this.output.apply(activate(h, this.o.activation)).reshape([-1]);
     return tf.add(t, priorTerm(z)) as tf.Tensor1D;
   }
+
+  logitPair(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor): [tf.Tensor1D, tf.Tensor1D] {
+    return pairByConcat(this, x, a, b);
+  }
 }
 
 /**
@@ -111,12 +136,25 @@ export class InnerProductAdversary extends Module implements Adversary {
   }
 
   logit(x: tf.Tensor, z: tf.Tensor): tf.Tensor1D {
+    return this.combine(this.xFeatures(x), z);
+  }
+
+  logitPair(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor): [tf.Tensor1D, tf.Tensor1D] {
+    // The x tower (the expensive part on images) runs once for both classes.
+    const fx = this.xFeatures(x);
+    return [this.combine(fx, a), this.combine(fx, b)];
+  }
+
+  /** f(x) and h(x): `[n, K + 1]`, or undefined without data. */
+  private xFeatures(x: tf.Tensor): tf.Tensor | undefined {
+    return this.xTower?.apply(x.reshape([x.shape[0], -1]));
+  }
+
+  private combine(fx: tf.Tensor | undefined, z: tf.Tensor): tf.Tensor1D {
     const K = this.o.innerDim;
-    const gz = this.zTower.apply(z);
-    const [g, k] = tf.split(gz, [K, 1], 1);
+    const [g, k] = tf.split(this.zTower.apply(z), [K, 1], 1);
     let t = k.reshape([-1]);
-    if (this.xTower) {
-      const fx = this.xTower.apply(x.reshape([x.shape[0], -1]));
+    if (fx) {
       const [f, h] = tf.split(fx, [K, 1], 1);
       t = tf.add(t, tf.add(tf.sum(tf.mul(f, g), 1), h.reshape([-1])));
     } else {

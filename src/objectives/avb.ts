@@ -15,10 +15,7 @@ export function adversaryLoss(
   pos: tf.Tensor,
   neg: tf.Tensor,
 ): { loss: tf.Scalar; accuracy: tf.Scalar; tPos: tf.Scalar; tNeg: tf.Scalar } {
-  // One forward pass over both classes: [x; x] with [pos; neg].
-  const t = adversary.logit(tf.concat([x, x], 0), tf.concat([pos, neg], 0));
-  const n = x.shape[0];
-  const [t1, t0] = tf.split(t, [n, n]);
+  const [t1, t0] = adversary.logitPair(x, pos, neg);
   const loss = tf.add(tf.mean(tf.softplus(tf.neg(t1))), tf.mean(tf.softplus(t0))) as tf.Scalar;
   const accuracy = tf.mul(
     tf.add(

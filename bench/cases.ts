@@ -1,0 +1,119 @@
+import * as tf from '@tensorflow/tfjs';
+import { loadDataset } from '../src/data/loadDataset.js';
+import { MinibatchSampler } from '../src/data/sampler.js';
+import { aisLogLikelihood, DEFAULT_AIS } from '../src/eval/ais.js';
+import { buildParts, disposeParts, objectiveFor } from '../src/experiments/buildParts.js';
+import { resolveConfig } from '../src/experiments/config.js';
+import type { ConfigOverrides } from '../src/experiments/config.js';
+import { Rng } from '../src/random/rng.js';
+import { Trainer } from '../src/train/trainer.js';
+
+/**
+ * The benchmark cases. bench/torch_bench.py implements the identical computation (same layer
+ * sizes, batch, losses, optimiser) in PyTorch; the names match.
+ */
+export const MLP_PARTS: ConfigOverrides = {
+  encoder: { net: 'mlp', hidden: [300, 300], activation: 'softplus' },
+  decoder: { net: 'mlp', hidden: [300, 300], activation: 'softplus' },
+};
+
+export interface CaseSpec {
+  name: string;
+  description: string;
+  /** Runs `iterations` steps and returns per-step milliseconds. */
+  run: (iterations: number) => Promise<number[]>;
+}
+
+function trainerCase(
+  name: string,
+  description: string,
+  overrides: ConfigOverrides,
+  cli: ConfigOverrides,
+): CaseSpec {
+  return {
+    name,
+    description,
+    run: async (iterations) => {
+      const config = resolveConfig(overrides, { experiment: 'mnist', latent: 32, ...cli });
+      const ds = loadDataset('mnist');
+      const parts = buildParts(config, ds, new Rng(1));
+      const trainer = new Trainer(
+        parts,
+        objectiveFor(config),
+        new MinibatchSampler(ds, ds.train, { seed: 1, binarize: true }),
+        {
+          batch: config.batch,
+          primal: { learningRate: config.lr, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 },
+          adversary: { learningRate: config.lrAdversary, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 },
+          schedule: 'simultaneous',
+          adversarySteps: 1,
+          klAnnealSteps: 0,
+        },
+        new Rng(2),
+      );
+      const times: number[] = [];
+      for (let i = 0; i < iterations + 3; i++) {
+        const t0 = performance.now();
+        const r = trainer.step();
+        if (!r.ok) throw new Error(`bench ${name} diverged`);
+        if (i >= 3) times.push(performance.now() - t0); // 3 warm-up steps
+      }
+      trainer.dispose();
+      disposeParts(parts);
+      return times;
+    },
+  };
+}
+
+export const CASES: CaseSpec[] = [
+  trainerCase(
+    'avb-mlp',
+    'AVB step, MNIST, MLP parts (noise-added encoder 784-300-300-32, decoder 32-300-300-784, inner-product adversary 3x1024), batch 128',
+    MLP_PARTS,
+    { method: 'avb', batch: 128 },
+  ),
+  trainerCase(
+    'avb-ac-conv',
+    'AVB+AC step, MNIST, conv parts (basis-vector conv encoder, conv decoder, inner-product adversary), batch 64',
+    {},
+    { method: 'avb-ac', batch: 64 },
+  ),
+  trainerCase(
+    'vae-mlp',
+    'VAE step, MNIST, MLP parts (784-300-300-2x32, 32-300-300-784), batch 64',
+    MLP_PARTS,
+    {
+      method: 'vae',
+      batch: 64,
+    },
+  ),
+  {
+    name: 'ais-transition',
+    description:
+      'one AIS step (HMC, 10 leapfrog steps) for 500 points x 8 chains, MLP decoder 32-300-300-784',
+    run: async (iterations) => {
+      const config = resolveConfig(MLP_PARTS, { experiment: 'mnist', method: 'vae', latent: 32 });
+      const ds = loadDataset('mnist');
+      const parts = buildParts(config, ds, new Rng(1));
+      const x = tf.tensor(
+        Float32Array.from(ds.test!.x.subarray(0, 500 * 784), (p) => (p > 0.5 ? 1 : 0)),
+        [500, 28, 28, 1],
+      );
+      const times: number[] = [];
+      for (let i = 0; i < iterations + 1; i++) {
+        // One AIS run of one step = one transition plus set-up; the set-up is a few tensor copies.
+        const r = await aisLogLikelihood(
+          parts.decoder,
+          x,
+          32,
+          { ...DEFAULT_AIS, steps: 1 },
+          new Rng(i),
+        );
+        if (i >= 1) times.push(r.seconds * 1000);
+      }
+      x.dispose();
+      disposeParts(parts);
+      return times;
+    },
+  },
+];

