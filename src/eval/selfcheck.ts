@@ -190,10 +190,22 @@ export async function runSelfcheck(
   return rows;
 }
 
-/** Trains an adversary on q = N(m, diag s^2) vs p = N(0, I) in 2-D and compares T with log q - log p. */
-function densityRatioCheck(rng: Rng, began: number): SelfcheckRow {
-  const mean = [rng.normal() * 0.7, rng.normal() * 0.7];
-  const sd = [0.5 + 0.4 * rng.uniform(), 0.5 + 0.4 * rng.uniform()];
+/** What {@link densityRatioError} measured: errors and the two sides' means under q. */
+export interface DensityRatioResult {
+  /** Mean |T(z) - (log q(z) - log p(z))| over samples of q. */
+  meanAbsError: number;
+  /** E_q[T], the adversary's KL estimate. */
+  estimatedKl: number;
+  /** KL(q || p) by Monte Carlo with the exact log ratio on the same samples. */
+  exactKl: number;
+}
+
+/**
+ * Trains a concat-MLP adversary (64 units, 2 layers) by the AVB adversary loss on
+ * q = N(mean, diag sd^2) against p = N(0, I) in 2-D — 2000 Adam steps of 1024 samples per class,
+ * the last 500 at a tenth of the rate — and compares T with the exact log q - log p under q.
+ */
+export function densityRatioError(rng: Rng, mean: number[], sd: number[]): DensityRatioResult {
   const adv = new ConcatMlpAdversary(rng, {
     dataDim: 0,
     latentDim: 2,
@@ -207,6 +219,7 @@ function densityRatioCheck(rng: Rng, began: number): SelfcheckRow {
   const n = 1024;
   const sampleQ = (m: number) => tf.tidy(() => tf.add(tf.mul(rng.normalTensor([m, 2]), sd), mean));
   for (let step = 0; step < 2000; step++) {
+    // The final phase at a tenth of the rate averages out minibatch noise in the estimate.
     if (step === 1500) opt.learningRateScale = 0.1;
     const grads = tf.tidy(() => {
       const { grads: gr } = tf.variableGrads(
@@ -225,27 +238,33 @@ function densityRatioCheck(rng: Rng, began: number): SelfcheckRow {
   z.dispose();
   opt.dispose();
   adv.dispose();
-  let err = 0;
-  let est = 0;
-  let exact = 0;
+  const r: DensityRatioResult = { meanAbsError: 0, estimatedKl: 0, exactKl: 0 };
   for (let i = 0; i < m; i++) {
     let e = 0;
     for (let j = 0; j < 2; j++) {
       const v = zs[2 * i + j];
       e += -0.5 * ((v - mean[j]) / sd[j]) ** 2 - Math.log(sd[j]) + 0.5 * v * v;
     }
-    err += Math.abs(t[i] - e) / m;
-    est += t[i] / m;
-    exact += e / m;
+    r.meanAbsError += Math.abs(t[i] - e) / m;
+    r.estimatedKl += t[i] / m;
+    r.exactKl += e / m;
   }
+  return r;
+}
+
+/** The density-ratio row of the self-check, on a pair of Gaussians drawn from `rng`. */
+function densityRatioCheck(rng: Rng, began: number): SelfcheckRow {
+  const mean = [rng.normal() * 0.7, rng.normal() * 0.7];
+  const sd = [0.5 + 0.4 * rng.uniform(), 0.5 + 0.4 * rng.uniform()];
+  const r = densityRatioError(rng, mean, sd);
   // Mean |T - log q/p| over q's samples; the estimate/exact columns are E_q[T] and KL(q || p).
   return {
     check: 'adversary log density ratio, two 2-D Gaussians (mean abs error under q)',
-    estimate: est,
-    exact,
-    error: err,
+    estimate: r.estimatedKl,
+    exact: r.exactKl,
+    error: r.meanAbsError,
     tolerance: 0.15,
-    pass: err <= 0.15,
+    pass: r.meanAbsError <= 0.15,
     seconds: (performance.now() - began) / 1000,
   };
 }

@@ -27,6 +27,42 @@ function expectUserError(r: ReturnType<typeof avb>, pattern: RegExp) {
   expect(r.stderr).not.toMatch(/^\s+at .*\(/m); // no stack trace
 }
 
+/**
+ * Starts `avb ...args` writing to `out`, sends `signal` once metrics.jsonl has more than `lines`
+ * lines, and resolves with the exit code and stderr.
+ */
+async function signalAfter(args: string[], out: string, lines: number, signal: NodeJS.Signals) {
+  const child = spawn(process.execPath, [MAIN, ...args, '--out', out]);
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const metrics = join(out, 'metrics.jsonl');
+  await new Promise<void>((res) => {
+    const poll = setInterval(() => {
+      if (existsSync(metrics) && readFileSync(metrics, 'utf8').split('\n').length > lines) {
+        clearInterval(poll);
+        child.kill(signal);
+        res();
+      }
+    }, 20);
+  });
+  const code = await new Promise<number | null>((res) => child.on('close', res));
+  return { code, stderr };
+}
+
+/** metrics.jsonl without the wall-clock step time. */
+function metricsOf(runDir: string): Record<string, number>[] {
+  return readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const m = JSON.parse(l) as Record<string, number>;
+      delete m.stepMs;
+      return m;
+    });
+}
+
 describe('avb CLI', () => {
   it('--help lists the commands', () => {
     const r = avb('--help');
@@ -195,35 +231,12 @@ describe('avb CLI', () => {
 
   it('SIGINT stops after the current step with a checkpoint; --resume finishes the run', async () => {
     const out = join(dir, 'sigint');
-    const child = spawn(process.execPath, [
-      MAIN,
-      'train',
-      '--experiment',
-      'synthetic',
-      '--steps',
-      '100000',
-      '--batch',
-      '16',
-      '--out',
+    const { code, stderr } = await signalAfter(
+      ['train', '--experiment', 'synthetic', '--steps', '100000', '--batch', '16'],
       out,
-    ]);
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    await new Promise<void>((res) => {
-      const poll = setInterval(() => {
-        if (
-          existsSync(join(out, 'metrics.jsonl')) &&
-          readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n').length > 5
-        ) {
-          clearInterval(poll);
-          child.kill('SIGINT');
-          res();
-        }
-      }, 100);
-    });
-    const code = await new Promise<number | null>((res) => child.on('close', res));
+      5,
+      'SIGINT',
+    );
     expect(code, stderr).toBe(0);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as {
       status: string;
@@ -314,30 +327,10 @@ describe('divergence and crash safety (CLI)', () => {
     expect(avb(...args, '--config', cfg, '--out', full).code).toBe(0);
     const out = join(dir, 'kill');
     const killAt = 5 + Math.floor(Math.random() * 25);
-    const child = spawn(process.execPath, [MAIN, ...args, '--config', cfg, '--out', out]);
-    await new Promise<void>((res) => {
-      const poll = setInterval(() => {
-        const m = join(out, 'metrics.jsonl');
-        if (existsSync(m) && readFileSync(m, 'utf8').split('\n').length > killAt) {
-          clearInterval(poll);
-          child.kill('SIGKILL');
-          res();
-        }
-      }, 20);
-    });
-    await new Promise((res) => child.on('close', res));
+    await signalAfter([...args, '--config', cfg], out, killAt, 'SIGKILL');
     const r = avb('train', '--out', out, '--resume');
     expect(r.code, r.stderr).toBe(0);
-    const strip = (p: string) =>
-      readFileSync(join(p, 'metrics.jsonl'), 'utf8')
-        .trim()
-        .split('\n')
-        .map((l) => {
-          const m = JSON.parse(l) as Record<string, number>;
-          delete m.stepMs;
-          return m;
-        });
-    expect(strip(out)).toEqual(strip(full));
+    expect(metricsOf(out)).toEqual(metricsOf(full));
   });
 });
 
