@@ -7,6 +7,7 @@ import { loadDataset } from '../data/loadDataset.js';
 import { AvbUserError } from '../errors.js';
 import { printJson, printTable } from './output.js';
 import { addEvalCommands } from './evalCommands.js';
+import { addInferCommand } from './inferCommand.js';
 import { addTrainCommand } from './trainCommand.js';
 
 const VERSION = '0.1.0';
@@ -90,6 +91,7 @@ export function buildProgram(): Command {
 
   addTrainCommand(program);
   addEvalCommands(program);
+  addInferCommand(program);
   return program;
 }
 
