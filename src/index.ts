@@ -51,3 +51,30 @@ export type { RunConfig, Method, ConfigOverrides } from './experiments/config.js
 export { buildParts, objectiveFor } from './experiments/buildParts.js';
 export { trainRun, RUN_FILES } from './experiments/trainRun.js';
 export type { TrainRunOptions, TrainRunResult } from './experiments/trainRun.js';
+export type { BayesianModel, Draws } from './inference/model.js';
+export {
+  eightSchoolsPaper,
+  eightSchoolsClassic,
+  classicPosteriorMoments,
+} from './inference/eightSchoolsModel.js';
+export { nuts, DEFAULT_NUTS, splitRhat, effectiveSampleSize } from './inference/nuts.js';
+export type { NutsOptions, NutsResult } from './inference/nuts.js';
+export {
+  advi,
+  avbInference,
+  DEFAULT_ADVI,
+  DEFAULT_AVB_INFERENCE,
+} from './inference/variational.js';
+export type { VariationalOptions, VariationalResult } from './inference/variational.js';
+export { knnKl } from './inference/knnKl.js';
+export {
+  runInference,
+  compareMethods,
+  posteriorSummary,
+  INFERENCE_METHODS,
+} from './inference/compare.js';
+export { aisLogLikelihood, DEFAULT_AIS, annealingSchedule } from './eval/ais.js';
+export type { AisOptions, AisResult, AisStart } from './eval/ais.js';
+export { importanceSampledLogLikelihood } from './eval/importanceSampling.js';
+export { runSelfcheck } from './eval/selfcheck.js';
+export { evaluateRun } from './experiments/evaluateRun.js';
