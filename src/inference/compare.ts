@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AvbUserError } from '../errors.js';
 import { Rng } from '../random/rng.js';
@@ -192,8 +192,7 @@ export async function compareMethods(model: BayesianModel, out: string, o: Infer
     samplesPng: 'samples.png',
     panels: INFERENCE_METHODS,
   };
-  if (existsSync(out)) rmSync(out, { recursive: true, force: true });
-  mkdirSync(out, { recursive: true });
+  mkdirSync(out, { recursive: true }); // written only now, after every method succeeded
   writeFileSync(join(out, 'samples.png'), png);
   writeFileSync(join(out, 'table.md'), table);
   writeFileSync(join(out, 'summary.json.tmp'), JSON.stringify(summary, null, 2) + '\n');

@@ -407,3 +407,71 @@ describe('evaluation commands', () => {
     for (const c of result.checks) expect(c.error).toBeLessThanOrEqual(c.tolerance);
   });
 });
+
+describe('avb infer', () => {
+  it('bad model names and --compare without --out are user errors', () => {
+    expectUserError(
+      avb('infer', 'radon'),
+      /unknown model 'radon'; the built-in model is eight-schools/,
+    );
+    expectUserError(
+      avb('infer', 'eight-schools', '--model', 'modern'),
+      /argument 'modern' is invalid/,
+    );
+    expectUserError(
+      avb('infer', 'eight-schools', '--compare'),
+      /--compare writes a table and a figure: give --out/,
+    );
+  });
+
+  it('one method prints a posterior summary', () => {
+    const r = avb(
+      'infer',
+      'eight-schools',
+      '--model',
+      'classic',
+      '--method',
+      'advi-meanfield',
+      '--iterations',
+      '300',
+      '--samples',
+      '500',
+      '--json',
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout) as {
+      posterior: Record<string, { mean: number; sd: number; q2_5: number; q97_5: number }>;
+    };
+    expect(Object.keys(s.posterior)).toEqual([
+      'mu',
+      'tau',
+      ...Array.from({ length: 8 }, (_, j) => `theta_${j + 1}`),
+    ]);
+    expect(s.posterior.tau.q2_5).toBeGreaterThan(0); // tau = exp(log tau) in the classic model
+    expect(s.posterior.mu.q2_5).toBeLessThan(s.posterior.mu.q97_5);
+  });
+
+  it('--compare writes the KL table, the figure and summary.json', { timeout: 300_000 }, () => {
+    const out = join(dir, 'compare');
+    const r = avb(
+      'infer',
+      'eight-schools',
+      '--compare',
+      '--iterations',
+      '30',
+      '--samples',
+      '400',
+      '--out',
+      out,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const table = readFileSync(join(out, 'table.md'), 'utf8');
+    for (const m of ['avb', 'avb-ac', 'advi-meanfield', 'advi-fullrank'])
+      expect(table).toContain(`| ${m} |`);
+    const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as {
+      klToNuts: Record<string, Record<string, number>>;
+    };
+    expect(Object.keys(s.klToNuts.avb)).toEqual(['mu', 'tau', 'theta_1', '(mu, tau)']);
+    expect(readFileSync(join(out, 'samples.png')).subarray(1, 4).toString()).toBe('PNG');
+  });
+});
