@@ -156,11 +156,15 @@ export class Trainer {
     });
     x.dispose();
     const gradList = weights.map((w) => grads[w.name]);
-    const normSq = tf.tidy(() => tf.stack(gradList.map((g) => tf.sum(tf.square(g)))));
-    const values = packed!.dataSync();
-    const norms = normSq.dataSync();
+    // One read-back per update: the losses and metrics, then each gradient's squared norm.
+    const readBack = tf.tidy(() =>
+      tf.concat([packed!, tf.stack(gradList.map((g) => tf.sum(tf.square(g))))]),
+    );
+    const all = readBack.dataSync();
+    readBack.dispose();
     packed!.dispose();
-    normSq.dispose();
+    const values = all.subarray(0, names.length);
+    const norms = all.subarray(names.length);
     const bad = (q: string): Divergence => {
       tf.dispose(gradList);
       return { step: this.stepCount + 1, quantity: q };
