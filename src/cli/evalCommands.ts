@@ -20,18 +20,18 @@ export function addEvalCommands(program: Command): void {
       'estimate the test log-likelihood of a trained run by AIS (and IWAE, grid); writes eval.json',
     )
     .requiredOption('--run <dir>', 'run folder written by avb train')
-    .option('--points <n>', 'test points to evaluate (default: 500)', positiveInt, 500)
-    .option('--ais-steps <n>', 'annealing steps (default: 1000)', positiveInt, DEFAULT_AIS.steps)
-    .option('--ais-chains <n>', 'chains per point (default: 8)', positiveInt, DEFAULT_AIS.chains)
+    .option('--points <n>', 'test points to evaluate', positiveInt, 500)
+    .option('--ais-steps <n>', 'annealing steps', positiveInt, DEFAULT_AIS.steps)
+    .option('--ais-chains <n>', 'chains per point', positiveInt, DEFAULT_AIS.chains)
     .option(
       '--leapfrog <n>',
-      'leapfrog steps per HMC transition (default: 10)',
+      'leapfrog steps per HMC transition',
       positiveInt,
       DEFAULT_AIS.leapfrog,
     )
     .option(
       '--step-size <eps>',
-      'initial HMC step size, adapted toward 0.65 acceptance (default: 0.05)',
+      'initial HMC step size, adapted toward 0.65 acceptance',
       positiveNumber,
       DEFAULT_AIS.stepSize,
     )
@@ -47,17 +47,12 @@ export function addEvalCommands(program: Command): void {
     )
     .option(
       '--iwae <k>',
-      'IWAE samples per point for encoders with a density, 0 to skip (default: 1000)',
+      'IWAE samples per point for encoders with a density, 0 to skip',
       nonNegativeInt,
       1000,
     )
-    .option(
-      '--batch-points <n>',
-      'points per AIS batch (memory bound; default: 100)',
-      positiveInt,
-      100,
-    )
-    .option('--seed <n>', 'random seed (default: 1)', nonNegativeInt, 1)
+    .option('--batch-points <n>', 'points per AIS batch (bounds memory)', positiveInt, 100)
+    .option('--seed <n>', 'random seed', nonNegativeInt, 1)
     .addOption(backendOption())
     .option('--json', 'print eval.json on stdout')
     .action(
@@ -125,7 +120,7 @@ export function addEvalCommands(program: Command): void {
     .description(
       'run the estimators on problems with exact answers and report each error; exits 4 if any fails',
     )
-    .option('--seed <n>', 'random seed for the problems (default: 1)', nonNegativeInt, 1)
+    .option('--seed <n>', 'random seed for the problems', nonNegativeInt, 1)
     .addOption(backendOption())
     .option('--json', 'print JSON')
     .action(async (opts: { seed: number; backend?: BackendChoice; json?: boolean }) => {

@@ -39,13 +39,9 @@ export function addInferCommand(program: Command): void {
       '--compare',
       'run every method, estimate KL(method || NUTS) per marginal, write table, figure and summary.json',
     )
-    .option('--samples <n>', 'posterior draws to keep (default: 4000)', positiveInt, 4000)
-    .option(
-      '--iterations <n>',
-      'optimisation iterations for AVB and ADVI (default: 10000)',
-      positiveInt,
-    )
-    .option('--seed <n>', 'random seed (default: 1)', nonNegativeInt, 1)
+    .option('--samples <n>', 'posterior draws to keep', positiveInt, 4000)
+    .option('--iterations <n>', 'optimisation iterations for AVB and ADVI', positiveInt)
+    .option('--seed <n>', 'random seed', nonNegativeInt, 1)
     .option('--out <dir>', 'folder for summary.json (and with --compare table.md, samples.png)')
     .addOption(backendOption())
     .option('--json', 'print the summary as JSON')
