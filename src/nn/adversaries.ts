@@ -14,22 +14,17 @@ export interface Adversary extends Module {
   /** `x [n, ...]` (or `[n, 0]` when there is no data, as in Bayesian inference), `z [n, L]` -> `[n]`. */
   logit(x: tf.Tensor, z: tf.Tensor): tf.Tensor1D;
   /**
-   * T(x, a) and T(x, b) for two latent batches sharing the same `x` (the adversary's two classes),
-   * computing what depends on x alone once.
+   * What T computes from x alone, `[n, F]`: the x tower of the inner-product form, the flattened
+   * x otherwise. Computed once per batch and shared by the adversary's two classes and the primal
+   * loss (which reads it through a stop-gradient), so the expensive x tower runs once per step.
    */
-  logitPair(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor): [tf.Tensor1D, tf.Tensor1D];
+  dataFeatures(x: tf.Tensor): tf.Tensor;
+  /** T from {@link Adversary.dataFeatures}: `logit(x, z) = logitFrom(dataFeatures(x), z)`. */
+  logitFrom(features: tf.Tensor, z: tf.Tensor): tf.Tensor1D;
 }
 
-/** {@link Adversary.logitPair} for adversaries that mix x and z from the first layer: one batched pass. */
-function pairByConcat(
-  adv: Adversary,
-  x: tf.Tensor,
-  a: tf.Tensor,
-  b: tf.Tensor,
-): [tf.Tensor1D, tf.Tensor1D] {
-  const n = x.shape[0];
-  const t = adv.logit(tf.concat([x, x], 0), tf.concat([a, b], 0));
-  return tf.split(t, [n, n]) as [tf.Tensor1D, tf.Tensor1D];
+function flatFeatures(x: tf.Tensor): tf.Tensor {
+  return x.reshape([x.shape[0], -1]);
 }
 
 export interface AdversaryOptions {
@@ -66,12 +61,16 @@ export class ConcatMlpAdversary extends Module implements Adversary {
   }
 
   logit(x: tf.Tensor, z: tf.Tensor): tf.Tensor1D {
-    const t = this.mlp.apply(inputOf(x, z, this.o.dataDim)).reshape([-1]);
-    return tf.add(t, priorTerm(z)) as tf.Tensor1D;
+    return this.logitFrom(this.dataFeatures(x), z);
   }
 
-  logitPair(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor): [tf.Tensor1D, tf.Tensor1D] {
-    return pairByConcat(this, x, a, b);
+  dataFeatures(x: tf.Tensor): tf.Tensor {
+    return flatFeatures(x);
+  }
+
+  logitFrom(features: tf.Tensor, z: tf.Tensor): tf.Tensor1D {
+    const t = this.mlp.apply(inputOf(features, z, this.o.dataDim)).reshape([-1]);
+    return tf.add(t, priorTerm(z)) as tf.Tensor1D;
   }
 }
 
@@ -96,17 +95,21 @@ export class ResidualMlpAdversary extends Module implements Adversary {
   }
 
   logit(x: tf.Tensor, z: tf.Tensor): tf.Tensor1D {
-    let h = this.input.apply(inputOf(x, z, this.o.dataDim));
+    return this.logitFrom(this.dataFeatures(x), z);
+  }
+
+  dataFeatures(x: tf.Tensor): tf.Tensor {
+    return flatFeatures(x);
+  }
+
+  logitFrom(features: tf.Tensor, z: tf.Tensor): tf.Tensor1D {
+    let h = this.input.apply(inputOf(features, z, this.o.dataDim));
     for (const [a, b] of this.blocks) {
       const r = b.apply(activate(a.apply(activate(h, this.o.activation)), this.o.activation));
       h = tf.add(h, r);
     }
     const t = this.output.apply(activate(h, this.o.activation)).reshape([-1]);
     return tf.add(t, priorTerm(z)) as tf.Tensor1D;
-  }
-
-  logitPair(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor): [tf.Tensor1D, tf.Tensor1D] {
-    return pairByConcat(this, x, a, b);
   }
 }
 
@@ -136,26 +139,20 @@ export class InnerProductAdversary extends Module implements Adversary {
   }
 
   logit(x: tf.Tensor, z: tf.Tensor): tf.Tensor1D {
-    return this.combine(this.xFeatures(x), z);
+    return this.logitFrom(this.dataFeatures(x), z);
   }
 
-  logitPair(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor): [tf.Tensor1D, tf.Tensor1D] {
-    // The x tower (the expensive part on images) runs once for both classes.
-    const fx = this.xFeatures(x);
-    return [this.combine(fx, a), this.combine(fx, b)];
+  /** f(x) and h(x), `[n, K + 1]` (`[n, 0]` without data). */
+  dataFeatures(x: tf.Tensor): tf.Tensor {
+    return this.xTower ? this.xTower.apply(flatFeatures(x)) : tf.zeros([x.shape[0], 0]);
   }
 
-  /** f(x) and h(x): `[n, K + 1]`, or undefined without data. */
-  private xFeatures(x: tf.Tensor): tf.Tensor | undefined {
-    return this.xTower?.apply(x.reshape([x.shape[0], -1]));
-  }
-
-  private combine(fx: tf.Tensor | undefined, z: tf.Tensor): tf.Tensor1D {
+  logitFrom(features: tf.Tensor, z: tf.Tensor): tf.Tensor1D {
     const K = this.o.innerDim;
     const [g, k] = tf.split(this.zTower.apply(z), [K, 1], 1);
     let t = k.reshape([-1]);
-    if (fx) {
-      const [f, h] = tf.split(fx, [K, 1], 1);
+    if (this.xTower) {
+      const [f, h] = tf.split(features, [K, 1], 1);
       t = tf.add(t, tf.add(tf.sum(tf.mul(f, g), 1), h.reshape([-1])));
     } else {
       t = tf.add(t, tf.sum(g, 1));

@@ -3,7 +3,7 @@ import { stopGradient } from '../backend/stopGradient.js';
 import { AvbUserError } from '../errors.js';
 import type { Encoder } from '../nn/encoders.js';
 import type { Rng } from '../random/rng.js';
-import { HALF_LOG_2PI, adversaryLoss, logStandardNormal } from './avb.js';
+import { HALF_LOG_2PI, adversaryLoss, logStandardNormal, sharedFeatures } from './avb.js';
 import type { Objective, ObjectiveOutput } from './objective.js';
 
 /** The authors' floor on the variance of the adaptive-contrast Gaussian r(z|x). */
@@ -66,6 +66,7 @@ export function adaptiveContrastObjective(o: AdaptiveContrastOptions): Objective
     const { mean, std } = contrastMoments(encoder, x, sampled, rng, o);
     const zhat = tf.div(tf.sub(z, mean), std) as tf.Tensor2D;
     const out: ObjectiveOutput = { metrics: {} };
+    const features = sharedFeatures(adversary, x, select);
     if (select !== 'adversary') {
       const rec = decoder.logLikelihood(x, z);
       const logPrior = logStandardNormal(z);
@@ -74,7 +75,7 @@ export function adaptiveContrastObjective(o: AdaptiveContrastOptions): Objective
         tf.mul(tf.add(tf.sum(tf.square(zhat), 1), tf.sum(tf.mul(tf.log(std), 2), 1)), -0.5),
         L * HALF_LOG_2PI,
       );
-      const t = adversary.frozen(() => adversary.logit(x, zhat));
+      const t = adversary.frozen(() => adversary.logitFrom(features.primal, zhat));
       // KL(q || p) estimate = E[log q - log p] = E[T(x, zhat) + log r - log p].
       const klPerExample = tf.add(t, tf.sub(logR, logPrior));
       const reconstruction = tf.mean(rec) as tf.Scalar;
@@ -87,7 +88,7 @@ export function adaptiveContrastObjective(o: AdaptiveContrastOptions): Objective
     }
     if (select !== 'primal') {
       const eta = rng.normalTensor(zhat.shape);
-      const adv = adversaryLoss(adversary, x, stopGradient(zhat), eta);
+      const adv = adversaryLoss(adversary, features.adversary!, stopGradient(zhat), eta);
       out.adversary = adv.loss;
       out.metrics.adversaryAccuracy = adv.accuracy;
       out.metrics.tPosterior = adv.tPos;

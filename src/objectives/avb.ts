@@ -6,16 +6,18 @@ import type { Objective, ObjectiveOutput } from './objective.js';
 
 /**
  * The adversary's logistic loss and accuracy for samples `pos` (label 1) and `neg` (label 0):
- * mean softplus(-T(x, pos)) + mean softplus(T(x, neg)). `pos` must already be cut from the
- * encoder's graph (stop-gradient) by the caller.
+ * mean softplus(-T(x, pos)) + mean softplus(T(x, neg)), from the batch's data features
+ * (`adversary.dataFeatures(x)`). `pos` must already be cut from the encoder's graph
+ * (stop-gradient) by the caller.
  */
 export function adversaryLoss(
   adversary: Adversary,
-  x: tf.Tensor,
+  features: tf.Tensor,
   pos: tf.Tensor,
   neg: tf.Tensor,
 ): { loss: tf.Scalar; accuracy: tf.Scalar; tPos: tf.Scalar; tNeg: tf.Scalar } {
-  const [t1, t0] = adversary.logitPair(x, pos, neg);
+  const t1 = adversary.logitFrom(features, pos);
+  const t0 = adversary.logitFrom(features, neg);
   const loss = tf.add(tf.mean(tf.softplus(tf.neg(t1))), tf.mean(tf.softplus(t0))) as tf.Scalar;
   const accuracy = tf.mul(
     tf.add(
@@ -38,9 +40,10 @@ export const avbObjective: Objective = (parts, x, rng, { klWeight, select }) => 
   if (!adversary) throw new AvbUserError('the AVB objective needs an adversary');
   const { z } = encoder.sample(x, rng);
   const out: ObjectiveOutput = { metrics: {} };
+  const features = sharedFeatures(adversary, x, select);
   if (select !== 'adversary') {
     const rec = decoder.logLikelihood(x, z);
-    const tq = adversary.frozen(() => adversary.logit(x, z));
+    const tq = adversary.frozen(() => adversary.logitFrom(features.primal, z));
     const reconstruction = tf.mean(rec) as tf.Scalar;
     const kl = tf.mean(tq) as tf.Scalar;
     out.primal = tf.add(tf.neg(reconstruction), tf.mul(kl, klWeight)) as tf.Scalar;
@@ -50,7 +53,7 @@ export const avbObjective: Objective = (parts, x, rng, { klWeight, select }) => 
   }
   if (select !== 'primal') {
     const prior = rng.normalTensor(z.shape);
-    const adv = adversaryLoss(adversary, x, stopGradient(z), prior);
+    const adv = adversaryLoss(adversary, features.adversary!, stopGradient(z), prior);
     out.adversary = adv.loss;
     out.metrics.adversaryAccuracy = adv.accuracy;
     out.metrics.tPosterior = adv.tPos;
@@ -58,6 +61,21 @@ export const avbObjective: Objective = (parts, x, rng, { klWeight, select }) => 
   }
   return out;
 };
+
+/**
+ * The adversary's data features for one step, computed once: with gradients for the adversary's
+ * own loss, and through a stop-gradient for the primal loss (which must not train the
+ * adversary). A primal-only step computes them with the adversary frozen.
+ */
+export function sharedFeatures(
+  adversary: Adversary,
+  x: tf.Tensor,
+  select: 'both' | 'primal' | 'adversary',
+): { primal: tf.Tensor; adversary?: tf.Tensor } {
+  if (select === 'primal') return { primal: adversary.frozen(() => adversary.dataFeatures(x)) };
+  const f = adversary.dataFeatures(x);
+  return { primal: stopGradient(f), adversary: f };
+}
 
 /** Stable log-density helpers shared by the objectives. */
 export const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
