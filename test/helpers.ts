@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TrainerConfig } from '../src/train/trainer.js';
 import { initBackend } from '../src/backend/initBackend.js';
 import type { BackendName } from '../src/backend/initBackend.js';
@@ -32,4 +34,16 @@ export function testTrainerConfig(
     klAnnealSteps: 0,
     ...overrides,
   };
+}
+
+/** A run folder's metrics.jsonl without the wall-clock step time, which differs between runs. */
+export function metricsOf(runDir: string): Record<string, number>[] {
+  return readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const m = JSON.parse(l) as Record<string, number>;
+      delete m.stepMs;
+      return m;
+    });
 }

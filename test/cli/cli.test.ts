@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeIdx } from '../../src/data/idx.js';
 import { encodeNpy } from '../../src/data/npy.js';
+import { metricsOf } from '../helpers.js';
 
 // The CLI is tested as users run it: the built executable (npm test builds first).
 const MAIN = resolve('dist/cli/main.js');
@@ -49,18 +50,6 @@ async function signalAfter(args: string[], out: string, lines: number, signal: N
   });
   const code = await new Promise<number | null>((res) => child.on('close', res));
   return { code, stderr };
-}
-
-/** metrics.jsonl without the wall-clock step time. */
-function metricsOf(runDir: string): Record<string, number>[] {
-  return readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => {
-      const m = JSON.parse(l) as Record<string, number>;
-      delete m.stepMs;
-      return m;
-    });
 }
 
 describe('avb CLI', () => {

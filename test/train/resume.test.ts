@@ -10,21 +10,9 @@ import { Rng } from '../../src/random/rng.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { trainRun } from '../../src/experiments/trainRun.js';
-import { testTrainerConfig, useBackend } from '../helpers.js';
+import { metricsOf, testTrainerConfig, useBackend } from '../helpers.js';
 
 beforeAll(() => useBackend());
-
-/** metrics.jsonl without the wall-clock step time, which differs between runs by nature. */
-function metrics(dir: string): Record<string, number>[] {
-  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => {
-      const m = JSON.parse(l) as Record<string, number>;
-      delete m.stepMs;
-      return m;
-    });
-}
 
 describe('checkpoint and resume', () => {
   const base = mkdtempSync(join(tmpdir(), 'avb-resume-'));
@@ -40,10 +28,10 @@ describe('checkpoint and resume', () => {
       let steps = 0;
       const first = await trainRun(config, { out: parted, shouldStop: () => ++steps >= 7 });
       expect(first.status).toBe('interrupted');
-      expect(metrics(parted)).toHaveLength(7);
+      expect(metricsOf(parted)).toHaveLength(7);
       const second = await trainRun(undefined, { out: parted, resume: true });
       expect(second.status).toBe('completed');
-      expect(metrics(parted)).toEqual(metrics(full));
+      expect(metricsOf(parted)).toEqual(metricsOf(full));
       const a = JSON.parse(readFileSync(join(full, 'summary.json'), 'utf8')) as {
         logLikelihood: number;
       };
@@ -60,8 +48,8 @@ describe('checkpoint and resume', () => {
     await trainRun(mk(1), { out: join(base, 's1a') });
     await trainRun(mk(1), { out: join(base, 's1b') });
     await trainRun(mk(2), { out: join(base, 's2') });
-    expect(metrics(join(base, 's1b'))).toEqual(metrics(join(base, 's1a')));
-    expect(metrics(join(base, 's2'))).not.toEqual(metrics(join(base, 's1a')));
+    expect(metricsOf(join(base, 's1b'))).toEqual(metricsOf(join(base, 's1a')));
+    expect(metricsOf(join(base, 's2'))).not.toEqual(metricsOf(join(base, 's1a')));
   });
 
   it('refuses to overwrite an existing run folder without --force', async () => {
