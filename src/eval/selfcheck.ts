@@ -221,15 +221,11 @@ export function densityRatioError(rng: Rng, mean: number[], sd: number[]): Densi
   for (let step = 0; step < 2000; step++) {
     // The final phase at a tenth of the rate averages out minibatch noise in the estimate.
     if (step === 1500) opt.learningRateScale = 0.1;
-    const grads = tf.tidy(() => {
-      const { grads: gr } = tf.variableGrads(
+    opt
+      .minimize(
         () => adversaryLoss(adv, tf.zeros([n, 0]), sampleQ(n), rng.normalTensor([n, 2])).loss,
-        weights,
-      );
-      return weights.map((w) => gr[w.name]);
-    });
-    opt.apply(grads);
-    tf.dispose(grads);
+      )
+      .dispose();
   }
   const m = 2000;
   const z = sampleQ(m);

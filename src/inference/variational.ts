@@ -85,16 +85,10 @@ export async function advi(
   };
   const trace: number[] = [];
   for (let it = 0; it < o.iterations; it++) {
-    const { value, grads } = tf.tidy(() => {
+    const value = opt.minimize(() => {
       const eps = rng.normalTensor([o.batch, d]);
-      const r = tf.variableGrads(
-        () => tf.neg(tf.add(tf.mean(model.logJoint(sample(eps))), tf.sum(omega))) as tf.Scalar,
-        weights,
-      );
-      return { value: tf.keep(r.value), grads: weights.map((w) => tf.keep(r.grads[w.name])) };
+      return tf.neg(tf.add(tf.mean(model.logJoint(sample(eps))), tf.sum(omega))) as tf.Scalar;
     });
-    opt.apply(grads);
-    tf.dispose(grads);
     if (it % 100 === 0) {
       trace.push(-value.dataSync()[0]);
       await new Promise<void>((res) => setImmediate(res));
@@ -171,32 +165,20 @@ export async function avbInference(
   const trace: number[] = [];
   for (let it = 0; it < o.iterations; it++) {
     for (let k = 0; k < o.adversarySteps; k++) {
-      const grads = tf.tidy(() => {
+      const advLoss = advOpt.minimize(() => {
         const z = generator.apply(rng.normalTensor([o.batch, d])) as tf.Tensor2D;
         const { compared } = contrast(z);
-        const r = tf.variableGrads(
-          () =>
-            adversaryLoss(adversary, none, stopGradient(compared), rng.normalTensor([o.batch, d]))
-              .loss,
-          aw,
-        );
-        return aw.map((w) => tf.keep(r.grads[w.name]));
+        const neg = rng.normalTensor([o.batch, d]);
+        return adversaryLoss(adversary, none, stopGradient(compared), neg).loss;
       });
-      advOpt.apply(grads);
-      tf.dispose(grads);
+      advLoss.dispose();
     }
-    const { value, grads } = tf.tidy(() => {
-      const eps = rng.normalTensor([o.batch, d]);
-      const r = tf.variableGrads(() => {
-        const z = generator.apply(eps) as tf.Tensor2D;
-        const { compared, logRef } = contrast(z);
-        const t = adversary.frozen(() => adversary.logit(none, compared));
-        return tf.mean(tf.add(tf.sub(logRef, model.logJoint(z)), t)) as tf.Scalar;
-      }, gw);
-      return { value: tf.keep(r.value), grads: gw.map((w) => tf.keep(r.grads[w.name])) };
+    const value = primalOpt.minimize(() => {
+      const z = generator.apply(rng.normalTensor([o.batch, d])) as tf.Tensor2D;
+      const { compared, logRef } = contrast(z);
+      const t = adversary.frozen(() => adversary.logit(none, compared));
+      return tf.mean(tf.add(tf.sub(logRef, model.logJoint(z)), t)) as tf.Scalar;
     });
-    primalOpt.apply(grads);
-    tf.dispose(grads);
     if (it % 100 === 0) {
       trace.push(-value.dataSync()[0]);
       await new Promise<void>((res) => setImmediate(res));

@@ -52,6 +52,21 @@ export class Adam {
     });
   }
 
+  /**
+   * One step on `loss` (a function building a scalar of these weights): computes the gradients,
+   * applies them, and returns the loss value (caller disposes). For simple loops; the trainer
+   * checks gradients for NaN before applying them.
+   */
+  minimize(loss: () => tf.Scalar): tf.Scalar {
+    const { value, grads } = tf.tidy(() => {
+      const r = tf.variableGrads(loss, this.weights);
+      return { value: tf.keep(r.value), grads: this.weights.map((w) => tf.keep(r.grads[w.name])) };
+    });
+    this.apply(grads);
+    tf.dispose(grads);
+    return value;
+  }
+
   state(): AdamState {
     return {
       t: this.t,
