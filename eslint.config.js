@@ -1,5 +1,6 @@
 // Lint rules: typescript-eslint's recommended set, type-aware for the source tree.
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -15,4 +16,6 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  // Build scripts are plain Node ESM.
+  { files: ['scripts/**/*.mjs'], languageOptions: { globals: globals.node } },
 );

@@ -199,34 +199,38 @@ def ais_transition(data):
     x = (data[:500] > 0.5).float().repeat(8, 1)
     n = x.shape[0]
     eps = torch.full((n, 1), 0.05)
+    beta, d_beta = 0.5, 0.001
 
-    def log_ratio(z):
-        return bernoulli_ll(dec(z), x)  # prior start: log p(z) - log q0(z) = 0
-
-    def target(z, beta):
+    def decoder_term(z):
+        """log p(x|z) per chain and its gradient in z: one network pass per leapfrog step."""
         z = z.detach().requires_grad_(True)
-        f = -0.5 * (z * z).sum(1) + beta * log_ratio(z)
-        (g,) = torch.autograd.grad(f.sum(), z)
-        return f.detach(), g
+        ll = bernoulli_ll(dec(z), x)
+        (g,) = torch.autograd.grad(ll.sum(), z)
+        return ll.detach(), g
+
+    # Prior start: f_beta(z) = log N(z; 0, I) + beta log p(x|z). Like avb, the chain state carries
+    # its decoder term, so a transition evaluates the network only at the 10 leapfrog positions.
+    z = torch.randn(n, 32)
+    state = [z, *decoder_term(z)]
 
     def step():
-        z = torch.randn(n, 32)
-        with torch.no_grad():
-            inc = 0.001 * log_ratio(z)
-        beta = 0.001
+        z, ll0, g0 = state
+        inc = d_beta * ll0
         p0 = torch.randn(n, 32)
-        f0, g = target(z, beta)
-        p = p0 + 0.5 * eps * g
+        p = p0 + 0.5 * eps * (beta * g0 - z)
         zz = z
         for l in range(10):
             zz = zz + eps * p
-            f1, g = target(zz, beta)
-            p = p + (0.5 if l == 9 else 1.0) * eps * g
-        h0 = 0.5 * (p0 * p0).sum(1) - f0
-        h1 = 0.5 * (p * p).sum(1) - f1
+            ll1, g1 = decoder_term(zz)
+            p = p + (0.5 if l == 9 else 1.0) * eps * (beta * g1 - zz)
+        h0 = 0.5 * (p0 * p0).sum(1) + 0.5 * (z * z).sum(1) - beta * ll0
+        h1 = 0.5 * (p * p).sum(1) + 0.5 * (zz * zz).sum(1) - beta * ll1
         accept = torch.log(torch.rand(n)) < h0 - h1
-        z = torch.where(accept[:, None], zz, z)
+        state[0] = torch.where(accept[:, None], zz, z)
+        state[1] = torch.where(accept, ll1, ll0)
+        state[2] = torch.where(accept[:, None], g1, g0)
         inc.numpy(); accept.numpy()  # read-back of increments and acceptances, as avb does
+
     return step
 
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { AvbUserError } from '../errors.js';
-import { PATCHED_WASM_KERNELS, registerWasmKernels } from './wasmKernels.js';
+import { registerWasmKernels } from './wasmKernels.js';
 
 /** Backends avb can run on, fastest first. `tensorflow` is `@tensorflow/tfjs-node` (native). */
 export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu'] as const;
@@ -112,6 +112,6 @@ function describe(name: BackendName, chosenBy: BackendInfo['chosenBy']): Backend
     version,
     threads,
     patchedKernels:
-      name === 'wasm' && process.env.AVB_WASM_STOCK !== '1' ? [...PATCHED_WASM_KERNELS] : [],
+      name === 'wasm' && process.env.AVB_WASM_STOCK !== '1' ? registerWasmKernels() : [],
   };
 }

@@ -1,4 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
+import {
+  BERNOULLI_LL_GRAD_KERNEL,
+  BERNOULLI_LL_KERNEL,
+  simdBernoulliKernels,
+  simdSoftplusKernel,
+} from './simd/simdKernels.js';
 
 /**
  * Kernels avb adds to, or replaces in, TensorFlow.js's wasm backend.
@@ -16,6 +22,12 @@ import * as tf from '@tensorflow/tfjs';
  * - `Conv2D` with 'same' padding gives wrong results in some shapes (stride 2 with a filter of
  *   height or width 1 along a dimension whose TensorFlow padding is zero: XNNPACK's own SAME
  *   rule pads differently). We pass tfjs's explicit padding to the stock kernel instead.
+ * - `Identity` (and a `Cast` to the same dtype) copies the data; tfjs clones every tensor an op
+ *   saves for its gradient, so under a gradient tape that is one copy per saved tensor. Tensors
+ *   are immutable, so we share the data and count the reference, as the cpu backend does.
+ *   `Cast` to bool wraps values into a byte (-2.2 gives 254, 256 gives false); we compute x != 0.
+ * - `Softplus` runs scalar libm code (~10x XNNPACK's sigmoid). Where WebAssembly SIMD is
+ *   available we run our own 4-lane version (./simd/) on the backend's heap.
  *
  * The replacements are registered in tfjs's kernel registry (the extension point tfjs itself
  * uses), composed from the stock wasm kernels, and tested against the cpu backend.
@@ -41,31 +53,59 @@ function stockKernel(name: string): Kernel {
   return k;
 }
 
-/** Kernels (by tfjs name) that {@link registerWasmKernels} adds or replaces. */
-export const PATCHED_WASM_KERNELS = [
-  'BatchMatMul',
-  'Conv2D',
-  'Conv2DBackpropInput',
-  'Conv2DBackpropFilter',
-] as const;
-
 /**
- * Registers avb's wasm kernels. Call after the wasm backend is initialised (the stock kernels'
- * setup must have run); calling it again is a no-op.
+ * Registers avb's wasm kernels and returns their names. Call after the wasm backend is
+ * initialised and selected (the stock kernels' setup must have run); calling it again registers
+ * nothing and returns the same names.
  */
-export function registerWasmKernels(): void {
-  const g = globalThis as unknown as Record<symbol, boolean>;
-  if (g[PATCHED]) return;
-  for (const name of ['BatchMatMul', 'Transpose', 'Conv2D', 'Reshape', 'Concat', 'Slice']) {
+export function registerWasmKernels(): string[] {
+  const g = globalThis as unknown as Record<symbol, string[] | undefined>;
+  const done = g[PATCHED];
+  if (done) return [...done];
+  for (const name of [
+    'BatchMatMul',
+    'Transpose',
+    'Conv2D',
+    'Reshape',
+    'Concat',
+    'Slice',
+    'Softplus',
+    'Identity',
+    'Cast',
+    'NotEqual',
+  ]) {
     const cfg = tf.getKernel(name, BACKEND);
     if (!cfg) throw new Error(`avb: the wasm backend has no ${name} kernel`);
     stock[name] = cfg.kernelFunc as unknown as Kernel;
   }
+  const patched = [
+    'BatchMatMul',
+    'Conv2D',
+    'Conv2DBackpropInput',
+    'Conv2DBackpropFilter',
+    'Identity',
+    'Cast',
+  ];
+  replace('Identity', identity);
+  replace('Cast', cast);
   replace('BatchMatMul', batchMatMul);
   replace('Conv2D', conv2D);
   replace('Conv2DBackpropInput', conv2DBackpropInput);
   replace('Conv2DBackpropFilter', conv2DBackpropFilter);
-  g[PATCHED] = true;
+  const backend = tf.findBackend(BACKEND)!;
+  const softplus = simdSoftplusKernel(backend, stockKernel('Softplus'));
+  if (softplus) {
+    replace('Softplus', softplus as unknown as Kernel);
+    patched.push('Softplus');
+  }
+  const bernoulli = simdBernoulliKernels(backend);
+  if (bernoulli) {
+    replace(BERNOULLI_LL_KERNEL, bernoulli.forward as unknown as Kernel);
+    replace(BERNOULLI_LL_GRAD_KERNEL, bernoulli.gradient as unknown as Kernel);
+    patched.push(BERNOULLI_LL_KERNEL, BERNOULLI_LL_GRAD_KERNEL);
+  }
+  g[PATCHED] = patched;
+  return [...patched];
 }
 
 function replace(name: string, kernelFunc: Kernel): void {
@@ -107,6 +147,29 @@ class Scratch {
 
 function read(backend: tf.KernelBackend, info: Info): Float32Array {
   return backend.readSync(info.dataId) as Float32Array;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity and same-dtype Cast: a new reference to the same data, no copy.
+
+function identity(args: KernelArgs): Info {
+  const { x } = args.inputs;
+  if (x.dtype === 'string') return stockKernel('Identity')(args);
+  (args.backend as unknown as { incRef(id: tf.DataId): void }).incRef(x.dataId);
+  return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+}
+
+function cast(args: KernelArgs): Info {
+  const { x } = args.inputs;
+  const { dtype } = args.attrs as { dtype: tf.DataType };
+  if (x.dtype === dtype) return identity(args);
+  if (dtype === 'bool' && x.dtype !== 'string') {
+    const s = new Scratch(args.backend);
+    const zero = s.make(new Float32Array(1), []);
+    const xf = x.dtype === 'float32' ? x : s.run('Cast', { x }, { dtype: 'float32' });
+    return s.done(s.run('NotEqual', { a: xf, b: zero }));
+  }
+  return stockKernel('Cast')(args);
 }
 
 // ---------------------------------------------------------------------------------------------

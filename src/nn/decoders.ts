@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../random/rng.js';
+import { bernoulliLogLikelihood } from './bernoulliLogLikelihood.js';
 import { Activation, Conv2dTranspose, Dense, Mlp, activate } from './layers.js';
 import { Module } from './module.js';
 
@@ -91,9 +92,7 @@ export class BernoulliDecoder extends Module implements Decoder {
 
   logLikelihood(x: tf.Tensor, z: tf.Tensor): tf.Tensor1D {
     const logits = this.logits(z);
-    const xf = x.reshape(logits.shape);
-    // log Bern(x; sigmoid(l)) = x*l - softplus(l), stable for any l.
-    return tf.sum(tf.sub(tf.mul(xf, logits), tf.softplus(logits)), 1) as tf.Tensor1D;
+    return bernoulliLogLikelihood(x.reshape(logits.shape), logits);
   }
 
   mean(z: tf.Tensor): tf.Tensor {

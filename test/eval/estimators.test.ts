@@ -45,6 +45,7 @@ describe('estimators on a linear-Gaussian decoder (exact log p(x) known)', () =>
 
   it('AIS from the prior is within 0.1 nats of the exact value for every point', async () => {
     const x = toTensor(lg.xs);
+    const tensorsBefore = tf.memory().numTensors;
     // 2000 sigmoid steps x 128 chains: measured per-point errors ~0.04 (see selfcheck.ts).
     const r = await aisLogLikelihood(
       lg.decoder,
@@ -53,6 +54,8 @@ describe('estimators on a linear-Gaussian decoder (exact log p(x) known)', () =>
       { ...DEFAULT_AIS, steps: 2000, chains: 128, schedule: 'sigmoid' },
       new Rng(2),
     );
+    // Nothing outlives the run (hours-long evaluations run thousands of steps per batch).
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
     x.dispose();
     r.perPoint.forEach((v, i) => expect(Math.abs(v - lg.exact[i]), `point ${i}`).toBeLessThan(0.1));
     expect(r.acceptance).toBeGreaterThan(0.5);

@@ -1,0 +1,152 @@
+import * as tf from '@tensorflow/tfjs';
+import { WASM_BASE64 } from './simdMath.wasm.js';
+
+/**
+ * Elementwise kernels written in WebAssembly SIMD (simdMath.wat beside this file), run directly
+ * on tfjs-backend-wasm's heap: our module imports the backend's own memory, so a kernel reads its
+ * inputs and writes its output in place, without copies.
+ *
+ * - `Softplus` replaces the stock kernel, which calls scalar libm: ~44 ms per 3.1M values against
+ *   ~4 ms for XNNPACK's vectorised sigmoid, a quarter of an AIS transition on MNIST. Ours: ~11 ms.
+ * - {@link BERNOULLI_LL_KERNEL} and its gradient are new kernels: a Bernoulli decoder's
+ *   log-likelihood summed per example, x l - softplus(l), in one pass over the logits instead of
+ *   five, and its gradient dy (x - sigmoid(l)) in one pass instead of seven
+ *   (see nn/bernoulliLogLikelihood.ts, which falls back to tfjs ops on other backends).
+ */
+
+/** Kernel name: `{x [n, d], logits [n, d]}` (float32, d a multiple of 4) -> `[n]`. */
+export const BERNOULLI_LL_KERNEL = 'AvbBernoulliLogLikelihood';
+/** Kernel name: `{x, logits, dy [n]}` -> d/dlogits `[n, d]`. */
+export const BERNOULLI_LL_GRAD_KERNEL = 'AvbBernoulliLogLikelihoodGrad';
+
+/** The parts of tfjs-backend-wasm's BackendWasm these kernels use. */
+interface WasmBackendInternals {
+  wasm: { asm?: { memory?: WebAssembly.Memory } };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+}
+
+type UnaryKernel = (args: {
+  inputs: { x: tf.TensorInfo };
+  backend: tf.KernelBackend;
+}) => tf.TensorInfo;
+
+interface SimdExports {
+  softplus(xPtr: number, yPtr: number, n: number): void;
+  bernoulli_ll(xPtr: number, lPtr: number, outPtr: number, rows: number, d: number): void;
+  bernoulli_ll_grad(
+    xPtr: number,
+    lPtr: number,
+    dyPtr: number,
+    gPtr: number,
+    rows: number,
+    d: number,
+  ): void;
+}
+
+function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+}
+
+/**
+ * Instantiates the SIMD module on the backend's memory; undefined where WebAssembly SIMD or the
+ * backend's memory is not available (older browsers, the threaded build's shared memory), in
+ * which case the stock kernels stay.
+ */
+const instances = new WeakMap<object, SimdExports | null>();
+
+function simdFor(backend: WasmBackendInternals): SimdExports | undefined {
+  let simd = instances.get(backend);
+  if (simd === undefined) {
+    simd = instantiate(backend) ?? null;
+    instances.set(backend, simd);
+  }
+  return simd ?? undefined;
+}
+
+function instantiate(backend: WasmBackendInternals): SimdExports | undefined {
+  const memory = backend.wasm.asm?.memory;
+  if (!(memory instanceof WebAssembly.Memory)) return undefined;
+  const bytes = decodeBase64(WASM_BASE64);
+  if (!WebAssembly.validate(bytes)) return undefined;
+  try {
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+    return instance.exports as unknown as SimdExports;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Scalar softplus for the last (n mod 4) values, which the 4-lane loop does not reach. */
+function softplusScalar(v: number): number {
+  return Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
+}
+
+/**
+ * A Softplus kernel for the wasm backend `backend`, or undefined where SIMD is unavailable
+ * (the caller then keeps the stock kernel). `stock` runs non-float32 inputs.
+ */
+export function simdSoftplusKernel(
+  backend: tf.KernelBackend,
+  stock: UnaryKernel,
+): UnaryKernel | undefined {
+  const b = backend as unknown as WasmBackendInternals;
+  const simd = simdFor(b);
+  if (!simd) return undefined;
+  return (args) => {
+    const { x } = args.inputs;
+    if (x.dtype !== 'float32') return stock(args);
+    const out = b.makeOutput(x.shape, 'float32');
+    const xs = b.typedArrayFromHeap(x);
+    const ys = b.typedArrayFromHeap(out);
+    const n = xs.length;
+    const vectorised = n - (n % 4);
+    // Byte offsets into the shared heap; tfjs allocates every tensor's data there.
+    if (vectorised > 0) simd.softplus(xs.byteOffset, ys.byteOffset, vectorised);
+    for (let i = vectorised; i < n; i++) ys[i] = softplusScalar(xs[i]);
+    return out;
+  };
+}
+
+type Kernel = (args: {
+  inputs: Record<string, tf.TensorInfo>;
+  backend: tf.KernelBackend;
+}) => tf.TensorInfo;
+
+/**
+ * The fused Bernoulli log-likelihood kernels for the wasm backend `backend` (forward, gradient),
+ * or undefined where SIMD is unavailable.
+ */
+export function simdBernoulliKernels(
+  backend: tf.KernelBackend,
+): { forward: Kernel; gradient: Kernel } | undefined {
+  const b = backend as unknown as WasmBackendInternals;
+  const simd = simdFor(b);
+  if (!simd) return undefined;
+  const check = (x: tf.TensorInfo, logits: tf.TensorInfo) => {
+    const [n, d] = logits.shape;
+    if (logits.shape.length !== 2 || d % 4 !== 0 || x.shape.join() !== logits.shape.join()) {
+      throw new Error(`${BERNOULLI_LL_KERNEL} needs x and logits [n, d] with d % 4 == 0`);
+    }
+    if (x.dtype !== 'float32' || logits.dtype !== 'float32') {
+      throw new Error(`${BERNOULLI_LL_KERNEL} needs float32 inputs`);
+    }
+    return [n, d];
+  };
+  return {
+    forward: ({ inputs: { x, logits } }) => {
+      const [n, d] = check(x, logits);
+      const out = b.makeOutput([n], 'float32');
+      const ptr = (t: tf.TensorInfo) => b.typedArrayFromHeap(t).byteOffset;
+      simd.bernoulli_ll(ptr(x), ptr(logits), ptr(out), n, d);
+      return out;
+    },
+    gradient: ({ inputs: { x, logits, dy } }) => {
+      const [n, d] = check(x, logits);
+      const out = b.makeOutput([n, d], 'float32');
+      const ptr = (t: tf.TensorInfo) => b.typedArrayFromHeap(t).byteOffset;
+      simd.bernoulli_ll_grad(ptr(x), ptr(logits), ptr(dy), ptr(out), n, d);
+      return out;
+    },
+  };
+}
