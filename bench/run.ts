@@ -14,6 +14,8 @@ import { CASES } from './cases.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const benchDir = join(here, '..', '..', 'bench');
 const iterations = Number(process.env.AVB_BENCH_STEPS ?? 20);
+/** PyTorch's threads: 1 by default, like the wasm backend here (one thread). */
+const torchThreads = Number(process.env.AVB_TORCH_THREADS ?? 1);
 
 function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
@@ -25,8 +27,16 @@ const PYTHON =
   process.env.AVB_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
 
 function torch(name: string): { medianMs?: number; peakMiB?: number; error?: string } {
+  // torch.set_num_threads does not reach OpenBLAS's own pthread pool: without these variables
+  // the "single-threaded" reference ran its matrix products on both cores.
   const r = spawnSync(PYTHON, [join(benchDir, 'torch_bench.py'), name, String(iterations)], {
     encoding: 'utf8',
+    env: {
+      ...process.env,
+      AVB_TORCH_THREADS: String(torchThreads),
+      OPENBLAS_NUM_THREADS: String(torchThreads),
+      OMP_NUM_THREADS: String(torchThreads),
+    },
   });
   if (r.status !== 0) {
     const missing = /No module named 'torch'/.test(r.stderr);
@@ -78,7 +88,7 @@ const result = {
   },
   backend,
   stepsPerCase: iterations,
-  torchThreads: 1,
+  torchThreads,
   rows,
 };
 mkdirSync(benchDir, { recursive: true });
