@@ -2,7 +2,8 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 import { initBackend } from '../backend/initBackend.js';
 import type { BackendChoice } from '../backend/initBackend.js';
-import { DEFAULT_AIS } from '../eval/ais.js';
+import { AIS_ADAPTATIONS, DEFAULT_AIS } from '../eval/ais.js';
+import type { AisAdaptation } from '../eval/ais.js';
 import { runSelfcheck } from '../eval/selfcheck.js';
 import type { SelfcheckRow } from '../eval/selfcheck.js';
 import { evaluateRun } from '../experiments/evaluateRun.js';
@@ -36,6 +37,14 @@ export function addEvalCommands(program: Command): void {
       DEFAULT_AIS.stepSize,
     )
     .addOption(
+      new Option(
+        '--adapt <mode>',
+        'HMC step-size adaptation toward 0.65 acceptance: one size for all chains (global), per point, per chain (biased low), or none',
+      )
+        .choices([...AIS_ADAPTATIONS])
+        .default(DEFAULT_AIS.adapt),
+    )
+    .addOption(
       new Option('--schedule <kind>', 'annealing schedule')
         .choices(['linear', 'sigmoid'])
         .default('linear'),
@@ -64,6 +73,7 @@ export function addEvalCommands(program: Command): void {
         leapfrog: number;
         stepSize: number;
         schedule: 'linear' | 'sigmoid';
+        adapt: AisAdaptation;
         aisStart: 'prior' | 'encoder';
         iwae: number;
         batchPoints: number;
@@ -82,7 +92,7 @@ export function addEvalCommands(program: Command): void {
             leapfrog: opts.leapfrog,
             stepSize: opts.stepSize,
             schedule: opts.schedule,
-            adapt: 'global',
+            adapt: opts.adapt,
           },
           start: opts.aisStart,
           iwaeSamples: opts.iwae,

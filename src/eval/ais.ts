@@ -12,19 +12,24 @@ export interface AisOptions {
   chains: number;
   /** Leapfrog steps per HMC transition. */
   leapfrog: number;
-  /** Initial HMC step size (adapted per chain). */
+  /** Initial HMC step size (then adapted, see `adapt`). */
   stepSize: number;
   /** `linear` beta_t = t/T, or `sigmoid` (Grosse et al. 2013), denser at both ends. */
   schedule: 'linear' | 'sigmoid';
   /**
    * Step-size adaptation toward 0.65 acceptance (x1.1 when the running acceptance is above,
    * /1.1 below): `global` pools every chain of every point (one step size), `per-point` pools a
-   * point's chains, `none` keeps `stepSize`. Adapting on a chain's own acceptance makes its
-   * transitions depend on its own path, which biases AIS low; pooling over many chains keeps
-   * that dependence (and the bias) small.
+   * point's chains, `per-chain` adapts each chain on its own acceptance, `none` keeps
+   * `stepSize`. Adapting on a chain's own acceptance makes its transitions depend on its own
+   * path, which biases AIS low (measured: -0.14 nats per point on the linear-Gaussian check, at
+   * 1000 and 3000 steps); pooling over many chains keeps that dependence, and the bias, small
+   * (-0.01), hence the `global` default.
    */
-  adapt: 'global' | 'per-point' | 'none';
+  adapt: AisAdaptation;
 }
+
+export const AIS_ADAPTATIONS = ['global', 'per-point', 'per-chain', 'none'] as const;
+export type AisAdaptation = (typeof AIS_ADAPTATIONS)[number];
 
 export const DEFAULT_AIS: AisOptions = {
   steps: 1000,
@@ -154,7 +159,7 @@ export async function aisLogLikelihood(
     return { ll: tf.keep(e.ll), grad: tf.keep(e.grad) };
   });
   const stepSizes = new Float64Array(N).fill(options.stepSize);
-  const acceptEma = new Float64Array(n).fill(0.65);
+  const acceptEma = new Float64Array(N).fill(0.65);
   const logW = new Float64Array(N);
   let acceptedTotal = 0;
 
@@ -216,6 +221,11 @@ export async function aisLogLikelihood(
         acceptEma[i] = 0.9 * acceptEma[i] + 0.1 * rate;
         const f = acceptEma[i] > 0.65 ? 1.1 : 1 / 1.1;
         for (let c = 0; c < K; c++) stepSizes[c * n + i] *= f;
+      }
+    } else if (options.adapt === 'per-chain') {
+      for (let c = 0; c < N; c++) {
+        acceptEma[c] = 0.9 * acceptEma[c] + 0.1 * acc[c];
+        stepSizes[c] *= acceptEma[c] > 0.65 ? 1.1 : 1 / 1.1;
       }
     }
     onProgress?.(t, options.steps);

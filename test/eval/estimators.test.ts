@@ -62,6 +62,24 @@ describe('estimators on a linear-Gaussian decoder (exact log p(x) known)', () =>
     expect(r.acceptance).toBeLessThan(0.8);
   });
 
+  it('every step-size adaptation mode runs and keeps acceptance near its 0.65 target', async () => {
+    const x = toTensor(lg.xs);
+    for (const adapt of ['global', 'per-point', 'per-chain'] as const) {
+      const r = await aisLogLikelihood(
+        lg.decoder,
+        x,
+        5,
+        { ...DEFAULT_AIS, steps: 300, chains: 16, adapt },
+        new Rng(5),
+      );
+      // 300 steps is short: a loose 0.5 nats (a broken transition is off by many nats).
+      r.perPoint.forEach((v, i) => expect(Math.abs(v - lg.exact[i]), adapt).toBeLessThan(0.5));
+      expect(r.acceptance, adapt).toBeGreaterThan(0.5);
+      expect(r.acceptance, adapt).toBeLessThan(0.8);
+    }
+    x.dispose();
+  });
+
   it('AIS started at the exact posterior gives exactly log p(x) (constant weights)', async () => {
     // With q0 = p(z|x), log p(z) + log p(x|z) - log q0(z) = log p(x) for every z, so each increment
     // is (beta_t - beta_{t-1}) log p(x) whatever the chains do. The decoder has orthogonal rows so
