@@ -51,12 +51,17 @@ function trainerCase(
         },
         new Rng(2),
       );
+      // Warm-up: at least 3 steps and 2 seconds (JIT compilation, wasm memory growth and XNNPACK
+      // operator set-up make the first steps of a short case several times slower).
+      const warmUntil = performance.now() + 2000;
+      for (let i = 0; i < 3 || performance.now() < warmUntil; i++) {
+        if (!trainer.step().ok) throw new Error(`bench ${name} diverged`);
+      }
       const times: number[] = [];
-      for (let i = 0; i < iterations + 3; i++) {
+      for (let i = 0; i < iterations; i++) {
         const t0 = performance.now();
-        const r = trainer.step();
-        if (!r.ok) throw new Error(`bench ${name} diverged`);
-        if (i >= 3) times.push(performance.now() - t0); // 3 warm-up steps
+        if (!trainer.step().ok) throw new Error(`bench ${name} diverged`);
+        times.push(performance.now() - t0);
       }
       trainer.dispose();
       disposeParts(parts);

@@ -14,6 +14,8 @@ import { CASES } from './cases.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const benchDir = join(here, '..', '..', 'bench');
 const iterations = Number(process.env.AVB_BENCH_STEPS ?? 20);
+/** avb / PyTorch alternations per case. */
+const rounds = Number(process.env.AVB_BENCH_ROUNDS ?? 2);
 /** PyTorch's threads: 1 by default, like the wasm backend here (one thread). */
 const torchThreads = Number(process.env.AVB_TORCH_THREADS ?? 1);
 
@@ -26,7 +28,13 @@ function median(v: number[]): number {
 const PYTHON =
   process.env.AVB_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
 
-function torch(name: string): { medianMs?: number; peakMiB?: number; error?: string } {
+interface Timed {
+  timesMs?: number[];
+  peakMiB?: number;
+  error?: string;
+}
+
+function torch(name: string): Timed {
   // torch.set_num_threads does not reach OpenBLAS's own pthread pool: without these variables
   // the "single-threaded" reference ran its matrix products on both cores.
   const r = spawnSync(PYTHON, [join(benchDir, 'torch_bench.py'), name, String(iterations)], {
@@ -46,36 +54,52 @@ function torch(name: string): { medianMs?: number; peakMiB?: number; error?: str
         : r.stderr.trim().split('\n').pop(),
     };
   }
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { medianMs: number; peakMiB: number };
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Timed;
 }
 
 const backend = await initBackend(process.env.AVB_BACKEND as never);
 const only = process.argv.slice(2);
 const rows: Record<string, unknown>[] = [];
 for (const c of CASES.filter((k) => only.length === 0 || only.includes(k.name))) {
-  let ours: { medianMs?: number; error?: string };
-  try {
-    ours = { medianMs: median(await c.run(iterations)) };
-  } catch (e) {
-    ours = { error: (e as Error).message.split('\n')[0] };
+  // avb and PyTorch alternate, `rounds` times each: slow drifts of the machine (other load,
+  // clock) then reach both sides, and the medians are taken over all rounds.
+  const ours: Timed = { timesMs: [] };
+  const ref: Timed = { timesMs: [] };
+  for (let round = 0; round < rounds; round++) {
+    if (!ours.error) {
+      try {
+        ours.timesMs!.push(...(await c.run(iterations)));
+      } catch (e) {
+        ours.error = (e as Error).message.split('\n')[0];
+      }
+    }
+    if (!ref.error) {
+      const r = process.env.AVB_BENCH_NO_TORCH === '1' ? { error: 'skipped' } : torch(c.name);
+      if (r.error) ref.error = r.error;
+      else {
+        ref.timesMs!.push(...r.timesMs!);
+        ref.peakMiB = Math.max(ref.peakMiB ?? 0, r.peakMiB ?? 0);
+      }
+    }
   }
   const peakMiB = process.resourceUsage().maxRSS / 1024;
-  const ref = process.env.AVB_BENCH_NO_TORCH === '1' ? { error: 'skipped' } : torch(c.name);
-  const ratio = ours.medianMs && ref.medianMs ? ours.medianMs / ref.medianMs : undefined;
+  const avbMs = ours.error ? undefined : median(ours.timesMs!);
+  const torchMs = ref.error ? undefined : median(ref.timesMs!);
+  const ratio = avbMs && torchMs ? avbMs / torchMs : undefined;
   const row = {
     case: c.name,
     description: c.description,
-    avbMs: ours.medianMs,
+    avbMs,
     avbError: ours.error,
     avbPeakMiB: peakMiB,
-    torchMs: ref.medianMs,
-    torchPeakMiB: ref.peakMiB,
+    torchMs,
+    torchPeakMiB: ref.error ? undefined : ref.peakMiB,
     torchError: ref.error,
     ratio,
   };
   rows.push(row);
   process.stdout.write(
-    `${c.name.padEnd(16)} avb ${ours.medianMs?.toFixed(1) ?? ours.error}  ms | torch ${ref.medianMs?.toFixed(1) ?? ref.error} ms | ratio ${ratio?.toFixed(2) ?? '-'} | peak RSS avb ${peakMiB.toFixed(0)} MiB, torch ${ref.peakMiB?.toFixed(0) ?? '-'} MiB\n`,
+    `${c.name.padEnd(16)} avb ${avbMs?.toFixed(1) ?? ours.error}  ms | torch ${torchMs?.toFixed(1) ?? ref.error} ms | ratio ${ratio?.toFixed(2) ?? '-'} | peak RSS avb ${peakMiB.toFixed(0)} MiB, torch ${ref.peakMiB?.toFixed(0) ?? '-'} MiB\n`,
   );
 }
 const result = {
@@ -88,6 +112,7 @@ const result = {
   },
   backend,
   stepsPerCase: iterations,
+  rounds,
   torchThreads,
   rows,
 };

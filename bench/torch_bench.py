@@ -1,5 +1,6 @@
 """PyTorch reference for `npm run bench`: the same networks, batch, losses and optimiser as the
-avb cases in bench/cases.ts, timed the same way (median ms per step after 3 warm-up steps).
+avb cases in bench/cases.ts, timed the same way (median ms per step after a warm-up of at least
+3 steps and 2 seconds).
 
 Usage: python3 bench/torch_bench.py <case> <steps>   (prints one JSON line)
 Runs single-threaded (torch.set_num_threads(1)), like the wasm backend under Node.
@@ -239,11 +240,15 @@ CASES = {"avb-mlp": avb_mlp, "avb-ac-conv": avb_ac_conv, "vae-mlp": vae_mlp, "ai
 if __name__ == "__main__":
     name, steps = sys.argv[1], int(sys.argv[2])
     step = CASES[name](load_mnist())
+    # Warm-up as in bench/cases.ts: at least 3 steps and 2 seconds.
+    warm_until, i = time.perf_counter() + 2, 0
+    while i < 3 or time.perf_counter() < warm_until:
+        step()
+        i += 1
     times = []
-    for i in range(steps + 3):
+    for i in range(steps):
         t0 = time.perf_counter()
         step()
-        if i >= 3:
-            times.append((time.perf_counter() - t0) * 1000)
+        times.append((time.perf_counter() - t0) * 1000)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"case": name, "medianMs": float(np.median(times)), "peakMiB": peak}))
+    print(json.dumps({"case": name, "medianMs": float(np.median(times)), "peakMiB": peak, "timesMs": times}))
