@@ -182,10 +182,41 @@ function batchMatMul({ inputs, backend, attrs }: KernelArgs): Info {
     return stockKernel('BatchMatMul')({ inputs, backend, attrs });
   }
   const s = new Scratch(backend);
+  if (!transposeA && transposeB && swapPays(a.shape, b.shape)) {
+    // a b^T = (b a^T)^T: b goes in as the left operand, so XNNPACK packs the small a^T instead
+    // of a transposed copy of the (weight) matrix b.
+    const [m, k] = a.shape.slice(-2);
+    const n = b.shape[b.shape.length - 2];
+    const aT = s.run(
+      'Transpose',
+      { x: s.run('Reshape', { x: a }, { shape: [m, k] }) },
+      { perm: [1, 0] },
+    );
+    const b2 = s.run('Reshape', { x: b }, { shape: [n, k] });
+    const outT = s.run('BatchMatMul', { a: b2, b: aT }, { transposeA: false, transposeB: false });
+    const out = s.run('Transpose', { x: outT }, { perm: [1, 0] });
+    return s.done(s.run('Reshape', { x: out }, { shape: [...a.shape.slice(0, -2), m, n] }));
+  }
   const a2 = transposeA ? s.run('Transpose', { x: a }, { perm: swapLast2(a.shape.length) }) : a;
   const b2 = transposeB ? s.run('Transpose', { x: b }, { perm: swapLast2(b.shape.length) }) : b;
   const out = s.run('BatchMatMul', { a: a2, b: b2 }, { transposeA: false, transposeB: false });
   return s.done(out);
+}
+
+/**
+ * Whether a [m, k] b^T for b [n, k] (no batch) is cheaper swapped. The stock kernel hands its
+ * right operand to XNNPACK's fully connected operator, which packs (copies, transposing) it on
+ * every new tensor: the direct way transposes b and packs it (2 n k values moved), the swapped
+ * way transposes a, packs it and transposes the output (m (2 k + n)). For a gradient through a
+ * 1024 x 1024 layer at batch 64 that is 2.1M against 0.2M values; for large batches (AIS: 4000
+ * rows) the direct way wins.
+ */
+function swapPays(aShape: number[], bShape: number[]): boolean {
+  const batch = (shape: number[]) => shape.slice(0, -2).reduce((p, d) => p * d, 1);
+  if (batch(aShape) !== 1 || batch(bShape) !== 1) return false;
+  const [m, k] = aShape.slice(-2);
+  const n = bShape[bShape.length - 2];
+  return m * (2 * k + n) < 2 * n * k;
 }
 
 function swapLast2(rank: number): number[] {

@@ -47,6 +47,28 @@ describe('BatchMatMul with transposes', () => {
     });
   }
 
+  // Few rows against a large right operand: a b^T is computed swapped, (b a^T)^T.
+  for (const shapes of [
+    [
+      [3, 40],
+      [50, 40],
+    ],
+    [
+      [1, 2, 40],
+      [1, 50, 40],
+    ],
+  ]) {
+    it(`a b^T with a ${shapes[0]} and b ${shapes[1]} (the swapped path)`, () => {
+      const av = rng.fillNormal(new Float32Array(shapes[0].reduce((p, d) => p * d, 1)));
+      const bv = rng.fillNormal(new Float32Array(shapes[1].reduce((p, d) => p * d, 1)));
+      const f = () => [tf.matMul(tf.tensor(av, shapes[0]), tf.tensor(bv, shapes[1]), false, true)];
+      const [want] = on('cpu', f);
+      const [got] = on('wasm', f);
+      expect(got.length).toBe(want.length);
+      expect(maxRelErr(got, want)).toBeLessThan(TOL);
+    });
+  }
+
   it('gradients of a 2-D matMul match', () => {
     const av = rng.fillNormal(new Float32Array(5 * 7));
     const bv = rng.fillNormal(new Float32Array(7 * 3));
