@@ -17,6 +17,10 @@ export const MLP_PARTS: ConfigOverrides = {
   decoder: { net: 'mlp', hidden: [300, 300], activation: 'softplus' },
 };
 
+/** MNIST, loaded once for all cases and rounds (each copy is ~200 MB of float32). */
+let mnist: ReturnType<typeof loadDataset> | undefined;
+const loadMnist = () => (mnist ??= loadDataset('mnist'));
+
 export interface CaseSpec {
   name: string;
   description: string;
@@ -35,7 +39,7 @@ function trainerCase(
     description,
     run: async (iterations) => {
       const config = resolveConfig(overrides, { experiment: 'mnist', latent: 32, ...cli });
-      const ds = loadDataset('mnist');
+      const ds = loadMnist();
       const parts = buildParts(config, ds, new Rng(1));
       const trainer = new Trainer(
         parts,
@@ -98,7 +102,7 @@ export const CASES: CaseSpec[] = [
       'one AIS transition (HMC, 10 leapfrog steps) for 500 points x 8 chains, MLP decoder 32-300-300-784',
     run: async (iterations) => {
       const config = resolveConfig(MLP_PARTS, { experiment: 'mnist', method: 'vae', latent: 32 });
-      const ds = loadDataset('mnist');
+      const ds = loadMnist();
       const parts = buildParts(config, ds, new Rng(1));
       const x = tf.tensor(
         Float32Array.from(ds.test!.x.subarray(0, 500 * 784), (p) => (p > 0.5 ? 1 : 0)),
