@@ -10,6 +10,9 @@ import { CASES } from './cases.js';
  * `npm run bench`: each case with avb (wasm backend) and with PyTorch (bench/torch_bench.py),
  * interleaved case by case in one run so machine noise affects both alike. Prints median ms per
  * step, the ratio avb / PyTorch and peak memory; writes bench/results.json.
+ *
+ * Each timing runs in its own process (avb: this file with `--child <case>`), so a case's peak
+ * resident memory is its own and no case inherits another's heap or JIT state.
  */
 const here = dirname(fileURLToPath(import.meta.url));
 const benchDir = join(here, '..', '..', 'bench');
@@ -57,9 +60,45 @@ function torch(name: string): Timed {
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Timed;
 }
 
-const backend = await initBackend(process.env.AVB_BACKEND as never);
+interface ChildResult extends Timed {
+  backend?: unknown;
+}
+
+/** Times `name` with avb in a fresh Node process. */
+function avb(name: string): ChildResult {
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', name], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (r.status !== 0) return { error: r.stderr.trim().split('\n').pop() ?? `exit ${r.status}` };
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as ChildResult;
+}
+
+if (process.argv[2] === '--child') {
+  const c = CASES.find((k) => k.name === process.argv[3])!;
+  let result: ChildResult;
+  try {
+    const backend = await initBackend(process.env.AVB_BACKEND as never);
+    const timesMs = await c.run(iterations);
+    result = { timesMs, peakMiB: process.resourceUsage().maxRSS / 1024, backend };
+  } catch (e) {
+    // e.g. stock wasm (AVB_WASM_STOCK=1) has no conv filter gradient
+    result = { error: (e as Error).message.split('\n')[0] };
+  }
+  process.stdout.write(JSON.stringify(result) + '\n');
+  process.exit(0);
+}
+
 const only = process.argv.slice(2);
+const unknown = only.filter((n) => !CASES.some((c) => c.name === n));
+if (unknown.length > 0) {
+  process.stderr.write(
+    `unknown case ${unknown.join(', ')}; cases: ${CASES.map((c) => c.name).join(', ')}\n`,
+  );
+  process.exit(2);
+}
 const rows: Record<string, unknown>[] = [];
+let backend: unknown;
 for (const c of CASES.filter((k) => only.length === 0 || only.includes(k.name))) {
   // avb and PyTorch alternate, `rounds` times each: slow drifts of the machine (other load,
   // clock) then reach both sides, and the medians are taken over all rounds.
@@ -67,10 +106,12 @@ for (const c of CASES.filter((k) => only.length === 0 || only.includes(k.name)))
   const ref: Timed = { timesMs: [] };
   for (let round = 0; round < rounds; round++) {
     if (!ours.error) {
-      try {
-        ours.timesMs!.push(...(await c.run(iterations)));
-      } catch (e) {
-        ours.error = (e as Error).message.split('\n')[0];
+      const r = avb(c.name);
+      if (r.error) ours.error = r.error;
+      else {
+        ours.timesMs!.push(...r.timesMs!);
+        ours.peakMiB = Math.max(ours.peakMiB ?? 0, r.peakMiB ?? 0);
+        backend = r.backend;
       }
     }
     if (!ref.error) {
@@ -82,7 +123,6 @@ for (const c of CASES.filter((k) => only.length === 0 || only.includes(k.name)))
       }
     }
   }
-  const peakMiB = process.resourceUsage().maxRSS / 1024;
   const avbMs = ours.error ? undefined : median(ours.timesMs!);
   const torchMs = ref.error ? undefined : median(ref.timesMs!);
   const ratio = avbMs && torchMs ? avbMs / torchMs : undefined;
@@ -91,7 +131,7 @@ for (const c of CASES.filter((k) => only.length === 0 || only.includes(k.name)))
     description: c.description,
     avbMs,
     avbError: ours.error,
-    avbPeakMiB: peakMiB,
+    avbPeakMiB: ours.error ? undefined : ours.peakMiB,
     torchMs,
     torchPeakMiB: ref.error ? undefined : ref.peakMiB,
     torchError: ref.error,
@@ -99,7 +139,7 @@ for (const c of CASES.filter((k) => only.length === 0 || only.includes(k.name)))
   };
   rows.push(row);
   process.stdout.write(
-    `${c.name.padEnd(16)} avb ${avbMs?.toFixed(1) ?? ours.error}  ms | torch ${torchMs?.toFixed(1) ?? ref.error} ms | ratio ${ratio?.toFixed(2) ?? '-'} | peak RSS avb ${peakMiB.toFixed(0)} MiB, torch ${ref.peakMiB?.toFixed(0) ?? '-'} MiB\n`,
+    `${c.name.padEnd(16)} avb ${avbMs?.toFixed(1) ?? ours.error}  ms | torch ${torchMs?.toFixed(1) ?? ref.error} ms | ratio ${ratio?.toFixed(2) ?? '-'} | peak RSS avb ${ours.peakMiB?.toFixed(0) ?? '-'} MiB, torch ${ref.peakMiB?.toFixed(0) ?? '-'} MiB\n`,
   );
 }
 const result = {

@@ -15,10 +15,18 @@
   ;; exp(-a) for a >= 0: Cody-Waite range reduction -a = k ln2 + r, |r| <= ln2/2 (ln2 split so
   ;; k * ln2_hi is exact), a degree-7 Taylor polynomial for exp(r) (truncation < 6e-9 relative)
   ;; and 2^k built from its exponent bits (k >= -126 after the clamp, so 2^k is a normal float).
-  (func $exp_neg (param $a v128) (result v128) (local $k v128) (local $r v128)
-    (local.set $a (f32x4.min (local.get $a) (v128.const f32x4 87 87 87 87)))
-    (local.set $k (f32x4.nearest
-      (f32x4.mul (local.get $a) (v128.const f32x4 -1.44269504 -1.44269504 -1.44269504 -1.44269504))))
+  ;;
+  ;; Written with single-instruction operations where the result is the same: pmin/pmax (NaN
+  ;; inputs still give NaN here, see each use) instead of min/max, and rounding by adding and
+  ;; subtracting 1.5 * 2^23 instead of nearest + trunc_sat (V8 expands those to several x86
+  ;; instructions each): 1.5 * 2^23 + k keeps the integer k in its low mantissa bits.
+  (func $exp_neg (param $a v128) (result v128) (local $m v128) (local $k v128) (local $r v128)
+    ;; pmin(a, 87) = 87 < a ? 87 : a keeps a NaN a.
+    (local.set $a (f32x4.pmin (local.get $a) (v128.const f32x4 87 87 87 87)))
+    (local.set $m (f32x4.add
+      (f32x4.mul (local.get $a) (v128.const f32x4 -1.44269504 -1.44269504 -1.44269504 -1.44269504))
+      (v128.const f32x4 12582912 12582912 12582912 12582912)))
+    (local.set $k (f32x4.sub (local.get $m) (v128.const f32x4 12582912 12582912 12582912 12582912)))
     (local.set $r (f32x4.sub
       (f32x4.sub (f32x4.neg (local.get $a))
         (f32x4.mul (local.get $k) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375)))
@@ -32,8 +40,9 @@
       (f32x4.add (v128.const f32x4 8.33333333e-3 8.33333333e-3 8.33333333e-3 8.33333333e-3) (f32x4.mul (local.get $r)
       (f32x4.add (v128.const f32x4 1.38888889e-3 1.38888889e-3 1.38888889e-3 1.38888889e-3) (f32x4.mul (local.get $r)
         (v128.const f32x4 1.98412698e-4 1.98412698e-4 1.98412698e-4 1.98412698e-4)))))))))))))))
+      ;; 2^k: the exponent field k + 127; (bits(m) - bits(1.5 * 2^23)) = k, so bits(m) - 0x4B3FFF81.
       (i32x4.shl
-        (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $k)) (v128.const i32x4 127 127 127 127))
+        (i32x4.sub (local.get $m) (v128.const i32x4 0x4B3FFF81 0x4B3FFF81 0x4B3FFF81 0x4B3FFF81))
         (i32.const 23))))
 
   ;; softplus(v) = max(v, 0) + log1p(t), t = exp(-|v|) in (0, 1]; log1p(t) = 2 atanh(u) with
@@ -44,7 +53,8 @@
     (local.set $u (f32x4.div (local.get $t) (f32x4.add (local.get $t) (v128.const f32x4 2 2 2 2))))
     (local.set $s (f32x4.mul (local.get $u) (local.get $u)))
     (f32x4.add
-      (f32x4.max (local.get $v) (v128.const f32x4 0 0 0 0))
+      ;; pmax(v, 0) = v < 0 ? 0 : v keeps a NaN v.
+      (f32x4.pmax (local.get $v) (v128.const f32x4 0 0 0 0))
       (f32x4.mul (f32x4.add (local.get $u) (local.get $u))
         (f32x4.add (v128.const f32x4 1 1 1 1) (f32x4.mul (local.get $s)
         (f32x4.add (v128.const f32x4 3.33333333e-1 3.33333333e-1 3.33333333e-1 3.33333333e-1) (f32x4.mul (local.get $s)
