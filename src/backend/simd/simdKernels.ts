@@ -7,7 +7,7 @@ import { WASM_BASE64 } from './simdMath.wasm.js';
  * inputs and writes its output in place, without copies.
  *
  * - `Softplus` replaces the stock kernel, which calls scalar libm: ~44 ms per 3.1M values against
- *   ~4 ms for XNNPACK's vectorised sigmoid, a quarter of an AIS transition on MNIST. Ours: ~11 ms.
+ *   ~4 ms for XNNPACK's vectorised sigmoid, a quarter of an AIS transition on MNIST. Ours: ~10 ms.
  * - {@link BERNOULLI_LL_KERNEL} and its gradient are new kernels: a Bernoulli decoder's
  *   log-likelihood summed per example, x l - softplus(l), in one pass over the logits instead of
  *   five, and its gradient dy (x - sigmoid(l)) in one pass instead of seven
@@ -48,13 +48,14 @@ function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
   return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 }
 
+/** One instance of the SIMD module per backend (null: not available there). */
+const instances = new WeakMap<object, SimdExports | null>();
+
 /**
- * Instantiates the SIMD module on the backend's memory; undefined where WebAssembly SIMD or the
+ * The SIMD module instantiated on the backend's memory; undefined where WebAssembly SIMD or the
  * backend's memory is not available (older browsers, the threaded build's shared memory), in
  * which case the stock kernels stay.
  */
-const instances = new WeakMap<object, SimdExports | null>();
-
 function simdFor(backend: WasmBackendInternals): SimdExports | undefined {
   let simd = instances.get(backend);
   if (simd === undefined) {
