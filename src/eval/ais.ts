@@ -154,10 +154,7 @@ export async function aisLogLikelihood(
     const eps = rng.normalTensor([N, L]);
     return q0 ? tf.add(q0.mean, tf.mul(q0.std, eps)) : eps;
   });
-  let here = tf.tidy(() => {
-    const e = decoderTerm(z);
-    return { ll: tf.keep(e.ll), grad: tf.keep(e.grad) };
-  });
+  let here = decoderTerm(z);
   const stepSizes = new Float64Array(N).fill(options.stepSize);
   const acceptEma = new Float64Array(N).fill(0.65);
   const logW = new Float64Array(N);
