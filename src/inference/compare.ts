@@ -87,8 +87,11 @@ export async function runInference(
     case 'avb-ac': {
       const r = await avbInference(
         model,
-        method === 'avb-ac',
-        it(DEFAULT_AVB_INFERENCE),
+        {
+          ...DEFAULT_AVB_INFERENCE,
+          contrast: method === 'avb-ac' ? 'diagonal' : 'none',
+          iterations: o.iterations ?? DEFAULT_AVB_INFERENCE.iterations,
+        },
         rng,
         o.samples,
       );

@@ -15,6 +15,27 @@ function likelihood(z: tf.Tensor2D, tau: tf.Tensor, d: EightSchoolsData): tf.Ten
 }
 
 /**
+ * The likelihood term and its gradient in doubles: sum_j -(y_j - theta_j)^2 / (2 sigma_j^2) with
+ * theta_j = mu + tau eta_j; returns it with d/dmu, d/dtau and d/deta_j.
+ */
+function likelihoodAndGradient(mu: number, tau: number, z: Float64Array, d: EightSchoolsData) {
+  let logLik = 0;
+  let dMu = 0;
+  let dTau = 0;
+  const dEta = new Float64Array(J);
+  for (let j = 0; j < J; j++) {
+    const eta = z[2 + j];
+    const resid = d.y[j] - (mu + tau * eta);
+    const r = resid / d.sigma[j] ** 2; // d logLik / d theta_j
+    logLik -= 0.5 * resid * r;
+    dMu += r;
+    dTau += r * eta;
+    dEta[j] = r * tau;
+  }
+  return { logLik, dMu, dTau, dEta };
+}
+
+/**
  * The paper's eight schools (section 6.1): z = (mu, tau, eta_1..8), all N(0, 1) a priori, tau
  * unconstrained (so the posterior has two mirror modes in tau), theta_j = mu + tau eta_j,
  * y_j ~ N(theta_j, sigma_j) with the paper's rescaled data.
@@ -31,6 +52,18 @@ export function eightSchoolsPaper(d: EightSchoolsData = EIGHT_SCHOOLS_PAPER): Ba
       }),
     summaryNames,
     summarize: (z) => [z[0], z[1], ...Array.from({ length: J }, (_, j) => z[0] + z[1] * z[2 + j])],
+    logDensityAndGradient: (z) => {
+      const { logLik, dMu, dTau, dEta } = likelihoodAndGradient(z[0], z[1], z, d);
+      let prior = 0;
+      for (const v of z) prior -= 0.5 * v * v;
+      const grad = new Float64Array(2 + J);
+      grad[0] = dMu - z[0];
+      grad[1] = dTau - z[1];
+      for (let j = 0; j < J; j++) grad[2 + j] = dEta[j] - z[2 + j];
+      return { logp: prior + logLik, grad };
+    },
+    // (tau, eta) -> (-tau, -eta) leaves theta and the density unchanged.
+    mirror: (s) => [s[0], -s[1], ...s.slice(2)],
   };
 }
 
@@ -56,6 +89,17 @@ export function eightSchoolsClassic(d: EightSchoolsData = EIGHT_SCHOOLS_CLASSIC)
     summarize: (z) => {
       const tau = Math.exp(z[1]);
       return [z[0], tau, ...Array.from({ length: J }, (_, j) => z[0] + tau * z[2 + j])];
+    },
+    logDensityAndGradient: (z) => {
+      const tau = Math.exp(z[1]);
+      const { logLik, dMu, dTau, dEta } = likelihoodAndGradient(z[0], tau, z, d);
+      let prior = z[1]; // the Jacobian of tau = exp(log tau)
+      for (let j = 0; j < J; j++) prior -= 0.5 * z[2 + j] ** 2;
+      const grad = new Float64Array(2 + J);
+      grad[0] = dMu;
+      grad[1] = 1 + dTau * tau;
+      for (let j = 0; j < J; j++) grad[2 + j] = dEta[j] - z[2 + j];
+      return { logp: prior + logLik, grad };
     },
   };
 }

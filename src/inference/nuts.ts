@@ -35,9 +35,21 @@ export interface NutsResult {
 
 type LogpGrad = (z: Float64Array) => { logp: number; grad: Float64Array };
 
-/** log p and its gradient at one point, through the model's tfjs log joint. */
+/**
+ * log p and its gradient at one point: the model's double-precision gradient when it has one,
+ * else through its tfjs log joint.
+ */
 function logpGradOf(model: BayesianModel): { f: LogpGrad; count: () => number } {
   let count = 0;
+  const exact = model.logDensityAndGradient;
+  if (exact) {
+    const f: LogpGrad = (z) => {
+      count++;
+      const { logp, grad } = exact(z);
+      return { logp: Number.isFinite(logp) ? logp : -Infinity, grad };
+    };
+    return { f, count: () => count };
+  }
   const vg = tf.valueAndGrad((z: tf.Tensor) => tf.sum(model.logJoint(z as tf.Tensor2D)));
   const f: LogpGrad = (z) => {
     count++;
@@ -139,7 +151,7 @@ export async function nuts(
   const rhat = names.map((_, k) => splitRhat(perChain.map((ch) => ch.map((v) => v[k]))));
   const ess = names.map((_, k) => effectiveSampleSize(perChain.map((ch) => ch.map((v) => v[k]))));
   return {
-    draws: { names, values: perChain.flat() },
+    draws: { names, values: perChain.flat(), chain: perChain.flatMap((ch, c) => ch.map(() => c)) },
     rhat,
     ess,
     stepSizes,
@@ -209,11 +221,16 @@ function findReasonableStepSize(s: State, invMass: Float64Array, f: LogpGrad, rn
   return Math.min(Math.max(eps, 1e-6), 100);
 }
 
+/**
+ * A subtree of the trajectory, its ends in the order they were built: `beg` next to where it
+ * started, `end` at its outer edge. `rho` is the sum of its momenta (Betancourt 2017's
+ * generalised U-turn criterion needs it).
+ */
 interface Tree {
-  minus: State;
-  rMinus: Float64Array;
-  plus: State;
-  rPlus: Float64Array;
+  end: State;
+  rEnd: Float64Array;
+  rBeg: Float64Array;
+  rho: Float64Array;
   proposal: State;
   n: number;
   ok: boolean;
@@ -224,21 +241,48 @@ interface Tree {
 
 const MAX_DELTA = 1000;
 
-function noUTurn(
-  minus: State,
-  plus: State,
-  rMinus: Float64Array,
-  rPlus: Float64Array,
+function plus(a: Float64Array, b: Float64Array): Float64Array {
+  const out = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i] + b[i];
+  return out;
+}
+
+/** Stan's criterion: both ends' velocities M^-1 p point along the summed momentum rho. */
+function keepsGoing(
+  pA: Float64Array,
+  pB: Float64Array,
+  rho: Float64Array,
   invMass: Float64Array,
 ): boolean {
   let a = 0;
   let b = 0;
-  for (let i = 0; i < minus.z.length; i++) {
-    const dz = plus.z[i] - minus.z[i];
-    a += dz * invMass[i] * rMinus[i];
-    b += dz * invMass[i] * rPlus[i];
+  for (let i = 0; i < rho.length; i++) {
+    a += invMass[i] * pA[i] * rho[i];
+    b += invMass[i] * pB[i] * rho[i];
   }
-  return a >= 0 && b >= 0;
+  return a > 0 && b > 0;
+}
+
+/**
+ * Whether the trajectory may grow after joining an inner tree (far end `innerFar`, near end
+ * `innerNear`) and the outer tree built next to it (near end `outerNear`, far end `outerFar`):
+ * the criterion over the whole, plus Stan's two extra checks across the seam (each side with the
+ * first momentum of the other), which catch U-turns that fall between the two halves.
+ */
+function mergeKeepsGoing(
+  innerFar: Float64Array,
+  innerNear: Float64Array,
+  innerRho: Float64Array,
+  outerNear: Float64Array,
+  outerFar: Float64Array,
+  outerRho: Float64Array,
+  invMass: Float64Array,
+): boolean {
+  return (
+    keepsGoing(innerFar, outerFar, plus(innerRho, outerRho), invMass) &&
+    keepsGoing(innerFar, outerNear, plus(innerRho, outerNear), invMass) &&
+    keepsGoing(innerNear, outerFar, plus(outerRho, innerNear), invMass)
+  );
 }
 
 function buildTree(
@@ -260,10 +304,10 @@ function buildTree(
     const divergent = !(logU < h + MAX_DELTA);
     const alpha = Number.isFinite(h) ? Math.min(1, Math.exp(h - h0)) : 0;
     return {
-      minus: next.state,
-      rMinus: next.r,
-      plus: next.state,
-      rPlus: next.r,
+      end: next.state,
+      rEnd: next.r,
+      rBeg: next.r,
+      rho: Float64Array.from(next.r),
       proposal: next.state,
       n,
       ok: !divergent,
@@ -274,26 +318,28 @@ function buildTree(
   }
   const t = buildTree(s, r, logU, dir, depth - 1, eps, h0, invMass, f, rng);
   if (!t.ok) return t;
-  const t2 =
-    dir === -1
-      ? buildTree(t.minus, t.rMinus, logU, dir, depth - 1, eps, h0, invMass, f, rng)
-      : buildTree(t.plus, t.rPlus, logU, dir, depth - 1, eps, h0, invMass, f, rng);
-  if (dir === -1) {
-    t.minus = t2.minus;
-    t.rMinus = t2.rMinus;
-  } else {
-    t.plus = t2.plus;
-    t.rPlus = t2.rPlus;
-  }
+  const t2 = buildTree(t.end, t.rEnd, logU, dir, depth - 1, eps, h0, invMass, f, rng);
+  const ok = t2.ok && mergeKeepsGoing(t.rBeg, t.rEnd, t.rho, t2.rBeg, t2.rEnd, t2.rho, invMass);
   if (t.n + t2.n > 0 && rng.uniform() < t2.n / (t.n + t2.n)) t.proposal = t2.proposal;
-  t.alpha += t2.alpha;
-  t.nAlpha += t2.nAlpha;
-  t.n += t2.n;
-  t.divergent = t.divergent || t2.divergent;
-  t.ok = t2.ok && noUTurn(t.minus, t.plus, t.rMinus, t.rPlus, invMass);
-  return t;
+  return {
+    end: t2.end,
+    rEnd: t2.rEnd,
+    rBeg: t.rBeg,
+    rho: plus(t.rho, t2.rho),
+    proposal: t.proposal,
+    n: t.n + t2.n,
+    ok,
+    alpha: t.alpha + t2.alpha,
+    nAlpha: t.nAlpha + t2.nAlpha,
+    divergent: t.divergent || t2.divergent,
+  };
 }
 
+/**
+ * One NUTS transition (slice variant, Hoffman & Gelman 2014 Algorithm 3) with Stan's generalised
+ * U-turn criterion: the trajectory keeps its two ends (state and momentum) and the sum of all
+ * its momenta; each doubling builds a subtree at one end and checks the merge.
+ */
 function transition(
   s: State,
   eps: number,
@@ -305,10 +351,12 @@ function transition(
   const r0 = momentum(s.z.length, invMass, rng);
   const h0 = s.logp - kinetic(r0, invMass);
   const logU = h0 + Math.log(1 - rng.uniform());
-  let minus = s;
-  let plus = s;
-  let rMinus = r0;
-  let rPlus = r0;
+  // ends[0]: the backward end, ends[1]: the forward end.
+  const ends = [
+    { state: s, r: r0 },
+    { state: s, r: r0 },
+  ];
+  let rho: Float64Array = Float64Array.from(r0);
   let current = s;
   let n = 1;
   let alpha = 0;
@@ -316,24 +364,19 @@ function transition(
   let divergent = false;
   for (let depth = 0; depth < maxDepth; depth++) {
     const dir = rng.uniform() < 0.5 ? -1 : 1;
-    const t =
-      dir === -1
-        ? buildTree(minus, rMinus, logU, dir, depth, eps, h0, invMass, f, rng)
-        : buildTree(plus, rPlus, logU, dir, depth, eps, h0, invMass, f, rng);
-    if (dir === -1) {
-      minus = t.minus;
-      rMinus = t.rMinus;
-    } else {
-      plus = t.plus;
-      rPlus = t.rPlus;
-    }
+    const near = ends[dir === -1 ? 0 : 1];
+    const far = ends[dir === -1 ? 1 : 0];
+    const t = buildTree(near.state, near.r, logU, dir, depth, eps, h0, invMass, f, rng);
     alpha += t.alpha;
     nAlpha += t.nAlpha;
     divergent = divergent || t.divergent;
     if (!t.ok) break;
     if (rng.uniform() < t.n / n) current = t.proposal;
     n += t.n;
-    if (!noUTurn(minus, plus, rMinus, rPlus, invMass)) break;
+    const goOn = mergeKeepsGoing(far.r, near.r, rho, t.rBeg, t.rEnd, t.rho, invMass);
+    rho = plus(rho, t.rho);
+    ends[dir === -1 ? 0 : 1] = { state: t.end, r: t.rEnd };
+    if (!goOn) break;
   }
   return { state: current, acceptStat: nAlpha > 0 ? alpha / nAlpha : 0, divergent };
 }
@@ -357,29 +400,48 @@ export function splitRhat(chains: number[][]): number {
 }
 
 /**
- * Effective sample size over all chains (BDA3 section 11.5: autocorrelations from the
- * variogram, summed in pairs until a pair's sum turns negative — Geyer's initial positive sequence).
+ * Effective sample size over all chains, as Stan computes it (Vehtari et al. 2021; BDA3
+ * section 11.5): autocorrelations from the chains' autocovariances and the between-chain
+ * variance, summed in pairs from lag 0 until a pair's sum turns negative (Geyer's initial
+ * positive sequence), made monotone (Geyer's initial monotone sequence), ESS = m n / tau.
+ * Antithetic chains (negative lag-1 correlation) give ESS above m n, capped at m n log10(m n).
  */
 export function effectiveSampleSize(chains: number[][]): number {
   const m = chains.length;
   const n = chains[0].length;
+  if (n < 4) return NaN;
   const means = chains.map((c) => c.reduce((a, b) => a + b, 0) / n);
-  const grand = means.reduce((a, b) => a + b, 0) / m;
-  const B = (n / Math.max(1, m - 1)) * means.reduce((a, v) => a + (v - grand) ** 2, 0);
-  const W =
-    chains.reduce((a, c, i) => a + c.reduce((s, v) => s + (v - means[i]) ** 2, 0) / (n - 1), 0) / m;
-  const varPlus = ((n - 1) / n) * W + (m > 1 ? B / n : 0);
-  const rho = (t: number) => {
+  const centred = chains.map((c, i) => c.map((v) => v - means[i]));
+  // Mean over chains of the (biased, divisor n) autocovariance at lag t.
+  const acov = (t: number) => {
     let v = 0;
-    for (const c of chains) for (let i = t; i < n; i++) v += (c[i] - c[i - t]) ** 2;
-    v /= m * (n - t);
-    return 1 - v / (2 * varPlus);
+    for (const c of centred) for (let i = 0; i + t < n; i++) v += c[i] * c[i + t];
+    return v / (m * n);
   };
-  let sum = 0;
-  for (let t = 1; t + 1 < n; t += 2) {
-    const pair = rho(t) + rho(t + 1);
-    if (pair < 0) break;
-    sum += pair;
+  const meanVar = (acov(0) * n) / (n - 1);
+  const grand = means.reduce((a, b) => a + b, 0) / m;
+  const between = m > 1 ? means.reduce((a, v) => a + (v - grand) ** 2, 0) / (m - 1) : 0;
+  const varPlus = (meanVar * (n - 1)) / n + between;
+  if (!(varPlus > 0)) return NaN;
+  const rhoAt = (t: number) => 1 - (meanVar - acov(t)) / varPlus;
+  const rho: number[] = [1, rhoAt(1)];
+  let t = 1;
+  for (; t < n - 4; t += 2) {
+    const even = rhoAt(t + 1);
+    const odd = rhoAt(t + 2);
+    if (even + odd < 0) break;
+    rho.push(even, odd);
   }
-  return (m * n) / (1 + 2 * sum);
+  const last = rho.length - 1;
+  // Stan: a positive last autocorrelation is carried one lag further (antithetic chains).
+  const tail = rho[last] > 0 ? rho[last] : 0;
+  for (let k = 1; k + 2 <= last; k += 2) {
+    if (rho[k + 1] + rho[k + 2] > rho[k - 1] + rho[k]) {
+      rho[k + 1] = (rho[k - 1] + rho[k]) / 2;
+      rho[k + 2] = rho[k + 1];
+    }
+  }
+  const total = m * n;
+  const tau = Math.max(-1 + 2 * rho.reduce((a, b) => a + b, 0) + tail, 1 / Math.log10(total));
+  return total / tau;
 }

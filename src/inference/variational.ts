@@ -28,12 +28,14 @@ export const DEFAULT_ADVI: VariationalOptions = {
 };
 
 /** The paper's AVB settings for eight schools: batch 512, Adam 1e-4 / 2e-4, 1 primal + 2 adversary steps. */
-export const DEFAULT_AVB_INFERENCE: VariationalOptions = {
+export const DEFAULT_AVB_INFERENCE: AvbInferenceOptions = {
   iterations: 10000,
   batch: 512,
   learningRate: 1e-4,
   learningRateAdversary: 2e-4,
   adversarySteps: 2,
+  contrast: 'diagonal',
+  hidden: 128,
 };
 
 export interface VariationalResult {
@@ -107,60 +109,124 @@ export async function advi(
   };
 }
 
+/** How AVB's adversary sees q's samples (paper section 4; `full` is avb's extension). */
+export type ContrastKind = 'none' | 'diagonal' | 'full';
+
+export interface AvbInferenceOptions extends VariationalOptions {
+  /**
+   * `none`: the adversary tells q from the prior N(0, I) (plain AVB). `diagonal`: adaptive
+   * contrast, q's samples normalised per coordinate by the batch mean and sd (the paper).
+   * `full`: adaptive contrast with the batch covariance, zhat = L^-1 (z - mean) with L L^T the
+   * covariance, so correlations between coordinates are removed too and the adversary faces a
+   * distribution that differs from N(0, I) only in its shape beyond second moments.
+   */
+  contrast: ContrastKind;
+  /** Width of the generator's two hidden layers and of the adversary's. */
+  hidden: number;
+}
+
+/**
+ * Moment-matched Gaussian contrast for a batch z `[n, d]`: zhat `[n, d]` and log r(z) `[n]`,
+ * with the moments treated as constants (stop-gradient; the variance floored at 1e-4, as the
+ * authors do). Allocates inside the caller's tidy.
+ */
+function gaussianContrast(z: tf.Tensor2D, kind: 'diagonal' | 'full') {
+  const d = z.shape[1];
+  const n = z.shape[0];
+  const mean = stopGradient(tf.mean(z, 0));
+  const centred = tf.sub(z, mean) as tf.Tensor2D;
+  let zhat: tf.Tensor2D;
+  let logDet: number | tf.Tensor; // sum_j log L_jj
+  if (kind === 'diagonal') {
+    const std = tf.sqrt(tf.maximum(stopGradient(tf.moments(z, 0).variance), 1e-4));
+    zhat = tf.div(centred, std) as tf.Tensor2D;
+    logDet = tf.sum(tf.log(std));
+  } else {
+    // The covariance is d x d: its Cholesky factor is computed in doubles on the CPU.
+    const c = stopGradient(tf.matMul(centred, centred, true, false)).dataSync();
+    const cov = Float64Array.from(c, (v) => v / (n - 1));
+    for (let j = 0; j < d; j++) cov[j * d + j] += 1e-4;
+    const { inverse, logDiagonalSum } = choleskyInverse(cov, d);
+    zhat = tf.matMul(centred, tf.tensor2d(Float32Array.from(inverse), [d, d]), false, true);
+    logDet = logDiagonalSum;
+  }
+  const logR = tf.sub(
+    tf.mul(tf.sum(tf.square(zhat), 1), -0.5),
+    tf.add(logDet, d * HALF_LOG_2PI),
+  ) as tf.Tensor1D;
+  return { zhat, logR };
+}
+
+/**
+ * L^-1 for the Cholesky factor L of a symmetric positive-definite `d x d` matrix (row-major),
+ * and sum_j log L_jj. Doubles throughout.
+ */
+export function choleskyInverse(a: Float64Array, d: number) {
+  const l = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = a[i * d + j];
+      for (let k = 0; k < j; k++) s -= l[i * d + k] * l[j * d + k];
+      l[i * d + j] = i === j ? Math.sqrt(Math.max(s, 1e-300)) : s / l[j * d + j];
+    }
+  }
+  const inv = new Float64Array(d * d);
+  let logDiagonalSum = 0;
+  for (let i = 0; i < d; i++) {
+    logDiagonalSum += Math.log(l[i * d + i]);
+    inv[i * d + i] = 1 / l[i * d + i];
+    for (let j = 0; j < i; j++) {
+      let s = 0;
+      for (let k = j; k < i; k++) s -= l[i * d + k] * inv[k * d + j];
+      inv[i * d + j] = s / l[i * d + i];
+    }
+  }
+  return { inverse: inv, logDiagonalSum };
+}
+
 /**
  * AVB as variational inference for a model with fixed data (paper section 6.1): an implicit
- * q(z) = g(eps), eps ~ N(0, I_dim), g = FC128 ELU -> FC128 ELU -> FC dim, and an adversary T(z)
+ * q(z) = g(eps), eps ~ N(0, I_dim), g = FC ELU -> FC ELU -> FC dim, and an adversary T(z)
  * (with the prior term ||z||^2/2) that tells q from the reference N(0, I). The primal minimises
  * E_q[-log p(z, data) + log N(z; 0, I) + T(z)] (= -ELBO when T = log q - log N). With adaptive
- * contrast, q's samples are normalised by their batch mean and standard deviation and compared
- * with N(0, I), and the primal uses the moment-matched Gaussian r instead of N(0, I).
+ * contrast (`contrast` diagonal or full), q's samples are normalised by their batch moments
+ * and compared with N(0, I), and the primal uses the moment-matched Gaussian r instead of
+ * N(0, I).
  */
 export async function avbInference(
   model: BayesianModel,
-  adaptiveContrast: boolean,
-  o: VariationalOptions,
+  o: AvbInferenceOptions,
   rng: Rng,
   samples: number,
 ): Promise<VariationalResult> {
   const began = performance.now();
   const d = model.dim;
-  const generator = new Mlp(rng, [d, 128, 128, d], 'elu');
+  const generator = new Mlp(rng, [d, o.hidden, o.hidden, d], 'elu');
   const adversary = new ConcatMlpAdversary(rng, {
     dataDim: 0,
     latentDim: d,
-    hidden: 128,
+    hidden: o.hidden,
     depth: 2,
     activation: 'elu',
     innerDim: 0,
   });
   const gw = [...generator.namedWeights().values()];
   const aw = [...adversary.namedWeights().values()];
-  const primalOpt = new Adam(gw, {
-    learningRate: o.learningRate,
+  const adam = (learningRate: number) => ({
+    learningRate,
     beta1: 0.5,
     beta2: 0.999,
     epsilon: 1e-8,
   });
-  const advOpt = new Adam(aw, {
-    learningRate: o.learningRateAdversary,
-    beta1: 0.5,
-    beta2: 0.999,
-    epsilon: 1e-8,
-  });
+  const primalOpt = new Adam(gw, adam(o.learningRate));
+  const advOpt = new Adam(aw, adam(o.learningRateAdversary));
   const none = tf.zeros([o.batch, 0]);
 
-  /** q's samples, and what the adversary compares (z itself, or z normalised by its moments). */
-  const contrast = (z: tf.Tensor2D) => {
-    if (!adaptiveContrast) return { compared: z, logRef: logStandardNormal(z) };
-    const { mean, variance } = tf.moments(z, 0);
-    const std = tf.sqrt(tf.maximum(stopGradient(variance), 1e-4));
-    const zhat = tf.div(tf.sub(z, stopGradient(mean)), std) as tf.Tensor2D;
-    const logR = tf.sub(
-      tf.mul(tf.add(tf.sum(tf.square(zhat), 1), tf.sum(tf.mul(tf.log(std), 2))), -0.5),
-      d * HALF_LOG_2PI,
-    );
-    return { compared: zhat, logRef: logR as tf.Tensor1D };
-  };
+  /** What the adversary compares (z itself, or z normalised by its moments) and log r. */
+  const contrast = (z: tf.Tensor2D) =>
+    o.contrast === 'none'
+      ? { compared: z, logRef: logStandardNormal(z) }
+      : (({ zhat, logR }) => ({ compared: zhat, logRef: logR }))(gaussianContrast(z, o.contrast));
 
   const trace: number[] = [];
   for (let it = 0; it < o.iterations; it++) {
