@@ -116,7 +116,8 @@ export const CASES: CaseSpec[] = [
         parts.decoder,
         x,
         32,
-        { ...DEFAULT_AIS, steps: iterations + 2 },
+        // The transition alone: a fixed step size (the pilot pass would be timed too).
+        { ...DEFAULT_AIS, steps: iterations + 2, adapt: 'global' },
         new Rng(1),
         { kind: 'prior' },
         (t) => {

@@ -4,6 +4,8 @@
  * The library: everything except the command-line layer. Usable in Node and (for the parts that
  * do not read files) in a browser bundle.
  */
+/** The tfjs namespace avb runs on: use it to write models, so that only one copy is loaded. */
+export * as tf from '@tensorflow/tfjs';
 export { AvbUserError } from './errors.js';
 export { Rng } from './random/rng.js';
 export { initBackend, currentBackend, BACKEND_NAMES } from './backend/initBackend.js';
@@ -58,6 +60,7 @@ export {
   classicPosteriorMoments,
 } from './inference/eightSchoolsModel.js';
 export { nuts, DEFAULT_NUTS, splitRhat, effectiveSampleSize } from './inference/nuts.js';
+export { drawsToCsv } from './inference/draws.js';
 export type { NutsOptions, NutsResult } from './inference/nuts.js';
 export {
   advi,
@@ -65,13 +68,29 @@ export {
   DEFAULT_ADVI,
   DEFAULT_AVB_INFERENCE,
 } from './inference/variational.js';
-export type { VariationalOptions, VariationalResult } from './inference/variational.js';
+export type {
+  VariationalOptions,
+  VariationalResult,
+  AdviOptions,
+  AvbInferenceOptions,
+  ContrastKind,
+  InferenceProgress,
+} from './inference/variational.js';
 export { knnKl } from './inference/knnKl.js';
 export {
   runInference,
   compareMethods,
   posteriorSummary,
+  methodSummary,
+  symmetrised,
   INFERENCE_METHODS,
+} from './inference/compare.js';
+export type {
+  InferOptions,
+  MethodResult,
+  Comparison,
+  InferenceMethod,
+  QuantitySummary,
 } from './inference/compare.js';
 export { aisLogLikelihood, DEFAULT_AIS, annealingSchedule } from './eval/ais.js';
 export type { AisOptions, AisResult, AisStart } from './eval/ais.js';

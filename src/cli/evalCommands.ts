@@ -39,7 +39,7 @@ export function addEvalCommands(program: Command): void {
     .addOption(
       new Option(
         '--adapt <mode>',
-        'HMC step-size adaptation toward 0.65 acceptance: one size for all chains (global), per point, per chain (biased low), or none',
+        'HMC step-size adaptation toward 0.65 acceptance: a schedule from a pilot pass, frozen for the estimate (pilot: unbiased); adapted during the estimate over all chains (global), per point or per chain (these bias it low); or none',
       )
         .choices([...AIS_ADAPTATIONS])
         .default(DEFAULT_AIS.adapt),
@@ -93,6 +93,7 @@ export function addEvalCommands(program: Command): void {
             stepSize: opts.stepSize,
             schedule: opts.schedule,
             adapt: opts.adapt,
+            pilotPoints: DEFAULT_AIS.pilotPoints,
           },
           start: opts.aisStart,
           iwaeSamples: opts.iwae,

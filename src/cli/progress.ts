@@ -35,18 +35,22 @@ export class TrainingProgress {
   }
 
   update(m: StepMetrics): void {
-    const figures = describe(m);
+    this.tick(m.step, describe(m));
+  }
+
+  /** `done` of the total units of work are finished; `figures` are shown beside the count. */
+  tick(done: number, figures = ''): void {
     if (this.bar) {
-      this.bar.update(m.step, { figures });
+      this.bar.update(done, { figures });
       return;
     }
     const now = performance.now();
-    if (now - this.lastLine >= this.everySeconds * 1000 || m.step === this.total) {
+    if (now - this.lastLine >= this.everySeconds * 1000 || done === this.total) {
       this.lastLine = now;
-      const rate = (m.step - this.startStep) / ((now - this.startTime) / 1000);
-      const eta = rate > 0 ? (this.total - m.step) / rate : NaN;
+      const rate = (done - this.startStep) / ((now - this.startTime) / 1000);
+      const eta = rate > 0 ? (this.total - done) / rate : NaN;
       process.stderr.write(
-        `${this.label} ${m.step}/${this.total} | ${rate.toFixed(1)}/s | ETA ${formatSeconds(eta)} | ${figures}\n`,
+        `${this.label} ${done}/${this.total} | ${rate.toFixed(1)}/s | ETA ${formatSeconds(eta)}${figures ? ` | ${figures}` : ''}\n`,
       );
     }
   }

@@ -18,17 +18,25 @@ export interface AisOptions {
   schedule: 'linear' | 'sigmoid';
   /**
    * Step-size adaptation toward 0.65 acceptance (x1.1 when the running acceptance is above,
-   * /1.1 below): `global` pools every chain of every point (one step size), `per-point` pools a
-   * point's chains, `per-chain` adapts each chain on its own acceptance, `none` keeps
-   * `stepSize`. Adapting on a chain's own acceptance makes its transitions depend on its own
-   * path, which biases AIS low (measured: -0.14 nats per point on the linear-Gaussian check, at
-   * 1000 and 3000 steps); pooling over many chains keeps that dependence, and the bias, small
-   * (-0.01), hence the `global` default.
+   * /1.1 below).
+   * - `pilot` (default): a short pilot pass with `global` adaptation records one step size per
+   *   annealing step; the estimate is then computed with that schedule frozen. No step size of
+   *   the estimating pass depends on its own chains, so AIS is unbiased by construction (in
+   *   p(x); log p(x) keeps Jensen's small downward bias). Costs the pilot: `pilotPoints`
+   *   points x `chains` chains per batch of points.
+   * - `global` pools every chain of every point (one step size), `per-point` pools a point's
+   *   chains, `per-chain` adapts each chain on its own acceptance: these adapt during the
+   *   estimate, which makes transitions depend on the chains' own paths and biases it low.
+   *   Measured per point on the linear-Gaussian check (latent 5, 30 observed, 1000 steps,
+   *   8 chains): global -0.003, per-point -0.03, per-chain -0.13 nats.
+   * - `none` keeps `stepSize` throughout.
    */
   adapt: AisAdaptation;
+  /** Points (the first ones of the batch) the `pilot` pass adapts on. */
+  pilotPoints: number;
 }
 
-export const AIS_ADAPTATIONS = ['global', 'per-point', 'per-chain', 'none'] as const;
+export const AIS_ADAPTATIONS = ['pilot', 'global', 'per-point', 'per-chain', 'none'] as const;
 export type AisAdaptation = (typeof AIS_ADAPTATIONS)[number];
 
 export const DEFAULT_AIS: AisOptions = {
@@ -37,7 +45,8 @@ export const DEFAULT_AIS: AisOptions = {
   leapfrog: 10,
   stepSize: 0.05,
   schedule: 'linear',
-  adapt: 'global',
+  adapt: 'pilot',
+  pilotPoints: 25,
 };
 
 /** Where chains start: the prior, or a Gaussian per data point (`[n, L]` arrays). */
@@ -54,6 +63,8 @@ export interface AisResult {
   acceptance: number;
   /** Effective sample size of the final importance weights per data point (1..chains). */
   ess: Float64Array;
+  /** The HMC step size of the first chain at each annealing step `[steps]`. */
+  stepSizes: Float64Array;
   seconds: number;
 }
 
@@ -95,6 +106,60 @@ export async function aisLogLikelihood(
   rng: Rng,
   start: AisStart = { kind: 'prior' },
   onProgress?: (step: number, total: number) => void,
+): Promise<AisResult> {
+  if (options.adapt !== 'pilot')
+    return annealedRun(decoder, x, latentDim, options, rng, start, onProgress);
+  const began = performance.now();
+  // The pilot: its own random stream, the first points, as many chains, global adaptation.
+  // (Measured on the linear-Gaussian check: a pilot of 2 chains per point gave a noisier schedule
+  // and estimates 0.02 nats lower; with as many chains as the estimate, no bias.)
+  const pilotRng = rng.fork();
+  const m = Math.min(options.pilotPoints, x.shape[0]);
+  const xPilot = tf.slice(x, 0, m);
+  const pilotStart: AisStart =
+    start.kind === 'gaussian'
+      ? {
+          kind: 'gaussian',
+          mean: start.mean.subarray(0, m * latentDim),
+          logVar: start.logVar.subarray(0, m * latentDim),
+        }
+      : start;
+  const total = 2 * options.steps;
+  const pilot = await annealedRun(
+    decoder,
+    xPilot,
+    latentDim,
+    { ...options, adapt: 'global' },
+    pilotRng,
+    pilotStart,
+    (t) => onProgress?.(t, total),
+  );
+  xPilot.dispose();
+  const r = await annealedRun(
+    decoder,
+    x,
+    latentDim,
+    options,
+    rng,
+    start,
+    (t) => onProgress?.(options.steps + t, total),
+    pilot.stepSizes,
+  );
+  return { ...r, seconds: (performance.now() - began) / 1000 };
+}
+
+/**
+ * One AIS pass; with `frozenSteps` (one step size per annealing step) no adaptation happens.
+ */
+async function annealedRun(
+  decoder: Decoder,
+  x: tf.Tensor,
+  latentDim: number,
+  options: AisOptions,
+  rng: Rng,
+  start: AisStart,
+  onProgress?: (step: number, total: number) => void,
+  frozenSteps?: Float64Array,
 ): Promise<AisResult> {
   const began = performance.now();
   const n = x.shape[0];
@@ -158,9 +223,12 @@ export async function aisLogLikelihood(
   const stepSizes = new Float64Array(N).fill(options.stepSize);
   const acceptEma = new Float64Array(N).fill(0.65);
   const logW = new Float64Array(N);
+  const usedSteps = new Float64Array(options.steps);
   let acceptedTotal = 0;
 
   for (let t = 1; t <= options.steps; t++) {
+    if (frozenSteps) stepSizes.fill(frozenSteps[t - 1]);
+    usedSteps[t - 1] = stepSizes[0];
     const beta = betas[t];
     const dBeta = betas[t] - betas[t - 1];
     const { next, nextEval, accepted, increment } = tf.tidy(() => {
@@ -205,7 +273,9 @@ export async function aisLogLikelihood(
       logW[c] += incs[c];
       acceptedTotal += acc[c];
     }
-    if (options.adapt === 'global') {
+    if (frozenSteps) {
+      // the schedule is fixed: nothing adapts
+    } else if (options.adapt === 'global') {
       let rate = 0;
       for (let c = 0; c < N; c++) rate += acc[c] / N;
       acceptEma[0] = 0.9 * acceptEma[0] + 0.1 * rate;
@@ -250,6 +320,7 @@ export async function aisLogLikelihood(
     stderr,
     acceptance: acceptedTotal / (N * options.steps),
     ess,
+    stepSizes: usedSteps,
     seconds: (performance.now() - began) / 1000,
   };
 }

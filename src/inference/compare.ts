@@ -1,15 +1,11 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { AvbUserError } from '../errors.js';
 import { Rng } from '../random/rng.js';
 import { scatterPng, hconcatPng } from '../viz/scatterPng.js';
-import { eightSchoolsClassic, eightSchoolsPaper } from './eightSchoolsModel.js';
 import { knnKl } from './knnKl.js';
 import type { BayesianModel, Draws } from './model.js';
-import { DEFAULT_NUTS, nuts } from './nuts.js';
+import { nuts } from './nuts.js';
 import type { NutsOptions } from './nuts.js';
-import { advi, avbInference, DEFAULT_ADVI, DEFAULT_AVB_INFERENCE } from './variational.js';
-import type { VariationalOptions } from './variational.js';
+import { advi, avbInference } from './variational.js';
+import type { AvbInferenceOptions, InferenceProgress } from './variational.js';
 
 export const INFERENCE_METHODS = [
   'avb',
@@ -19,21 +15,17 @@ export const INFERENCE_METHODS = [
   'nuts',
 ] as const;
 export type InferenceMethod = (typeof INFERENCE_METHODS)[number];
-export const EIGHT_SCHOOLS_MODELS = ['paper', 'classic'] as const;
-
-export function eightSchoolsModel(name: string): BayesianModel {
-  if (name === 'paper') return eightSchoolsPaper();
-  if (name === 'classic') return eightSchoolsClassic();
-  throw new AvbUserError(`unknown eight-schools model '${name}'; use paper or classic`);
-}
 
 export interface InferOptions {
+  /** Draws to return (NUTS: split over its chains). */
   samples: number;
   seed: number;
-  /** Overrides for quick runs (tests); defaults are the paper's settings. */
+  /** Iterations of AVB and ADVI (their defaults: 10,000). */
   iterations?: number;
   nuts?: Partial<NutsOptions>;
-  onProgress?: (message: string) => void;
+  /** AVB settings beyond the method's defaults (learning rates, contrast, ...). */
+  avb?: Partial<AvbInferenceOptions>;
+  onProgress?: InferenceProgress;
 }
 
 export interface MethodResult {
@@ -51,18 +43,21 @@ export async function runInference(
   method: InferenceMethod,
   o: InferOptions,
 ): Promise<MethodResult> {
-  const rng = new Rng(o.seed);
-  const it = (base: VariationalOptions): VariationalOptions => ({
-    ...base,
-    iterations: o.iterations ?? base.iterations,
-  });
+  const common = {
+    samples: o.samples,
+    seed: o.seed,
+    onProgress: o.onProgress,
+    ...(o.iterations !== undefined ? { iterations: o.iterations } : {}),
+  };
   switch (method) {
     case 'nuts': {
-      const opts = { ...DEFAULT_NUTS, ...o.nuts };
-      opts.samples = o.nuts?.samples ?? Math.ceil(o.samples / opts.chains);
-      const r = await nuts(model, opts, rng, (done, total) =>
-        o.onProgress?.(`nuts ${done}/${total}`),
-      );
+      const chains = o.nuts?.chains ?? 4;
+      const r = await nuts(model, {
+        seed: o.seed,
+        onProgress: o.onProgress,
+        samples: Math.ceil(o.samples / chains),
+        ...o.nuts,
+      });
       return {
         method,
         draws: r.draws,
@@ -74,35 +69,38 @@ export async function runInference(
     }
     case 'advi-meanfield':
     case 'advi-fullrank': {
-      const r = await advi(
-        model,
-        method === 'advi-meanfield' ? 'meanfield' : 'fullrank',
-        it(DEFAULT_ADVI),
-        rng,
-        o.samples,
-      );
+      const kind = method === 'advi-meanfield' ? 'meanfield' : 'fullrank';
+      const r = await advi(model, { ...common, kind });
       return { method, draws: r.draws, seconds: r.seconds };
     }
     case 'avb':
     case 'avb-ac': {
-      const r = await avbInference(
-        model,
-        {
-          ...DEFAULT_AVB_INFERENCE,
-          contrast: method === 'avb-ac' ? 'diagonal' : 'none',
-          iterations: o.iterations ?? DEFAULT_AVB_INFERENCE.iterations,
-        },
-        rng,
-        o.samples,
-      );
+      const r = await avbInference(model, {
+        ...(method === 'avb' ? { contrast: 'none' as const } : {}),
+        ...common,
+        ...o.avb,
+      });
       return { method, draws: r.draws, seconds: r.seconds };
     }
   }
 }
 
+export interface QuantitySummary {
+  mean: number;
+  sd: number;
+  q2_5: number;
+  q25: number;
+  q50: number;
+  q75: number;
+  q97_5: number;
+  /** MCMC only: split R-hat and bulk effective sample size. */
+  rhat?: number;
+  ess?: number;
+}
+
 /** Posterior mean, sd and quantiles (2.5, 25, 50, 75, 97.5 %) per reported quantity. */
-export function posteriorSummary(r: MethodResult): Record<string, Record<string, number>> {
-  const out: Record<string, Record<string, number>> = {};
+export function posteriorSummary(r: MethodResult): Record<string, QuantitySummary> {
+  const out: Record<string, QuantitySummary> = {};
   r.draws.names.forEach((name, k) => {
     const v = r.draws.values.map((row) => row[k]).sort((a, b) => a - b);
     const n = v.length;
@@ -124,6 +122,18 @@ export function posteriorSummary(r: MethodResult): Record<string, Record<string,
   return out;
 }
 
+/** A method's result as `summary.json` holds it. */
+export function methodSummary(model: BayesianModel, r: MethodResult) {
+  return {
+    model: model.name,
+    method: r.method,
+    seconds: r.seconds,
+    draws: r.draws.values.length,
+    ...(r.divergences !== undefined ? { divergences: r.divergences } : {}),
+    posterior: posteriorSummary(r),
+  };
+}
+
 /** The marginals compared with NUTS, as in the paper's Table 1. */
 export const COMPARED_MARGINALS: { label: string; columns: string[] }[] = [
   { label: 'mu', columns: ['mu'] },
@@ -132,7 +142,8 @@ export const COMPARED_MARGINALS: { label: string; columns: string[] }[] = [
   { label: '(mu, tau)', columns: ['mu', 'tau'] },
 ];
 
-function columns(d: Draws, cols: string[], max: number): number[][] {
+/** At most `max` draws of the named columns, evenly spaced. */
+export function columns(d: Draws, cols: string[], max: number): number[][] {
   const idx = cols.map((c) => d.names.indexOf(c));
   const step = Math.max(1, Math.floor(d.values.length / max));
   const out: number[][] = [];
@@ -142,25 +153,53 @@ function columns(d: Draws, cols: string[], max: number): number[][] {
 }
 
 /**
- * Runs every method on `model`, estimates KL(method || NUTS) per marginal with the kNN estimator,
- * and writes `summary.json`, `table.md` and `samples.png` (panels of (mu, tau) samples, in the
- * order of {@link INFERENCE_METHODS}) into `out`.
+ * MCMC draws made symmetric under the model's exact symmetry (`model.mirror`): each draw is
+ * mirrored with probability 1/2. Chains of a posterior with mirror modes need not cross between
+ * them; the symmetric posterior is then the right reference.
  */
-export async function compareMethods(model: BayesianModel, out: string, o: InferOptions) {
+export function symmetrised(model: BayesianModel, d: Draws, seed: number): Draws {
+  if (!model.mirror) return d;
+  const rng = new Rng(seed);
+  return { ...d, values: d.values.map((v) => (rng.uniform() < 0.5 ? model.mirror!(v) : v)) };
+}
+
+/** Draws per method used by the KL estimates and the figure. */
+export const COMPARED_DRAWS = 2000;
+
+export interface Comparison {
+  results: MethodResult[];
+  /** KL(method || NUTS) per compared marginal. */
+  klToNuts: Record<string, Record<string, number>>;
+  /** Markdown: the KL table with how it was computed. */
+  table: string;
+  /** PNG: one panel of (mu, tau) draws per method, in {@link INFERENCE_METHODS} order. */
+  figure: Buffer;
+}
+
+/**
+ * Runs every method on `model` and estimates KL(method || NUTS) per marginal with the kNN
+ * estimator (k = 5) on {@link COMPARED_DRAWS} draws each, NUTS symmetrised where the model
+ * declares a symmetry. Returns the results, the table and the figure; writes nothing.
+ */
+export async function compareMethods(
+  model: BayesianModel,
+  o: InferOptions & { onMethod?: (m: InferenceMethod) => void },
+): Promise<Comparison> {
   const results: MethodResult[] = [];
   for (const method of INFERENCE_METHODS) {
-    o.onProgress?.(`running ${method}`);
+    o.onMethod?.(method);
     results.push(await runInference(model, method, o));
   }
-  const reference = results.find((r) => r.method === 'nuts')!;
-  const maxPoints = 2000;
+  const nutsResult = results.find((r) => r.method === 'nuts')!;
+  const reference = symmetrised(model, nutsResult.draws, o.seed + 1);
+  const n = Math.min(COMPARED_DRAWS, o.samples);
   const kl: Record<string, Record<string, number>> = {};
   for (const r of results.filter((x) => x.method !== 'nuts')) {
     kl[r.method] = {};
     for (const m of COMPARED_MARGINALS) {
       kl[r.method][m.label] = knnKl(
-        columns(r.draws, m.columns, maxPoints),
-        columns(reference.draws, m.columns, maxPoints),
+        columns(r.draws, m.columns, n),
+        columns(reference, m.columns, n),
       );
     }
   }
@@ -170,8 +209,9 @@ export async function compareMethods(model: BayesianModel, out: string, o: Infer
     ([meth, v]) =>
       `| ${meth} | ${COMPARED_MARGINALS.map((m) => v[m.label].toFixed(3)).join(' | ')} |`,
   );
+  const mirrored = model.mirror ? ', NUTS draws symmetrised under the model’s symmetry' : '';
   const table = [
-    `KL divergence to NUTS (kNN estimate, k = 5, ${maxPoints} draws each), model ${model.name}`,
+    `KL divergence to NUTS (kNN estimate, k = 5, ${n} draws each${mirrored}), model ${model.name}`,
     '',
     header,
     sep,
@@ -179,28 +219,11 @@ export async function compareMethods(model: BayesianModel, out: string, o: Infer
     '',
   ].join('\n');
   const muTau = results.map((r) =>
-    Float32Array.from(columns(r.draws, ['mu', 'tau'], maxPoints).flat()),
+    Float32Array.from(columns(r.method === 'nuts' ? reference : r.draws, ['mu', 'tau'], n).flat()),
   );
   const range = Math.max(...muTau.map((v) => quantileAbs(v, 0.99)));
-  const png = hconcatPng(muTau.map((v) => scatterPng([v], { range, size: 320, circle: 0 })));
-  const summary = {
-    model: model.name,
-    methods: Object.fromEntries(
-      results.map((r) => [
-        r.method,
-        { seconds: r.seconds, divergences: r.divergences, posterior: posteriorSummary(r) },
-      ]),
-    ),
-    klToNuts: kl,
-    samplesPng: 'samples.png',
-    panels: INFERENCE_METHODS,
-  };
-  mkdirSync(out, { recursive: true }); // written only now, after every method succeeded
-  writeFileSync(join(out, 'samples.png'), png);
-  writeFileSync(join(out, 'table.md'), table);
-  writeFileSync(join(out, 'summary.json.tmp'), JSON.stringify(summary, null, 2) + '\n');
-  renameSync(join(out, 'summary.json.tmp'), join(out, 'summary.json'));
-  return { summary, table };
+  const figure = hconcatPng(muTau.map((v) => scatterPng([v], { range, size: 320, circle: 0 })));
+  return { results, klToNuts: kl, table, figure };
 }
 
 function quantileAbs(v: Float32Array, p: number): number {

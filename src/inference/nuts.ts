@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Rng } from '../random/rng.js';
+import { Rng } from '../random/rng.js';
 import type { BayesianModel, Draws } from './model.js';
 
 export interface NutsOptions {
@@ -11,6 +11,10 @@ export interface NutsOptions {
   /** Target mean acceptance statistic for dual averaging (Stan's default 0.8). */
   targetAccept: number;
   maxTreeDepth: number;
+  /** Seed of the chains' starting points, momenta and tree directions. */
+  seed: number;
+  /** Called every 50 iterations with iterations done and total (all chains, warm-up included). */
+  onProgress?: (done: number, total: number, figures?: string) => void;
 }
 
 export const DEFAULT_NUTS: NutsOptions = {
@@ -19,6 +23,7 @@ export const DEFAULT_NUTS: NutsOptions = {
   samples: 1000,
   targetAccept: 0.8,
   maxTreeDepth: 10,
+  seed: 1,
 };
 
 export interface NutsResult {
@@ -75,13 +80,18 @@ interface State {
  * matrix estimated in doubling windows (75 / 25, 50, 100, ... / 50 iterations) and regularised
  * toward 1e-3 as Stan does. Several chains, started from N(0, 1) draws in z; returns the
  * model's reported quantities with split R-hat and effective sample sizes.
+ *
+ * ```ts
+ * const r = await nuts(eightSchoolsPaper(), { chains: 4, targetAccept: 0.95, seed: 2 });
+ * r.draws.values; // [chains * samples][quantities], r.draws.chain: the chain of each draw
+ * ```
  */
 export async function nuts(
   model: BayesianModel,
-  options: NutsOptions,
-  rng: Rng,
-  onProgress?: (done: number, total: number) => void,
+  nutsOptions: Partial<NutsOptions> = {},
 ): Promise<NutsResult> {
+  const options = { ...DEFAULT_NUTS, ...nutsOptions };
+  const rng = new Rng(options.seed);
   const began = performance.now();
   const { f, count } = logpGradOf(model);
   const d = model.dim;
@@ -140,8 +150,8 @@ export async function nuts(
       }
       done++;
       if (done % 50 === 0) {
-        onProgress?.(done, total);
-        await new Promise<void>((r) => setImmediate(r));
+        options.onProgress?.(done, total, `divergences ${divergences}`);
+        await new Promise<void>((r) => setTimeout(r, 0));
       }
     }
     stepSizes.push(eps);

@@ -398,26 +398,84 @@ describe('evaluation commands', () => {
 });
 
 describe('avb infer', () => {
-  it('bad model names and --compare without --out are user errors', () => {
+  it('bad model names, variants and options that mean nothing for the method are user errors', () => {
+    expectUserError(avb('infer', 'radon'), /unknown model 'radon'; use a built-in model/);
     expectUserError(
-      avb('infer', 'radon'),
-      /unknown model 'radon'; the built-in model is eight-schools/,
-    );
-    expectUserError(
-      avb('infer', 'eight-schools', '--model', 'modern'),
-      /argument 'modern' is invalid/,
+      avb('infer', 'eight-schools', '--variant', 'modern'),
+      /unknown variant 'modern' of eight-schools; use one of: paper, classic/,
     );
     expectUserError(
       avb('infer', 'eight-schools', '--compare'),
       /--compare writes a table and a figure: give --out/,
     );
+    expectUserError(
+      avb('infer', 'eight-schools', '--method', 'nuts', '--iterations', '10'),
+      /--iterations applies to AVB and ADVI only/,
+    );
+    expectUserError(
+      avb('infer', 'eight-schools', '--method', 'avb-ac', '--chains', '2'),
+      /--chains applies to nuts only/,
+    );
+    expectUserError(
+      avb('infer', 'eight-schools', '--method', 'nuts', '--target-accept', '1.5'),
+      /--target-accept must be in \(0, 1\)/,
+    );
+  });
+
+  it('a model module that is missing, broken, misshapen or not finite at its start is a user error', () => {
+    const write = (name: string, text: string) => {
+      const path = join(dir, name);
+      writeFileSync(path, text);
+      return path;
+    };
+    expectUserError(avb('infer', join(dir, 'nope.mjs')), /model module .*nope\.mjs does not exist/);
+    expectUserError(
+      avb('infer', write('syntax.mjs', 'export default {')),
+      /model module .*syntax\.mjs does not load/,
+    );
+    expectUserError(
+      avb('infer', write('empty.mjs', 'export const x = 1;')),
+      /exports no model; export default a BayesianModel/,
+    );
+    expectUserError(
+      avb(
+        'infer',
+        write('shape.mjs', 'export default (tf) => ({ dim: 2, logJoint: (z) => tf.sum(z) });'),
+      ),
+      /logJoint must return a tensor of shape \[n\]/,
+    );
+    expectUserError(
+      avb(
+        'infer',
+        write(
+          'inf.mjs',
+          'export default (tf) => ({ dim: 1, logJoint: (z) => tf.log(tf.sum(z, 1)) });',
+        ),
+      ),
+      /log joint is not finite at z = 0/,
+    );
+    expectUserError(
+      avb('infer', 'examples/banana.mjs', '--variant', 'paper'),
+      /--variant applies to built-in models only/,
+    );
+  });
+
+  it('an unwritable or existing --out is refused before any computing', () => {
+    for (const out of ['/proc/avb-test', join(dir, 'file.txt', 'sub')]) {
+      writeFileSync(join(dir, 'file.txt'), 'x');
+      const r = avb('infer', 'eight-schools', '--method', 'nuts', '--out', out);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/^error: cannot (write to|create)/);
+    }
+    const r = avb('infer', 'eight-schools', '--method', 'nuts', '--out', dir);
+    expectUserError(r, /already exists; add --force to replace it/);
   });
 
   it('one method prints a posterior summary', () => {
     const r = avb(
       'infer',
       'eight-schools',
-      '--model',
+      '--variant',
       'classic',
       '--method',
       'advi-meanfield',
@@ -440,27 +498,72 @@ describe('avb infer', () => {
     expect(s.posterior.mu.q2_5).toBeLessThan(s.posterior.mu.q97_5);
   });
 
-  it('--compare writes the KL table, the figure and summary.json', { timeout: 300_000 }, () => {
-    const out = join(dir, 'compare');
+  it('NUTS on a model module writes draws.csv (chain, draw, quantities) and summary.json', () => {
+    const out = join(dir, 'banana');
     const r = avb(
       'infer',
-      'eight-schools',
-      '--compare',
-      '--iterations',
-      '30',
+      'examples/banana.mjs',
+      '--method',
+      'nuts',
+      '--chains',
+      '2',
+      '--warmup',
+      '200',
       '--samples',
       '400',
       '--out',
       out,
     );
     expect(r.code, r.stderr).toBe(0);
-    const table = readFileSync(join(out, 'table.md'), 'utf8');
-    for (const m of ['avb', 'avb-ac', 'advi-meanfield', 'advi-fullrank'])
-      expect(table).toContain(`| ${m} |`);
+    const lines = readFileSync(join(out, 'draws.csv'), 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('chain,draw,z1,z2');
+    expect(lines).toHaveLength(401);
+    expect(lines[1]).toMatch(/^1,1,/);
+    expect(lines[400]).toMatch(/^2,200,/);
     const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as {
-      klToNuts: Record<string, Record<string, number>>;
+      method: string;
+      draws: number;
+      divergences: number;
+      posterior: Record<string, { rhat: number; ess: number }>;
     };
-    expect(Object.keys(s.klToNuts.avb)).toEqual(['mu', 'tau', 'theta_1', '(mu, tau)']);
-    expect(readFileSync(join(out, 'samples.png')).subarray(1, 4).toString()).toBe('PNG');
+    expect(s.method).toBe('nuts');
+    expect(s.draws).toBe(400);
+    expect(s.divergences).toBeGreaterThanOrEqual(0);
+    expect(s.posterior.z2.rhat).toBeGreaterThan(0.9);
+    expect(s.posterior.z2.ess).toBeGreaterThan(10);
+    expect(r.stderr).toMatch(/nuts .*ETA/); // progress with an ETA
   });
+
+  it(
+    '--compare writes the KL table, the figure, draws per method and summary.json',
+    { timeout: 300_000 },
+    () => {
+      const out = join(dir, 'compare');
+      const r = avb(
+        'infer',
+        'eight-schools',
+        '--compare',
+        '--iterations',
+        '30',
+        '--samples',
+        '400',
+        '--out',
+        out,
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const table = readFileSync(join(out, 'table.md'), 'utf8');
+      for (const m of ['avb', 'avb-ac', 'advi-meanfield', 'advi-fullrank'])
+        expect(table).toContain(`| ${m} |`);
+      expect(table).toContain('400 draws each');
+      const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as {
+        klToNuts: Record<string, Record<string, number>>;
+      };
+      expect(Object.keys(s.klToNuts.avb)).toEqual(['mu', 'tau', 'theta_1', '(mu, tau)']);
+      expect(readFileSync(join(out, 'samples.png')).subarray(1, 4).toString()).toBe('PNG');
+      const csv = readFileSync(join(out, 'draws-avb-ac.csv'), 'utf8').split('\n');
+      expect(csv[0]).toBe(
+        'chain,draw,mu,tau,' + Array.from({ length: 8 }, (_, j) => `theta_${j + 1}`).join(','),
+      );
+    },
+  );
 });

@@ -7,19 +7,8 @@ import {
 } from '../../src/inference/eightSchoolsModel.js';
 import { knnKl } from '../../src/inference/knnKl.js';
 import type { BayesianModel } from '../../src/inference/model.js';
-import {
-  adaptationWindows,
-  DEFAULT_NUTS,
-  effectiveSampleSize,
-  nuts,
-} from '../../src/inference/nuts.js';
-import {
-  advi,
-  avbInference,
-  choleskyInverse,
-  DEFAULT_ADVI,
-  DEFAULT_AVB_INFERENCE,
-} from '../../src/inference/variational.js';
+import { adaptationWindows, effectiveSampleSize, nuts } from '../../src/inference/nuts.js';
+import { advi, avbInference, choleskyInverse } from '../../src/inference/variational.js';
 import { Rng } from '../../src/random/rng.js';
 import { maxRelErr, useBackend } from '../helpers.js';
 
@@ -171,11 +160,7 @@ describe('NUTS', () => {
   });
 
   it('crosses a badly scaled, correlated Gaussian with long trajectories', async () => {
-    const r = await nuts(
-      scaledGaussianModel(),
-      { ...DEFAULT_NUTS, warmup: 1000, samples: 1000 },
-      new Rng(9),
-    );
+    const r = await nuts(scaledGaussianModel(), { warmup: 1000, samples: 1000, seed: 9 });
     // Stan's criterion gives 700-930 effective draws of 4,000 on every coordinate here; the
     // scale-blind one (dz . M^-1 p) stopped trajectories early and gave 90-160.
     expect(Math.min(...r.ess)).toBeGreaterThan(400);
@@ -190,11 +175,7 @@ describe('NUTS', () => {
   });
 
   it('samples a correlated Gaussian with the right moments', async () => {
-    const r = await nuts(
-      gaussianModel([1, -2], 3, 0.8),
-      { ...DEFAULT_NUTS, warmup: 500, samples: 1000 },
-      new Rng(3),
-    );
+    const r = await nuts(gaussianModel([1, -2], 3, 0.8), { warmup: 500, samples: 1000, seed: 3 });
     const a = moments(r.draws.values, 0);
     const b = moments(r.draws.values, 1);
     // Within 4 Monte Carlo standard errors (sd / sqrt(ESS)) of the exact means; sds within 10%.
@@ -210,11 +191,7 @@ describe('NUTS', () => {
     'classic eight schools: R-hat < 1.01 and moments that match quadrature',
     { timeout: 300_000 },
     async () => {
-      const r = await nuts(
-        eightSchoolsClassic(),
-        { ...DEFAULT_NUTS, warmup: 1000, samples: 1000 },
-        new Rng(5),
-      );
+      const r = await nuts(eightSchoolsClassic(), { warmup: 1000, samples: 1000, seed: 5 });
       for (const rh of r.rhat) expect(rh).toBeLessThan(1.01);
       const exact = classicPosteriorMoments();
       // The exact values (BDA section 5.4, by quadrature over tau) are mu 7.93 (sd 5.18), tau 6.58
@@ -267,13 +244,7 @@ describe('variational inference', () => {
 
   it('full-rank ADVI recovers a correlated Gaussian exactly; mean-field gets the means', async () => {
     const model = gaussianModel([1, -2], 3, 0.8);
-    const full = await advi(
-      model,
-      'fullrank',
-      { ...DEFAULT_ADVI, iterations: 3000 },
-      new Rng(4),
-      4000,
-    );
+    const full = await advi(model, { kind: 'fullrank', iterations: 3000, seed: 4 });
     const a = moments(full.draws.values, 0);
     const b = moments(full.draws.values, 1);
     // The target is in the variational family: only SGD noise and 4000 draws separate them.
@@ -281,13 +252,7 @@ describe('variational inference', () => {
     expect(Math.abs(b.mean + 2)).toBeLessThan(0.2);
     expect(Math.abs(b.sd / 3 - 1)).toBeLessThan(0.1);
     expect(Math.abs(corr(full.draws.values) - 0.8)).toBeLessThan(0.05);
-    const mf = await advi(
-      model,
-      'meanfield',
-      { ...DEFAULT_ADVI, iterations: 3000 },
-      new Rng(4),
-      4000,
-    );
+    const mf = await advi(model, { kind: 'meanfield', iterations: 3000, seed: 4 });
     expect(Math.abs(moments(mf.draws.values, 0).mean - 1)).toBeLessThan(0.1);
     // Mean-field underestimates variances by (1 - rho^2): sd of a = sqrt(0.36) = 0.6.
     expect(Math.abs(moments(mf.draws.values, 0).sd - 0.6)).toBeLessThan(0.06);
@@ -302,19 +267,14 @@ describe('variational inference', () => {
     ];
     for (const c of cases) {
       const model = gaussianModel(c.mean, c.s, c.rho);
-      const r = await avbInference(
-        model,
-        {
-          ...DEFAULT_AVB_INFERENCE,
-          contrast: c.ac ? 'diagonal' : 'none',
-          iterations: 1500,
-          batch: 256,
-          learningRate: 1e-3,
-          learningRateAdversary: 2e-3,
-        },
-        new Rng(6),
-        4000,
-      );
+      const r = await avbInference(model, {
+        contrast: c.ac ? 'diagonal' : 'none',
+        iterations: 1500,
+        batch: 256,
+        learningRate: 1e-3,
+        learningRateAdversary: 2e-3,
+        seed: 6,
+      });
       const a = moments(r.draws.values, 0);
       const b = moments(r.draws.values, 1);
       // An implicit q trained through a learned density ratio: means within 0.2 sd, sds within

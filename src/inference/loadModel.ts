@@ -1,0 +1,110 @@
+import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { AvbUserError } from '../errors.js';
+import { eightSchoolsClassic, eightSchoolsPaper } from './eightSchoolsModel.js';
+import type { BayesianModel } from './model.js';
+
+/** Built-in models and their variants; the first variant is the default. */
+export const BUILT_IN_MODELS: Record<string, Record<string, () => BayesianModel>> = {
+  'eight-schools': { paper: eightSchoolsPaper, classic: eightSchoolsClassic },
+};
+
+/**
+ * Resolves `avb infer <model>`: a built-in name (with `variant`), or the path of an ES module
+ * whose default export (or export `model`) is a {@link BayesianModel} or a function of the tfjs
+ * namespace returning one (so the module needs no tfjs of its own). Checks the model before any
+ * computing: its fields, and a finite log joint of the right shape at z = 0, where samplers and
+ * variational families start. Every failure is an {@link AvbUserError} naming the fix.
+ */
+export async function loadModel(spec: string, variant?: string): Promise<BayesianModel> {
+  const builtIn = BUILT_IN_MODELS[spec];
+  if (builtIn) {
+    const name = variant ?? Object.keys(builtIn)[0];
+    const make = builtIn[name];
+    if (!make) {
+      throw new AvbUserError(
+        `unknown variant '${name}' of ${spec}; use one of: ${Object.keys(builtIn).join(', ')}`,
+      );
+    }
+    return make();
+  }
+  const looksLikePath = /[/\\]|\.(m?js|cjs)$/.test(spec);
+  if (!looksLikePath) {
+    throw new AvbUserError(
+      `unknown model '${spec}'; use a built-in model (${Object.keys(BUILT_IN_MODELS).join(', ')}) or the path of a .mjs/.js module`,
+    );
+  }
+  if (variant !== undefined)
+    throw new AvbUserError('--variant applies to built-in models only; remove it');
+  const path = resolve(spec);
+  if (!existsSync(path))
+    throw new AvbUserError(`model module ${spec} does not exist; check the path`);
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  } catch (e) {
+    const first = ((e as Error).message ?? String(e)).split('\n')[0];
+    throw new AvbUserError(`model module ${spec} does not load: ${first}`);
+  }
+  let exported = mod.default ?? mod.model;
+  if (exported === undefined)
+    throw new AvbUserError(
+      `model module ${spec} exports no model; export default a BayesianModel or a function (tf) => BayesianModel`,
+    );
+  if (typeof exported === 'function') {
+    try {
+      exported = (exported as (t: typeof tf) => unknown)(tf);
+    } catch (e) {
+      throw new AvbUserError(
+        `model module ${spec}: building the model failed: ${(e as Error).message}`,
+      );
+    }
+  }
+  return checkModel(exported, spec);
+}
+
+/** Validates a model's fields and its log joint at z = 0; returns it typed. */
+export function checkModel(m: unknown, where: string): BayesianModel {
+  const bad = (what: string) => new AvbUserError(`model ${where}: ${what}`);
+  if (typeof m !== 'object' || m === null)
+    throw bad('the export is not an object with dim and logJoint');
+  const model = m as Partial<BayesianModel>;
+  if (!Number.isSafeInteger(model.dim) || model.dim! < 1)
+    throw bad(`dim must be a positive integer, got ${String(model.dim)}`);
+  const dim = model.dim!;
+  if (typeof model.logJoint !== 'function')
+    throw bad('logJoint must be a function z [n, dim] -> [n]');
+  const names = model.parameterNames ?? Array.from({ length: dim }, (_, i) => `z${i + 1}`);
+  if (!Array.isArray(names) || names.length !== dim)
+    throw bad(`parameterNames must have dim = ${dim} entries, got ${String(names?.length)}`);
+  const summarize = model.summarize ?? ((z: ArrayLike<number>) => Array.from(z));
+  const summaryNames = model.summaryNames ?? names;
+  const probe = tf.tidy(() => {
+    const z = tf.zeros([2, dim]) as tf.Tensor2D;
+    let out: tf.Tensor;
+    try {
+      out = model.logJoint!(z);
+    } catch (e) {
+      throw bad(`logJoint fails on z of shape [2, ${dim}]: ${(e as Error).message.split('\n')[0]}`);
+    }
+    if (!(out instanceof tf.Tensor) || out.shape.length !== 1 || out.shape[0] !== 2)
+      throw bad(`logJoint must return a tensor of shape [n] for z of shape [n, ${dim}]`);
+    return Array.from(out.dataSync());
+  });
+  if (!probe.every(Number.isFinite))
+    throw bad(
+      `log joint is not finite at z = 0 (${probe[0]}); samplers start there: fix the model`,
+    );
+  const s = summarize(new Float64Array(dim));
+  if (!Array.isArray(s) || s.length !== summaryNames.length)
+    throw bad(`summarize must return ${summaryNames.length} values (one per summaryNames entry)`);
+  return {
+    ...(model as BayesianModel),
+    name: model.name ?? where,
+    parameterNames: names,
+    summaryNames,
+    summarize,
+  };
+}
