@@ -93,6 +93,10 @@ export function addInferCommand(program: Command): void {
       await initBackend(opts.backend);
       const model = await loadModel(spec, opts.variant);
       const builtIn = spec in BUILT_IN_MODELS;
+      if (opts.compare && spec !== 'eight-schools')
+        throw new AvbUserError(
+          '--compare compares the marginals of mu and tau: eight-schools only',
+        );
       const common = {
         samples: opts.samples,
         seed: opts.seed,

@@ -2,12 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import { stopGradient } from '../backend/stopGradient.js';
 import { ConcatMlpAdversary } from '../nn/adversaries.js';
 import { Mlp } from '../nn/layers.js';
-import { adversaryLoss, logStandardNormal } from '../objectives/avb.js';
+import { AC_VARIANCE_FLOOR } from '../objectives/adaptiveContrast.js';
+import { adversaryLoss, HALF_LOG_2PI, logStandardNormal } from '../objectives/avb.js';
 import { Rng } from '../random/rng.js';
 import { Adam } from '../train/adam.js';
 import type { BayesianModel, Draws } from './model.js';
-
-const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
 /** Reports progress: `done` of `total` iterations (or draws), and a few figures to show. */
 export type InferenceProgress = (done: number, total: number, figures?: string) => void;
@@ -54,7 +53,7 @@ function drawsFrom(model: BayesianModel, z: Float32Array, n: number): Draws {
 }
 
 /** Every 100 iterations: record the ELBO estimate, report progress, let the event loop run. */
-async function checkpointEvery100(
+async function reportEvery100(
   it: number,
   o: VariationalOptions,
   loss: tf.Scalar,
@@ -109,7 +108,7 @@ export async function advi(
       const eps = rng.normalTensor([o.batch, d]);
       return tf.neg(tf.add(tf.mean(model.logJoint(sample(eps))), tf.sum(omega))) as tf.Scalar;
     });
-    await checkpointEvery100(it, o, value, trace);
+    await reportEvery100(it, o, value, trace);
     value.dispose();
   }
   const z = tf.tidy(() => sample(rng.normalTensor([o.samples, d])));
@@ -171,8 +170,8 @@ export const DEFAULT_AVB_INFERENCE: AvbInferenceOptions = {
 
 /**
  * Moment-matched Gaussian contrast for a batch z `[n, d]`: zhat `[n, d]` and log r(z) `[n]`,
- * with the moments treated as constants (stop-gradient; the variance floored at 1e-4, as the
- * authors do). Allocates inside the caller's tidy.
+ * with the moments treated as constants (stop-gradient; the variance floored, or the covariance's
+ * diagonal raised, by the authors' 1e-4). Allocates inside the caller's tidy.
  */
 function gaussianContrast(z: tf.Tensor2D, kind: 'diagonal' | 'full') {
   const d = z.shape[1];
@@ -182,14 +181,14 @@ function gaussianContrast(z: tf.Tensor2D, kind: 'diagonal' | 'full') {
   let zhat: tf.Tensor2D;
   let logDet: number | tf.Tensor; // sum_j log L_jj
   if (kind === 'diagonal') {
-    const std = tf.sqrt(tf.maximum(stopGradient(tf.moments(z, 0).variance), 1e-4));
+    const std = tf.sqrt(tf.maximum(stopGradient(tf.moments(z, 0).variance), AC_VARIANCE_FLOOR));
     zhat = tf.div(centred, std) as tf.Tensor2D;
     logDet = tf.sum(tf.log(std));
   } else {
     // The covariance is d x d: its Cholesky factor is computed in doubles on the CPU.
     const c = stopGradient(tf.matMul(centred, centred, true, false)).dataSync();
     const cov = Float64Array.from(c, (v) => v / (n - 1));
-    for (let j = 0; j < d; j++) cov[j * d + j] += 1e-4;
+    for (let j = 0; j < d; j++) cov[j * d + j] += AC_VARIANCE_FLOOR;
     const { inverse, logDiagonalSum } = choleskyInverse(cov, d);
     zhat = tf.matMul(centred, tf.tensor2d(Float32Array.from(inverse), [d, d]), false, true);
     logDet = logDiagonalSum;
@@ -268,10 +267,11 @@ export async function avbInference(
   const none = tf.zeros([o.batch, 0]);
 
   /** What the adversary compares (z itself, or z normalised by its moments) and log r. */
-  const contrast = (z: tf.Tensor2D) =>
-    o.contrast === 'none'
-      ? { compared: z, logRef: logStandardNormal(z) }
-      : (({ zhat, logR }) => ({ compared: zhat, logRef: logR }))(gaussianContrast(z, o.contrast));
+  const contrast = (z: tf.Tensor2D) => {
+    if (o.contrast === 'none') return { compared: z, logRef: logStandardNormal(z) };
+    const { zhat, logR } = gaussianContrast(z, o.contrast);
+    return { compared: zhat, logRef: logR };
+  };
 
   const trace: number[] = [];
   for (let it = 0; it < o.iterations; it++) {
@@ -294,7 +294,7 @@ export async function avbInference(
       const t = adversary.frozen(() => adversary.logit(none, compared));
       return tf.mean(tf.add(tf.sub(logRef, model.logJoint(z)), t)) as tf.Scalar;
     });
-    await checkpointEvery100(it, o, value, trace);
+    await reportEvery100(it, o, value, trace);
     value.dispose();
   }
   const z = tf.tidy(() => generator.apply(rng.normalTensor([samples, d])));
