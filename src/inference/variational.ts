@@ -1,11 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
-import { stopGradient } from '../backend/stopGradient.js';
+import type { Dataset } from '../data/dataset.js';
+import { MinibatchSampler } from '../data/sampler.js';
+import { AvbUserError } from '../errors.js';
 import { ConcatMlpAdversary } from '../nn/adversaries.js';
-import { Mlp } from '../nn/layers.js';
-import { AC_VARIANCE_FLOOR } from '../objectives/adaptiveContrast.js';
-import { adversaryLoss, HALF_LOG_2PI, logStandardNormal } from '../objectives/avb.js';
+import type { Decoder } from '../nn/decoders.js';
+import { ConcatNoiseEncoder } from '../nn/encoders.js';
+import { Module } from '../nn/module.js';
+import { adaptiveContrastObjective } from '../objectives/adaptiveContrast.js';
+import { avbObjective, logStandardNormal } from '../objectives/avb.js';
 import { Rng } from '../random/rng.js';
 import { Adam } from '../train/adam.js';
+import { Trainer } from '../train/trainer.js';
 import type { BayesianModel, Draws } from './model.js';
 
 /** Reports progress: `done` of `total` iterations (or draws), and a few figures to show. */
@@ -169,145 +174,138 @@ export const DEFAULT_AVB_INFERENCE: AvbInferenceOptions = {
 };
 
 /**
- * Moment-matched Gaussian contrast for a batch z `[n, d]`: zhat `[n, d]` and log r(z) `[n]`,
- * with the moments treated as constants (stop-gradient; the variance floored, or the covariance's
- * diagonal raised, by the authors' 1e-4). Allocates inside the caller's tidy.
- */
-function gaussianContrast(z: tf.Tensor2D, kind: 'diagonal' | 'full') {
-  const d = z.shape[1];
-  const n = z.shape[0];
-  const mean = stopGradient(tf.mean(z, 0));
-  const centred = tf.sub(z, mean) as tf.Tensor2D;
-  let zhat: tf.Tensor2D;
-  let logDet: number | tf.Tensor; // sum_j log L_jj
-  if (kind === 'diagonal') {
-    const std = tf.sqrt(tf.maximum(stopGradient(tf.moments(z, 0).variance), AC_VARIANCE_FLOOR));
-    zhat = tf.div(centred, std) as tf.Tensor2D;
-    logDet = tf.sum(tf.log(std));
-  } else {
-    // The covariance is d x d: its Cholesky factor is computed in doubles on the CPU.
-    const c = stopGradient(tf.matMul(centred, centred, true, false)).dataSync();
-    const cov = Float64Array.from(c, (v) => v / (n - 1));
-    for (let j = 0; j < d; j++) cov[j * d + j] += AC_VARIANCE_FLOOR;
-    const { inverse, logDiagonalSum } = choleskyInverse(cov, d);
-    zhat = tf.matMul(centred, tf.tensor2d(Float32Array.from(inverse), [d, d]), false, true);
-    logDet = logDiagonalSum;
-  }
-  const logR = tf.sub(
-    tf.mul(tf.sum(tf.square(zhat), 1), -0.5),
-    tf.add(logDet, d * HALF_LOG_2PI),
-  ) as tf.Tensor1D;
-  return { zhat, logR };
-}
-
-/**
- * L^-1 for the Cholesky factor L of a symmetric positive-definite `d x d` matrix (row-major),
- * and sum_j log L_jj. Doubles throughout.
- */
-export function choleskyInverse(a: Float64Array, d: number) {
-  const l = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = a[i * d + j];
-      for (let k = 0; k < j; k++) s -= l[i * d + k] * l[j * d + k];
-      l[i * d + j] = i === j ? Math.sqrt(Math.max(s, 1e-300)) : s / l[j * d + j];
-    }
-  }
-  const inv = new Float64Array(d * d);
-  let logDiagonalSum = 0;
-  for (let i = 0; i < d; i++) {
-    logDiagonalSum += Math.log(l[i * d + i]);
-    inv[i * d + i] = 1 / l[i * d + i];
-    for (let j = 0; j < i; j++) {
-      let s = 0;
-      for (let k = j; k < i; k++) s -= l[i * d + k] * inv[k * d + j];
-      inv[i * d + j] = s / l[i * d + i];
-    }
-  }
-  return { inverse: inv, logDiagonalSum };
-}
-
-/**
- * AVB as variational inference for a model with fixed data (paper section 6.1): an implicit
- * q(z) = g(eps), eps ~ N(0, I_dim), g = FC ELU -> FC ELU -> FC dim, and an adversary T(z)
- * (with the prior term ||z||^2/2) that tells q from the reference N(0, I). The primal minimises
- * E_q[-log p(z, data) + log N(z; 0, I) + T(z)] (= -ELBO when T = log q - log N). With adaptive
- * contrast (`contrast` diagonal or full), q's samples are normalised by their batch moments
- * and compared with N(0, I), and the primal uses the moment-matched Gaussian r instead of
- * N(0, I).
+ * AVB as variational inference for a model with fixed data (paper section 6.1), run by the same
+ * {@link Trainer} and objectives as every other AVB: the model is a decoder whose log p(x|z) is
+ * the log joint minus log N(z; 0, I) (so that prior plus "likelihood" is the log joint, see
+ * {@link ModelDecoder}), the data an empty x, the implicit q(z) = g(eps) a concat-noise encoder
+ * with no input (eps ~ N(0, I_dim) -> FC ELU -> FC ELU -> FC dim), and the adversary T(z) (with
+ * the prior term ||z||^2/2) tells q from N(0, I). With adaptive contrast, q's samples are
+ * normalised by the batch's moments (`diagonal`, the paper) or whitened by its covariance
+ * (`full`) and compared with N(0, I), and the primal uses the moment-matched Gaussian r. A step
+ * whose loss or gradient is not finite changes no weight and is retried with halved rates.
+ *
+ * ```ts
+ * const r = await avbInference(eightSchoolsPaper(), { contrast: 'full', iterations: 5000, seed: 2 });
+ * ```
  */
 export async function avbInference(
   model: BayesianModel,
   options: Partial<AvbInferenceOptions> = {},
 ): Promise<VariationalResult> {
   const o = { ...DEFAULT_AVB_INFERENCE, ...options };
-  const rng = new Rng(o.seed);
-  const samples = o.samples;
   const began = performance.now();
   const d = model.dim;
-  const generator = new Mlp(rng, [d, o.hidden, o.hidden, d], 'elu');
-  const adversary = new ConcatMlpAdversary(rng, {
-    dataDim: 0,
-    latentDim: d,
-    hidden: o.hidden,
-    depth: 2,
-    activation: 'elu',
-    innerDim: 0,
-  });
-  const gw = [...generator.namedWeights().values()];
-  const aw = [...adversary.namedWeights().values()];
+  const root = new Rng(o.seed);
+  const weightsRng = root.fork();
+  const parts = {
+    encoder: new ConcatNoiseEncoder(weightsRng, {
+      exampleShape: [0],
+      latentDim: d,
+      hidden: [o.hidden, o.hidden],
+      activation: 'elu',
+      net: 'mlp',
+      noiseDim: d,
+      bases: 0,
+    }),
+    decoder: new ModelDecoder(model),
+    adversary: new ConcatMlpAdversary(weightsRng, {
+      dataDim: 0,
+      latentDim: d,
+      hidden: o.hidden,
+      depth: 2,
+      activation: 'elu',
+      innerDim: 0,
+    }),
+  };
+  const objective =
+    o.contrast === 'none'
+      ? avbObjective
+      : adaptiveContrastObjective({
+          moments: o.contrast === 'full' ? 'batch-full' : 'batch',
+          momentSamples: 0,
+        });
   const adam = (learningRate: number) => ({
     learningRate,
     beta1: 0.5,
     beta2: 0.999,
     epsilon: 1e-8,
   });
-  const primalOpt = new Adam(gw, adam(o.learningRate));
-  const advOpt = new Adam(aw, adam(o.learningRateAdversary));
-  const none = tf.zeros([o.batch, 0]);
-
-  /** What the adversary compares (z itself, or z normalised by its moments) and log r. */
-  const contrast = (z: tf.Tensor2D) => {
-    if (o.contrast === 'none') return { compared: z, logRef: logStandardNormal(z) };
-    const { zhat, logR } = gaussianContrast(z, o.contrast);
-    return { compared: zhat, logRef: logR };
-  };
-
+  const trainer = new Trainer(
+    parts,
+    objective,
+    new MinibatchSampler(NO_DATA, NO_DATA.train, { seed: root.uint32(), binarize: false }),
+    {
+      batch: o.batch,
+      primal: adam(o.learningRate),
+      adversary: adam(o.learningRateAdversary),
+      schedule: 'alternating',
+      adversarySteps: o.adversarySteps,
+      klAnnealSteps: 0,
+    },
+    root.fork(),
+  );
   const trace: number[] = [];
-  for (let it = 0; it < o.iterations; it++) {
-    const late = Math.max(0, (2 * it) / o.iterations - 1); // 0 until half-way, then up to 1
-    const scale = 1 - (1 - o.finalLearningRate) * late;
-    primalOpt.learningRateScale = scale;
-    advOpt.learningRateScale = scale;
-    for (let k = 0; k < o.adversarySteps; k++) {
-      const advLoss = advOpt.minimize(() => {
-        const z = generator.apply(rng.normalTensor([o.batch, d])) as tf.Tensor2D;
-        const { compared } = contrast(z);
-        const neg = rng.normalTensor([o.batch, d]);
-        return adversaryLoss(adversary, none, stopGradient(compared), neg).loss;
-      });
-      advLoss.dispose();
+  let rateScale = 1; // halved on every refused step
+  try {
+    while (trainer.completedSteps < o.iterations) {
+      const it = trainer.completedSteps;
+      const late = Math.max(0, (2 * it) / o.iterations - 1); // 0 until half-way, then up to 1
+      trainer.setLearningRateScale(rateScale * (1 - (1 - o.finalLearningRate) * late));
+      const r = trainer.step();
+      if (!r.ok) {
+        rateScale /= 2;
+        if (rateScale < 1e-3)
+          throw new AvbUserError(
+            `AVB diverged at step ${r.divergence.step} (${r.divergence.quantity} not finite) even at 1/1000 of the learning rates; lower them or check the model's log joint`,
+          );
+        continue;
+      }
+      if (it % 100 === 0 || it === o.iterations - 1) {
+        const elbo = r.metrics.elbo ?? NaN;
+        trace.push(elbo);
+        o.onProgress?.(it + 1, o.iterations, `elbo ${elbo.toFixed(3)}`);
+        await new Promise<void>((res) => setTimeout(res, 0));
+      }
     }
-    const value = primalOpt.minimize(() => {
-      const z = generator.apply(rng.normalTensor([o.batch, d])) as tf.Tensor2D;
-      const { compared, logRef } = contrast(z);
-      const t = adversary.frozen(() => adversary.logit(none, compared));
-      return tf.mean(tf.add(tf.sub(logRef, model.logJoint(z)), t)) as tf.Scalar;
-    });
-    await reportEvery100(it, o, value, trace);
-    value.dispose();
+    const values = tf.tidy(() =>
+      parts.encoder.sample(tf.zeros([o.samples, 0]), root).z.dataSync(),
+    ) as Float32Array;
+    return {
+      draws: drawsFrom(model, values, o.samples),
+      elboTrace: trace,
+      seconds: (performance.now() - began) / 1000,
+    };
+  } finally {
+    trainer.dispose();
+    parts.encoder.dispose();
+    parts.adversary.dispose();
   }
-  const z = tf.tidy(() => generator.apply(rng.normalTensor([samples, d])));
-  const values = z.dataSync() as Float32Array;
-  z.dispose();
-  none.dispose();
-  primalOpt.dispose();
-  advOpt.dispose();
-  generator.dispose();
-  adversary.dispose();
-  return {
-    draws: drawsFrom(model, values, samples),
-    elboTrace: trace,
-    seconds: (performance.now() - began) / 1000,
-  };
+}
+
+/** The data of a model with fixed data, as the trainer sees it: one empty example. */
+const NO_DATA: Dataset = {
+  name: 'none',
+  exampleShape: [0],
+  kind: 'real',
+  train: { x: new Float32Array(0), count: 1 },
+  source: 'a Bayesian model: the data are inside its log joint',
+};
+
+/**
+ * A Bayesian model as AVB's decoder: log p(x|z) = log p(z, data) - log N(z; 0, I) for the empty
+ * x, so that the objectives' prior N(0, I) plus this term is the model's log joint.
+ */
+export class ModelDecoder extends Module implements Decoder {
+  readonly likelihood = 'gaussian' as const;
+  constructor(private readonly model: BayesianModel) {
+    super();
+  }
+
+  logLikelihood(_x: tf.Tensor, z: tf.Tensor): tf.Tensor1D {
+    return tf.sub(this.model.logJoint(z as tf.Tensor2D), logStandardNormal(z)) as tf.Tensor1D;
+  }
+
+  mean(z: tf.Tensor): tf.Tensor {
+    return tf.zeros([z.shape[0], 0]);
+  }
 }

@@ -8,7 +8,8 @@ import {
 import { knnKl } from '../../src/inference/knnKl.js';
 import type { BayesianModel } from '../../src/inference/model.js';
 import { adaptationWindows, effectiveSampleSize, nuts } from '../../src/inference/nuts.js';
-import { advi, avbInference, choleskyInverse } from '../../src/inference/variational.js';
+import { advi, avbInference } from '../../src/inference/variational.js';
+import { choleskyInverse } from '../../src/objectives/adaptiveContrast.js';
 import { Rng } from '../../src/random/rng.js';
 import { maxRelErr, useBackend } from '../helpers.js';
 
@@ -261,25 +262,25 @@ describe('variational inference', () => {
   it('AVB and AVB+AC fit a correlated Gaussian posterior', { timeout: 300_000 }, async () => {
     // Plain AVB contrasts q with N(0, I), which needs a target not too far from it; adaptive
     // contrast is built for targets far from the reference, so it gets the harder one.
+    // Plain AVB converges more slowly: at 1,500 iterations its correlation was 0.23-0.56 over
+    // seeds (truth 0.5), at 3,000 0.42-0.50.
     const cases = [
-      { ac: false, mean: [0.5, -0.5] as [number, number], s: 1.5, rho: 0.5 },
-      { ac: true, mean: [1, -2] as [number, number], s: 2, rho: 0.6 },
+      { ac: false, mean: [0.5, -0.5] as [number, number], s: 1.5, rho: 0.5, iterations: 3000 },
+      { ac: true, mean: [1, -2] as [number, number], s: 2, rho: 0.6, iterations: 1500 },
     ];
     for (const c of cases) {
       const model = gaussianModel(c.mean, c.s, c.rho);
       const r = await avbInference(model, {
         contrast: c.ac ? 'diagonal' : 'none',
-        iterations: 1500,
+        iterations: c.iterations,
         batch: 256,
-        learningRate: 1e-3,
-        learningRateAdversary: 2e-3,
         seed: 6,
       });
       const a = moments(r.draws.values, 0);
       const b = moments(r.draws.values, 1);
       // An implicit q trained through a learned density ratio: means within 0.2 sd, sds within
       // 20%, correlation within 0.1 (a wrong objective collapses q or leaves it at N(0, I)).
-      const what = `ac=${c.ac}`;
+      const what = `ac=${c.ac}: ${JSON.stringify({ a, b, rho: corr(r.draws.values) })}`;
       expect(Math.abs(a.mean - c.mean[0]), what).toBeLessThan(0.2);
       expect(Math.abs(b.mean - c.mean[1]) / c.s, what).toBeLessThan(0.2);
       expect(Math.abs(a.sd - 1), what).toBeLessThan(0.2);
