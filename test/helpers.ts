@@ -47,3 +47,10 @@ export function metricsOf(runDir: string): Record<string, number>[] {
       return m;
     });
 }
+
+/** Sample mean and sd (n - 1) of column `k` of draws `values[i][k]`. */
+export function moments(values: number[][], k: number): { mean: number; sd: number } {
+  const v = values.map((r) => r[k]);
+  const m = v.reduce((a, b) => a + b, 0) / v.length;
+  return { mean: m, sd: Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1)) };
+}

@@ -6,15 +6,9 @@ import { loadModel } from '../../src/inference/loadModel.js';
 import { nuts } from '../../src/inference/nuts.js';
 import { advi, avbInference } from '../../src/inference/variational.js';
 import { Rng } from '../../src/random/rng.js';
-import { useBackend } from '../helpers.js';
+import { moments, useBackend } from '../helpers.js';
 
 beforeAll(() => useBackend());
-
-function moments(values: number[][], k: number) {
-  const v = values.map((r) => r[k]);
-  const m = v.reduce((a, b) => a + b, 0) / v.length;
-  return { mean: m, sd: Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1)) };
-}
 
 /** Exact draws of the banana: z1 ~ N(0, 1), z2 = (z1^2 - 1) / 2 + N(0, 1). */
 function bananaDraws(n: number, seed: number): number[][] {

@@ -11,7 +11,7 @@ import { adaptationWindows, effectiveSampleSize, nuts } from '../../src/inferenc
 import { advi, avbInference } from '../../src/inference/variational.js';
 import { choleskyInverse } from '../../src/objectives/adaptiveContrast.js';
 import { Rng } from '../../src/random/rng.js';
-import { maxRelErr, useBackend } from '../helpers.js';
+import { maxRelErr, moments, useBackend } from '../helpers.js';
 
 beforeAll(() => useBackend());
 
@@ -37,12 +37,6 @@ function gaussianModel(mean: [number, number], s: number, rho: number): Bayesian
     summaryNames: ['a', 'b'],
     summarize: (z) => [z[0], z[1]],
   };
-}
-
-function moments(values: number[][], k: number) {
-  const v = values.map((r) => r[k]);
-  const m = v.reduce((a, b) => a + b, 0) / v.length;
-  return { mean: m, sd: Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1)) };
 }
 
 function corr(values: number[][]) {
