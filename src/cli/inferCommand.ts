@@ -88,15 +88,11 @@ export function addInferCommand(program: Command): void {
     .addOption(backendOption())
     .option('--json', 'print the summary as JSON')
     .action(async (spec: string, opts: InferCliOptions) => {
-      checkOptions(opts);
+      checkOptions(spec, opts);
       if (opts.out) checkOutputFolder(opts.out, opts.force);
       await initBackend(opts.backend);
       const model = await loadModel(spec, opts.variant);
       const builtIn = spec in BUILT_IN_MODELS;
-      if (opts.compare && spec !== 'eight-schools')
-        throw new AvbUserError(
-          '--compare compares the marginals of mu and tau: eight-schools only',
-        );
       const common = {
         samples: opts.samples,
         seed: opts.seed,
@@ -177,10 +173,15 @@ export function addInferCommand(program: Command): void {
     });
 }
 
-/** Options that mean nothing for the chosen method are refused, not ignored. */
-function checkOptions(o: InferCliOptions): void {
+/**
+ * Options that mean nothing for the chosen method or model are refused, not ignored, before the
+ * model is loaded.
+ */
+function checkOptions(spec: string, o: InferCliOptions): void {
   if (o.compare && !o.out)
     throw new AvbUserError('--compare writes a table and a figure: give --out <dir>');
+  if (o.compare && spec !== 'eight-schools')
+    throw new AvbUserError('--compare compares the marginals of mu and tau: eight-schools only');
   const methods = o.compare ? [...INFERENCE_METHODS] : [o.method];
   const uses = (pred: (m: InferenceMethod) => boolean) => methods.some(pred);
   const refuse = (flag: string, forWhat: string) => {
