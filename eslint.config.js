@@ -4,7 +4,17 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'dist-bench/**', 'node_modules/**', 'runs/**', 'coverage/**', 'tmp/**'] },
+  {
+    ignores: [
+      'src/*.generated.cjs',
+      'dist/**',
+      'dist-bench/**',
+      'node_modules/**',
+      'runs/**',
+      'coverage/**',
+      'tmp/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

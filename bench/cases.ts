@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/tf.js';
 import { loadDataset } from '../src/data/loadDataset.js';
 import { MinibatchSampler } from '../src/data/sampler.js';
 import { aisLogLikelihood, DEFAULT_AIS } from '../src/eval/ais.js';

@@ -5,16 +5,16 @@
  * do not read files) in a browser bundle.
  */
 /** The tfjs namespace avb runs on: use it to write models, so that only one copy is loaded. */
-export * as tf from '@tensorflow/tfjs';
+export * as tf from './tf.js';
 export { AvbUserError } from './errors.js';
 export { Rng } from './random/rng.js';
 export { initBackend, currentBackend, BACKEND_NAMES } from './backend/initBackend.js';
 export type { BackendInfo, BackendName, BackendChoice } from './backend/initBackend.js';
 export { stopGradient } from './backend/stopGradient.js';
 export { registerWasmKernels } from './backend/wasmKernels.js';
-export type { Dataset, DataSplit } from './data/dataset.js';
-export { summarize, exampleSize } from './data/dataset.js';
-export { loadDataset, arrayToDataset } from './data/loadDataset.js';
+export type { Dataset, DataSplit, DataInfo } from './data/dataset.js';
+export { summarize, exampleSize, dataInfo } from './data/dataset.js';
+export { loadDataset, loadExamples, arrayToDataset } from './data/loadDataset.js';
 export { loadMnist, MNIST_FILES } from './data/mnist.js';
 export { parseIdx, readIdxFile, encodeIdx } from './data/idx.js';
 export { parseNpy, readNpyFile, encodeNpy } from './data/npy.js';
@@ -52,7 +52,14 @@ export { resolveConfig, defaultConfig, METHODS } from './experiments/config.js';
 export type { RunConfig, Method, ConfigOverrides } from './experiments/config.js';
 export { buildParts, objectiveFor } from './experiments/buildParts.js';
 export { trainRun, RUN_FILES } from './experiments/trainRun.js';
-export type { TrainRunOptions, TrainRunResult } from './experiments/trainRun.js';
+export type { TrainRunOptions, TrainRunResult, TrainSummary } from './experiments/trainRun.js';
+export { loadRun } from './experiments/loadRun.js';
+export type { LoadedRun } from './experiments/loadRun.js';
+export { generate, reconstruct, encode } from './experiments/applyModel.js';
+export type { Encoding } from './experiments/applyModel.js';
+export { estimateHeldOut, heldOutSet } from './experiments/heldOut.js';
+export type { HeldOutEstimate, HeldOutSet } from './experiments/heldOut.js';
+export { imageGridPng } from './viz/imageGrid.js';
 export type { BayesianModel, Draws } from './inference/model.js';
 export {
   eightSchoolsPaper,

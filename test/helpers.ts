@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/tf.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrainerConfig } from '../src/train/trainer.js';

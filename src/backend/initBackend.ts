@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import '@tensorflow/tfjs-backend-wasm';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { AvbUserError } from '../errors.js';
@@ -97,8 +97,7 @@ async function activate(name: BackendName): Promise<boolean> {
 }
 
 function describe(name: BackendName, chosenBy: BackendInfo['chosenBy']): BackendInfo {
-  const versions = tf.version as unknown as Record<string, string>;
-  let version = `tfjs ${versions['tfjs'] ?? versions['tfjs-core']}`;
+  let version = `tfjs ${tf.version_core}`;
   let threads = 1;
   if (name === 'wasm') threads = getThreadsCount();
   if (name === 'tensorflow') {

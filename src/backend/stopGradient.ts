@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 
 /**
  * Identity in the forward pass, zero gradient in the backward pass (tfjs has no `stopGradient`).

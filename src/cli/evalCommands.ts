@@ -6,7 +6,10 @@ import { AIS_ADAPTATIONS, DEFAULT_AIS } from '../eval/ais.js';
 import type { AisAdaptation } from '../eval/ais.js';
 import { runSelfcheck } from '../eval/selfcheck.js';
 import type { SelfcheckRow } from '../eval/selfcheck.js';
-import { evaluateRun } from '../experiments/evaluateRun.js';
+import { EVAL_FILE, evaluateRun } from '../experiments/evaluateRun.js';
+import { requireRunFolder } from '../experiments/runFolder.js';
+import { checkWritableFile } from '../io/atomicFile.js';
+import { join } from 'node:path';
 import { printJson } from './output.js';
 import { backendOption, nonNegativeInt, positiveInt, positiveNumber } from './program.js';
 import { TrainingProgress } from './progress.js';
@@ -21,6 +24,7 @@ export function addEvalCommands(program: Command): void {
       'estimate the test log-likelihood of a trained run by AIS (and IWAE, grid); writes eval.json',
     )
     .requiredOption('--run <dir>', 'run folder written by avb train')
+    .option('--out <file>', 'where to write the result (default: RUN/eval.json)')
     .option('--points <n>', 'test points to evaluate', positiveInt, 500)
     .option('--ais-steps <n>', 'annealing steps', positiveInt, DEFAULT_AIS.steps)
     .option('--ais-chains <n>', 'chains per point', positiveInt, DEFAULT_AIS.chains)
@@ -67,6 +71,7 @@ export function addEvalCommands(program: Command): void {
     .action(
       async (opts: {
         run: string;
+        out?: string;
         points: number;
         aisSteps: number;
         aisChains: number;
@@ -81,10 +86,14 @@ export function addEvalCommands(program: Command): void {
         backend?: BackendChoice;
         json?: boolean;
       }) => {
+        requireRunFolder(opts.run);
+        const out = opts.out ?? join(opts.run, EVAL_FILE);
+        checkWritableFile(out);
         await initBackend(opts.backend);
         let progress: TrainingProgress | undefined;
         const result = await evaluateRun({
           run: opts.run,
+          out,
           points: opts.points,
           ais: {
             steps: opts.aisSteps,
@@ -121,7 +130,7 @@ export function addEvalCommands(program: Command): void {
           lines.push(`IWAE (k=${iw.samples}) ${iw.mean.toFixed(3)} ± ${iw.stderr.toFixed(3)} nats`);
         const grid = result.grid as { mean: number } | undefined;
         if (grid) lines.push(`grid (exact) ${grid.mean.toFixed(3)} nats`);
-        lines.push(`written to ${opts.run}/eval.json`);
+        lines.push(`written to ${out}`);
         process.stdout.write(lines.join('\n') + '\n');
       },
     );

@@ -1,25 +1,21 @@
-import {
-  existsSync,
-  mkdirSync,
-  renameSync,
-  rmdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { AvbUserError } from '../errors.js';
+import { checkWritableFolder } from '../io/atomicFile.js';
 
 /**
  * Checks, before any computing, that `out` can be written: it must not exist unless `force`,
  * and its nearest existing ancestor must be a writable folder. Throws a one-line
  * {@link AvbUserError} otherwise.
  */
-export function checkOutputFolder(out: string, force: boolean | undefined): void {
+export function checkOutputFolder(
+  out: string,
+  force: boolean | undefined,
+  whenExists = 'add --force to replace it',
+): void {
   const path = resolve(out);
   if (existsSync(path)) {
-    if (!force)
-      throw new AvbUserError(`output folder ${out} already exists; add --force to replace it`);
+    if (!force) throw new AvbUserError(`output folder ${out} already exists; ${whenExists}`);
     if (!statSync(path).isDirectory())
       throw new AvbUserError(`--out ${out} is a file, not a folder; choose another path`);
   }
@@ -27,16 +23,7 @@ export function checkOutputFolder(out: string, force: boolean | undefined): void
   while (!existsSync(parent)) parent = dirname(parent);
   if (!statSync(parent).isDirectory())
     throw new AvbUserError(`cannot create ${out}: ${parent} is a file; choose another --out`);
-  // Permission bits do not tell (root passes access() on /proc and read-only mounts): create
-  // and remove a probe folder there.
-  const probe = join(parent, `.avb-write-probe-${process.pid}`);
-  try {
-    mkdirSync(probe);
-    rmdirSync(probe);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'error';
-    throw new AvbUserError(`cannot write to ${parent} (${code}); choose a writable --out`);
-  }
+  checkWritableFolder(parent);
 }
 
 /**

@@ -6,6 +6,7 @@ import { EIGHT_SCHOOLS_CLASSIC, EIGHT_SCHOOLS_PAPER } from '../data/eightSchools
 import { loadDataset } from '../data/loadDataset.js';
 import { AvbUserError } from '../errors.js';
 import { printJson, printTable } from './output.js';
+import { addApplyCommands } from './applyCommands.js';
 import { addEvalCommands } from './evalCommands.js';
 import { addInferCommand } from './inferCommand.js';
 import { addTrainCommand } from './trainCommand.js';
@@ -91,6 +92,7 @@ export function buildProgram(): Command {
 
   addTrainCommand(program);
   addEvalCommands(program);
+  addApplyCommands(program);
   addInferCommand(program);
   return program;
 }

@@ -55,9 +55,19 @@ export class TrainingProgress {
     }
   }
 
+  /** A warning, on its own line (above the bar on a terminal). */
   notice(message: string): void {
+    this.line(`warning: ${message}`);
+  }
+
+  /** A line of information (a held-out estimate), on its own line. */
+  info(message: string): void {
+    this.line(message);
+  }
+
+  private line(text: string): void {
     if (this.bar) process.stderr.write('\n');
-    process.stderr.write(`warning: ${message}\n`);
+    process.stderr.write(`${text}\n`);
   }
 
   stop(): void {

@@ -1,13 +1,22 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { initBackend } from '../backend/initBackend.js';
-import type { BackendChoice } from '../backend/initBackend.js';
+import type { BackendChoice, BackendInfo } from '../backend/initBackend.js';
+import type { DataInfo } from '../data/dataset.js';
+import { dataInfo } from '../data/dataset.js';
+import { absoluteDataSpec, loadDataset } from '../data/loadDataset.js';
+import { DECODER_TYPES } from '../nn/decoders.js';
+import type { DecoderType } from '../nn/decoders.js';
 import { AvbUserError } from '../errors.js';
-import { METHODS, resolveConfig } from '../experiments/config.js';
-import type { ConfigOverrides, Method } from '../experiments/config.js';
+import { METHODS, resolveConfig, resolveConfigWithNotes } from '../experiments/config.js';
+import type { ConfigOverrides, Method, RunConfig } from '../experiments/config.js';
 import { trainRun } from '../experiments/trainRun.js';
+import type { TrainSummary } from '../experiments/trainRun.js';
+import { checkWritableFolder } from '../io/atomicFile.js';
+import { EXIT_SIGNAL, watchStopSignals } from './interrupt.js';
 import { printJson } from './output.js';
+import { checkOutputFolder } from './outputFolder.js';
 import { backendOption, nonNegativeInt, positiveInt, positiveNumber } from './program.js';
 import { TrainingProgress } from './progress.js';
 
@@ -20,6 +29,8 @@ interface TrainOptions {
   lr?: number;
   lrAdversary?: number;
   seed?: number;
+  decoder?: DecoderType;
+  binarize?: boolean;
   out: string;
   resume?: boolean;
   force?: boolean;
@@ -40,10 +51,14 @@ export function addTrainCommand(program: Command): void {
     )
     .option('--experiment <name>', 'synthetic | mnist | idx:PATH | npy:PATH (default: synthetic)')
     .addOption(new Option('--method <method>', 'training method (default: avb)').choices(METHODS))
-    .option('--latent <n>', 'latent dimension (default: 2 synthetic, 32 otherwise)', positiveInt)
+    .option(
+      '--latent <n>',
+      'latent dimension (default: 2 synthetic, 32 mnist, sized to smaller user data)',
+      positiveInt,
+    )
     .option(
       '--steps <n>',
-      'training iterations (default: 10000 synthetic, 100000 otherwise)',
+      'training iterations (default: 10000 synthetic, 100000 mnist, 20000 for user data under 75 values per example)',
       positiveInt,
     )
     .option(
@@ -54,6 +69,17 @@ export function addTrainCommand(program: Command): void {
     .option('--lr <rate>', 'primal (encoder and decoder) Adam learning rate', positiveNumber)
     .option('--lr-adversary <rate>', 'adversary Adam learning rate', positiveNumber)
     .option('--seed <n>', 'random seed (default: 1)', nonNegativeInt)
+    .addOption(
+      new Option(
+        '--decoder <type>',
+        'likelihood p(x|z) (default: bernoulli for data in [0, 1], gaussian otherwise)',
+      ).choices(DECODER_TYPES),
+    )
+    .option(
+      '--binarize',
+      'dynamic binarisation: train on a fresh 0/1 draw of data in [0, 1] at every read (default: on for mnist only)',
+    )
+    .option('--no-binarize', 'train on the values as they are (also for mnist)')
     .requiredOption('--out <dir>', 'run folder to write')
     .option('--resume', 'continue the run in --out from its checkpoint')
     .option('--force', 'replace --out if it exists')
@@ -69,76 +95,128 @@ export function addTrainCommand(program: Command): void {
     )
     .addOption(backendOption())
     .option('--json', 'print summary.json on stdout at the end')
-    .action(async (opts: TrainOptions) => {
-      if (opts.resume && opts.force)
-        throw new AvbUserError('--resume and --force contradict each other; use one');
-      const cli: ConfigOverrides = {
-        experiment: opts.experiment,
-        method: opts.method,
-        latent: opts.latent,
-        steps: opts.steps,
-        batch: opts.batch,
-        lr: opts.lr,
-        lrAdversary: opts.lrAdversary,
-        seed: opts.seed,
-        onNan: opts.onNan,
-      };
-      let config;
-      if (opts.resume) {
-        const others = Object.entries(cli).filter(
-          ([k, v]) => v !== undefined && k !== 'steps' && k !== 'onNan',
-        );
-        if (others.length || opts.config) {
-          throw new AvbUserError(
-            `--resume continues with the run's own config.json; only --steps and --on-nan may change (got --${others.map(([k]) => k).join(', --') || 'config'})`,
-          );
-        }
-      } else {
-        config = resolveConfig(readConfigFile(opts.config), cli, opts.config);
-      }
-      await initBackend(opts.backend);
-      let stopRequested = false;
-      const onSigint = () => {
-        if (stopRequested) process.exit(130);
-        stopRequested = true;
+    .action(trainAction);
+}
+
+async function trainAction(opts: TrainOptions): Promise<void> {
+  if (opts.resume && opts.force)
+    throw new AvbUserError('--resume and --force contradict each other; use one');
+  const cli: ConfigOverrides = {
+    experiment: opts.experiment === undefined ? undefined : absoluteDataSpec(opts.experiment),
+    method: opts.method,
+    latent: opts.latent,
+    steps: opts.steps,
+    batch: opts.batch,
+    lr: opts.lr,
+    lrAdversary: opts.lrAdversary,
+    seed: opts.seed,
+    onNan: opts.onNan,
+    binarize: opts.binarize,
+    decoder: opts.decoder ? { type: opts.decoder } : undefined,
+  };
+  let fresh:
+    { config: RunConfig; notes: string[]; dataset: ReturnType<typeof loadDataset> } | undefined;
+  if (opts.resume) {
+    const others = Object.entries(cli).filter(
+      ([k, v]) => v !== undefined && k !== 'steps' && k !== 'onNan',
+    );
+    if (others.length || opts.config) {
+      throw new AvbUserError(
+        `--resume continues with the run's own config.json; only --steps and --on-nan may change (got --${others.map(([k]) => k).join(', --') || 'config'})`,
+      );
+    }
+    // The checkpoint is rewritten in the run folder: it must accept new files.
+    if (existsSync(opts.out)) checkWritableFolder(opts.out);
+  } else {
+    checkOutputFolder(opts.out, opts.force, 'add --resume to continue it or --force to replace it');
+    fresh = newRun(readConfigFile(opts.config), cli, opts.config);
+  }
+  const backend = await initBackend(opts.backend);
+  const stop = watchStopSignals('stopping after this step and writing a checkpoint');
+  let progress: TrainingProgress | undefined;
+  try {
+    const result = await trainRun(fresh?.config, {
+      out: opts.out,
+      resume: opts.resume,
+      force: opts.force,
+      dataset: fresh?.dataset,
+      steps: opts.resume ? opts.steps : undefined,
+      onNan: opts.resume ? opts.onNan : undefined,
+      onStart: ({ config: c, startStep, parameters, data }) => {
         process.stderr.write(
-          '\nstopping after this step and writing a checkpoint (Ctrl-C again to abort)\n',
+          startLine(c, data, startStep, parameters, backend, opts.out, fresh?.notes ?? []),
         );
-      };
-      process.on('SIGINT', onSigint);
-      let progress: TrainingProgress | undefined;
-      try {
-        const result = await trainRun(config, {
-          out: opts.out,
-          resume: opts.resume,
-          force: opts.force,
-          steps: opts.resume ? opts.steps : undefined,
-          onNan: opts.resume ? opts.onNan : undefined,
-          onStart: ({ config: c, startStep, parameters }) => {
-            process.stderr.write(
-              `${startStep > 0 ? 'resuming' : 'training'} ${c.method} on ${c.experiment}: ${parameters} weights, ` +
-                `steps ${startStep + 1}..${c.steps}, run folder ${opts.out}\n`,
-            );
-            progress = new TrainingProgress(c.steps);
-            progress.start(startStep);
-          },
-          onStep: (m) => progress?.update(m),
-          onNotice: (msg) =>
-            progress ? progress.notice(msg) : process.stderr.write(`warning: ${msg}\n`),
-          shouldStop: () => stopRequested,
-        });
-        progress?.stop();
-        if (opts.json) printJson(result.summary);
-        else describeResult(result.summary, opts.out);
-        if (result.status === 'diverged') {
-          process.stderr.write(`error: ${String(result.summary.divergence)}\n`);
-          process.exitCode = EXIT_DIVERGED;
-        }
-      } finally {
-        progress?.stop();
-        process.off('SIGINT', onSigint);
-      }
+        progress = new TrainingProgress(c.steps);
+        progress.start(startStep);
+      },
+      onStep: (m) => progress?.update(m),
+      onHeldOut: (step, est) =>
+        progress?.info(
+          `step ${step}: held-out ELBO ${est.elbo.toFixed(3)}` +
+            (est.iwae === undefined ? '' : `, IWAE ${est.iwae.toFixed(3)}`) +
+            ' nats per example',
+        ),
+      onNotice: (msg) =>
+        progress ? progress.notice(msg) : process.stderr.write(`warning: ${msg}\n`),
+      shouldStop: () => stop.requested() !== undefined,
     });
+    progress?.stop();
+    if (result.status === 'already-complete') {
+      process.stderr.write(
+        `nothing to do: ${opts.out} already completed ${result.summary.steps} steps; ` +
+          `add --steps N (more than ${result.summary.steps}) to train it further\n`,
+      );
+      if (opts.json) printJson(result.summary);
+      return;
+    }
+    if (opts.json) printJson(result.summary);
+    else describeResult(result.summary, opts.out);
+    const signal = stop.requested();
+    if (result.status === 'diverged') {
+      process.stderr.write(`error: ${String(result.summary.divergence)}\n`);
+      process.exitCode = EXIT_DIVERGED;
+    } else if (result.status === 'interrupted' && signal) {
+      process.exitCode = EXIT_SIGNAL[signal];
+    }
+  } finally {
+    progress?.stop();
+    stop.release();
+  }
+}
+
+/** Loads the data of a new run and resolves its configuration, sized to the data. */
+function newRun(file: unknown, cli: ConfigOverrides, source?: string) {
+  // First without the data: bad settings are reported before a data file is read.
+  const experiment = absoluteDataSpec(resolveConfig(file, cli, source).experiment);
+  const dataset = loadDataset(experiment);
+  const { config, notes } = resolveConfigWithNotes(
+    file,
+    { ...cli, experiment },
+    source,
+    dataInfo(dataset),
+  );
+  return { config, notes, dataset };
+}
+
+/** The first line of a run: what trains on what, and every choice made for the user. */
+function startLine(
+  c: RunConfig,
+  data: DataInfo,
+  startStep: number,
+  parameters: number,
+  backend: BackendInfo,
+  out: string,
+  notes: string[],
+): string {
+  const binarised = c.binarize ? 'dynamically binarised' : 'not binarised';
+  const lines = [
+    `${startStep > 0 ? 'resuming' : 'training'} ${c.method} on ${c.experiment} ` +
+      `(examples [${data.exampleShape.join(', ')}], ${data.counts.train} for training): ` +
+      `${c.decoder.type} decoder, data ${binarised}, latent ${c.latent}, ${parameters} weights, ` +
+      `steps ${startStep + 1}..${c.steps}; backend ${backend.name}, ${backend.threads} thread${backend.threads === 1 ? '' : 's'}; run folder ${out}`,
+  ];
+  for (const n of notes) lines.push(`  default ${n}`);
+  return lines.join('\n') + '\n';
 }
 
 function readConfigFile(path?: string): unknown {
@@ -156,13 +234,18 @@ function readConfigFile(path?: string): unknown {
   }
 }
 
-function describeResult(s: Record<string, unknown>, out: string): void {
-  const lines = [
-    `${s.status}: ${s.steps} steps in ${(s.seconds as number).toFixed(1)} s; run folder ${out}`,
-  ];
+function describeResult(s: TrainSummary, out: string): void {
+  const lines = [`${s.status}: ${s.steps} steps in ${s.seconds.toFixed(1)} s; run folder ${out}`];
+  if (s.heldOut) {
+    lines.push(
+      `held-out ELBO ${s.heldOut.elbo.toFixed(3)}` +
+        (s.heldOut.iwae === undefined ? '' : `, IWAE ${s.heldOut.iwae.toFixed(3)}`) +
+        ` nats per example (${s.heldOut.points} ${s.heldOut.split} examples, step ${s.heldOut.step})`,
+    );
+  }
   if (typeof s.logLikelihood === 'number') {
     lines.push(
-      `log-likelihood ${s.logLikelihood.toFixed(4)} nats per point (optimum ${(s.optimum as number).toFixed(4)}); samples: ${out}/${String(s.samplesPng)}`,
+      `log-likelihood ${s.logLikelihood.toFixed(4)} nats per point (optimum ${(s.optimum ?? NaN).toFixed(4)}); samples: ${out}/${String(s.samplesPng)}`,
     );
   }
   process.stderr.write(lines.join('\n') + '\n');

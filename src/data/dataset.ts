@@ -30,6 +30,28 @@ export interface Dataset {
   source: string;
 }
 
+/**
+ * What a trained model needs to know of its data, kept in the run folder (`data.json`) so that
+ * sampling and encoding work without the data file.
+ */
+export interface DataInfo {
+  name: string;
+  exampleShape: number[];
+  kind: Dataset['kind'];
+  source: string;
+  /** Examples per split, `{train: 55000, validation: 5000, test: 10000}`. */
+  counts: Partial<Record<'train' | 'validation' | 'test', number>>;
+}
+
+export function dataInfo(ds: Dataset): DataInfo {
+  const counts: DataInfo['counts'] = {};
+  for (const k of ['train', 'validation', 'test'] as const) {
+    const s = ds[k];
+    if (s) counts[k] = s.count;
+  }
+  return { name: ds.name, exampleShape: ds.exampleShape, kind: ds.kind, source: ds.source, counts };
+}
+
 /** Number of values in one example. */
 export function exampleSize(ds: Pick<Dataset, 'exampleShape'>): number {
   return ds.exampleShape.reduce((a, b) => a * b, 1);

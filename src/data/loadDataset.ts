@@ -1,5 +1,7 @@
+import { isAbsolute, resolve } from 'node:path';
 import { AvbUserError } from '../errors.js';
-import type { Dataset } from './dataset.js';
+import type { Dataset, DataSplit } from './dataset.js';
+import { exampleSize } from './dataset.js';
 import { readIdxFile } from './idx.js';
 import { loadMnist } from './mnist.js';
 import { readNpyFile } from './npy.js';
@@ -22,16 +24,58 @@ export function loadDataset(spec: string): Dataset {
   if (m) {
     const [, format, path] = m;
     const arr = format === 'idx' ? readIdxFile(path) : readNpyFile(path);
-    return arrayToDataset(spec, path, arr.shape, arr.data, arr.data instanceof Uint8Array);
+    return arrayToDataset(spec, path, arr.shape, arr.data, isByteIntensity(arr.data));
   }
   throw new AvbUserError(
     `unknown data set '${spec}'; use one of: ${DATASET_NAMES.join(', ')}, idx:PATH, npy:PATH`,
   );
 }
 
+/** Whether a data spec names a user's file (`idx:PATH`, `npy:PATH`) rather than a built-in set. */
+export function isUserData(spec: string): boolean {
+  return /^(idx|npy):/.test(spec);
+}
+
 /**
- * Turns a user's array `[N, ...exampleShape]` into a data set. Bytes are scaled to [0, 1];
- * other values are kept. Values all in [0, 1] make a `binary` set (Bernoulli decoder), any
+ * The spec with its file path made absolute, so that a run folder keeps working from any
+ * working directory (`avb eval --run` from elsewhere).
+ */
+export function absoluteDataSpec(spec: string): string {
+  const m = /^(idx|npy):(.+)$/.exec(spec);
+  return m && !isAbsolute(m[2]) ? `${m[1]}:${resolve(m[2])}` : spec;
+}
+
+/**
+ * The examples a command applies a trained model to (`avb encode`, `avb reconstruct`): every
+ * example of a user's file, in file order, or the test split of a built-in set.
+ */
+export function loadExamples(spec: string): { ds: Dataset; split: DataSplit } {
+  const ds = loadDataset(spec);
+  if (!isUserData(spec)) return { ds, split: ds.test ?? ds.train };
+  const parts = [ds.train, ds.test].filter((s): s is DataSplit => s !== undefined);
+  const count = parts.reduce((a, s) => a + s.count, 0);
+  const x = new Float32Array(count * exampleSize(ds));
+  let off = 0;
+  for (const s of parts) {
+    x.set(s.x, off);
+    off += s.x.length;
+  }
+  return { ds, split: { x, count } };
+}
+
+/**
+ * Whether byte values are 8-bit intensities to scale by 1/255: a byte array holding any value
+ * above 1. Booleans and byte masks holding only 0 and 1 are 0/1 data as they are.
+ */
+export function isByteIntensity(data: ArrayLike<number>): boolean {
+  if (!(data instanceof Uint8Array)) return false;
+  for (let i = 0; i < data.length; i++) if (data[i] > 1) return true;
+  return false;
+}
+
+/**
+ * Turns a user's array `[N, ...exampleShape]` into a data set. 8-bit intensities
+ * (`scaleBytes`) are scaled to [0, 1]; other values are kept. Values all in [0, 1] make a `binary` set (Bernoulli decoder), any
  * other finite values a `real` one (Gaussian decoder). NaN or Inf is an error.
  */
 export function arrayToDataset(
@@ -39,7 +83,7 @@ export function arrayToDataset(
   path: string,
   shape: number[],
   data: ArrayLike<number>,
-  isBytes: boolean,
+  scaleBytes: boolean,
 ): Dataset {
   if (shape.length < 2 || shape[0] < 1) {
     throw new AvbUserError(
@@ -51,7 +95,7 @@ export function arrayToDataset(
   const x = new Float32Array(data.length);
   let inUnit = true;
   for (let i = 0; i < x.length; i++) {
-    const v = isBytes ? data[i] / 255 : data[i];
+    const v = scaleBytes ? data[i] / 255 : data[i];
     if (!Number.isFinite(v)) {
       const d = x.length / n;
       throw new AvbUserError(

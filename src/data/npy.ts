@@ -56,8 +56,8 @@ export function parseNpy(bytes: Uint8Array, label: string): NpyArray {
   const type = dtypeOf(descr!);
   if (!type) {
     fail(
-      `unsupported dtype '${descr}'; save the array as float32, float64, uint8, int8, int16, ` +
-        'uint16 or int32 (little-endian)',
+      `unsupported dtype '${descr}'; save the array as float32, float64, bool, uint8, int8, ` +
+        'int16, uint16, int32 or int64 (little-endian)',
     );
   }
   const n = shape.reduce((a, b) => a * b, 1);
@@ -76,15 +76,37 @@ export function parseNpy(bytes: Uint8Array, label: string): NpyArray {
   // Copy into an aligned buffer (the data offset need not be a multiple of the element size).
   // (`new Uint8Array(view)` copies; Buffer#slice would share the whole pooled buffer.)
   const raw = new Uint8Array(bytes.subarray(start, expected)).buffer;
-  let data: NpyArray['data'] = new type!.ctor(raw);
+  let data: NpyArray['data'] =
+    descr === '<i8'
+      ? int64ToFloat64(new BigInt64Array(raw), fail)
+      : (new type!.ctor(raw) as NpyArray['data']);
   if (fortran === 'True' && shape.length > 1) data = fortranToC(data, shape);
   return { shape, data, descr: descr! };
 }
 
-type Ctor = new (buffer: ArrayBuffer) => NpyArray['data'];
+/**
+ * numpy's default integer type. Values beyond 2^53 in magnitude would lose digits as numbers:
+ * refused rather than rounded.
+ */
+function int64ToFloat64(v: BigInt64Array, fail: (what: string) => never): Float64Array {
+  const out = new Float64Array(v.length);
+  const limit = BigInt(Number.MAX_SAFE_INTEGER);
+  for (let i = 0; i < v.length; i++) {
+    if (v[i] > limit || v[i] < -limit) {
+      fail(
+        `int64 value ${v[i]} at position ${i} is too large to be represented exactly; rescale it`,
+      );
+    }
+    out[i] = Number(v[i]);
+  }
+  return out;
+}
+
+type Ctor = new (buffer: ArrayBuffer) => NpyArray['data'] | BigInt64Array;
 function dtypeOf(descr: string): { bytes: number; ctor: Ctor } | undefined {
   const table: Record<string, { bytes: number; ctor: Ctor }> = {
     '<f8': { bytes: 8, ctor: Float64Array },
+    '<i8': { bytes: 8, ctor: BigInt64Array },
     '<f4': { bytes: 4, ctor: Float32Array },
     '<i4': { bytes: 4, ctor: Int32Array },
     '<i2': { bytes: 2, ctor: Int16Array },
@@ -118,8 +140,20 @@ function fortranToC(data: NpyArray['data'], shape: number[]): NpyArray['data'] {
   return out;
 }
 
-/** Encodes a float32 C-order `.npy` (version 1.0) — for tests and for exporting samples. */
-export function encodeNpy(shape: number[], data: Float32Array): Uint8Array {
+/**
+ * Encodes a float32 C-order `.npy` (version 1.0): samples, codes and reconstructions written by
+ * the CLI, and test fixtures. Arguments in tfjs's order, `tf.tensor(data, shape)`.
+ */
+export function encodeNpy(data: Float32Array, shape: number[]): Uint8Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (!(data instanceof Float32Array) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new TypeError('encodeNpy(data, shape): data must be a Float32Array and shape integers');
+  }
+  if (n !== data.length) {
+    throw new TypeError(
+      `encodeNpy(data, shape): shape [${shape.join(', ')}] holds ${n} values but data has ${data.length}`,
+    );
+  }
   let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
   const total = 10 + header.length + 1;
   header += ' '.repeat((64 - (total % 64)) % 64) + '\n';

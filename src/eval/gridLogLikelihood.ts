@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import type { Decoder } from '../nn/decoders.js';
 
 export interface GridOptions {

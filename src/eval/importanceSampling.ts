@@ -1,5 +1,7 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import type { Decoder } from '../nn/decoders.js';
+import type { Encoder } from '../nn/encoders.js';
+import { AC_VARIANCE_FLOOR } from '../objectives/adaptiveContrast.js';
 import type { Rng } from '../random/rng.js';
 import { logMeanExp, meanAndStderr } from './stats.js';
 
@@ -60,4 +62,34 @@ export function importanceSampledLogLikelihood(
     return (s1 * s1) / e.reduce((a, b) => a + b * b, 0);
   });
   return { perPoint, ess, ...meanAndStderr(perPoint) };
+}
+
+/**
+ * A Gaussian per point from the encoder, when it has one: the VAE's q(z|x), or the basis-vector
+ * encoder's exact moments (the adaptive-contrast Gaussian r(z|x), variance floored as in
+ * training).
+ * Implicit encoders have none.
+ */
+export function encoderProposal(
+  encoder: Encoder,
+  x: tf.Tensor,
+  rng: Rng,
+): GaussianProposal | undefined {
+  return tf.tidy(() => {
+    const s = encoder.sample(x, rng);
+    if (s.gaussian)
+      return {
+        mean: s.gaussian.mean.dataSync() as Float32Array,
+        logVar: s.gaussian.logVar.dataSync() as Float32Array,
+      };
+    if (s.moments) {
+      return {
+        mean: s.moments.mean.dataSync() as Float32Array,
+        logVar: tf
+          .log(tf.maximum(s.moments.variance, AC_VARIANCE_FLOOR))
+          .dataSync() as Float32Array,
+      };
+    }
+    return undefined;
+  });
 }

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { ConcatMlpAdversary } from '../nn/adversaries.js';
 import { LinearGaussianDecoder } from '../nn/decoders.js';
 import { adversaryLoss } from '../objectives/avb.js';

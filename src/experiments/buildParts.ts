@@ -1,4 +1,4 @@
-import type { Dataset } from '../data/dataset.js';
+import type { DataInfo } from '../data/dataset.js';
 import { exampleSize } from '../data/dataset.js';
 import { AvbUserError } from '../errors.js';
 import { makeAdversary } from '../nn/adversaries.js';
@@ -15,11 +15,20 @@ import type { RunConfig } from './config.js';
  * Builds the parts named in `config` for examples of `ds`, with weights drawn from `rng`.
  * Checks that the data suits the decoder (a Bernoulli decoder needs values in [0, 1]).
  */
-export function buildParts(config: RunConfig, ds: Dataset, rng: Rng): Parts {
+export function buildParts(
+  config: RunConfig,
+  ds: Pick<DataInfo, 'name' | 'kind' | 'exampleShape'>,
+  rng: Rng,
+): Parts {
   if (config.decoder.type === 'bernoulli' && ds.kind !== 'binary') {
     throw new AvbUserError(
       `${ds.name} has values outside [0, 1], which a Bernoulli decoder cannot model; ` +
-        `set "decoder": {"type": "gaussian"} in --config, or rescale the data to [0, 1]`,
+        `use --decoder gaussian, or rescale the data to [0, 1]`,
+    );
+  }
+  if (config.binarize && ds.kind !== 'binary') {
+    throw new AvbUserError(
+      `${ds.name} has values outside [0, 1], which cannot be binarised; drop --binarize ("binarize": false)`,
     );
   }
   const conv = config.encoder.net === 'conv' || config.decoder.net === 'conv';

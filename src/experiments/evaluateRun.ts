@@ -1,5 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import * as tf from '../tf.js';
 import { join } from 'node:path';
 import { loadDataset } from '../data/loadDataset.js';
 import { exampleSize } from '../data/dataset.js';
@@ -7,18 +6,16 @@ import { AvbUserError } from '../errors.js';
 import { aisLogLikelihood } from '../eval/ais.js';
 import type { AisOptions, AisStart } from '../eval/ais.js';
 import { gridLogLikelihood } from '../eval/gridLogLikelihood.js';
-import { importanceSampledLogLikelihood } from '../eval/importanceSampling.js';
-import type { GaussianProposal } from '../eval/importanceSampling.js';
+import { encoderProposal, importanceSampledLogLikelihood } from '../eval/importanceSampling.js';
 import { meanAndStderr } from '../eval/stats.js';
-import type { Parts } from '../objectives/objective.js';
 import { Rng } from '../random/rng.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
-import { buildParts, disposeParts } from './buildParts.js';
-import { resolveConfig } from './config.js';
-import { RUN_FILES } from './trainRun.js';
+import { writeJsonAtomic } from '../io/atomicFile.js';
+import { loadRun } from './loadRun.js';
 
 export interface EvalOptions {
   run: string;
+  /** File to write the result to (default: `eval.json` in the run folder). */
+  out?: string;
   /** Test points evaluated (the first N of the test split). */
   points: number;
   ais: AisOptions;
@@ -40,21 +37,13 @@ export const EVAL_FILE = 'eval.json';
  * latent is 2-D. Writes `eval.json` in the run folder.
  */
 export async function evaluateRun(o: EvalOptions): Promise<Record<string, unknown>> {
-  const ckPath = join(o.run, RUN_FILES.checkpoint);
-  if (!existsSync(ckPath)) {
-    throw new AvbUserError(
-      `${o.run} is not a run folder (no ${RUN_FILES.checkpoint}); train first with avb train --out ${o.run}`,
-    );
-  }
-  const checkpoint = loadCheckpoint(ckPath);
-  const config = resolveConfig(checkpoint.config, {}, ckPath);
-  const ds = loadDataset(config.experiment);
-  const split = ds.test ?? ds.train;
-  const points = Math.min(o.points, split.count);
-  const rng = new Rng(o.seed);
-  const parts = buildParts(config, ds, new Rng(0));
+  const run = loadRun(o.run);
+  const { config, parts } = run;
   try {
-    checkpoint.loadWeights(parts);
+    const ds = loadDataset(config.experiment);
+    const split = ds.test ?? ds.train;
+    const points = Math.min(o.points, split.count);
+    const rng = new Rng(o.seed);
     const d = exampleSize(ds);
     const raw = split.x.subarray(0, points * d);
     // Binary data is evaluated on one fixed binarisation of the test points (drawn from the seed),
@@ -73,7 +62,7 @@ export async function evaluateRun(o: EvalOptions): Promise<Record<string, unknow
     for (let from = 0; from < points; from += o.batchPoints) {
       const m = Math.min(o.batchPoints, points - from);
       const x = tf.tensor(data.subarray(from * d, (from + m) * d), [m, ...ds.exampleShape]);
-      const proposal = gaussianProposal(parts, x, rng);
+      const proposal = encoderProposal(parts.encoder, x, rng);
       hasProposal = proposal !== undefined;
       if (o.start === 'encoder' && !proposal) {
         throw new AvbUserError(
@@ -106,7 +95,7 @@ export async function evaluateRun(o: EvalOptions): Promise<Record<string, unknow
     const { mean, stderr } = meanAndStderr(perPoint);
     const result: Record<string, unknown> = {
       run: o.run,
-      step: checkpoint.step,
+      step: run.step,
       experiment: config.experiment,
       method: config.method,
       split: ds.test ? 'test' : 'train',
@@ -128,33 +117,9 @@ export async function evaluateRun(o: EvalOptions): Promise<Record<string, unknow
       result.grid = { ...meanAndStderr(g), note: 'exact up to the grid (2-D latent)' };
     }
     result.seconds = (performance.now() - began) / 1000;
-    const path = join(o.run, EVAL_FILE);
-    writeFileSync(`${path}.tmp`, JSON.stringify(result, null, 2) + '\n');
-    renameSync(`${path}.tmp`, path);
+    writeJsonAtomic(o.out ?? join(o.run, EVAL_FILE), result);
     return result;
   } finally {
-    disposeParts(parts);
+    run.dispose();
   }
-}
-
-/**
- * A Gaussian per point from the encoder, when it has one: the VAE's q(z|x), or the basis-vector
- * encoder's moment-matched r(z|x) (the adaptive-contrast Gaussian).
- */
-function gaussianProposal(parts: Parts, x: tf.Tensor, rng: Rng): GaussianProposal | undefined {
-  return tf.tidy(() => {
-    const s = parts.encoder.sample(x, rng);
-    if (s.gaussian)
-      return {
-        mean: s.gaussian.mean.dataSync() as Float32Array,
-        logVar: s.gaussian.logVar.dataSync() as Float32Array,
-      };
-    if (s.moments) {
-      return {
-        mean: s.moments.mean.dataSync() as Float32Array,
-        logVar: tf.log(tf.maximum(s.moments.variance, 1e-4)).dataSync() as Float32Array,
-      };
-    }
-    return undefined;
-  });
 }

@@ -1,32 +1,26 @@
-import {
-  appendFileSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import type { Dataset, DataInfo } from '../data/dataset.js';
+import { dataInfo } from '../data/dataset.js';
 import { loadDataset } from '../data/loadDataset.js';
 import { MinibatchSampler } from '../data/sampler.js';
 import { AvbUserError } from '../errors.js';
+import { writeJsonAtomic } from '../io/atomicFile.js';
+import type { Parts } from '../objectives/objective.js';
 import { Rng } from '../random/rng.js';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
+import type { LoadedCheckpoint } from '../train/checkpoint.js';
 import { Trainer } from '../train/trainer.js';
 import type { StepMetrics } from '../train/trainer.js';
 import { buildParts, disposeParts, objectiveFor } from './buildParts.js';
 import { resolveConfig } from './config.js';
 import type { RunConfig } from './config.js';
+import { estimateHeldOut, heldOutSet } from './heldOut.js';
+import type { HeldOutEstimate, HeldOutSet } from './heldOut.js';
+import { readSummary, runPaths, truncateMetrics } from './runFolder.js';
+import type { RunPaths } from './runFolder.js';
 import { evaluateSynthetic } from './synthetic.js';
 
-/** Files of a run folder. */
-export const RUN_FILES = {
-  config: 'config.json',
-  metrics: 'metrics.jsonl',
-  checkpoint: 'checkpoint.avbckpt',
-  summary: 'summary.json',
-} as const;
+export { RUN_FILES } from './runFolder.js';
 
 /** Largest number of divergence rollbacks before a run gives up. */
 export const MAX_ROLLBACKS = 5;
@@ -49,63 +43,159 @@ export interface TrainRunOptions {
   steps?: number;
   /** With `resume`: a new divergence policy. */
   onNan?: RunConfig['onNan'];
+  /** The data set of `config.experiment`, when the caller has loaded it already. */
+  dataset?: Dataset;
   /** Called once before the first step. */
-  onStart?: (info: { config: RunConfig; startStep: number; parameters: number }) => void;
+  onStart?: (info: {
+    config: RunConfig;
+    startStep: number;
+    parameters: number;
+    data: DataInfo;
+  }) => void;
   onStep?: (m: StepMetrics) => void;
+  /** Called after each held-out estimate. */
+  onHeldOut?: (step: number, estimate: HeldOutEstimate) => void;
   /** Warnings and notices (rollbacks, saturation). */
   onNotice?: (message: string) => void;
-  /** Polled after every step; true stops the run after writing a checkpoint (SIGINT). */
+  /** Polled after every step; true stops the run after writing a checkpoint (SIGINT, SIGTERM). */
   shouldStop?: () => boolean;
 }
 
-export interface TrainRunResult {
+/** What `summary.json` holds. */
+export interface TrainSummary {
+  experiment: string;
+  method: RunConfig['method'];
   status: 'completed' | 'interrupted' | 'diverged';
-  summary: Record<string, unknown>;
+  steps: number;
+  /** Wall-clock seconds of training over all segments of a resumed run. */
+  seconds: number;
+  parameters: number;
+  /** Metrics averaged over the last {@link SATURATION_WINDOW} steps. */
+  finalMetrics: Record<string, number>;
+  /** The last held-out estimate. */
+  heldOut?: HeldOutEstimate & { split: HeldOutSet['split']; points: number; step: number };
+  divergence?: string;
+  /** Synthetic experiment: exact log-likelihood (grid), optimum -log 4 and the figure's file. */
+  logLikelihood?: number;
+  logLikelihoodPerPoint?: number[];
+  optimum?: number;
+  samplesPng?: string;
+}
+
+export interface TrainRunResult {
+  /** `already-complete`: a resumed run had nothing left to do; nothing was written. */
+  status: TrainSummary['status'] | 'already-complete';
+  summary: TrainSummary;
+}
+
+/** Everything a run folder's training loop works on. */
+interface RunState {
+  cfg: RunConfig;
+  ds: Dataset;
+  paths: RunPaths;
+  parts: Parts;
+  trainer: Trainer;
+  heldOut?: HeldOutSet;
+  /** Seconds of training before this segment. */
+  secondsBefore: number;
 }
 
 /**
- * Trains one run into a folder: `config.json`, `metrics.jsonl` (one line per step),
- * `checkpoint.avbckpt` (every `checkpointEvery` steps and at the end), `summary.json`
- * (and experiment figures). Everything that can be wrong with the input is checked before the
- * folder is created, so bad input leaves nothing behind.
+ * Trains one run into a folder: `config.json`, `data.json`, `metrics.jsonl` (one line per
+ * step, held-out estimates on their steps), `checkpoint.avbckpt` (every `checkpointEvery`
+ * steps and at the end), `summary.json` (and experiment figures). Everything that can be wrong
+ * with the input is checked before the folder is created, so bad input leaves nothing behind.
  */
 export async function trainRun(
   config: RunConfig | undefined,
   o: TrainRunOptions,
 ): Promise<TrainRunResult> {
-  const paths = {
-    config: join(o.out, RUN_FILES.config),
-    metrics: join(o.out, RUN_FILES.metrics),
-    checkpoint: join(o.out, RUN_FILES.checkpoint),
-    summary: join(o.out, RUN_FILES.summary),
-  };
-  let cfg: RunConfig;
-  let checkpoint: ReturnType<typeof loadCheckpoint> | undefined;
-  if (o.resume) {
-    if (!existsSync(paths.checkpoint)) {
-      throw new AvbUserError(
-        `cannot resume: ${paths.checkpoint} does not exist; start the run without --resume`,
-      );
-    }
-    checkpoint = loadCheckpoint(paths.checkpoint);
-    cfg = resolveConfig(checkpoint.config, { steps: o.steps, onNan: o.onNan }, paths.checkpoint);
-  } else {
-    if (!config) throw new Error('trainRun: a configuration is required for a new run');
-    cfg = config;
-    if (existsSync(o.out) && !o.force) {
-      throw new AvbUserError(
-        `output folder ${o.out} already exists; add --resume to continue it or --force to replace it`,
-      );
-    }
+  const paths = runPaths(o.out);
+  const checkpoint = o.resume ? loadResumable(paths) : undefined;
+  const cfg = checkpoint
+    ? resolveConfig(checkpoint.config, { steps: o.steps, onNan: o.onNan }, paths.checkpoint)
+    : newRunConfig(config, o);
+  if (checkpoint && checkpoint.step >= cfg.steps) {
+    const summary = readSummary(o.out) as TrainSummary | undefined;
+    if (summary) return { status: 'already-complete', summary };
   }
+  const ds = o.dataset ?? loadDataset(cfg.experiment);
+  const state = buildRunState(cfg, ds, paths, checkpoint);
+  try {
+    if (checkpoint) {
+      checkpoint.apply(state.parts, state.trainer);
+      truncateMetrics(paths.metrics, checkpoint.step);
+    } else createRunFolder(o, state);
+    const parameters =
+      state.parts.encoder.size() +
+      state.parts.decoder.size() +
+      (state.parts.adversary?.size() ?? 0);
+    o.onStart?.({
+      config: cfg,
+      startStep: state.trainer.completedSteps,
+      parameters,
+      data: dataInfo(ds),
+    });
+    const loop = await trainLoop(state, o);
+    const summary: TrainSummary = {
+      experiment: cfg.experiment,
+      method: cfg.method,
+      status: loop.status,
+      steps: state.trainer.completedSteps,
+      seconds: loop.seconds,
+      parameters,
+      finalMetrics: meanMetrics(loop.recent),
+    };
+    if (loop.heldOut) summary.heldOut = loop.heldOut;
+    if (loop.divergence) summary.divergence = loop.divergence;
+    if (loop.status === 'completed' && cfg.experiment === 'synthetic') {
+      Object.assign(summary, evaluateSynthetic(state.parts, ds, o.out, cfg.seed));
+    }
+    writeJsonAtomic(paths.summary, summary);
+    return { status: loop.status, summary };
+  } finally {
+    state.trainer.dispose();
+    disposeParts(state.parts);
+  }
+}
 
-  // Build everything before touching the disk.
-  const ds = loadDataset(cfg.experiment);
+function loadResumable(paths: RunPaths): LoadedCheckpoint {
+  if (!existsSync(paths.checkpoint)) {
+    throw new AvbUserError(
+      `cannot resume: ${paths.checkpoint} does not exist; start the run without --resume`,
+    );
+  }
+  return loadCheckpoint(paths.checkpoint);
+}
+
+function newRunConfig(config: RunConfig | undefined, o: TrainRunOptions): RunConfig {
+  if (!config) throw new Error('trainRun: a configuration is required for a new run');
+  if (existsSync(o.out) && !o.force) {
+    throw new AvbUserError(
+      `output folder ${o.out} already exists; add --resume to continue it or --force to replace it`,
+    );
+  }
+  return config;
+}
+
+/** Builds parts, sampler and trainer from the configuration (weights from its seed). */
+function buildRunState(
+  cfg: RunConfig,
+  ds: Dataset,
+  paths: RunPaths,
+  checkpoint: LoadedCheckpoint | undefined,
+): RunState {
   const root = new Rng(cfg.seed);
   const parts = buildParts(cfg, ds, root.fork());
   const sampler = new MinibatchSampler(ds, ds.train, {
     seed: root.uint32(),
     binarize: cfg.binarize,
+  });
+  const adam = (learningRate: number) => ({
+    learningRate,
+    beta1: cfg.beta1,
+    beta2: cfg.beta2,
+    epsilon: 1e-8,
   });
   const trainer = new Trainer(
     parts,
@@ -113,127 +203,138 @@ export async function trainRun(
     sampler,
     {
       batch: cfg.batch,
-      primal: { learningRate: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, epsilon: 1e-8 },
-      adversary: {
-        learningRate: cfg.lrAdversary,
-        beta1: cfg.beta1,
-        beta2: cfg.beta2,
-        epsilon: 1e-8,
-      },
+      primal: adam(cfg.lr),
+      adversary: adam(cfg.lrAdversary),
       schedule: cfg.schedule,
       adversarySteps: cfg.adversarySteps,
       klAnnealSteps: cfg.klAnnealSteps,
     },
     root.fork(),
   );
-  try {
-    if (checkpoint) {
-      checkpoint.apply(parts, trainer);
-      truncateMetrics(paths.metrics, checkpoint.step);
-    } else {
-      if (o.force && existsSync(o.out)) rmSync(o.out, { recursive: true, force: true });
-      mkdirSync(o.out, { recursive: true });
-      writeFileSync(`${paths.config}.tmp`, JSON.stringify(cfg, null, 2) + '\n');
-      renameSync(`${paths.config}.tmp`, paths.config);
-      writeFileSync(paths.metrics, '');
-      saveCheckpoint(paths.checkpoint, parts, trainer, cfg); // step 0: the rollback point of last resort
-    }
-    const parameters = parts.encoder.size() + parts.decoder.size() + (parts.adversary?.size() ?? 0);
-    o.onStart?.({ config: cfg, startStep: trainer.completedSteps, parameters });
+  const heldOut =
+    cfg.heldOut.every > 0
+      ? heldOutSet(ds, cfg.heldOut.points, cfg.binarize, cfg.seed + 1)
+      : undefined;
+  return {
+    cfg,
+    ds,
+    paths,
+    parts,
+    trainer,
+    heldOut,
+    secondsBefore: checkpoint?.seconds ?? 0,
+  };
+}
 
-    const started = performance.now();
-    let status: TrainRunResult['status'] = 'completed';
-    let rollbacks = 0;
-    let divergence: string | undefined;
-    const recent: StepMetrics[] = [];
-    let lastSaturationNotice = -Infinity;
-    while (trainer.completedSteps < cfg.steps) {
-      const r = trainer.step();
-      if (!r.ok) {
-        const what = `step ${r.divergence.step}: ${r.divergence.quantity} is not finite`;
-        if (cfg.onNan === 'stop' || rollbacks >= MAX_ROLLBACKS) {
-          divergence = `${what}; stopped before updating the weights (last good checkpoint kept: ${paths.checkpoint})`;
-          status = 'diverged';
-          break;
-        }
-        rollbacks++;
-        const scale = trainer.state().learningRateScale / 2;
-        const back = loadCheckpoint(paths.checkpoint);
-        back.apply(parts, trainer);
-        trainer.setLearningRateScale(scale);
-        truncateMetrics(paths.metrics, back.step);
-        o.onNotice?.(`${what}; rolled back to step ${back.step} with learning rates x${scale}`);
-        continue;
-      }
-      const m = r.metrics;
-      appendFileSync(paths.metrics, JSON.stringify(roundMetrics(m)) + '\n');
-      recent.push(m);
-      if (recent.length > SATURATION_WINDOW) recent.shift();
-      const acc =
-        recent.length === SATURATION_WINDOW ? meanMetrics(recent).adversaryAccuracy : undefined;
-      if (acc !== undefined && acc > SATURATION_ACCURACY && m.step - lastSaturationNotice >= 1000) {
-        lastSaturationNotice = m.step;
-        o.onNotice?.(
-          `step ${m.step}: the adversary is saturated (accuracy ${acc.toFixed(3)} over the last ${SATURATION_WINDOW} steps); ` +
-            'the KL estimate is unreliable: consider adaptive contrast (--method avb-ac), a lower adversary learning rate or more adversary steps',
-        );
-      }
-      o.onStep?.(m);
-      // Yield to the event loop so signal handlers (SIGINT) and progress output can run.
-      await new Promise<void>((r) => setImmediate(r));
-      const done = trainer.completedSteps >= cfg.steps;
-      const stop = !done && (o.shouldStop?.() ?? false);
-      if (done || stop || trainer.completedSteps % cfg.checkpointEvery === 0) {
-        saveCheckpoint(paths.checkpoint, parts, trainer, cfg);
-      }
-      if (stop) {
-        status = 'interrupted';
+function createRunFolder(o: TrainRunOptions, s: RunState): void {
+  if (o.force && existsSync(o.out)) rmSync(o.out, { recursive: true, force: true });
+  mkdirSync(o.out, { recursive: true });
+  writeJsonAtomic(s.paths.config, s.cfg);
+  writeJsonAtomic(s.paths.data, dataInfo(s.ds));
+  writeFileSync(s.paths.metrics, '');
+  // Step 0: the rollback point of last resort.
+  saveCheckpoint(s.paths.checkpoint, s.parts, s.trainer, s.cfg, 0);
+}
+
+interface LoopResult {
+  status: TrainSummary['status'];
+  seconds: number;
+  recent: StepMetrics[];
+  heldOut?: TrainSummary['heldOut'];
+  divergence?: string;
+}
+
+/**
+ * Steps until the configured total, an interruption or a divergence: logs metrics, estimates
+ * the held-out ELBO, warns of a saturated adversary, rolls back on NaN and checkpoints.
+ */
+async function trainLoop(s: RunState, o: TrainRunOptions): Promise<LoopResult> {
+  const { cfg, trainer, paths } = s;
+  const started = performance.now();
+  const seconds = () => s.secondsBefore + (performance.now() - started) / 1000;
+  const result: LoopResult = { status: 'completed', seconds: 0, recent: [] };
+  const saturation = new SaturationWatch(o.onNotice);
+  let rollbacks = 0;
+  while (trainer.completedSteps < cfg.steps) {
+    const r = trainer.step();
+    if (!r.ok) {
+      const what = `step ${r.divergence.step}: ${r.divergence.quantity} is not finite`;
+      if (cfg.onNan === 'stop' || rollbacks >= MAX_ROLLBACKS) {
+        result.divergence = `${what}; stopped before updating the weights (last good checkpoint kept: ${paths.checkpoint})`;
+        result.status = 'diverged';
         break;
       }
+      rollbacks++;
+      const scale = trainer.state().learningRateScale / 2;
+      const back = loadCheckpoint(paths.checkpoint);
+      back.apply(s.parts, trainer);
+      trainer.setLearningRateScale(scale);
+      truncateMetrics(paths.metrics, back.step);
+      o.onNotice?.(`${what}; rolled back to step ${back.step} with learning rates x${scale}`);
+      continue;
     }
-    const summary: Record<string, unknown> = {
-      experiment: cfg.experiment,
-      method: cfg.method,
-      status,
-      steps: trainer.completedSteps,
-      seconds: (performance.now() - started) / 1000,
-      parameters,
-      finalMetrics: meanMetrics(recent),
-    };
-    if (divergence) summary.divergence = divergence;
-    if (status === 'completed' && cfg.experiment === 'synthetic') {
-      Object.assign(summary, evaluateSynthetic(parts, ds, o.out, cfg.seed));
+    const m = r.metrics;
+    const done = trainer.completedSteps >= cfg.steps;
+    const line: Record<string, number> = roundMetrics(m);
+    if (s.heldOut && (done || m.step % cfg.heldOut.every === 0)) {
+      const est = estimateHeldOut(s.parts, objectiveFor(cfg), s.heldOut, {
+        batch: cfg.batch,
+        iwaeSamples: cfg.heldOut.iwaeSamples,
+        seed: cfg.seed + 2,
+      });
+      line.heldOutElbo = round6(est.elbo);
+      if (est.iwae !== undefined) line.heldOutIwae = round6(est.iwae);
+      result.heldOut = { ...est, split: s.heldOut.split, points: s.heldOut.count, step: m.step };
+      o.onHeldOut?.(m.step, est);
     }
-    writeFileSync(`${paths.summary}.tmp`, JSON.stringify(summary, null, 2) + '\n');
-    renameSync(`${paths.summary}.tmp`, paths.summary);
-    return { status, summary };
-  } finally {
-    trainer.dispose();
-    disposeParts(parts);
+    appendFileSync(paths.metrics, JSON.stringify(line) + '\n');
+    result.recent.push(m);
+    if (result.recent.length > SATURATION_WINDOW) result.recent.shift();
+    saturation.check(m.step, result.recent);
+    o.onStep?.(m);
+    // Yield to the event loop so signal handlers (SIGINT, SIGTERM) and progress output can run.
+    await new Promise<void>((r) => setImmediate(r));
+    const stop = !done && (o.shouldStop?.() ?? false);
+    if (done || stop || trainer.completedSteps % cfg.checkpointEvery === 0) {
+      // The summary's time is the checkpoint's: a resumed run continues from exactly it.
+      result.seconds = seconds();
+      saveCheckpoint(paths.checkpoint, s.parts, trainer, cfg, result.seconds);
+    }
+    if (stop) {
+      result.status = 'interrupted';
+      break;
+    }
+  }
+  if (result.status === 'diverged' || result.seconds === 0) result.seconds = seconds();
+  return result;
+}
+
+/** Warns (at most every 1,000 steps) while the adversary separates q from the prior almost perfectly. */
+class SaturationWatch {
+  private last = -Infinity;
+  constructor(private readonly notify?: (message: string) => void) {}
+
+  check(step: number, recent: StepMetrics[]): void {
+    if (recent.length < SATURATION_WINDOW || step - this.last < 1000) return;
+    const acc = meanMetrics(recent).adversaryAccuracy;
+    if (acc === undefined || acc <= SATURATION_ACCURACY) return;
+    this.last = step;
+    this.notify?.(
+      `step ${step}: the adversary is saturated (accuracy ${acc.toFixed(3)} over the last ${SATURATION_WINDOW} steps); ` +
+        'the KL estimate is unreliable: consider adaptive contrast (--method avb-ac), a lower adversary learning rate or more adversary steps',
+    );
   }
 }
 
-/** Drops metrics lines after `step` (a resumed run rewrites them exactly). */
-function truncateMetrics(path: string, step: number): void {
-  if (!existsSync(path)) return;
-  const kept = readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((line) => {
-      // A run killed mid-write can leave a partial last line: it is dropped with the rest.
-      try {
-        return (JSON.parse(line) as { step: number }).step <= step;
-      } catch {
-        return false;
-      }
-    });
-  writeFileSync(path, kept.map((l) => l + '\n').join(''));
+function round6(v: number): number {
+  return Number(v.toPrecision(6));
 }
 
 /** Rounds to 6 significant digits; step time is not part of the reproducible record. */
 function roundMetrics(m: StepMetrics): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(m))
-    if (v !== undefined) out[k] = k === 'step' ? v : Number(v.toPrecision(6));
+    if (v !== undefined) out[k] = k === 'step' ? v : round6(v);
   return out;
 }
 

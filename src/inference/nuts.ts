@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { Rng } from '../random/rng.js';
 import type { BayesianModel, Draws } from './model.js';
 

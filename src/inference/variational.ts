@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import type { Dataset } from '../data/dataset.js';
 import { MinibatchSampler } from '../data/sampler.js';
 import { AvbUserError } from '../errors.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { BERNOULLI_LL_GRAD_KERNEL, BERNOULLI_LL_KERNEL } from '../backend/simd/simdKernels.js';
 
 /**

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import type { Rng } from '../random/rng.js';
 import { Activation, Conv2d, Dense, Mlp, activate } from './layers.js';
 import { Module } from './module.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { stopGradient } from '../backend/stopGradient.js';
 import { AvbUserError } from '../errors.js';
 import type { Adversary } from '../nn/adversaries.js';

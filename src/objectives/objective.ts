@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs-core';
 import type { Adversary } from '../nn/adversaries.js';
 import type { Decoder } from '../nn/decoders.js';
 import type { Encoder } from '../nn/encoders.js';

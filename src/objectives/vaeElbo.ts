@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { AvbUserError } from '../errors.js';
 import type { Objective, ObjectiveOutput } from './objective.js';
 

@@ -1,16 +1,7 @@
-import * as tf from '@tensorflow/tfjs';
-import {
-  closeSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-  existsSync,
-} from 'node:fs';
-import { dirname } from 'node:path';
+import * as tf from '../tf.js';
+import { readFileSync } from 'node:fs';
 import { AvbUserError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomicFile.js';
 import type { Parts } from '../objectives/objective.js';
 import type { Trainer, TrainerState } from './trainer.js';
 
@@ -32,10 +23,14 @@ interface Header {
   };
   /** Every stored tensor in data order: weights by path, then Adam moments. */
   tensors: { name: string; shape: number[] }[];
+  /** Wall-clock seconds of training up to this step, over all resumed segments. */
+  seconds?: number;
 }
 
 export interface LoadedCheckpoint {
   step: number;
+  /** Seconds of training up to `step` (0 for checkpoints that did not record it). */
+  seconds: number;
   config: unknown;
   /** Loads the weights into parts built from the same configuration (for evaluation). */
   loadWeights: (parts: Parts) => void;
@@ -61,6 +56,7 @@ export function saveCheckpoint(
   parts: Parts,
   trainer: Trainer,
   config: unknown,
+  seconds = 0,
 ): void {
   const state = trainer.state();
   const tensors: { name: string; shape: number[]; data: Float32Array }[] = [];
@@ -84,6 +80,7 @@ export function saveCheckpoint(
       adam: { primal: { t: state.adam.primal.t }, adversary: { t: state.adam.adversary.t } },
     },
     tensors: tensors.map(({ name, shape }) => ({ name, shape })),
+    seconds,
   };
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   const pad = (4 - ((12 + json.length) % 4)) % 4;
@@ -98,42 +95,6 @@ export function saveCheckpoint(
   for (const t of tensors)
     parts_.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   writeFileAtomic(path, parts_);
-}
-
-/** Writes `chunks` to `path` through a temporary file, fsync and rename. */
-export function writeFileAtomic(path: string, chunks: Uint8Array[]): void {
-  const tmp = `${path}.tmp`;
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, 'w');
-    for (const c of chunks) {
-      let off = 0;
-      while (off < c.length) off += writeSync(fd, c, off, c.length - off);
-    }
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-    const dfd = openSync(dirname(path), 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    if (existsSync(tmp)) rmSync(tmp, { force: true });
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOSPC'
-        ? 'the disk is full'
-        : code === 'EACCES' || code === 'EROFS'
-          ? 'the folder is not writable'
-          : (e as Error).message;
-    throw new AvbUserError(
-      `cannot write checkpoint ${path}: ${why}; free space or choose another --out folder`,
-    );
-  }
 }
 
 /** Reads a checkpoint's header and data; `apply` loads it into freshly built parts and trainer. */
@@ -197,6 +158,7 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
   };
   return {
     step: header.step,
+    seconds: header.seconds ?? 0,
     config: header.config,
     loadWeights,
     apply(parts, trainer) {

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import type { MinibatchSampler, SamplerState } from '../data/sampler.js';
 import type { Objective, Parts } from '../objectives/objective.js';
 import { Rng } from '../random/rng.js';

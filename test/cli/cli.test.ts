@@ -1,62 +1,33 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeIdx } from '../../src/data/idx.js';
 import { encodeNpy } from '../../src/data/npy.js';
 import { metricsOf } from '../helpers.js';
+import { MAIN, avb, expectUserError, signalAfter } from './runCli.js';
 
-// The CLI is tested as users run it: the built executable (npm test builds first).
-const MAIN = resolve('dist/cli/main.js');
 const dir = mkdtempSync(join(tmpdir(), 'avb-cli-'));
-
-function avb(...args: string[]) {
-  const r = spawnSync(process.execPath, [MAIN, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, AVB_BACKEND: '' },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** A user error: exit code 2 and exactly one line on stderr, without a stack trace. */
-function expectUserError(r: ReturnType<typeof avb>, pattern: RegExp) {
-  expect(r.code).toBe(2);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(pattern);
-  expect(r.stderr).not.toMatch(/^\s+at .*\(/m); // no stack trace
-}
-
-/**
- * Starts `avb ...args` writing to `out`, sends `signal` once metrics.jsonl has more than `lines`
- * lines, and resolves with the exit code and stderr.
- */
-async function signalAfter(args: string[], out: string, lines: number, signal: NodeJS.Signals) {
-  const child = spawn(process.execPath, [MAIN, ...args, '--out', out]);
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const metrics = join(out, 'metrics.jsonl');
-  await new Promise<void>((res) => {
-    const poll = setInterval(() => {
-      if (existsSync(metrics) && readFileSync(metrics, 'utf8').split('\n').length > lines) {
-        clearInterval(poll);
-        child.kill(signal);
-        res();
-      }
-    }, 20);
-  });
-  const code = await new Promise<number | null>((res) => child.on('close', res));
-  return { code, stderr };
-}
 
 describe('avb CLI', () => {
   it('--help lists the commands', () => {
     const r = avb('--help');
     expect(r.code).toBe(0);
-    for (const c of ['backend', 'data', 'train']) expect(r.stdout).toContain(c);
+    for (const c of [
+      'backend',
+      'data',
+      'train',
+      'eval',
+      'selfcheck',
+      'infer',
+      'sample',
+      'reconstruct',
+      'encode',
+    ]) {
+      expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+      expect(avb(c, '--help').code).toBe(0);
+    }
   });
 
   it('backend --json reports the wasm backend with its patched kernels', () => {
@@ -162,16 +133,20 @@ describe('avb CLI', () => {
     writeFileSync(
       real,
       encodeNpy(
-        [20, 3],
         Float32Array.from({ length: 60 }, (_, i) => i - 30),
+        [20, 3],
       ),
     );
     expectUserError(
-      avb('train', '--out', out, '--experiment', `npy:${real}`),
-      /values outside \[0, 1\], which a Bernoulli decoder cannot model/,
+      avb('train', '--out', out, '--experiment', `npy:${real}`, '--decoder', 'bernoulli'),
+      /values outside \[0, 1\], which a Bernoulli decoder cannot model; use --decoder gaussian/,
+    );
+    expectUserError(
+      avb('train', '--out', out, '--experiment', `npy:${real}`, '--binarize'),
+      /values outside \[0, 1\], which cannot be binarised/,
     );
     const inf = join(dir, 'inf.npy');
-    writeFileSync(inf, encodeNpy([2, 2], Float32Array.from([0, Infinity, 0, 0])));
+    writeFileSync(inf, encodeNpy(Float32Array.from([0, Infinity, 0, 0]), [2, 2]));
     expectUserError(
       avb('train', '--out', out, '--experiment', `npy:${inf}`),
       /value Infinity at example 0, position 1/,
@@ -226,7 +201,7 @@ describe('avb CLI', () => {
       5,
       'SIGINT',
     );
-    expect(code, stderr).toBe(0);
+    expect(code, stderr).toBe(130);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as {
       status: string;
       steps: number;

@@ -92,12 +92,12 @@ describe('parser fuzzing', () => {
       ),
       gzipSync(encodeIdx([2, 2], [1, 2, 3, 4])),
       encodeNpy(
-        [3, 4],
         Float32Array.from({ length: 12 }, (_, i) => i),
+        [3, 4],
       ),
       encodeNpy(
-        [7],
         Float32Array.from({ length: 7 }, (_, i) => -i),
+        [7],
       ),
     ];
     let parsed = 0;
@@ -129,13 +129,13 @@ describe('parser fuzzing', () => {
 
 describe('NPY', () => {
   it('round-trips float32 and reads its shape', () => {
-    const arr = parseNpy(encodeNpy([2, 3], Float32Array.from([1, 2, 3, 4, 5, 6])), 'x.npy');
+    const arr = parseNpy(encodeNpy(Float32Array.from([1, 2, 3, 4, 5, 6]), [2, 3]), 'x.npy');
     expect(arr.shape).toEqual([2, 3]);
     expect(Array.from(arr.data)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   it('transposes Fortran order to C order', () => {
-    const c = encodeNpy([2, 3], Float32Array.from([1, 4, 2, 5, 3, 6]));
+    const c = encodeNpy(Float32Array.from([1, 4, 2, 5, 3, 6]), [2, 3]);
     const text = new TextDecoder('latin1')
       .decode(c)
       .replace("'fortran_order': False", "'fortran_order': True ");
@@ -144,7 +144,7 @@ describe('NPY', () => {
   });
 
   it('truncated data and wrong magic are user errors naming the file', () => {
-    const ok = encodeNpy([2, 2], Float32Array.from([1, 2, 3, 4]));
+    const ok = encodeNpy(Float32Array.from([1, 2, 3, 4]), [2, 2]);
     expect(() => parseNpy(ok.subarray(0, ok.length - 1), 'b.npy')).toThrow(/b\.npy: truncated/);
     expect(() => parseNpy(Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]), 'c.npy')).toThrow(
       /c\.npy: wrong magic/,
@@ -153,7 +153,7 @@ describe('NPY', () => {
 
   it('NaN in user data is refused with its position', () => {
     const path = join(dir, 'nan.npy');
-    writeFileSync(path, encodeNpy([2, 2], Float32Array.from([0.1, 0.2, NaN, 0.4])));
+    writeFileSync(path, encodeNpy(Float32Array.from([0.1, 0.2, NaN, 0.4]), [2, 2]));
     expect(() => loadDataset(`npy:${path}`)).toThrow(/value NaN at example 1, position 0/);
   });
 
@@ -162,8 +162,8 @@ describe('NPY', () => {
     writeFileSync(
       path,
       encodeNpy(
-        [20, 3],
         Float32Array.from({ length: 60 }, (_, i) => i / 100),
+        [20, 3],
       ),
     );
     const ds = loadDataset(`npy:${path}`);
@@ -171,6 +171,71 @@ describe('NPY', () => {
     expect(ds.train.count).toBe(18);
     expect(ds.test?.count).toBe(2);
     expect(ds.exampleShape).toEqual([3]);
+  });
+});
+
+/** An .npy file of raw little-endian `body` bytes with the given dtype and shape. */
+function rawNpy(descr: string, shape: number[], body: Uint8Array): Uint8Array {
+  const header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')},), }`;
+  const padded = header + ' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64) + '\n';
+  const out = new Uint8Array(10 + padded.length + body.length);
+  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0], 0);
+  new DataView(out.buffer).setUint16(8, padded.length, true);
+  out.set(new TextEncoder().encode(padded), 10);
+  out.set(body, 10 + padded.length);
+  return out;
+}
+
+describe('user data types', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'avb-dtypes-'));
+  const mask = Uint8Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? 1 : 0));
+
+  it('bool and 0/1 uint8 arrays are 0/1 data, not intensities divided by 255', () => {
+    for (const descr of ['|b1', '|u1']) {
+      const path = join(dir, `mask-${descr.slice(1)}.npy`);
+      writeFileSync(path, rawNpy(descr, [20, 2], mask));
+      const ds = loadDataset(`npy:${path}`);
+      expect(ds.kind).toBe('binary');
+      expect(Math.max(...ds.train.x)).toBe(1);
+      expect(Array.from(ds.train.x.subarray(0, 6))).toEqual([1, 0, 0, 1, 0, 0]);
+    }
+  });
+
+  it('uint8 intensities (any value above 1) are scaled to [0, 1]', () => {
+    const path = join(dir, 'grey.npy');
+    writeFileSync(
+      path,
+      rawNpy(
+        '|u1',
+        [20, 2],
+        Uint8Array.from(mask, (v, i) => v * 255 + (i === 1 ? 51 : 0)),
+      ),
+    );
+    const ds = loadDataset(`npy:${path}`);
+    expect(Array.from(ds.train.x.subarray(0, 3))).toEqual([1, 0.2, 0].map(Math.fround));
+  });
+
+  it("int64 (numpy's default integer) is read exactly; beyond 2^53 is refused", () => {
+    const path = join(dir, 'counts.npy');
+    const v = BigInt64Array.from({ length: 40 }, (_, i) => BigInt(i * 1000 - 7));
+    writeFileSync(path, rawNpy('<i8', [20, 2], new Uint8Array(v.buffer)));
+    const ds = loadDataset(`npy:${path}`);
+    expect(ds.kind).toBe('real');
+    expect(Array.from(ds.train.x.subarray(0, 3))).toEqual([-7, 993, 1993]);
+    v[5] = 2n ** 60n;
+    writeFileSync(path, rawNpy('<i8', [20, 2], new Uint8Array(v.buffer)));
+    expect(() => loadDataset(`npy:${path}`)).toThrow(
+      /int64 value 1152921504606846976 at position 5 is too large/,
+    );
+  });
+
+  it('encodeNpy takes (data, shape) as tfjs does and refuses a mismatch', () => {
+    expect(() => encodeNpy(new Float32Array(6), [2, 2])).toThrow(
+      /shape \[2, 2\] holds 4 values but data has 6/,
+    );
+    expect(() => encodeNpy([2, 3] as unknown as Float32Array, [6])).toThrow(
+      /must be a Float32Array/,
+    );
   });
 });
 

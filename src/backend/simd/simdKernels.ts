@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf.js';
 import { WASM_BASE64 } from './simdMath.wasm.js';
 
 /**
