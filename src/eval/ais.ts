@@ -1,9 +1,9 @@
 import * as tf from '../tf.js';
+import { LOG_2PI, importanceWeightEss } from '../math/gaussian.js';
+import { yieldToEventLoop } from '../yieldToEventLoop.js';
 import type { Decoder } from '../nn/decoders.js';
 import type { Rng } from '../random/rng.js';
 import { logMeanExp, meanAndStderr } from './stats.js';
-
-const LOG_2PI = Math.log(2 * Math.PI);
 
 export interface AisOptions {
   /** Number T of intermediate distributions (annealing steps). */
@@ -296,7 +296,7 @@ async function annealedRun(
       }
     }
     onProgress?.(t, options.steps);
-    if (t % 20 === 0) await new Promise<void>((r) => setImmediate(r));
+    if (t % 20 === 0) await yieldToEventLoop();
   }
   tf.dispose([z, here.ll, here.grad, xs]);
   q0?.mean.dispose();
@@ -307,11 +307,7 @@ async function annealedRun(
   for (let i = 0; i < n; i++) {
     const w = Array.from({ length: K }, (_, c) => logW[c * n + i]);
     perPoint[i] = logMeanExp(w);
-    const mx = Math.max(...w);
-    const e = w.map((v) => Math.exp(v - mx));
-    const s1 = e.reduce((a, b) => a + b, 0);
-    const s2 = e.reduce((a, b) => a + b * b, 0);
-    ess[i] = (s1 * s1) / s2;
+    ess[i] = importanceWeightEss(w);
   }
   const { mean, stderr } = meanAndStderr(perPoint);
   return {

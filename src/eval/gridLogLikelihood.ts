@@ -1,4 +1,5 @@
 import * as tf from '../tf.js';
+import { LOG_2PI } from '../math/gaussian.js';
 import type { Decoder } from '../nn/decoders.js';
 
 export interface GridOptions {
@@ -30,7 +31,7 @@ export function gridLogLikelihood(
   // Running log-sum-exp per data point, in doubles.
   const maxes = new Float64Array(n).fill(-Infinity);
   const sums = new Float64Array(n);
-  const logCell = 2 * Math.log(h) - Math.log(2 * Math.PI);
+  const logCell = 2 * Math.log(h) - LOG_2PI;
   for (let start = 0; start < total; start += o.chunk) {
     const m = Math.min(o.chunk, total - start);
     const zs = new Float32Array(2 * m);

@@ -1,11 +1,14 @@
 import * as tf from '../tf.js';
+import {
+  importanceWeightEss,
+  logDiagonalNormalOfStandardised,
+  logStandardNormal,
+} from '../math/gaussian.js';
 import type { Decoder } from '../nn/decoders.js';
 import type { Encoder } from '../nn/encoders.js';
 import { AC_VARIANCE_FLOOR } from '../objectives/adaptiveContrast.js';
 import type { Rng } from '../random/rng.js';
 import { logMeanExp, meanAndStderr } from './stats.js';
-
-const LOG_2PI = Math.log(2 * Math.PI);
 
 /** A Gaussian proposal per data point: `mean`, `logVar` are `[n, L]` row-major. */
 export interface GaussianProposal {
@@ -46,8 +49,8 @@ export function importanceSampledLogLikelihood(
       const logVar = tf.tile(tf.tensor2d(proposal.logVar, [n, L]), [m, 1]);
       const eps = rng.normalTensor([m * n, L]);
       const z = tf.add(mean, tf.mul(tf.exp(tf.mul(logVar, 0.5)), eps));
-      const logQ = tf.mul(tf.sum(tf.add(tf.add(tf.square(eps), logVar), LOG_2PI), 1), -0.5);
-      const logP = tf.mul(tf.sum(tf.add(tf.square(z), LOG_2PI), 1), -0.5);
+      const logQ = logDiagonalNormalOfStandardised(eps, logVar);
+      const logP = logStandardNormal(z);
       return tf.sub(tf.add(logP, decoder.logLikelihood(xs, z)), logQ);
     });
     const v = w.dataSync();
@@ -55,12 +58,7 @@ export function importanceSampledLogLikelihood(
     for (let j = 0; j < m; j++) for (let i = 0; i < n; i++) logW[i].push(v[j * n + i]);
   }
   const perPoint = Float64Array.from(logW, (w) => logMeanExp(w));
-  const ess = Float64Array.from(logW, (w) => {
-    const mx = Math.max(...w);
-    const e = w.map((v) => Math.exp(v - mx));
-    const s1 = e.reduce((a, b) => a + b, 0);
-    return (s1 * s1) / e.reduce((a, b) => a + b * b, 0);
-  });
+  const ess = Float64Array.from(logW, importanceWeightEss);
   return { perPoint, ess, ...meanAndStderr(perPoint) };
 }
 

@@ -1,3 +1,5 @@
+import { HALF_LOG_2PI } from '../math/gaussian.js';
+
 /** Numerically stable log(mean(exp(v))) in float64. */
 export function logMeanExp(v: ArrayLike<number>): number {
   let mx = -Infinity;
@@ -52,5 +54,5 @@ export function logNormalDensity(
     quad += y[i] * y[i];
     logDet += Math.log(Lc[i * d + i]);
   }
-  return -0.5 * quad - logDet - 0.5 * d * Math.log(2 * Math.PI);
+  return -0.5 * quad - logDet - d * HALF_LOG_2PI;
 }

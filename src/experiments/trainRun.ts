@@ -7,10 +7,11 @@ import { AvbUserError } from '../errors.js';
 import { writeJsonAtomic } from '../io/atomicFile.js';
 import type { Parts } from '../objectives/objective.js';
 import { Rng } from '../random/rng.js';
+import { yieldToEventLoop } from '../yieldToEventLoop.js';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import type { LoadedCheckpoint } from '../train/checkpoint.js';
 import { Trainer } from '../train/trainer.js';
-import type { StepMetrics } from '../train/trainer.js';
+import type { StepMetrics, TrainingSnapshot } from '../train/trainer.js';
 import { buildParts, disposeParts, objectiveFor } from './buildParts.js';
 import { resolveConfig } from './config.js';
 import type { RunConfig } from './config.js';
@@ -98,6 +99,8 @@ interface RunState {
   heldOut?: HeldOutSet;
   /** Seconds of training before this segment. */
   secondsBefore: number;
+  /** The state of the last checkpoint: where a divergence rolls back to, without reading it. */
+  lastGood?: TrainingSnapshot;
 }
 
 /**
@@ -123,7 +126,8 @@ export async function trainRun(
   const state = buildRunState(cfg, ds, paths, checkpoint);
   try {
     if (checkpoint) {
-      checkpoint.apply(state.parts, state.trainer);
+      checkpoint.apply(state.trainer);
+      state.lastGood = checkpoint.snapshot;
       truncateMetrics(paths.metrics, checkpoint.step);
     } else createRunFolder(o, state);
     const parameters =
@@ -233,7 +237,7 @@ function createRunFolder(o: TrainRunOptions, s: RunState): void {
   writeJsonAtomic(s.paths.data, dataInfo(s.ds));
   writeFileSync(s.paths.metrics, '');
   // Step 0: the rollback point of last resort.
-  saveCheckpoint(s.paths.checkpoint, s.parts, s.trainer, s.cfg, 0);
+  checkpointNow(s, 0);
 }
 
 interface LoopResult {
@@ -265,12 +269,12 @@ async function trainLoop(s: RunState, o: TrainRunOptions): Promise<LoopResult> {
         break;
       }
       rollbacks++;
-      const scale = trainer.state().learningRateScale / 2;
-      const back = loadCheckpoint(paths.checkpoint);
-      back.apply(s.parts, trainer);
+      const scale = trainer.learningRateScale / 2;
+      const back = s.lastGood!;
+      trainer.restore(back);
       trainer.setLearningRateScale(scale);
-      truncateMetrics(paths.metrics, back.step);
-      o.onNotice?.(`${what}; rolled back to step ${back.step} with learning rates x${scale}`);
+      truncateMetrics(paths.metrics, back.state.step);
+      o.onNotice?.(`${what}; rolled back to step ${back.state.step} with learning rates x${scale}`);
       continue;
     }
     const m = r.metrics;
@@ -293,12 +297,12 @@ async function trainLoop(s: RunState, o: TrainRunOptions): Promise<LoopResult> {
     saturation.check(m.step, result.recent);
     o.onStep?.(m);
     // Yield to the event loop so signal handlers (SIGINT, SIGTERM) and progress output can run.
-    await new Promise<void>((r) => setImmediate(r));
+    await yieldToEventLoop();
     const stop = !done && (o.shouldStop?.() ?? false);
     if (done || stop || trainer.completedSteps % cfg.checkpointEvery === 0) {
       // The summary's time is the checkpoint's: a resumed run continues from exactly it.
       result.seconds = seconds();
-      saveCheckpoint(paths.checkpoint, s.parts, trainer, cfg, result.seconds);
+      checkpointNow(s, result.seconds);
     }
     if (stop) {
       result.status = 'interrupted';
@@ -307,6 +311,12 @@ async function trainLoop(s: RunState, o: TrainRunOptions): Promise<LoopResult> {
   }
   if (result.status === 'diverged' || result.seconds === 0) result.seconds = seconds();
   return result;
+}
+
+/** Writes the trainer's snapshot as the run's checkpoint and keeps it as the rollback point. */
+function checkpointNow(s: RunState, seconds: number): void {
+  s.lastGood = s.trainer.snapshot();
+  saveCheckpoint(s.paths.checkpoint, s.lastGood, s.cfg, seconds);
 }
 
 /** Warns (at most every 1,000 steps) while the adversary separates q from the prior almost perfectly. */

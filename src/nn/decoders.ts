@@ -3,8 +3,7 @@ import type { Rng } from '../random/rng.js';
 import { bernoulliLogLikelihood } from './bernoulliLogLikelihood.js';
 import { Activation, Conv2dTranspose, Dense, Mlp, activate } from './layers.js';
 import { Module } from './module.js';
-
-const LOG_2PI = Math.log(2 * Math.PI);
+import { LOG_2PI } from '../math/gaussian.js';
 
 /** A generative model p(x|z) over examples of `exampleShape`. */
 export interface Decoder extends Module {

@@ -1,4 +1,5 @@
 import * as tf from '../tf.js';
+export { HALF_LOG_2PI, logStandardNormal } from '../math/gaussian.js';
 import { stopGradient } from '../backend/stopGradient.js';
 import { AvbUserError } from '../errors.js';
 import type { Adversary } from '../nn/adversaries.js';
@@ -75,13 +76,4 @@ export function sharedFeatures(
   if (select === 'primal') return { primal: adversary.frozen(() => adversary.dataFeatures(x)) };
   const f = adversary.dataFeatures(x);
   return { primal: stopGradient(f), adversary: f };
-}
-
-/** Stable log-density helpers shared by the objectives. */
-export const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
-
-/** log N(z; 0, I) per row: `[n, L] -> [n]`. */
-export function logStandardNormal(z: tf.Tensor): tf.Tensor1D {
-  const L = z.shape[1] as number;
-  return tf.sub(tf.mul(tf.sum(tf.square(z), 1), -0.5), L * HALF_LOG_2PI) as tf.Tensor1D;
 }

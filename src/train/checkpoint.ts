@@ -1,17 +1,17 @@
-import * as tf from '../tf.js';
 import { readFileSync } from 'node:fs';
 import { AvbUserError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomicFile.js';
 import type { Parts } from '../objectives/objective.js';
-import type { Trainer, TrainerState } from './trainer.js';
+import { ArchitectureMismatch, assignPartWeights } from './trainer.js';
+import type { NamedValues, Trainer, TrainerState, TrainingSnapshot } from './trainer.js';
 
 /** Version of the checkpoint layout; a file with a newer version is refused. */
 export const CHECKPOINT_FORMAT = 1;
 const MAGIC = 'AVBCKPT\0';
 
 /**
- * A checkpoint: the complete training state (weights, both optimisers' moments, random states,
- * minibatch position, step) plus the run's configuration. One binary file:
+ * A checkpoint: a {@link TrainingSnapshot} (weights, both optimisers' moments, random states,
+ * minibatch position, step) serialised with the run's configuration. One binary file:
  *   "AVBCKPT\0" | uint32 LE header length | JSON header | float32 little-endian tensor data.
  */
 interface Header {
@@ -32,43 +32,31 @@ export interface LoadedCheckpoint {
   /** Seconds of training up to `step` (0 for checkpoints that did not record it). */
   seconds: number;
   config: unknown;
+  snapshot: TrainingSnapshot;
   /** Loads the weights into parts built from the same configuration (for evaluation). */
   loadWeights: (parts: Parts) => void;
-  /** Loads the weights and the trainer's full state (for resuming). */
-  apply: (parts: Parts, trainer: Trainer) => void;
-}
-
-function namedPartWeights(parts: Parts): Map<string, tf.Variable> {
-  const all = new Map<string, tf.Variable>();
-  for (const [k, v] of parts.encoder.namedWeights('encoder/')) all.set(k, v);
-  for (const [k, v] of parts.decoder.namedWeights('decoder/')) all.set(k, v);
-  if (parts.adversary)
-    for (const [k, v] of parts.adversary.namedWeights('adversary/')) all.set(k, v);
-  return all;
+  /** Returns `trainer` to the checkpoint's state, weights included (for resuming). */
+  apply: (trainer: Trainer) => void;
 }
 
 /**
- * Writes a checkpoint atomically: to `path.tmp`, fsynced, then renamed over `path`, so a crash
- * at any moment leaves either the old or the new checkpoint, never a partial one.
+ * Writes a snapshot as a checkpoint, atomically (temporary file, fsync, rename), so a crash at
+ * any moment leaves either the old or the new checkpoint, never a partial one.
  */
 export function saveCheckpoint(
   path: string,
-  parts: Parts,
-  trainer: Trainer,
+  snapshot: TrainingSnapshot,
   config: unknown,
   seconds = 0,
 ): void {
-  const state = trainer.state();
+  const { state, weights } = snapshot;
   const tensors: { name: string; shape: number[]; data: Float32Array }[] = [];
-  for (const [name, v] of namedPartWeights(parts)) {
-    tensors.push({ name, shape: v.shape, data: v.dataSync() as Float32Array });
-  }
+  for (const [name, t] of weights) tensors.push({ name, ...t });
   for (const group of ['primal', 'adversary'] as const) {
-    const opt = group === 'primal' ? trainer.primalOpt : trainer.adversaryOpt;
     const s = state.adam[group];
-    opt.weights.forEach((w, i) => {
-      tensors.push({ name: `adam/${group}/m/${i}`, shape: w.shape, data: s.m[i] });
-      tensors.push({ name: `adam/${group}/v/${i}`, shape: w.shape, data: s.v[i] });
+    s.m.forEach((m, i) => {
+      tensors.push({ name: `adam/${group}/m/${i}`, shape: [m.length], data: m });
+      tensors.push({ name: `adam/${group}/v/${i}`, shape: [m.length], data: s.v[i] });
     });
   }
   const header: Header = {
@@ -86,15 +74,15 @@ export function saveCheckpoint(
   const pad = (4 - ((12 + json.length) % 4)) % 4;
   const lenBuf = Buffer.alloc(4);
   lenBuf.writeUInt32LE(json.length + pad);
-  const parts_: Uint8Array[] = [
+  const chunks: Uint8Array[] = [
     Buffer.from(MAGIC, 'latin1'),
     lenBuf,
     json,
     Buffer.alloc(pad, 0x20),
   ];
   for (const t of tensors)
-    parts_.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-  writeFileAtomic(path, parts_);
+    chunks.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  writeFileAtomic(path, chunks);
 }
 
 /** Reads a checkpoint's header and data; `apply` loads it into freshly built parts and trainer. */
@@ -138,45 +126,42 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
     byName.set(t.name, floats.subarray(off, off + n));
     off += n;
   }
-  const loadWeights = (parts: Parts) => {
-    const weights = namedPartWeights(parts);
-    const stored = header.tensors.filter((t) => !t.name.startsWith('adam/'));
-    const mismatch =
-      stored.length !== weights.size ||
-      stored.some((t) => {
-        const w = weights.get(t.name);
-        return !w || w.shape.join('x') !== t.shape.join('x');
-      });
-    if (mismatch) {
-      fail(
-        'was written for a different architecture (weight names or shapes differ); resume with the same configuration or start a new run',
-      );
+  const weights: NamedValues = new Map();
+  for (const t of header.tensors)
+    if (!t.name.startsWith('adam/'))
+      weights.set(t.name, { shape: t.shape, data: byName.get(t.name)! });
+  const adam = (group: 'primal' | 'adversary') => {
+    const m: Float32Array[] = [];
+    const v: Float32Array[] = [];
+    for (let i = 0; byName.has(`adam/${group}/m/${i}`); i++) {
+      m.push(byName.get(`adam/${group}/m/${i}`)!);
+      v.push(byName.get(`adam/${group}/v/${i}`)!);
     }
-    tf.tidy(() => {
-      for (const t of stored) weights.get(t.name)!.assign(tf.tensor(byName.get(t.name)!, t.shape));
-    });
+    return { t: header.trainer.adam[group].t, m, v };
   };
+  const snapshot: TrainingSnapshot = {
+    state: { ...header.trainer, adam: { primal: adam('primal'), adversary: adam('adversary') } },
+    weights,
+  };
+  const differentArchitecture = () =>
+    fail(
+      'was written for a different architecture (weight names or shapes differ); resume with the same configuration or start a new run',
+    );
   return {
     step: header.step,
     seconds: header.seconds ?? 0,
     config: header.config,
-    loadWeights,
-    apply(parts, trainer) {
-      loadWeights(parts);
-      const adam = (group: 'primal' | 'adversary'): AdamState => {
-        const opt = group === 'primal' ? trainer.primalOpt : trainer.adversaryOpt;
-        return {
-          t: header.trainer.adam[group].t,
-          m: opt.weights.map((_, i) => byName.get(`adam/${group}/m/${i}`)!),
-          v: opt.weights.map((_, i) => byName.get(`adam/${group}/v/${i}`)!),
-        };
-      };
-      trainer.restore({
-        ...header.trainer,
-        adam: { primal: adam('primal'), adversary: adam('adversary') },
-      });
+    snapshot,
+    loadWeights(parts) {
+      if (assignPartWeights(parts, weights)) differentArchitecture();
+    },
+    apply(trainer) {
+      try {
+        trainer.restore(snapshot);
+      } catch (e) {
+        if (e instanceof ArchitectureMismatch) differentArchitecture();
+        throw e;
+      }
     },
   };
 }
-
-type AdamState = TrainerState['adam']['primal'];

@@ -43,13 +43,60 @@ export interface Divergence {
 
 export type StepResult = { ok: true; metrics: StepMetrics } | { ok: false; divergence: Divergence };
 
-/** Everything needed to continue training exactly: the serialisable part of the trainer. */
+/** Everything needed to continue training exactly, besides the weights. */
 export interface TrainerState {
   step: number;
   rng: number[];
   sampler: SamplerState;
   adam: { primal: AdamState; adversary: AdamState };
   learningRateScale: number;
+}
+
+/** A weight's values by path (`encoder/net/dense0/kernel`), with its shape. */
+export type NamedValues = Map<string, { shape: number[]; data: Float32Array }>;
+
+/**
+ * The complete training state as one value: the weights of every part, both Adam states, the
+ * random state, the minibatch position and the step. `Trainer.snapshot()` takes it,
+ * `Trainer.restore()` returns to it exactly; a checkpoint is a snapshot serialised.
+ */
+export interface TrainingSnapshot {
+  state: TrainerState;
+  weights: NamedValues;
+}
+
+/** Every weight of `parts` by path, prefixed with the part's name (`encoder/`, `decoder/`, `adversary/`). */
+export function partWeights(parts: Parts): Map<string, tf.Variable> {
+  const all = new Map<string, tf.Variable>();
+  for (const [k, v] of parts.encoder.namedWeights('encoder/')) all.set(k, v);
+  for (const [k, v] of parts.decoder.namedWeights('decoder/')) all.set(k, v);
+  if (parts.adversary)
+    for (const [k, v] of parts.adversary.namedWeights('adversary/')) all.set(k, v);
+  return all;
+}
+
+/** Copies of the values of every weight of `parts`. */
+export function readPartWeights(parts: Parts): NamedValues {
+  const out: NamedValues = new Map();
+  for (const [name, v] of partWeights(parts))
+    out.set(name, { shape: v.shape, data: (v.dataSync() as Float32Array).slice() });
+  return out;
+}
+
+/**
+ * Assigns stored values to the weights of `parts`. Returns an error message, without changing
+ * anything, when the names or shapes differ (the values are of another architecture).
+ */
+export function assignPartWeights(parts: Parts, values: NamedValues): string | undefined {
+  const weights = partWeights(parts);
+  const mismatch =
+    values.size !== weights.size ||
+    [...values].some(([name, t]) => weights.get(name)?.shape.join('x') !== t.shape.join('x'));
+  if (mismatch) return 'weight names or shapes differ';
+  tf.tidy(() => {
+    for (const [name, t] of values) weights.get(name)!.assign(tf.tensor(t.data, t.shape));
+  });
+  return undefined;
 }
 
 /**
@@ -67,8 +114,8 @@ export class Trainer {
   private stepCount = 0;
   private readonly primalWeights: tf.Variable[];
   private readonly adversaryWeights: tf.Variable[];
-  readonly primalOpt: Adam;
-  readonly adversaryOpt: Adam;
+  private readonly primalOpt: Adam;
+  private readonly adversaryOpt: Adam;
 
   constructor(
     readonly parts: Parts,
@@ -184,28 +231,57 @@ export class Trainer {
     return undefined;
   }
 
-  state(): TrainerState {
+  /** The whole training state, copied: later steps do not change it. */
+  snapshot(): TrainingSnapshot {
+    const copy = (a: AdamState): AdamState => ({
+      t: a.t,
+      m: a.m.map((x) => x.slice()),
+      v: a.v.map((x) => x.slice()),
+    });
     return {
-      step: this.stepCount,
-      rng: this.rng.state(),
-      sampler: this.sampler.state(),
-      adam: { primal: this.primalOpt.state(), adversary: this.adversaryOpt.state() },
-      learningRateScale: this.primalOpt.learningRateScale,
+      state: {
+        step: this.stepCount,
+        rng: this.rng.state(),
+        sampler: this.sampler.state(),
+        adam: {
+          primal: copy(this.primalOpt.state()),
+          adversary: copy(this.adversaryOpt.state()),
+        },
+        learningRateScale: this.primalOpt.learningRateScale,
+      },
+      weights: readPartWeights(this.parts),
     };
   }
 
-  restore(s: TrainerState): void {
-    this.stepCount = s.step;
-    this.rng = Rng.fromState(s.rng);
-    this.sampler.restore(s.sampler);
-    this.primalOpt.restore(s.adam.primal);
-    this.adversaryOpt.restore(s.adam.adversary);
-    this.setLearningRateScale(s.learningRateScale);
+  /**
+   * Returns to a snapshot exactly (the next step is the one that followed it). Throws when the
+   * snapshot is of another architecture, before changing anything.
+   */
+  restore(s: TrainingSnapshot): void {
+    const shapes = (opt: Adam, a: AdamState) =>
+      a.m.length === opt.weights.length &&
+      a.m.every((m, i) => m.length === opt.weights[i].size && a.v[i].length === m.length);
+    const adamFits =
+      shapes(this.primalOpt, s.state.adam.primal) &&
+      shapes(this.adversaryOpt, s.state.adam.adversary);
+    const problem = adamFits ? assignPartWeights(this.parts, s.weights) : 'optimiser states differ';
+    if (problem) throw new ArchitectureMismatch(problem);
+    this.stepCount = s.state.step;
+    this.rng = Rng.fromState(s.state.rng);
+    this.sampler.restore(s.state.sampler);
+    this.primalOpt.restore(s.state.adam.primal);
+    this.adversaryOpt.restore(s.state.adam.adversary);
+    this.setLearningRateScale(s.state.learningRateScale);
   }
 
+  /** Scales both optimisers' learning rates (halved at each divergence rollback). */
   setLearningRateScale(scale: number): void {
     this.primalOpt.learningRateScale = scale;
     this.adversaryOpt.learningRateScale = scale;
+  }
+
+  get learningRateScale(): number {
+    return this.primalOpt.learningRateScale;
   }
 
   dispose(): void {
@@ -213,3 +289,6 @@ export class Trainer {
     this.adversaryOpt.dispose();
   }
 }
+
+/** A snapshot or checkpoint of another architecture than the parts it is restored into. */
+export class ArchitectureMismatch extends Error {}
