@@ -210,9 +210,8 @@ export function densityRatioError(rng: Rng, mean: number[], sd: number[]): Densi
     dataDim: 0,
     latentDim: 2,
     hidden: 64,
-    depth: 2,
+    layers: 2,
     activation: 'elu',
-    innerDim: 0,
   });
   const weights = [...adv.namedWeights().values()];
   const opt = new Adam(weights, { learningRate: 3e-3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 });

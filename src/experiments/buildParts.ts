@@ -2,14 +2,13 @@ import type { DataInfo } from '../data/dataset.js';
 import { exampleSize } from '../data/dataset.js';
 import { AvbUserError } from '../errors.js';
 import { makeAdversary } from '../nn/adversaries.js';
+import type { AdversaryOptions } from '../nn/adversaries.js';
 import { makeDecoder } from '../nn/decoders.js';
 import { makeEncoder } from '../nn/encoders.js';
-import { adaptiveContrastObjective } from '../objectives/adaptiveContrast.js';
-import { avbObjective } from '../objectives/avb.js';
 import type { Objective, Parts } from '../objectives/objective.js';
-import { vaeObjective } from '../objectives/vaeElbo.js';
 import type { Rng } from '../random/rng.js';
 import type { RunConfig } from './config.js';
+import { METHOD_SPECS } from './methods.js';
 
 /**
  * Builds the parts named in `config` for examples of `ds`, with weights drawn from `rng`.
@@ -48,23 +47,32 @@ export function buildParts(
     exampleShape: ds.exampleShape,
     latentDim: config.latent,
   });
-  const adversary =
-    config.method === 'vae'
-      ? undefined
-      : makeAdversary(a.type, rng, { ...a, dataDim: exampleSize(ds), latentDim: config.latent });
+  const adversary = !METHOD_SPECS[config.method].needsAdversary
+    ? undefined
+    : makeAdversary(rng, adversaryOptions(a, exampleSize(ds), config.latent));
   return { encoder, decoder, adversary };
+}
+
+/** The part options of the configured adversary: `depth` is each type's own size parameter. */
+function adversaryOptions(
+  a: RunConfig['adversary'],
+  dataDim: number,
+  latentDim: number,
+): AdversaryOptions {
+  const common = { dataDim, latentDim, hidden: a.hidden, activation: a.activation };
+  switch (a.type) {
+    case 'concat-mlp':
+      return { type: a.type, ...common, layers: a.depth };
+    case 'residual-mlp':
+      return { type: a.type, ...common, blocks: a.depth };
+    case 'inner-product':
+      return { type: a.type, ...common, depth: a.depth, innerDim: a.innerDim };
+  }
 }
 
 /** The objective of a method. */
 export function objectiveFor(config: RunConfig): Objective {
-  switch (config.method) {
-    case 'avb':
-      return avbObjective;
-    case 'avb-ac':
-      return adaptiveContrastObjective(config.ac);
-    case 'vae':
-      return vaeObjective;
-  }
+  return METHOD_SPECS[config.method].objective(config);
 }
 
 export function disposeParts(parts: Parts): void {

@@ -212,9 +212,8 @@ export async function avbInference(
       dataDim: 0,
       latentDim: d,
       hidden: o.hidden,
-      depth: 2,
+      layers: 2,
       activation: 'elu',
-      innerDim: 0,
     }),
   };
   const objective =

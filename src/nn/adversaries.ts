@@ -27,18 +27,37 @@ function flatFeatures(x: tf.Tensor): tf.Tensor {
   return x.reshape([x.shape[0], -1]);
 }
 
-export interface AdversaryOptions {
+/** What every adversary is built from. */
+interface CommonAdversaryOptions {
   /** Flattened size of x (0 for Bayesian parameter inference, where T depends on z only). */
   dataDim: number;
   latentDim: number;
   /** Width of the hidden layers. */
   hidden: number;
-  /** concat-mlp: hidden layers; residual-mlp: residual blocks; inner-product: tower depth. */
-  depth: number;
   activation: Activation;
-  /** inner-product: number K of products f_k(x) g_k(z). */
+}
+
+/** T = MLP(concat(x, z)) with `layers` hidden layers. */
+export interface ConcatMlpOptions extends CommonAdversaryOptions {
+  type: 'concat-mlp';
+  layers: number;
+}
+
+/** T = Dense, `blocks` residual blocks, Dense(1). */
+export interface ResidualMlpOptions extends CommonAdversaryOptions {
+  type: 'residual-mlp';
+  blocks: number;
+}
+
+/** T = sum_k f_k(x) g_k(z) + h(x) + k(z), towers of `depth` layers, K = `innerDim`. */
+export interface InnerProductOptions extends CommonAdversaryOptions {
+  type: 'inner-product';
+  depth: number;
   innerDim: number;
 }
+
+/** Options of an adversary, by its type: each type's own size parameter. */
+export type AdversaryOptions = ConcatMlpOptions | ResidualMlpOptions | InnerProductOptions;
 
 function priorTerm(z: tf.Tensor): tf.Tensor1D {
   return tf.mul(tf.sum(tf.square(z), 1), 0.5) as tf.Tensor1D;
@@ -53,10 +72,10 @@ export class ConcatMlpAdversary extends Module implements Adversary {
   private readonly mlp: Mlp;
   constructor(
     rng: Rng,
-    private readonly o: AdversaryOptions,
+    private readonly o: Omit<ConcatMlpOptions, 'type'>,
   ) {
     super();
-    const sizes = [o.dataDim + o.latentDim, ...Array<number>(o.depth).fill(o.hidden), 1];
+    const sizes = [o.dataDim + o.latentDim, ...Array<number>(o.layers).fill(o.hidden), 1];
     this.mlp = this.child('mlp', new Mlp(rng, sizes, o.activation));
   }
 
@@ -74,18 +93,18 @@ export class ConcatMlpAdversary extends Module implements Adversary {
   }
 }
 
-/** T = Dense(h) -> `depth` residual blocks [act, Dense, act, Dense, + skip] -> Dense(1), + ||z||^2/2. */
+/** T = Dense(h) -> `blocks` residual blocks [act, Dense, act, Dense, + skip] -> Dense(1), + ||z||^2/2. */
 export class ResidualMlpAdversary extends Module implements Adversary {
   private readonly input: Dense;
   private readonly blocks: [Dense, Dense][] = [];
   private readonly output: Dense;
   constructor(
     rng: Rng,
-    private readonly o: AdversaryOptions,
+    private readonly o: Omit<ResidualMlpOptions, 'type'>,
   ) {
     super();
     this.input = this.child('in', new Dense(rng, o.dataDim + o.latentDim, o.hidden));
-    for (let i = 0; i < o.depth; i++) {
+    for (let i = 0; i < o.blocks; i++) {
       this.blocks.push([
         this.child(`block${i}_0`, new Dense(rng, o.hidden, o.hidden)),
         this.child(`block${i}_1`, new Dense(rng, o.hidden, o.hidden)),
@@ -122,7 +141,7 @@ export class InnerProductAdversary extends Module implements Adversary {
   private readonly zTower: Mlp;
   constructor(
     rng: Rng,
-    private readonly o: AdversaryOptions,
+    private readonly o: Omit<InnerProductOptions, 'type'>,
   ) {
     super();
     const hid = Array<number>(o.depth).fill(o.hidden);
@@ -164,8 +183,8 @@ export class InnerProductAdversary extends Module implements Adversary {
 export const ADVERSARY_TYPES = ['concat-mlp', 'residual-mlp', 'inner-product'] as const;
 export type AdversaryType = (typeof ADVERSARY_TYPES)[number];
 
-export function makeAdversary(type: AdversaryType, rng: Rng, o: AdversaryOptions): Adversary {
-  switch (type) {
+export function makeAdversary(rng: Rng, o: AdversaryOptions): Adversary {
+  switch (o.type) {
     case 'concat-mlp':
       return new ConcatMlpAdversary(rng, o);
     case 'residual-mlp':

@@ -1,7 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { DataInfo } from '../../src/data/dataset.js';
 import { buildParts, disposeParts } from '../../src/experiments/buildParts.js';
-import { resolveConfig, resolveConfigWithNotes } from '../../src/experiments/config.js';
+import {
+  METHODS,
+  RunConfigSchema,
+  defaultConfig,
+  resolveConfig,
+  resolveConfigWithNotes,
+} from '../../src/experiments/config.js';
 import { Rng } from '../../src/random/rng.js';
 import { useBackend } from '../helpers.js';
 
@@ -90,5 +97,49 @@ describe('configuration defaults sized to the data', () => {
       /unknown field 'heldOut\.evry'/,
     );
     expect(() => resolveConfig({ heldOut: { every: -1 } }, {})).toThrow(/heldOut\.every must be/);
+  });
+});
+
+describe('one schema for the configuration', () => {
+  /** Every leaf field of the schema, as `a.b`. */
+  function leaves(shape: Record<string, unknown>, prefix = ''): string[] {
+    return Object.entries(shape).flatMap(([k, v]) => {
+      const inner = (v as { shape?: Record<string, unknown> }).shape;
+      return inner ? leaves(inner, `${prefix}${k}.`) : [`${prefix}${k}`];
+    });
+  }
+
+  it('the README documents every field of the schema, and the presets satisfy it', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const section = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Data'));
+    const fields = leaves(RunConfigSchema.shape);
+    expect(fields.length).toBeGreaterThan(30);
+    for (const f of fields) expect(section, f).toContain(`\`${f}\``);
+    for (const experiment of ['synthetic', 'mnist', 'npy:/x.npy'])
+      for (const method of METHODS)
+        expect(() => RunConfigSchema.parse(defaultConfig(experiment, method))).not.toThrow();
+  });
+
+  it('bad values are one-line errors naming the field, the rule and the value', () => {
+    const cases: [unknown, RegExp][] = [
+      [{ encoder: { widht: 3 } }, /^f: unknown field 'encoder\.widht'; see README/],
+      [{ lr: 'fast' }, /^f: field 'lr' must be a number, got "fast"$/],
+      [{ latent: 0 }, /^f: latent must be a positive integer, got 0$/],
+      [{ beta1: 1 }, /^f: beta1 must be in \[0, 1\), got 1$/],
+      [
+        { schedule: 'sometimes' },
+        /^f: schedule must be one of simultaneous, alternating, got "sometimes"$/,
+      ],
+      [
+        { encoder: { hidden: [10, -1] } },
+        /^f: encoder\.hidden\.1 must be a positive integer, got -1$/,
+      ],
+      [
+        { method: 'vae', encoder: { type: 'basis-vector' } },
+        /^method vae needs encoder\.type 'gaussian'/,
+      ],
+    ];
+    for (const [file, message] of cases)
+      expect(() => resolveConfig(file, {}, 'f')).toThrow(message);
   });
 });

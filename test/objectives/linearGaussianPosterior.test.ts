@@ -60,9 +60,8 @@ function trainAndMoments(encoder: Encoder, objective: Objective, seed: number) {
     dataDim: D,
     latentDim: 2,
     hidden: 128,
-    depth: 1,
+    blocks: 1,
     activation: 'elu',
-    innerDim: 0,
   });
   const trainer = new Trainer(
     { encoder, decoder, adversary },
