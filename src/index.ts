@@ -102,5 +102,5 @@ export type {
 export { aisLogLikelihood, DEFAULT_AIS, annealingSchedule } from './eval/ais.js';
 export type { AisOptions, AisResult, AisStart } from './eval/ais.js';
 export { importanceSampledLogLikelihood } from './eval/importanceSampling.js';
-export { runSelfcheck } from './eval/selfcheck.js';
+export { runSelfcheck } from './experiments/selfcheck.js';
 export { evaluateRun } from './experiments/evaluateRun.js';

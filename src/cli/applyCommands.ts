@@ -14,7 +14,7 @@ import { requireRunFolder } from '../experiments/runFolder.js';
 import { checkWritableFile, writeFileAtomic } from '../io/atomicFile.js';
 import { Rng } from '../random/rng.js';
 import { imageGridPng, isImageShape } from '../viz/imageGrid.js';
-import { backendOption, nonNegativeInt, positiveInt } from './program.js';
+import { backendOption, nonNegativeInt, positiveInt } from './options.js';
 
 interface ApplyOptions {
   run: string;

@@ -4,14 +4,14 @@ import { initBackend } from '../backend/initBackend.js';
 import type { BackendChoice } from '../backend/initBackend.js';
 import { AIS_ADAPTATIONS, DEFAULT_AIS } from '../eval/ais.js';
 import type { AisAdaptation } from '../eval/ais.js';
-import { runSelfcheck } from '../eval/selfcheck.js';
-import type { SelfcheckRow } from '../eval/selfcheck.js';
+import { runSelfcheck } from '../experiments/selfcheck.js';
+import type { SelfcheckRow } from '../experiments/selfcheck.js';
 import { EVAL_FILE, evaluateRun } from '../experiments/evaluateRun.js';
 import { requireRunFolder } from '../experiments/runFolder.js';
 import { checkWritableFile } from '../io/atomicFile.js';
 import { join } from 'node:path';
 import { printJson } from './output.js';
-import { backendOption, nonNegativeInt, positiveInt, positiveNumber } from './program.js';
+import { backendOption, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
 import { TrainingProgress } from './progress.js';
 
 /** Exit code of `avb selfcheck` when an estimator misses its exact answer. */

@@ -15,7 +15,7 @@ import { BUILT_IN_MODELS, loadModel } from '../inference/loadModel.js';
 import type { ContrastKind } from '../inference/variational.js';
 import { checkOutputFolder, writeOutputFolder } from './outputFolder.js';
 import { printJson, printTable } from './output.js';
-import { backendOption, nonNegativeInt, positiveInt, positiveNumber } from './program.js';
+import { backendOption, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
 import { TrainingProgress } from './progress.js';
 
 interface InferCliOptions {

@@ -1,10 +1,11 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { BACKEND_NAMES, initBackend } from '../backend/initBackend.js';
+import { Command, CommanderError } from 'commander';
+import { initBackend } from '../backend/initBackend.js';
 import type { BackendChoice } from '../backend/initBackend.js';
 import { summarize } from '../data/dataset.js';
 import { EIGHT_SCHOOLS_CLASSIC, EIGHT_SCHOOLS_PAPER } from '../data/eightSchools.js';
 import { loadDataset } from '../data/loadDataset.js';
 import { AvbUserError } from '../errors.js';
+import { backendOption } from './options.js';
 import { printJson, printTable } from './output.js';
 import { addApplyCommands } from './applyCommands.js';
 import { addEvalCommands } from './evalCommands.js';
@@ -12,40 +13,6 @@ import { addInferCommand } from './inferCommand.js';
 import { addTrainCommand } from './trainCommand.js';
 
 const VERSION = '0.1.0';
-
-/** The `--backend` option shared by every command that computes. */
-export function backendOption(): Option {
-  return new Option('--backend <name>', 'tensor backend (default: $AVB_BACKEND, else auto)')
-    .choices(['auto', ...BACKEND_NAMES])
-    .default(undefined);
-}
-
-/** Parses a positive integer option value, or fails with commander's one-line error. */
-export function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) {
-    throw new InvalidArgumentError(`expected a positive integer, got '${value}'.`);
-  }
-  return n;
-}
-
-/** Parses a non-negative integer (seeds). */
-export function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new InvalidArgumentError(`expected a non-negative integer, got '${value}'.`);
-  }
-  return n;
-}
-
-/** Parses a positive finite number (learning rates). */
-export function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) {
-    throw new InvalidArgumentError(`expected a positive number, got '${value}'.`);
-  }
-  return n;
-}
 
 export function buildProgram(): Command {
   const program = new Command('avb')

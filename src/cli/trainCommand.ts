@@ -17,7 +17,7 @@ import { checkWritableFolder } from '../io/atomicFile.js';
 import { EXIT_SIGNAL, watchStopSignals } from './interrupt.js';
 import { printJson } from './output.js';
 import { checkOutputFolder } from './outputFolder.js';
-import { backendOption, nonNegativeInt, positiveInt, positiveNumber } from './program.js';
+import { backendOption, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
 import { TrainingProgress } from './progress.js';
 
 interface TrainOptions {

@@ -150,6 +150,7 @@ export async function aisLogLikelihood(
 
 /**
  * One AIS pass; with `frozenSteps` (one step size per annealing step) no adaptation happens.
+ * Chain c of point i is row c*n + i.
  */
 async function annealedRun(
   decoder: Decoder,
@@ -163,15 +164,83 @@ async function annealedRun(
 ): Promise<AisResult> {
   const began = performance.now();
   const n = x.shape[0];
-  const K = options.chains;
-  const N = n * K;
+  const N = n * options.chains;
   const L = latentDim;
   const betas = annealingSchedule(options.steps, options.schedule);
-  // Chain c of point i is row c*n + i. K copies concatenated (the wasm Tile kernel copies value
-  // by value: 120 ms for 500 MNIST images x 8, against a few ms for Concat).
-  const xs = tf.tidy(() => tf.concat(Array<tf.Tensor>(K).fill(tf.reshape(x, [n, x.size / n])), 0));
-  const q0 = start.kind === 'gaussian' ? gaussianStart(start, n, K, L) : undefined;
+  const target = annealingTarget(decoder, x, options.chains, L, start);
+  // The chain state carries its decoder term, so each transition runs the network only at the
+  // new leapfrog positions.
+  let z = tf.tidy(() => {
+    const eps = rng.normalTensor([N, L]);
+    return target.q0 ? tf.add(target.q0.mean, tf.mul(target.q0.std, eps)) : eps;
+  });
+  let here = target.decoderTerm(z);
+  const adapter = new StepSizeAdapter(n, options, frozenSteps);
+  const logW = new Float64Array(N);
+  let acceptedTotal = 0;
+  for (let t = 1; t <= options.steps; t++) {
+    const stepSizes = adapter.sizesFor(t);
+    const r = hmcTransition(
+      target,
+      z,
+      here,
+      betas[t],
+      betas[t] - betas[t - 1],
+      stepSizes,
+      options.leapfrog,
+      rng,
+    );
+    const incs = r.increment.dataSync();
+    const acc = r.accepted.dataSync();
+    tf.dispose([r.increment, r.accepted, z, here.ll, here.grad]);
+    z = r.next;
+    here = r.nextEval;
+    for (let c = 0; c < N; c++) {
+      logW[c] += incs[c];
+      acceptedTotal += acc[c];
+    }
+    adapter.update(acc);
+    onProgress?.(t, options.steps);
+    if (t % 20 === 0) await yieldToEventLoop();
+  }
+  tf.dispose([z, here.ll, here.grad]);
+  target.dispose();
+  return {
+    ...summariseWeights(logW, n, options.chains),
+    acceptance: acceptedTotal / (N * options.steps),
+    stepSizes: adapter.used,
+    seconds: (performance.now() - began) / 1000,
+  };
+}
 
+/** The annealing path's densities for `chains` copies of the points `x`. */
+interface AnnealingTarget {
+  /** The start density's Gaussian, when chains do not start from the prior. */
+  q0?: { mean: tf.Tensor; std: tf.Tensor };
+  logPrior(z: tf.Tensor): tf.Tensor;
+  logQ0(z: tf.Tensor): tf.Tensor;
+  /** log p(x|z) per chain and its gradient in z: the one network pass a leapfrog step needs. */
+  decoderTerm(z: tf.Tensor): Evaluated;
+  /** f_beta(z) = (1 - beta) log q0(z) + beta (log p(z) + log p(x|z)). */
+  value(z: tf.Tensor, e: Evaluated, beta: number): tf.Tensor;
+  gradient(z: tf.Tensor, e: Evaluated, beta: number): tf.Tensor;
+  dispose(): void;
+}
+
+function annealingTarget(
+  decoder: Decoder,
+  x: tf.Tensor,
+  chains: number,
+  L: number,
+  start: AisStart,
+): AnnealingTarget {
+  const n = x.shape[0];
+  // K copies concatenated (the wasm Tile kernel copies value by value: 120 ms for 500 MNIST
+  // images x 8, against a few ms for Concat).
+  const xs = tf.tidy(() =>
+    tf.concat(Array<tf.Tensor>(chains).fill(tf.reshape(x, [n, x.size / n])), 0),
+  );
+  const q0 = start.kind === 'gaussian' ? gaussianStart(start, n, chains, L) : undefined;
   const logPrior = (z: tf.Tensor) =>
     tf.sub(tf.mul(tf.sum(tf.square(z), 1), -0.5), 0.5 * L * LOG_2PI);
   const logQ0 = (z: tf.Tensor) =>
@@ -187,13 +256,9 @@ async function annealedRun(
           0.5 * L * LOG_2PI,
         )
       : logPrior(z);
-  /** Gradient of log q0 in z (of the prior, -z, when chains start there). */
+  // Gradient of log q0 in z (of the prior, -z, when chains start there).
   const gradLogQ0 = (z: tf.Tensor) =>
     q0 ? tf.neg(tf.div(tf.sub(z, q0.mean), tf.square(q0.std))) : tf.neg(z);
-  /**
-   * The decoder's log p(x|z) per chain and its gradient in z: the one network pass (forward and
-   * backward) each leapfrog step needs. Prior and start-density terms are analytic.
-   */
   const decoderTerm = (z: tf.Tensor): Evaluated => {
     let kept: tf.Tensor | undefined;
     const grad = tf.grad((zz: tf.Tensor) => {
@@ -206,102 +271,127 @@ async function annealedRun(
     kept!.dispose();
     return { ll, grad };
   };
-  // Targets f_beta(z) = (1 - beta) log q0(z) + beta (log p(z) + log p(x|z)), and their gradients.
-  const target = (z: tf.Tensor, e: Evaluated, beta: number) =>
-    tf.add(tf.mul(logQ0(z), 1 - beta), tf.mul(tf.add(logPrior(z), e.ll), beta));
-  const targetGrad = (z: tf.Tensor, e: Evaluated, beta: number) =>
-    tf.add(tf.mul(gradLogQ0(z), 1 - beta), tf.mul(tf.sub(e.grad, z), beta));
+  return {
+    q0,
+    logPrior,
+    logQ0,
+    decoderTerm,
+    value: (z, e, beta) =>
+      tf.add(tf.mul(logQ0(z), 1 - beta), tf.mul(tf.add(logPrior(z), e.ll), beta)),
+    gradient: (z, e, beta) =>
+      tf.add(tf.mul(gradLogQ0(z), 1 - beta), tf.mul(tf.sub(e.grad, z), beta)),
+    dispose: () => tf.dispose([xs, ...(q0 ? [q0.mean, q0.std] : [])]),
+  };
+}
 
-  // The chain state carries its decoder term, so each transition runs the network only at the L
-  // new leapfrog positions: a rejected proposal keeps the old state's values, an accepted one
-  // brings the values computed at its last leapfrog step.
-  let z = tf.tidy(() => {
-    const eps = rng.normalTensor([N, L]);
-    return q0 ? tf.add(q0.mean, tf.mul(q0.std, eps)) : eps;
-  });
-  let here = decoderTerm(z);
-  const stepSizes = new Float64Array(N).fill(options.stepSize);
-  const acceptEma = new Float64Array(N).fill(0.65);
-  const logW = new Float64Array(N);
-  const usedSteps = new Float64Array(options.steps);
-  let acceptedTotal = 0;
-
-  for (let t = 1; t <= options.steps; t++) {
-    if (frozenSteps) stepSizes.fill(frozenSteps[t - 1]);
-    usedSteps[t - 1] = stepSizes[0];
-    const beta = betas[t];
-    const dBeta = betas[t] - betas[t - 1];
-    const { next, nextEval, accepted, increment } = tf.tidy(() => {
-      // f_t(z) - f_{t-1}(z) at the current state: dBeta (log p(z) + log p(x|z) - log q0(z)).
-      const inc = tf.mul(tf.sub(tf.add(logPrior(z), here.ll), logQ0(z)), dBeta);
-      const eps = tf.tensor2d(Float32Array.from(stepSizes), [N, 1]);
-      const p0 = rng.normalTensor([N, L]);
-      // Leapfrog on H(z, p) = -f_beta(z) + |p|^2 / 2.
-      let zz: tf.Tensor = z;
-      let p = tf.add(p0, tf.mul(tf.mul(eps, 0.5), targetGrad(z, here, beta)));
-      let last = here;
-      for (let l = 0; l < options.leapfrog; l++) {
-        zz = tf.add(zz, tf.mul(eps, p));
-        last = decoderTerm(zz);
-        const scale = l === options.leapfrog - 1 ? 0.5 : 1;
-        p = tf.add(p, tf.mul(tf.mul(eps, scale), targetGrad(zz, last, beta)));
-      }
-      const h0 = tf.sub(tf.mul(tf.sum(tf.square(p0), 1), 0.5), target(z, here, beta));
-      const h1 = tf.sub(tf.mul(tf.sum(tf.square(p), 1), 0.5), target(zz, last, beta));
-      const logU = tf.log(rng.uniformTensor([N]));
-      // NaN energies compare false: such proposals are rejected.
-      const accept = tf.less(logU, tf.sub(h0, h1));
-      const acceptRows = tf.tile(tf.reshape(accept, [N, 1]), [1, L]);
-      return {
-        next: tf.where(acceptRows, zz, z),
-        nextEval: {
-          ll: tf.where(accept, last.ll, here.ll),
-          grad: tf.where(acceptRows, last.grad, here.grad),
-        },
-        accepted: tf.cast(accept, 'float32'),
-        increment: inc,
-      };
-    });
-    const incs = increment.dataSync();
-    const acc = accepted.dataSync();
-    increment.dispose();
-    accepted.dispose();
-    tf.dispose([z, here.ll, here.grad]);
-    z = next;
-    here = nextEval;
-    for (let c = 0; c < N; c++) {
-      logW[c] += incs[c];
-      acceptedTotal += acc[c];
+/**
+ * One annealing step: the weight increment f_t(z) - f_{t-1}(z) at the current state, then one
+ * HMC transition leaving f_beta invariant (leapfrog on H(z, p) = -f_beta(z) + |p|^2 / 2,
+ * Metropolis correction). A rejected proposal keeps the old state and its decoder values; an
+ * accepted one brings those computed at its last leapfrog step.
+ */
+function hmcTransition(
+  target: AnnealingTarget,
+  z: tf.Tensor,
+  here: Evaluated,
+  beta: number,
+  dBeta: number,
+  stepSizes: Float64Array,
+  leapfrog: number,
+  rng: Rng,
+) {
+  const [N, L] = z.shape as [number, number];
+  return tf.tidy(() => {
+    // dBeta (log p(z) + log p(x|z) - log q0(z)).
+    const increment = tf.mul(tf.sub(tf.add(target.logPrior(z), here.ll), target.logQ0(z)), dBeta);
+    const eps = tf.tensor2d(Float32Array.from(stepSizes), [N, 1]);
+    const p0 = rng.normalTensor([N, L]);
+    let zz: tf.Tensor = z;
+    let p = tf.add(p0, tf.mul(tf.mul(eps, 0.5), target.gradient(z, here, beta)));
+    let last = here;
+    for (let l = 0; l < leapfrog; l++) {
+      zz = tf.add(zz, tf.mul(eps, p));
+      last = target.decoderTerm(zz);
+      const scale = l === leapfrog - 1 ? 0.5 : 1;
+      p = tf.add(p, tf.mul(tf.mul(eps, scale), target.gradient(zz, last, beta)));
     }
-    if (frozenSteps) {
-      // the schedule is fixed: nothing adapts
-    } else if (options.adapt === 'global') {
+    const h0 = tf.sub(tf.mul(tf.sum(tf.square(p0), 1), 0.5), target.value(z, here, beta));
+    const h1 = tf.sub(tf.mul(tf.sum(tf.square(p), 1), 0.5), target.value(zz, last, beta));
+    const logU = tf.log(rng.uniformTensor([N]));
+    // NaN energies compare false: such proposals are rejected.
+    const accept = tf.less(logU, tf.sub(h0, h1));
+    const acceptRows = tf.tile(tf.reshape(accept, [N, 1]), [1, L]);
+    return {
+      next: tf.where(acceptRows, zz, z),
+      nextEval: {
+        ll: tf.where(accept, last.ll, here.ll),
+        grad: tf.where(acceptRows, last.grad, here.grad),
+      },
+      accepted: tf.cast(accept, 'float32'),
+      increment,
+    };
+  });
+}
+
+/**
+ * HMC step sizes per chain, adapted toward 0.65 acceptance (an exponential moving average of
+ * the acceptance, x1.1 above, /1.1 below) over all chains, per point or per chain; or read from
+ * a frozen schedule. `used` records the size of each annealing step.
+ */
+class StepSizeAdapter {
+  private readonly sizes: Float64Array;
+  private readonly acceptEma: Float64Array;
+  readonly used: Float64Array;
+
+  constructor(
+    private readonly n: number,
+    private readonly options: AisOptions,
+    private readonly frozen?: Float64Array,
+  ) {
+    const N = n * options.chains;
+    this.sizes = new Float64Array(N).fill(options.stepSize);
+    this.acceptEma = new Float64Array(N).fill(0.65);
+    this.used = new Float64Array(options.steps);
+  }
+
+  sizesFor(t: number): Float64Array {
+    if (this.frozen) this.sizes.fill(this.frozen[t - 1]);
+    this.used[t - 1] = this.sizes[0];
+    return this.sizes;
+  }
+
+  update(accepted: ArrayLike<number>): void {
+    if (this.frozen) return; // the schedule is fixed: nothing adapts
+    const { n } = this;
+    const K = this.options.chains;
+    const N = n * K;
+    const ema = this.acceptEma;
+    const factor = (rate: number) => (rate > 0.65 ? 1.1 : 1 / 1.1);
+    if (this.options.adapt === 'global') {
       let rate = 0;
-      for (let c = 0; c < N; c++) rate += acc[c] / N;
-      acceptEma[0] = 0.9 * acceptEma[0] + 0.1 * rate;
-      const f = acceptEma[0] > 0.65 ? 1.1 : 1 / 1.1;
-      for (let c = 0; c < N; c++) stepSizes[c] *= f;
-    } else if (options.adapt === 'per-point') {
+      for (let c = 0; c < N; c++) rate += accepted[c] / N;
+      ema[0] = 0.9 * ema[0] + 0.1 * rate;
+      const f = factor(ema[0]);
+      for (let c = 0; c < N; c++) this.sizes[c] *= f;
+    } else if (this.options.adapt === 'per-point') {
       for (let i = 0; i < n; i++) {
         let rate = 0;
-        for (let c = 0; c < K; c++) rate += acc[c * n + i] / K;
-        acceptEma[i] = 0.9 * acceptEma[i] + 0.1 * rate;
-        const f = acceptEma[i] > 0.65 ? 1.1 : 1 / 1.1;
-        for (let c = 0; c < K; c++) stepSizes[c * n + i] *= f;
+        for (let c = 0; c < K; c++) rate += accepted[c * n + i] / K;
+        ema[i] = 0.9 * ema[i] + 0.1 * rate;
+        const f = factor(ema[i]);
+        for (let c = 0; c < K; c++) this.sizes[c * n + i] *= f;
       }
-    } else if (options.adapt === 'per-chain') {
+    } else if (this.options.adapt === 'per-chain') {
       for (let c = 0; c < N; c++) {
-        acceptEma[c] = 0.9 * acceptEma[c] + 0.1 * acc[c];
-        stepSizes[c] *= acceptEma[c] > 0.65 ? 1.1 : 1 / 1.1;
+        ema[c] = 0.9 * ema[c] + 0.1 * accepted[c];
+        this.sizes[c] *= factor(ema[c]);
       }
     }
-    onProgress?.(t, options.steps);
-    if (t % 20 === 0) await yieldToEventLoop();
   }
-  tf.dispose([z, here.ll, here.grad, xs]);
-  q0?.mean.dispose();
-  q0?.std.dispose();
+}
 
+/** Per point: the log-mean-exp of its chains' log weights and their effective sample size. */
+function summariseWeights(logW: Float64Array, n: number, K: number) {
   const perPoint = new Float64Array(n);
   const ess = new Float64Array(n);
   for (let i = 0; i < n; i++) {
@@ -309,16 +399,7 @@ async function annealedRun(
     perPoint[i] = logMeanExp(w);
     ess[i] = importanceWeightEss(w);
   }
-  const { mean, stderr } = meanAndStderr(perPoint);
-  return {
-    perPoint,
-    mean,
-    stderr,
-    acceptance: acceptedTotal / (N * options.steps),
-    ess,
-    stepSizes: usedSteps,
-    seconds: (performance.now() - began) / 1000,
-  };
+  return { perPoint, ess, ...meanAndStderr(perPoint) };
 }
 
 /** A chain state's decoder term log p(x|z) `[N]` and its gradient in z `[N, L]`. */

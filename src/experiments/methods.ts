@@ -3,7 +3,7 @@ import { adaptiveContrastObjective } from '../objectives/adaptiveContrast.js';
 import { avbObjective } from '../objectives/avb.js';
 import type { Objective } from '../objectives/objective.js';
 import { vaeObjective } from '../objectives/vaeElbo.js';
-import type { RunConfig } from './config.js';
+import type { Method, RunConfig } from './schema.js';
 
 /**
  * A training method as data: its objective, whether it trains an adversary, its default
@@ -19,10 +19,6 @@ export interface MethodSpec {
   /** A one-line problem with `c` for this method, or undefined. */
   check: (c: RunConfig) => string | undefined;
 }
-
-/** Method names, in the order the CLI lists them. */
-export const METHODS = ['avb', 'avb-ac', 'vae'] as const;
-export type Method = (typeof METHODS)[number];
 
 export const METHOD_SPECS: Record<Method, MethodSpec> = {
   avb: {

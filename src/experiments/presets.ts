@@ -1,8 +1,7 @@
 import type { DataInfo } from '../data/dataset.js';
 import { exampleSize } from '../data/dataset.js';
-import type { ConfigOverrides, RunConfig } from './config.js';
 import { METHOD_SPECS } from './methods.js';
-import type { Method } from './methods.js';
+import type { ConfigOverrides, Method, RunConfig } from './schema.js';
 
 /**
  * The default settings of each experiment as data (../shared/AVB.md, section 4), for a method.

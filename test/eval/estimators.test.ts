@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { aisLogLikelihood, annealingSchedule, DEFAULT_AIS } from '../../src/eval/ais.js';
 import { gridLogLikelihood } from '../../src/eval/gridLogLikelihood.js';
 import { importanceSampledLogLikelihood } from '../../src/eval/importanceSampling.js';
-import { linearGaussianProblem } from '../../src/eval/selfcheck.js';
+import { linearGaussianProblem } from '../../src/experiments/selfcheck.js';
 import { logMeanExp, logNormalDensity, meanAndStderr } from '../../src/eval/stats.js';
 import { LinearGaussianDecoder } from '../../src/nn/decoders.js';
 import { Rng } from '../../src/random/rng.js';

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { densityRatioError } from '../../src/eval/selfcheck.js';
+import { densityRatioError } from '../../src/experiments/selfcheck.js';
 import { Rng } from '../../src/random/rng.js';
 import { useBackend } from '../helpers.js';
 

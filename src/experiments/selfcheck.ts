@@ -4,10 +4,10 @@ import { LinearGaussianDecoder } from '../nn/decoders.js';
 import { adversaryLoss } from '../objectives/avb.js';
 import { Rng } from '../random/rng.js';
 import { Adam } from '../train/adam.js';
-import { aisLogLikelihood, DEFAULT_AIS } from './ais.js';
-import { gridLogLikelihood } from './gridLogLikelihood.js';
-import { importanceSampledLogLikelihood } from './importanceSampling.js';
-import { logNormalDensity } from './stats.js';
+import { aisLogLikelihood, DEFAULT_AIS } from '../eval/ais.js';
+import { gridLogLikelihood } from '../eval/gridLogLikelihood.js';
+import { importanceSampledLogLikelihood } from '../eval/importanceSampling.js';
+import { logNormalDensity } from '../eval/stats.js';
 
 /** One check: an estimator against the exact answer on a problem drawn from the seed. */
 export interface SelfcheckRow {

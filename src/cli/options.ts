@@ -1,0 +1,38 @@
+import { InvalidArgumentError, Option } from 'commander';
+import { BACKEND_NAMES } from '../backend/initBackend.js';
+
+// Option parsers shared by the commands: each value error is commander's one-line message.
+
+/** The `--backend` option shared by every command that computes. */
+export function backendOption(): Option {
+  return new Option('--backend <name>', 'tensor backend (default: $AVB_BACKEND, else auto)')
+    .choices(['auto', ...BACKEND_NAMES])
+    .default(undefined);
+}
+
+/** Parses a positive integer option value, or fails with commander's one-line error. */
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidArgumentError(`expected a positive integer, got '${value}'.`);
+  }
+  return n;
+}
+
+/** Parses a non-negative integer (seeds). */
+export function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new InvalidArgumentError(`expected a non-negative integer, got '${value}'.`);
+  }
+  return n;
+}
+
+/** Parses a positive finite number (learning rates). */
+export function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new InvalidArgumentError(`expected a positive number, got '${value}'.`);
+  }
+  return n;
+}
