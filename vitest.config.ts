@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The CLI tests run the built program: build it first, so they never run a stale dist/.
+    globalSetup: ['test/buildFirst.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -104,3 +104,4 @@ export type { AisOptions, AisResult, AisStart } from './eval/ais.js';
 export { importanceSampledLogLikelihood } from './eval/importanceSampling.js';
 export { runSelfcheck } from './experiments/selfcheck.js';
 export { evaluateRun } from './experiments/evaluateRun.js';
+export type { EvalOptions, EvalResult } from './experiments/evaluateRun.js';

@@ -113,7 +113,7 @@ export function addEvalCommands(program: Command): void {
               progress = new TrainingProgress(total, 15, 'AIS');
               progress.start(0);
             }
-            progress.update({ step: done, klWeight: 1, stepMs: 0 });
+            progress.tick(done);
           },
         });
         progress?.stop();
@@ -121,14 +121,14 @@ export function addEvalCommands(program: Command): void {
           printJson(result);
           return;
         }
-        const ll = result.logLikelihood as { mean: number; stderr: number; points: number };
+        const ll = result.logLikelihood;
         const lines = [
-          `AIS log-likelihood ${ll.mean.toFixed(3)} ± ${ll.stderr.toFixed(3)} nats (${ll.points} test points, ${(result.seconds as number).toFixed(1)} s)`,
+          `AIS log-likelihood ${ll.mean.toFixed(3)} ± ${ll.stderr.toFixed(3)} nats (${ll.points} test points, ${result.seconds.toFixed(1)} s)`,
         ];
-        const iw = result.iwae as { mean: number; stderr: number; samples: number } | undefined;
+        const iw = result.iwae;
         if (iw)
           lines.push(`IWAE (k=${iw.samples}) ${iw.mean.toFixed(3)} ± ${iw.stderr.toFixed(3)} nats`);
-        const grid = result.grid as { mean: number } | undefined;
+        const grid = result.grid;
         if (grid) lines.push(`grid (exact) ${grid.mean.toFixed(3)} nats`);
         lines.push(`written to ${out}`);
         process.stdout.write(lines.join('\n') + '\n');

@@ -1,5 +1,6 @@
 import * as tf from '../tf.js';
 import { LOG_2PI, importanceWeightEss } from '../math/gaussian.js';
+import type { Progress } from '../progress.js';
 import { yieldToEventLoop } from '../yieldToEventLoop.js';
 import type { Decoder } from '../nn/decoders.js';
 import type { Rng } from '../random/rng.js';
@@ -105,7 +106,7 @@ export async function aisLogLikelihood(
   options: AisOptions,
   rng: Rng,
   start: AisStart = { kind: 'prior' },
-  onProgress?: (step: number, total: number) => void,
+  onProgress?: Progress,
 ): Promise<AisResult> {
   if (options.adapt !== 'pilot')
     return annealedRun(decoder, x, latentDim, options, rng, start, onProgress);
@@ -159,7 +160,7 @@ async function annealedRun(
   options: AisOptions,
   rng: Rng,
   start: AisStart,
-  onProgress?: (step: number, total: number) => void,
+  onProgress?: Progress,
   frozenSteps?: Float64Array,
 ): Promise<AisResult> {
   const began = performance.now();

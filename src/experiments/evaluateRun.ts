@@ -10,7 +10,9 @@ import { encoderProposal, importanceSampledLogLikelihood } from '../eval/importa
 import { meanAndStderr } from '../eval/stats.js';
 import { Rng } from '../random/rng.js';
 import { writeJsonAtomic } from '../io/atomicFile.js';
+import type { Progress } from '../progress.js';
 import { loadRun } from './loadRun.js';
+import type { LoadedRun } from './loadRun.js';
 
 export interface EvalOptions {
   run: string;
@@ -26,7 +28,7 @@ export interface EvalOptions {
   /** Points per AIS batch (bounds memory: a batch holds points x chains decoder passes). */
   batchPoints: number;
   seed: number;
-  onProgress?: (done: number, total: number) => void;
+  onProgress?: Progress;
 }
 
 export const EVAL_FILE = 'eval.json';
@@ -36,9 +38,29 @@ export const EVAL_FILE = 'eval.json';
  * values), the IWAE bound when the encoder has a density, and exact grid integration when the
  * latent is 2-D. Writes `eval.json` in the run folder.
  */
-export async function evaluateRun(o: EvalOptions): Promise<Record<string, unknown>> {
+/** What `eval.json` holds. */
+export interface EvalResult {
+  run: string;
+  /** Training steps of the checkpoint evaluated. */
+  step: number;
+  experiment: string;
+  method: string;
+  split: 'test' | 'train';
+  logLikelihood: { mean: number; stderr: number; points: number; perPoint: number[] };
+  estimator: 'ais';
+  settings: AisOptions & { start: EvalOptions['start']; seed: number; batchPoints: number };
+  /** Mean HMC acceptance rate. */
+  acceptance: number;
+  /** Mean effective sample size of each point's chain weights (1..chains). */
+  essMean: number;
+  iwae?: { mean: number; stderr: number; samples: number };
+  grid?: { mean: number; stderr: number; note: string };
+  seconds: number;
+}
+
+export async function evaluateRun(o: EvalOptions): Promise<EvalResult> {
   const run = loadRun(o.run);
-  const { config, parts } = run;
+  const { config } = run;
   try {
     const ds = loadDataset(config.experiment);
     const split = ds.test ?? ds.train;
@@ -53,66 +75,24 @@ export async function evaluateRun(o: EvalOptions): Promise<Record<string, unknow
         ? Float32Array.from(raw, (p) => (rng.uniform() < p ? 1 : 0))
         : Float32Array.from(raw);
     const began = performance.now();
-    const perPoint = new Float64Array(points);
-    const iwae = new Float64Array(points);
-    let acceptance = 0;
-    let essSum = 0;
-    let hasProposal = false;
-    const total = points * o.ais.steps;
-    for (let from = 0; from < points; from += o.batchPoints) {
-      const m = Math.min(o.batchPoints, points - from);
-      const x = tf.tensor(data.subarray(from * d, (from + m) * d), [m, ...ds.exampleShape]);
-      const proposal = encoderProposal(parts.encoder, x, rng);
-      hasProposal = proposal !== undefined;
-      if (o.start === 'encoder' && !proposal) {
-        throw new AvbUserError(
-          `--ais-start encoder needs an encoder with a Gaussian (vae, or avb-ac's basis-vector encoder); ${config.encoder.type} has none: use --ais-start prior`,
-        );
-      }
-      const start: AisStart =
-        o.start === 'encoder' && proposal ? { kind: 'gaussian', ...proposal } : { kind: 'prior' };
-      const r = await aisLogLikelihood(
-        parts.decoder,
-        x,
-        config.latent,
-        o.ais,
-        rng.fork(),
-        start,
-        (t) => o.onProgress?.(from * o.ais.steps + t * m, total),
-      );
-      perPoint.set(r.perPoint, from);
-      acceptance += r.acceptance * m;
-      essSum += r.ess.reduce((a, b) => a + b, 0);
-      if (proposal && o.iwaeSamples > 0) {
-        iwae.set(
-          importanceSampledLogLikelihood(parts.decoder, x, proposal, o.iwaeSamples, rng.fork())
-            .perPoint,
-          from,
-        );
-      }
-      x.dispose();
-    }
-    const { mean, stderr } = meanAndStderr(perPoint);
-    const result: Record<string, unknown> = {
+    const r = await estimateInBatches(run, data, points, ds.exampleShape, rng, o);
+    const result: EvalResult = {
       run: o.run,
       step: run.step,
       experiment: config.experiment,
       method: config.method,
       split: ds.test ? 'test' : 'train',
-      logLikelihood: { mean, stderr, points, perPoint: Array.from(perPoint) },
+      logLikelihood: { ...meanAndStderr(r.perPoint), points, perPoint: Array.from(r.perPoint) },
       estimator: 'ais',
       settings: { ...o.ais, start: o.start, seed: o.seed, batchPoints: o.batchPoints },
-      acceptance: acceptance / points,
-      essMean: essSum / points,
+      acceptance: r.acceptance / points,
+      essMean: r.essSum / points,
       seconds: 0,
     };
-    if (o.iwaeSamples > 0 && hasProposal) {
-      const s = meanAndStderr(iwae);
-      result.iwae = { mean: s.mean, stderr: s.stderr, samples: o.iwaeSamples };
-    }
+    if (r.iwae) result.iwae = { ...meanAndStderr(r.iwae), samples: o.iwaeSamples };
     if (config.latent === 2) {
       const x = tf.tensor(data, [points, ...ds.exampleShape]);
-      const g = gridLogLikelihood(parts.decoder, x);
+      const g = gridLogLikelihood(run.parts.decoder, x);
       x.dispose();
       result.grid = { ...meanAndStderr(g), note: 'exact up to the grid (2-D latent)' };
     }
@@ -122,4 +102,62 @@ export async function evaluateRun(o: EvalOptions): Promise<Record<string, unknow
   } finally {
     run.dispose();
   }
+}
+
+/** AIS (and IWAE where the encoder has a Gaussian) over `points` examples, `batchPoints` at a time. */
+async function estimateInBatches(
+  run: LoadedRun,
+  data: Float32Array,
+  points: number,
+  exampleShape: number[],
+  rng: Rng,
+  o: EvalOptions,
+) {
+  const { config, parts } = run;
+  const d = exampleSize({ exampleShape });
+  const perPoint = new Float64Array(points);
+  const iwae = new Float64Array(points);
+  let acceptance = 0;
+  let essSum = 0;
+  let hasProposal = false;
+  const total = points * o.ais.steps;
+  for (let from = 0; from < points; from += o.batchPoints) {
+    const m = Math.min(o.batchPoints, points - from);
+    const x = tf.tensor(data.subarray(from * d, (from + m) * d), [m, ...exampleShape]);
+    const proposal = encoderProposal(parts.encoder, x, rng);
+    hasProposal = proposal !== undefined;
+    if (o.start === 'encoder' && !proposal) {
+      throw new AvbUserError(
+        `--ais-start encoder needs an encoder with a Gaussian (vae, or avb-ac's basis-vector encoder); ${config.encoder.type} has none: use --ais-start prior`,
+      );
+    }
+    const start: AisStart =
+      o.start === 'encoder' && proposal ? { kind: 'gaussian', ...proposal } : { kind: 'prior' };
+    const r = await aisLogLikelihood(
+      parts.decoder,
+      x,
+      config.latent,
+      o.ais,
+      rng.fork(),
+      start,
+      (t) => o.onProgress?.(from * o.ais.steps + t * m, total),
+    );
+    perPoint.set(r.perPoint, from);
+    acceptance += r.acceptance * m;
+    essSum += r.ess.reduce((a, b) => a + b, 0);
+    if (proposal && o.iwaeSamples > 0) {
+      iwae.set(
+        importanceSampledLogLikelihood(parts.decoder, x, proposal, o.iwaeSamples, rng.fork())
+          .perPoint,
+        from,
+      );
+    }
+    x.dispose();
+  }
+  return {
+    perPoint,
+    iwae: o.iwaeSamples > 0 && hasProposal ? iwae : undefined,
+    acceptance,
+    essSum,
+  };
 }

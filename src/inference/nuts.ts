@@ -1,5 +1,7 @@
 import * as tf from '../tf.js';
 import { Rng } from '../random/rng.js';
+import type { Progress } from '../progress.js';
+import { yieldToEventLoop } from '../yieldToEventLoop.js';
 import type { BayesianModel, Draws } from './model.js';
 
 export interface NutsOptions {
@@ -14,7 +16,7 @@ export interface NutsOptions {
   /** Seed of the chains' starting points, momenta and tree directions. */
   seed: number;
   /** Called every 50 iterations with iterations done and total (all chains, warm-up included). */
-  onProgress?: (done: number, total: number, figures?: string) => void;
+  onProgress?: Progress;
 }
 
 export const DEFAULT_NUTS: NutsOptions = {
@@ -104,56 +106,22 @@ export async function nuts(
     const chainRng = rng.fork();
     const z = Float64Array.from({ length: d }, () => chainRng.normal());
     let s: State = { z, ...f(z) };
-    const invMass = new Float64Array(d).fill(1);
-    let eps = findReasonableStepSize(s, invMass, f, chainRng);
-    // Dual averaging state.
-    let mu = Math.log(10 * eps);
-    let hBar = 0;
-    let logEpsBar = 0;
-    let m = 0;
-    const windowEnds = adaptationWindows(options.warmup);
-    let windowDraws: Float64Array[] = [];
+    const adapter = new WarmupAdapter(s, f, chainRng, options);
     const kept: number[][] = [];
     for (let it = 0; it < options.warmup + options.samples; it++) {
       const warm = it < options.warmup;
-      const step = transition(s, eps, invMass, f, chainRng, options.maxTreeDepth);
+      const step = transition(s, adapter.eps, adapter.invMass, f, chainRng, options.maxTreeDepth);
       s = step.state;
       if (step.divergent && !warm) divergences++;
-      if (warm) {
-        m++;
-        const eta = 1 / (m + 10);
-        hBar = (1 - eta) * hBar + eta * (options.targetAccept - step.acceptStat);
-        const logEps = mu - (Math.sqrt(m) / 0.05) * hBar;
-        const w = m ** -0.75;
-        logEpsBar = w * logEps + (1 - w) * logEpsBar;
-        eps = Math.exp(logEps);
-        if (it >= 75 && it < options.warmup - 50) windowDraws.push(Float64Array.from(s.z));
-        if (windowEnds.includes(it + 1)) {
-          const n = windowDraws.length;
-          for (let i = 0; i < d; i++) {
-            let mean = 0;
-            for (const w2 of windowDraws) mean += w2[i] / n;
-            let v = 0;
-            for (const w2 of windowDraws) v += (w2[i] - mean) ** 2 / (n - 1);
-            invMass[i] = (n / (n + 5)) * v + 1e-3 * (5 / (n + 5));
-          }
-          windowDraws = [];
-          eps = findReasonableStepSize(s, invMass, f, chainRng);
-          mu = Math.log(10 * eps);
-          hBar = 0;
-          logEpsBar = 0;
-          m = 0;
-        }
-        if (it === options.warmup - 1) eps = Math.exp(logEpsBar);
-      } else {
-        kept.push(model.summarize(s.z));
-      }
+      if (warm) adapter.update(it, s, step.acceptStat);
+      else kept.push(model.summarize(s.z));
       done++;
       if (done % 50 === 0) {
         options.onProgress?.(done, total, `divergences ${divergences}`);
-        await new Promise<void>((r) => setTimeout(r, 0));
+        await yieldToEventLoop();
       }
     }
+    const eps = adapter.eps;
     stepSizes.push(eps);
     perChain.push(kept);
   }
@@ -169,6 +137,68 @@ export async function nuts(
     gradientEvaluations: count(),
     seconds: (performance.now() - began) / 1000,
   };
+}
+
+/**
+ * Stan's warm-up adaptation of one chain: the step size by dual averaging toward the target
+ * acceptance, and a diagonal inverse mass matrix from the variance of the draws in each slow
+ * window (regularised toward 1e-3 as Stan does), the step size restarting after each window.
+ * After the last warm-up iteration `eps` is the dual-averaged step size, kept for sampling.
+ */
+class WarmupAdapter {
+  eps: number;
+  readonly invMass: Float64Array;
+  private mu: number;
+  private hBar = 0;
+  private logEpsBar = 0;
+  private m = 0;
+  private windowDraws: Float64Array[] = [];
+  private readonly windowEnds: number[];
+
+  constructor(
+    s: State,
+    private readonly f: LogpGrad,
+    private readonly rng: Rng,
+    private readonly options: Pick<NutsOptions, 'warmup' | 'targetAccept'>,
+  ) {
+    this.invMass = new Float64Array(s.z.length).fill(1);
+    this.eps = findReasonableStepSize(s, this.invMass, f, rng);
+    this.mu = Math.log(10 * this.eps);
+    this.windowEnds = adaptationWindows(options.warmup);
+  }
+
+  /** After warm-up iteration `it` (from 0), which reached `s` with acceptance statistic `accept`. */
+  update(it: number, s: State, accept: number): void {
+    const { warmup, targetAccept } = this.options;
+    this.m++;
+    const eta = 1 / (this.m + 10);
+    this.hBar = (1 - eta) * this.hBar + eta * (targetAccept - accept);
+    const logEps = this.mu - (Math.sqrt(this.m) / 0.05) * this.hBar;
+    const w = this.m ** -0.75;
+    this.logEpsBar = w * logEps + (1 - w) * this.logEpsBar;
+    this.eps = Math.exp(logEps);
+    if (it >= 75 && it < warmup - 50) this.windowDraws.push(Float64Array.from(s.z));
+    if (this.windowEnds.includes(it + 1)) this.endWindow(s);
+    if (it === warmup - 1) this.eps = Math.exp(this.logEpsBar);
+  }
+
+  private endWindow(s: State): void {
+    const draws = this.windowDraws;
+    const n = draws.length;
+    for (let i = 0; i < this.invMass.length; i++) {
+      let mean = 0;
+      for (const w of draws) mean += w[i] / n;
+      let v = 0;
+      for (const w of draws) v += (w[i] - mean) ** 2 / (n - 1);
+      this.invMass[i] = (n / (n + 5)) * v + 1e-3 * (5 / (n + 5));
+    }
+    this.windowDraws = [];
+    this.eps = findReasonableStepSize(s, this.invMass, this.f, this.rng);
+    this.mu = Math.log(10 * this.eps);
+    this.hBar = 0;
+    this.logEpsBar = 0;
+    this.m = 0;
+  }
 }
 
 /** Ends (iteration counts) of Stan's slow adaptation windows for a warm-up of `warmup`. */

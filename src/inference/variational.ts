@@ -11,10 +11,13 @@ import { avbObjective, logStandardNormal } from '../objectives/avb.js';
 import { Rng } from '../random/rng.js';
 import { Adam } from '../train/adam.js';
 import { Trainer } from '../train/trainer.js';
+import type { Progress } from '../progress.js';
+import { yieldToEventLoop } from '../yieldToEventLoop.js';
 import type { BayesianModel, Draws } from './model.js';
 
 /** Reports progress: `done` of `total` iterations (or draws), and a few figures to show. */
-export type InferenceProgress = (done: number, total: number, figures?: string) => void;
+/** Progress of inference: the shared {@link Progress} callback. */
+export type InferenceProgress = Progress;
 
 /** What every variational method shares. */
 export interface VariationalOptions {
@@ -68,7 +71,7 @@ async function reportEvery100(
   const elbo = -loss.dataSync()[0];
   trace.push(elbo);
   o.onProgress?.(it + 1, o.iterations, `elbo ${elbo.toFixed(3)}`);
-  await new Promise<void>((res) => setTimeout(res, 0));
+  await yieldToEventLoop();
 }
 
 /**
@@ -194,8 +197,52 @@ export async function avbInference(
 ): Promise<VariationalResult> {
   const o = { ...DEFAULT_AVB_INFERENCE, ...options };
   const began = performance.now();
-  const d = model.dim;
   const root = new Rng(o.seed);
+  const { parts, trainer } = avbInferenceTrainer(model, o, root);
+  const trace: number[] = [];
+  let rateScale = 1; // halved on every refused step
+  try {
+    while (trainer.completedSteps < o.iterations) {
+      const it = trainer.completedSteps;
+      const late = Math.max(0, (2 * it) / o.iterations - 1); // 0 until half-way, then up to 1
+      trainer.setLearningRateScale(rateScale * (1 - (1 - o.finalLearningRate) * late));
+      const r = trainer.step();
+      if (!r.ok) {
+        rateScale /= 2;
+        if (rateScale < 1e-3)
+          throw new AvbUserError(
+            `AVB diverged at step ${r.divergence.step} (${r.divergence.quantity} not finite) even at 1/1000 of the learning rates; lower them or check the model's log joint`,
+          );
+        continue;
+      }
+      if (it % 100 === 0 || it === o.iterations - 1) {
+        const elbo = r.metrics.elbo ?? NaN;
+        trace.push(elbo);
+        o.onProgress?.(it + 1, o.iterations, `elbo ${elbo.toFixed(3)}`);
+        await yieldToEventLoop();
+      }
+    }
+    const values = tf.tidy(() =>
+      parts.encoder.sample(tf.zeros([o.samples, 0]), root).z.dataSync(),
+    ) as Float32Array;
+    return {
+      draws: drawsFrom(model, values, o.samples),
+      elboTrace: trace,
+      seconds: (performance.now() - began) / 1000,
+    };
+  } finally {
+    trainer.dispose();
+    parts.encoder.dispose();
+    parts.adversary.dispose();
+  }
+}
+
+/**
+ * The parts (a noise-concatenating sampler over the parameters, the model as decoder, an MLP
+ * adversary on z) and the shared trainer that AVB inference runs on.
+ */
+function avbInferenceTrainer(model: BayesianModel, o: AvbInferenceOptions, root: Rng) {
+  const d = model.dim;
   const weightsRng = root.fork();
   const parts = {
     encoder: new ConcatNoiseEncoder(weightsRng, {
@@ -243,42 +290,7 @@ export async function avbInference(
     },
     root.fork(),
   );
-  const trace: number[] = [];
-  let rateScale = 1; // halved on every refused step
-  try {
-    while (trainer.completedSteps < o.iterations) {
-      const it = trainer.completedSteps;
-      const late = Math.max(0, (2 * it) / o.iterations - 1); // 0 until half-way, then up to 1
-      trainer.setLearningRateScale(rateScale * (1 - (1 - o.finalLearningRate) * late));
-      const r = trainer.step();
-      if (!r.ok) {
-        rateScale /= 2;
-        if (rateScale < 1e-3)
-          throw new AvbUserError(
-            `AVB diverged at step ${r.divergence.step} (${r.divergence.quantity} not finite) even at 1/1000 of the learning rates; lower them or check the model's log joint`,
-          );
-        continue;
-      }
-      if (it % 100 === 0 || it === o.iterations - 1) {
-        const elbo = r.metrics.elbo ?? NaN;
-        trace.push(elbo);
-        o.onProgress?.(it + 1, o.iterations, `elbo ${elbo.toFixed(3)}`);
-        await new Promise<void>((res) => setTimeout(res, 0));
-      }
-    }
-    const values = tf.tidy(() =>
-      parts.encoder.sample(tf.zeros([o.samples, 0]), root).z.dataSync(),
-    ) as Float32Array;
-    return {
-      draws: drawsFrom(model, values, o.samples),
-      elboTrace: trace,
-      seconds: (performance.now() - began) / 1000,
-    };
-  } finally {
-    trainer.dispose();
-    parts.encoder.dispose();
-    parts.adversary.dispose();
-  }
+  return { parts, trainer };
 }
 
 /** The data of a model with fixed data, as the trainer sees it: one empty example. */
