@@ -37,6 +37,7 @@ function trainerCase(
   return {
     name,
     description,
+    // eslint-disable-next-line @typescript-eslint/require-await -- cases are async; this one needs no await
     run: async (iterations) => {
       const config = resolveConfig(overrides, { experiment: 'mnist', latent: 32, ...cli });
       const ds = loadMnist();

@@ -46,7 +46,7 @@ export async function initBackend(choice?: BackendChoice): Promise<BackendInfo> 
   const fromEnv = process.env[BACKEND_ENV];
   const chosenBy: BackendInfo['chosenBy'] =
     choice && choice !== 'auto' ? 'option' : fromEnv ? 'environment' : 'auto';
-  const requested = (choice && choice !== 'auto' ? choice : fromEnv || 'auto') as string;
+  const requested = choice && choice !== 'auto' ? choice : fromEnv || 'auto';
   if (requested !== 'auto' && !(BACKEND_NAMES as readonly string[]).includes(requested)) {
     const where = chosenBy === 'environment' ? `${BACKEND_ENV}=${requested}` : requested;
     throw new AvbUserError(

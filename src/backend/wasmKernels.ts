@@ -92,7 +92,7 @@ export function registerWasmKernels(): string[] {
   replace('Conv2D', conv2D);
   replace('Conv2DBackpropInput', conv2DBackpropInput);
   replace('Conv2DBackpropFilter', conv2DBackpropFilter);
-  const backend = tf.findBackend(BACKEND)!;
+  const backend = tf.findBackend(BACKEND);
   const softplus = simdSoftplusKernel(backend, stockKernel('Softplus'));
   if (softplus) {
     replace('Softplus', softplus as unknown as Kernel);
@@ -100,8 +100,8 @@ export function registerWasmKernels(): string[] {
   }
   const bernoulli = simdBernoulliKernels(backend);
   if (bernoulli) {
-    replace(BERNOULLI_LL_KERNEL, bernoulli.forward as unknown as Kernel);
-    replace(BERNOULLI_LL_GRAD_KERNEL, bernoulli.gradient as unknown as Kernel);
+    replace(BERNOULLI_LL_KERNEL, bernoulli.forward);
+    replace(BERNOULLI_LL_GRAD_KERNEL, bernoulli.gradient);
     patched.push(BERNOULLI_LL_KERNEL, BERNOULLI_LL_GRAD_KERNEL);
   }
   g[PATCHED] = patched;

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { initBackend } from '../backend/initBackend.js';
 import type { BackendChoice } from '../backend/initBackend.js';
 import { summarize } from '../data/dataset.js';
+import type { DataSummary } from '../data/dataset.js';
 import { EIGHT_SCHOOLS_CLASSIC, EIGHT_SCHOOLS_PAPER } from '../data/eightSchools.js';
 import { loadDataset } from '../data/loadDataset.js';
 import { AvbUserError } from '../errors.js';
@@ -64,25 +65,22 @@ export function buildProgram(): Command {
   return program;
 }
 
-function printDataInfo(info: Record<string, unknown>): void {
+function printDataInfo(info: DataSummary | Record<string, unknown>): void {
   if (!('splits' in info)) {
     printJson(info);
     return;
   }
-  const splits = info.splits as Record<
-    string,
-    { count: number; shape: number[]; min: number; max: number; mean: number }
-  >;
+  const s = info as DataSummary;
   const rows: [string, string | number][] = [
-    ['name', String(info.name)],
-    ['kind', String(info.kind)],
-    ['example shape', `[${(info.exampleShape as number[]).join(', ')}]`],
-    ['source', String(info.source)],
+    ['name', s.name],
+    ['kind', s.kind],
+    ['example shape', `[${s.exampleShape.join(', ')}]`],
+    ['source', s.source],
   ];
-  for (const [k, s] of Object.entries(splits)) {
+  for (const [k, split] of Object.entries(s.splits)) {
     rows.push([
       k,
-      `${s.count} examples, values in [${fmt(s.min)}, ${fmt(s.max)}], mean ${fmt(s.mean)}`,
+      `${split.count} examples, values in [${fmt(split.min)}, ${fmt(split.max)}], mean ${fmt(split.mean)}`,
     ]);
   }
   printTable(rows);

@@ -65,9 +65,18 @@ export interface SplitSummary {
   mean: number;
 }
 
+/** What `avb data info` prints of a data set. */
+export interface DataSummary {
+  name: string;
+  kind: Dataset['kind'];
+  exampleShape: number[];
+  source: string;
+  splits: Partial<Record<'train' | 'validation' | 'test', SplitSummary>>;
+}
+
 /** Counts, shapes and value ranges of each split (what `avb data info` prints). */
-export function summarize(ds: Dataset): Record<string, unknown> {
-  const splits: Record<string, SplitSummary> = {};
+export function summarize(ds: Dataset): DataSummary {
+  const splits: DataSummary['splits'] = {};
   for (const key of ['train', 'validation', 'test'] as const) {
     const s = ds[key];
     if (!s) continue;

@@ -62,10 +62,10 @@ export function parseIdx(raw: Uint8Array, label: string): IdxArray {
   const shape: number[] = [];
   for (let i = 0; i < rank; i++) shape.push(view.getUint32(4 + 4 * i, false));
   const count = shape.reduce((a, b) => a * b, 1);
-  const expected = headerBytes + count * type!.bytes;
+  const expected = headerBytes + count * type.bytes;
   if (bytes.length < expected) {
     fail(
-      `truncated: header says shape [${shape.join(', ')}] of ${type!.name} (${expected} bytes) ` +
+      `truncated: header says shape [${shape.join(', ')}] of ${type.name} (${expected} bytes) ` +
         `but the file has ${bytes.length} bytes; re-download or regenerate it`,
     );
   }
@@ -75,8 +75,8 @@ export function parseIdx(raw: Uint8Array, label: string): IdxArray {
         `(shape [${shape.join(', ')}]); the file is corrupt or not an IDX file`,
     );
   }
-  const data = decode(view, headerBytes, count, type!.name);
-  return { shape, data, type: type!.name };
+  const data = decode(view, headerBytes, count, type.name);
+  return { shape, data, type: type.name };
 }
 
 function decode(view: DataView, offset: number, n: number, type: string): IdxArray['data'] {

@@ -61,10 +61,10 @@ export function encode(run: LoadedRun, split: DataSplit, samples: number, rng: R
     const tiled = tf.tidy(() =>
       samples === 1
         ? x.clone()
-        : tf.reshape(tf.tile(tf.expandDims(x, 1), [1, samples, ...Array(x.rank - 1).fill(1)]), [
-            m * samples,
-            ...x.shape.slice(1),
-          ]),
+        : tf.reshape(
+            tf.tile(tf.expandDims(x, 1), [1, samples, ...Array<number>(x.rank - 1).fill(1)]),
+            [m * samples, ...x.shape.slice(1)],
+          ),
     );
     const s = tf.tidy(() => {
       const draw = run.parts.encoder.sample(tiled, rng);

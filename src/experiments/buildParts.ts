@@ -33,7 +33,7 @@ export function buildParts(
   const conv = config.encoder.net === 'conv' || config.decoder.net === 'conv';
   if (conv && ds.exampleShape.length !== 3) {
     throw new AvbUserError(
-      `conv parts need image data [N, h, w] or [N, h, w, c]; ${ds.name} has examples of shape [${ds.exampleShape}]; use "net": "mlp"`,
+      `conv parts need image data [N, h, w] or [N, h, w, c]; ${ds.name} has examples of shape [${ds.exampleShape.join(', ')}]; use "net": "mlp"`,
     );
   }
   const { encoder: e, decoder: d, adversary: a } = config;

@@ -53,7 +53,7 @@ class DecoderNetwork extends Module {
     const [h, w, c] = o.exampleShape;
     if (o.exampleShape.length !== 3 || h % 4 !== 0 || w % 4 !== 0) {
       throw new Error(
-        `the conv decoder needs images [h, w, c] with h and w divisible by 4, got [${o.exampleShape}]`,
+        `the conv decoder needs images [h, w, c] with h and w divisible by 4, got [${o.exampleShape.join(', ')}]`,
       );
     }
     const [c0, c1] = [o.hidden[0] ?? 64, o.hidden[1] ?? 32];

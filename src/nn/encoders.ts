@@ -63,7 +63,7 @@ class ConvTower extends Module {
   ) {
     super();
     if (shape.length !== 3)
-      throw new Error(`conv parts need image examples [h, w, c], got [${shape}]`);
+      throw new Error(`conv parts need image examples [h, w, c], got [${shape.join(', ')}]`);
     let [h, w, c] = shape;
     this.convs = [];
     this.noiseProj = [];

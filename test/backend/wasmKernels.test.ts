@@ -12,7 +12,8 @@ const TOL = 1e-4;
 
 /** Runs `f` on `backend` with inputs rebuilt there from plain arrays; returns flat results. */
 function on(backend: string, f: () => tf.Tensor[]): Float32Array[] {
-  tf.setBackend(backend);
+  // Both backends are initialised already (beforeAll): switching between them is immediate.
+  void tf.setBackend(backend);
   return tf.tidy(f).map((t) => {
     const v = t.dataSync() as Float32Array;
     t.dispose();
@@ -58,7 +59,7 @@ describe('BatchMatMul with transposes', () => {
       [1, 50, 40],
     ],
   ]) {
-    it(`a b^T with a ${shapes[0]} and b ${shapes[1]} (the swapped path)`, () => {
+    it(`a b^T with a ${shapes[0].join('x')} and b ${shapes[1].join('x')} (the swapped path)`, () => {
       const av = rng.fillNormal(new Float32Array(shapes[0].reduce((p, d) => p * d, 1)));
       const bv = rng.fillNormal(new Float32Array(shapes[1].reduce((p, d) => p * d, 1)));
       const f = () => [tf.matMul(tf.tensor(av, shapes[0]), tf.tensor(bv, shapes[1]), false, true)];
@@ -126,7 +127,7 @@ describe('conv2d gradients and conv2dTranspose', () => {
         };
         const want = on('cpu', f);
         const got = on('wasm', f);
-        const shape = `x ${[n, h, w, ci]} filter ${[fh, fw, ci, co]}`;
+        const shape = `x ${[n, h, w, ci].join('x')} filter ${[fh, fw, ci, co].join('x')}`;
         expect(maxRelErr(got[2], want[2]), `y, ${shape}`).toBeLessThan(TOL);
         expect(maxRelErr(got[0], want[0]), `dx, ${shape}`).toBeLessThan(TOL);
         expect(maxRelErr(got[1], want[1]), `dW, ${shape}`).toBeLessThan(TOL);
@@ -160,7 +161,7 @@ describe('conv2d gradients and conv2dTranspose', () => {
         const want = on('cpu', f);
         const got = on('wasm', f);
         for (let i = 0; i < 3; i++) {
-          const what = `${['y', 'dx', 'dW'][i]} x ${[n, h, w, ci]} filter ${[fh, fw, co, ci]}`;
+          const what = `${['y', 'dx', 'dW'][i]} x ${[n, h, w, ci].join('x')} filter ${[fh, fw, co, ci].join('x')}`;
           expect(maxRelErr(got[i], want[i]), what).toBeLessThan(TOL);
         }
       }

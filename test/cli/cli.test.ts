@@ -47,7 +47,9 @@ describe('avb CLI', () => {
   });
 
   it('--backend cpu and AVB_BACKEND override the choice; a bad name is a user error', () => {
-    expect(JSON.parse(avb('backend', '--json', '--backend', 'cpu').stdout).name).toBe('cpu');
+    expect(
+      (JSON.parse(avb('backend', '--json', '--backend', 'cpu').stdout) as { name: string }).name,
+    ).toBe('cpu');
     const env = spawnSync(process.execPath, [MAIN, 'backend', '--json'], {
       encoding: 'utf8',
       env: { ...process.env, AVB_BACKEND: 'cpu' },

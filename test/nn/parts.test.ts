@@ -90,9 +90,9 @@ describe('basis-vector encoder', () => {
     const r = tf.tidy(() => {
       const s = enc.sample(tf.tile(x, [n, 1]), new Rng(4));
       return {
-        z: s.z.arraySync() as number[][],
-        mean: s.moments!.mean.arraySync()[0] as number[],
-        variance: s.moments!.variance.arraySync()[0] as number[],
+        z: s.z.arraySync(),
+        mean: s.moments!.mean.arraySync()[0],
+        variance: s.moments!.variance.arraySync()[0],
       };
     });
     for (let k = 0; k < 2; k++) {

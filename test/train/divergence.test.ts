@@ -23,7 +23,7 @@ describe('divergence guard', () => {
       const poisoned: Objective = (parts, x, rng, o) => {
         const out = avbObjective(parts, x, rng, o);
         if (o.select !== 'adversary') calls++;
-        if (calls >= 3 && out[poison]) out[poison] = tf.mul(out[poison]!, NaN) as tf.Scalar;
+        if (calls >= 3 && out[poison]) out[poison] = tf.mul(out[poison], NaN) as tf.Scalar;
         return out;
       };
       const config = resolveConfig({}, { experiment: 'synthetic' });
