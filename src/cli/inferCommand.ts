@@ -13,6 +13,7 @@ import type { InferenceMethod } from '../inference/compare.js';
 import { drawsToCsv } from '../inference/draws.js';
 import { BUILT_IN_MODELS, loadModel } from '../inference/loadModel.js';
 import type { ContrastKind } from '../inference/variational.js';
+import type { BayesianModel } from '../inference/model.js';
 import { checkOutputFolder, writeOutputFolder } from './outputFolder.js';
 import { printJson, printTable } from './output.js';
 import { backendOption, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
@@ -118,32 +119,9 @@ export function addInferCommand(program: Command): void {
         }
       };
       if (opts.compare) {
-        const c = await compareMethods(model, {
-          ...common,
-          onProgress,
-          onMethod: (m) => {
-            current = m;
-          },
+        await compareAndWrite(model, { ...common, onProgress }, opts, (m) => {
+          current = m;
         });
-        const summary = {
-          model: model.name,
-          methods: Object.fromEntries(c.results.map((r) => [r.method, methodSummary(model, r)])),
-          klToNuts: c.klToNuts,
-          samplesPng: 'samples.png',
-          panels: INFERENCE_METHODS,
-        };
-        const files: Record<string, string | Uint8Array> = {
-          'summary.json': JSON.stringify(summary, null, 2) + '\n',
-          'table.md': c.table,
-          'samples.png': c.figure,
-        };
-        for (const r of c.results) files[`draws-${r.method}.csv`] = drawsToCsv(r.draws);
-        writeOutputFolder(opts.out!, files);
-        if (opts.json) printJson(summary);
-        else
-          process.stdout.write(
-            `${c.table}\nwritten to ${opts.out}: summary.json, table.md, samples.png, draws-<method>.csv\n`,
-          );
         return;
       }
       const r = await runInference(model, opts.method, { ...common, onProgress });
@@ -202,5 +180,34 @@ function checkOptions(spec: string, o: InferCliOptions): void {
   if (o.warmup !== undefined && o.warmup < 20)
     throw new AvbUserError(
       `--warmup ${o.warmup} is too short to adapt a step size; use 20 or more`,
+    );
+}
+
+/** `--compare`: every method against the long NUTS reference; writes the folder at once. */
+async function compareAndWrite(
+  model: BayesianModel,
+  common: Parameters<typeof compareMethods>[1],
+  opts: InferCliOptions,
+  onMethod: (method: string) => void,
+): Promise<void> {
+  const c = await compareMethods(model, { ...common, onMethod });
+  const summary = {
+    model: model.name,
+    methods: Object.fromEntries(c.results.map((r) => [r.method, methodSummary(model, r)])),
+    klToNuts: c.klToNuts,
+    samplesPng: 'samples.png',
+    panels: INFERENCE_METHODS,
+  };
+  const files: Record<string, string | Uint8Array> = {
+    'summary.json': JSON.stringify(summary, null, 2) + '\n',
+    'table.md': c.table,
+    'samples.png': c.figure,
+  };
+  for (const r of c.results) files[`draws-${r.method}.csv`] = drawsToCsv(r.draws);
+  writeOutputFolder(opts.out!, files);
+  if (opts.json) printJson(summary);
+  else
+    process.stdout.write(
+      `${c.table}\nwritten to ${opts.out}: summary.json, table.md, samples.png, draws-<method>.csv\n`,
     );
 }

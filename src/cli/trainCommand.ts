@@ -133,6 +133,22 @@ async function trainAction(opts: TrainOptions): Promise<void> {
   }
   const backend = await initBackend(opts.backend);
   const stop = watchStopSignals('stopping after this step and writing a checkpoint');
+  try {
+    await runWithProgress(opts, fresh, backend, () => stop.requested() !== undefined);
+    const signal = stop.requested();
+    if (process.exitCode === undefined && signal) process.exitCode = EXIT_SIGNAL[signal];
+  } finally {
+    stop.release();
+  }
+}
+
+/** Runs the training with progress on stderr and reports the outcome. */
+async function runWithProgress(
+  opts: TrainOptions,
+  fresh: ReturnType<typeof newRun> | undefined,
+  backend: BackendInfo,
+  shouldStop: () => boolean,
+): Promise<void> {
   let progress: TrainingProgress | undefined;
   try {
     const result = await trainRun(fresh?.config, {
@@ -158,7 +174,7 @@ async function trainAction(opts: TrainOptions): Promise<void> {
         ),
       onNotice: (msg) =>
         progress ? progress.notice(msg) : process.stderr.write(`warning: ${msg}\n`),
-      shouldStop: () => stop.requested() !== undefined,
+      shouldStop,
     });
     progress?.stop();
     if (result.status === 'already-complete') {
@@ -171,16 +187,12 @@ async function trainAction(opts: TrainOptions): Promise<void> {
     }
     if (opts.json) printJson(result.summary);
     else describeResult(result.summary, opts.out);
-    const signal = stop.requested();
     if (result.status === 'diverged') {
       process.stderr.write(`error: ${String(result.summary.divergence)}\n`);
       process.exitCode = EXIT_DIVERGED;
-    } else if (result.status === 'interrupted' && signal) {
-      process.exitCode = EXIT_SIGNAL[signal];
     }
   } finally {
     progress?.stop();
-    stop.release();
   }
 }
 
