@@ -2,7 +2,12 @@ import * as tf from '../tf.js';
 import '@tensorflow/tfjs-backend-wasm';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { AvbUserError } from '../errors.js';
+import { loadNativeBlas, nativeBlasInfo } from './nativeBlas.js';
+import type { NativeBlasInfo } from './nativeBlas.js';
 import { registerWasmKernels } from './wasmKernels.js';
+
+/** Environment variable for the threads of the native BLAS path (default: all cores). */
+export const THREADS_ENV = 'AVB_THREADS';
 
 /** Backends avb can run on, fastest first. `tensorflow` is `@tensorflow/tfjs-node` (native). */
 export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu'] as const;
@@ -24,6 +29,8 @@ export interface BackendInfo {
   threads: number;
   /** Kernels avb replaced or added on this backend. */
   patchedKernels: string[];
+  /** wasm: the native BLAS path for matrix products (OpenBLAS), or why it is off. */
+  blas?: NativeBlasInfo;
 }
 
 let current: BackendInfo | undefined;
@@ -42,7 +49,10 @@ export function currentBackend(): BackendInfo | undefined {
  * its .wasm files in the npm package, works offline and in browsers), else the pure-JS cpu
  * backend. `choice` (from `--backend`) wins over the `AVB_BACKEND` environment variable.
  */
-export async function initBackend(choice?: BackendChoice): Promise<BackendInfo> {
+export async function initBackend(
+  choice?: BackendChoice,
+  options: { threads?: number } = {},
+): Promise<BackendInfo> {
   const fromEnv = process.env[BACKEND_ENV];
   const chosenBy: BackendInfo['chosenBy'] =
     choice && choice !== 'auto' ? 'option' : fromEnv ? 'environment' : 'auto';
@@ -55,6 +65,7 @@ export async function initBackend(choice?: BackendChoice): Promise<BackendInfo> 
   }
   if (current && (requested === 'auto' || requested === current.name)) return current;
 
+  blasThreads = chooseThreads(options.threads);
   const candidates: BackendName[] =
     requested === 'auto' ? [...BACKEND_NAMES] : [requested as BackendName];
   const failures: string[] = [];
@@ -92,8 +103,25 @@ async function activate(name: BackendName): Promise<boolean> {
   await tf.ready();
   // AVB_WASM_STOCK=1 keeps tfjs's own wasm kernels: for measuring what avb's kernels change
   // (`npm run bench`); conv gradients then fail (tfjs 4.22 lacks Conv2DBackpropFilter).
-  if (name === 'wasm' && process.env.AVB_WASM_STOCK !== '1') registerWasmKernels();
+  if (name === 'wasm' && process.env.AVB_WASM_STOCK !== '1') {
+    registerWasmKernels();
+    await loadNativeBlas(blasThreads);
+  }
   return true;
+}
+
+/** Threads for the native BLAS path: the option, else AVB_THREADS, else (undefined) every core. */
+let blasThreads: number | undefined;
+function chooseThreads(option: number | undefined): number | undefined {
+  if (option !== undefined) return option;
+  const fromEnv = process.env[THREADS_ENV];
+  if (fromEnv === undefined || fromEnv === '') return undefined;
+  const n = Number(fromEnv);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new AvbUserError(
+      `${THREADS_ENV}=${fromEnv} is not a positive integer; unset it or fix it`,
+    );
+  return n;
 }
 
 function describe(name: BackendName, chosenBy: BackendInfo['chosenBy']): BackendInfo {
@@ -112,5 +140,6 @@ function describe(name: BackendName, chosenBy: BackendInfo['chosenBy']): Backend
     threads,
     patchedKernels:
       name === 'wasm' && process.env.AVB_WASM_STOCK !== '1' ? registerWasmKernels() : [],
+    ...(name === 'wasm' ? { blas: nativeBlasInfo() } : {}),
   };
 }

@@ -5,6 +5,7 @@ import {
   simdBernoulliKernels,
   simdSoftplusKernel,
 } from './simd/simdKernels.js';
+import { nativeBlas } from './nativeBlas.js';
 
 /**
  * Kernels avb adds to, or replaces in, TensorFlow.js's wasm backend.
@@ -178,6 +179,8 @@ function cast(args: KernelArgs): Info {
 function batchMatMul({ inputs, backend, attrs }: KernelArgs): Info {
   const { a, b } = inputs as { a: Info; b: Info };
   const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+  const viaBlas = blasMatMul(backend, a, b, transposeA, transposeB);
+  if (viaBlas) return viaBlas;
   if (!transposeA && !transposeB) {
     return stockKernel('BatchMatMul')({ inputs, backend, attrs });
   }
@@ -201,6 +204,57 @@ function batchMatMul({ inputs, backend, attrs }: KernelArgs): Info {
   const b2 = transposeB ? s.run('Transpose', { x: b }, { perm: swapLast2(b.shape.length) }) : b;
   const out = s.run('BatchMatMul', { a: a2, b: b2 }, { transposeA: false, transposeB: false });
   return s.done(out);
+}
+
+/** Products smaller than this many multiply-adds stay on XNNPACK (the call costs more). */
+const BLAS_MIN_WORK = 16 * 16 * 16;
+
+/**
+ * The product through the native BLAS addon, reading and writing the wasm heap in place; the
+ * transposes are BLAS's own (no copies). Undefined when the addon is not loaded, the dtype is not
+ * float32, the batch dimensions do not match (or broadcast from 1), or the product is tiny.
+ */
+function blasMatMul(
+  backend: tf.KernelBackend,
+  a: Info,
+  b: Info,
+  transposeA: boolean,
+  transposeB: boolean,
+): Info | undefined {
+  const blas = nativeBlas();
+  if (!blas || a.dtype !== 'float32' || b.dtype !== 'float32') return undefined;
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  const [m, k] = transposeA
+    ? [a.shape[ra - 1], a.shape[ra - 2]]
+    : [a.shape[ra - 2], a.shape[ra - 1]];
+  const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+  const batchA = a.shape.slice(0, -2).reduce((p, d) => p * d, 1);
+  const batchB = b.shape.slice(0, -2).reduce((p, d) => p * d, 1);
+  const batch = Math.max(batchA, batchB);
+  if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) return undefined;
+  if (ra !== rb || m * n * k < BLAS_MIN_WORK) return undefined;
+  const w = backend as unknown as {
+    makeOutput(shape: number[], dtype: tf.DataType): Info;
+    typedArrayFromHeap(info: Info): Float32Array;
+  };
+  const outShape = [...(batchA >= batchB ? a.shape : b.shape).slice(0, -2), m, n];
+  const out = w.makeOutput(outShape, 'float32');
+  // Views taken after the output's allocation (which may grow the heap and detach older views).
+  blas.sgemm(
+    transposeA,
+    transposeB,
+    batch,
+    m,
+    n,
+    k,
+    w.typedArrayFromHeap(a),
+    batchA === 1 ? 0 : m * k,
+    w.typedArrayFromHeap(b),
+    batchB === 1 ? 0 : k * n,
+    w.typedArrayFromHeap(out),
+  );
+  return out;
 }
 
 /**
@@ -265,10 +319,63 @@ function explicitPad(top: number, bottom: number, left: number, right: number) {
   ] as tf.backend_util.ExplicitPadding;
 }
 
+/**
+ * A convolution or one of its gradients through the native BLAS addon (im2col blocks times the
+ * filter, on the wasm heap in place): `mode` 0 returns y for `x` and `filter`, 1 the input
+ * gradient and 2 the filter gradient for `dy`. Undefined when the addon is not loaded or the
+ * convolution is tiny.
+ */
+function blasConv(
+  mode: 0 | 1 | 2,
+  backend: tf.KernelBackend,
+  t: { x?: Info; filter?: Info; dy?: Info },
+  xShape: number[],
+  filterShape: number[],
+  attrs: ConvAttrs,
+): Info | undefined {
+  const blas = nativeBlas();
+  const given = [t.x, t.filter, t.dy].filter((i): i is Info => i !== undefined);
+  if (!blas || given.some((i) => i.dtype !== 'float32')) return undefined;
+  const info = convInfoFor(xShape, filterShape, attrs);
+  const { batchSize: n, outHeight: oh, outWidth: ow, outChannels: o } = info;
+  const { filterHeight: fh, filterWidth: fw, inChannels: c } = info;
+  if (n * oh * ow * fh * fw * c * o < BLAS_MIN_WORK) return undefined;
+  const w = backend as unknown as {
+    makeOutput(shape: number[], dtype: tf.DataType): Info;
+    typedArrayFromHeap(info: Info): Float32Array;
+  };
+  const out = w.makeOutput(
+    mode === 0 ? [n, oh, ow, o] : mode === 1 ? xShape : filterShape,
+    'float32',
+  );
+  // Views taken after the output's allocation (which may grow the heap and detach older views).
+  const view = (i: Info | undefined) => w.typedArrayFromHeap(i ?? out);
+  blas.conv2d(
+    mode,
+    view(mode === 1 ? undefined : t.x),
+    xShape,
+    view(mode === 2 ? undefined : t.filter),
+    [fh, fw, o],
+    [
+      info.strideHeight,
+      info.strideWidth,
+      info.dilationHeight,
+      info.dilationWidth,
+      info.padInfo.top,
+      info.padInfo.left,
+    ],
+    [oh, ow],
+    view(mode === 0 ? undefined : t.dy),
+  );
+  return out;
+}
+
 /** Forward conv with tfjs's padding made explicit (see the module comment for why). */
 function conv2D({ inputs, backend, attrs }: KernelArgs): Info {
   const { x, filter } = inputs as { x: Info; filter: Info };
   const a = attrs as unknown as ConvAttrs;
+  const viaBlas = blasConv(0, backend, { x, filter }, x.shape, filter.shape, a);
+  if (viaBlas) return viaBlas;
   const { top, bottom, left, right } = convInfoFor(x.shape, filter.shape, a).padInfo;
   return stockKernel('Conv2D')({
     inputs,
@@ -288,6 +395,8 @@ function conv2D({ inputs, backend, attrs }: KernelArgs): Info {
 function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): Info {
   const { dy, filter } = inputs as { dy: Info; filter: Info };
   const a = attrs as unknown as ConvAttrs & { inputShape: number[] };
+  const viaBlas = blasConv(1, backend, { dy, filter }, a.inputShape, filter.shape, a);
+  if (viaBlas) return viaBlas;
   const info = convInfoFor(a.inputShape, filter.shape, a);
   const { batchSize: n, inHeight, inWidth, inChannels: ci, outChannels: co } = info;
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
@@ -362,6 +471,8 @@ function toInputs(list: Info[]): Record<string, Info> {
 function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): Info {
   const { x, dy } = inputs as { x: Info; dy: Info };
   const a = attrs as unknown as ConvAttrs & { filterShape: number[] };
+  const viaBlas = blasConv(2, backend, { x, dy }, x.shape, a.filterShape, a);
+  if (viaBlas) return viaBlas;
   const info = convInfoFor(x.shape, a.filterShape, a);
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
   const { inChannels: ci, outChannels: co, inHeight, inWidth } = info;

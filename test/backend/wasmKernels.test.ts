@@ -1,6 +1,7 @@
 import * as tf from '../../src/tf.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/initBackend.js';
+import { nativeBlasInfo } from '../../src/backend/nativeBlas.js';
 import { Rng } from '../../src/random/rng.js';
 import { maxRelErr } from '../helpers.js';
 
@@ -80,6 +81,62 @@ describe('BatchMatMul with transposes', () => {
     const want = on('cpu', f);
     const got = on('wasm', f);
     for (let i = 0; i < 2; i++) expect(maxRelErr(got[i], want[i])).toBeLessThan(TOL);
+  });
+});
+
+describe('BatchMatMul through the native BLAS addon', () => {
+  const rng = new Rng(13);
+  // The addon is built at install where a C compiler and OpenBLAS exist (CI installs them);
+  // elsewhere the same products run on XNNPACK and must agree with the cpu backend all the same.
+  it('products large enough for BLAS, with transposes and batch broadcasting, match the cpu backend', () => {
+    const info = nativeBlasInfo();
+    if (process.env.AVB_REQUIRE_NATIVE === '1') expect(info.core, info.library).toBeDefined();
+    for (const [ta, tb, aBatch, bBatch] of [
+      [false, false, 1, 1],
+      [true, false, 3, 3],
+      [false, true, 3, 1],
+      [true, true, 1, 2],
+    ] as const) {
+      const [m, k, n] = [20 + rng.int(40), 30 + rng.int(60), 20 + rng.int(40)];
+      const aShape = ta ? [aBatch, k, m] : [aBatch, m, k];
+      const bShape = tb ? [bBatch, n, k] : [bBatch, k, n];
+      const av = rng.fillNormal(new Float32Array(aShape.reduce((p, d) => p * d, 1)));
+      const bv = rng.fillNormal(new Float32Array(bShape.reduce((p, d) => p * d, 1)));
+      const f = () => [tf.matMul(tf.tensor(av, aShape), tf.tensor(bv, bShape), ta, tb)];
+      const [want] = on('cpu', f);
+      const [got] = on('wasm', f);
+      expect(got.length).toBe(want.length);
+      expect(maxRelErr(got, want), `${ta} ${tb} ${aBatch} ${bBatch}`).toBeLessThan(TOL);
+    }
+  });
+});
+
+describe('Conv2D through the native BLAS addon', () => {
+  it('a convolution and both its gradients match the cpu backend', () => {
+    // 3 x 64 x 64 output positions times 5*5*16 filter taps: an im2col matrix of 4.9M values,
+    // over the addon's blocks of 4M, so the seam between blocks is exercised in all three modes.
+    const rng = new Rng(17);
+    const xv = rng.fillNormal(new Float32Array(3 * 64 * 64 * 16));
+    const wv = rng.fillNormal(new Float32Array(5 * 5 * 16 * 8));
+    const f = () => {
+      const x = tf.tensor4d(xv, [3, 64, 64, 16]);
+      const w = tf.tensor4d(wv, [5, 5, 16, 8]);
+      const y = tf.conv2d(x, w, 1, 'same');
+      // dy = sin(position): O(1) like the other gradient tests (a squared loss would make dy
+      // as large as y, and the comparison one of y's rounding rather than of the kernels).
+      const loss = (a: tf.Tensor4D, b: tf.Tensor4D) => {
+        const out = tf.conv2d(a, b, 1, 'same');
+        return out.mul(tf.range(0, out.size).reshape(out.shape).sin()).sum();
+      };
+      const [dx, dw] = tf.grads(loss as (...args: tf.Tensor[]) => tf.Tensor)([x, w]);
+      return [y, dx, dw];
+    };
+    const want = on('cpu', f);
+    const got = on('wasm', f);
+    // y: sums of 400 products of N(0, 1) values; dx and dW sum thousands of such products.
+    // float32 rounding stays near 1e-5 relative to their size; 1e-4 separates it from bugs.
+    for (let i = 0; i < 3; i++)
+      expect(maxRelErr(got[i], want[i]), ['y', 'dx', 'dW'][i]).toBeLessThan(TOL);
   });
 });
 

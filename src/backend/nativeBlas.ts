@@ -1,0 +1,114 @@
+/**
+ * The optional native addon (native/blas.c): single-precision matrix products through OpenBLAS,
+ * the library PyTorch runs its products on. The wasm backend's BatchMatMul hands products to it
+ * on views of the wasm heap (see wasmKernels.ts); XNNPACK's 4-lane kernels reach about half of
+ * OpenBLAS's GFLOP/s on this kind of CPU. Loaded in Node only, when built; everywhere else (and
+ * with AVB_NO_NATIVE=1) the wasm kernels run alone.
+ */
+export interface NativeBlas {
+  /**
+   * For i < batch: C[i] = op(A[i]) op(B[i]), row-major, op a transpose when asked; strides in
+   * values between batch entries (0 broadcasts an operand).
+   */
+  sgemm(
+    transA: boolean,
+    transB: boolean,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    strideA: number,
+    b: Float32Array,
+    strideB: number,
+    c: Float32Array,
+  ): void;
+  /**
+   * A convolution as im2col blocks times the filter: x `[n, h, w, c]` (NHWC), filter
+   * `[fh, fw, c, o]` (given as `filterShape` `[fh, fw, o]`), y `[n, oh, ow, o]`; `geometry` is
+   * `[strideH, strideW, dilationH, dilationW, padTop, padLeft]` (zero padding). `mode` 0 writes
+   * y = conv(x, filter); 1 writes into `x` the input gradient for dy in `y`; 2 writes into
+   * `filter` the filter gradient for dy in `y`.
+   */
+  conv2d(
+    mode: 0 | 1 | 2,
+    x: Float32Array,
+    xShape: number[],
+    filter: Float32Array,
+    filterShape: number[],
+    geometry: number[],
+    outHW: number[],
+    y: Float32Array,
+  ): void;
+  setThreads(n: number): void;
+  /** `config|core|threads` as OpenBLAS reports them. */
+  info(): string;
+}
+
+/** What `avb backend` reports of the native path. */
+export interface NativeBlasInfo {
+  /** OpenBLAS's build configuration, or why the native path is off. */
+  library: string;
+  core?: string;
+  threads?: number;
+}
+
+let loaded: NativeBlas | undefined;
+let status: NativeBlasInfo = { library: 'not loaded' };
+
+/** The addon when it is loaded and enabled. */
+export function nativeBlas(): NativeBlas | undefined {
+  return loaded;
+}
+
+export function nativeBlasInfo(): NativeBlasInfo {
+  return status;
+}
+
+/**
+ * Loads the addon (once) and sets its thread count (default: every core). Returns undefined, with the reason in
+ * {@link nativeBlasInfo}, where it is disabled, not built, or not loadable.
+ */
+export async function loadNativeBlas(threads?: number): Promise<NativeBlas | undefined> {
+  const isNode = typeof process !== 'undefined' && process.versions?.node !== undefined;
+  if (!isNode) {
+    status = { library: 'off (not Node.js)' };
+    return undefined;
+  }
+  if (process.env.AVB_NO_NATIVE === '1') {
+    loaded = undefined;
+    status = { library: 'off (AVB_NO_NATIVE=1)' };
+    return undefined;
+  }
+  if (!loaded) {
+    try {
+      // Specifiers in variables: bundlers for browsers must not follow them.
+      const moduleName = 'node:module';
+      const { createRequire } = (await import(moduleName)) as typeof import('node:module');
+      // src/backend/ and dist/backend/ are two folders below the package root, the benchmark's
+      // dist-bench/src/backend/ three.
+      const require = createRequire(import.meta.url);
+      const paths = ['../../native/build/avb_blas.node', '../../../native/build/avb_blas.node'];
+      const found = paths.find((p) => {
+        try {
+          require.resolve(p);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      loaded = require(found ?? paths[0]) as NativeBlas;
+    } catch (e) {
+      status = {
+        library: `not available (${(e as Error).message.split('\n')[0]}); build it with node scripts/build-native.mjs`,
+      };
+      return undefined;
+    }
+  }
+  const osName = 'node:os';
+  const { availableParallelism } = (await import(osName)) as typeof import('node:os');
+  loaded.setThreads(threads ?? availableParallelism());
+  const [library, core, n] = loaded.info().split('|');
+  status = { library, core, threads: Number(n) };
+  return loaded;
+}
