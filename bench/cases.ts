@@ -33,25 +33,30 @@ function trainerCase(
   description: string,
   overrides: ConfigOverrides,
   cli: ConfigOverrides,
+  experiment: 'mnist' | 'synthetic' = 'mnist',
 ): CaseSpec {
   return {
     name,
     description,
     // eslint-disable-next-line @typescript-eslint/require-await -- cases are async; this one needs no await
     run: async (iterations) => {
-      const config = resolveConfig(overrides, { experiment: 'mnist', latent: 32, ...cli });
-      const ds = loadMnist();
+      const config = resolveConfig(overrides, {
+        experiment,
+        ...(experiment === 'mnist' ? { latent: 32 } : {}),
+        ...cli,
+      });
+      const ds = experiment === 'mnist' ? loadMnist() : loadDataset('synthetic');
       const parts = buildParts(config, ds, new Rng(1));
       const trainer = new Trainer(
         parts,
         objectiveFor(config),
-        new MinibatchSampler(ds, ds.train, { seed: 1, binarize: true }),
+        new MinibatchSampler(ds, ds.train, { seed: 1, binarize: config.binarize }),
         {
           batch: config.batch,
           primal: { learningRate: config.lr, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 },
           adversary: { learningRate: config.lrAdversary, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 },
-          schedule: 'simultaneous',
-          adversarySteps: 1,
+          schedule: config.schedule,
+          adversarySteps: config.adversarySteps,
           klAnnealSteps: 0,
         },
         new Rng(2),
@@ -96,6 +101,13 @@ export const CASES: CaseSpec[] = [
       method: 'vae',
       batch: 64,
     },
+  ),
+  trainerCase(
+    'synthetic-avb',
+    'the npm start model: AVB on the 4 synthetic points, 3xFC64 ELU encoder (noise 64) and decoder, residual adversary FC256, batch 256, 2 adversary + 1 primal updates per step',
+    {},
+    { method: 'avb' },
+    'synthetic',
   ),
   {
     name: 'ais-transition',

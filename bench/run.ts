@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as tf from '../src/tf.js';
 import { initBackend } from '../src/backend/initBackend.js';
 import { CASES } from './cases.js';
 
@@ -19,8 +20,12 @@ const benchDir = join(here, '..', '..', 'bench');
 const iterations = Number(process.env.AVB_BENCH_STEPS ?? 20);
 /** avb / PyTorch alternations per case. */
 const rounds = Number(process.env.AVB_BENCH_ROUNDS ?? 2);
-/** PyTorch's threads: 1 by default, like the wasm backend here (one thread). */
+/** Threads on both sides: 1 by default (the wasm backend's own kernels use one thread). */
 const torchThreads = Number(process.env.AVB_TORCH_THREADS ?? 1);
+/** Cases also timed with 2 threads on both sides (avb: OpenBLAS's threads; PyTorch: its own). */
+const twoThreadCases = (process.env.AVB_BENCH_TWO_THREADS ?? 'avb-mlp').split(',').filter(Boolean);
+/** PyTorch's sgemm below this fraction of OpenBLAS's speed through avb's addon: warn. */
+const SLOW_REFERENCE = 0.7;
 
 function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
@@ -37,16 +42,17 @@ interface Timed {
   error?: string;
 }
 
-function torch(name: string): Timed {
+function torch(name: string, threads = torchThreads): Timed {
   // torch.set_num_threads does not reach OpenBLAS's own pthread pool: without these variables
   // the "single-threaded" reference ran its matrix products on both cores.
-  const r = spawnSync(PYTHON, [join(benchDir, 'torch_bench.py'), name, String(iterations)], {
+  const args = name === '--calibrate' ? [name] : [name, String(iterations)];
+  const r = spawnSync(PYTHON, [join(benchDir, 'torch_bench.py'), ...args], {
     encoding: 'utf8',
     env: {
       ...process.env,
-      AVB_TORCH_THREADS: String(torchThreads),
-      OPENBLAS_NUM_THREADS: String(torchThreads),
-      OMP_NUM_THREADS: String(torchThreads),
+      AVB_TORCH_THREADS: String(threads),
+      OPENBLAS_NUM_THREADS: String(threads),
+      OMP_NUM_THREADS: String(threads),
     },
   });
   if (r.status !== 0) {
@@ -64,21 +70,47 @@ interface ChildResult extends Timed {
   backend?: unknown;
 }
 
-/** Times `name` with avb in a fresh Node process. */
-function avb(name: string): ChildResult {
+/** Times `name` with avb in a fresh Node process (`--calibrate`: the sgemm calibration). */
+function avb(
+  name: string,
+  threads = torchThreads,
+  extraEnv: Record<string, string> = {},
+): ChildResult {
   const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', name], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, AVB_THREADS: String(threads), ...extraEnv },
   });
   if (r.status !== 0) return { error: r.stderr.trim().split('\n').pop() ?? `exit ${r.status}` };
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as ChildResult;
 }
 
+/** One 1024^3 float32 matrix product on the current backend, best of 5, in GFLOP/s. */
+function sgemmGflops(): number {
+  const a = tf.randomNormal([1024, 1024]);
+  const b = tf.randomNormal([1024, 1024]);
+  let best = Infinity;
+  for (let i = 0; i < 6; i++) {
+    const t0 = performance.now();
+    const c = tf.matMul(a, b);
+    c.dataSync();
+    best = Math.min(best, performance.now() - t0);
+    c.dispose();
+  }
+  tf.dispose([a, b]);
+  return (2 * 1024 ** 3) / (best / 1000) / 1e9;
+}
+
 if (process.argv[2] === '--child') {
-  const c = CASES.find((k) => k.name === process.argv[3])!;
+  const name = process.argv[3];
   let result: ChildResult;
   try {
     const backend = await initBackend(process.env.AVB_BACKEND as never);
+    if (name === '--calibrate') {
+      process.stdout.write(JSON.stringify({ backend, sgemmGflops: sgemmGflops() }) + '\n');
+      process.exit(0);
+    }
+    const c = CASES.find((k) => k.name === name)!;
     const timesMs = await c.run(iterations);
     result = { timesMs, peakMiB: process.resourceUsage().maxRSS / 1024, backend };
   } catch (e) {
@@ -97,16 +129,29 @@ if (unknown.length > 0) {
   );
   process.exit(2);
 }
+const noTorch = process.env.AVB_BENCH_NO_TORCH === '1';
+
+// What each side runs on, and one 1024^3 sgemm each: a reader sees at once when the reference
+// is crippled (a reference BLAS, the wrong core type, both cores) or the machine is slow.
+const calibration = calibrate();
+
 const rows: Record<string, unknown>[] = [];
 let backend: unknown;
-for (const c of CASES.filter((k) => only.length === 0 || only.includes(k.name))) {
+const selected = CASES.filter((k) => only.length === 0 || only.includes(k.name));
+const plan = [
+  ...selected.map((c) => ({ c, threads: torchThreads })),
+  ...selected
+    .filter((c) => twoThreadCases.includes(c.name) && torchThreads !== 2)
+    .map((c) => ({ c, threads: 2 })),
+];
+for (const { c, threads } of plan) {
   // avb and PyTorch alternate, `rounds` times each: slow drifts of the machine (other load,
   // clock) then reach both sides, and the medians are taken over all rounds.
   const ours: Timed = { timesMs: [] };
   const ref: Timed = { timesMs: [] };
   for (let round = 0; round < rounds; round++) {
     if (!ours.error) {
-      const r = avb(c.name);
+      const r = avb(c.name, threads);
       if (r.error) ours.error = r.error;
       else {
         ours.timesMs!.push(...r.timesMs!);
@@ -115,7 +160,7 @@ for (const c of CASES.filter((k) => only.length === 0 || only.includes(k.name)))
       }
     }
     if (!ref.error) {
-      const r = process.env.AVB_BENCH_NO_TORCH === '1' ? { error: 'skipped' } : torch(c.name);
+      const r = noTorch ? { error: 'skipped' } : torch(c.name, threads);
       if (r.error) ref.error = r.error;
       else {
         ref.timesMs!.push(...r.timesMs!);
@@ -126,22 +171,75 @@ for (const c of CASES.filter((k) => only.length === 0 || only.includes(k.name)))
   const avbMs = ours.error ? undefined : median(ours.timesMs!);
   const torchMs = ref.error ? undefined : median(ref.timesMs!);
   const ratio = avbMs && torchMs ? avbMs / torchMs : undefined;
+  const spread = (t: Timed) =>
+    t.error || !t.timesMs?.length
+      ? undefined
+      : [Math.min(...t.timesMs), Math.max(...t.timesMs)].map((v) => Number(v.toFixed(2)));
+  const label = threads === torchThreads ? c.name : `${c.name}@${threads}t`;
   const row = {
-    case: c.name,
+    case: label,
+    threads,
     description: c.description,
     avbMs,
+    avbMinMaxMs: spread(ours),
     avbError: ours.error,
     avbPeakMiB: ours.error ? undefined : ours.peakMiB,
     torchMs,
+    torchMinMaxMs: spread(ref),
     torchPeakMiB: ref.error ? undefined : ref.peakMiB,
     torchError: ref.error,
     ratio,
   };
   rows.push(row);
   process.stdout.write(
-    `${c.name.padEnd(16)} avb ${avbMs?.toFixed(1) ?? ours.error}  ms | torch ${torchMs?.toFixed(1) ?? ref.error} ms | ratio ${ratio?.toFixed(2) ?? '-'} | peak RSS avb ${ours.peakMiB?.toFixed(0) ?? '-'} MiB, torch ${ref.peakMiB?.toFixed(0) ?? '-'} MiB\n`,
+    `${label.padEnd(18)} avb ${avbMs?.toFixed(1) ?? ours.error} ms | torch ${torchMs?.toFixed(1) ?? ref.error} ms | ratio ${ratio?.toFixed(2) ?? '-'} | peak RSS avb ${ours.peakMiB?.toFixed(0) ?? '-'} MiB, torch ${ref.peakMiB?.toFixed(0) ?? '-'} MiB\n`,
   );
 }
+
+/** Both sides' BLAS and sgemm speed; prints the lines and warns of a slow reference. */
+function calibrate() {
+  const native = avb('--calibrate') as ChildResult & { sgemmGflops?: number };
+  const xnnpack = avb('--calibrate', torchThreads, { AVB_NO_NATIVE: '1' }) as ChildResult & {
+    sgemmGflops?: number;
+  };
+  const ref = noTorch
+    ? undefined
+    : (torch('--calibrate') as Timed & {
+        sgemmGflops?: number;
+        torch?: string;
+        blasLibraries?: string[];
+        openblasEnv?: Record<string, string>;
+        config?: string;
+      });
+  const blas = (native.backend as { blas?: { library: string; core?: string; threads?: number } })
+    ?.blas;
+  const lines = [
+    `avb:   tfjs wasm (SIMD), ${torchThreads} thread(s); matrix products: ${blas?.core ? `OpenBLAS (${blas.library}), core ${blas.core}, ${blas.threads} thread(s)` : `XNNPACK (${blas?.library ?? 'no native addon'})`}`,
+    `avb:   sgemm 1024^3 ${native.sgemmGflops?.toFixed(1) ?? native.error} GFLOP/s (XNNPACK alone: ${xnnpack.sgemmGflops?.toFixed(1) ?? xnnpack.error} GFLOP/s)`,
+  ];
+  if (ref && !ref.error) {
+    lines.push(
+      `torch: ${ref.torch}, ${torchThreads} thread(s); BLAS loaded: ${ref.blasLibraries?.join(', ') || 'none found'}; ${Object.entries(
+        ref.openblasEnv ?? {},
+      )
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`,
+      `torch: sgemm 1024^3 ${ref.sgemmGflops?.toFixed(1)} GFLOP/s`,
+    );
+    if (blas?.core && ref.sgemmGflops && native.sgemmGflops) {
+      if (ref.sgemmGflops < SLOW_REFERENCE * native.sgemmGflops)
+        lines.push(
+          `WARNING: PyTorch's sgemm runs at ${ref.sgemmGflops.toFixed(1)} GFLOP/s, below ${(100 * SLOW_REFERENCE).toFixed(0)}% of the ${native.sgemmGflops.toFixed(1)} GFLOP/s the same OpenBLAS reaches through avb: the reference is not at full speed (check the BLAS it loaded and OPENBLAS_CORETYPE); ratios below flatter avb`,
+        );
+    }
+  } else lines.push(`torch: ${ref?.error ?? 'skipped'}`);
+  process.stdout.write(lines.join('\n') + '\n');
+  return {
+    avb: { blas, sgemmGflops: native.sgemmGflops, xnnpackSgemmGflops: xnnpack.sgemmGflops },
+    torch: ref?.error ? { error: ref.error } : ref,
+  };
+}
+
 const result = {
   date: new Date().toISOString(),
   machine: {
@@ -153,7 +251,8 @@ const result = {
   backend,
   stepsPerCase: iterations,
   rounds,
-  torchThreads,
+  threads: torchThreads,
+  calibration,
   rows,
 };
 mkdirSync(benchDir, { recursive: true });

@@ -3,6 +3,7 @@ avb cases in bench/cases.ts, timed the same way (median ms per step after a warm
 3 steps and 2 seconds).
 
 Usage: python3 bench/torch_bench.py <case> <steps>   (prints one JSON line)
+       python3 bench/torch_bench.py --calibrate     (BLAS in use and a 1024^3 sgemm in GFLOP/s)
 Runs single-threaded (torch.set_num_threads(1)), like the wasm backend under Node.
 """
 import json
@@ -235,11 +236,89 @@ def ais_transition(data):
     return step
 
 
-CASES = {"avb-mlp": avb_mlp, "avb-ac-conv": avb_ac_conv, "vae-mlp": vae_mlp, "ais-transition": ais_transition}
+class ResidualAdversary(nn.Module):
+    """avb's residual-mlp adversary: Dense, one residual block, Dense(1), + |z|^2 / 2."""
+
+    def __init__(self, x_dim, z_dim, hidden=256):
+        super().__init__()
+        self.inp = nn.Linear(x_dim + z_dim, hidden)
+        self.b0, self.b1 = nn.Linear(hidden, hidden), nn.Linear(hidden, hidden)
+        self.out = nn.Linear(hidden, 1)
+
+    def forward(self, x, z):
+        h = self.inp(torch.cat([x, z], 1))
+        h = h + self.b1(F.elu(self.b0(F.elu(h))))
+        return self.out(F.elu(h)).squeeze(1) + 0.5 * (z * z).sum(1)
+
+
+def synthetic_avb(_data):
+    """The `npm start` model: 4 one-hot points, 3 x FC64 ELU nets, noise 64, z in R^2, batch 256,
+    2 adversary updates (fresh batches) then 1 primal update, Adam 1e-4 / 3e-4."""
+    points = torch.eye(4)
+    enc = mlp([4 + 64, 64, 64, 64, 2], nn.ELU)
+    dec = mlp([2, 64, 64, 64, 4], nn.ELU)
+    adv = ResidualAdversary(4, 2)
+    op, oa = adam(list(enc.parameters()) + list(dec.parameters()), 1e-4), adam(adv.parameters(), 3e-4)
+
+    def batch():
+        x = points[torch.randint(0, 4, (256,))]
+        return x, enc(torch.cat([x, torch.randn(256, 64)], 1))
+
+    def step():
+        for _ in range(2):
+            x, z = batch()
+            loss_a = F.softplus(-adv(x, z.detach())).mean() + F.softplus(adv(x, torch.randn(256, 2))).mean()
+            oa.zero_grad()
+            loss_a.backward()
+            float(loss_a)  # the NaN guard's read-back
+            oa.step()
+        x, z = batch()
+        primal = (-bernoulli_ll(dec(z), x) + frozen(adv, lambda: adv(x, z))).mean()
+        op.zero_grad()
+        primal.backward()
+        float(primal)
+        op.step()
+    return step
+
+
+def calibration():
+    """What this PyTorch's BLAS is and how fast: one 1024^3 sgemm (best of 5) in GFLOP/s."""
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    best = float("inf")
+    for _ in range(6):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t0)
+    libs = set()
+    with open("/proc/self/maps") as f:
+        for line in f:
+            path = line.split()[-1] if len(line.split()) > 5 else ""
+            if any(k in path for k in ("blas", "mkl", "lapack")):
+                libs.add(path)
+    return {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "sgemmGflops": 2 * 1024**3 / best / 1e9,
+        "blasLibraries": sorted(libs),
+        "openblasEnv": {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS") or k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")},
+        "config": torch.__config__.show(),
+    }
+
+
+CASES = {
+    "avb-mlp": avb_mlp,
+    "avb-ac-conv": avb_ac_conv,
+    "vae-mlp": vae_mlp,
+    "ais-transition": ais_transition,
+    "synthetic-avb": synthetic_avb,
+}
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--calibrate":
+        print(json.dumps(calibration()))
+        sys.exit(0)
     name, steps = sys.argv[1], int(sys.argv[2])
-    step = CASES[name](load_mnist())
+    step = CASES[name](load_mnist() if name != "synthetic-avb" else None)
     # Warm-up as in bench/cases.ts: at least 3 steps and 2 seconds.
     warm_until, i = time.perf_counter() + 2, 0
     while i < 3 or time.perf_counter() < warm_until:

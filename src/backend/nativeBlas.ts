@@ -40,6 +40,8 @@ export interface NativeBlas {
     outHW: number[],
     y: Float32Array,
   ): void;
+  /** out[j] = sum over i < rows of x[i d + j]: a reduction over leading axes. */
+  sumRows(x: Float32Array, rows: number, d: number, out: Float32Array): void;
   setThreads(n: number): void;
   /** `config|core|threads` as OpenBLAS reports them. */
   info(): string;

@@ -1,7 +1,9 @@
 import * as tf from '../tf.js';
 import {
+  ADAM_KERNEL,
   BERNOULLI_LL_GRAD_KERNEL,
   BERNOULLI_LL_KERNEL,
+  simdAdamKernel,
   simdBernoulliKernels,
   simdSoftplusKernel,
 } from './simd/simdKernels.js';
@@ -74,6 +76,7 @@ export function registerWasmKernels(): string[] {
     'Identity',
     'Cast',
     'NotEqual',
+    'Sum',
   ]) {
     const cfg = tf.getKernel(name, BACKEND);
     if (!cfg) throw new Error(`avb: the wasm backend has no ${name} kernel`);
@@ -90,6 +93,8 @@ export function registerWasmKernels(): string[] {
   replace('Identity', identity);
   replace('Cast', cast);
   replace('BatchMatMul', batchMatMul);
+  replace('Sum', sum);
+  patched.push('Sum');
   replace('Conv2D', conv2D);
   replace('Conv2DBackpropInput', conv2DBackpropInput);
   replace('Conv2DBackpropFilter', conv2DBackpropFilter);
@@ -104,6 +109,11 @@ export function registerWasmKernels(): string[] {
     replace(BERNOULLI_LL_KERNEL, bernoulli.forward);
     replace(BERNOULLI_LL_GRAD_KERNEL, bernoulli.gradient);
     patched.push(BERNOULLI_LL_KERNEL, BERNOULLI_LL_GRAD_KERNEL);
+  }
+  const adam = simdAdamKernel(backend);
+  if (adam) {
+    replace(ADAM_KERNEL, adam as unknown as Kernel);
+    patched.push(ADAM_KERNEL);
   }
   g[PATCHED] = patched;
   return [...patched];
@@ -204,6 +214,31 @@ function batchMatMul({ inputs, backend, attrs }: KernelArgs): Info {
   const b2 = transposeB ? s.run('Transpose', { x: b }, { perm: swapLast2(b.shape.length) }) : b;
   const out = s.run('BatchMatMul', { a: a2, b: b2 }, { transposeA: false, transposeB: false });
   return s.done(out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sum over leading axes (bias gradients, means over a batch): the stock kernel transposes the
+// reduced axes to the end first, a full copy; the native addon sums rows in place.
+
+function sum({ inputs, backend, attrs }: KernelArgs): Info {
+  const { x } = inputs as { x: Info };
+  const { axis, keepDims } = attrs as { axis: number | number[]; keepDims: boolean };
+  const blas = nativeBlas();
+  const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+  const leading = axes.every((a, i) => a === i);
+  if (!blas || x.dtype !== 'float32' || !leading || axes.length === 0) {
+    return stockKernel('Sum')({ inputs, backend, attrs });
+  }
+  const rows = x.shape.slice(0, axes.length).reduce((p, d) => p * d, 1);
+  const kept = x.shape.slice(axes.length);
+  const d = kept.reduce((p, n) => p * n, 1);
+  const w = backend as unknown as {
+    makeOutput(shape: number[], dtype: tf.DataType): Info;
+    typedArrayFromHeap(info: Info): Float32Array;
+  };
+  const out = w.makeOutput(keepDims ? [...axes.map(() => 1), ...kept] : kept, 'float32');
+  blas.sumRows(w.typedArrayFromHeap(x), rows, d, w.typedArrayFromHeap(out));
+  return out;
 }
 
 /** Products smaller than this many multiply-adds stay on XNNPACK (the call costs more). */

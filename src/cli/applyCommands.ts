@@ -14,13 +14,14 @@ import { requireRunFolder } from '../experiments/runFolder.js';
 import { checkWritableFile, writeFileAtomic } from '../io/atomicFile.js';
 import { Rng } from '../random/rng.js';
 import { imageGridPng, isImageShape } from '../viz/imageGrid.js';
-import { backendOption, nonNegativeInt, positiveInt } from './options.js';
+import { backendOption, threadsOption, nonNegativeInt, positiveInt } from './options.js';
 
 interface ApplyOptions {
   run: string;
   out?: string;
   seed: number;
   backend?: BackendChoice;
+  threads?: number;
 }
 
 /** `avb sample`, `avb reconstruct` and `avb encode`: using a trained run, without its data. */
@@ -38,6 +39,7 @@ export function addApplyCommands(program: Command): void {
     )
     .option('--seed <n>', 'random seed', nonNegativeInt, 1)
     .addOption(backendOption())
+    .addOption(threadsOption())
     .action(async (opts: ApplyOptions & { n: number }) => {
       const run = await openRun(opts, 'generated');
       try {
@@ -66,6 +68,7 @@ export function addApplyCommands(program: Command): void {
     )
     .option('--seed <n>', 'random seed', nonNegativeInt, 1)
     .addOption(backendOption())
+    .addOption(threadsOption())
     .action(async (opts: ApplyOptions & { n: number; data?: string }) => {
       const run = await openRun(opts, 'reconstructions');
       try {
@@ -104,6 +107,7 @@ export function addApplyCommands(program: Command): void {
     .option('--samples <k>', 'draws of z per example', positiveInt, 1)
     .option('--seed <n>', 'random seed', nonNegativeInt, 1)
     .addOption(backendOption())
+    .addOption(threadsOption())
     .action(async (opts: ApplyOptions & { data: string; samples: number }) => {
       if (extname(opts.out ?? '') !== '.npy')
         throw new AvbUserError(`--out ${opts.out} must name a .npy file`);
@@ -139,7 +143,7 @@ async function openRun(
   alsoWritten: string[] = [],
 ): Promise<{ loaded: LoadedRun; out: string }> {
   requireRunFolder(opts.run);
-  await initBackend(opts.backend);
+  await initBackend(opts.backend, { threads: opts.threads });
   const loaded = loadRun(opts.run);
   try {
     const image = isImageShape(loaded.data.exampleShape);

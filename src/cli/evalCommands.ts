@@ -11,7 +11,13 @@ import { requireRunFolder } from '../experiments/runFolder.js';
 import { checkWritableFile } from '../io/atomicFile.js';
 import { join } from 'node:path';
 import { printJson } from './output.js';
-import { backendOption, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
+import {
+  backendOption,
+  threadsOption,
+  nonNegativeInt,
+  positiveInt,
+  positiveNumber,
+} from './options.js';
 import { TrainingProgress } from './progress.js';
 
 /** Exit code of `avb selfcheck` when an estimator misses its exact answer. */
@@ -67,6 +73,7 @@ export function addEvalCommands(program: Command): void {
     .option('--batch-points <n>', 'points per AIS batch (bounds memory)', positiveInt, 100)
     .option('--seed <n>', 'random seed', nonNegativeInt, 1)
     .addOption(backendOption())
+    .addOption(threadsOption())
     .option('--json', 'print eval.json on stdout')
     .action(
       async (opts: {
@@ -84,12 +91,13 @@ export function addEvalCommands(program: Command): void {
         batchPoints: number;
         seed: number;
         backend?: BackendChoice;
+        threads?: number;
         json?: boolean;
       }) => {
         requireRunFolder(opts.run);
         const out = opts.out ?? join(opts.run, EVAL_FILE);
         checkWritableFile(out);
-        await initBackend(opts.backend);
+        await initBackend(opts.backend, { threads: opts.threads });
         let progress: TrainingProgress | undefined;
         const result = await evaluateRun({
           run: opts.run,
@@ -142,17 +150,20 @@ export function addEvalCommands(program: Command): void {
     )
     .option('--seed <n>', 'random seed for the problems', nonNegativeInt, 1)
     .addOption(backendOption())
+    .addOption(threadsOption())
     .option('--json', 'print JSON')
-    .action(async (opts: { seed: number; backend?: BackendChoice; json?: boolean }) => {
-      await initBackend(opts.backend);
-      const rows = await runSelfcheck(opts.seed, (r) => {
-        if (!opts.json) printRow(r);
-      });
-      const pass = rows.every((r) => r.pass);
-      if (opts.json) printJson({ seed: opts.seed, pass, checks: rows });
-      else process.stdout.write(pass ? 'all checks passed\n' : 'SOME CHECKS FAILED\n');
-      if (!pass) process.exitCode = EXIT_SELFCHECK_FAILED;
-    });
+    .action(
+      async (opts: { seed: number; backend?: BackendChoice; threads?: number; json?: boolean }) => {
+        await initBackend(opts.backend, { threads: opts.threads });
+        const rows = await runSelfcheck(opts.seed, (r) => {
+          if (!opts.json) printRow(r);
+        });
+        const pass = rows.every((r) => r.pass);
+        if (opts.json) printJson({ seed: opts.seed, pass, checks: rows });
+        else process.stdout.write(pass ? 'all checks passed\n' : 'SOME CHECKS FAILED\n');
+        if (!pass) process.exitCode = EXIT_SELFCHECK_FAILED;
+      },
+    );
 }
 
 function printRow(r: SelfcheckRow): void {

@@ -16,7 +16,13 @@ import type { ContrastKind } from '../inference/variational.js';
 import type { BayesianModel } from '../inference/model.js';
 import { checkOutputFolder, writeOutputFolder } from './outputFolder.js';
 import { printJson, printTable } from './output.js';
-import { backendOption, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
+import {
+  backendOption,
+  threadsOption,
+  nonNegativeInt,
+  positiveInt,
+  positiveNumber,
+} from './options.js';
 import { TrainingProgress } from './progress.js';
 
 interface InferCliOptions {
@@ -33,6 +39,7 @@ interface InferCliOptions {
   out?: string;
   force?: boolean;
   backend?: BackendChoice;
+  threads?: number;
   json?: boolean;
 }
 
@@ -87,11 +94,12 @@ export function addInferCommand(program: Command): void {
     )
     .option('--force', 'replace --out if it exists')
     .addOption(backendOption())
+    .addOption(threadsOption())
     .option('--json', 'print the summary as JSON')
     .action(async (spec: string, opts: InferCliOptions) => {
       checkOptions(spec, opts);
       if (opts.out) checkOutputFolder(opts.out, opts.force);
-      await initBackend(opts.backend);
+      await initBackend(opts.backend, { threads: opts.threads });
       const model = await loadModel(spec, opts.variant);
       const builtIn = spec in BUILT_IN_MODELS;
       const common = {

@@ -36,3 +36,11 @@ export function positiveNumber(value: string): number {
   }
   return n;
 }
+
+/** The `--threads` option: threads for matrix products on the native BLAS path. */
+export function threadsOption(): Option {
+  return new Option(
+    '--threads <n>',
+    'threads for matrix products through OpenBLAS (default: $AVB_THREADS, else every core)',
+  ).argParser(positiveInt);
+}

@@ -6,7 +6,7 @@ import type { DataSummary } from '../data/dataset.js';
 import { EIGHT_SCHOOLS_CLASSIC, EIGHT_SCHOOLS_PAPER } from '../data/eightSchools.js';
 import { loadDataset } from '../data/loadDataset.js';
 import { AvbUserError } from '../errors.js';
-import { backendOption } from './options.js';
+import { backendOption, threadsOption } from './options.js';
 import { printJson, printTable } from './output.js';
 import { addApplyCommands } from './applyCommands.js';
 import { addEvalCommands } from './evalCommands.js';
@@ -27,9 +27,10 @@ export function buildProgram(): Command {
     .command('backend')
     .description('initialise the tensor backend and print which one runs, its version and threads')
     .addOption(backendOption())
+    .addOption(threadsOption())
     .option('--json', 'print JSON')
-    .action(async (opts: { backend?: BackendChoice; json?: boolean }) => {
-      const info = await initBackend(opts.backend);
+    .action(async (opts: { backend?: BackendChoice; threads?: number; json?: boolean }) => {
+      const info = await initBackend(opts.backend, { threads: opts.threads });
       if (opts.json) printJson(info);
       else
         printTable([

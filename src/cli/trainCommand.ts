@@ -17,7 +17,13 @@ import { checkWritableFolder } from '../io/atomicFile.js';
 import { EXIT_SIGNAL, watchStopSignals } from './interrupt.js';
 import { printJson } from './output.js';
 import { checkOutputFolder } from './outputFolder.js';
-import { backendOption, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
+import {
+  backendOption,
+  threadsOption,
+  nonNegativeInt,
+  positiveInt,
+  positiveNumber,
+} from './options.js';
 import { TrainingProgress } from './progress.js';
 
 interface TrainOptions {
@@ -37,6 +43,7 @@ interface TrainOptions {
   config?: string;
   onNan?: 'rollback' | 'stop';
   backend?: BackendChoice;
+  threads?: number;
   json?: boolean;
 }
 
@@ -94,6 +101,7 @@ export function addTrainCommand(program: Command): void {
       ).choices(['rollback', 'stop']),
     )
     .addOption(backendOption())
+    .addOption(threadsOption())
     .option('--json', 'print summary.json on stdout at the end')
     .action(trainAction);
 }
@@ -131,7 +139,7 @@ async function trainAction(opts: TrainOptions): Promise<void> {
     checkOutputFolder(opts.out, opts.force, 'add --resume to continue it or --force to replace it');
     fresh = newRun(readConfigFile(opts.config), cli, opts.config);
   }
-  const backend = await initBackend(opts.backend);
+  const backend = await initBackend(opts.backend, { threads: opts.threads });
   const stop = watchStopSignals('stopping after this step and writing a checkpoint');
   try {
     await runWithProgress(opts, fresh, backend, () => stop.requested() !== undefined);

@@ -111,6 +111,23 @@ describe('BatchMatMul through the native BLAS addon', () => {
   });
 });
 
+describe('Sum over leading axes', () => {
+  it('matches the cpu backend for leading, trailing and all axes, with and without keepDims', () => {
+    const rng = new Rng(19);
+    const xv = rng.fillNormal(new Float32Array(6 * 50 * 7));
+    for (const axis of [0, [0, 1], [0, 1, 2], 2, [1, 2], undefined] as (number | number[])[])
+      for (const keepDims of [false, true]) {
+        const f = () => [tf.sum(tf.tensor3d(xv, [6, 50, 7]), axis, keepDims)];
+        const [want] = on('cpu', f);
+        const [got] = on('wasm', f);
+        const shape = tf.tidy(() => tf.sum(tf.zeros([6, 50, 7]), axis, keepDims).shape);
+        expect(got.length, `${String(axis)} ${keepDims} ${shape.join('x')}`).toBe(want.length);
+        // Sums of up to 2100 N(0, 1) values in another order: rounding ~1e-6 of their size.
+        expect(maxRelErr(got, want)).toBeLessThan(TOL);
+      }
+  });
+});
+
 describe('Conv2D through the native BLAS addon', () => {
   it('a convolution and both its gradients match the cpu backend', () => {
     // 3 x 64 x 64 output positions times 5*5*16 filter taps: an im2col matrix of 4.9M values,

@@ -14,6 +14,22 @@ import { WASM_BASE64 } from './simdMath.wasm.js';
  *   (see nn/bernoulliLogLikelihood.ts, which falls back to tfjs ops on other backends).
  */
 
+/**
+ * Kernel name: `{w, g, m, v}` (float32, one shape) with attrs `{alpha, beta1, c1, beta2, c2,
+ * epsilon}` -> `[w', m', v']`, one Adam update (see simdMath.wat) in one pass.
+ */
+export const ADAM_KERNEL = 'AvbAdamUpdate';
+
+/** Adam's attributes as the kernel takes them (c1 = 1 - beta1, c2 = 1 - beta2, in doubles). */
+export interface AdamKernelAttrs {
+  alpha: number;
+  beta1: number;
+  c1: number;
+  beta2: number;
+  c2: number;
+  epsilon: number;
+}
+
 /** Kernel name: `{x [n, d], logits [n, d]}` (float32, d a multiple of 4) -> `[n]`. */
 export const BERNOULLI_LL_KERNEL = 'AvbBernoulliLogLikelihood';
 /** Kernel name: `{x, logits, dy [n]}` -> d/dlogits `[n, d]`. */
@@ -33,6 +49,22 @@ type UnaryKernel = (args: {
 
 interface SimdExports {
   softplus(xPtr: number, yPtr: number, n: number): void;
+  adam(
+    w: number,
+    g: number,
+    m: number,
+    v: number,
+    wOut: number,
+    mOut: number,
+    vOut: number,
+    n: number,
+    alpha: number,
+    beta1: number,
+    c1: number,
+    beta2: number,
+    c2: number,
+    epsilon: number,
+  ): void;
   bernoulli_ll(xPtr: number, lPtr: number, outPtr: number, rows: number, d: number): void;
   bernoulli_ll_grad(
     xPtr: number,
@@ -149,5 +181,56 @@ export function simdBernoulliKernels(
       simd.bernoulli_ll_grad(ptr(x), ptr(logits), ptr(dy), ptr(out), n, d);
       return out;
     },
+  };
+}
+
+/**
+ * The fused Adam kernel for the wasm backend `backend` (see {@link ADAM_KERNEL}), or undefined
+ * where SIMD is unavailable. The last n mod 4 values are updated in JS with float32 rounding
+ * after every operation, as the 4-lane loop does.
+ */
+export function simdAdamKernel(
+  backend: tf.KernelBackend,
+):
+  | ((args: { inputs: Record<string, tf.TensorInfo>; attrs?: unknown }) => tf.TensorInfo[])
+  | undefined {
+  const b = backend as unknown as WasmBackendInternals;
+  const simd = simdFor(b);
+  if (!simd) return undefined;
+  return ({ inputs: { w, g, m, v }, attrs }) => {
+    const a = attrs as AdamKernelAttrs;
+    const outs = [w, m, v].map((t) => b.makeOutput(t.shape, 'float32'));
+    // Views after every allocation: an allocation may grow the heap and detach older views.
+    const [W, G, M, V, WO, MO, VO] = [w, g, m, v, ...outs].map((t) => b.typedArrayFromHeap(t));
+    const n = W.length;
+    const vectorised = n - (n % 4);
+    if (vectorised > 0) {
+      simd.adam(
+        W.byteOffset,
+        G.byteOffset,
+        M.byteOffset,
+        V.byteOffset,
+        WO.byteOffset,
+        MO.byteOffset,
+        VO.byteOffset,
+        vectorised,
+        a.alpha,
+        a.beta1,
+        a.c1,
+        a.beta2,
+        a.c2,
+        a.epsilon,
+      );
+    }
+    const f = Math.fround;
+    const [alpha, b1, c1, b2, c2, eps] = [a.alpha, a.beta1, a.c1, a.beta2, a.c2, a.epsilon].map(f);
+    for (let i = vectorised; i < n; i++) {
+      const mi = f(f(M[i] * b1) + f(G[i] * c1));
+      const vi = f(f(V[i] * b2) + f(f(G[i] * G[i]) * c2));
+      MO[i] = mi;
+      VO[i] = vi;
+      WO[i] = f(W[i] - f(f(mi * alpha) / f(f(Math.sqrt(vi)) + eps)));
+    }
+    return outs;
   };
 }

@@ -132,4 +132,52 @@
             (br $col)))
         (local.set $dy (i32.add (local.get $dy) (i32.const 4)))
         (br $row))))
+
+  ;; One Adam update of n values (n a multiple of 4), into new buffers (tensors are immutable):
+  ;;   m' = m b1 + g c1,  v' = v b2 + g^2 c2,  w' = w - m' alpha / (sqrt(v') + eps)
+  ;; with c1 = 1 - b1 and c2 = 1 - b2 computed by the caller, in the order of the per-op version
+  ;; (train/adam.ts), so the results are the same float32 values, in one pass instead of twelve.
+  (func (export "adam")
+    (param $w i32) (param $g i32) (param $m i32) (param $v i32)
+    (param $wo i32) (param $mo i32) (param $vo i32) (param $n i32)
+    (param $alpha f32) (param $b1 f32) (param $c1 f32) (param $b2 f32) (param $c2 f32)
+    (param $eps f32)
+    (local $end i32) (local $gv v128) (local $mv v128) (local $vv v128)
+    (local $B1 v128) (local $C1 v128) (local $B2 v128) (local $C2 v128) (local $A v128)
+    (local $E v128)
+    (local.set $B1 (f32x4.splat (local.get $b1)))
+    (local.set $C1 (f32x4.splat (local.get $c1)))
+    (local.set $B2 (f32x4.splat (local.get $b2)))
+    (local.set $C2 (f32x4.splat (local.get $c2)))
+    (local.set $A (f32x4.splat (local.get $alpha)))
+    (local.set $E (f32x4.splat (local.get $eps)))
+    (local.set $end (i32.add (local.get $w) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $w) (local.get $end)))
+        (local.set $gv (v128.load (local.get $g)))
+        (local.set $mv
+          (f32x4.add
+            (f32x4.mul (v128.load (local.get $m)) (local.get $B1))
+            (f32x4.mul (local.get $gv) (local.get $C1))))
+        (local.set $vv
+          (f32x4.add
+            (f32x4.mul (v128.load (local.get $v)) (local.get $B2))
+            (f32x4.mul (f32x4.mul (local.get $gv) (local.get $gv)) (local.get $C2))))
+        (v128.store (local.get $mo) (local.get $mv))
+        (v128.store (local.get $vo) (local.get $vv))
+        (v128.store (local.get $wo)
+          (f32x4.sub
+            (v128.load (local.get $w))
+            (f32x4.div
+              (f32x4.mul (local.get $mv) (local.get $A))
+              (f32x4.add (f32x4.sqrt (local.get $vv)) (local.get $E)))))
+        (local.set $w (i32.add (local.get $w) (i32.const 16)))
+        (local.set $g (i32.add (local.get $g) (i32.const 16)))
+        (local.set $m (i32.add (local.get $m) (i32.const 16)))
+        (local.set $v (i32.add (local.get $v) (i32.const 16)))
+        (local.set $wo (i32.add (local.get $wo) (i32.const 16)))
+        (local.set $mo (i32.add (local.get $mo) (i32.const 16)))
+        (local.set $vo (i32.add (local.get $vo) (i32.const 16)))
+        (br $next))))
 )
