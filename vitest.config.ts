@@ -11,5 +11,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     maxWorkers: 2,
+    // One OpenBLAS thread per test process: two workers already use both cores.
+    env: { AVB_THREADS: '1' },
   },
 });

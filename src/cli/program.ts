@@ -39,6 +39,16 @@ export function buildProgram(): Command {
           ['version', info.version],
           ['threads', info.threads],
           ['patched kernels', info.patchedKernels.join(', ') || '(none)'],
+          ...(info.blas
+            ? [
+                [
+                  'native BLAS',
+                  info.blas.core
+                    ? `${info.blas.library}; core ${info.blas.core}; ${info.blas.threads} thread(s)`
+                    : info.blas.library,
+                ] as [string, string],
+              ]
+            : []),
         ]);
     });
 
