@@ -5,11 +5,18 @@ import { encoderProposal, importanceSampledLogLikelihood } from '../eval/importa
 import type { Objective, Parts } from '../objectives/objective.js';
 import { Rng } from '../random/rng.js';
 
+/** Fewest draws of q(z|x) a held-out estimate averages. */
+const MIN_DRAWS = 256;
+
 /** Examples a run is checked on while it trains: a fixed subset of its held-out split. */
 export interface HeldOutSet {
   split: 'validation' | 'test' | 'train';
+  /** The examples, each repeated `draws` times in a row when there are few of them. */
   x: Float32Array;
+  /** Distinct examples. */
   count: number;
+  /** Rows of `x`: `count` x the draws per example. */
+  rows: number;
   exampleShape: number[];
 }
 
@@ -40,11 +47,18 @@ export function heldOutSet(
   const count = Math.min(points, s.count);
   const raw = s.x.subarray(0, count * exampleSize(ds));
   const rng = new Rng(seed);
-  const x =
+  const once =
     binarize && ds.kind === 'binary'
       ? Float32Array.from(raw, (p) => (rng.uniform() < p ? 1 : 0))
       : Float32Array.from(raw);
-  return { split, x, count, exampleShape: ds.exampleShape };
+  // A few examples (the 4 synthetic points) would give a one-draw, noisy estimate: repeat each
+  // so that at least MIN_DRAWS draws of q(z|x) are averaged, every example equally often.
+  const draws = Math.ceil(MIN_DRAWS / count);
+  const d = exampleSize(ds);
+  const x = new Float32Array(count * draws * d);
+  for (let i = 0; i < count; i++)
+    for (let r = 0; r < draws; r++) x.set(once.subarray(i * d, (i + 1) * d), (i * draws + r) * d);
+  return { split, x, count, rows: count * draws, exampleShape: ds.exampleShape };
 }
 
 /**
@@ -63,8 +77,8 @@ export function estimateHeldOut(
   let elbo = 0;
   let iwae = 0;
   let hasIwae = o.iwaeSamples > 0;
-  for (let from = 0; from < set.count; from += o.batch) {
-    const m = Math.min(o.batch, set.count - from);
+  for (let from = 0; from < set.rows; from += o.batch) {
+    const m = Math.min(o.batch, set.rows - from);
     const x = tf.tensor(set.x.subarray(from * d, (from + m) * d), [m, ...set.exampleShape]);
     try {
       elbo +=
@@ -84,5 +98,5 @@ export function estimateHeldOut(
       x.dispose();
     }
   }
-  return hasIwae ? { elbo: elbo / set.count, iwae: iwae / set.count } : { elbo: elbo / set.count };
+  return hasIwae ? { elbo: elbo / set.rows, iwae: iwae / set.rows } : { elbo: elbo / set.rows };
 }
