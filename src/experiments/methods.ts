@@ -11,6 +11,8 @@ import type { Method, RunConfig } from './schema.js';
  * not when a step runs). Adding a method is one entry here.
  */
 export interface MethodSpec {
+  /** Name in figures and reports. */
+  label: string;
   description: string;
   needsAdversary: boolean;
   /** Default encoder on the synthetic data and on everything else (the authors' choices). */
@@ -22,6 +24,7 @@ export interface MethodSpec {
 
 export const METHOD_SPECS: Record<Method, MethodSpec> = {
   avb: {
+    label: 'AVB',
     description: 'AVB: an implicit encoder against an adversary T(x, z)',
     needsAdversary: true,
     encoder: { synthetic: 'implicit-concat', other: 'implicit-noise-added' },
@@ -29,6 +32,7 @@ export const METHOD_SPECS: Record<Method, MethodSpec> = {
     check: () => undefined,
   },
   'avb-ac': {
+    label: 'AVB + adaptive contrast',
     description: 'AVB with adaptive contrast: T compares q with a Gaussian of its moments',
     needsAdversary: true,
     encoder: { synthetic: 'basis-vector', other: 'basis-vector' },
@@ -39,6 +43,7 @@ export const METHOD_SPECS: Record<Method, MethodSpec> = {
         : undefined,
   },
   vae: {
+    label: 'VAE',
     description: 'VAE: a Gaussian encoder with the analytic KL',
     needsAdversary: false,
     encoder: { synthetic: 'gaussian', other: 'gaussian' },

@@ -5,7 +5,7 @@ import type { Dataset } from '../data/dataset.js';
 import { gridLogLikelihood } from '../eval/gridLogLikelihood.js';
 import type { Parts } from '../objectives/objective.js';
 import { Rng } from '../random/rng.js';
-import { scatterPng } from '../viz/scatterPng.js';
+import { plotPng, posteriorScatterSpec } from '../viz/plotPng.js';
 
 /** Samples of q(z|x) drawn per data point for the paper's figure. */
 export const POSTERIOR_SAMPLES = 1000;
@@ -15,7 +15,13 @@ export const POSTERIOR_SAMPLES = 1000;
  * (grid integration over the 2-D latent; optimum -log 4 = -1.386) and the figure of q(z|x)
  * samples coloured by data point.
  */
-export function evaluateSynthetic(parts: Parts, ds: Dataset, outDir: string, seed: number) {
+export async function evaluateSynthetic(
+  parts: Parts,
+  ds: Dataset,
+  outDir: string,
+  seed: number,
+  label: string,
+) {
   const x = tf.tensor(ds.train.x, [ds.train.count, ...ds.exampleShape]);
   const perPoint = gridLogLikelihood(parts.decoder, x);
   x.dispose();
@@ -31,11 +37,27 @@ export function evaluateSynthetic(parts: Parts, ds: Dataset, outDir: string, see
     z.dispose();
   }
   const samplesPng = 'samples.png';
-  writeFileSync(join(outDir, samplesPng), scatterPng(groups));
+  const optimum = -Math.log(4);
+  const spec = posteriorScatterSpec(groups, {
+    title: `${label}: samples of q(z|x) per data point`,
+    subtitle: [
+      `log-likelihood ${minus(logLikelihood)} nats per point (optimum −log 4 = ${minus(optimum)})`,
+      "dashed: the prior's 2σ circle",
+    ],
+    groupNames: ds.train.count === 4 ? ['e₁', 'e₂', 'e₃', 'e₄'] : groups.map((_, i) => `x${i + 1}`),
+    range: 4,
+    circle: 2,
+  });
+  writeFileSync(join(outDir, samplesPng), await plotPng(spec));
   return {
     logLikelihood,
     logLikelihoodPerPoint: Array.from(perPoint),
-    optimum: -Math.log(4),
+    optimum,
     samplesPng,
   };
+}
+
+/** A number with a typographic minus sign, for figure text. */
+function minus(v: number): string {
+  return v.toFixed(3).replace('-', '−');
 }

@@ -16,6 +16,7 @@ import { buildParts, disposeParts, objectiveFor } from './buildParts.js';
 import { resolveConfig } from './config.js';
 import type { RunConfig } from './config.js';
 import { estimateHeldOut, heldOutSet } from './heldOut.js';
+import { METHOD_SPECS } from './methods.js';
 import type { HeldOutEstimate, HeldOutSet } from './heldOut.js';
 import { readSummary, runPaths, truncateMetrics } from './runFolder.js';
 import type { RunPaths } from './runFolder.js';
@@ -153,7 +154,8 @@ export async function trainRun(
     if (loop.heldOut) summary.heldOut = loop.heldOut;
     if (loop.divergence) summary.divergence = loop.divergence;
     if (loop.status === 'completed' && cfg.experiment === 'synthetic') {
-      Object.assign(summary, evaluateSynthetic(state.parts, ds, o.out, cfg.seed));
+      const label = METHOD_SPECS[cfg.method].label;
+      Object.assign(summary, await evaluateSynthetic(state.parts, ds, o.out, cfg.seed, label));
     }
     writeJsonAtomic(paths.summary, summary);
     return { status: loop.status, summary };

@@ -1,0 +1,118 @@
+import { Resvg } from '@resvg/resvg-js';
+import * as vega from 'vega';
+import { compile } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
+
+/** The font every plot uses (Debian: fonts-dejavu-core), so text renders the same everywhere. */
+const FONT = 'DejaVu Sans';
+
+/**
+ * Renders a Vega-Lite plot to PNG without a browser: Vega-Lite compiles it, Vega draws SVG
+ * headlessly, resvg rasterises the SVG at `scale` x. Plots get axes, legends and titles from
+ * their spec; the font is fixed so that layout and rendering agree.
+ */
+export async function plotPng(spec: TopLevelSpec, scale = 2): Promise<Buffer> {
+  const themed = {
+    ...spec,
+    config: {
+      font: FONT,
+      ...(spec.config ?? {}),
+    },
+  } as TopLevelSpec;
+  const view = new vega.View(vega.parse(compile(themed).spec), { renderer: 'none' });
+  try {
+    const svg = await view.toSVG();
+    return new Resvg(svg, {
+      fitTo: { mode: 'zoom', value: scale },
+      background: 'white',
+      font: { loadSystemFonts: true, defaultFontFamily: FONT },
+    })
+      .render()
+      .asPng();
+  } finally {
+    view.finalize();
+  }
+}
+
+/** Colour-blind-safe colours (Okabe–Ito) for up to 8 groups. */
+export const GROUP_COLOURS = [
+  '#0072b2',
+  '#e69f00',
+  '#009e73',
+  '#cc79a7',
+  '#56b4e9',
+  '#d55e00',
+  '#f0e442',
+  '#000000',
+];
+
+export interface PosteriorScatterOptions {
+  title: string;
+  /** One string per line. */
+  subtitle?: string[];
+  /** Label of each group in the legend. */
+  groupNames: string[];
+  /** Square plot range [-range, range] on both axes. */
+  range: number;
+  /** Radius of the prior's reference circle (e.g. 2 for N(0, I)'s 2-sigma contour); 0: none. */
+  circle: number;
+}
+
+/**
+ * The paper's figure of q(z|x): samples of a 2-D latent for each data point, coloured by point,
+ * with the prior's contour, axes z1 and z2, a legend and a title. `groups[g]` is a flat
+ * `[z1, z2, z1, z2, ...]` array for group g.
+ */
+export function posteriorScatterSpec(
+  groups: Float32Array[],
+  o: PosteriorScatterOptions,
+): TopLevelSpec {
+  const values: { z1: number; z2: number; point: string }[] = [];
+  groups.forEach((g, k) => {
+    for (let i = 0; i + 1 < g.length; i += 2) {
+      if (Math.abs(g[i]) <= o.range && Math.abs(g[i + 1]) <= o.range)
+        values.push({ z1: g[i], z2: g[i + 1], point: o.groupNames[k] });
+    }
+  });
+  const circle = Array.from({ length: 121 }, (_, i) => ({
+    t: i,
+    z1: o.circle * Math.cos((2 * Math.PI * i) / 120),
+    z2: o.circle * Math.sin((2 * Math.PI * i) / 120),
+  }));
+  const scale = { domain: [-o.range, o.range], nice: false };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: o.title, ...(o.subtitle ? { subtitle: o.subtitle } : {}) },
+    width: 320,
+    height: 320,
+    layer: [
+      ...(o.circle > 0
+        ? [
+            {
+              data: { values: circle },
+              mark: { type: 'line' as const, color: '#888', strokeDash: [4, 3] },
+              encoding: {
+                x: { field: 'z1', type: 'quantitative' as const, scale },
+                y: { field: 'z2', type: 'quantitative' as const, scale },
+                order: { field: 't', type: 'quantitative' as const },
+              },
+            },
+          ]
+        : []),
+      {
+        data: { values },
+        mark: { type: 'circle' as const, size: 6, opacity: 0.6 },
+        encoding: {
+          x: { field: 'z1', type: 'quantitative' as const, title: 'z₁', scale },
+          y: { field: 'z2', type: 'quantitative' as const, title: 'z₂', scale },
+          color: {
+            field: 'point',
+            type: 'nominal' as const,
+            title: 'data point',
+            scale: { domain: o.groupNames, range: GROUP_COLOURS.slice(0, o.groupNames.length) },
+          },
+        },
+      },
+    ],
+  } as TopLevelSpec;
+}
