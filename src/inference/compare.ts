@@ -1,5 +1,6 @@
 import { Rng } from '../random/rng.js';
-import { scatterPng, hconcatPng } from '../viz/scatterPng.js';
+import type { TopLevelSpec } from 'vega-lite';
+import { plotPng } from '../viz/plotPng.js';
 import { knnKl } from './knnKl.js';
 import type { BayesianModel, Draws } from './model.js';
 import { nuts } from './nuts.js';
@@ -223,15 +224,69 @@ export async function compareMethods(
     ...rows,
     '',
   ].join('\n');
-  const muTau = results.map((r) =>
-    Float32Array.from(columns(r.method === 'nuts' ? reference : r.draws, ['mu', 'tau'], n).flat()),
+  const figure = await plotPng(
+    muTauPanelsSpec(
+      model.name,
+      results.map((r) => ({
+        title: METHOD_TITLES[r.method],
+        subtitle:
+          r.method === 'nuts'
+            ? ['the reference:', `${n} of ${refDraws} draws`]
+            : COMPARED_MARGINALS.map((m) => `KL ${m.label}: ${kl[r.method][m.label].toFixed(3)}`),
+        values: columns(r.method === 'nuts' ? reference : r.draws, ['mu', 'tau'], n),
+      })),
+    ),
   );
-  const range = Math.max(...muTau.map((v) => quantileAbs(v, 0.99)));
-  const figure = hconcatPng(muTau.map((v) => scatterPng([v], { range, size: 320, circle: 0 })));
   return { results, klToNuts: kl, table, figure };
 }
 
-function quantileAbs(v: Float32Array, p: number): number {
-  const a = Array.from(v, Math.abs).sort((x, y) => x - y);
-  return a[Math.floor(p * (a.length - 1))] * 1.05;
+/** Panel titles of the methods. */
+const METHOD_TITLES: Record<InferenceMethod, string> = {
+  avb: 'AVB',
+  'avb-ac': 'AVB + adaptive contrast',
+  'advi-meanfield': 'ADVI (mean-field)',
+  'advi-fullrank': 'ADVI (full-rank)',
+  nuts: 'NUTS',
+};
+
+/**
+ * One (mu, tau) scatter per method, side by side on shared axes spanning the central 99% of all
+ * methods' draws (a heavy-tailed method cannot squeeze the others; its outliers are clipped).
+ */
+export function muTauPanelsSpec(
+  modelName: string,
+  panels: { title: string; subtitle: string[]; values: number[][] }[],
+): TopLevelSpec {
+  const all = panels.flatMap((p) => p.values);
+  const bounds = (k: number) => {
+    const v = all.map((r) => r[k]).sort((a, b) => a - b);
+    const lo = v[Math.floor(0.005 * (v.length - 1))];
+    const hi = v[Math.ceil(0.995 * (v.length - 1))];
+    const pad = 0.05 * (hi - lo);
+    return [lo - pad, hi + pad];
+  };
+  const x = {
+    field: 'mu',
+    type: 'quantitative' as const,
+    title: 'μ',
+    scale: { domain: bounds(0), nice: false },
+  };
+  const y = {
+    field: 'tau',
+    type: 'quantitative' as const,
+    title: 'τ',
+    scale: { domain: bounds(1), nice: false },
+  };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: `${modelName}: posterior draws of (μ, τ) by method`, anchor: 'start' },
+    hconcat: panels.map((p) => ({
+      title: { text: p.title, subtitle: p.subtitle, fontSize: 13 },
+      width: 220,
+      height: 220,
+      data: { values: p.values.map(([mu, tau]) => ({ mu, tau })) },
+      mark: { type: 'circle' as const, size: 5, opacity: 0.5, color: '#0072b2', clip: true },
+      encoding: { x, y },
+    })),
+  } as TopLevelSpec;
 }
