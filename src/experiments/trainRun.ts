@@ -259,7 +259,7 @@ async function trainLoop(s: RunState, o: TrainRunOptions): Promise<LoopResult> {
   const started = performance.now();
   const seconds = () => s.secondsBefore + (performance.now() - started) / 1000;
   const result: LoopResult = { status: 'completed', seconds: 0, recent: [] };
-  const saturation = new SaturationWatch(o.onNotice);
+  const saturation = new SaturationWatch(cfg.method, o.onNotice);
   let rollbacks = 0;
   while (trainer.completedSteps < cfg.steps) {
     const r = trainer.step();
@@ -324,7 +324,10 @@ function checkpointNow(s: RunState, seconds: number): void {
 /** Warns (at most every 1,000 steps) while the adversary separates q from the prior almost perfectly. */
 class SaturationWatch {
   private last = -Infinity;
-  constructor(private readonly notify?: (message: string) => void) {}
+  constructor(
+    private readonly method: RunConfig['method'],
+    private readonly notify?: (message: string) => void,
+  ) {}
 
   check(step: number, recent: StepMetrics[]): void {
     if (recent.length < SATURATION_WINDOW || step - this.last < 1000) return;
@@ -333,7 +336,7 @@ class SaturationWatch {
     this.last = step;
     this.notify?.(
       `step ${step}: the adversary is saturated (accuracy ${acc.toFixed(3)} over the last ${SATURATION_WINDOW} steps); ` +
-        'the KL estimate is unreliable: consider adaptive contrast (--method avb-ac), a lower adversary learning rate or more adversary steps',
+        `the KL estimate is unreliable: consider ${this.method === 'avb' ? 'adaptive contrast (--method avb-ac), ' : ''}a lower adversary learning rate or more adversary steps`,
     );
   }
 }
