@@ -63,21 +63,3 @@ export function scatterPng(
   });
   return PNG.sync.write(png);
 }
-
-/** Places PNG images side by side (same height), separated by a 4-pixel white gap. */
-export function hconcatPng(images: Buffer[]): Buffer {
-  const pngs = images.map((b) => PNG.sync.read(b));
-  const height = Math.max(...pngs.map((p) => p.height));
-  const gap = 4;
-  const width = pngs.reduce((a, p) => a + p.width, 0) + gap * (pngs.length - 1);
-  const out = new PNG({ width, height });
-  out.data.fill(255);
-  let x0 = 0;
-  for (const p of pngs) {
-    for (let y = 0; y < p.height; y++) {
-      p.data.copy(out.data, 4 * (y * width + x0), 4 * y * p.width, 4 * (y + 1) * p.width);
-    }
-    x0 += p.width + gap;
-  }
-  return PNG.sync.write(out);
-}
