@@ -120,7 +120,6 @@ async function estimateInBatches(
   let acceptance = 0;
   let essSum = 0;
   let hasProposal = false;
-  const total = points * o.ais.steps;
   for (let from = 0; from < points; from += o.batchPoints) {
     const m = Math.min(o.batchPoints, points - from);
     const x = tf.tensor(data.subarray(from * d, (from + m) * d), [m, ...exampleShape]);
@@ -140,7 +139,8 @@ async function estimateInBatches(
       o.ais,
       rng.fork(),
       start,
-      (t) => o.onProgress?.(from * o.ais.steps + t * m, total),
+      // AIS counts its pilot pass too (`steps` of its own): scale by the total it reports.
+      (t, perBatch) => o.onProgress?.(from * perBatch + t * m, points * perBatch),
     );
     perPoint.set(r.perPoint, from);
     acceptance += r.acceptance * m;
