@@ -232,13 +232,18 @@ function sum({ inputs, backend, attrs }: KernelArgs): Info {
   const rows = x.shape.slice(0, axes.length).reduce((p, d) => p * d, 1);
   const kept = x.shape.slice(axes.length);
   const d = kept.reduce((p, n) => p * n, 1);
-  const w = backend as unknown as {
-    makeOutput(shape: number[], dtype: tf.DataType): Info;
-    typedArrayFromHeap(info: Info): Float32Array;
-  };
+  const w = heapOf(backend);
   const out = w.makeOutput(keepDims ? [...axes.map(() => 1), ...kept] : kept, 'float32');
   blas.sumRows(w.typedArrayFromHeap(x), rows, d, w.typedArrayFromHeap(out));
   return out;
+}
+
+/** The wasm backend's allocation of outputs and views of its heap, where the addon works in place. */
+function heapOf(backend: tf.KernelBackend) {
+  return backend as unknown as {
+    makeOutput(shape: number[], dtype: tf.DataType): Info;
+    typedArrayFromHeap(info: Info): Float32Array;
+  };
 }
 
 /** Products smaller than this many multiply-adds stay on XNNPACK (the call costs more). */
@@ -269,10 +274,7 @@ function blasMatMul(
   const batch = Math.max(batchA, batchB);
   if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) return undefined;
   if (ra !== rb || m * n * k < BLAS_MIN_WORK) return undefined;
-  const w = backend as unknown as {
-    makeOutput(shape: number[], dtype: tf.DataType): Info;
-    typedArrayFromHeap(info: Info): Float32Array;
-  };
+  const w = heapOf(backend);
   const outShape = [...(batchA >= batchB ? a.shape : b.shape).slice(0, -2), m, n];
   const out = w.makeOutput(outShape, 'float32');
   // Views taken after the output's allocation (which may grow the heap and detach older views).
@@ -375,10 +377,7 @@ function blasConv(
   const { batchSize: n, outHeight: oh, outWidth: ow, outChannels: o } = info;
   const { filterHeight: fh, filterWidth: fw, inChannels: c } = info;
   if (n * oh * ow * fh * fw * c * o < BLAS_MIN_WORK) return undefined;
-  const w = backend as unknown as {
-    makeOutput(shape: number[], dtype: tf.DataType): Info;
-    typedArrayFromHeap(info: Info): Float32Array;
-  };
+  const w = heapOf(backend);
   const out = w.makeOutput(
     mode === 0 ? [n, oh, ow, o] : mode === 1 ? xShape : filterShape,
     'float32',
