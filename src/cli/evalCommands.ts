@@ -32,6 +32,12 @@ export function addEvalCommands(program: Command): void {
     .requiredOption('--run <dir>', 'run folder written by avb train')
     .option('--out <file>', 'where to write the result (default: RUN/eval.json)')
     .option('--points <n>', 'test points to evaluate', positiveInt, 500)
+    .option(
+      '--skip <n>',
+      'test points to pass over first (to shard an evaluation across processes)',
+      nonNegativeInt,
+      0,
+    )
     .option('--ais-steps <n>', 'annealing steps', positiveInt, DEFAULT_AIS.steps)
     .option('--ais-chains <n>', 'chains per point', positiveInt, DEFAULT_AIS.chains)
     .option(
@@ -80,6 +86,7 @@ export function addEvalCommands(program: Command): void {
         run: string;
         out?: string;
         points: number;
+        skip: number;
         aisSteps: number;
         aisChains: number;
         leapfrog: number;
@@ -103,6 +110,7 @@ export function addEvalCommands(program: Command): void {
           run: opts.run,
           out,
           points: opts.points,
+          skip: opts.skip,
           ais: {
             steps: opts.aisSteps,
             chains: opts.aisChains,

@@ -12,8 +12,8 @@ import { addApplyCommands } from './applyCommands.js';
 import { addEvalCommands } from './evalCommands.js';
 import { addInferCommand } from './inferCommand.js';
 import { addTrainCommand } from './trainCommand.js';
-
-const VERSION = '0.1.0';
+import { addReproduceCommand } from './reproduce/command.js';
+import { VERSION } from './version.js';
 
 export function buildProgram(): Command {
   const program = new Command('avb')
@@ -73,6 +73,7 @@ export function buildProgram(): Command {
   addEvalCommands(program);
   addApplyCommands(program);
   addInferCommand(program);
+  addReproduceCommand(program);
   return program;
 }
 

@@ -18,8 +18,13 @@ export interface EvalOptions {
   run: string;
   /** File to write the result to (default: `eval.json` in the run folder). */
   out?: string;
-  /** Test points evaluated (the first N of the test split). */
+  /** Test points evaluated: `points` of the test split after the first `skip` (default 0). */
   points: number;
+  /**
+   * Test points passed over first, to shard one evaluation across processes: the binarisation
+   * is drawn for the first `skip + points` examples, so shards see the points an unsharded run would.
+   */
+  skip?: number;
   ais: AisOptions;
   /** AIS start: the prior, or the encoder's Gaussian (VAE) / moment-matched Gaussian (AVB+AC). */
   start: 'prior' | 'encoder';
@@ -46,7 +51,8 @@ export interface EvalResult {
   experiment: string;
   method: string;
   split: 'test' | 'train';
-  logLikelihood: { mean: number; stderr: number; points: number; perPoint: number[] };
+  /** `skip`: test points passed over before these (a shard of a larger evaluation). */
+  logLikelihood: { mean: number; stderr: number; points: number; skip: number; perPoint: number[] };
   estimator: 'ais';
   settings: AisOptions & { start: EvalOptions['start']; seed: number; batchPoints: number };
   /** Mean HMC acceptance rate. */
@@ -64,16 +70,23 @@ export async function evaluateRun(o: EvalOptions): Promise<EvalResult> {
   try {
     const ds = loadDataset(config.experiment);
     const split = ds.test ?? ds.train;
-    const points = Math.min(o.points, split.count);
+    const skip = o.skip ?? 0;
+    if (skip >= split.count) {
+      throw new AvbUserError(
+        `--skip ${skip} passes over every one of the ${split.count} test points; use a smaller --skip`,
+      );
+    }
+    const points = Math.min(o.points, split.count - skip);
     const rng = new Rng(o.seed);
     const d = exampleSize(ds);
-    const raw = split.x.subarray(0, points * d);
+    const raw = split.x.subarray(0, (skip + points) * d);
     // Binary data is evaluated on one fixed binarisation of the test points (drawn from the seed),
     // as the authors did; real data as is.
-    const data =
+    const data = (
       config.binarize && ds.kind === 'binary'
         ? Float32Array.from(raw, (p) => (rng.uniform() < p ? 1 : 0))
-        : Float32Array.from(raw);
+        : Float32Array.from(raw)
+    ).subarray(skip * d);
     const began = performance.now();
     const r = await estimateInBatches(run, data, points, ds.exampleShape, rng, o);
     const result: EvalResult = {
@@ -82,7 +95,12 @@ export async function evaluateRun(o: EvalOptions): Promise<EvalResult> {
       experiment: config.experiment,
       method: config.method,
       split: ds.test ? 'test' : 'train',
-      logLikelihood: { ...meanAndStderr(r.perPoint), points, perPoint: Array.from(r.perPoint) },
+      logLikelihood: {
+        ...meanAndStderr(r.perPoint),
+        points,
+        skip,
+        perPoint: Array.from(r.perPoint),
+      },
       estimator: 'ais',
       settings: { ...o.ais, start: o.start, seed: o.seed, batchPoints: o.batchPoints },
       acceptance: r.acceptance / points,
@@ -159,5 +177,50 @@ async function estimateInBatches(
     iwae: o.iwaeSamples > 0 && hasProposal ? iwae : undefined,
     acceptance,
     essSum,
+  };
+}
+
+/**
+ * One result from the shards of an evaluation (`skip` 0, then each shard starting where the last
+ * ended): per-point values concatenated, the mean and standard error over all of them,
+ * acceptance and ESS weighted by points, seconds summed (CPU time, not wall time).
+ */
+export function mergeEvalShards(shards: EvalResult[]): EvalResult {
+  const sorted = [...shards].sort((a, b) => a.logLikelihood.skip - b.logLikelihood.skip);
+  let next = 0;
+  for (const s of sorted) {
+    if (s.logLikelihood.skip !== next || s.step !== sorted[0].step)
+      throw new Error(`mergeEvalShards: shards do not tile the test points (gap at ${next})`);
+    next += s.logLikelihood.points;
+  }
+  const perPoint = sorted.flatMap((s) => s.logLikelihood.perPoint);
+  const weighted = (f: (s: EvalResult) => number) =>
+    sorted.reduce((a, s) => a + f(s) * s.logLikelihood.points, 0) / perPoint.length;
+  const iwae = sorted.every((s) => s.iwae)
+    ? {
+        mean: weighted((s) => s.iwae!.mean),
+        // Independent shards: the variance of a weighted mean.
+        stderr:
+          Math.sqrt(
+            sorted.reduce((a, s) => a + (s.iwae!.stderr * s.logLikelihood.points) ** 2, 0),
+          ) / perPoint.length,
+        samples: sorted[0].iwae!.samples,
+      }
+    : undefined;
+  // A grid value is of one shard's points only: the merged result has none.
+  const { grid: _grid, ...first } = sorted[0];
+  return {
+    ...first,
+    ...(sorted.length === 1 && _grid ? { grid: _grid } : {}),
+    logLikelihood: {
+      ...meanAndStderr(Float64Array.from(perPoint)),
+      points: perPoint.length,
+      skip: 0,
+      perPoint,
+    },
+    acceptance: weighted((s) => s.acceptance),
+    essMean: weighted((s) => s.essMean),
+    ...(iwae ? { iwae } : {}),
+    seconds: sorted.reduce((a, s) => a + s.seconds, 0),
   };
 }

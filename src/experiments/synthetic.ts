@@ -26,25 +26,16 @@ export async function evaluateSynthetic(
   const perPoint = gridLogLikelihood(parts.decoder, x);
   x.dispose();
   const logLikelihood = perPoint.reduce((a, b) => a + b, 0) / perPoint.length;
-  const rng = new Rng(seed);
-  const groups: Float32Array[] = [];
-  for (let i = 0; i < ds.train.count; i++) {
-    const z = tf.tidy(() => {
-      const xi = tf.tensor(ds.train.x.slice(i * 4, i * 4 + 4), [1, 4]);
-      return parts.encoder.sample(tf.tile(xi, [POSTERIOR_SAMPLES, 1]), rng).z;
-    });
-    groups.push(z.dataSync() as Float32Array);
-    z.dispose();
-  }
+  const groups = posteriorSamples(parts, ds, seed);
   const samplesPng = 'samples.png';
-  const optimum = -Math.log(4);
+  const optimum = SYNTHETIC_OPTIMUM;
   const spec = posteriorScatterSpec(groups, {
     title: `${label}: samples of q(z|x) per data point`,
     subtitle: [
       `log-likelihood ${minus(logLikelihood)} nats per point (optimum −log 4 = ${minus(optimum)})`,
       "dashed: the prior's 2σ circle",
     ],
-    groupNames: ds.train.count === 4 ? ['e₁', 'e₂', 'e₃', 'e₄'] : groups.map((_, i) => `x${i + 1}`),
+    groupNames: pointNames(ds.train.count),
     range: 4,
     circle: 2,
   });
@@ -57,7 +48,36 @@ export async function evaluateSynthetic(
   };
 }
 
+/** The best possible average log-likelihood of the four equally likely points: −log 4. */
+export const SYNTHETIC_OPTIMUM = -Math.log(4);
+
+/** Legend names of the data points: e₁..e₄ for the four one-hot vectors. */
+export function pointNames(count: number): string[] {
+  return count === 4
+    ? ['e₁', 'e₂', 'e₃', 'e₄']
+    : Array.from({ length: count }, (_, i) => `x${i + 1}`);
+}
+
+/**
+ * {@link POSTERIOR_SAMPLES} draws of q(z|x) for each training point, as flat `[z1, z2, ...]`
+ * arrays, from `seed`.
+ */
+export function posteriorSamples(parts: Parts, ds: Dataset, seed: number): Float32Array[] {
+  const rng = new Rng(seed);
+  const d = ds.exampleShape.reduce((a, b) => a * b, 1);
+  const groups: Float32Array[] = [];
+  for (let i = 0; i < ds.train.count; i++) {
+    const z = tf.tidy(() => {
+      const xi = tf.tensor(ds.train.x.slice(i * d, (i + 1) * d), [1, d]);
+      return parts.encoder.sample(tf.tile(xi, [POSTERIOR_SAMPLES, 1]), rng).z;
+    });
+    groups.push(z.dataSync() as Float32Array);
+    z.dispose();
+  }
+  return groups;
+}
+
 /** A number with a typographic minus sign, for figure text. */
-function minus(v: number): string {
+export function minus(v: number): string {
   return v.toFixed(3).replace('-', '−');
 }

@@ -116,3 +116,65 @@ export function posteriorScatterSpec(
     ],
   } as TopLevelSpec;
 }
+
+/**
+ * Several {@link posteriorScatterSpec} panels side by side (one per method), with one legend:
+ * the paper's synthetic figure.
+ */
+export function posteriorPanelsSpec(
+  title: string,
+  subtitle: string[],
+  panels: { groups: Float32Array[]; title: string; subtitle?: string[] }[],
+  o: Omit<PosteriorScatterOptions, 'title' | 'subtitle'>,
+): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: title, subtitle, anchor: 'start' },
+    hconcat: panels.map((p) => {
+      const spec = posteriorScatterSpec(p.groups, { ...o, title: p.title, subtitle: p.subtitle });
+      const { $schema: _schema, ...panel } = spec as TopLevelSpec & { $schema?: string };
+      return { ...panel, width: 260, height: 260 };
+    }),
+    resolve: { scale: { color: 'shared' } },
+  } as TopLevelSpec;
+}
+
+/** One point of a training curve. */
+export interface CurvePoint {
+  series: string;
+  measure: string;
+  step: number;
+  value: number;
+}
+
+/**
+ * Training curves: value against step, a colour per series (model) and a dash per measure
+ * (held-out ELBO, IWAE), with titled axes and a legend.
+ */
+export function curvesSpec(
+  title: string,
+  yTitle: string,
+  points: CurvePoint[],
+  subtitle?: string[],
+): TopLevelSpec {
+  const series = [...new Set(points.map((p) => p.series))];
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: title, ...(subtitle ? { subtitle } : {}), anchor: 'start' },
+    width: 560,
+    height: 320,
+    data: { values: points },
+    mark: { type: 'line', strokeWidth: 1.5 },
+    encoding: {
+      x: { field: 'step', type: 'quantitative', title: 'training step' },
+      y: { field: 'value', type: 'quantitative', title: yTitle, scale: { zero: false } },
+      color: {
+        field: 'series',
+        type: 'nominal',
+        title: 'model',
+        scale: { domain: series, range: GROUP_COLOURS.slice(0, series.length) },
+      },
+      strokeDash: { field: 'measure', type: 'nominal', title: 'estimate' },
+    },
+  } as TopLevelSpec;
+}

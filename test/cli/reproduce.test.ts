@@ -1,0 +1,97 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { EvalResult } from '../../src/experiments/evaluateRun.js';
+import type { TrainSummary } from '../../src/experiments/trainRun.js';
+import { avb, expectUserError, MAIN } from './runCli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'avb-reproduce-'));
+
+const readJson = <T>(path: string) => JSON.parse(readFileSync(path, 'utf8')) as T;
+
+/** Every figure the markdown names is inlined in the HTML as a PNG data URI. */
+function expectSelfContained(out: string): string {
+  const md = readFileSync(join(out, 'report.md'), 'utf8');
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  const figures = [...md.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((m) => m[1]);
+  expect(figures.length).toBeGreaterThan(0);
+  for (const f of figures) expect(existsSync(join(out, f)), f).toBe(true);
+  expect(html.match(/src="data:image\/png;base64,/g)).toHaveLength(figures.length);
+  expect(html).not.toMatch(/src="(?!data:)/);
+  return md;
+}
+
+describe('avb reproduce', () => {
+  it('synthetic: three methods, one figure, a report; a rerun resumes and a changed rerun is refused', () => {
+    const out = join(dir, 'synthetic');
+    const r = avb('reproduce', 'synthetic', '--steps', '40', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    const md = expectSelfContained(out);
+    // Results table first, naming every method, then how it was made.
+    expect(md.indexOf('| method |')).toBeLessThan(md.indexOf('## '));
+    for (const m of ['AVB', 'AVB + adaptive contrast', 'VAE']) expect(md).toContain(`| ${m} |`);
+    expect(md).toContain('avb reproduce synthetic --budget quick --seed 1 --steps 40');
+    for (const m of ['avb', 'avb-ac', 'vae']) {
+      const s = readJson<TrainSummary>(join(out, 'runs', m, 'summary.json'));
+      expect(s.steps).toBe(40);
+      expect(s.logLikelihood).toBeLessThan(-Math.log(4));
+    }
+    const again = avb('reproduce', 'synthetic', '--steps', '40', '--out', out);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain('every command has run');
+    expectUserError(
+      avb('reproduce', 'synthetic', '--steps', '40', '--seed', '2', '--out', out),
+      /holds a reproduction with seed 1, not 2; rerun with --seed 1 .* or add --force/,
+    );
+  });
+
+  it('mnist: five models, AIS sharded over two processes and merged, samples, reconstructions and curves', () => {
+    const out = join(dir, 'mnist');
+    const r = avb('reproduce', 'mnist', '--steps', '20', '--points', '6', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    const md = expectSelfContained(out);
+    for (const name of ['avb-8', 'avb-ac-8', 'avb-ac-32', 'vae-8', 'vae-32']) {
+      const e = readJson<EvalResult>(join(out, 'runs', name, 'eval.json'));
+      // Two shards of 3 points, merged in order.
+      expect(e.logLikelihood.points).toBe(6);
+      expect(e.logLikelihood.perPoint).toHaveLength(6);
+      const shard2 = readJson<EvalResult>(join(out, 'runs', name, 'eval-shard-2-of-2.json'));
+      expect(shard2.logLikelihood.skip).toBe(3);
+      expect(e.logLikelihood.perPoint.slice(3)).toEqual(shard2.logLikelihood.perPoint);
+    }
+    expect(md).toMatch(/\| AVB \+ adaptive contrast \| 32 \| \*\*\d+\.\d+\*\* ± /);
+    expect(md).toContain('80.2');
+  });
+
+  it('Ctrl-C stops every command with its checkpoint (exit 130); the same command then finishes', async () => {
+    const out = join(dir, 'interrupted');
+    const args = [MAIN, 'reproduce', 'synthetic', '--steps', '1500', '--out', out];
+    const child = spawn(process.execPath, args);
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Interrupt once a training has written its first metrics.
+    await new Promise<void>((res) => {
+      const poll = setInterval(() => {
+        const m = join(out, 'runs', 'avb', 'metrics.jsonl');
+        if (existsSync(m) && readFileSync(m, 'utf8').split('\n').length > 50) {
+          clearInterval(poll);
+          child.kill('SIGINT');
+          res();
+        }
+      }, 20);
+    });
+    const code = await new Promise<number | null>((res) => child.on('close', res));
+    expect(code, stderr).toBe(130);
+    expect(stderr).toContain('rerun the same command to continue');
+    expect(existsSync(join(out, 'runs', 'avb', 'checkpoint.avbckpt'))).toBe(true);
+    expect(existsSync(join(out, 'report.html'))).toBe(false);
+    const again = avb('reproduce', 'synthetic', '--steps', '1500', '--out', out);
+    expect(again.code, again.stderr).toBe(0);
+    const s = readJson<TrainSummary>(join(out, 'runs', 'avb', 'summary.json'));
+    expect(s.status).toBe('completed');
+    expect(s.steps).toBe(1500);
+    expect(readFileSync(join(out, 'logs', 'avb.log'), 'utf8')).toContain('train --resume');
+  });
+});
