@@ -4,7 +4,8 @@
 // with data, random, viz, io, math, report and the single-file modules (tf.ts, errors.ts, progress.ts,
 // yieldToEventLoop.ts) as leaves that import no layer. index.ts, the library entry, may import anything.
 const LAYERS = ['cli', 'experiments', 'train|eval|inference', 'objectives', 'nn', 'backend'];
-const LEAVES = '^src/(data|random|viz|io|math|report)/|^src/(tf|errors|progress|yieldToEventLoop)\\.ts$';
+const LEAVES =
+  '^src/(data|random|viz|io|math|report)/|^src/(tf|errors|progress|yieldToEventLoop)\\.ts$';
 
 const upward = LAYERS.slice(1).map((layer, i) => ({
   name: `no-upward-from-${layer.split('|')[0]}`,

@@ -10,6 +10,7 @@ import { metricsOf } from '../helpers.js';
 import { MAIN, avb, expectUserError, signalAfter } from './runCli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'avb-cli-'));
+const README = readFileSync('README.md', 'utf8');
 
 describe('avb CLI', () => {
   it('--help lists the commands', () => {
@@ -25,9 +26,14 @@ describe('avb CLI', () => {
       'sample',
       'reconstruct',
       'encode',
+      'reproduce',
     ]) {
       expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
-      expect(avb(c, '--help').code).toBe(0);
+      const help = avb(c, '--help');
+      expect(help.code).toBe(0);
+      // README documents every option of every command (README and --help in sync).
+      for (const [option] of help.stdout.matchAll(/--(?!help\b)[a-z][a-z-]+/g))
+        expect(README, `avb ${c} ${option}`).toContain(`\`${option}`);
     }
   });
 

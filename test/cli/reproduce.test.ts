@@ -65,6 +65,17 @@ describe('avb reproduce', () => {
     expect(md).toContain('80.2');
   });
 
+  it('eight-schools: the KL table against NUTS, the (μ, τ) figure and every draws file', () => {
+    const out = join(dir, 'eight-schools');
+    const r = avb('reproduce', 'eight-schools', '--steps', '300', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    const md = expectSelfContained(out);
+    expect(md).toContain('| method | KL μ | KL τ | KL θ₁ | KL (μ, τ) |');
+    expect(md).toContain('ran 300 iterations');
+    for (const m of ['avb', 'avb-ac', 'advi-meanfield', 'advi-fullrank', 'nuts'])
+      expect(existsSync(join(out, 'eight-schools', `draws-${m}.csv`)), m).toBe(true);
+  });
+
   it('Ctrl-C stops every command with its checkpoint (exit 130); the same command then finishes', async () => {
     const out = join(dir, 'interrupted');
     const args = [MAIN, 'reproduce', 'synthetic', '--steps', '1500', '--out', out];

@@ -108,7 +108,7 @@ async function runReproduction(experiment: string, opts: ReproduceOptions): Prom
   const began = performance.now();
   const elapsed = () => before + (performance.now() - began) / 1000;
   say(
-    `reproduce ${experiment}, budget ${opts.budget}, seed ${opts.seed}: ${jobs.length ? `${jobs.length} commands to run, ${parallel} at a time` : 'every command has run'}; logs in ${out}/logs`,
+    `reproduce ${experiment}, budget ${opts.budget}, seed ${opts.seed}: ${jobs.length ? `${jobs.length} command${jobs.length === 1 ? '' : 's'} to run, ${parallel} at a time` : 'every command has run'}; logs in ${out}/logs`,
   );
   const stop = watchStopSignals('stopping: each running command writes its checkpoint');
   try {

@@ -81,7 +81,7 @@ export const eightSchoolsReproduction: Reproduction = {
       results: {
         header: [
           'method',
-          ...COMPARED_MARGINALS.map((c) => `KL ${c.label.replace('mu', 'μ').replace('tau', 'τ')}`),
+          ...COMPARED_MARGINALS.map((c) => `KL ${greek(c.label)}`),
           'μ mean ± sd',
           'τ 95% interval',
           'draws',
@@ -106,3 +106,8 @@ export const eightSchoolsReproduction: Reproduction = {
     };
   },
 };
+
+/** Marginal labels as the paper writes them: mu, tau, theta_1 as μ, τ, θ₁. */
+function greek(label: string): string {
+  return label.replace('mu', 'μ').replace('tau', 'τ').replace('theta_1', 'θ₁');
+}
