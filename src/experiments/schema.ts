@@ -41,6 +41,8 @@ export const RunConfigSchema = z.strictObject({
   lrAdversary: positiveNumber,
   beta1: beta,
   beta2: beta,
+  /** Both learning rates over the run: constant, or cosine decay to 0 at `steps`. */
+  lrSchedule: oneOf(['constant', 'cosine'] as const),
   schedule: oneOf(['simultaneous', 'alternating'] as const),
   /** Adversary updates per primal update with the alternating schedule. */
   adversarySteps: positiveInt,

@@ -214,6 +214,7 @@ function buildRunState(
       schedule: cfg.schedule,
       adversarySteps: cfg.adversarySteps,
       klAnnealSteps: cfg.klAnnealSteps,
+      lrSchedule: { kind: cfg.lrSchedule, totalSteps: cfg.steps },
     },
     root.fork(),
   );

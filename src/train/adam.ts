@@ -25,6 +25,8 @@ export class Adam {
   private readonly v: tf.Variable[];
   private t = 0;
   learningRateScale = 1;
+  /** The learning-rate schedule's factor at this step (set by the trainer; 1: constant). */
+  scheduleFactor = 1;
 
   constructor(
     readonly weights: tf.Variable[],
@@ -38,7 +40,7 @@ export class Adam {
   apply(grads: tf.Tensor[]): void {
     this.t++;
     const { beta1, beta2, epsilon } = this.config;
-    const lr = this.config.learningRate * this.learningRateScale;
+    const lr = this.config.learningRate * this.learningRateScale * this.scheduleFactor;
     // Bias corrections folded into the step size (computed in JS doubles).
     const alpha = (lr * Math.sqrt(1 - beta2 ** this.t)) / (1 - beta1 ** this.t);
     if (tf.getKernel(ADAM_KERNEL, tf.getBackend())) {

@@ -17,6 +17,18 @@ export interface TrainerConfig {
   adversarySteps: number;
   /** Steps over which the KL weight rises linearly from 0 to 1 (0: no annealing). */
   klAnnealSteps: number;
+  /**
+   * Both learning rates over the run: `constant`, or `cosine` decay from the set rate at step 1
+   * to 0 at step `totalSteps` (lr x (1 + cos(pi t / T)) / 2): fast progress early, small steps
+   * to settle at the end, and a late adversary that moves as slowly as the encoder it tracks.
+   */
+  lrSchedule?: { kind: 'constant' | 'cosine'; totalSteps: number };
+}
+
+/** The factor of both learning rates at step `t` (0-based) of a schedule. */
+export function scheduleFactor(s: TrainerConfig['lrSchedule'], t: number): number {
+  if (!s || s.kind === 'constant') return 1;
+  return 0.5 * (1 + Math.cos((Math.PI * Math.min(t, s.totalSteps)) / s.totalSteps));
 }
 
 /** One iteration's figures, as written to `metrics.jsonl`. */
@@ -150,6 +162,9 @@ export class Trainer {
     const klWeight = this.klWeight();
     const metrics: StepMetrics = { step: this.stepCount + 1, klWeight, stepMs: 0 };
     const hasAdversary = this.adversaryWeights.length > 0;
+    const f = scheduleFactor(this.config.lrSchedule, this.stepCount);
+    this.primalOpt.scheduleFactor = f;
+    this.adversaryOpt.scheduleFactor = f;
     if (this.config.schedule === 'simultaneous' || !hasAdversary) {
       const r = this.update('both', klWeight, metrics);
       if (r) return { ok: false, divergence: r };

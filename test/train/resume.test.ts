@@ -8,7 +8,7 @@ import { buildParts, objectiveFor } from '../../src/experiments/buildParts.js';
 import { resolveConfig } from '../../src/experiments/config.js';
 import { Rng } from '../../src/random/rng.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
-import { Trainer } from '../../src/train/trainer.js';
+import { scheduleFactor, Trainer } from '../../src/train/trainer.js';
 import { trainRun } from '../../src/experiments/trainRun.js';
 import { metricsOf, testTrainerConfig, useBackend } from '../helpers.js';
 
@@ -16,15 +16,22 @@ beforeAll(() => useBackend());
 
 describe('checkpoint and resume', () => {
   const base = mkdtempSync(join(tmpdir(), 'avb-resume-'));
-  for (const method of ['avb', 'avb-ac', 'vae'] as const) {
-    it(`${method}: a run stopped at step 7 and resumed matches an uninterrupted run exactly`, async () => {
+  const cases = [
+    ['avb', 'constant'],
+    ['avb-ac', 'constant'],
+    ['vae', 'constant'],
+    // The schedule's factor depends on the step: a resumed run must continue it, not restart it.
+    ['avb-ac', 'cosine'],
+  ] as const;
+  for (const [method, lrSchedule] of cases) {
+    it(`${method}, ${lrSchedule} learning rate: a run stopped at step 7 and resumed matches an uninterrupted run exactly`, async () => {
       const config = resolveConfig(
-        { checkpointEvery: 5, batch: 32 },
+        { checkpointEvery: 5, batch: 32, lrSchedule },
         { experiment: 'synthetic', method, steps: 16, seed: 4 },
       );
-      const full = join(base, `${method}-full`);
+      const full = join(base, `${method}-${lrSchedule}-full`);
       await trainRun(config, { out: full });
-      const parted = join(base, `${method}-parted`);
+      const parted = join(base, `${method}-${lrSchedule}-parted`);
       let steps = 0;
       const first = await trainRun(config, { out: parted, shouldStop: () => ++steps >= 7 });
       expect(first.status).toBe('interrupted');
@@ -41,6 +48,26 @@ describe('checkpoint and resume', () => {
       expect(b.logLikelihood).toBe(a.logLikelihood);
     });
   }
+
+  it('cosine schedule: factor 1 at the start, 1/2 halfway, 0 at the end; the first step equals the constant run', async () => {
+    const s = { kind: 'cosine', totalSteps: 8 } as const;
+    expect([0, 4, 8, 9].map((t) => scheduleFactor(s, t))).toEqual([1, 0.5, 0, 0]);
+    expect(scheduleFactor({ kind: 'constant', totalSteps: 8 }, 5)).toBe(1);
+    const run = async (lrSchedule: 'constant' | 'cosine') => {
+      const config = resolveConfig(
+        { batch: 32, lrSchedule },
+        { experiment: 'synthetic', method: 'vae', steps: 3, seed: 4 },
+      );
+      const out = join(base, `schedule-${lrSchedule}`);
+      await trainRun(config, { out, force: true });
+      return metricsOf(out).map((m) => m.primalLoss);
+    };
+    const [constant, cosine] = [await run('constant'), await run('cosine')];
+    // Step 1 computes its loss before any update; step 2's loss follows an identical first
+    // update (factor 1); step 3's follows a smaller second one (factor 3/4).
+    expect(cosine.slice(0, 2)).toEqual(constant.slice(0, 2));
+    expect(cosine[2]).not.toBe(constant[2]);
+  });
 
   it('the same seed gives identical runs; another seed a different one', async () => {
     const mk = (seed: number) =>

@@ -47,7 +47,7 @@ interface MnistBudget {
  */
 const BUDGETS: Record<Budget, MnistBudget> = {
   quick: { steps: 15000, paperNetworks: false, ais: { points: 100, steps: 300, chains: 4 } },
-  standard: { steps: 60000, paperNetworks: false, ais: { points: 500, steps: 1000, chains: 5 } },
+  standard: { steps: 50000, paperNetworks: false, ais: { points: 500, steps: 1000, chains: 5 } },
   full: { steps: 100000, paperNetworks: true, ais: { points: 2000, steps: 1000, chains: 8 } },
 };
 
@@ -246,7 +246,7 @@ function networksNote(ctx: ReproduceContext): string {
       : 'conv encoder and decoder (the paper’s)';
   return (
     `Networks (${b.paperNetworks ? 'the paper’s settings' : 'the CPU preset'}): ${parts}; inner-product adversary of ${c.adversary.depth} × ${c.adversary.hidden} towers (K ${c.adversary.innerDim}); ` +
-    `AVB: batch ${c.batch}, learning rates ${c.lr} (encoder, decoder) and ${c.lrAdversary} (adversary); VAE: batch ${v.batch}, learning rate ${v.lr}; Adam β₁ ${c.beta1}. ` +
+    `AVB: batch ${c.batch}, learning rates ${c.lr} (encoder, decoder) and ${c.lrAdversary} (adversary); VAE: batch ${v.batch}, learning rate ${v.lr}; Adam β₁ ${c.beta1}; learning rates ${c.lrSchedule === 'cosine' ? 'decayed to 0 by a cosine schedule' : 'constant'}. ` +
     `Every model trained ${b.steps} steps. Held-out −ELBO and −IWAE: the last estimate during training, on 500 validation digits.`
   );
 }
