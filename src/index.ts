@@ -1,6 +1,14 @@
 /**
  * avb — Adversarial Variational Bayes in TypeScript.
  *
+ * The library's core: networks, objectives, training, estimators and inference, with no Node
+ * built-in anywhere below it, so it bundles for browsers (a test bundles it for the browser
+ * platform). Reading files, run folders, checkpoints on disk, figures and reports are in
+ * `avb/node` (`src/node.ts`), which re-exports this too.
+ */
+/**
+ * avb — Adversarial Variational Bayes in TypeScript.
+ *
  * The library: everything except the command-line layer. Usable in Node and (for the parts that
  * do not read files) in a browser bundle.
  */
@@ -14,10 +22,6 @@ export { stopGradient } from './backend/stopGradient.js';
 export { registerWasmKernels } from './backend/wasmKernels.js';
 export type { Dataset, DataSplit, DataInfo } from './data/dataset.js';
 export { summarize, exampleSize, dataInfo } from './data/dataset.js';
-export { loadDataset, loadExamples, arrayToDataset } from './data/loadDataset.js';
-export { loadMnist, MNIST_FILES } from './data/mnist.js';
-export { parseIdx, readIdxFile, encodeIdx } from './data/idx.js';
-export { parseNpy, readNpyFile, encodeNpy } from './data/npy.js';
 export { syntheticDataset } from './data/synthetic.js';
 export { EIGHT_SCHOOLS_CLASSIC, EIGHT_SCHOOLS_PAPER } from './data/eightSchools.js';
 export type { EightSchoolsData } from './data/eightSchools.js';
@@ -45,21 +49,12 @@ export { Adam } from './train/adam.js';
 export type { AdamConfig, AdamState } from './train/adam.js';
 export { Trainer } from './train/trainer.js';
 export type { TrainerConfig, TrainerState, StepMetrics, StepResult } from './train/trainer.js';
-export { saveCheckpoint, loadCheckpoint, CHECKPOINT_FORMAT } from './train/checkpoint.js';
 export { gridLogLikelihood, DEFAULT_GRID } from './eval/gridLogLikelihood.js';
-export { scatterPng } from './viz/scatterPng.js';
 export { resolveConfig, defaultConfig, METHODS } from './experiments/config.js';
 export type { RunConfig, Method, ConfigOverrides } from './experiments/config.js';
 export { buildParts, objectiveFor } from './experiments/buildParts.js';
-export { trainRun, RUN_FILES } from './experiments/trainRun.js';
-export type { TrainRunOptions, TrainRunResult, TrainSummary } from './experiments/trainRun.js';
-export { loadRun } from './experiments/loadRun.js';
-export type { LoadedRun } from './experiments/loadRun.js';
-export { generate, reconstruct, encode } from './experiments/applyModel.js';
-export type { Encoding } from './experiments/applyModel.js';
 export { estimateHeldOut, heldOutSet } from './experiments/heldOut.js';
 export type { HeldOutEstimate, HeldOutSet } from './experiments/heldOut.js';
-export { imageGridPng } from './viz/imageGrid.js';
 export type { BayesianModel, Draws } from './inference/model.js';
 export {
   eightSchoolsPaper,
@@ -84,24 +79,6 @@ export type {
   InferenceProgress,
 } from './inference/variational.js';
 export { knnKl } from './inference/knnKl.js';
-export {
-  runInference,
-  compareMethods,
-  posteriorSummary,
-  methodSummary,
-  symmetrised,
-  INFERENCE_METHODS,
-} from './inference/compare.js';
-export type {
-  InferOptions,
-  MethodResult,
-  Comparison,
-  InferenceMethod,
-  QuantitySummary,
-} from './inference/compare.js';
 export { aisLogLikelihood, DEFAULT_AIS, annealingSchedule } from './eval/ais.js';
 export type { AisOptions, AisResult, AisStart } from './eval/ais.js';
 export { importanceSampledLogLikelihood } from './eval/importanceSampling.js';
-export { runSelfcheck } from './experiments/selfcheck.js';
-export { evaluateRun } from './experiments/evaluateRun.js';
-export type { EvalOptions, EvalResult } from './experiments/evaluateRun.js';

@@ -1,6 +1,6 @@
 import * as tf from '../tf.js';
 import '@tensorflow/tfjs-backend-wasm';
-import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { AvbUserError } from '../errors.js';
 import { loadNativeBlas, nativeBlasInfo } from './nativeBlas.js';
 import type { NativeBlasInfo } from './nativeBlas.js';
@@ -51,9 +51,17 @@ export function currentBackend(): BackendInfo | undefined {
  */
 export async function initBackend(
   choice?: BackendChoice,
-  options: { threads?: number } = {},
+  options: {
+    threads?: number;
+    /**
+     * Browsers: where the wasm backend's `.wasm` files are served (a URL prefix ending in `/`),
+     * when a bundler moved them away from the script.
+     */
+    wasmPaths?: string;
+  } = {},
 ): Promise<BackendInfo> {
-  const fromEnv = process.env[BACKEND_ENV];
+  if (options.wasmPaths) setWasmPaths(options.wasmPaths);
+  const fromEnv = envVar(BACKEND_ENV);
   const chosenBy: BackendInfo['chosenBy'] =
     choice && choice !== 'auto' ? 'option' : fromEnv ? 'environment' : 'auto';
   const requested = choice && choice !== 'auto' ? choice : fromEnv || 'auto';
@@ -103,7 +111,7 @@ async function activate(name: BackendName): Promise<boolean> {
   await tf.ready();
   // AVB_WASM_STOCK=1 keeps tfjs's own wasm kernels: for measuring what avb's kernels change
   // (`npm run bench`); conv gradients then fail (tfjs 4.22 lacks Conv2DBackpropFilter).
-  if (name === 'wasm' && process.env.AVB_WASM_STOCK !== '1') {
+  if (name === 'wasm' && envVar('AVB_WASM_STOCK') !== '1') {
     registerWasmKernels();
     await loadNativeBlas(blasThreads);
   }
@@ -114,7 +122,7 @@ async function activate(name: BackendName): Promise<boolean> {
 let blasThreads: number | undefined;
 function chooseThreads(option: number | undefined): number | undefined {
   if (option !== undefined) return option;
-  const fromEnv = process.env[THREADS_ENV];
+  const fromEnv = envVar(THREADS_ENV);
   if (fromEnv === undefined || fromEnv === '') return undefined;
   const n = Number(fromEnv);
   if (!Number.isSafeInteger(n) || n < 1)
@@ -139,7 +147,12 @@ function describe(name: BackendName, chosenBy: BackendInfo['chosenBy']): Backend
     version,
     threads,
     patchedKernels:
-      name === 'wasm' && process.env.AVB_WASM_STOCK !== '1' ? registerWasmKernels() : [],
+      name === 'wasm' && envVar('AVB_WASM_STOCK') !== '1' ? registerWasmKernels() : [],
     ...(name === 'wasm' ? { blas: nativeBlasInfo() } : {}),
   };
+}
+
+/** An environment variable in Node; undefined in a browser, which has no `process`. */
+function envVar(name: string): string | undefined {
+  return typeof process === 'undefined' ? undefined : process.env?.[name];
 }

@@ -164,9 +164,10 @@ export function curvesSpec(
     width: 560,
     height: 320,
     data: { values: points },
-    mark: { type: 'line', strokeWidth: 1.5 },
+    // Points too: a curve of one estimate still shows.
+    mark: { type: 'line', strokeWidth: 1.5, point: { size: 12 } },
     encoding: {
-      x: { field: 'step', type: 'quantitative', title: 'training step' },
+      x: { field: 'step', type: 'quantitative', title: 'training step', axis: { format: ',d' } },
       y: { field: 'value', type: 'quantitative', title: yTitle, scale: { zero: false } },
       color: {
         field: 'series',

@@ -123,7 +123,7 @@ function modelJobs(ctx: ReproduceContext, m: (typeof MODELS)[number]): Job[] {
   }
   for (const [command, n] of [
     ['sample', 100],
-    ['reconstruct', 20],
+    ['reconstruct', 16],
   ] as const) {
     const file = join(ctx.out, 'figures', `${command}-${m.name}.png`);
     if (train) rmSync(file, { force: true });
@@ -226,7 +226,7 @@ async function figures(ctx: ReproduceContext): Promise<ReportFigure[]> {
         file: `figures/reconstruct-${name}.png`,
         title: `Reconstructions: ${label(name)}`,
         caption:
-          'The first 20 test digits, each above its reconstruction (z ~ q(z|x), mean of p(x|z)).',
+          'The first 16 test digits, each above its reconstruction (z ~ q(z|x), mean of p(x|z)).',
       },
     ]),
   ];
