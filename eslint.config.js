@@ -9,6 +9,8 @@ export default tseslint.config(
       'src/*.generated.cjs',
       'dist/**',
       'dist-bench/**',
+      'dist-web/**',
+      'test-output/**',
       'node_modules/**',
       'runs/**',
       'coverage/**',

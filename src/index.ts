@@ -52,7 +52,7 @@ export type { TrainerConfig, TrainerState, StepMetrics, StepResult } from './tra
 export { gridLogLikelihood, DEFAULT_GRID } from './eval/gridLogLikelihood.js';
 export { resolveConfig, defaultConfig, METHODS } from './experiments/config.js';
 export type { RunConfig, Method, ConfigOverrides } from './experiments/config.js';
-export { buildParts, objectiveFor } from './experiments/buildParts.js';
+export { buildParts, objectiveFor, disposeParts } from './experiments/buildParts.js';
 export { estimateHeldOut, heldOutSet } from './experiments/heldOut.js';
 export type { HeldOutEstimate, HeldOutSet } from './experiments/heldOut.js';
 export type { BayesianModel, Draws } from './inference/model.js';
@@ -82,3 +82,4 @@ export { knnKl } from './inference/knnKl.js';
 export { aisLogLikelihood, DEFAULT_AIS, annealingSchedule } from './eval/ais.js';
 export type { AisOptions, AisResult, AisStart } from './eval/ais.js';
 export { importanceSampledLogLikelihood } from './eval/importanceSampling.js';
+export { buildTrainer } from './experiments/buildTrainer.js';

@@ -2,17 +2,16 @@ import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'no
 import type { Dataset, DataInfo } from '../data/dataset.js';
 import { dataInfo } from '../data/dataset.js';
 import { loadDataset } from '../data/loadDataset.js';
-import { MinibatchSampler } from '../data/sampler.js';
 import { AvbUserError } from '../errors.js';
 import { writeJsonAtomic } from '../io/atomicFile.js';
 import type { Parts } from '../objectives/objective.js';
-import { Rng } from '../random/rng.js';
 import { yieldToEventLoop } from '../yieldToEventLoop.js';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import type { LoadedCheckpoint } from '../train/checkpoint.js';
 import { Trainer } from '../train/trainer.js';
 import type { StepMetrics, TrainingSnapshot } from '../train/trainer.js';
-import { buildParts, disposeParts, objectiveFor } from './buildParts.js';
+import { disposeParts, objectiveFor } from './buildParts.js';
+import { buildTrainer } from './buildTrainer.js';
 import { resolveConfig } from './config.js';
 import type { RunConfig } from './config.js';
 import { estimateHeldOut, heldOutSet } from './heldOut.js';
@@ -191,33 +190,7 @@ function buildRunState(
   paths: RunPaths,
   checkpoint: LoadedCheckpoint | undefined,
 ): RunState {
-  const root = new Rng(cfg.seed);
-  const parts = buildParts(cfg, ds, root.fork());
-  const sampler = new MinibatchSampler(ds, ds.train, {
-    seed: root.uint32(),
-    binarize: cfg.binarize,
-  });
-  const adam = (learningRate: number) => ({
-    learningRate,
-    beta1: cfg.beta1,
-    beta2: cfg.beta2,
-    epsilon: 1e-8,
-  });
-  const trainer = new Trainer(
-    parts,
-    objectiveFor(cfg),
-    sampler,
-    {
-      batch: cfg.batch,
-      primal: adam(cfg.lr),
-      adversary: adam(cfg.lrAdversary),
-      schedule: cfg.schedule,
-      adversarySteps: cfg.adversarySteps,
-      klAnnealSteps: cfg.klAnnealSteps,
-      lrSchedule: { kind: cfg.lrSchedule, totalSteps: cfg.steps },
-    },
-    root.fork(),
-  );
+  const { parts, trainer } = buildTrainer(cfg, ds);
   const heldOut =
     cfg.heldOut.every > 0
       ? heldOutSet(ds, cfg.heldOut.points, cfg.binarize, cfg.seed + 1)
