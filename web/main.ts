@@ -27,13 +27,18 @@ function settings(): TrainSettings {
   return {
     method: $<HTMLSelectElement>('method').value as Method,
     seed: Number(input('seed').value) || 0,
-    lr: Number(input('lr').value) || 5e-4,
-    lrAdversary: Number(input('lrAdversary').value) || 1.5e-3,
+    lr: Number(input('lr').value) || 1e-4,
+    lrAdversary: Number(input('lrAdversary').value) || 3e-4,
     stepsPerFrame: Math.max(1, Number(input('stepsPerFrame').value) || 20),
   };
 }
 
-function newWorker(backend: DemoBackend, onFrame: (f: Frame) => void, onReady: () => void): Worker {
+function newWorker(
+  backend: DemoBackend,
+  onFrame: (f: Frame) => void,
+  onReady: () => void,
+  onError?: (message: string) => void,
+): Worker {
   const w = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
   w.onmessage = (e: MessageEvent<FromWorker>) => {
     const m = e.data;
@@ -41,6 +46,7 @@ function newWorker(backend: DemoBackend, onFrame: (f: Frame) => void, onReady: (
       $('backendInfo').textContent = `backend: ${m.detail}`;
       onReady();
     } else if (m.type === 'frame') onFrame(m);
+    else if (onError) onError(m.message);
     else {
       state.error = m.message;
       $('error').textContent = m.message;
@@ -116,51 +122,77 @@ function showRates(): void {
   $('rates').innerHTML = `<tr><th>backend</th><th>measured steps/s</th></tr>${rows.join('')}`;
 }
 
-/** Backends this browser can start (WebGL 2 through OffscreenCanvas, WebGPU through navigator.gpu). */
-function available(): DemoBackend[] {
+/**
+ * Backends this browser can start: WebGL 2 through OffscreenCanvas (the worker has no page
+ * canvas), WebGPU where an adapter is granted (headless browsers often expose `navigator.gpu`
+ * without one).
+ */
+async function findBackends(): Promise<DemoBackend[]> {
   const webgl =
     typeof OffscreenCanvas !== 'undefined' && !!new OffscreenCanvas(1, 1).getContext('webgl2');
-  const webgpu = 'gpu' in navigator;
+  const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  const webgpu = gpu ? (await gpu.requestAdapter().catch(() => null)) !== null : false;
   return DEMO_BACKENDS.filter((b) => (b === 'webgl' ? webgl : b === 'webgpu' ? webgpu : true));
 }
 
-/** Trains 300 steps on each backend in turn, records the rates, then switches to the fastest. */
+let backends: DemoBackend[] = ['wasm'];
+
+/** Measurement per backend: up to this many steps, or this long once two frames are in. */
+const MEASURE_STEPS = 300;
+const MEASURE_MS = 10_000;
+
+/** Steps/s of one backend: a fresh worker trains until the measurement's limits, then stops. */
+function measureOne(b: DemoBackend): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const rates: number[] = [];
+    let began = 0;
+    const done = (w: Worker) => {
+      w.terminate();
+      // The first frames include compilation and warm-up: the median of the later ones.
+      const later = rates.slice(Math.floor(rates.length / 3)).sort((x, y) => x - y);
+      resolve(later[Math.floor(later.length / 2)] ?? 0);
+    };
+    const w = newWorker(
+      b,
+      (f) => {
+        if (f.rate <= 0) return;
+        rates.push(f.rate);
+        began ||= performance.now();
+        if (f.step >= MEASURE_STEPS || (rates.length > 2 && performance.now() - began > MEASURE_MS))
+          done(w);
+      },
+      () => {
+        w.postMessage({ type: 'reset', settings: { ...settings(), stepsPerFrame: 5 } });
+        w.postMessage({ type: 'start' });
+      },
+      // A backend that fails to start or to train counts as 0 steps/s.
+      () => {
+        w.terminate();
+        resolve(0);
+      },
+    );
+  });
+}
+
+/** Measures every backend in turn, shows the rates, then switches to the fastest. */
 async function measure(): Promise<void> {
   setRunning(false);
-  for (const b of available()) {
+  for (const b of backends) {
     $('backendInfo').textContent = `measuring ${b}…`;
-    const rate = await new Promise<number>((resolve) => {
-      const rates: number[] = [];
-      const w = newWorker(
-        b,
-        (f) => {
-          if (f.rate > 0) rates.push(f.rate);
-          if (f.step >= 300) {
-            w.terminate();
-            // The first frames include compilation and warm-up: the median of the rest.
-            const later = rates.slice(Math.floor(rates.length / 3)).sort((x, y) => x - y);
-            resolve(later[Math.floor(later.length / 2)] ?? 0);
-          }
-        },
-        () => {
-          w.postMessage({ type: 'reset', settings: { ...settings(), stepsPerFrame: 20 } });
-          w.postMessage({ type: 'start' });
-        },
-      );
-    });
-    state.measured[b] = rate;
+    state.measured[b] = await measureOne(b);
     showRates();
   }
-  const fastest = available().reduce((a, b) =>
+  const fastest = backends.reduce((a, b) =>
     (state.measured[b] ?? 0) > (state.measured[a] ?? 0) ? b : a,
   );
   $<HTMLSelectElement>('backend').value = fastest;
   start(fastest);
 }
 
-function setup(): void {
+async function setup(): Promise<void> {
+  backends = await findBackends();
   const select = $<HTMLSelectElement>('backend');
-  for (const b of available()) select.add(new Option(b, b, b === 'wasm', b === 'wasm'));
+  for (const b of backends) select.add(new Option(b, b, b === 'wasm', b === 'wasm'));
   select.onchange = () => start(select.value as DemoBackend);
   $('start').onclick = () => state.ready && setRunning(!state.running);
   $('reset').onclick = reset;
@@ -171,4 +203,4 @@ function setup(): void {
   start('wasm');
 }
 
-setup();
+void setup();
