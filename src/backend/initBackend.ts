@@ -100,7 +100,7 @@ async function activate(name: BackendName): Promise<boolean> {
     try {
       // A variable specifier keeps bundlers and tsc from requiring the optional package.
       const pkg = '@tensorflow/tfjs-node';
-      await import(pkg);
+      await import(/* @vite-ignore */ pkg);
     } catch {
       return false;
     }

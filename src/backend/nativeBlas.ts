@@ -86,7 +86,9 @@ export async function loadNativeBlas(threads?: number): Promise<NativeBlas | und
     try {
       // Specifiers in variables: bundlers for browsers must not follow them.
       const moduleName = 'node:module';
-      const { createRequire } = (await import(moduleName)) as typeof import('node:module');
+      const { createRequire } = (await import(
+        /* @vite-ignore */ moduleName
+      )) as typeof import('node:module');
       // src/backend/ and dist/backend/ are two folders below the package root, the benchmark's
       // dist-bench/src/backend/ three.
       const require = createRequire(import.meta.url);
@@ -108,7 +110,9 @@ export async function loadNativeBlas(threads?: number): Promise<NativeBlas | und
     }
   }
   const osName = 'node:os';
-  const { availableParallelism } = (await import(osName)) as typeof import('node:os');
+  const { availableParallelism } = (await import(
+    /* @vite-ignore */ osName
+  )) as typeof import('node:os');
   loaded.setThreads(threads ?? availableParallelism());
   const [library, core, n] = loaded.info().split('|');
   status = { library, core, threads: Number(n) };
