@@ -148,8 +148,8 @@ export interface CurvePoint {
 }
 
 /**
- * Training curves: value against step, a colour per series (model) and a dash per measure
- * (held-out ELBO, IWAE), with titled axes and a legend.
+ * Training curves: value against step, a colour per series (model, in the legend) and a dash per
+ * measure (held-out ELBO solid, IWAE dashed, named in the subtitle), with titled axes.
  */
 export function curvesSpec(
   title: string,
@@ -158,9 +158,11 @@ export function curvesSpec(
   subtitle?: string[],
 ): TopLevelSpec {
   const series = [...new Set(points.map((p) => p.series))];
+  const measures = [...new Set(points.map((p) => p.measure))];
+  const dashes = measures.map((m, i) => `${m}: ${i ? 'dashed' : 'solid'}`).join('; ');
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: title, ...(subtitle ? { subtitle } : {}), anchor: 'start' },
+    title: { text: title, subtitle: [...(subtitle ?? []), dashes], anchor: 'start' },
     width: 560,
     height: 320,
     data: { values: points },
@@ -174,8 +176,16 @@ export function curvesSpec(
         type: 'nominal',
         title: 'model',
         scale: { domain: series, range: GROUP_COLOURS.slice(0, series.length) },
+        legend: { symbolType: 'stroke', symbolStrokeWidth: 3 },
       },
-      strokeDash: { field: 'measure', type: 'nominal', title: 'estimate' },
+      // The dash of each measure is named in the subtitle: Vega's legend draws a line mark with
+      // points as a bare circle, which cannot show a dash.
+      strokeDash: {
+        field: 'measure',
+        type: 'nominal',
+        scale: { domain: measures, range: measures.map((_, i) => (i ? [6, 4] : [1, 0])) },
+        legend: null,
+      },
     },
   } as TopLevelSpec;
 }

@@ -46,7 +46,7 @@ export function addReproduceCommand(program: Command): void {
     .addOption(
       new Option(
         '--budget <budget>',
-        'quick (minutes; MNIST < 30 min on 2 cores), standard (MNIST: the 2-hour run) or full (the paper’s settings; MNIST takes days)',
+        'quick (minutes; MNIST < 30 min on 2 cores), standard (MNIST: 1.5 h on 2 cores, README’s MNIST table) or full (the paper’s settings; MNIST takes days)',
       )
         .choices(BUDGETS)
         .default('quick'),
