@@ -1,6 +1,5 @@
 /// <reference lib="webworker" />
 // Trains the synthetic experiment off the page's thread and posts what the views show.
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
@@ -33,12 +32,13 @@ const post = (m: FromWorker, transfer: Transferable[] = []) => self.postMessage(
 async function init(backend: DemoBackend): Promise<void> {
   if (backend === 'wasm') {
     // The bundler serves the .wasm files under hashed names: tell tfjs where they are.
-    setWasmPaths({
-      'tfjs-backend-wasm.wasm': wasmPlain,
-      'tfjs-backend-wasm-simd.wasm': wasmSimd,
-      'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded,
+    const info = await initBackend('wasm', {
+      wasmPaths: {
+        'tfjs-backend-wasm.wasm': wasmPlain,
+        'tfjs-backend-wasm-simd.wasm': wasmSimd,
+        'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded,
+      },
     });
-    const info = await initBackend('wasm');
     post({ type: 'ready', backend, detail: `wasm, avb kernels: ${info.patchedKernels.length}` });
     return;
   }

@@ -54,10 +54,10 @@ export async function initBackend(
   options: {
     threads?: number;
     /**
-     * Browsers: where the wasm backend's `.wasm` files are served (a URL prefix ending in `/`),
-     * when a bundler moved them away from the script.
+     * Browsers: where the wasm backend's `.wasm` files are served, when a bundler moved them
+     * away from the script: a URL prefix ending in `/`, or a URL per file name.
      */
-    wasmPaths?: string;
+    wasmPaths?: Parameters<typeof setWasmPaths>[0];
   } = {},
 ): Promise<BackendInfo> {
   if (options.wasmPaths) setWasmPaths(options.wasmPaths);
