@@ -15,11 +15,11 @@ const browser = await chromium.launch({
 try {
   const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
   await page.goto(server.resolvedUrls.local[0]);
-  await page.waitForFunction(() => window.avbDemo.ready && window.avbDemo.llHistory.length > 0);
+  await page.waitForFunction(() => globalThis.avbDemo.ready && globalThis.avbDemo.llHistory.length > 0);
   await page.click('#start');
   await page.waitForFunction(
     (n) => {
-      const h = window.avbDemo.llHistory;
+      const h = globalThis.avbDemo.llHistory;
       return h.length > 0 && h[h.length - 1][0] >= n;
     },
     steps,
@@ -28,7 +28,7 @@ try {
   await page.click('#start'); // pause, so the figure and the numbers agree
   await page.waitForTimeout(500);
   await page.screenshot({ path: 'docs/demo.png' });
-  const h = await page.evaluate(() => window.avbDemo.llHistory.at(-1));
+  const h = await page.evaluate(() => globalThis.avbDemo.llHistory.at(-1));
   process.stdout.write(`docs/demo.png: step ${h[0]}, log-likelihood ${h[1].toFixed(3)}\n`);
 } finally {
   await browser.close();
