@@ -15,7 +15,9 @@ const browser = await chromium.launch({
 try {
   const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
   await page.goto(server.resolvedUrls.local[0]);
-  await page.waitForFunction(() => globalThis.avbDemo.ready && globalThis.avbDemo.llHistory.length > 0);
+  await page.waitForFunction(
+    () => globalThis.avbDemo.ready && globalThis.avbDemo.llHistory.length > 0,
+  );
   await page.click('#start');
   await page.waitForFunction(
     (n) => {
