@@ -83,3 +83,9 @@ export { aisLogLikelihood, DEFAULT_AIS, annealingSchedule } from './eval/ais.js'
 export type { AisOptions, AisResult, AisStart } from './eval/ais.js';
 export { importanceSampledLogLikelihood } from './eval/importanceSampling.js';
 export { buildTrainer } from './experiments/buildTrainer.js';
+export {
+  posteriorSamples,
+  pointNames,
+  SYNTHETIC_OPTIMUM,
+  POSTERIOR_SAMPLES,
+} from './experiments/syntheticPosterior.js';

@@ -4,9 +4,11 @@ import { COLOURS, drawCurves, drawLatent } from './draw.js';
 import { DEMO_BACKENDS } from './protocol.js';
 import type { DemoBackend, Frame, FromWorker, TrainSettings } from './protocol.js';
 
-const OPTIMUM = -Math.log(4);
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const input = (id: string) => $<HTMLInputElement>(id);
+
+// −log 4, written out: importing avb here would load tfjs on the page's thread too.
+const OPTIMUM = -Math.log(4);
 
 /** What the page shows, also read by the end-to-end test. */
 const state = {

@@ -8,6 +8,7 @@ import {
   disposeParts,
   gridLogLikelihood,
   initBackend,
+  posteriorSamples,
   resolveConfig,
   Rng,
   syntheticDataset,
@@ -23,7 +24,7 @@ const LL_EVERY = 100;
 const GRID = { radius: 8, points: 161, chunk: 26000 };
 
 const ds = syntheticDataset();
-let run: { parts: Parts; trainer: Trainer; x: tf.Tensor; rng: Rng; lastLl: number } | undefined;
+let run: { parts: Parts; trainer: Trainer; x: tf.Tensor; rng: Rng } | undefined;
 let running = false;
 let stepsPerFrame = 20;
 
@@ -62,22 +63,14 @@ function reset(s: TrainSettings): void {
   );
   const { parts, trainer } = buildTrainer(cfg, ds);
   const x = tf.tensor(ds.train.x, [4, 4]);
-  run = { parts, trainer, x, rng: new Rng(s.seed + 7), lastLl: NaN };
+  run = { parts, trainer, x, rng: new Rng(s.seed + 7) };
   postFrame(0, true);
 }
 
 /** Draws the samples (and, every LL_EVERY steps, the exact log-likelihood) and posts them. */
 function postFrame(rate: number, withLl: boolean, metrics?: Frame['metrics']): void {
   const r = run!;
-  const samples: Float32Array[] = [];
-  for (let i = 0; i < 4; i++) {
-    const z = tf.tidy(() => {
-      const xi = tf.tile(tf.slice(r.x, [i, 0], [1, 4]), [SAMPLES, 1]);
-      return r.parts.encoder.sample(xi, r.rng).z;
-    });
-    samples.push(z.dataSync() as Float32Array);
-    z.dispose();
-  }
+  const samples = posteriorSamples(r.parts, ds, r.rng, SAMPLES);
   const frame: Frame = { type: 'frame', step: r.trainer.completedSteps, rate, samples, metrics };
   if (withLl) {
     const ll = gridLogLikelihood(r.parts.decoder, r.x, GRID);

@@ -6,9 +6,7 @@ import { gridLogLikelihood } from '../eval/gridLogLikelihood.js';
 import type { Parts } from '../objectives/objective.js';
 import { Rng } from '../random/rng.js';
 import { plotPng, posteriorScatterSpec } from '../viz/plotPng.js';
-
-/** Samples of q(z|x) drawn per data point for the paper's figure. */
-export const POSTERIOR_SAMPLES = 1000;
+import { pointNames, posteriorSamples, SYNTHETIC_OPTIMUM } from './syntheticPosterior.js';
 
 /**
  * The synthetic experiment's evaluation: the exact average log-likelihood of the four points
@@ -26,7 +24,7 @@ export async function evaluateSynthetic(
   const perPoint = gridLogLikelihood(parts.decoder, x);
   x.dispose();
   const logLikelihood = perPoint.reduce((a, b) => a + b, 0) / perPoint.length;
-  const groups = posteriorSamples(parts, ds, seed);
+  const groups = posteriorSamples(parts, ds, new Rng(seed));
   const samplesPng = 'samples.png';
   const optimum = SYNTHETIC_OPTIMUM;
   const spec = posteriorScatterSpec(groups, {
@@ -46,35 +44,6 @@ export async function evaluateSynthetic(
     optimum,
     samplesPng,
   };
-}
-
-/** The best possible average log-likelihood of the four equally likely points: −log 4. */
-export const SYNTHETIC_OPTIMUM = -Math.log(4);
-
-/** Legend names of the data points: e₁..e₄ for the four one-hot vectors. */
-export function pointNames(count: number): string[] {
-  return count === 4
-    ? ['e₁', 'e₂', 'e₃', 'e₄']
-    : Array.from({ length: count }, (_, i) => `x${i + 1}`);
-}
-
-/**
- * {@link POSTERIOR_SAMPLES} draws of q(z|x) for each training point, as flat `[z1, z2, ...]`
- * arrays, from `seed`.
- */
-export function posteriorSamples(parts: Parts, ds: Dataset, seed: number): Float32Array[] {
-  const rng = new Rng(seed);
-  const d = ds.exampleShape.reduce((a, b) => a * b, 1);
-  const groups: Float32Array[] = [];
-  for (let i = 0; i < ds.train.count; i++) {
-    const z = tf.tidy(() => {
-      const xi = tf.tensor(ds.train.x.slice(i * d, (i + 1) * d), [1, d]);
-      return parts.encoder.sample(tf.tile(xi, [POSTERIOR_SAMPLES, 1]), rng).z;
-    });
-    groups.push(z.dataSync() as Float32Array);
-    z.dispose();
-  }
-  return groups;
 }
 
 /** A number with a typographic minus sign, for figure text. */

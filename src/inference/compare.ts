@@ -240,8 +240,8 @@ export async function compareMethods(
   return { results, klToNuts: kl, table, figure };
 }
 
-/** Panel titles of the methods. */
-const METHOD_TITLES: Record<InferenceMethod, string> = {
+/** Display names of the methods (figure panels, report tables). */
+export const METHOD_TITLES: Record<InferenceMethod, string> = {
   avb: 'AVB',
   'avb-ac': 'AVB + adaptive contrast',
   'advi-meanfield': 'ADVI (mean-field)',

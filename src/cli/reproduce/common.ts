@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import type { BackendInfo } from '../../backend/initBackend.js';
 import { AvbUserError } from '../../errors.js';
 import type { RunConfig } from '../../experiments/schema.js';
+import { readSummary } from '../../experiments/runFolder.js';
 import type { TrainSummary } from '../../experiments/trainRun.js';
 import { writeJsonAtomic } from '../../io/atomicFile.js';
 import type { ReportDoc } from '../../report/report.js';
@@ -109,7 +110,7 @@ export function logFile(ctx: ReproduceContext, name: string): string {
  */
 export function trainJob(ctx: ReproduceContext, name: string, config: RunConfig): Job | undefined {
   const dir = runDir(ctx, name);
-  const summary = readJson<TrainSummary>(join(dir, 'summary.json'));
+  const summary = readSummary(dir) as TrainSummary | undefined;
   if (summary?.status === 'completed' && summary.steps >= config.steps) return undefined;
   const id = `train ${name}`;
   const log = logFile(ctx, name);
@@ -123,7 +124,7 @@ export function trainJob(ctx: ReproduceContext, name: string, config: RunConfig)
 
 /** The training summary of a finished run (a reproduction's report needs every one). */
 export function summaryOf(ctx: ReproduceContext, name: string): TrainSummary {
-  const s = readJson<TrainSummary>(join(runDir(ctx, name), 'summary.json'));
+  const s = readSummary(runDir(ctx, name)) as TrainSummary | undefined;
   if (!s) throw new Error(`reproduce: ${name} has no summary.json after training`);
   return s;
 }

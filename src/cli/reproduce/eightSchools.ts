@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { COMPARED_MARGINALS, INFERENCE_METHODS } from '../../inference/compare.js';
-import type { QuantitySummary } from '../../inference/compare.js';
+import { COMPARED_MARGINALS, INFERENCE_METHODS, METHOD_TITLES } from '../../inference/compare.js';
+import type { InferenceMethod, QuantitySummary } from '../../inference/compare.js';
 import type { ReportDoc } from '../../report/report.js';
 import type { Budget, Reproduction } from './common.js';
 import { formatDuration, logFile, num, provenance, readJson } from './common.js';
@@ -19,14 +19,6 @@ interface CompareSummary {
   >;
   klToNuts: Record<string, Record<string, number>>;
 }
-
-const LABELS: Record<string, string> = {
-  avb: 'AVB',
-  'avb-ac': 'AVB + adaptive contrast',
-  'advi-meanfield': 'ADVI (mean-field)',
-  'advi-fullrank': 'ADVI (full-rank)',
-  nuts: 'NUTS (reference)',
-};
 
 /**
  * The paper's eight-schools comparison (section 6.1): AVB, AVB+AC, ADVI (mean-field and
@@ -64,7 +56,7 @@ export const eightSchoolsReproduction: Reproduction = {
       const kl = s.klToNuts[m];
       const p = r.posterior;
       return [
-        LABELS[m],
+        m === 'nuts' ? `${METHOD_TITLES[m]} (reference)` : METHOD_TITLES[m],
         ...COMPARED_MARGINALS.map((c) => (kl ? num(kl[c.label], 3) : '—')),
         `${num(p.mu.mean)} ± ${num(p.mu.sd)}`,
         `${num(p.tau.q2_5)} … ${num(p.tau.q97_5)}`,
@@ -77,7 +69,7 @@ export const eightSchoolsReproduction: Reproduction = {
       title: 'Eight schools: AVB against ADVI and NUTS (paper section 6.1)',
       lead:
         `Each method's posterior compared with a long NUTS run by the KL divergence of its marginals (lower is better). ` +
-        `Closest to NUTS on (μ, τ): ${LABELS[ranked[0][0]]}.`,
+        `Closest to NUTS on (μ, τ): ${METHOD_TITLES[ranked[0][0] as InferenceMethod]}.`,
       results: {
         header: [
           'method',

@@ -1,16 +1,17 @@
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { loadDataset } from '../../data/loadDataset.js';
+import { Rng } from '../../random/rng.js';
 import { resolveConfig } from '../../experiments/config.js';
 import { loadRun } from '../../experiments/loadRun.js';
 import { METHOD_SPECS } from '../../experiments/methods.js';
 import type { Method } from '../../experiments/schema.js';
+import { minus } from '../../experiments/synthetic.js';
 import {
-  minus,
   pointNames,
   posteriorSamples,
   SYNTHETIC_OPTIMUM,
-} from '../../experiments/synthetic.js';
+} from '../../experiments/syntheticPosterior.js';
 import { plotPng, posteriorPanelsSpec } from '../../viz/plotPng.js';
 import type { ReportDoc } from '../../report/report.js';
 import type { Budget, Reproduction, ReproduceContext, RunFacts } from './common.js';
@@ -62,7 +63,7 @@ export const syntheticReproduction: Reproduction = {
       const run = loadRun(runDir(ctx, method));
       try {
         panels.push({
-          groups: posteriorSamples(run.parts, ds, ctx.seed),
+          groups: posteriorSamples(run.parts, ds, new Rng(ctx.seed)),
           title: label,
           subtitle: [`log-likelihood ${minus(ll)} nats`],
         });
