@@ -98,7 +98,7 @@ export function addInferCommand(program: Command): void {
     .option('--json', 'print the summary as JSON')
     .action(async (spec: string, opts: InferCliOptions) => {
       checkOptions(spec, opts);
-      if (opts.out) checkOutputFolder(opts.out, opts.force);
+      if (opts.out) checkOutputFolder(opts.out, opts.force, undefined, modelFiles(spec));
       await initBackend(opts.backend, { threads: opts.threads });
       const model = await loadModel(spec, opts.variant);
       const builtIn = spec in BUILT_IN_MODELS;
@@ -127,9 +127,15 @@ export function addInferCommand(program: Command): void {
         }
       };
       if (opts.compare) {
-        await compareAndWrite(model, { ...common, onProgress }, opts, (m) => {
-          current = m;
-        });
+        await compareAndWrite(
+          model,
+          { ...common, onProgress },
+          opts,
+          (m) => {
+            current = m;
+          },
+          modelFiles(spec),
+        );
         return;
       }
       const r = await runInference(model, opts.method, { ...common, onProgress });
@@ -137,10 +143,14 @@ export function addInferCommand(program: Command): void {
       if (opts.out) {
         // NUTS draws as sampled (chains kept); a symmetric posterior's mirror modes are left as
         // the chains found them.
-        writeOutputFolder(opts.out, {
-          'summary.json': JSON.stringify(summary, null, 2) + '\n',
-          'draws.csv': drawsToCsv(r.draws),
-        });
+        writeOutputFolder(
+          opts.out,
+          {
+            'summary.json': JSON.stringify(summary, null, 2) + '\n',
+            'draws.csv': drawsToCsv(r.draws),
+          },
+          modelFiles(spec),
+        );
       }
       if (opts.json) {
         printJson(summary);
@@ -197,6 +207,7 @@ async function compareAndWrite(
   common: Parameters<typeof compareMethods>[1],
   opts: InferCliOptions,
   onMethod: (method: string) => void,
+  protect: string[],
 ): Promise<void> {
   const c = await compareMethods(model, { ...common, onMethod });
   const summary = {
@@ -212,10 +223,15 @@ async function compareAndWrite(
     'samples.png': c.figure,
   };
   for (const r of c.results) files[`draws-${r.method}.csv`] = drawsToCsv(r.draws);
-  writeOutputFolder(opts.out!, files);
+  writeOutputFolder(opts.out!, files, protect);
   if (opts.json) printJson(summary);
   else
     process.stdout.write(
       `${c.table}\nwritten to ${opts.out}: summary.json, table.md, samples.png, draws-<method>.csv\n`,
     );
+}
+
+/** The user's model module, which `--force` must never delete (built-in models have no file). */
+function modelFiles(spec: string): string[] {
+  return spec in BUILT_IN_MODELS ? [] : [spec];
 }

@@ -1,23 +1,32 @@
-import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { AvbUserError } from '../errors.js';
 import { checkWritableFolder } from '../io/atomicFile.js';
+import {
+  checkReplaceable,
+  makeOwnedFolder,
+  recordOwned,
+  removeOwnedFolder,
+} from '../io/ownedFolder.js';
 
 /**
- * Checks, before any computing, that `out` can be written: it must not exist unless `force`,
- * and its nearest existing ancestor must be a writable folder. Throws a one-line
- * {@link AvbUserError} otherwise.
+ * Checks, before any computing, that `out` can be written: a file is refused; an existing folder
+ * only with `force`, and then only if everything in it is avb's and it holds none of `protect`
+ * (the files the command reads); its nearest existing ancestor must be a writable folder. Throws
+ * a one-line {@link AvbUserError} otherwise.
  */
 export function checkOutputFolder(
   out: string,
   force: boolean | undefined,
   whenExists = 'add --force to replace it',
+  protect: string[] = [],
 ): void {
   const path = resolve(out);
   if (existsSync(path)) {
-    if (!force) throw new AvbUserError(`output folder ${out} already exists; ${whenExists}`);
     if (!statSync(path).isDirectory())
       throw new AvbUserError(`--out ${out} is a file, not a folder; choose another path`);
+    if (!force) throw new AvbUserError(`output folder ${out} already exists; ${whenExists}`);
+    checkReplaceable(out, protect);
   }
   let parent = dirname(path);
   while (!existsSync(parent)) parent = dirname(parent);
@@ -28,18 +37,27 @@ export function checkOutputFolder(
 
 /**
  * Writes `files` into the folder `out` all at once: into a sibling temporary folder first, which
- * then replaces `out`, so an interrupted or failed write leaves no partial output behind.
+ * then replaces `out` (after {@link removeOwnedFolder}: only avb's own output is ever replaced),
+ * so an interrupted or failed write leaves no partial output behind.
  */
-export function writeOutputFolder(out: string, files: Record<string, string | Uint8Array>): void {
+export function writeOutputFolder(
+  out: string,
+  files: Record<string, string | Uint8Array>,
+  protect: string[] = [],
+): void {
   const path = resolve(out);
   const tmp = `${path}.tmp-${process.pid}`;
   try {
-    mkdirSync(tmp, { recursive: true });
-    for (const [name, content] of Object.entries(files)) writeFileSync(join(tmp, name), content);
-    if (existsSync(path)) rmSync(path, { recursive: true, force: true });
-    renameSync(tmp, path);
+    makeOwnedFolder(tmp);
+    for (const [name, content] of Object.entries(files)) {
+      recordOwned(join(tmp, name));
+      writeFileSync(join(tmp, name), content);
+    }
   } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
+    if (existsSync(tmp)) removeOwnedFolder(tmp);
     throw new AvbUserError(`cannot write ${out}: ${(e as Error).message.split('\n')[0]}`);
   }
+  removeOwnedFolder(out, protect);
+  mkdirSync(dirname(path), { recursive: true });
+  renameSync(tmp, path);
 }

@@ -5,7 +5,7 @@ import { initBackend } from '../backend/initBackend.js';
 import type { BackendChoice, BackendInfo } from '../backend/initBackend.js';
 import type { DataInfo } from '../data/dataset.js';
 import { dataInfo } from '../data/dataset.js';
-import { absoluteDataSpec, loadDataset } from '../data/loadDataset.js';
+import { absoluteDataSpec, dataFileOf, loadDataset } from '../data/loadDataset.js';
 import { DECODER_TYPES } from '../nn/decoders.js';
 import type { DecoderType } from '../nn/decoders.js';
 import { AvbUserError } from '../errors.js';
@@ -136,8 +136,14 @@ async function trainAction(opts: TrainOptions): Promise<void> {
     // The checkpoint is rewritten in the run folder: it must accept new files.
     if (existsSync(opts.out)) checkWritableFolder(opts.out);
   } else {
-    checkOutputFolder(opts.out, opts.force, 'add --resume to continue it or --force to replace it');
     fresh = newRun(readConfigFile(opts.config), cli, opts.config);
+    const reads = [dataFileOf(fresh.config.experiment), opts.config];
+    checkOutputFolder(
+      opts.out,
+      opts.force,
+      'add --resume to continue it or --force to replace it',
+      reads.filter((f): f is string => f !== undefined),
+    );
   }
   const backend = await initBackend(opts.backend, { threads: opts.threads });
   const stop = watchStopSignals('stopping after this step and writing a checkpoint');
@@ -163,6 +169,7 @@ async function runWithProgress(
       out: opts.out,
       resume: opts.resume,
       force: opts.force,
+      protect: opts.config ? [opts.config] : [],
       dataset: fresh?.dataset,
       steps: opts.resume ? opts.steps : undefined,
       onNan: opts.resume ? opts.onNan : undefined,

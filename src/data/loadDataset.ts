@@ -36,6 +36,11 @@ export function isUserData(spec: string): boolean {
   return /^(idx|npy):/.test(spec);
 }
 
+/** The file a user's data spec (`idx:PATH`, `npy:PATH`) reads; undefined for built-in sets. */
+export function dataFileOf(spec: string): string | undefined {
+  return /^(idx|npy):(.+)$/.exec(spec)?.[2];
+}
+
 /**
  * The spec with its file path made absolute, so that a run folder keeps working from any
  * working directory (`avb eval --run` from elsewhere).

@@ -141,20 +141,25 @@ function fortranToC(data: NpyArray['data'], shape: number[]): NpyArray['data'] {
 }
 
 /**
- * Encodes a float32 C-order `.npy` (version 1.0): samples, codes and reconstructions written by
- * the CLI, and test fixtures. Arguments in tfjs's order, `tf.tensor(data, shape)`.
+ * Encodes a float32 (or, for a Uint8Array, uint8) C-order `.npy` (version 1.0): samples, codes
+ * and reconstructions written by the CLI, and data sets and test fixtures. Arguments in tfjs's
+ * order, `tf.tensor(data, shape)`.
  */
-export function encodeNpy(data: Float32Array, shape: number[]): Uint8Array {
+export function encodeNpy(data: Float32Array | Uint8Array, shape: number[]): Uint8Array {
   const n = shape.reduce((a, b) => a * b, 1);
-  if (!(data instanceof Float32Array) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw new TypeError('encodeNpy(data, shape): data must be a Float32Array and shape integers');
+  const typed = data instanceof Float32Array || data instanceof Uint8Array;
+  if (!typed || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new TypeError(
+      'encodeNpy(data, shape): data must be a Float32Array or Uint8Array and shape integers',
+    );
   }
   if (n !== data.length) {
     throw new TypeError(
       `encodeNpy(data, shape): shape [${shape.join(', ')}] holds ${n} values but data has ${data.length}`,
     );
   }
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  const descr = data instanceof Uint8Array ? '|u1' : '<f4';
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
   const total = 10 + header.length + 1;
   header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
   const out = new Uint8Array(10 + header.length + data.byteLength);

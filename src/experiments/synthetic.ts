@@ -1,5 +1,5 @@
 import * as tf from '../tf.js';
-import { writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomicFile.js';
 import { join } from 'node:path';
 import type { Dataset } from '../data/dataset.js';
 import { gridLogLikelihood } from '../eval/gridLogLikelihood.js';
@@ -37,7 +37,7 @@ export async function evaluateSynthetic(
     range: 4,
     circle: 2,
   });
-  writeFileSync(join(outDir, samplesPng), await plotPng(spec));
+  writeFileAtomic(join(outDir, samplesPng), await plotPng(spec));
   return {
     logLikelihood,
     logLikelihoodPerPoint: Array.from(perPoint),

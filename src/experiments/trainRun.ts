@@ -1,9 +1,10 @@
-import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import type { Dataset, DataInfo } from '../data/dataset.js';
 import { dataInfo } from '../data/dataset.js';
-import { loadDataset } from '../data/loadDataset.js';
+import { dataFileOf, loadDataset } from '../data/loadDataset.js';
 import { AvbUserError } from '../errors.js';
-import { writeJsonAtomic } from '../io/atomicFile.js';
+import { writeFileAtomic, writeJsonAtomic } from '../io/atomicFile.js';
+import { makeOwnedFolder, removeOwnedFolder } from '../io/ownedFolder.js';
 import type { Parts } from '../objectives/objective.js';
 import { yieldToEventLoop } from '../yieldToEventLoop.js';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
@@ -38,8 +39,13 @@ export interface TrainRunOptions {
   out: string;
   /** Continue the run in `out` from its checkpoint. */
   resume?: boolean;
-  /** Replace an existing `out` folder. */
+  /**
+   * Replace an existing `out` folder: only if avb wrote everything in it, and it holds neither
+   * the data file nor `protect` (see `io/ownedFolder.ts`).
+   */
   force?: boolean;
+  /** Files the run reads besides its data (e.g. the config file), which `force` must not delete. */
+  protect?: string[];
   /** With `resume`: a new total number of steps (to extend a finished run). */
   steps?: number;
   /** With `resume`: a new divergence policy. */
@@ -207,11 +213,13 @@ function buildRunState(
 }
 
 function createRunFolder(o: TrainRunOptions, s: RunState): void {
-  if (o.force && existsSync(o.out)) rmSync(o.out, { recursive: true, force: true });
-  mkdirSync(o.out, { recursive: true });
+  const dataFile = dataFileOf(s.cfg.experiment);
+  const protect = [...(dataFile ? [dataFile] : []), ...(o.protect ?? [])];
+  if (o.force) removeOwnedFolder(o.out, protect);
+  makeOwnedFolder(o.out);
   writeJsonAtomic(s.paths.config, s.cfg);
   writeJsonAtomic(s.paths.data, dataInfo(s.ds));
-  writeFileSync(s.paths.metrics, '');
+  writeFileAtomic(s.paths.metrics, '');
   // Step 0: the rollback point of last resort.
   checkpointNow(s, 0);
 }

@@ -12,11 +12,13 @@ import {
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { AvbUserError } from '../errors.js';
+import { recordOwned } from './ownedFolder.js';
 
 /**
  * Writes `content` to `path` through a temporary file, fsync and rename, so a crash at any moment
  * leaves either the old file or the new one, never a partial one. Failures are one-line
- * {@link AvbUserError}s naming the file and the cause.
+ * {@link AvbUserError}s naming the file and the cause. In a folder avb owns, the file is recorded
+ * as avb's first (so `--force` may later replace it, and a crash's `.tmp` leftover with it).
  */
 export function writeFileAtomic(path: string, content: string | Uint8Array | Uint8Array[]): void {
   const chunks =
@@ -28,6 +30,7 @@ export function writeFileAtomic(path: string, content: string | Uint8Array | Uin
   const tmp = `${path}.tmp`;
   let fd: number | undefined;
   try {
+    recordOwned(path);
     fd = openSync(tmp, 'w');
     for (const c of chunks) {
       let off = 0;
@@ -97,6 +100,11 @@ export function checkWritableFolder(folder: string, option = '--out'): void {
     mkdirSync(probe);
     rmdirSync(probe);
   } catch (e) {
-    throw new AvbUserError(`cannot write to ${folder} (${option}): ${describeFsError(e)}`);
+    // The folder exists, so ENOENT here means it takes no new entries (e.g. /proc).
+    const why =
+      (e as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'it does not accept new files; choose a writable location'
+        : describeFsError(e);
+    throw new AvbUserError(`cannot write to ${folder} (${option}): ${why}`);
   }
 }

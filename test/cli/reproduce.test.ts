@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { EvalResult } from '../../src/experiments/evaluateRun.js';
 import type { TrainSummary } from '../../src/experiments/trainRun.js';
+import { foreignEntries } from '../../src/io/ownedFolder.js';
 import { avb, expectUserError, MAIN } from './runCli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'avb-reproduce-'));
@@ -20,6 +21,8 @@ function expectSelfContained(out: string): string {
   for (const f of figures) expect(existsSync(join(out, f)), f).toBe(true);
   expect(html.match(/src="data:image\/png;base64,/g)).toHaveLength(figures.length);
   expect(html).not.toMatch(/src="(?!data:)/);
+  // Every file is recorded as avb's, so --force may replace the whole folder.
+  expect(foreignEntries(out)).toEqual([]);
   return md;
 }
 
@@ -45,6 +48,14 @@ describe('avb reproduce', () => {
       avb('reproduce', 'synthetic', '--steps', '40', '--seed', '2', '--out', out),
       /holds a reproduction with seed 1, not 2; rerun with --seed 1 .* or add --force/,
     );
+    // --force replaces only avb's output: a file of the user's there is named and kept.
+    writeFileSync(join(out, 'runs', 'avb', 'my-notes.txt'), 'mine');
+    expectUserError(
+      avb('reproduce', 'synthetic', '--steps', '40', '--seed', '2', '--out', out, '--force'),
+      /holds files avb did not write \(runs\/avb\/my-notes\.txt\)/,
+    );
+    expect(readFileSync(join(out, 'runs', 'avb', 'my-notes.txt'), 'utf8')).toBe('mine');
+    expect(existsSync(join(out, 'report.md'))).toBe(true);
   });
 
   it('mnist: five models, AIS sharded over two processes and merged, samples, reconstructions and curves', () => {

@@ -1,6 +1,6 @@
 import { Argument, Option } from 'commander';
 import type { Command } from 'commander';
-import { mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { initBackend } from '../../backend/initBackend.js';
 import type { BackendChoice } from '../../backend/initBackend.js';
@@ -8,6 +8,8 @@ import { markdownTable, writeReport } from '../../report/report.js';
 import { EXIT_SIGNAL, watchStopSignals } from '../interrupt.js';
 import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
 import { checkOutputFolder } from '../outputFolder.js';
+import { checkWritableFolder } from '../../io/atomicFile.js';
+import { makeOwnedFolder } from '../../io/ownedFolder.js';
 import { formatSeconds } from '../progress.js';
 import { BUDGETS, openState, saveState } from './common.js';
 import type { Budget, Reproduction, ReproduceContext } from './common.js';
@@ -72,7 +74,8 @@ export function addReproduceCommand(program: Command): void {
 /** Plans the experiment's commands, runs what is left of them, then writes the report. */
 async function runReproduction(experiment: string, opts: ReproduceOptions): Promise<void> {
   const out = opts.out ?? `runs/reproduce-${experiment}`;
-  checkOutputFolder(out, true);
+  if (opts.force || !existsSync(out)) checkOutputFolder(out, true);
+  else checkWritableFolder(out);
   const state = openState(
     out,
     {
@@ -100,7 +103,7 @@ async function runReproduction(experiment: string, opts: ReproduceOptions): Prom
   };
   if (opts.backend) process.env.AVB_BACKEND = opts.backend;
   const backend = await initBackend(opts.backend, { threads: 1 });
-  mkdirSync(out, { recursive: true });
+  makeOwnedFolder(out);
   saveState(out, state);
   const repro = REPRODUCTIONS[experiment];
   const jobs = repro.jobs(ctx);

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { makeOwnedFolder, removeOwnedFolder } from '../../io/ownedFolder.js';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { BackendInfo } from '../../backend/initBackend.js';
@@ -63,7 +64,7 @@ export function openState(
   force: boolean | undefined,
 ): ReproduceState {
   const path = join(out, STATE_FILE);
-  if (force && existsSync(out)) rmSync(out, { recursive: true, force: true });
+  if (force) removeOwnedFolder(out);
   if (!existsSync(out)) return { ...want, seconds: 0 };
   if (!existsSync(path)) {
     throw new AvbUserError(
@@ -117,7 +118,7 @@ export function trainJob(ctx: ReproduceContext, name: string, config: RunConfig)
   if (existsSync(join(dir, 'checkpoint.avbckpt')))
     return { id, log, args: ['train', '--resume', '--out', dir, '--steps', String(config.steps)] };
   const file = join(ctx.out, 'configs', `${name}.json`);
-  mkdirSync(dirname(file), { recursive: true });
+  makeOwnedFolder(dirname(file));
   writeJsonAtomic(file, config);
   return { id, log, args: ['train', '--config', file, '--out', dir, '--force'] };
 }

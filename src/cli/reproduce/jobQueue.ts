@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
+import { makeOwnedFolder, recordOwned } from '../../io/ownedFolder.js';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AvbUserError } from '../../errors.js';
@@ -83,7 +84,8 @@ export async function runJobs(jobs: Job[], o: QueueOptions): Promise<'done' | 's
       }
     };
     const start = (job: Job) => {
-      mkdirSync(dirname(job.log), { recursive: true });
+      makeOwnedFolder(dirname(job.log));
+      recordOwned(job.log);
       const log = createWriteStream(job.log, { flags: 'a' });
       log.write(`$ avb ${job.args.join(' ')}\n`);
       const began = performance.now();

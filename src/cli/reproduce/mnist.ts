@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { makeOwnedFolder } from '../../io/ownedFolder.js';
 import { join } from 'node:path';
 import { resolveConfig } from '../../experiments/config.js';
 import { EVAL_FILE, mergeEvalShards } from '../../experiments/evaluateRun.js';
@@ -7,7 +8,7 @@ import { METHOD_SPECS } from '../../experiments/methods.js';
 import { mnistCpuOverrides } from '../../experiments/presets.js';
 import type { Method } from '../../experiments/schema.js';
 import { meanAndStderr } from '../../eval/stats.js';
-import { writeJsonAtomic } from '../../io/atomicFile.js';
+import { writeFileAtomic, writeJsonAtomic } from '../../io/atomicFile.js';
 import type { ReportDoc, ReportFigure } from '../../report/report.js';
 import { curvesSpec, plotPng } from '../../viz/plotPng.js';
 import type { CurvePoint } from '../../viz/plotPng.js';
@@ -214,7 +215,7 @@ async function figures(ctx: ReproduceContext): Promise<ReportFigure[]> {
     curvePoints(ctx),
     ["AVB's ELBO uses the adversary's KL estimate; IWAE needs a Gaussian (VAE, AVB+AC's r(z|x))"],
   );
-  writeFileSync(join(ctx.out, curves), await plotPng(spec));
+  writeFileAtomic(join(ctx.out, curves), await plotPng(spec));
   const label = (name: string) => {
     const m = MODELS.find((x) => x.name === name)!;
     return `${METHOD_SPECS[m.method].label}, ${m.latent}-dim latent`;
@@ -268,7 +269,7 @@ function networksNote(ctx: ReproduceContext): string {
  */
 export const mnistReproduction: Reproduction = {
   jobs(ctx) {
-    mkdirSync(join(ctx.out, 'figures'), { recursive: true });
+    makeOwnedFolder(join(ctx.out, 'figures'));
     // Every training first (the queue starts the first ready job): each unlocks two AIS shards,
     // and the shards, which split evenly, then keep both processes busy to the end.
     const jobs = MODELS.flatMap((m) => modelJobs(ctx, m));

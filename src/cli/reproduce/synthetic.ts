@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../io/atomicFile.js';
 import { loadDataset } from '../../data/loadDataset.js';
 import { Rng } from '../../random/rng.js';
 import { resolveConfig } from '../../experiments/config.js';
@@ -77,7 +77,7 @@ export const syntheticReproduction: Reproduction = {
       panels,
       { groupNames: pointNames(ds.train.count), range: 4, circle: 2 },
     );
-    writeFileSync(join(ctx.out, FIGURE), await plotPng(spec));
+    writeFileAtomic(join(ctx.out, FIGURE), await plotPng(spec));
     const best = rows.reduce((a, b) => (parseNum(b[1]) > parseNum(a[1]) ? b : a));
     return {
       title: 'AVB on the synthetic four-point data set (paper section 5.1)',
