@@ -93,7 +93,7 @@ export function addApplyCommands(program: Command): void {
   program
     .command('encode')
     .description(
-      'encode examples: draws of z ~ q(z|x), and the exact mean and variance of q(z|x) where the encoder has them (vae, avb-ac)',
+      'encode examples: draws of z ~ q(z|x), and the mean and variance of q(z|x) where the encoder gives them (vae: exact; avb-ac: to 0.4% of an sd)',
     )
     .requiredOption('--run <dir>', 'run folder written by avb train')
     .requiredOption(
@@ -120,11 +120,18 @@ export function addApplyCommands(program: Command): void {
         const L = run.loaded.config.latent;
         const zShape = opts.samples === 1 ? [split.count, L] : [split.count, opts.samples, L];
         writeFileAtomic(files[0], encodeNpy(e.z, zShape));
-        const lines = [`codes of ${split.count} examples written to ${files[0]}`];
+        const lines = [`codes of ${plural(split.count, 'example')} written to ${files[0]}`];
         if (e.mean && e.variance) {
           writeFileAtomic(files[1], encodeNpy(e.mean, [split.count, L]));
           writeFileAtomic(files[2], encodeNpy(e.variance, [split.count, L]));
           lines.push(`the mean and variance of q(z|x): ${files[1]}, ${files[2]}`);
+          if (e.moments?.kind === 'basis')
+            lines.push(
+              `  (from ${e.moments.draws.toLocaleString('en-US')} fixed noise draws of the basis vectors, the same for every example, batch and seed: ` +
+                `Monte-Carlo error ${(100 * e.moments.meanErrorSd).toFixed(1)}% of an sd for the means, ` +
+                `at most ${(100 * e.moments.varianceErrorRelative).toFixed(1)}% for the variances)`,
+            );
+          else lines.push('  (exact: the Gaussian encoder gives them)');
         }
         process.stdout.write(lines.join('\n') + '\n');
       } finally {
@@ -228,4 +235,9 @@ function rangeOf(x: Float32Array, kind: 'binary' | 'real'): [number, number] {
     if (v > hi) hi = v;
   }
   return hi > lo ? [lo, hi] : [lo - 1, lo + 1];
+}
+
+/** `1 example`, `3 examples`. */
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }

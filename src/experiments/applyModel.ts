@@ -2,7 +2,9 @@ import * as tf from '../tf.js';
 import type { DataInfo, DataSplit } from '../data/dataset.js';
 import { exampleSize } from '../data/dataset.js';
 import { AvbUserError } from '../errors.js';
-import type { Rng } from '../random/rng.js';
+import { BasisVectorEncoder } from '../nn/encoders.js';
+import { Rng } from '../random/rng.js';
+import { basisMoments } from './basisMoments.js';
 import type { LoadedRun } from './loadRun.js';
 
 /** Examples per forward pass: bounds memory for any number of examples. */
@@ -42,53 +44,89 @@ export function reconstruct(run: LoadedRun, split: DataSplit, rng: Rng): Float32
 export interface Encoding {
   /** `samples` draws of z ~ q(z|x) per example: `[count, samples, latent]` row-major. */
   z: Float32Array;
-  /** The exact mean and variance of q(z|x) (`[count, latent]`), for encoders that have them. */
+  /** The mean and variance of q(z|x) (`[count, latent]`), for encoders that have them. */
   mean?: Float32Array;
   variance?: Float32Array;
+  /**
+   * How the moments were computed: `exact` (a Gaussian encoder's own), or `basis` (AVB+AC:
+   * exact in x, with E[v_i], Var[v_i] from {@link BASIS_MOMENT_DRAWS} fixed noise draws), with
+   * their largest Monte-Carlo standard errors: of a mean in units of q(z|x)'s sd, and of a
+   * variance relative to it.
+   */
+  moments?:
+    | { kind: 'exact' }
+    | { kind: 'basis'; draws: number; meanErrorSd: number; varianceErrorRelative: number };
 }
 
 /**
- * Encodes examples: `samples` draws of z ~ q(z|x) each, and where the encoder knows them (the
- * VAE's Gaussian, AVB+AC's basis-vector encoder) the exact moments of q(z|x).
+ * Encodes examples: `samples` draws of z ~ q(z|x) each (from `rng`), and where the encoder's
+ * form gives them the moments of q(z|x), which depend on neither `rng` nor how examples are
+ * batched: exact for the VAE's Gaussian; for AVB+AC's basis-vector encoder exact functions of x
+ * and of the basis vectors' moments, estimated once from fixed noise draws (see `moments`).
  */
 export function encode(run: LoadedRun, split: DataSplit, samples: number, rng: Rng): Encoding {
   const L = run.config.latent;
+  const encoder = run.parts.encoder;
   const z = new Float32Array(split.count * samples * L);
+  const basis = encoder instanceof BasisVectorEncoder ? basisMoments(encoder) : undefined;
+  const vMean = basis && tf.tensor2d(Float32Array.from(basis.mean), [basis.mean.length / L, L]);
+  const vVar = basis && tf.tensor2d(Float32Array.from(basis.variance), [basis.mean.length / L, L]);
+  const vVarVar = basis && tf.tensor2d(Float32Array.from(basis.varianceOfVariance), vVar!.shape);
   let mean: Float32Array | undefined;
   let variance: Float32Array | undefined;
+  let varianceErrorRelative = 0;
   const chunk = Math.max(1, Math.floor(CHUNK / samples));
-  forChunks(run, split, chunk, (x, from, m) => {
-    const tiled = tf.tidy(() =>
-      samples === 1
-        ? x.clone()
-        : tf.reshape(
-            tf.tile(tf.expandDims(x, 1), [1, samples, ...Array<number>(x.rank - 1).fill(1)]),
-            [m * samples, ...x.shape.slice(1)],
-          ),
-    );
-    const s = tf.tidy(() => {
-      const draw = run.parts.encoder.sample(tiled, rng);
-      const moments = draw.gaussian
-        ? { mean: draw.gaussian.mean, variance: tf.exp(draw.gaussian.logVar) }
-        : draw.moments;
-      return { z: draw.z, ...(moments ? { mean: moments.mean, variance: moments.variance } : {}) };
-    });
-    tiled.dispose();
-    z.set(s.z.dataSync(), from * samples * L);
-    if (s.mean && s.variance) {
-      mean ??= new Float32Array(split.count * L);
-      variance ??= new Float32Array(split.count * L);
-      // With several draws per example the moments repeat: keep the first of each.
-      const mu = s.mean.dataSync();
-      const va = s.variance.dataSync();
-      for (let i = 0; i < m; i++) {
-        mean.set(mu.subarray(i * samples * L, i * samples * L + L), (from + i) * L);
-        variance.set(va.subarray(i * samples * L, i * samples * L + L), (from + i) * L);
+  try {
+    forChunks(run, split, chunk, (x, from) => {
+      const draws = tf.tidy(() => encoder.sample(tileRows(x, samples), rng).z);
+      z.set(draws.dataSync(), from * samples * L);
+      draws.dispose();
+      const moments = tf.tidy(() => {
+        if (basis) {
+          const q = (encoder as BasisVectorEncoder).momentsOf(x, vMean!, vVar!);
+          // se of sum_i a_i^2 Var[v_i] is sqrt(sum_i a_i^4 Var[Var-hat[v_i]]).
+          const se = tf.sqrt(tf.sum(tf.mul(tf.pow(q.a, 4), vVarVar!), 1));
+          return [q.mean, q.variance, tf.max(tf.div(se, tf.maximum(q.variance, 1e-30)))];
+        }
+        const g = encoder.sample(x, new Rng(0)).gaussian; // the Gaussian's moments use no noise
+        return g ? [g.mean, tf.exp(g.logVar)] : [];
+      });
+      if (moments.length) {
+        mean ??= new Float32Array(split.count * L);
+        variance ??= new Float32Array(split.count * L);
+        mean.set(moments[0].dataSync(), from * L);
+        variance.set(moments[1].dataSync(), from * L);
+        if (moments[2])
+          varianceErrorRelative = Math.max(varianceErrorRelative, moments[2].dataSync()[0]);
       }
-    }
-    tf.dispose([s.z, s.mean, s.variance].filter((t): t is tf.Tensor2D => t !== undefined));
-  });
-  return mean && variance ? { z, mean, variance } : { z };
+      tf.dispose(moments);
+    });
+  } finally {
+    tf.dispose([vMean, vVar, vVarVar].filter((t): t is tf.Tensor2D => t !== undefined));
+  }
+  if (!mean || !variance) return { z };
+  return {
+    z,
+    mean,
+    variance,
+    moments: basis
+      ? {
+          kind: 'basis',
+          draws: basis.draws,
+          meanErrorSd: 1 / Math.sqrt(basis.draws),
+          varianceErrorRelative,
+        }
+      : { kind: 'exact' },
+  };
+}
+
+/** Each row of `x` repeated `samples` times in place: `[n * samples, ...]`. */
+function tileRows(x: tf.Tensor, samples: number): tf.Tensor {
+  if (samples === 1) return x.clone();
+  return tf.reshape(
+    tf.tile(tf.expandDims(x, 1), [1, samples, ...Array<number>(x.rank - 1).fill(1)]),
+    [x.shape[0] * samples, ...x.shape.slice(1)],
+  );
 }
 
 /**

@@ -241,27 +241,59 @@ export class BasisVectorEncoder extends Module implements Encoder {
 
   sample(x: tf.Tensor, rng: Rng): EncoderSample {
     const n = x.shape[0];
-    const B = this.o.bases;
-    const L = this.latentDim;
+    const { z0, a } = this.coefficients(x);
+    const v = this.basisDraws(rng, n); // [B, n, L]: example k's draw of each v_i
+    const z = tf.add(z0, tf.sum(tf.mul(a, tf.transpose(v, [1, 0, 2])), 1)) as tf.Tensor2D;
+    // Training's moments: E[v_i], Var[v_i] over this batch's own draws (the authors' estimate).
+    const { mean: vMean, variance: vVar } = tf.moments(v, 1); // [B, L]
+    return { z, moments: this.momentsGiven(z0, a, vMean, vVar) };
+  }
+
+  /** z0(x) `[n, L]` and the positive coefficients a(x) `[n, B, L]`. */
+  private coefficients(x: tf.Tensor): { z0: tf.Tensor2D; a: tf.Tensor3D } {
+    const n = x.shape[0];
     const h = this.features.apply(this.tower ? this.tower.apply(x) : flatten(x));
-    const z0 = this.z0.apply(h);
-    // a: [n, B, L], positive, starting near 0 (elu(-5) + 1 ~ 0.007) so training starts deterministic-ish.
-    const a = tf.add(tf.elu(tf.sub(this.coeffs.apply(h), 5)), 1).reshape([n, B, L]);
-    const eps = rng.normalTensor([B, n, this.o.noiseDim]);
+    const z0 = this.z0.apply(h) as tf.Tensor2D;
+    // Positive, starting near 0 (elu(-5) + 1 ~ 0.007) so training starts deterministic-ish.
+    const a = tf
+      .add(tf.elu(tf.sub(this.coeffs.apply(h), 5)), 1)
+      .reshape([n, this.o.bases, this.latentDim]) as tf.Tensor3D;
+    return { z0, a };
+  }
+
+  /** `n` independent draws of every basis vector v_i(eps_i): `[B, n, L]`. */
+  basisDraws(rng: Rng, n: number): tf.Tensor3D {
+    const eps = rng.normalTensor([this.o.bases, n, this.o.noiseDim]);
     const hidden = activate(
       tf.add(tf.matMul(eps as tf.Tensor3D, this.read(this.v1) as tf.Tensor3D), this.read(this.v1b)),
       this.o.activation,
     );
-    const v = tf.add(
+    return tf.add(
       tf.matMul(hidden as tf.Tensor3D, this.read(this.v2) as tf.Tensor3D),
       this.read(this.v2b),
-    ); // [B, n, L]
-    const vt = tf.transpose(v, [1, 0, 2]); // [n, B, L]
-    const z = tf.add(z0, tf.sum(tf.mul(a, vt), 1)) as tf.Tensor2D;
-    const { mean: vMean, variance: vVar } = tf.moments(v, 1); // [B, L] over the batch's draws
+    ) as tf.Tensor3D;
+  }
+
+  /**
+   * E[z|x] = z0 + sum_i a_i E[v_i] and Var[z|x] = sum_i a_i^2 Var[v_i] (the v_i are independent),
+   * each `[n, L]`, for given moments of the basis vectors (`[B, L]` each). The v_i do not depend
+   * on x, so moments estimated once (see `experiments/basisMoments.ts`) serve every example.
+   */
+  momentsGiven(
+    z0: tf.Tensor2D,
+    a: tf.Tensor3D,
+    vMean: tf.Tensor,
+    vVar: tf.Tensor,
+  ): { mean: tf.Tensor2D; variance: tf.Tensor2D } {
     const mean = tf.add(z0, tf.sum(tf.mul(a, vMean), 1)) as tf.Tensor2D;
     const variance = tf.sum(tf.mul(tf.square(a), vVar), 1) as tf.Tensor2D;
-    return { z, moments: { mean, variance } };
+    return { mean, variance };
+  }
+
+  /** The moments of q(z|x) for each row of `x` given the basis vectors' moments. Call inside `tf.tidy`. */
+  momentsOf(x: tf.Tensor, vMean: tf.Tensor, vVar: tf.Tensor) {
+    const { z0, a } = this.coefficients(x);
+    return { ...this.momentsGiven(z0, a, vMean, vVar), a };
   }
 }
 
