@@ -14,7 +14,13 @@ import { requireRunFolder } from '../experiments/runFolder.js';
 import { checkWritableFile, writeFileAtomic } from '../io/atomicFile.js';
 import { Rng } from '../random/rng.js';
 import { imageGridPng, isImageShape } from '../viz/imageGrid.js';
-import { backendOption, threadsOption, nonNegativeInt, positiveInt } from './options.js';
+import {
+  backendOption,
+  threadsOption,
+  nonNegativeInt,
+  positiveInt,
+  positiveNumber,
+} from './options.js';
 
 interface ApplyOptions {
   run: string;
@@ -23,6 +29,9 @@ interface ApplyOptions {
   backend?: BackendChoice;
   threads?: number;
 }
+
+const SCALE_HELP =
+  "divide the data file's values by n (default: the run's own --scale, else as avb train reads files)";
 
 /** `avb sample`, `avb reconstruct` and `avb encode`: using a trained run, without its data. */
 export function addApplyCommands(program: Command): void {
@@ -67,12 +76,13 @@ export function addApplyCommands(program: Command): void {
       'FILE.png (rows of inputs, each above its reconstructions) or FILE.npy [2, n, ...example shape] (default: RUN/reconstructions.png or .npy)',
     )
     .option('--seed <n>', 'random seed', nonNegativeInt, 1)
+    .option('--scale <n>', SCALE_HELP, positiveNumber)
     .addOption(backendOption())
     .addOption(threadsOption())
-    .action(async (opts: ApplyOptions & { n: number; data?: string }) => {
+    .action(async (opts: ApplyOptions & { n: number; data?: string; scale?: number }) => {
       const run = await openRun(opts, 'reconstructions');
       try {
-        const all = examplesFor(run.loaded, opts.data);
+        const all = examplesFor(run.loaded, opts.data, opts.scale);
         const split = firstExamples(all, Math.min(opts.n, all.count), exampleSize(run.loaded.data));
         const recon = reconstruct(run.loaded, split, new Rng(opts.seed));
         const shape = run.loaded.data.exampleShape;
@@ -106,16 +116,17 @@ export function addApplyCommands(program: Command): void {
     )
     .option('--samples <k>', 'draws of z per example', positiveInt, 1)
     .option('--seed <n>', 'random seed', nonNegativeInt, 1)
+    .option('--scale <n>', SCALE_HELP, positiveNumber)
     .addOption(backendOption())
     .addOption(threadsOption())
-    .action(async (opts: ApplyOptions & { data: string; samples: number }) => {
+    .action(async (opts: ApplyOptions & { data: string; samples: number; scale?: number }) => {
       if (extname(opts.out ?? '') !== '.npy')
         throw new AvbUserError(`--out ${opts.out} must name a .npy file`);
       const stem = opts.out!.slice(0, -'.npy'.length);
       const files = [opts.out!, `${stem}-mean.npy`, `${stem}-variance.npy`];
       const run = await openRun(opts, 'codes', files.slice(1));
       try {
-        const split = examplesFor(run.loaded, opts.data);
+        const split = examplesFor(run.loaded, opts.data, opts.scale);
         const e = encode(run.loaded, split, opts.samples, new Rng(opts.seed));
         const L = run.loaded.config.latent;
         const zShape = opts.samples === 1 ? [split.count, L] : [split.count, opts.samples, L];
@@ -172,10 +183,13 @@ async function openRun(
 }
 
 /** The examples of `--data`, or the run's own test split (whose file must still exist). */
-function examplesFor(run: LoadedRun, spec: string | undefined): DataSplit {
+function examplesFor(run: LoadedRun, spec: string | undefined, scale?: number): DataSplit {
   let loaded;
   try {
-    loaded = loadExamples(absoluteDataSpec(spec ?? run.config.experiment));
+    // The run's own --scale applies to other files too: the model reads them as it was trained.
+    loaded = loadExamples(absoluteDataSpec(spec ?? run.config.experiment), {
+      scale: scale ?? run.config.scale,
+    });
   } catch (e) {
     if (spec !== undefined || !(e instanceof AvbUserError)) throw e;
     throw new AvbUserError(
@@ -183,7 +197,7 @@ function examplesFor(run: LoadedRun, spec: string | undefined): DataSplit {
     );
   }
   const { ds, split } = loaded;
-  checkExamplesFit(run, dataInfo(ds));
+  checkExamplesFit(run, { ...dataInfo(ds), range: rangeOfValues(split.x), count: split.count });
   if (spec === undefined && ds.test) return ds.test;
   return split;
 }
@@ -240,4 +254,14 @@ function rangeOf(x: Float32Array, kind: 'binary' | 'real'): [number, number] {
 /** `1 example`, `3 examples`. */
 function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+function rangeOfValues(x: Float32Array): [number, number] {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of x) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return [min, max];
 }

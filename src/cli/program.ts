@@ -6,7 +6,7 @@ import type { DataSummary } from '../data/dataset.js';
 import { EIGHT_SCHOOLS_CLASSIC, EIGHT_SCHOOLS_PAPER } from '../data/eightSchools.js';
 import { loadDataset } from '../data/loadDataset.js';
 import { AvbUserError } from '../errors.js';
-import { backendOption, threadsOption } from './options.js';
+import { backendOption, positiveNumber, threadsOption } from './options.js';
 import { printJson, printTable } from './output.js';
 import { addApplyCommands } from './applyCommands.js';
 import { addEvalCommands } from './evalCommands.js';
@@ -56,15 +56,20 @@ export function buildProgram(): Command {
   data
     .command('info')
     .description(
-      'print counts, shapes and value ranges of a data set: synthetic, mnist, eight-schools, idx:PATH, npy:PATH',
+      'print counts, shapes and value ranges of a data set: synthetic, mnist, digits8x8, eight-schools, idx:PATH, npy:PATH',
     )
     .argument('<name>', 'data set name')
+    .option(
+      '--scale <n>',
+      "divide a data file's values by n, as avb train --scale does",
+      positiveNumber,
+    )
     .option('--json', 'print JSON')
-    .action((name: string, opts: { json?: boolean }) => {
+    .action((name: string, opts: { json?: boolean; scale?: number }) => {
       const info =
         name === 'eight-schools'
           ? { name, classic: EIGHT_SCHOOLS_CLASSIC, paper: EIGHT_SCHOOLS_PAPER }
-          : summarize(loadDataset(name));
+          : summarize(loadDataset(name, { scale: opts.scale }));
       if (opts.json) printJson(info);
       else printDataInfo(info);
     });

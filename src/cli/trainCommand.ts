@@ -5,7 +5,7 @@ import { initBackend } from '../backend/initBackend.js';
 import type { BackendChoice, BackendInfo } from '../backend/initBackend.js';
 import type { DataInfo } from '../data/dataset.js';
 import { dataInfo } from '../data/dataset.js';
-import { absoluteDataSpec, dataFileOf, loadDataset } from '../data/loadDataset.js';
+import { absoluteDataSpec, dataFileOf, describeScaling, loadDataset } from '../data/loadDataset.js';
 import { DECODER_TYPES } from '../nn/decoders.js';
 import type { DecoderType } from '../nn/decoders.js';
 import { AvbUserError } from '../errors.js';
@@ -37,6 +37,7 @@ interface TrainOptions {
   seed?: number;
   decoder?: DecoderType;
   binarize?: boolean;
+  scale?: number;
   out: string;
   resume?: boolean;
   force?: boolean;
@@ -56,7 +57,15 @@ export function addTrainCommand(program: Command): void {
     .description(
       'train a model with AVB, AVB with adaptive contrast, or a VAE; writes a run folder',
     )
-    .option('--experiment <name>', 'synthetic | mnist | idx:PATH | npy:PATH (default: synthetic)')
+    .option(
+      '--experiment <name>',
+      'synthetic | mnist | digits8x8 | idx:PATH | npy:PATH (default: synthetic)',
+    )
+    .option(
+      '--scale <n>',
+      "divide a data file's values by n (integers other than 0/1 and 8-bit intensities need it; 1 keeps them)",
+      positiveNumber,
+    )
     .addOption(new Option('--method <method>', 'training method (default: avb)').choices(METHODS))
     .option(
       '--latent <n>',
@@ -120,6 +129,7 @@ async function trainAction(opts: TrainOptions): Promise<void> {
     seed: opts.seed,
     onNan: opts.onNan,
     binarize: opts.binarize,
+    scale: opts.scale,
     decoder: opts.decoder ? { type: opts.decoder } : undefined,
   };
   let fresh:
@@ -215,7 +225,9 @@ async function runWithProgress(
 function newRun(file: unknown, cli: ConfigOverrides, source?: string) {
   // First without the data: bad settings are reported before a data file is read.
   const experiment = absoluteDataSpec(resolveConfig(file, cli, source).experiment);
-  const dataset = loadDataset(experiment);
+  const dataset = loadDataset(experiment, {
+    scale: cli.scale ?? (file as ConfigOverrides | undefined)?.scale,
+  });
   const { config, notes } = resolveConfigWithNotes(
     file,
     { ...cli, experiment },
@@ -242,6 +254,8 @@ function startLine(
       `${c.decoder.type} decoder, data ${binarised}, latent ${c.latent}, ${parameters} weights, ` +
       `steps ${startStep + 1}..${c.steps}; backend ${backend.name}, ${backend.threads} thread${backend.threads === 1 ? '' : 's'}; run folder ${out}`,
   ];
+  const scaling = data.scaling && describeScaling(data.scaling);
+  if (scaling) lines.push(`  data ${scaling}`);
   for (const n of notes) lines.push(`  default ${n}`);
   return lines.join('\n') + '\n';
 }
@@ -262,7 +276,12 @@ function readConfigFile(path?: string): unknown {
 }
 
 function describeResult(s: TrainSummary, out: string): void {
-  const lines = [`${s.status}: ${s.steps} steps in ${s.seconds.toFixed(1)} s; run folder ${out}`];
+  const warned = s.warnings?.length
+    ? ` with ${s.warnings.length} warning${s.warnings.length === 1 ? '' : 's'} (below)`
+    : '';
+  const lines = [
+    `${s.status}${warned}: ${s.steps} steps in ${s.seconds.toFixed(1)} s; run folder ${out}`,
+  ];
   if (s.heldOut) {
     lines.push(
       `held-out ELBO ${s.heldOut.elbo.toFixed(3)}` +
@@ -275,5 +294,11 @@ function describeResult(s: TrainSummary, out: string): void {
       `log-likelihood ${s.logLikelihood.toFixed(4)} nats per point (optimum ${(s.optimum ?? NaN).toFixed(4)}); samples: ${out}/${String(s.samplesPng)}`,
     );
   }
+  if (s.diagnostics)
+    lines.push(
+      `active latent units ${s.diagnostics.activeUnits} of ${s.diagnostics.latent}; ` +
+        `per-value mean model ${s.diagnostics.meanModelLogLikelihood.toFixed(3)} nats per example`,
+    );
+  for (const w of s.warnings ?? []) lines.push(`warning: ${w}`);
   process.stderr.write(lines.join('\n') + '\n');
 }

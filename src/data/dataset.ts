@@ -13,6 +13,16 @@ export interface DataSplit {
   labels?: Int32Array;
 }
 
+/** What a user's file's values are divided by, and why (said on the start line). */
+export interface Scaling {
+  divisor: number;
+  reason: 'none' | 'option' | 'intensity';
+  /** The values read, before scaling. */
+  min: number;
+  max: number;
+  integer: boolean;
+}
+
 export interface Dataset {
   /** What the user named (`mnist`, `synthetic`, `idx:/path/file`, `npy:/path/file`). */
   name: string;
@@ -28,6 +38,8 @@ export interface Dataset {
   test?: DataSplit;
   /** Where the data came from (files read, checksums verified). */
   source: string;
+  /** How a user's file's values were divided (absent: kept as read). */
+  scaling?: Scaling;
 }
 
 /**
@@ -41,6 +53,9 @@ export interface DataInfo {
   source: string;
   /** Examples per split, `{train: 55000, validation: 5000, test: 10000}`. */
   counts: Partial<Record<'train' | 'validation' | 'test', number>>;
+  scaling?: Scaling;
+  /** The training values' range after scaling: what other data given to the model must match. */
+  range?: [number, number];
 }
 
 export function dataInfo(ds: Dataset): DataInfo {
@@ -49,7 +64,21 @@ export function dataInfo(ds: Dataset): DataInfo {
     const s = ds[k];
     if (s) counts[k] = s.count;
   }
-  return { name: ds.name, exampleShape: ds.exampleShape, kind: ds.kind, source: ds.source, counts };
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of ds.train.x) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return {
+    name: ds.name,
+    exampleShape: ds.exampleShape,
+    kind: ds.kind,
+    source: ds.source,
+    counts,
+    ...(ds.scaling ? { scaling: ds.scaling } : {}),
+    range: [min, max],
+  };
 }
 
 /** Number of values in one example. */

@@ -130,12 +130,14 @@ function tileRows(x: tf.Tensor, samples: number): tf.Tensor {
 }
 
 /**
- * Checks that examples from `data` can go through the run's model: the same example shape, and
- * values in [0, 1] for a model trained on such data (a Bernoulli decoder).
+ * Checks that examples from `data` can go through the run's model: the same example shape,
+ * values in [0, 1] for a model trained on such data (a Bernoulli decoder), and (where the run
+ * recorded its training range) values on the training scale: not reaching a training range's
+ * width beyond it, nor (with 10 or more examples) spanning less than a tenth of it.
  */
 export function checkExamplesFit(
   run: LoadedRun,
-  data: Pick<DataInfo, 'name' | 'exampleShape' | 'kind'>,
+  data: Pick<DataInfo, 'name' | 'exampleShape' | 'kind' | 'range'> & { count?: number },
 ): void {
   const want = run.data.exampleShape.join(', ');
   if (data.exampleShape.join(', ') !== want) {
@@ -145,7 +147,18 @@ export function checkExamplesFit(
   }
   if (run.data.kind === 'binary' && data.kind !== 'binary') {
     throw new AvbUserError(
-      `${data.name} has values outside [0, 1] but the run was trained on data in [0, 1]; rescale the data the way the training data was`,
+      `${data.name} has values outside [0, 1] but the run was trained on data in [0, 1]; rescale the data the way the training data was (--scale)`,
+    );
+  }
+  const [lo, hi] = run.data.range ?? [NaN, NaN];
+  const [min, max] = data.range ?? [NaN, NaN];
+  const width = hi - lo;
+  if (!(width > 0) || !Number.isFinite(min)) return;
+  const beyond = min < lo - width || max > hi + width;
+  const squeezed = (data.count ?? 0) >= 10 && max - min < width / 10;
+  if (beyond || squeezed) {
+    throw new AvbUserError(
+      `${data.name} has values in [${round4(min)}, ${round4(max)}] but the run was trained on values in [${round4(lo)}, ${round4(hi)}]; put them on the training scale (--scale)`,
     );
   }
 }
@@ -166,4 +179,8 @@ function forChunks(
       x.dispose();
     }
   }
+}
+
+function round4(v: number): number {
+  return Number(v.toPrecision(4));
 }

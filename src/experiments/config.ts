@@ -48,9 +48,9 @@ export function resolveConfigWithNotes(
   const merged = merge(merge(presetFor(String(experiment), method), fromFile), cli);
   const config = parseConfig(merged, source);
   const overrides = merge(fromFile, cli) as ConfigOverrides;
-  const notes =
-    data && /^(idx|npy):/.test(config.experiment) ? sizeToData(config, data, overrides) : [];
   latentDefaults(config, overrides);
+  const userData = /^(idx|npy):/.test(config.experiment) || config.experiment === 'digits8x8';
+  const notes = data && userData ? sizeToData(config, data, overrides) : [];
   const problem =
     METHOD_SPECS[config.method].check(config) ??
     (config.adversary.type === 'inner-product' && config.adversary.innerDim < 1

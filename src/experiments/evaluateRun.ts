@@ -68,7 +68,7 @@ export async function evaluateRun(o: EvalOptions): Promise<EvalResult> {
   const run = loadRun(o.run);
   const { config } = run;
   try {
-    const ds = loadDataset(config.experiment);
+    const ds = loadDataset(config.experiment, { scale: config.scale });
     const split = ds.test ?? ds.train;
     const skip = o.skip ?? 0;
     if (skip >= split.count) {

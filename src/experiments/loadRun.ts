@@ -38,7 +38,8 @@ export function loadRun(dir: string): LoadedRun {
   const paths = requireRunFolder(dir);
   const checkpoint = loadCheckpoint(paths.checkpoint);
   const config = resolveConfig(checkpoint.config, {}, paths.checkpoint);
-  const data = readRunData(dir) ?? dataInfo(loadDataset(config.experiment));
+  const data =
+    readRunData(dir) ?? dataInfo(loadDataset(config.experiment, { scale: config.scale }));
   const parts = buildParts(config, data, new Rng(0));
   try {
     checkpoint.loadWeights(parts);

@@ -31,6 +31,11 @@ const net = oneOf(['mlp', 'conv'] as const);
 export const RunConfigSchema = z.strictObject({
   /** `synthetic`, `mnist`, `idx:PATH` or `npy:PATH`. */
   experiment: z.string(),
+  /**
+   * A user's data file's values are divided by this (`--scale`); absent: 0/1 and floats as read,
+   * uint8 reaching 128 as 8-bit intensities (/255), other integers refused as ambiguous.
+   */
+  scale: positiveNumber.optional(),
   method: oneOf(METHODS),
   latent: positiveInt,
   steps: positiveInt,

@@ -18,6 +18,8 @@ import type { RunConfig } from './config.js';
 import { estimateHeldOut, heldOutSet } from './heldOut.js';
 import { METHOD_SPECS } from './methods.js';
 import type { HeldOutEstimate, HeldOutSet } from './heldOut.js';
+import { diagnoseTraining } from './trainingDiagnostics.js';
+import type { TrainingDiagnostics } from './trainingDiagnostics.js';
 import { readSummary, runPaths, truncateMetrics } from './runFolder.js';
 import type { RunPaths } from './runFolder.js';
 import { evaluateSynthetic } from './synthetic.js';
@@ -82,6 +84,14 @@ export interface TrainSummary {
   /** The last held-out estimate. */
   heldOut?: HeldOutEstimate & { split: HeldOutSet['split']; points: number; step: number };
   divergence?: string;
+  /**
+   * What a user must not miss about a completed run, also printed: an unused latent, a model no
+   * better than the per-value mean, a saturated adversary, divergences rolled back. Empty when
+   * the run can be vouched for.
+   */
+  warnings: string[];
+  /** The figures behind the first two warnings (completed runs). */
+  diagnostics?: TrainingDiagnostics;
   /** Synthetic experiment: exact log-likelihood (grid), optimum -log 4 and the figure's file. */
   logLikelihood?: number;
   logLikelihoodPerPoint?: number[];
@@ -128,7 +138,7 @@ export async function trainRun(
     const summary = readSummary(o.out) as TrainSummary | undefined;
     if (summary) return { status: 'already-complete', summary };
   }
-  const ds = o.dataset ?? loadDataset(cfg.experiment);
+  const ds = o.dataset ?? loadDataset(cfg.experiment, { scale: cfg.scale });
   const state = buildRunState(cfg, ds, paths, checkpoint);
   try {
     if (checkpoint) {
@@ -155,9 +165,11 @@ export async function trainRun(
       seconds: loop.seconds,
       parameters,
       finalMetrics: meanMetrics(loop.recent),
+      warnings: loop.warnings,
     };
     if (loop.heldOut) summary.heldOut = loop.heldOut;
     if (loop.divergence) summary.divergence = loop.divergence;
+    if (loop.status === 'completed') checkTrainedModel(state, summary);
     if (loop.status === 'completed' && cfg.experiment === 'synthetic') {
       const label = METHOD_SPECS[cfg.method].label;
       Object.assign(summary, await evaluateSynthetic(state.parts, ds, o.out, cfg.seed, label));
@@ -224,8 +236,41 @@ function createRunFolder(o: TrainRunOptions, s: RunState): void {
   checkpointNow(s, 0);
 }
 
+/**
+ * Adds the checks of a completed run to its summary: active units and the held-out likelihood
+ * against the per-value mean model (on the held-out set, estimated now if the run logged none
+ * at its last step), and a saturated adversary over the last steps.
+ */
+function checkTrainedModel(s: RunState, summary: TrainSummary): void {
+  const { cfg, ds, parts } = s;
+  const set = s.heldOut ?? heldOutSet(ds, cfg.heldOut.points, cfg.binarize, cfg.seed + 1);
+  const estimate =
+    summary.heldOut?.step === summary.steps
+      ? summary.heldOut
+      : estimateHeldOut(parts, objectiveFor(cfg), set, {
+          batch: cfg.batch,
+          iwaeSamples: cfg.heldOut.iwaeSamples,
+          seed: cfg.seed + 2,
+        });
+  const train = ds.train;
+  const { diagnostics, warnings } = diagnoseTraining(
+    parts,
+    train,
+    parts.decoder.likelihood,
+    set,
+    estimate,
+    cfg.seed + 3,
+  );
+  summary.diagnostics = diagnostics;
+  summary.warnings.push(...warnings);
+  const acc = summary.finalMetrics.adversaryAccuracy;
+  if (acc !== undefined && acc > SATURATION_ACCURACY)
+    summary.warnings.push(saturationMessage(cfg.method, acc, 'at the end'));
+}
+
 interface LoopResult {
   status: TrainSummary['status'];
+  warnings: string[];
   seconds: number;
   recent: StepMetrics[];
   heldOut?: TrainSummary['heldOut'];
@@ -240,7 +285,7 @@ async function trainLoop(s: RunState, o: TrainRunOptions): Promise<LoopResult> {
   const { cfg, trainer, paths } = s;
   const started = performance.now();
   const seconds = () => s.secondsBefore + (performance.now() - started) / 1000;
-  const result: LoopResult = { status: 'completed', seconds: 0, recent: [] };
+  const result: LoopResult = { status: 'completed', seconds: 0, recent: [], warnings: [] };
   const saturation = new SaturationWatch(cfg.method, o.onNotice);
   let rollbacks = 0;
   while (trainer.completedSteps < cfg.steps) {
@@ -259,6 +304,9 @@ async function trainLoop(s: RunState, o: TrainRunOptions): Promise<LoopResult> {
       trainer.setLearningRateScale(scale);
       truncateMetrics(paths.metrics, back.state.step);
       o.onNotice?.(`${what}; rolled back to step ${back.state.step} with learning rates x${scale}`);
+      result.warnings = [
+        `training diverged ${rollbacks} time(s) and was rolled back; it finished with learning rates x${scale} of the configured ones`,
+      ];
       continue;
     }
     const m = r.metrics;
@@ -316,11 +364,15 @@ class SaturationWatch {
     const acc = meanMetrics(recent).adversaryAccuracy;
     if (acc === undefined || acc <= SATURATION_ACCURACY) return;
     this.last = step;
-    this.notify?.(
-      `step ${step}: the adversary is saturated (accuracy ${acc.toFixed(3)} over the last ${SATURATION_WINDOW} steps); ` +
-        `the KL estimate is unreliable: consider ${this.method === 'avb' ? 'adaptive contrast (--method avb-ac), ' : ''}a lower adversary learning rate or more adversary steps`,
-    );
+    this.notify?.(saturationMessage(this.method, acc, `step ${step}`));
   }
+}
+
+function saturationMessage(method: RunConfig['method'], accuracy: number, when: string): string {
+  return (
+    `${when}: the adversary is saturated (accuracy ${accuracy.toFixed(3)} over the last ${SATURATION_WINDOW} steps); ` +
+    `the KL estimate is unreliable: consider ${method === 'avb' ? 'adaptive contrast (--method avb-ac), ' : ''}a lower adversary learning rate or more adversary steps`
+  );
 }
 
 function round6(v: number): number {

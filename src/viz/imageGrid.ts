@@ -11,6 +11,14 @@ export interface ImageGridOptions {
   range: [number, number];
 }
 
+/** Smallest side, in screen pixels, an image is drawn with by default: 8 x 8 digits become 48 x 48. */
+export const MIN_IMAGE_PIXELS = 48;
+
+/** Each pixel as a block: 2 x 2 up to 32 x 32 images (MNIST: 56 px), larger for tiny ones. */
+function defaultScale(h: number, w: number): number {
+  return Math.max(h * w <= 32 * 32 ? 2 : 1, Math.ceil(MIN_IMAGE_PIXELS / Math.min(h, w)));
+}
+
 /** Whether examples of this shape can be drawn as images: `[h, w, 1]` (grey) or `[h, w, 3]` (RGB). */
 export function isImageShape(shape: number[]): boolean {
   return shape.length === 3 && (shape[2] === 1 || shape[2] === 3);
@@ -32,7 +40,7 @@ export function imageGridPng(
   const [h, w, c] = shape;
   const o: ImageGridOptions = {
     columns: Math.ceil(Math.sqrt(count)),
-    scale: h * w <= 32 * 32 ? 2 : 1,
+    scale: defaultScale(h, w),
     gap: 2,
     range: [0, 1],
     ...options,
