@@ -37,14 +37,15 @@ export function buildProgram(): Command {
           ['backend', info.name],
           ['chosen by', info.chosenBy],
           ['version', info.version],
-          ['threads', info.threads],
+          // The wasm backend's own threads (its element-wise kernels); BLAS threads are below.
+          ['backend threads', info.threads],
           ['patched kernels', info.patchedKernels.join(', ') || '(none)'],
           ...(info.blas
             ? [
                 [
                   'native BLAS',
                   info.blas.core
-                    ? `${info.blas.library}; core ${info.blas.core}; ${info.blas.threads} thread(s)`
+                    ? `${info.blas.library}; core ${info.blas.core}; ${info.blas.threads} thread${info.blas.threads === 1 ? '' : 's'} for matrix products`
                     : info.blas.library,
                 ] as [string, string],
               ]

@@ -137,7 +137,9 @@ function tileRows(x: tf.Tensor, samples: number): tf.Tensor {
  */
 export function checkExamplesFit(
   run: LoadedRun,
-  data: Pick<DataInfo, 'name' | 'exampleShape' | 'kind' | 'range'> & { count?: number },
+  data: Pick<DataInfo, 'name' | 'exampleShape' | 'kind' | 'range' | 'scaling'> & {
+    count?: number;
+  },
 ): void {
   const want = run.data.exampleShape.join(', ');
   if (data.exampleShape.join(', ') !== want) {
@@ -158,7 +160,7 @@ export function checkExamplesFit(
   const squeezed = (data.count ?? 0) >= 10 && max - min < width / 10;
   if (beyond || squeezed) {
     throw new AvbUserError(
-      `${data.name} has values in [${round4(min)}, ${round4(max)}] but the run was trained on values in [${round4(lo)}, ${round4(hi)}]; put them on the training scale (--scale)`,
+      `${data.name} has values in [${round4(min)}, ${round4(max)}]${data.scaling ? ` (after dividing by ${data.scaling.divisor})` : ''} but the run was trained on values in [${round4(lo)}, ${round4(hi)}]; put them on the training scale (--scale)`,
     );
   }
 }

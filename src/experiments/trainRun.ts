@@ -145,6 +145,8 @@ export async function trainRun(
       checkpoint.apply(state.trainer);
       state.lastGood = checkpoint.snapshot;
       truncateMetrics(paths.metrics, checkpoint.step);
+      // --steps / --on-nan on resume: config.json says what the run now does.
+      writeJsonAtomic(paths.config, cfg);
     } else createRunFolder(o, state);
     const parameters =
       state.parts.encoder.size() +

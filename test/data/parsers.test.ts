@@ -219,12 +219,16 @@ describe('user data types', () => {
     const path = join(dir, 'counts.npy');
     const v = BigInt64Array.from({ length: 40 }, (_, i) => BigInt(i * 1000 - 7));
     writeFileSync(path, rawNpy('<i8', [20, 2], new Uint8Array(v.buffer)));
-    const ds = loadDataset(`npy:${path}`);
+    // Integers beyond 0/1 have no evident scale: the user says which (1: as they are).
+    expect(() => loadDataset(`npy:${path}`)).toThrow(
+      /integer values -7\.\.38993 are neither 0\/1 nor 8-bit intensities \(0\.\.255\); add --scale 38993 to divide them into \[-1, 1\], or --scale 1/,
+    );
+    const ds = loadDataset(`npy:${path}`, { scale: 1 });
     expect(ds.kind).toBe('real');
     expect(Array.from(ds.train.x.subarray(0, 3))).toEqual([-7, 993, 1993]);
     v[5] = 2n ** 60n;
     writeFileSync(path, rawNpy('<i8', [20, 2], new Uint8Array(v.buffer)));
-    expect(() => loadDataset(`npy:${path}`)).toThrow(
+    expect(() => loadDataset(`npy:${path}`, { scale: 1 })).toThrow(
       /int64 value 1152921504606846976 at position 5 is too large/,
     );
   });
@@ -234,7 +238,7 @@ describe('user data types', () => {
       /shape \[2, 2\] holds 4 values but data has 6/,
     );
     expect(() => encodeNpy([2, 3] as unknown as Float32Array, [6])).toThrow(
-      /must be a Float32Array/,
+      /must be a Float32Array or Uint8Array/,
     );
   });
 });
@@ -242,7 +246,7 @@ describe('user data types', () => {
 describe('data set names', () => {
   it('an unknown name lists the valid ones', () => {
     expect(() => loadDataset('cifar')).toThrow(
-      /unknown data set 'cifar'; use one of: synthetic, mnist, idx:PATH, npy:PATH/,
+      /unknown data set 'cifar'; use one of: synthetic, mnist, digits8x8, idx:PATH, npy:PATH/,
     );
   });
 

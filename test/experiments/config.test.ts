@@ -50,10 +50,16 @@ describe('configuration defaults sized to the data', () => {
     expect(weights(paper, info([10], 'binary'))).toBeGreaterThan(4_000_000);
     expect(weights(config, data)).toBeLessThan(200_000);
     expect([config.latent, config.encoder.hidden, config.steps, config.decoder.type]).toEqual([
-      5,
-      [64, 64],
-      20000,
+      3,
+      [32, 32],
+      5000,
       'gaussian',
+    ]);
+    expect([config.adversary.hidden, config.batch, config.lr, config.lrSchedule]).toEqual([
+      64,
+      64,
+      1e-3,
+      'cosine',
     ]);
     expect(config.binarize).toBe(false);
     expect(notes.join('; ')).toMatch(/Gaussian decoder.*sized for 10-value examples/);
