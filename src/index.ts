@@ -48,7 +48,20 @@ export { vaeObjective, gaussianKl } from './objectives/vaeElbo.js';
 export { Adam } from './train/adam.js';
 export type { AdamConfig, AdamState } from './train/adam.js';
 export { Trainer } from './train/trainer.js';
-export type { TrainerConfig, TrainerState, StepMetrics, StepResult } from './train/trainer.js';
+export type { TrainerConfig, TrainerState } from './train/trainer.js';
+export { fit, MAX_ROLLBACKS } from './train/fit.js';
+export type {
+  Fittable,
+  FitOptions,
+  FitResult,
+  StepMetrics,
+  StepResult,
+  Divergence,
+} from './train/fit.js';
+export { LossStepper } from './train/lossStepper.js';
+export type { LossStepperSnapshot } from './train/lossStepper.js';
+export { scheduleFactor } from './train/lrSchedule.js';
+export type { LrSchedule } from './train/lrSchedule.js';
 export { gridLogLikelihood, DEFAULT_GRID } from './eval/gridLogLikelihood.js';
 export { resolveConfig, defaultConfig, METHODS } from './experiments/config.js';
 export type { RunConfig, Method, ConfigOverrides } from './experiments/config.js';

@@ -6,6 +6,7 @@ import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-t
 import {
   buildTrainer,
   disposeParts,
+  fit,
   gridLogLikelihood,
   initBackend,
   posteriorSamples,
@@ -86,17 +87,23 @@ async function loop(): Promise<void> {
   while (running && run) {
     const began = performance.now();
     let last: Frame['metrics'];
-    for (let i = 0; i < stepsPerFrame; i++) {
-      const r = run.trainer.step();
-      if (!r.ok) {
-        running = false;
-        post({
-          type: 'error',
-          message: `step ${r.divergence.step}: ${r.divergence.quantity} is not finite; reset`,
-        });
-        return;
-      }
-      last = r.metrics;
+    // A frame is a fit of `stepsPerFrame` steps: the same loop, divergence check and schedule
+    // as the command line's training.
+    const r = await fit(run.trainer, {
+      until: run.trainer.completedSteps + stepsPerFrame,
+      onNan: 'stop',
+      yieldEvery: stepsPerFrame,
+      onStep: (m) => {
+        last = m;
+      },
+    });
+    if (r.status === 'diverged') {
+      running = false;
+      post({
+        type: 'error',
+        message: `step ${r.divergence!.step}: ${r.divergence!.quantity} is not finite; reset`,
+      });
+      return;
     }
     const rate = (stepsPerFrame * 1000) / (performance.now() - began);
     const step = run.trainer.completedSteps;

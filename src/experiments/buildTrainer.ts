@@ -35,7 +35,10 @@ export function buildTrainer(cfg: RunConfig, ds: Dataset): { parts: Parts; train
       schedule: cfg.schedule,
       adversarySteps: cfg.adversarySteps,
       klAnnealSteps: cfg.klAnnealSteps,
-      lrSchedule: { kind: cfg.lrSchedule, totalSteps: cfg.steps },
+      lrSchedule:
+        cfg.lrSchedule === 'cosine'
+          ? { kind: 'cosine', totalSteps: cfg.steps }
+          : { kind: 'constant' },
     },
     root.fork(),
   );

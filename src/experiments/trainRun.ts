@@ -6,9 +6,9 @@ import { AvbUserError } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomicFile.js';
 import { makeOwnedFolder, removeOwnedFolder } from '../io/ownedFolder.js';
 import type { Parts } from '../objectives/objective.js';
-import { yieldToEventLoop } from '../yieldToEventLoop.js';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import type { LoadedCheckpoint } from '../train/checkpoint.js';
+import { fit } from '../train/fit.js';
 import { Trainer } from '../train/trainer.js';
 import type { StepMetrics, TrainingSnapshot } from '../train/trainer.js';
 import { disposeParts, objectiveFor } from './buildParts.js';
@@ -25,9 +25,7 @@ import type { RunPaths } from './runFolder.js';
 import { evaluateSynthetic } from './synthetic.js';
 
 export { RUN_FILES } from './runFolder.js';
-
-/** Largest number of divergence rollbacks before a run gives up. */
-export const MAX_ROLLBACKS = 5;
+export { MAX_ROLLBACKS } from '../train/fit.js';
 
 /**
  * The adversary counts as saturated when its accuracy, averaged over the last
@@ -280,69 +278,65 @@ interface LoopResult {
 }
 
 /**
- * Steps until the configured total, an interruption or a divergence: logs metrics, estimates
- * the held-out ELBO, warns of a saturated adversary, rolls back on NaN and checkpoints.
+ * Trains to the configured total on {@link fit}, with this run's hooks: a line of
+ * `metrics.jsonl` per step, the held-out estimate every `heldOut.every` steps, the saturation
+ * watch, a checkpoint at every snapshot, and on a rollback the log and the running averages
+ * taken back to the restored step.
  */
 async function trainLoop(s: RunState, o: TrainRunOptions): Promise<LoopResult> {
   const { cfg, trainer, paths } = s;
   const started = performance.now();
   const seconds = () => s.secondsBefore + (performance.now() - started) / 1000;
   const result: LoopResult = { status: 'completed', seconds: 0, recent: [], warnings: [] };
-  const saturation = new SaturationWatch(cfg.method, o.onNotice);
-  let rollbacks = 0;
-  while (trainer.completedSteps < cfg.steps) {
-    const r = trainer.step();
-    if (!r.ok) {
-      const what = `step ${r.divergence.step}: ${r.divergence.quantity} is not finite`;
-      if (cfg.onNan === 'stop' || rollbacks >= MAX_ROLLBACKS) {
-        result.divergence = `${what}; stopped before updating the weights (last good checkpoint kept: ${paths.checkpoint})`;
-        result.status = 'diverged';
-        break;
+  let saturation = new SaturationWatch(cfg.method, o.onNotice);
+  const fitted = await fit(trainer, {
+    until: cfg.steps,
+    onNan: cfg.onNan,
+    snapshotEvery: cfg.checkpointEvery,
+    lastGood: s.lastGood,
+    shouldStop: o.shouldStop,
+    onStep: (m) => {
+      const line: Record<string, number> = roundMetrics(m);
+      const done = m.step >= cfg.steps;
+      if (s.heldOut && (done || m.step % cfg.heldOut.every === 0)) {
+        const est = estimateHeldOut(s.parts, objectiveFor(cfg), s.heldOut, {
+          batch: cfg.batch,
+          iwaeSamples: cfg.heldOut.iwaeSamples,
+          seed: cfg.seed + 2,
+        });
+        line.heldOutElbo = round6(est.elbo);
+        if (est.iwae !== undefined) line.heldOutIwae = round6(est.iwae);
+        result.heldOut = { ...est, split: s.heldOut.split, points: s.heldOut.count, step: m.step };
+        o.onHeldOut?.(m.step, est);
       }
-      rollbacks++;
-      const scale = trainer.learningRateScale / 2;
-      const back = s.lastGood!;
-      trainer.restore(back);
-      trainer.setLearningRateScale(scale);
-      truncateMetrics(paths.metrics, back.state.step);
-      o.onNotice?.(`${what}; rolled back to step ${back.state.step} with learning rates x${scale}`);
-      result.warnings = [
-        `training diverged ${rollbacks} time(s) and was rolled back; it finished with learning rates x${scale} of the configured ones`,
-      ];
-      continue;
-    }
-    const m = r.metrics;
-    const done = trainer.completedSteps >= cfg.steps;
-    const line: Record<string, number> = roundMetrics(m);
-    if (s.heldOut && (done || m.step % cfg.heldOut.every === 0)) {
-      const est = estimateHeldOut(s.parts, objectiveFor(cfg), s.heldOut, {
-        batch: cfg.batch,
-        iwaeSamples: cfg.heldOut.iwaeSamples,
-        seed: cfg.seed + 2,
-      });
-      line.heldOutElbo = round6(est.elbo);
-      if (est.iwae !== undefined) line.heldOutIwae = round6(est.iwae);
-      result.heldOut = { ...est, split: s.heldOut.split, points: s.heldOut.count, step: m.step };
-      o.onHeldOut?.(m.step, est);
-    }
-    appendFileSync(paths.metrics, JSON.stringify(line) + '\n');
-    result.recent.push(m);
-    if (result.recent.length > SATURATION_WINDOW) result.recent.shift();
-    saturation.check(m.step, result.recent);
-    o.onStep?.(m);
-    // Yield to the event loop so signal handlers (SIGINT, SIGTERM) and progress output can run.
-    await yieldToEventLoop();
-    const stop = !done && (o.shouldStop?.() ?? false);
-    if (done || stop || trainer.completedSteps % cfg.checkpointEvery === 0) {
+      appendFileSync(paths.metrics, JSON.stringify(line) + '\n');
+      result.recent.push(m);
+      if (result.recent.length > SATURATION_WINDOW) result.recent.shift();
+      saturation.check(m.step, result.recent);
+      o.onStep?.(m);
+    },
+    onSnapshot: (snapshot) => {
       // The summary's time is the checkpoint's: a resumed run continues from exactly it.
       result.seconds = seconds();
-      checkpointNow(s, result.seconds);
-    }
-    if (stop) {
-      result.status = 'interrupted';
-      break;
-    }
-  }
+      saveCheckpoint(paths.checkpoint, snapshot, cfg, result.seconds);
+    },
+    onRollback: ({ divergence, backTo, scale }) => {
+      const what = `step ${divergence.step}: ${divergence.quantity} is not finite`;
+      truncateMetrics(paths.metrics, backTo);
+      // What was averaged or watched since the checkpoint is gone with the steps.
+      result.recent = [];
+      saturation = new SaturationWatch(cfg.method, o.onNotice);
+      o.onNotice?.(`${what}; rolled back to step ${backTo} with learning rates x${scale}`);
+      result.warnings = [
+        `training diverged and was rolled back (last at step ${divergence.step}); it went on with learning rates x${scale} of the configured ones`,
+      ];
+    },
+  });
+  if (fitted.status === 'diverged') {
+    const d = fitted.divergence!;
+    result.divergence = `step ${d.step}: ${d.quantity} is not finite; stopped before updating the weights (last good checkpoint kept: ${paths.checkpoint})`;
+    result.status = 'diverged';
+  } else if (fitted.status === 'stopped') result.status = 'interrupted';
   if (result.status === 'diverged' || result.seconds === 0) result.seconds = seconds();
   return result;
 }

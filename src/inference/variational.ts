@@ -9,10 +9,11 @@ import { Module } from '../nn/module.js';
 import { adaptiveContrastObjective } from '../objectives/adaptiveContrast.js';
 import { avbObjective, logStandardNormal } from '../objectives/avb.js';
 import { Rng } from '../random/rng.js';
-import { Adam } from '../train/adam.js';
+import { fit } from '../train/fit.js';
+import type { Fittable, StepMetrics } from '../train/fit.js';
+import { LossStepper } from '../train/lossStepper.js';
 import { Trainer } from '../train/trainer.js';
 import type { Progress } from '../progress.js';
-import { yieldToEventLoop } from '../yieldToEventLoop.js';
 import type { BayesianModel, Draws } from './model.js';
 
 /** Reports progress: `done` of `total` iterations (or draws), and a few figures to show. */
@@ -60,24 +61,42 @@ function drawsFrom(model: BayesianModel, z: Float32Array, n: number): Draws {
   return { names: model.summaryNames, values };
 }
 
-/** Every 100 iterations: record the ELBO estimate, report progress, let the event loop run. */
-async function reportEvery100(
-  it: number,
+/**
+ * Runs a variational fit on {@link fit}: the divergence policy every optimisation of avb has (a
+ * refused step goes back to the last snapshot, every 1,000 iterations, with the rates halved, at
+ * most 5 times), and the ELBO recorded every 100 iterations for the trace and the progress line.
+ * Throws a one-line error when the fit gives up.
+ */
+async function fitVariational<S>(
+  target: Fittable<S>,
   o: VariationalOptions,
-  loss: tf.Scalar,
-  trace: number[],
-): Promise<void> {
-  if (it % 100 !== 0 && it !== o.iterations - 1) return;
-  const elbo = -loss.dataSync()[0];
-  trace.push(elbo);
-  o.onProgress?.(it + 1, o.iterations, `elbo ${elbo.toFixed(3)}`);
-  await yieldToEventLoop();
+  method: string,
+  elboOf: (m: StepMetrics) => number,
+): Promise<number[]> {
+  const trace: number[] = [];
+  const r = await fit(target, {
+    until: o.iterations,
+    onNan: 'rollback',
+    yieldEvery: 100,
+    onStep: (m) => {
+      if ((m.step - 1) % 100 !== 0 && m.step !== o.iterations) return;
+      const elbo = elboOf(m);
+      trace.push(elbo);
+      o.onProgress?.(m.step, o.iterations, `elbo ${elbo.toFixed(3)}`);
+    },
+  });
+  if (r.status === 'diverged')
+    throw new AvbUserError(
+      `${method} diverged at iteration ${r.divergence!.step} (${r.divergence!.quantity} not finite) after ${r.rollbacks} rollbacks with halved learning rates; lower them or check the model's log joint`,
+    );
+  return trace;
 }
 
 /**
  * Gaussian variational inference with reparameterisation gradients (ADVI, Kucukelbir et al.
  * 2017): `meanfield` q = N(m, diag exp(2 omega)); `fullrank` q = N(m, L L^T) with L lower
- * triangular (positive diagonal via exp). Maximises E_q[log p(z, data)] + entropy with Adam.
+ * triangular (positive diagonal via exp). Maximises E_q[log p(z, data)] + entropy with Adam on
+ * {@link fit}: a step with a non-finite loss or gradient is refused, never applied.
  *
  * ```ts
  * const r = await advi(eightSchoolsPaper(), { kind: 'meanfield', iterations: 5000, seed: 3 });
@@ -97,12 +116,6 @@ export async function advi(
   const eye = tf.eye(d);
   const mask = tf.linalg.bandPart(tf.ones([d, d]), -1, 0).sub(eye);
   const weights = o.kind === 'meanfield' ? [m, omega] : [m, omega, lower];
-  const opt = new Adam(weights, {
-    learningRate: o.learningRate,
-    beta1: 0.9,
-    beta2: 0.999,
-    epsilon: 1e-8,
-  });
   // z = m + eps (diag(exp omega) + strictly-lower part)^T; entropy = sum omega + const.
   const sample = (eps: tf.Tensor) => {
     // eye * exp(omega) is diag(exp(omega)) (tf.diag has no gradient in tfjs 4.22).
@@ -110,28 +123,28 @@ export async function advi(
     const scale = o.kind === 'meanfield' ? diagonal : tf.add(diagonal, tf.mul(lower, mask));
     return tf.add(m, tf.matMul(eps, scale, false, true)) as tf.Tensor2D;
   };
-  const trace: number[] = [];
-  for (let it = 0; it < o.iterations; it++) {
-    const value = opt.minimize(() => {
-      const eps = rng.normalTensor([o.batch, d]);
-      return tf.neg(tf.add(tf.mean(model.logJoint(sample(eps))), tf.sum(omega))) as tf.Scalar;
-    });
-    await reportEvery100(it, o, value, trace);
-    value.dispose();
+  const negElbo = (r: Rng) =>
+    tf.neg(
+      tf.add(tf.mean(model.logJoint(sample(r.normalTensor([o.batch, d])))), tf.sum(omega)),
+    ) as tf.Scalar;
+  const adam = { learningRate: o.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+  const stepper = new LossStepper(weights, negElbo, adam, rng);
+  try {
+    const trace = await fitVariational(stepper, o, 'ADVI', (s) => -(s.loss ?? NaN));
+    const z = tf.tidy(() => sample(rng.normalTensor([o.samples, d])));
+    const values = z.dataSync() as Float32Array;
+    z.dispose();
+    return {
+      draws: drawsFrom(model, values, o.samples),
+      elboTrace: trace,
+      seconds: (performance.now() - began) / 1000,
+    };
+  } finally {
+    stepper.dispose();
+    tf.dispose([m, omega, lower, mask, eye]);
   }
-  const z = tf.tidy(() => sample(rng.normalTensor([o.samples, d])));
-  const values = z.dataSync() as Float32Array;
-  z.dispose();
-  opt.dispose();
-  tf.dispose([m, omega, lower, mask, eye]);
-  return {
-    draws: drawsFrom(model, values, o.samples),
-    elboTrace: trace,
-    seconds: (performance.now() - began) / 1000,
-  };
 }
 
-/** How AVB's adversary sees q's samples (paper section 4; `full` is avb's extension). */
 export type ContrastKind = 'none' | 'diagonal' | 'full';
 
 export interface AvbInferenceOptions extends VariationalOptions {
@@ -185,7 +198,7 @@ export const DEFAULT_AVB_INFERENCE: AvbInferenceOptions = {
  * the prior term ||z||^2/2) tells q from N(0, I). With adaptive contrast, q's samples are
  * normalised by the batch's moments (`diagonal`, the paper) or whitened by its covariance
  * (`full`) and compared with N(0, I), and the primal uses the moment-matched Gaussian r. A step
- * whose loss or gradient is not finite changes no weight and is retried with halved rates.
+ * whose loss or gradient is not finite changes no weight; {@link fit} rolls back and halves the rates.
  *
  * ```ts
  * const r = await avbInference(eightSchoolsPaper(), { contrast: 'full', iterations: 5000, seed: 2 });
@@ -199,29 +212,13 @@ export async function avbInference(
   const began = performance.now();
   const root = new Rng(o.seed);
   const { parts, trainer } = avbInferenceTrainer(model, o, root);
-  const trace: number[] = [];
-  let rateScale = 1; // halved on every refused step
   try {
-    while (trainer.completedSteps < o.iterations) {
-      const it = trainer.completedSteps;
-      const late = Math.max(0, (2 * it) / o.iterations - 1); // 0 until half-way, then up to 1
-      trainer.setLearningRateScale(rateScale * (1 - (1 - o.finalLearningRate) * late));
-      const r = trainer.step();
-      if (!r.ok) {
-        rateScale /= 2;
-        if (rateScale < 1e-3)
-          throw new AvbUserError(
-            `AVB diverged at step ${r.divergence.step} (${r.divergence.quantity} not finite) even at 1/1000 of the learning rates; lower them or check the model's log joint`,
-          );
-        continue;
-      }
-      if (it % 100 === 0 || it === o.iterations - 1) {
-        const elbo = r.metrics.elbo ?? NaN;
-        trace.push(elbo);
-        o.onProgress?.(it + 1, o.iterations, `elbo ${elbo.toFixed(3)}`);
-        await yieldToEventLoop();
-      }
-    }
+    const trace = await fitVariational(
+      trainer,
+      o,
+      o.contrast === 'none' ? 'AVB' : 'AVB with adaptive contrast',
+      (m) => m.elbo ?? NaN,
+    );
     const values = tf.tidy(() =>
       parts.encoder.sample(tf.zeros([o.samples, 0]), root).z.dataSync(),
     ) as Float32Array;
@@ -287,6 +284,10 @@ function avbInferenceTrainer(model: BayesianModel, o: AvbInferenceOptions, root:
       schedule: 'alternating',
       adversarySteps: o.adversarySteps,
       klAnnealSteps: 0,
+      lrSchedule:
+        o.finalLearningRate === 1
+          ? { kind: 'constant' }
+          : { kind: 'linearTail', totalSteps: o.iterations, final: o.finalLearningRate },
     },
     root.fork(),
   );

@@ -15,6 +15,12 @@ export interface AdamState {
   v: Float32Array[];
 }
 
+/** A copy of an {@link Adam}'s weights and moments, from {@link Adam.mark}. */
+export interface AdamMark {
+  t: number;
+  tensors: tf.Tensor[];
+}
+
 /**
  * Adam (Kingma & Ba 2015) over a fixed list of weights. Written here rather than taken from
  * `tf.train.adam` because a checkpoint must hold its full state in a known order, and
@@ -75,18 +81,23 @@ export class Adam {
   }
 
   /**
-   * One step on `loss` (a function building a scalar of these weights): computes the gradients,
-   * applies them, and returns the loss value (caller disposes). For simple loops; the trainer
-   * checks gradients for NaN before applying them.
+   * The weights' and moments' current values, kept on the backend (a copy, not a read-back):
+   * {@link undo} returns to them. For steps of several updates that must be all or nothing.
    */
-  minimize(loss: () => tf.Scalar): tf.Scalar {
-    const { value, grads } = tf.tidy(() => {
-      const r = tf.variableGrads(loss, this.weights);
-      return { value: tf.keep(r.value), grads: this.weights.map((w) => tf.keep(r.grads[w.name])) };
-    });
-    this.apply(grads);
-    tf.dispose(grads);
-    return value;
+  mark(): AdamMark {
+    return {
+      t: this.t,
+      tensors: tf.tidy(() =>
+        [...this.weights, ...this.m, ...this.v].map((x) => tf.keep(x.clone())),
+      ),
+    };
+  }
+
+  /** Returns the weights and moments to `mark` (and releases it). */
+  undo(mark: AdamMark): void {
+    this.t = mark.t;
+    [...this.weights, ...this.m, ...this.v].forEach((x, i) => x.assign(mark.tensors[i]));
+    tf.dispose(mark.tensors);
   }
 
   state(): AdamState {

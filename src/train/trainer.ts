@@ -3,7 +3,10 @@ import type { MinibatchSampler, SamplerState } from '../data/sampler.js';
 import type { Objective, Parts } from '../objectives/objective.js';
 import { Rng } from '../random/rng.js';
 import { Adam } from './adam.js';
-import type { AdamConfig, AdamState } from './adam.js';
+import type { AdamConfig, AdamMark, AdamState } from './adam.js';
+import type { Divergence, Fittable, StepMetrics, StepResult } from './fit.js';
+import { scheduleFactor } from './lrSchedule.js';
+import type { LrSchedule } from './lrSchedule.js';
 
 export interface TrainerConfig {
   batch: number;
@@ -17,43 +20,12 @@ export interface TrainerConfig {
   adversarySteps: number;
   /** Steps over which the KL weight rises linearly from 0 to 1 (0: no annealing). */
   klAnnealSteps: number;
-  /**
-   * Both learning rates over the run: `constant`, or `cosine` decay from the set rate at step 1
-   * to 0 at step `totalSteps` (lr x (1 + cos(pi t / T)) / 2): fast progress early, small steps
-   * to settle at the end, and a late adversary that moves as slowly as the encoder it tracks.
-   */
-  lrSchedule?: { kind: 'constant' | 'cosine'; totalSteps: number };
+  /** Both learning rates over the run (see {@link LrSchedule}); absent: constant. */
+  lrSchedule?: LrSchedule;
 }
 
-/** The factor of both learning rates at step `t` (0-based) of a schedule. */
-export function scheduleFactor(s: TrainerConfig['lrSchedule'], t: number): number {
-  if (!s || s.kind === 'constant') return 1;
-  return 0.5 * (1 + Math.cos((Math.PI * Math.min(t, s.totalSteps)) / s.totalSteps));
-}
-
-/** One iteration's figures, as written to `metrics.jsonl`. */
-export interface StepMetrics {
-  step: number;
-  primalLoss?: number;
-  adversaryLoss?: number;
-  reconstruction?: number;
-  kl?: number;
-  elbo?: number;
-  adversaryAccuracy?: number;
-  tPosterior?: number;
-  tPrior?: number;
-  klWeight: number;
-  stepMs: number;
-  [key: string]: number | undefined;
-}
-
-/** Why a step was refused: a non-finite loss or gradient, found before any weight changed. */
-export interface Divergence {
-  step: number;
-  quantity: string;
-}
-
-export type StepResult = { ok: true; metrics: StepMetrics } | { ok: false; divergence: Divergence };
+export type { Divergence, StepMetrics, StepResult } from './fit.js';
+export { scheduleFactor } from './lrSchedule.js';
 
 /** Everything needed to continue training exactly, besides the weights. */
 export interface TrainerState {
@@ -115,14 +87,15 @@ export function assignPartWeights(parts: Parts, values: NamedValues): string | u
  * Runs any objective (AVB, AVB+AC, VAE) on its parts: owns the optimisers, the schedule of
  * primal and adversary steps, KL annealing and divergence detection. Shaped like NumPyro's SVI:
  * the state is one value ({@link TrainerState} plus the weights), `step` advances it, and a step
- * whose loss or gradient is not finite leaves every weight untouched.
+ * whose loss or gradient is not finite leaves every weight and optimiser moment untouched, for
+ * every schedule. `fit` (./fit.ts) drives it.
  *
  * ```ts
  * const trainer = new Trainer(parts, avbObjective, sampler, config, new Rng(1));
- * for (let i = 0; i < 1000; i++) { const r = trainer.step(); if (!r.ok) break; }
+ * const result = await fit(trainer, { until: 1000, onNan: 'stop' });
  * ```
  */
-export class Trainer {
+export class Trainer implements Fittable<TrainingSnapshot> {
   private stepCount = 0;
   private readonly primalWeights: tf.Variable[];
   private readonly adversaryWeights: tf.Variable[];
@@ -169,12 +142,18 @@ export class Trainer {
       const r = this.update('both', klWeight, metrics);
       if (r) return { ok: false, divergence: r };
     } else {
-      for (let k = 0; k < this.config.adversarySteps; k++) {
-        const r = this.update('adversary', klWeight, metrics);
-        if (r) return { ok: false, divergence: r };
+      // The adversary's updates come first: a later refused update must take them back, so
+      // that a refused step leaves every weight and moment as it was.
+      const before: AdamMark = this.adversaryOpt.mark();
+      let r: Divergence | undefined;
+      for (let k = 0; k < this.config.adversarySteps && !r; k++)
+        r = this.update('adversary', klWeight, metrics);
+      r ??= this.update('primal', klWeight, metrics);
+      if (r) {
+        this.adversaryOpt.undo(before);
+        return { ok: false, divergence: r };
       }
-      const r = this.update('primal', klWeight, metrics);
-      if (r) return { ok: false, divergence: r };
+      tf.dispose(before.tensors);
     }
     this.stepCount++;
     metrics.stepMs = performance.now() - start;
@@ -286,11 +265,11 @@ export class Trainer {
     this.sampler.restore(s.state.sampler);
     this.primalOpt.restore(s.state.adam.primal);
     this.adversaryOpt.restore(s.state.adam.adversary);
-    this.setLearningRateScale(s.state.learningRateScale);
+    this.learningRateScale = s.state.learningRateScale;
   }
 
   /** Scales both optimisers' learning rates (halved at each divergence rollback). */
-  setLearningRateScale(scale: number): void {
+  set learningRateScale(scale: number) {
     this.primalOpt.learningRateScale = scale;
     this.adversaryOpt.learningRateScale = scale;
   }

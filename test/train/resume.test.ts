@@ -52,7 +52,11 @@ describe('checkpoint and resume', () => {
   it('cosine schedule: factor 1 at the start, 1/2 halfway, 0 at the end; the first step equals the constant run', async () => {
     const s = { kind: 'cosine', totalSteps: 8 } as const;
     expect([0, 4, 8, 9].map((t) => scheduleFactor(s, t))).toEqual([1, 0.5, 0, 0]);
-    expect(scheduleFactor({ kind: 'constant', totalSteps: 8 }, 5)).toBe(1);
+    expect(scheduleFactor({ kind: 'constant' }, 5)).toBe(1);
+    const tail = { kind: 'linearTail', totalSteps: 8, final: 0.2 } as const;
+    expect([0, 4, 6, 8, 9].map((t) => scheduleFactor(tail, t))).toEqual([1, 1, 0.6, 0.2, 0.2]);
+    const drop = { kind: 'drop', at: 3, factor: 0.1 } as const;
+    expect([0, 2, 3, 9].map((t) => scheduleFactor(drop, t))).toEqual([1, 1, 0.1, 0.1]);
     const run = async (lrSchedule: 'constant' | 'cosine') => {
       const config = resolveConfig(
         { batch: 32, lrSchedule },
