@@ -1,6 +1,5 @@
 import { Rng } from '../random/rng.js';
-import type { TopLevelSpec } from 'vega-lite';
-import { plotPng } from '../viz/plotPng.js';
+import { AvbUserError } from '../errors.js';
 import { knnKl } from './knnKl.js';
 import type { BayesianModel, Draws } from './model.js';
 import { nuts } from './nuts.js';
@@ -135,13 +134,31 @@ export function methodSummary(model: BayesianModel, r: MethodResult) {
   };
 }
 
-/** The marginals compared with NUTS, as in the paper's Table 1. */
-export const COMPARED_MARGINALS: { label: string; columns: string[] }[] = [
-  { label: 'mu', columns: ['mu'] },
-  { label: 'tau', columns: ['tau'] },
-  { label: 'theta_1', columns: ['theta_1'] },
-  { label: '(mu, tau)', columns: ['mu', 'tau'] },
-];
+/** A marginal compared with NUTS: its label (`mu`, `(mu, tau)`) and the quantities it spans. */
+export interface ComparedMarginal {
+  label: string;
+  columns: string[];
+}
+
+/**
+ * The marginals compared for any model: each of its first three reported quantities, and the
+ * joint of its first two (or of `pair`). For the paper's eight schools: mu, tau, theta_1 and
+ * (mu, tau), as in its Table 1.
+ */
+export function comparedMarginals(model: BayesianModel, pair?: string[]): ComparedMarginal[] {
+  const names = model.summaryNames;
+  for (const n of pair ?? [])
+    if (!names.includes(n))
+      throw new AvbUserError(
+        `--pair: ${model.name} reports no quantity '${n}'; choose from ${names.join(', ')}`,
+      );
+  const joint = pair ?? names.slice(0, 2);
+  const single = [...new Set([...names.slice(0, 3), ...joint])];
+  return [
+    ...single.map((n) => ({ label: n, columns: [n] })),
+    ...(joint.length === 2 ? [{ label: `(${joint.join(', ')})`, columns: joint }] : []),
+  ];
+}
 
 /** At most `max` draws of the named columns, evenly spaced. */
 export function columns(d: Draws, cols: string[], max: number): number[][] {
@@ -171,28 +188,40 @@ export const REFERENCE_DRAWS = 40000;
 
 export interface Comparison {
   results: MethodResult[];
-  /** KL(method || NUTS) per compared marginal. */
+  /** The marginals compared, and KL(method || NUTS) on each, by method and label. */
+  marginals: ComparedMarginal[];
   klToNuts: Record<string, Record<string, number>>;
-  /** Markdown: the KL table with how it was computed. */
-  table: string;
-  /** PNG: one panel of (mu, tau) draws per method, in {@link INFERENCE_METHODS} order. */
-  figure: Buffer;
+  /** The quantities a figure of the draws should show (the joint marginal's, or the first). */
+  pair: string[];
+  /** The reference: NUTS's draws, symmetrised where the model declares a symmetry. */
+  reference: Draws;
+  /** Draws per method in the KL estimates; NUTS's draws before thinning. */
+  comparedDraws: number;
+  referenceDraws: number;
 }
 
 /**
- * Runs every method on `model` and estimates KL(method || NUTS) per marginal with the kNN
- * estimator (k = 5) on {@link COMPARED_DRAWS} draws each; the NUTS reference is a long run
- * ({@link REFERENCE_DRAWS} draws, thinned), symmetrised where the model declares a symmetry. Returns the results, the table and the figure; writes nothing.
+ * Runs every method on `model` and estimates KL(method || NUTS) per marginal
+ * ({@link comparedMarginals}) with the kNN estimator (k = 5) on {@link COMPARED_DRAWS} draws each;
+ * the NUTS reference is a long run ({@link REFERENCE_DRAWS} draws, thinned), symmetrised where
+ * the model declares a symmetry. Returns data; `experiments/comparisonReport.ts` renders it.
  */
 export async function compareMethods(
   model: BayesianModel,
-  o: InferOptions & { onMethod?: (m: InferenceMethod) => void },
+  o: InferOptions & {
+    onMethod?: (m: InferenceMethod) => void;
+    pair?: string[];
+    /** NUTS draws of the reference (default {@link REFERENCE_DRAWS}). */
+    referenceDraws?: number;
+  },
 ): Promise<Comparison> {
+  const marginals = comparedMarginals(model, o.pair);
   const results: MethodResult[] = [];
   for (const method of INFERENCE_METHODS) {
     o.onMethod?.(method);
     // The reference is a long run: evenly thinned, its draws are close to independent.
-    const samples = method === 'nuts' ? Math.max(o.samples, REFERENCE_DRAWS) : o.samples;
+    const long = o.referenceDraws ?? REFERENCE_DRAWS;
+    const samples = method === 'nuts' ? Math.max(o.samples, long) : o.samples;
     results.push(await runInference(model, method, { ...o, samples }));
   }
   const nutsResult = results.find((r) => r.method === 'nuts')!;
@@ -201,43 +230,22 @@ export async function compareMethods(
   const kl: Record<string, Record<string, number>> = {};
   for (const r of results.filter((x) => x.method !== 'nuts')) {
     kl[r.method] = {};
-    for (const m of COMPARED_MARGINALS) {
+    for (const m of marginals)
       kl[r.method][m.label] = knnKl(
         columns(r.draws, m.columns, n),
         columns(reference, m.columns, n),
       );
-    }
   }
-  const header = `| method | ${COMPARED_MARGINALS.map((m) => `KL ${m.label}`).join(' | ')} |`;
-  const sep = `| --- | ${COMPARED_MARGINALS.map(() => '---').join(' | ')} |`;
-  const rows = Object.entries(kl).map(
-    ([meth, v]) =>
-      `| ${meth} | ${COMPARED_MARGINALS.map((m) => v[m.label].toFixed(3)).join(' | ')} |`,
-  );
-  const mirrored = model.mirror ? ', symmetrised under the model’s symmetry' : '';
-  const refDraws = nutsResult.draws.values.length;
-  const table = [
-    `KL divergence to NUTS (kNN estimate, k = 5, ${n} draws each; NUTS: ${refDraws} draws thinned to ${n}${mirrored}), model ${model.name}`,
-    '',
-    header,
-    sep,
-    ...rows,
-    '',
-  ].join('\n');
-  const figure = await plotPng(
-    muTauPanelsSpec(
-      model.name,
-      results.map((r) => ({
-        title: METHOD_TITLES[r.method],
-        subtitle:
-          r.method === 'nuts'
-            ? ['the reference:', `${n} of ${refDraws} draws`]
-            : COMPARED_MARGINALS.map((m) => `KL ${m.label}: ${kl[r.method][m.label].toFixed(3)}`),
-        values: columns(r.method === 'nuts' ? reference : r.draws, ['mu', 'tau'], n),
-      })),
-    ),
-  );
-  return { results, klToNuts: kl, table, figure };
+  const joint = marginals.find((m) => m.columns.length === 2);
+  return {
+    results,
+    marginals,
+    klToNuts: kl,
+    pair: joint?.columns ?? [model.summaryNames[0]],
+    reference,
+    comparedDraws: n,
+    referenceDraws: nutsResult.draws.values.length,
+  };
 }
 
 /** Display names of the methods (figure panels, report tables). */
@@ -248,45 +256,3 @@ export const METHOD_TITLES: Record<InferenceMethod, string> = {
   'advi-fullrank': 'ADVI (full-rank)',
   nuts: 'NUTS',
 };
-
-/**
- * One (mu, tau) scatter per method, side by side on shared axes spanning the central 99% of all
- * methods' draws (a heavy-tailed method cannot squeeze the others; its outliers are clipped).
- */
-export function muTauPanelsSpec(
-  modelName: string,
-  panels: { title: string; subtitle: string[]; values: number[][] }[],
-): TopLevelSpec {
-  const all = panels.flatMap((p) => p.values);
-  const bounds = (k: number) => {
-    const v = all.map((r) => r[k]).sort((a, b) => a - b);
-    const lo = v[Math.floor(0.005 * (v.length - 1))];
-    const hi = v[Math.ceil(0.995 * (v.length - 1))];
-    const pad = 0.05 * (hi - lo);
-    return [lo - pad, hi + pad];
-  };
-  const x = {
-    field: 'mu',
-    type: 'quantitative' as const,
-    title: 'μ',
-    scale: { domain: bounds(0), nice: false },
-  };
-  const y = {
-    field: 'tau',
-    type: 'quantitative' as const,
-    title: 'τ',
-    scale: { domain: bounds(1), nice: false },
-  };
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: `${modelName}: posterior draws of (μ, τ) by method`, anchor: 'start' },
-    hconcat: panels.map((p) => ({
-      title: { text: p.title, subtitle: p.subtitle, fontSize: 13 },
-      width: 220,
-      height: 220,
-      data: { values: p.values.map(([mu, tau]) => ({ mu, tau })) },
-      mark: { type: 'circle' as const, size: 5, opacity: 0.5, color: '#0072b2', clip: true },
-      encoding: { x, y },
-    })),
-  } as TopLevelSpec;
-}

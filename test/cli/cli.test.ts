@@ -564,4 +564,33 @@ describe('avb infer', () => {
       );
     },
   );
+
+  it('--compare works for a user’s model, on its first two quantities or a chosen --pair', () => {
+    const out = join(dir, 'compare-banana');
+    const args = ['--compare', '--iterations', '30', '--samples', '300'];
+    const r = avb(
+      'infer',
+      'examples/banana.mjs',
+      ...args,
+      '--reference-draws',
+      '1000',
+      '--pair',
+      'z2,z1',
+      '--out',
+      out,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const table = readFileSync(join(out, 'table.md'), 'utf8');
+    expect(table).toContain('| method | KL z1 | KL z2 | KL (z2, z1) |');
+    expect(table).toContain('NUTS: 1000 draws thinned to 300');
+    const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { pair: string[] };
+    expect(s.pair).toEqual(['z2', 'z1']);
+    expect(readFileSync(join(out, 'samples.png')).subarray(1, 4).toString()).toBe('PNG');
+    for (const m of ['avb', 'avb-ac', 'advi-meanfield', 'advi-fullrank', 'nuts'])
+      expect(readFileSync(join(out, `draws-${m}.csv`), 'utf8')).toMatch(/^chain,draw,z1,z2\n/);
+    expectUserError(
+      avb('infer', 'examples/banana.mjs', ...args, '--pair', 'z1,w', '--out', join(dir, 'x')),
+      /--pair: banana reports no quantity 'w'; choose from z1, z2/,
+    );
+  });
 });

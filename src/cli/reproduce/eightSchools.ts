@@ -1,7 +1,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { COMPARED_MARGINALS, INFERENCE_METHODS, METHOD_TITLES } from '../../inference/compare.js';
-import type { InferenceMethod, QuantitySummary } from '../../inference/compare.js';
+import { displayName } from '../../experiments/comparisonReport.js';
+import { INFERENCE_METHODS, METHOD_TITLES } from '../../inference/compare.js';
+import type {
+  ComparedMarginal,
+  InferenceMethod,
+  QuantitySummary,
+} from '../../inference/compare.js';
 import type { ReportDoc } from '../../report/report.js';
 import type { Budget, Reproduction } from './common.js';
 import { formatDuration, logFile, num, provenance, readJson } from './common.js';
@@ -18,6 +23,7 @@ interface CompareSummary {
     { seconds: number; draws: number; posterior: Record<string, QuantitySummary> }
   >;
   klToNuts: Record<string, Record<string, number>>;
+  marginals: ComparedMarginal[];
 }
 
 /**
@@ -57,7 +63,7 @@ export const eightSchoolsReproduction: Reproduction = {
       const p = r.posterior;
       return [
         m === 'nuts' ? `${METHOD_TITLES[m]} (reference)` : METHOD_TITLES[m],
-        ...COMPARED_MARGINALS.map((c) => (kl ? num(kl[c.label], 3) : '—')),
+        ...s.marginals.map((c) => (kl ? num(kl[c.label], 3) : '—')),
         `${num(p.mu.mean)} ± ${num(p.mu.sd)}`,
         `${num(p.tau.q2_5)} … ${num(p.tau.q97_5)}`,
         String(r.draws),
@@ -73,7 +79,7 @@ export const eightSchoolsReproduction: Reproduction = {
       results: {
         header: [
           'method',
-          ...COMPARED_MARGINALS.map((c) => `KL ${greek(c.label)}`),
+          ...s.marginals.map((c) => `KL ${greek(c.label)}`),
           'μ mean ± sd',
           'τ 95% interval',
           'draws',
@@ -101,5 +107,5 @@ export const eightSchoolsReproduction: Reproduction = {
 
 /** Marginal labels as the paper writes them: mu, tau, theta_1 as μ, τ, θ₁. */
 function greek(label: string): string {
-  return label.replace('mu', 'μ').replace('tau', 'τ').replace('theta_1', 'θ₁');
+  return label.replace(/[A-Za-z]+(?:_\d+)?/g, displayName);
 }
