@@ -11,8 +11,3 @@ export class AvbUserError extends Error {
   /** Process exit code the CLI uses for this error. */
   readonly exitCode = 2;
 }
-
-/** Throws an {@link AvbUserError} with `message` unless `condition` holds. */
-export function require_(condition: unknown, message: string | (() => string)): asserts condition {
-  if (!condition) throw new AvbUserError(typeof message === 'string' ? message : message());
-}

@@ -9,7 +9,6 @@ export { loadMnist, MNIST_FILES } from './data/mnist.js';
 export { parseIdx, readIdxFile, encodeIdx } from './data/idx.js';
 export { parseNpy, readNpyFile, encodeNpy } from './data/npy.js';
 export { saveCheckpoint, loadCheckpoint, CHECKPOINT_FORMAT } from './train/checkpoint.js';
-export { scatterPng } from './viz/scatterPng.js';
 export { trainRun, RUN_FILES } from './experiments/trainRun.js';
 export type { TrainRunOptions, TrainRunResult, TrainSummary } from './experiments/trainRun.js';
 export { loadRun } from './experiments/loadRun.js';

@@ -190,7 +190,9 @@ function checkOptions(o: InferCliOptions): void {
   if (o.compare && !o.out)
     throw new AvbUserError('--compare writes a table and a figure: give --out <dir>');
   if (o.referenceDraws !== undefined && !o.compare)
-    throw new AvbUserError('--reference-draws sets the length of --compare’s NUTS run; add --compare');
+    throw new AvbUserError(
+      '--reference-draws sets the length of --compare’s NUTS run; add --compare',
+    );
   if (o.pair !== undefined && !o.compare)
     throw new AvbUserError('--pair chooses the quantities --compare plots; add --compare');
   if (o.pair !== undefined && o.pair.length !== 2)

@@ -15,7 +15,7 @@ import { addTrainCommand } from './trainCommand.js';
 import { addReproduceCommand } from './reproduce/command.js';
 import { VERSION } from './version.js';
 
-export function buildProgram(): Command {
+function buildProgram(): Command {
   const program = new Command('avb')
     .description(
       'Adversarial Variational Bayes: train, evaluate and apply AVB from the command line',

@@ -13,6 +13,7 @@ import { METHODS, resolveConfig, resolveConfigWithNotes } from '../experiments/c
 import type { ConfigOverrides, Method, RunConfig } from '../experiments/config.js';
 import { trainRun } from '../experiments/trainRun.js';
 import type { TrainSummary } from '../experiments/trainRun.js';
+import type { SyntheticResults } from '../experiments/synthetic.js';
 import { checkWritableFolder } from '../io/atomicFile.js';
 import { EXIT_SIGNAL, watchStopSignals } from './interrupt.js';
 import { printJson } from './output.js';
@@ -275,7 +276,7 @@ function readConfigFile(path?: string): unknown {
   }
 }
 
-function describeResult(s: TrainSummary, out: string): void {
+function describeResult(s: TrainSummary & Partial<SyntheticResults>, out: string): void {
   const warned = s.warnings?.length
     ? ` with ${s.warnings.length} warning${s.warnings.length === 1 ? '' : 's'} (below)`
     : '';

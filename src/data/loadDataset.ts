@@ -41,7 +41,7 @@ export function loadDataset(spec: string, o: LoadOptions = {}): Dataset {
 }
 
 /** Whether a data spec names a user's file (`idx:PATH`, `npy:PATH`) rather than a built-in set. */
-export function isUserData(spec: string): boolean {
+function isUserData(spec: string): boolean {
   return /^(idx|npy):/.test(spec);
 }
 

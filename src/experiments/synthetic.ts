@@ -8,6 +8,17 @@ import { Rng } from '../random/rng.js';
 import { plotPng, posteriorScatterSpec } from '../viz/plotPng.js';
 import { pointNames, posteriorSamples, SYNTHETIC_OPTIMUM } from './syntheticPosterior.js';
 
+/** What the synthetic experiment adds to a completed run's `summary.json`. */
+export interface SyntheticResults {
+  /** Exact average log p(x) of the four points (grid integration over the 2-D latent). */
+  logLikelihood: number;
+  logLikelihoodPerPoint: number[];
+  /** -log 4: every point equally likely. */
+  optimum: number;
+  /** The figure of q(z|x)'s samples per point, in the run folder. */
+  samplesPng: string;
+}
+
 /**
  * The synthetic experiment's evaluation: the exact average log-likelihood of the four points
  * (grid integration over the 2-D latent; optimum -log 4 = -1.386) and the figure of q(z|x)
@@ -19,7 +30,7 @@ export async function evaluateSynthetic(
   outDir: string,
   seed: number,
   label: string,
-) {
+): Promise<SyntheticResults> {
   const x = tf.tensor(ds.train.x, [ds.train.count, ...ds.exampleShape]);
   const perPoint = gridLogLikelihood(parts.decoder, x);
   x.dispose();

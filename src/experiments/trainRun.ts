@@ -16,13 +16,12 @@ import { buildTrainer } from './buildTrainer.js';
 import { resolveConfig } from './config.js';
 import type { RunConfig } from './config.js';
 import { estimateHeldOut, heldOutSet } from './heldOut.js';
-import { METHOD_SPECS } from './methods.js';
 import type { HeldOutEstimate, HeldOutSet } from './heldOut.js';
 import { diagnoseTraining } from './trainingDiagnostics.js';
 import type { TrainingDiagnostics } from './trainingDiagnostics.js';
 import { readSummary, runPaths, truncateMetrics } from './runFolder.js';
 import type { RunPaths } from './runFolder.js';
-import { evaluateSynthetic } from './synthetic.js';
+import { experimentHooks } from './experimentHooks.js';
 
 export { RUN_FILES } from './runFolder.js';
 export { MAX_ROLLBACKS } from '../train/fit.js';
@@ -90,12 +89,9 @@ export interface TrainSummary {
   warnings: string[];
   /** The figures behind the first two warnings (completed runs). */
   diagnostics?: TrainingDiagnostics;
-  /** Synthetic experiment: exact log-likelihood (grid), optimum -log 4 and the figure's file. */
-  logLikelihood?: number;
-  logLikelihoodPerPoint?: number[];
-  optimum?: number;
-  samplesPng?: string;
 }
+// An experiment's hooks (`experimentHooks.ts`) add their own fields to `summary.json`: read a
+// synthetic run's as `TrainSummary & SyntheticResults`.
 
 export interface TrainRunResult {
   /** `already-complete`: a resumed run had nothing left to do; nothing was written. */
@@ -170,10 +166,9 @@ export async function trainRun(
     if (loop.heldOut) summary.heldOut = loop.heldOut;
     if (loop.divergence) summary.divergence = loop.divergence;
     if (loop.status === 'completed') checkTrainedModel(state, summary);
-    if (loop.status === 'completed' && cfg.experiment === 'synthetic') {
-      const label = METHOD_SPECS[cfg.method].label;
-      Object.assign(summary, await evaluateSynthetic(state.parts, ds, o.out, cfg.seed, label));
-    }
+    const after = experimentHooks(cfg.experiment).afterTraining;
+    if (loop.status === 'completed' && after)
+      Object.assign(summary, await after({ parts: state.parts, ds, out: o.out, config: cfg }));
     writeJsonAtomic(paths.summary, summary);
     return { status: loop.status, summary };
   } finally {

@@ -66,7 +66,7 @@ export async function loadModel(spec: string, variant?: string): Promise<Bayesia
 }
 
 /** Validates a model's fields and its log joint at z = 0; returns it typed. */
-export function checkModel(m: unknown, where: string): BayesianModel {
+function checkModel(m: unknown, where: string): BayesianModel {
   const bad = (what: string) => new AvbUserError(`model ${where}: ${what}`);
   if (typeof m !== 'object' || m === null)
     throw bad('the export is not an object with dim and logJoint');

@@ -307,7 +307,7 @@ const NO_DATA: Dataset = {
  * A Bayesian model as AVB's decoder: log p(x|z) = log p(z, data) - log N(z; 0, I) for the empty
  * x, so that the objectives' prior N(0, I) plus this term is the model's log joint.
  */
-export class ModelDecoder extends Module implements Decoder {
+class ModelDecoder extends Module implements Decoder {
   readonly likelihood = 'gaussian' as const;
   constructor(private readonly model: BayesianModel) {
     super();

@@ -59,7 +59,7 @@ export function writeJsonAtomic(path: string, value: unknown): void {
 }
 
 /** A file-system error in a few words, with what to do. */
-export function describeFsError(e: unknown): string {
+function describeFsError(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
   switch (code) {
     case 'ENOSPC':

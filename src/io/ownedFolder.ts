@@ -75,11 +75,6 @@ export function recordOwned(file: string): void {
   writeMarker(dir, m);
 }
 
-/** Whether `dir` is a folder avb created (it carries the marker). */
-export function isOwnedFolder(dir: string): boolean {
-  return readMarker(resolve(dir)) !== undefined;
-}
-
 /**
  * What in `dir` avb did not write, as paths relative to `dir` (a foreign folder is named once,
  * not file by file). Empty for an empty folder.

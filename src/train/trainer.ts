@@ -50,7 +50,7 @@ export interface TrainingSnapshot {
 }
 
 /** Every weight of `parts` by path, prefixed with the part's name (`encoder/`, `decoder/`, `adversary/`). */
-export function partWeights(parts: Parts): Map<string, tf.Variable> {
+function partWeights(parts: Parts): Map<string, tf.Variable> {
   const all = new Map<string, tf.Variable>();
   for (const [k, v] of parts.encoder.namedWeights('encoder/')) all.set(k, v);
   for (const [k, v] of parts.decoder.namedWeights('decoder/')) all.set(k, v);
@@ -60,7 +60,7 @@ export function partWeights(parts: Parts): Map<string, tf.Variable> {
 }
 
 /** Copies of the values of every weight of `parts`. */
-export function readPartWeights(parts: Parts): NamedValues {
+function readPartWeights(parts: Parts): NamedValues {
   const out: NamedValues = new Map();
   for (const [name, v] of partWeights(parts))
     out.set(name, { shape: v.shape, data: (v.dataSync() as Float32Array).slice() });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { EvalResult } from '../../src/experiments/evaluateRun.js';
+import type { SyntheticResults } from '../../src/experiments/synthetic.js';
 import type { TrainSummary } from '../../src/experiments/trainRun.js';
 import { foreignEntries } from '../../src/io/ownedFolder.js';
 import { avb, expectUserError, MAIN } from './runCli.js';
@@ -37,7 +38,7 @@ describe('avb reproduce', () => {
     for (const m of ['AVB', 'AVB + adaptive contrast', 'VAE']) expect(md).toContain(`| ${m} |`);
     expect(md).toContain('avb reproduce synthetic --budget quick --seed 1 --steps 40');
     for (const m of ['avb', 'avb-ac', 'vae']) {
-      const s = readJson<TrainSummary>(join(out, 'runs', m, 'summary.json'));
+      const s = readJson<TrainSummary & SyntheticResults>(join(out, 'runs', m, 'summary.json'));
       expect(s.steps).toBe(40);
       expect(s.logLikelihood).toBeLessThan(-Math.log(4));
     }

@@ -7,6 +7,8 @@ import { loadRun } from '../../experiments/loadRun.js';
 import { METHOD_SPECS } from '../../experiments/methods.js';
 import type { Method } from '../../experiments/schema.js';
 import { minus } from '../../experiments/synthetic.js';
+import type { SyntheticResults } from '../../experiments/synthetic.js';
+import type { TrainSummary } from '../../experiments/trainRun.js';
 import {
   pointNames,
   posteriorSamples,
@@ -46,7 +48,7 @@ export const syntheticReproduction: Reproduction = {
     const rows: string[][] = [];
     const panels: { groups: Float32Array[]; title: string; subtitle: string[] }[] = [];
     for (const method of METHODS_SHOWN) {
-      const s = summaryOf(ctx, method);
+      const s = summaryOf(ctx, method) as TrainSummary & Partial<SyntheticResults>;
       const label = METHOD_SPECS[method].label;
       const m = s.finalMetrics;
       const ll = s.logLikelihood ?? NaN;
