@@ -9,7 +9,7 @@ import {
   methodSummary,
   runInference,
 } from '../inference/compare.js';
-import type { InferenceMethod } from '../inference/compare.js';
+import type { InferenceMethod, MethodResult } from '../inference/compare.js';
 import { drawsToCsv } from '../inference/draws.js';
 import { BUILT_IN_MODELS, loadModel } from '../inference/loadModel.js';
 import type { ContrastKind } from '../inference/variational.js';
@@ -25,6 +25,11 @@ import {
   positiveNumber,
 } from './options.js';
 import { TrainingProgress } from './progress.js';
+import { EXIT_SIGNAL, watchStopSignals } from './interrupt.js';
+import { INFER_FILES, inferRun, readInferConfig } from '../experiments/inferRun.js';
+import { existsSync } from 'node:fs';
+import type { InferRunConfig } from '../experiments/inferRun.js';
+import { join, resolve } from 'node:path';
 
 interface InferCliOptions {
   variant?: string;
@@ -41,6 +46,7 @@ interface InferCliOptions {
   seed: number;
   out?: string;
   force?: boolean;
+  resume?: boolean;
   backend?: BackendChoice;
   threads?: number;
   json?: boolean;
@@ -105,81 +111,163 @@ export function addInferCommand(program: Command): void {
       '--out <dir>',
       'folder for summary.json and draws.csv (with --compare also table.md, samples.png)',
     )
-    .option('--force', 'replace --out if it exists')
+    .option('--force', 'replace --out if it exists (only what avb wrote there)')
+    .option(
+      '--resume',
+      'continue the run in --out from its checkpoint, with its own config.json (Ctrl-C stops with a checkpoint)',
+    )
     .addOption(backendOption())
     .addOption(threadsOption())
     .option('--json', 'print the summary as JSON')
-    .action(async (spec: string, opts: InferCliOptions) => {
-      checkOptions(opts);
-      if (opts.out) checkOutputFolder(opts.out, opts.force, undefined, modelFiles(spec));
-      await initBackend(opts.backend, { threads: opts.threads });
-      const model = await loadModel(spec, opts.variant);
-      const builtIn = spec in BUILT_IN_MODELS;
-      const common = {
-        samples: opts.samples,
-        seed: opts.seed,
-        iterations: opts.iterations,
-        nuts: {
-          ...(opts.chains !== undefined ? { chains: opts.chains } : {}),
-          ...(opts.warmup !== undefined ? { warmup: opts.warmup } : {}),
-          targetAccept: opts.targetAccept ?? (builtIn ? BUILT_IN_TARGET_ACCEPT : 0.8),
-        },
-        avb: opts.contrast ? { contrast: opts.contrast } : undefined,
-      };
-      let current: string = opts.method; // the method running, for the progress label
-      let progress: TrainingProgress | undefined;
-      const onProgress = (done: number, total: number, figures?: string) => {
-        if (!progress) {
-          progress = new TrainingProgress(total, 15, current);
-          progress.start(0);
-        }
-        progress.tick(done, figures);
-        if (done >= total) {
-          progress.stop();
-          progress = undefined;
-        }
-      };
-      if (opts.compare) {
-        await compareAndWrite(
-          model,
-          { ...common, onProgress },
-          opts,
-          (m) => {
-            current = m;
-          },
-          modelFiles(spec),
-        );
-        return;
-      }
-      const r = await runInference(model, opts.method, { ...common, onProgress });
-      const summary = methodSummary(model, r);
-      if (opts.out) {
-        // NUTS draws as sampled (chains kept); a symmetric posterior's mirror modes are left as
-        // the chains found them.
-        writeOutputFolder(
-          opts.out,
-          {
-            'summary.json': JSON.stringify(summary, null, 2) + '\n',
-            'draws.csv': drawsToCsv(r.draws),
-          },
-          modelFiles(spec),
-        );
-      }
-      if (opts.json) {
-        printJson(summary);
-        return;
-      }
-      printTable(
-        Object.entries(summary.posterior).map(([k, v]) => [
-          k,
-          `mean ${v.mean.toFixed(3)}  sd ${v.sd.toFixed(3)}  2.5% ${v.q2_5.toFixed(3)}  50% ${v.q50.toFixed(3)}  97.5% ${v.q97_5.toFixed(3)}` +
-            (v.rhat !== undefined ? `  R-hat ${v.rhat.toFixed(4)}  ESS ${v.ess!.toFixed(0)}` : ''),
-        ]),
-      );
-      if (r.divergences !== undefined)
-        process.stdout.write(`divergences  ${r.divergences} of ${r.draws.values.length} draws\n`);
-      if (opts.out) process.stdout.write(`written to ${opts.out}: summary.json, draws.csv\n`);
+    .action(inferAction);
+}
+
+/** `avb infer`: one method (into a run folder with --out), or --compare. */
+async function inferAction(spec: string, opts: InferCliOptions, cmd: Command): Promise<void> {
+  checkOptions(opts);
+  if (opts.resume) checkResume(spec, opts, cmd);
+  else if (opts.out) checkOutputFolder(opts.out, opts.force, RESUME_HINT, modelFiles(spec));
+  if (opts.resume && existsSync(join(opts.out!, INFER_FILES.summary))) {
+    process.stderr.write(
+      `nothing to do: ${opts.out} has finished (its summary.json and draws.csv are there)\n`,
+    );
+    return;
+  }
+  const config = opts.resume ? readInferConfig(opts.out!) : runConfig(spec, opts);
+  await initBackend(opts.backend, { threads: opts.threads });
+  const model = await loadModel(config.model, config.variant);
+  const progress = new InferProgress(config.method);
+  if (opts.compare) {
+    const common = { ...config.options, onProgress: progress.callback };
+    await compareAndWrite(model, common, opts, (m) => progress.label(m), modelFiles(spec));
+    return;
+  }
+  if (!opts.out) {
+    const r = await runInference(model, config.method, {
+      ...config.options,
+      onProgress: progress.callback,
     });
+    report(methodSummary(model, r), r, opts);
+    return;
+  }
+  const stop = watchStopSignals('stopping after this iteration and writing a checkpoint');
+  try {
+    const run = await inferRun(model, config, {
+      out: opts.out,
+      resume: opts.resume,
+      force: opts.force,
+      protect: modelFiles(spec),
+      onProgress: progress.callback,
+      shouldStop: () => stop.requested() !== undefined,
+    });
+    progress.stop();
+    const signal = stop.requested();
+    if (run.status === 'interrupted') {
+      process.stderr.write(
+        `interrupted: checkpoint written to ${opts.out}; continue with avb infer ${spec} --out ${opts.out} --resume\n`,
+      );
+      process.exitCode = EXIT_SIGNAL[signal ?? 'SIGINT'];
+      return;
+    }
+    report(run.summary, run.result, opts);
+    if (!opts.json)
+      process.stdout.write(`written to ${opts.out}: summary.json, draws.csv, metrics.jsonl\n`);
+  } finally {
+    stop.release();
+  }
+}
+
+const RESUME_HINT = 'add --resume to continue it or --force to replace it';
+
+/** The settings of a new run, as its config.json keeps them. */
+function runConfig(spec: string, opts: InferCliOptions): InferRunConfig {
+  const builtIn = spec in BUILT_IN_MODELS;
+  return {
+    model: builtIn ? spec : resolve(spec),
+    ...(opts.variant !== undefined ? { variant: opts.variant } : {}),
+    method: opts.method,
+    options: {
+      samples: opts.samples,
+      seed: opts.seed,
+      iterations: opts.iterations,
+      nuts: {
+        ...(opts.chains !== undefined ? { chains: opts.chains } : {}),
+        ...(opts.warmup !== undefined ? { warmup: opts.warmup } : {}),
+        targetAccept: opts.targetAccept ?? (builtIn ? BUILT_IN_TARGET_ACCEPT : 0.8),
+      },
+      avb: opts.contrast ? { contrast: opts.contrast } : undefined,
+    },
+  };
+}
+
+/** Options a resumed run may be given: where it is and how to compute, not what to compute. */
+const RESUME_ALLOWS = new Set(['out', 'resume', 'backend', 'threads', 'json']);
+
+function checkResume(spec: string, opts: InferCliOptions, cmd: Command): void {
+  if (!opts.out) throw new AvbUserError('--resume continues the run in --out: give --out <dir>');
+  if (opts.compare || opts.force)
+    throw new AvbUserError(
+      `--resume continues one method's run; it does not combine with --${opts.compare ? 'compare' : 'force'}`,
+    );
+  const set = cmd.options
+    .map((o) => o.attributeName())
+    .filter((k) => cmd.getOptionValueSource(k) === 'cli' && !RESUME_ALLOWS.has(k));
+  if (set.length)
+    throw new AvbUserError(
+      `--resume continues with the run's own config.json; remove --${set.map(kebab).join(', --')}`,
+    );
+  const config = readInferConfig(opts.out);
+  const want = spec in BUILT_IN_MODELS ? spec : resolve(spec);
+  if (config.model !== want)
+    throw new AvbUserError(
+      `${opts.out} is a run of ${config.model}, not ${spec}; give that model to resume it`,
+    );
+}
+
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** Prints a method's posterior summary (or the JSON). */
+function report(
+  summary: ReturnType<typeof methodSummary>,
+  r: MethodResult,
+  opts: InferCliOptions,
+): void {
+  if (opts.json) {
+    printJson(summary);
+    return;
+  }
+  printTable(
+    Object.entries(summary.posterior).map(([k, v]) => [
+      k,
+      `mean ${v.mean.toFixed(3)}  sd ${v.sd.toFixed(3)}  2.5% ${v.q2_5.toFixed(3)}  50% ${v.q50.toFixed(3)}  97.5% ${v.q97_5.toFixed(3)}` +
+        (v.rhat !== undefined ? `  R-hat ${v.rhat.toFixed(4)}  ESS ${v.ess!.toFixed(0)}` : ''),
+    ]),
+  );
+  if (r.divergences !== undefined)
+    process.stdout.write(`divergences  ${r.divergences} of ${r.draws.values.length} draws\n`);
+}
+
+/** The progress bar of the method running (relabelled as --compare moves on). */
+class InferProgress {
+  private bar: TrainingProgress | undefined;
+  constructor(private current: string) {}
+  label(method: string): void {
+    this.current = method;
+  }
+  readonly callback = (done: number, total: number, figures?: string) => {
+    if (!this.bar) {
+      this.bar = new TrainingProgress(total, 15, this.current);
+      this.bar.start(0);
+    }
+    this.bar.tick(done, figures);
+    if (done >= total) this.stop();
+  };
+  stop(): void {
+    this.bar?.stop();
+    this.bar = undefined;
+  }
 }
 
 /**

@@ -5,7 +5,7 @@ import type { BayesianModel, Draws } from './model.js';
 import { nuts } from './nuts.js';
 import type { NutsOptions } from './nuts.js';
 import { advi, avbInference } from './variational.js';
-import type { AvbInferenceOptions, InferenceProgress } from './variational.js';
+import type { AvbInferenceOptions, FitPersistence, InferenceProgress } from './variational.js';
 
 export const INFERENCE_METHODS = [
   'avb',
@@ -26,9 +26,13 @@ export interface InferOptions {
   /** AVB settings beyond the method's defaults (learning rates, contrast, ...). */
   avb?: Partial<AvbInferenceOptions>;
   onProgress?: InferenceProgress;
+  /** Checkpoints and resuming: the variational methods' fit, or NUTS's chains. */
+  persistence?: { fit?: FitPersistence; nuts?: NutsOptions['persistence'] };
 }
 
 export interface MethodResult {
+  /** `interrupted`: stopped through `persistence` (Ctrl-C); no draws. */
+  status: 'completed' | 'interrupted';
   method: InferenceMethod;
   draws: Draws;
   seconds: number;
@@ -47,6 +51,7 @@ export async function runInference(
     samples: o.samples,
     seed: o.seed,
     onProgress: o.onProgress,
+    persistence: o.persistence?.fit,
     ...(o.iterations !== undefined ? { iterations: o.iterations } : {}),
   };
   switch (method) {
@@ -57,8 +62,10 @@ export async function runInference(
         onProgress: o.onProgress,
         samples: Math.ceil(o.samples / chains),
         ...o.nuts,
+        persistence: o.persistence?.nuts,
       });
       return {
+        status: r.status,
         method,
         draws: r.draws,
         seconds: r.seconds,
@@ -71,7 +78,7 @@ export async function runInference(
     case 'advi-fullrank': {
       const kind = method === 'advi-meanfield' ? 'meanfield' : 'fullrank';
       const r = await advi(model, { ...common, kind });
-      return { method, draws: r.draws, seconds: r.seconds };
+      return { status: r.status, method, draws: r.draws, seconds: r.seconds };
     }
     case 'avb':
     case 'avb-ac': {
@@ -80,7 +87,7 @@ export async function runInference(
         ...common,
         ...o.avb,
       });
-      return { method, draws: r.draws, seconds: r.seconds };
+      return { status: r.status, method, draws: r.draws, seconds: r.seconds };
     }
   }
 }

@@ -17,6 +17,25 @@ export interface NutsOptions {
   seed: number;
   /** Called every 50 iterations with iterations done and total (all chains, warm-up included). */
   onProgress?: Progress;
+  /**
+   * Checkpoints and resuming, a chain at a time (`avb infer --out`): the chains an earlier
+   * segment finished (not run again: their random streams are skipped), a hook for each chain
+   * as it finishes, and a stop poll (every 50 iterations; the unfinished chain is run again on
+   * resume, with the same draws).
+   */
+  persistence?: {
+    done?: NutsChain[];
+    onChain?: (chain: NutsChain, index: number) => void;
+    shouldStop?: () => boolean;
+  };
+}
+
+/** One finished chain: its kept draws of the reported quantities and its statistics. */
+export interface NutsChain {
+  kept: number[][];
+  stepSize: number;
+  divergences: number;
+  gradientEvaluations: number;
 }
 
 export const DEFAULT_NUTS: NutsOptions = {
@@ -29,6 +48,8 @@ export const DEFAULT_NUTS: NutsOptions = {
 };
 
 export interface NutsResult {
+  /** `interrupted`: stopped by `persistence.shouldStop`; the draws are empty. */
+  status: 'completed' | 'interrupted';
   draws: Draws;
   /** Split R-hat per reported quantity (Gelman et al., BDA3). */
   rhat: number[];
@@ -97,17 +118,25 @@ export async function nuts(
   const began = performance.now();
   const { f, count } = logpGradOf(model);
   const d = model.dim;
-  const perChain: number[][][] = [];
-  const stepSizes: number[] = [];
-  let divergences = 0;
+  const chains: NutsChain[] = [];
   const total = options.chains * (options.warmup + options.samples);
+  const p = options.persistence;
   let done = 0;
   for (let c = 0; c < options.chains; c++) {
     const chainRng = rng.fork();
+    const before = p?.done?.[c];
+    if (before) {
+      chains.push(before);
+      done += options.warmup + options.samples;
+      continue;
+    }
+    const evaluations = count();
     const z = Float64Array.from({ length: d }, () => chainRng.normal());
     let s: State = { z, ...f(z) };
     const adapter = new WarmupAdapter(s, f, chainRng, options);
     const kept: number[][] = [];
+    let divergences = 0;
+    const divergencesBefore = chains.reduce((a, ch) => a + ch.divergences, 0);
     for (let it = 0; it < options.warmup + options.samples; it++) {
       const warm = it < options.warmup;
       const step = transition(s, adapter.eps, adapter.invMass, f, chainRng, options.maxTreeDepth);
@@ -117,24 +146,47 @@ export async function nuts(
       else kept.push(model.summarize(s.z));
       done++;
       if (done % 50 === 0) {
-        options.onProgress?.(done, total, `divergences ${divergences}`);
+        options.onProgress?.(done, total, `divergences ${divergencesBefore + divergences}`);
         await yieldToEventLoop();
+        if (p?.shouldStop?.()) return stoppedNuts(model, began);
       }
     }
-    const eps = adapter.eps;
-    stepSizes.push(eps);
-    perChain.push(kept);
+    const chain = {
+      kept,
+      stepSize: adapter.eps,
+      divergences,
+      gradientEvaluations: count() - evaluations,
+    };
+    chains.push(chain);
+    p?.onChain?.(chain, c);
   }
+  const perChain = chains.map((ch) => ch.kept);
+  const stepSizes = chains.map((ch) => ch.stepSize);
+  const divergences = chains.reduce((a, ch) => a + ch.divergences, 0);
   const names = model.summaryNames;
   const rhat = names.map((_, k) => splitRhat(perChain.map((ch) => ch.map((v) => v[k]))));
   const ess = names.map((_, k) => effectiveSampleSize(perChain.map((ch) => ch.map((v) => v[k]))));
   return {
+    status: 'completed',
     draws: { names, values: perChain.flat(), chain: perChain.flatMap((ch, c) => ch.map(() => c)) },
     rhat,
     ess,
     stepSizes,
     divergences,
-    gradientEvaluations: count(),
+    gradientEvaluations: chains.reduce((a, ch) => a + ch.gradientEvaluations, 0),
+    seconds: (performance.now() - began) / 1000,
+  };
+}
+
+function stoppedNuts(model: BayesianModel, began: number): NutsResult {
+  return {
+    status: 'interrupted',
+    draws: { names: model.summaryNames, values: [] },
+    rhat: [],
+    ess: [],
+    stepSizes: [],
+    divergences: 0,
+    gradientEvaluations: 0,
     seconds: (performance.now() - began) / 1000,
   };
 }

@@ -31,6 +31,22 @@ export interface VariationalOptions {
   /** Seed of every random number the method draws (initial weights, noise). */
   seed: number;
   onProgress?: InferenceProgress;
+  /** Checkpoints and resuming (`avb infer --out`, `experiments/inferRun.ts`). */
+  persistence?: FitPersistence;
+}
+
+/**
+ * How a variational fit is checkpointed and resumed: the snapshot of an earlier segment to
+ * continue from, a hook for every new snapshot (every `snapshotEvery` iterations and when
+ * stopped), one for every iteration's metrics, and a stop poll (Ctrl-C). A resumed fit takes the
+ * same steps and returns the same draws as an uninterrupted one.
+ */
+export interface FitPersistence {
+  resumeFrom?: unknown;
+  snapshotEvery?: number;
+  onSnapshot?: (snapshot: unknown, iteration: number) => void;
+  onStep?: (m: StepMetrics) => void;
+  shouldStop?: () => boolean;
 }
 
 export interface AdviOptions extends VariationalOptions {
@@ -48,6 +64,8 @@ export const DEFAULT_ADVI: AdviOptions = {
 };
 
 export interface VariationalResult {
+  /** `interrupted`: stopped by `persistence.shouldStop` after a snapshot; no draws. */
+  status: 'completed' | 'interrupted';
   draws: Draws;
   /** ELBO estimate every 100 iterations (T-based for AVB: an estimate, not a bound). */
   elboTrace: number[];
@@ -72,13 +90,21 @@ async function fitVariational<S>(
   o: VariationalOptions,
   method: string,
   elboOf: (m: StepMetrics) => number,
-): Promise<number[]> {
+): Promise<{ trace: number[]; stopped: boolean }> {
   const trace: number[] = [];
+  const p = o.persistence;
+  const resumeFrom = p?.resumeFrom as S | undefined;
+  if (resumeFrom) target.restore(resumeFrom);
   const r = await fit(target, {
     until: o.iterations,
     onNan: 'rollback',
     yieldEvery: 100,
+    snapshotEvery: p?.snapshotEvery,
+    lastGood: resumeFrom,
+    onSnapshot: p?.onSnapshot,
+    shouldStop: p?.shouldStop,
     onStep: (m) => {
+      p?.onStep?.(m);
       if ((m.step - 1) % 100 !== 0 && m.step !== o.iterations) return;
       const elbo = elboOf(m);
       trace.push(elbo);
@@ -89,7 +115,17 @@ async function fitVariational<S>(
     throw new AvbUserError(
       `${method} diverged at iteration ${r.divergence!.step} (${r.divergence!.quantity} not finite) after ${r.rollbacks} rollbacks with halved learning rates; lower them or check the model's log joint`,
     );
-  return trace;
+  return { trace, stopped: r.status === 'stopped' };
+}
+
+/** The result of a fit stopped before its end: no draws yet. */
+function interrupted(model: BayesianModel, began: number): VariationalResult {
+  return {
+    status: 'interrupted',
+    draws: { names: model.summaryNames, values: [] },
+    elboTrace: [],
+    seconds: (performance.now() - began) / 1000,
+  };
 }
 
 /**
@@ -128,13 +164,18 @@ export async function advi(
       tf.add(tf.mean(model.logJoint(sample(r.normalTensor([o.batch, d])))), tf.sum(omega)),
     ) as tf.Scalar;
   const adam = { learningRate: o.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
-  const stepper = new LossStepper(weights, negElbo, adam, rng);
+  // The fit's noise and the final draws' from separate streams: a resumed fit (whose stepper
+  // restores its own stream) ends with the same draws.
+  const drawRng = rng.fork();
+  const stepper = new LossStepper(weights, negElbo, adam, rng.fork());
   try {
-    const trace = await fitVariational(stepper, o, 'ADVI', (s) => -(s.loss ?? NaN));
-    const z = tf.tidy(() => sample(rng.normalTensor([o.samples, d])));
+    const { trace, stopped } = await fitVariational(stepper, o, 'ADVI', (s) => -(s.loss ?? NaN));
+    if (stopped) return interrupted(model, began);
+    const z = tf.tidy(() => sample(drawRng.normalTensor([o.samples, d])));
     const values = z.dataSync() as Float32Array;
     z.dispose();
     return {
+      status: 'completed',
       draws: drawsFrom(model, values, o.samples),
       elboTrace: trace,
       seconds: (performance.now() - began) / 1000,
@@ -213,16 +254,18 @@ export async function avbInference(
   const root = new Rng(o.seed);
   const { parts, trainer } = avbInferenceTrainer(model, o, root);
   try {
-    const trace = await fitVariational(
+    const { trace, stopped } = await fitVariational(
       trainer,
       o,
       o.contrast === 'none' ? 'AVB' : 'AVB with adaptive contrast',
       (m) => m.elbo ?? NaN,
     );
+    if (stopped) return interrupted(model, began);
     const values = tf.tidy(() =>
       parts.encoder.sample(tf.zeros([o.samples, 0]), root).z.dataSync(),
     ) as Float32Array;
     return {
+      status: 'completed',
       draws: drawsFrom(model, values, o.samples),
       elboTrace: trace,
       seconds: (performance.now() - began) / 1000,

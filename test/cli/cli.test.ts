@@ -466,7 +466,7 @@ describe('avb infer', () => {
       expect(r.stderr).toMatch(/^error: cannot (write to|create)/);
     }
     const r = avb('infer', 'eight-schools', '--method', 'nuts', '--out', dir);
-    expectUserError(r, /already exists; add --force to replace it/);
+    expectUserError(r, /already exists; add --resume to continue it or --force to replace it/);
   });
 
   it('one method prints a posterior summary', () => {

@@ -1,0 +1,145 @@
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AvbUserError } from '../errors.js';
+import { writeFileAtomic, writeJsonAtomic } from '../io/atomicFile.js';
+import { makeOwnedFolder, removeOwnedFolder } from '../io/ownedFolder.js';
+import { parseTyped, stringifyTyped } from '../io/typedJson.js';
+import { methodSummary, runInference } from '../inference/compare.js';
+import type { InferenceMethod, InferOptions, MethodResult } from '../inference/compare.js';
+import { drawsToCsv } from '../inference/draws.js';
+import type { BayesianModel } from '../inference/model.js';
+import type { NutsChain } from '../inference/nuts.js';
+import type { StepMetrics } from '../train/fit.js';
+import { truncateMetrics } from './runFolder.js';
+
+/** Files of an inference run folder (`avb infer --out`). */
+export const INFER_FILES = {
+  config: 'config.json',
+  metrics: 'metrics.jsonl',
+  checkpoint: 'checkpoint.json',
+  summary: 'summary.json',
+  draws: 'draws.csv',
+} as const;
+
+/** What `config.json` of an inference run holds: enough to run it again or continue it. */
+export interface InferRunConfig {
+  /** `eight-schools`, or the absolute path of the model module. */
+  model: string;
+  variant?: string;
+  method: InferenceMethod;
+  options: Pick<InferOptions, 'samples' | 'seed' | 'iterations' | 'nuts' | 'avb'>;
+}
+
+/** The checkpoint: a variational fit's snapshot, or NUTS's finished chains. */
+type InferCheckpoint =
+  { kind: 'fit'; iteration: number; snapshot: unknown } | { kind: 'nuts'; chains: NutsChain[] };
+
+export interface InferRunOptions {
+  out: string;
+  /** Continue the run in `out` from its checkpoint (its own config.json). */
+  resume?: boolean;
+  /** Replace `out` (only avb's own output; never `protect`). */
+  force?: boolean;
+  protect?: string[];
+  /** Iterations between a variational fit's checkpoints (default 1,000). */
+  checkpointEvery?: number;
+  onProgress?: InferOptions['onProgress'];
+  /** Polled between iterations: true stops after a checkpoint (Ctrl-C, SIGTERM). */
+  shouldStop?: () => boolean;
+}
+
+export type InferRunResult =
+  | { status: 'completed'; result: MethodResult; summary: ReturnType<typeof methodSummary> }
+  | { status: 'interrupted' };
+
+/**
+ * Runs one inference method into a run folder, as `trainRun` does for training: `config.json`,
+ * `metrics.jsonl` (a line per iteration of a variational fit, per chain of NUTS),
+ * `checkpoint.json` (every `checkpointEvery` iterations, after each NUTS chain, and when
+ * stopped), then `summary.json` and `draws.csv`. A stopped run continues with `resume` and ends
+ * with the same draws as an uninterrupted one.
+ */
+export async function inferRun(
+  model: BayesianModel,
+  config: InferRunConfig,
+  o: InferRunOptions,
+): Promise<InferRunResult> {
+  const path = (f: keyof typeof INFER_FILES) => join(o.out, INFER_FILES[f]);
+  let checkpoint: InferCheckpoint | undefined;
+  if (o.resume) {
+    if (existsSync(path('checkpoint'))) {
+      checkpoint = parseTyped(readFileSync(path('checkpoint'), 'utf8')) as InferCheckpoint;
+      // The log then holds exactly what the checkpoint did.
+      if (checkpoint.kind === 'fit') truncateMetrics(path('metrics'), checkpoint.iteration);
+      else rewriteChainLines(path('metrics'), checkpoint.chains);
+    } else writeFileAtomic(path('metrics'), '');
+  } else {
+    if (o.force) removeOwnedFolder(o.out, o.protect);
+    makeOwnedFolder(o.out);
+    writeJsonAtomic(path('config'), config);
+    writeFileAtomic(path('metrics'), '');
+  }
+  const save = (c: InferCheckpoint) => writeFileAtomic(path('checkpoint'), stringifyTyped(c));
+  const chains: NutsChain[] = checkpoint?.kind === 'nuts' ? [...checkpoint.chains] : [];
+  const r = await runInference(model, config.method, {
+    ...config.options,
+    onProgress: o.onProgress,
+    persistence: {
+      fit: {
+        resumeFrom: checkpoint?.kind === 'fit' ? checkpoint.snapshot : undefined,
+        snapshotEvery: o.checkpointEvery ?? 1000,
+        onSnapshot: (snapshot, iteration) => save({ kind: 'fit', iteration, snapshot }),
+        onStep: (m) => appendFileSync(path('metrics'), JSON.stringify(metricsLine(m)) + '\n'),
+        shouldStop: o.shouldStop,
+      },
+      nuts: {
+        done: chains,
+        onChain: (chain, index) => {
+          chains[index] = chain;
+          save({ kind: 'nuts', chains });
+          appendFileSync(path('metrics'), JSON.stringify(chainLine(chain, index)) + '\n');
+        },
+        shouldStop: o.shouldStop,
+      },
+    },
+  });
+  if (r.status === 'interrupted') return { status: 'interrupted' };
+  const summary = methodSummary(model, r);
+  writeJsonAtomic(path('summary'), summary);
+  writeFileAtomic(path('draws'), drawsToCsv(r.draws));
+  return { status: 'completed', result: r, summary };
+}
+
+/** Reads an inference run's `config.json`, for `--resume`. */
+export function readInferConfig(out: string): InferRunConfig {
+  const file = join(out, INFER_FILES.config);
+  if (!existsSync(file))
+    throw new AvbUserError(`cannot resume: ${file} does not exist; start the run without --resume`);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as InferRunConfig;
+  } catch {
+    throw new AvbUserError(`${file} is not valid JSON; the run folder is damaged`);
+  }
+}
+
+/** A fit's metrics line: the step and each figure to 6 significant digits (no wall time). */
+function metricsLine(m: StepMetrics): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(m))
+    if (v !== undefined && k !== 'stepMs') out[k] = k === 'step' ? v : Number(v.toPrecision(6));
+  return out;
+}
+
+function chainLine(chain: NutsChain, index: number): Record<string, number> {
+  return {
+    chain: index + 1,
+    stepSize: Number(chain.stepSize.toPrecision(6)),
+    divergences: chain.divergences,
+    gradientEvaluations: chain.gradientEvaluations,
+  };
+}
+
+/** NUTS's metrics: exactly the lines of the chains the checkpoint holds. */
+function rewriteChainLines(file: string, chains: NutsChain[]): void {
+  writeFileAtomic(file, chains.map((ch, i) => JSON.stringify(chainLine(ch, i)) + '\n').join(''));
+}

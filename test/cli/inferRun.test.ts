@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { avb, expectUserError, signalAfter } from './runCli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'avb-infer-run-'));
+const read = (f: string) => readFileSync(f, 'utf8');
+
+describe('avb infer --out: a run folder that survives Ctrl-C', () => {
+  for (const [method, args, lines] of [
+    ['advi-fullrank', ['--iterations', '3000'], 1500],
+    ['avb-ac', ['--iterations', '600'], 300],
+    ['nuts', ['--warmup', '200', '--chains', '4'], 2],
+  ] as const) {
+    it(`${method}: Ctrl-C, then --resume ends with the draws and log of an uninterrupted run`, async () => {
+      const common = ['infer', 'examples/banana.mjs', '--method', method, ...args];
+      const whole = join(dir, `${method}-whole`);
+      const r = avb(...common, '--samples', '400', '--out', whole);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`written to ${whole}: summary.json, draws.csv, metrics.jsonl`);
+
+      const parts = join(dir, `${method}-parts`);
+      // NUTS's log has a line per finished chain: stopped after the second, in the third.
+      const stopped = await signalAfter([...common, '--samples', '400'], parts, lines, 'SIGINT');
+      expect(stopped.code, stopped.stderr).toBe(130);
+      expect(stopped.stderr).toMatch(
+        /interrupted: checkpoint written to .*; continue with .* --resume/,
+      );
+      const resumed = avb('infer', 'examples/banana.mjs', '--out', parts, '--resume');
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(read(join(parts, 'draws.csv'))).toBe(read(join(whole, 'draws.csv')));
+      expect(read(join(parts, 'metrics.jsonl'))).toBe(read(join(whole, 'metrics.jsonl')));
+      expect(JSON.parse(read(join(parts, 'config.json')))).toEqual(
+        JSON.parse(read(join(whole, 'config.json'))),
+      );
+    });
+  }
+
+  it('--resume takes no settings, only the same model, and says when there is nothing to do', () => {
+    const out = join(dir, 'advi-fullrank-whole');
+    expectUserError(
+      avb('infer', 'examples/banana.mjs', '--out', out, '--resume', '--seed', '3'),
+      /--resume continues with the run's own config.json; remove --seed/,
+    );
+    expectUserError(
+      avb('infer', 'eight-schools', '--out', out, '--resume'),
+      /is a run of .*banana\.mjs, not eight-schools; give that model to resume it/,
+    );
+    const again = avb('infer', 'examples/banana.mjs', '--out', out, '--resume');
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(/nothing to do: .* has finished/);
+    expectUserError(
+      avb('infer', 'examples/banana.mjs', '--out', join(dir, 'none'), '--resume'),
+      /cannot resume: .*config\.json does not exist; start the run without --resume/,
+    );
+  });
+});
