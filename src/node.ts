@@ -44,3 +44,8 @@ export {
 export type { CurvePoint, PosteriorScatterOptions } from './viz/plotPng.js';
 export { reportMarkdown, reportHtml, writeReport, markdownTable } from './report/report.js';
 export type { ReportDoc, ReportFigure, ReportTable } from './report/report.js';
+export { runReproduction, REPRODUCTIONS } from './experiments/reproduce/runReproduction.js';
+export type { ReproduceOptions, ReproduceResult } from './experiments/reproduce/runReproduction.js';
+export { inferRun, readInferConfig, INFER_FILES } from './experiments/inferRun.js';
+export type { InferRunConfig, InferRunOptions, InferRunResult } from './experiments/inferRun.js';
+export { comparisonTable, comparisonFigure, displayName } from './experiments/comparisonReport.js';

@@ -13,7 +13,7 @@ import { addEvalCommands } from './evalCommands.js';
 import { addInferCommand } from './inferCommand.js';
 import { addTrainCommand } from './trainCommand.js';
 import { addReproduceCommand } from './reproduce/command.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../version.js';
 
 function buildProgram(): Command {
   const program = new Command('avb')

@@ -1,5 +1,10 @@
 import cliProgress from 'cli-progress';
+import { writeSync } from 'node:fs';
 import type { StepMetrics } from '../train/trainer.js';
+
+/** The descriptor of the machine-readable progress channel, when a parent process opened one. */
+const PROGRESS_FD =
+  process.env.AVB_PROGRESS_FD !== undefined ? Number(process.env.AVB_PROGRESS_FD) : undefined;
 
 /**
  * Training progress on stderr: a live bar with ETA and the main figures on a terminal, or one
@@ -8,6 +13,7 @@ import type { StepMetrics } from '../train/trainer.js';
 export class TrainingProgress {
   private bar?: cliProgress.SingleBar;
   private lastLine = 0;
+  private lastJson = 0;
   private startTime = 0;
   private startStep = 0;
 
@@ -40,6 +46,7 @@ export class TrainingProgress {
 
   /** `done` of the total units of work are finished; `figures` are shown beside the count. */
   tick(done: number, figures = ''): void {
+    this.emitJson(done);
     if (this.bar) {
       this.bar.update(done, { figures });
       return;
@@ -52,6 +59,24 @@ export class TrainingProgress {
       process.stderr.write(
         `${this.label} ${done}/${this.total} | ${rate.toFixed(1)}/s | ETA ${formatSeconds(eta)}${figures ? ` | ${figures}` : ''}\n`,
       );
+    }
+  }
+
+  /**
+   * Progress for a parent process (`avb reproduce`), which passes a pipe's descriptor in
+   * `AVB_PROGRESS_FD`: a JSON line `{"done", "total", "rate"}` at most every second and at the
+   * end. The line for people is free to change; this one is the protocol.
+   */
+  private emitJson(done: number): void {
+    if (PROGRESS_FD === undefined) return;
+    const now = performance.now();
+    if (now - this.lastJson < 1000 && done !== this.total) return;
+    this.lastJson = now;
+    const rate = (done - this.startStep) / Math.max(1e-9, (now - this.startTime) / 1000);
+    try {
+      writeSync(PROGRESS_FD, JSON.stringify({ done, total: this.total, rate }) + '\n');
+    } catch {
+      // The parent went away: progress is not worth failing the work for.
     }
   }
 

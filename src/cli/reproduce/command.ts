@@ -1,31 +1,19 @@
 import { Argument, Option } from 'commander';
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { initBackend } from '../../backend/initBackend.js';
 import type { BackendChoice } from '../../backend/initBackend.js';
-import { markdownTable, writeReport } from '../../report/report.js';
+import { markdownTable } from '../../report/report.js';
 import { EXIT_SIGNAL, watchStopSignals } from '../interrupt.js';
 import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
 import { checkOutputFolder } from '../outputFolder.js';
 import { checkWritableFolder } from '../../io/atomicFile.js';
-import { makeOwnedFolder } from '../../io/ownedFolder.js';
 import { formatSeconds } from '../progress.js';
-import { BUDGETS, openState, saveState } from './common.js';
-import type { Budget, Reproduction, ReproduceContext } from './common.js';
-import { eightSchoolsReproduction } from './eightSchools.js';
-import { runJobs } from './jobQueue.js';
-import type { JobProgress } from './jobQueue.js';
-import { mnistReproduction } from './mnist.js';
-import { syntheticReproduction } from './synthetic.js';
+import { BUDGETS } from '../../experiments/reproduce/common.js';
+import type { Budget } from '../../experiments/reproduce/common.js';
+import { REPRODUCTIONS, runReproduction } from '../../experiments/reproduce/runReproduction.js';
+import type { JobProgress } from '../../experiments/reproduce/jobQueue.js';
 
-const REPRODUCTIONS: Record<string, Reproduction> = {
-  synthetic: syntheticReproduction,
-  'eight-schools': eightSchoolsReproduction,
-  mnist: mnistReproduction,
-};
-
-interface ReproduceOptions {
+interface CliOptions {
   budget: Budget;
   out?: string;
   seed: number;
@@ -68,75 +56,41 @@ export function addReproduceCommand(program: Command): void {
     .option('--points <n>', "MNIST: AIS on n test digits instead of the budget's", positiveInt)
     .option('--force', 'start over: delete --out first')
     .addOption(backendOption())
-    .action(runReproduction);
+    .action(reproduceAction);
 }
 
-/** Plans the experiment's commands, runs what is left of them, then writes the report. */
-async function runReproduction(experiment: string, opts: ReproduceOptions): Promise<void> {
+/** Checks the options, then runs the reproduction with progress on stderr and Ctrl-C handling. */
+async function reproduceAction(experiment: string, opts: CliOptions): Promise<void> {
   const out = opts.out ?? `runs/reproduce-${experiment}`;
   if (opts.force || !existsSync(out)) checkOutputFolder(out, true);
   else checkWritableFolder(out);
-  const state = openState(
-    out,
-    {
-      experiment,
-      budget: opts.budget,
-      seed: opts.seed,
-      steps: opts.steps ?? null,
-      points: opts.points ?? null,
-    },
-    opts.force,
-  );
-  const parallel = opts.jobs ?? Math.min(2, availableParallelism());
-  const ctx: ReproduceContext = {
-    out,
-    budget: opts.budget,
-    seed: opts.seed,
-    steps: opts.steps,
-    points: opts.points,
-    command: [
-      `avb reproduce ${experiment} --budget ${opts.budget} --seed ${opts.seed}`,
-      opts.steps ? ` --steps ${opts.steps}` : '',
-      opts.points ? ` --points ${opts.points}` : '',
-      opts.out ? ` --out ${opts.out}` : '',
-    ].join(''),
-  };
-  if (opts.backend) process.env.AVB_BACKEND = opts.backend;
-  const backend = await initBackend(opts.backend, { threads: 1 });
-  makeOwnedFolder(out);
-  saveState(out, state);
-  const repro = REPRODUCTIONS[experiment];
-  const jobs = repro.jobs(ctx);
-  const before = state.seconds;
-  const began = performance.now();
-  const elapsed = () => before + (performance.now() - began) / 1000;
-  say(
-    `reproduce ${experiment}, budget ${opts.budget}, seed ${opts.seed}: ${jobs.length ? `${jobs.length} command${jobs.length === 1 ? '' : 's'} to run, ${parallel} at a time` : 'every command has run'}; logs in ${out}/logs`,
-  );
   const stop = watchStopSignals('stopping: each running command writes its checkpoint');
   try {
-    const status = await runJobs(jobs, {
-      parallel,
+    const r = await runReproduction(experiment, {
+      ...opts,
+      out,
+      command: [
+        `avb reproduce ${experiment} --budget ${opts.budget} --seed ${opts.seed}`,
+        opts.steps ? ` --steps ${opts.steps}` : '',
+        opts.points ? ` --points ${opts.points}` : '',
+        opts.out ? ` --out ${opts.out}` : '',
+      ].join(''),
+      say,
       onStart: (job) => say(`start  ${job.id}`),
       onFinish: (job, s) => say(`done   ${job.id} (${formatSeconds(s)})`),
       onProgress: (running) => say(`       ${running.map(describe).join('; ')}`),
       shouldStop: () => stop.requested() !== undefined,
     });
     const signal = stop.requested();
-    if (status === 'stopped' && signal) {
-      say(`stopped after ${formatSeconds(elapsed())} in all; rerun the same command to continue`);
-      process.exitCode = EXIT_SIGNAL[signal];
+    if (r.status === 'stopped') {
+      say(`stopped after ${formatSeconds(r.seconds)} in all; rerun the same command to continue`);
+      process.exitCode = EXIT_SIGNAL[signal ?? 'SIGTERM'];
       return;
     }
-    const doc = await repro.report(ctx, { backend, seconds: elapsed(), parallel });
-    const files = writeReport(out, doc);
     process.stdout.write(
-      `${markdownTable(doc.results)}\n\nreport: ${files.html} (and ${files.markdown})\n`,
+      `${markdownTable(r.doc.results)}\n\nreport: ${r.files.html} (and ${r.files.markdown})\n`,
     );
   } finally {
-    // Also on a failed command: the time spent so far counts when it resumes.
-    state.seconds = elapsed();
-    saveState(out, state);
     stop.release();
   }
 }

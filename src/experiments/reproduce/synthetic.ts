@@ -18,7 +18,7 @@ import { plotPng, posteriorPanelsSpec } from '../../viz/plotPng.js';
 import type { ReportDoc } from '../../report/report.js';
 import type { Budget, Reproduction, ReproduceContext, RunFacts } from './common.js';
 import { formatDuration, num, provenance, runDir, summaryOf, trainJob } from './common.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../../version.js';
 
 const METHODS_SHOWN: Method[] = ['avb', 'avb-ac', 'vae'];
 

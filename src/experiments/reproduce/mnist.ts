@@ -24,7 +24,7 @@ import {
   summaryOf,
   trainJob,
 } from './common.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../../version.js';
 
 /** The models of the paper's MNIST table, slowest first (the queue starts them first). */
 const MODELS: { name: string; method: Method; latent: number; published?: string }[] = [

@@ -39,10 +39,10 @@ export interface QueueOptions {
 }
 
 /** The `avb` program itself (`dist/cli/main.js`), which every job runs. */
-const AVB_MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
+const AVB_MAIN = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 
-/** A progress line as `TrainingProgress` writes it to a pipe: `label done/total | rate/s | ...`. */
-const PROGRESS_LINE = /^(?:\S+ )?(\d+)\/(\d+) \| ([\d.]+)\/s/;
+/** The child's descriptor of the progress channel (JSON lines; `AVB_PROGRESS_FD`). */
+const PROGRESS_FD = 3;
 
 /**
  * Runs `jobs` as child processes of `avb`, `parallel` at a time, each after the jobs it names.
@@ -90,8 +90,8 @@ export async function runJobs(jobs: Job[], o: QueueOptions): Promise<'done' | 's
       log.write(`$ avb ${job.args.join(' ')}\n`);
       const began = performance.now();
       const child = spawn(process.execPath, [AVB_MAIN, ...job.args], {
-        env: { ...process.env, AVB_THREADS: '1' },
-        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, AVB_THREADS: '1', AVB_PROGRESS_FD: String(PROGRESS_FD) },
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
         detached: true,
       });
       const progress: JobProgress = { id: job.id, done: 0, total: 0, rate: 0 };
@@ -99,11 +99,12 @@ export async function runJobs(jobs: Job[], o: QueueOptions): Promise<'done' | 's
       child.stdout!.pipe(log, { end: false });
       child.stderr!.on('data', (chunk: Buffer) => {
         log.write(chunk);
-        for (const line of chunk.toString().split('\n')) {
-          const m = PROGRESS_LINE.exec(line);
-          if (m) Object.assign(progress, { done: +m[1], total: +m[2], rate: +m[3] });
-          if (line.trim()) lastLine = line.trim();
-        }
+        for (const line of chunk.toString().split('\n')) if (line.trim()) lastLine = line.trim();
+      });
+      readJsonLines(child.stdio[PROGRESS_FD] as NodeJS.ReadableStream, (v) => {
+        const p = v as Partial<JobProgress>;
+        if (typeof p.done === 'number' && typeof p.total === 'number')
+          Object.assign(progress, { done: p.done, total: p.total, rate: p.rate ?? 0 });
       });
       child.on('close', (code, signal) => {
         log.end();
@@ -129,4 +130,20 @@ export async function runJobs(jobs: Job[], o: QueueOptions): Promise<'done' | 's
 
 function hasJob(jobs: Job[], id: string): boolean {
   return jobs.some((j) => j.id === id);
+}
+
+/** Calls `f` with each JSON line of `stream` (lines that are not JSON are skipped). */
+function readJsonLines(stream: NodeJS.ReadableStream, f: (value: unknown) => void): void {
+  let rest = '';
+  stream.on('data', (chunk: Buffer) => {
+    const lines = (rest + chunk.toString()).split('\n');
+    rest = lines.pop()!;
+    for (const line of lines) {
+      try {
+        f(JSON.parse(line));
+      } catch {
+        // not a progress line
+      }
+    }
+  });
 }

@@ -10,7 +10,7 @@ import type {
 import type { ReportDoc } from '../../report/report.js';
 import type { Budget, Reproduction } from './common.js';
 import { formatDuration, logFile, num, provenance, readJson } from './common.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../../version.js';
 
 /** AVB and ADVI iterations: quick halves the paper's 10,000; full doubles them. */
 const ITERATIONS: Record<Budget, number> = { quick: 5000, standard: 10000, full: 20000 };
