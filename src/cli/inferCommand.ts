@@ -183,7 +183,7 @@ const RESUME_HINT = 'add --resume to continue it or --force to replace it';
 function runConfig(spec: string, opts: InferCliOptions): InferRunConfig {
   const builtIn = spec in BUILT_IN_MODELS;
   return {
-    model: builtIn ? spec : resolve(spec),
+    model: modelOf(spec),
     ...(opts.variant !== undefined ? { variant: opts.variant } : {}),
     method: opts.method,
     options: {
@@ -217,11 +217,20 @@ function checkResume(spec: string, opts: InferCliOptions, cmd: Command): void {
       `--resume continues with the run's own config.json; remove --${set.map(kebab).join(', --')}`,
     );
   const config = readInferConfig(opts.out);
-  const want = spec in BUILT_IN_MODELS ? spec : resolve(spec);
+  const want = modelOf(spec);
   if (config.model !== want)
     throw new AvbUserError(
       `${opts.out} is a run of ${config.model}, not ${spec}; give that model to resume it`,
     );
+}
+
+/**
+ * The model as config.json keeps it: a built-in name, or a module's absolute path (so the run
+ * resumes from any folder). Anything else is kept for `loadModel` to refuse by name.
+ */
+function modelOf(spec: string): string {
+  const isPath = !(spec in BUILT_IN_MODELS) && /[/\\]|\.(m?js|cjs)$/.test(spec);
+  return isPath ? resolve(spec) : spec;
 }
 
 function kebab(name: string): string {

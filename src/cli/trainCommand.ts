@@ -277,9 +277,10 @@ function readConfigFile(path?: string): unknown {
 }
 
 function describeResult(s: TrainSummary & Partial<SyntheticResults>, out: string): void {
-  const warned = s.warnings?.length
-    ? ` with ${s.warnings.length} warning${s.warnings.length === 1 ? '' : 's'} (below)`
-    : '';
+  const warned =
+    s.status === 'completed' && s.warnings?.length
+      ? ` with ${s.warnings.length} warning${s.warnings.length === 1 ? '' : 's'} (below)`
+      : '';
   const lines = [
     `${s.status}${warned}: ${s.steps} steps in ${s.seconds.toFixed(1)} s; run folder ${out}`,
   ];
@@ -300,6 +301,7 @@ function describeResult(s: TrainSummary & Partial<SyntheticResults>, out: string
       `active latent units ${s.diagnostics.activeUnits} of ${s.diagnostics.latent}; ` +
         `per-value mean model ${s.diagnostics.meanModelLogLikelihood.toFixed(3)} nats per example`,
     );
-  for (const w of s.warnings ?? []) lines.push(`warning: ${w}`);
+  // A run that diverged or was stopped ends with its own message; warnings vouch for models.
+  if (s.status === 'completed') for (const w of s.warnings ?? []) lines.push(`warning: ${w}`);
   process.stderr.write(lines.join('\n') + '\n');
 }

@@ -101,7 +101,7 @@ describe('a trained model is checked: warnings when it learned nothing, none whe
       squeezed,
       encodeNpy(
         Float32Array.from(counts, (v) => v / 255),
-        [counts.length / 64, 64],
+        [counts.length / 64, 8, 8],
       ),
     );
     expectUserError(
