@@ -243,6 +243,7 @@ function report(
   r: MethodResult,
   opts: InferCliOptions,
 ): void {
+  for (const w of summary.warnings) process.stderr.write(`warning: ${r.method}: ${w}\n`);
   if (opts.json) {
     printJson(summary);
     return;
@@ -256,6 +257,10 @@ function report(
   );
   if (r.divergences !== undefined)
     process.stdout.write(`divergences  ${r.divergences} of ${r.draws.values.length} draws\n`);
+  if (r.paretoK !== undefined)
+    process.stdout.write(
+      `Pareto k̂     ${r.paretoK.toFixed(2)} (q's fit to the posterior: < 0.5 good, > 0.7 not to be trusted)\n`,
+    );
 }
 
 /** The progress bar of the method running (relabelled as --compare moves on). */
@@ -349,6 +354,8 @@ async function compareAndWrite(
     'samples.png': await comparisonFigure(model, c),
   };
   for (const r of c.results) files[`draws-${r.method}.csv`] = drawsToCsv(r.draws);
+  for (const [method, s] of Object.entries(summary.methods))
+    for (const w of s.warnings) process.stderr.write(`warning: ${method}: ${w}\n`);
   writeOutputFolder(opts.out!, files, protect);
   if (opts.json) printJson(summary);
   else

@@ -5,7 +5,12 @@ import type { BayesianModel, Draws } from './model.js';
 import { nuts } from './nuts.js';
 import type { NutsOptions } from './nuts.js';
 import { advi, avbInference } from './variational.js';
-import type { AvbInferenceOptions, FitPersistence, InferenceProgress } from './variational.js';
+import type {
+  AvbInferenceOptions,
+  FitPersistence,
+  InferenceProgress,
+  VariationalResult,
+} from './variational.js';
 
 export const INFERENCE_METHODS = [
   'avb',
@@ -39,6 +44,10 @@ export interface MethodResult {
   rhat?: number[];
   ess?: number[];
   divergences?: number;
+  /** Variational methods: Pareto k̂ of p / q at q's draws (see `VariationalResult`). */
+  paretoK?: number;
+  /** Variational methods: how q's coordinates were chosen. */
+  preconditioning?: string;
 }
 
 /** Runs one inference method on a model; returns its draws of the reported quantities. */
@@ -78,7 +87,7 @@ export async function runInference(
     case 'advi-fullrank': {
       const kind = method === 'advi-meanfield' ? 'meanfield' : 'fullrank';
       const r = await advi(model, { ...common, kind });
-      return { status: r.status, method, draws: r.draws, seconds: r.seconds };
+      return variationalResult(method, r);
     }
     case 'avb':
     case 'avb-ac': {
@@ -87,9 +96,64 @@ export async function runInference(
         ...common,
         ...o.avb,
       });
-      return { status: r.status, method, draws: r.draws, seconds: r.seconds };
+      return variationalResult(method, r);
     }
   }
+}
+
+function variationalResult(method: InferenceMethod, r: VariationalResult): MethodResult {
+  return {
+    status: r.status,
+    method,
+    draws: r.draws,
+    seconds: r.seconds,
+    paretoK: r.paretoK,
+    preconditioning: r.preconditioning,
+  };
+}
+
+/** Pareto k̂ above which a variational fit is not to be trusted (Yao et al. 2018). */
+export const PARETO_K_BAD = 0.7;
+/** ... and above which its tails are short but its means and sds usable. */
+export const PARETO_K_OK = 0.5;
+/** Largest split R-hat of a converged NUTS run (Vehtari et al. 2021). */
+export const RHAT_MAX = 1.01;
+/** Fewest effective draws (all chains) for stable posterior summaries. */
+export const ESS_MIN = 400;
+
+/**
+ * What a user must not miss about a result, in words: a variational fit whose Pareto k̂ says q
+ * misses posterior mass; NUTS's divergences, chains that disagree (R-hat) or too few effective
+ * draws. Empty when the result can be trusted by these checks.
+ */
+export function methodWarnings(r: MethodResult, names: string[]): string[] {
+  const out: string[] = [];
+  const k = r.paretoK;
+  if (k !== undefined && k > PARETO_K_BAD)
+    out.push(
+      `Pareto k̂ ${k.toFixed(2)} > ${PARETO_K_BAD}: q misses posterior mass (too narrow, a missed mode or tail); do not trust its means and sds — run NUTS, or more iterations`,
+    );
+  else if (k !== undefined && k > PARETO_K_OK)
+    out.push(
+      `Pareto k̂ ${k.toFixed(2)} > ${PARETO_K_OK}: q's tails are lighter than the posterior's; its means are usable, its tails and extreme quantiles less so`,
+    );
+  if (r.divergences)
+    out.push(
+      `${r.divergences} divergent transitions after warm-up: NUTS may have missed part of the posterior; raise --target-accept or reparameterise the model`,
+    );
+  const worst = (v: number[] | undefined, pick: (a: number, b: number) => boolean) =>
+    v?.reduce((best, x, i) => (pick(x, v[best]) ? i : best), 0);
+  const r1 = worst(r.rhat, (a, b) => a > b);
+  if (r.rhat && r1 !== undefined && r.rhat[r1] > RHAT_MAX)
+    out.push(
+      `R-hat ${r.rhat[r1].toFixed(3)} > ${RHAT_MAX} for ${names[r1]}: the chains disagree; run longer (--warmup, --samples) or check for several modes`,
+    );
+  const e1 = worst(r.ess, (a, b) => a < b);
+  if (r.ess && e1 !== undefined && r.ess[e1] < ESS_MIN)
+    out.push(
+      `effective sample size ${r.ess[e1].toFixed(0)} < ${ESS_MIN} for ${names[e1]}: too few independent draws for stable summaries; draw more`,
+    );
+  return out;
 }
 
 export interface QuantitySummary {
@@ -137,7 +201,14 @@ export function methodSummary(model: BayesianModel, r: MethodResult) {
     seconds: r.seconds,
     draws: r.draws.values.length,
     ...(r.divergences !== undefined ? { divergences: r.divergences } : {}),
+    // JSON has no Infinity: an infinitely bad k̂ is written as the string "Infinity".
+    ...(r.paretoK !== undefined
+      ? { paretoK: Number.isFinite(r.paretoK) ? Number(r.paretoK.toFixed(3)) : String(r.paretoK) }
+      : {}),
+    ...(r.preconditioning !== undefined ? { preconditioning: r.preconditioning } : {}),
     posterior: posteriorSummary(r),
+    /** Empty when the checks of {@link methodWarnings} pass; also printed by `avb infer`. */
+    warnings: methodWarnings(r, r.draws.names),
   };
 }
 

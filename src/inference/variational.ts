@@ -6,12 +6,14 @@ import { ConcatMlpAdversary } from '../nn/adversaries.js';
 import type { Decoder } from '../nn/decoders.js';
 import { ConcatNoiseEncoder } from '../nn/encoders.js';
 import { Module } from '../nn/module.js';
-import { adaptiveContrastObjective } from '../objectives/adaptiveContrast.js';
+import { adaptiveContrastObjective, batchContrast } from '../objectives/adaptiveContrast.js';
+import { paretoKHat } from '../math/paretoKHat.js';
 import { avbObjective, logStandardNormal } from '../objectives/avb.js';
 import { Rng } from '../random/rng.js';
 import { fit } from '../train/fit.js';
 import type { Fittable, StepMetrics } from '../train/fit.js';
 import { LossStepper } from '../train/lossStepper.js';
+import { laplaceApproximation, whitenedModel } from './laplace.js';
 import { Trainer } from '../train/trainer.js';
 import type { Progress } from '../progress.js';
 import type { BayesianModel, Draws } from './model.js';
@@ -33,6 +35,33 @@ export interface VariationalOptions {
   onProgress?: InferenceProgress;
   /** Checkpoints and resuming (`avb infer --out`, `experiments/inferRun.ts`). */
   persistence?: FitPersistence;
+  /**
+   * `laplace` (default): fit q in coordinates whitened by a Laplace approximation (the mode and
+   * curvature of the posterior, `laplace.ts`), so that its scale and correlations do not matter;
+   * falls back to `none` when the posterior has no usable mode. `none`: the model's own
+   * coordinates.
+   */
+  precondition?: 'laplace' | 'none';
+}
+
+/**
+ * The model a variational fit works on: whitened by a Laplace fit where the posterior has one
+ * (diagonally for a mean-field family, which must stay mean-field), else the model itself, with
+ * what was done in words for the result.
+ */
+function fitTarget(
+  model: BayesianModel,
+  o: VariationalOptions,
+  diagonal: boolean,
+): { target: BayesianModel; preconditioning: string } {
+  if (o.precondition === 'none') return { target: model, preconditioning: 'none' };
+  const fit = laplaceApproximation(model);
+  if (typeof fit === 'string')
+    return { target: model, preconditioning: `none (no Laplace approximation: ${fit})` };
+  return {
+    target: whitenedModel(model, fit, diagonal),
+    preconditioning: `${diagonal ? 'diagonal ' : ''}Laplace whitening (mode in ${fit.iterations} Newton steps)`,
+  };
 }
 
 /**
@@ -64,6 +93,14 @@ export const DEFAULT_ADVI: AdviOptions = {
 };
 
 export interface VariationalResult {
+  /**
+   * Pareto k̂ of the importance weights p(z, data) / q(z) at q's draws (`math/paretoKHat.ts`):
+   * above 0.7 q misses posterior mass. ADVI's q has a density; AVB's implicit q is given one by
+   * its adversary (T estimates log q - log N(0, I), or log q - log r with adaptive contrast).
+   */
+  paretoK?: number;
+  /** How q's coordinates were chosen (see `VariationalOptions.precondition`). */
+  preconditioning: string;
   /** `interrupted`: stopped by `persistence.shouldStop` after a snapshot; no draws. */
   status: 'completed' | 'interrupted';
   draws: Draws;
@@ -122,6 +159,7 @@ async function fitVariational<S>(
 function interrupted(model: BayesianModel, began: number): VariationalResult {
   return {
     status: 'interrupted',
+    preconditioning: '',
     draws: { names: model.summaryNames, values: [] },
     elboTrace: [],
     seconds: (performance.now() - began) / 1000,
@@ -146,6 +184,7 @@ export async function advi(
   const rng = new Rng(o.seed);
   const began = performance.now();
   const d = model.dim;
+  const { target, preconditioning } = fitTarget(model, o, o.kind === 'meanfield');
   const m = tf.variable(tf.zeros([d]));
   const omega = tf.variable(tf.zeros([d]));
   const lower = tf.variable(tf.zeros([d, d]));
@@ -161,7 +200,7 @@ export async function advi(
   };
   const negElbo = (r: Rng) =>
     tf.neg(
-      tf.add(tf.mean(model.logJoint(sample(r.normalTensor([o.batch, d])))), tf.sum(omega)),
+      tf.add(tf.mean(target.logJoint(sample(r.normalTensor([o.batch, d])))), tf.sum(omega)),
     ) as tf.Scalar;
   const adam = { learningRate: o.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
   // The fit's noise and the final draws' from separate streams: a resumed fit (whose stepper
@@ -171,12 +210,21 @@ export async function advi(
   try {
     const { trace, stopped } = await fitVariational(stepper, o, 'ADVI', (s) => -(s.loss ?? NaN));
     if (stopped) return interrupted(model, began);
-    const z = tf.tidy(() => sample(drawRng.normalTensor([o.samples, d])));
+    const [z, logW] = tf.tidy(() => {
+      const eps = drawRng.normalTensor([o.samples, d]);
+      const u = sample(eps);
+      // log q(u) = log N(eps; 0, I) - sum(omega): the scale's determinant is prod exp(omega).
+      const logQ = tf.sub(logStandardNormal(eps), tf.sum(omega));
+      return [u, tf.sub(target.logJoint(u), logQ)];
+    });
     const values = z.dataSync() as Float32Array;
-    z.dispose();
+    const paretoK = paretoKHat(logW.dataSync());
+    tf.dispose([z, logW]);
     return {
       status: 'completed',
-      draws: drawsFrom(model, values, o.samples),
+      preconditioning,
+      paretoK,
+      draws: drawsFrom(target, values, o.samples),
       elboTrace: trace,
       seconds: (performance.now() - began) / 1000,
     };
@@ -252,7 +300,8 @@ export async function avbInference(
   const o = { ...DEFAULT_AVB_INFERENCE, ...options };
   const began = performance.now();
   const root = new Rng(o.seed);
-  const { parts, trainer } = avbInferenceTrainer(model, o, root);
+  const { target, preconditioning } = fitTarget(model, o, false);
+  const { parts, trainer } = avbInferenceTrainer(target, o, root);
   try {
     const { trace, stopped } = await fitVariational(
       trainer,
@@ -261,12 +310,17 @@ export async function avbInference(
       (m) => m.elbo ?? NaN,
     );
     if (stopped) return interrupted(model, began);
-    const values = tf.tidy(() =>
-      parts.encoder.sample(tf.zeros([o.samples, 0]), root).z.dataSync(),
-    ) as Float32Array;
+    const [values, logW] = tf.tidy(() => {
+      const u = parts.encoder.sample(tf.zeros([o.samples, 0]), root).z;
+      const logQ = avbLogQ(parts.adversary, u, o.contrast);
+      return [u.dataSync() as Float32Array, tf.sub(target.logJoint(u), logQ).dataSync()];
+    });
+    const paretoK = paretoKHat(logW);
     return {
       status: 'completed',
-      draws: drawsFrom(model, values, o.samples),
+      preconditioning,
+      paretoK,
+      draws: drawsFrom(target, values, o.samples),
       elboTrace: trace,
       seconds: (performance.now() - began) / 1000,
     };
@@ -275,6 +329,18 @@ export async function avbInference(
     parts.encoder.dispose();
     parts.adversary.dispose();
   }
+}
+
+/**
+ * log q(u) of AVB's implicit q at its draws `u` `[n, d]`, through its adversary: T estimates
+ * log q - log N(0, I) (plain AVB), or log q - log r with adaptive contrast (r the Gaussian
+ * matching these draws' moments, T seeing them whitened): Proposition 1 of the paper.
+ */
+function avbLogQ(adversary: ConcatMlpAdversary, u: tf.Tensor2D, contrast: ContrastKind): tf.Tensor {
+  const x = tf.zeros([u.shape[0], 0]);
+  if (contrast === 'none') return tf.add(adversary.logit(x, u), logStandardNormal(u));
+  const { zhat, logR } = batchContrast(u, contrast);
+  return tf.add(adversary.logit(x, zhat), logR);
 }
 
 /**

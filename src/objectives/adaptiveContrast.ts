@@ -84,7 +84,7 @@ export function contrastMoments(
  * with the moments treated as constants (stop-gradient; the variance floored, or the covariance's
  * diagonal raised, by the authors' 1e-4). Allocates inside the caller's tidy.
  */
-function batchContrast(z: tf.Tensor2D, kind: 'diagonal' | 'full') {
+export function batchContrast(z: tf.Tensor2D, kind: 'diagonal' | 'full') {
   const d = z.shape[1];
   const n = z.shape[0];
   const mean = stopGradient(tf.mean(z, 0));

@@ -1,0 +1,50 @@
+/**
+ * Small dense symmetric linear algebra in doubles, row-major `d x d` Float64Arrays: what the
+ * Laplace approximation needs (Cholesky, solves, the inverse), for d up to a few hundred.
+ */
+
+/** The lower Cholesky factor L (A = L L^T), or undefined when A is not positive definite. */
+export function cholesky(a: Float64Array, d: number): Float64Array | undefined {
+  const l = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = a[i * d + j];
+      for (let k = 0; k < j; k++) s -= l[i * d + k] * l[j * d + k];
+      if (i === j) {
+        if (!(s > 0)) return undefined;
+        l[i * d + i] = Math.sqrt(s);
+      } else l[i * d + j] = s / l[j * d + j];
+    }
+  }
+  return l;
+}
+
+/** x with L L^T x = b. */
+export function choleskySolve(l: Float64Array, d: number, b: ArrayLike<number>): Float64Array {
+  const y = new Float64Array(d);
+  for (let i = 0; i < d; i++) {
+    let s = b[i];
+    for (let k = 0; k < i; k++) s -= l[i * d + k] * y[k];
+    y[i] = s / l[i * d + i];
+  }
+  const x = new Float64Array(d);
+  for (let i = d - 1; i >= 0; i--) {
+    let s = y[i];
+    for (let k = i + 1; k < d; k++) s -= l[k * d + i] * x[k];
+    x[i] = s / l[i * d + i];
+  }
+  return x;
+}
+
+/** (L L^T)^-1, column by column. */
+export function inverseFromCholesky(l: Float64Array, d: number): Float64Array {
+  const inv = new Float64Array(d * d);
+  const e = new Float64Array(d);
+  for (let j = 0; j < d; j++) {
+    e.fill(0);
+    e[j] = 1;
+    const col = choleskySolve(l, d, e);
+    for (let i = 0; i < d; i++) inv[i * d + j] = col[i];
+  }
+  return inv;
+}
