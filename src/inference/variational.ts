@@ -210,16 +210,17 @@ export async function advi(
   try {
     const { trace, stopped } = await fitVariational(stepper, o, 'ADVI', (s) => -(s.loss ?? NaN));
     if (stopped) return interrupted(model, began);
-    const [z, logW] = tf.tidy(() => {
+    const { values, logW } = tf.tidy(() => {
       const eps = drawRng.normalTensor([o.samples, d]);
       const u = sample(eps);
       // log q(u) = log N(eps; 0, I) - sum(omega): the scale's determinant is prod exp(omega).
       const logQ = tf.sub(logStandardNormal(eps), tf.sum(omega));
-      return [u, tf.sub(target.logJoint(u), logQ)];
+      return {
+        values: u.dataSync() as Float32Array,
+        logW: tf.sub(target.logJoint(u), logQ).dataSync() as Float32Array,
+      };
     });
-    const values = z.dataSync() as Float32Array;
-    const paretoK = paretoKHat(logW.dataSync());
-    tf.dispose([z, logW]);
+    const paretoK = paretoKHat(logW);
     return {
       status: 'completed',
       preconditioning,
