@@ -48,6 +48,8 @@ export interface MethodResult {
   paretoK?: number;
   /** Variational methods: how q's coordinates were chosen. */
   preconditioning?: string;
+  /** Variational methods: whether the ELBO had stopped rising. */
+  convergence?: VariationalResult['convergence'];
 }
 
 /** Runs one inference method on a model; returns its draws of the reported quantities. */
@@ -109,6 +111,7 @@ function variationalResult(method: InferenceMethod, r: VariationalResult): Metho
     seconds: r.seconds,
     paretoK: r.paretoK,
     preconditioning: r.preconditioning,
+    convergence: r.convergence,
   };
 }
 
@@ -136,6 +139,13 @@ export function methodWarnings(r: MethodResult, names: string[]): string[] {
   else if (k !== undefined && k > PARETO_K_OK)
     out.push(
       `Pareto k̂ ${k.toFixed(2)} > ${PARETO_K_OK}: q's tails are lighter than the posterior's; its means are usable, its tails and extreme quantiles less so`,
+    );
+  const c = r.convergence;
+  if (c && !c.converged)
+    out.push(
+      Number.isFinite(c.rise)
+        ? `the ELBO was still rising over the last fifth of the iterations (by ${c.rise.toFixed(3)} ± ${c.se.toFixed(3)} nats): q has not converged; run more --iterations`
+        : 'too few iterations (under 500) to tell whether q converged; run more --iterations',
     );
   if (r.divergences)
     out.push(
@@ -206,6 +216,7 @@ export function methodSummary(model: BayesianModel, r: MethodResult) {
       ? { paretoK: Number.isFinite(r.paretoK) ? Number(r.paretoK.toFixed(3)) : String(r.paretoK) }
       : {}),
     ...(r.preconditioning !== undefined ? { preconditioning: r.preconditioning } : {}),
+    ...(r.convergence !== undefined ? { converged: r.convergence.converged } : {}),
     posterior: posteriorSummary(r),
     /** Empty when the checks of {@link methodWarnings} pass; also printed by `avb infer`. */
     warnings: methodWarnings(r, r.draws.names),

@@ -71,6 +71,19 @@ function laplaceAt(
   const cov = inverseFromCholesky(l, d);
   const chol = cholesky(cov, d);
   if (!chol) return 'the Laplace covariance is not positive definite';
+  // A usable approximation has a finite density 2 sds either side of its mode along every
+  // axis; a Newton run that went off to a boundary (a flat or improper direction) has not.
+  const probes: Float64Array[] = [];
+  for (let i = 0; i < d; i++)
+    for (const sign of [2, -2]) {
+      const p = Float64Array.from(z);
+      p[i] += sign * Math.sqrt(cov[i * d + i]);
+      probes.push(p);
+    }
+  const at = evaluate(model, probes);
+  const bad = at.logp.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0 || !z.every(Number.isFinite))
+    return `the log density is not finite within 2 sds of the mode found (along ${model.parameterNames[Math.floor(Math.max(0, bad) / 2)]})`;
   let logDetChol = 0;
   for (let i = 0; i < d; i++) logDetChol += Math.log(chol[i * d + i]);
   return { mode: z, cov, chol, logDetChol, iterations };

@@ -58,8 +58,21 @@ function fitTarget(
   const fit = laplaceApproximation(model);
   if (typeof fit === 'string')
     return { target: model, preconditioning: `none (no Laplace approximation: ${fit})` };
+  const target = whitenedModel(model, fit, diagonal);
+  // Where the fit starts, q is about N(0, I) in u: the density must be finite there. A "mode"
+  // at a boundary (a flat direction, e.g. a flat prior on a scale) fails this.
+  const finite = tf.tidy(() => {
+    const u = new Rng(0).normalTensor([64, model.dim]) as tf.Tensor2D;
+    return Array.from(target.logJoint(u).dataSync()).every(Number.isFinite);
+  });
+  if (!finite)
+    return {
+      target: model,
+      preconditioning:
+        'none (no Laplace approximation: the log density is not finite near the mode found)',
+    };
   return {
-    target: whitenedModel(model, fit, diagonal),
+    target,
     preconditioning: `${diagonal ? 'diagonal ' : ''}Laplace whitening (mode in ${fit.iterations} Newton steps)`,
   };
 }
@@ -99,6 +112,8 @@ export interface VariationalResult {
    * its adversary (T estimates log q - log N(0, I), or log q - log r with adaptive contrast).
    */
   paretoK?: number;
+  /** Whether the ELBO had stopped rising by the end ({@link elboConvergence}). */
+  convergence?: Convergence;
   /** How q's coordinates were chosen (see `VariationalOptions.precondition`). */
   preconditioning: string;
   /** `interrupted`: stopped by `persistence.shouldStop` after a snapshot; no draws. */
@@ -127,8 +142,9 @@ async function fitVariational<S>(
   o: VariationalOptions,
   method: string,
   elboOf: (m: StepMetrics) => number,
-): Promise<{ trace: number[]; stopped: boolean }> {
+): Promise<{ trace: number[]; stopped: boolean; convergence: Convergence }> {
   const trace: number[] = [];
+  const elbos: number[] = [];
   const p = o.persistence;
   const resumeFrom = p?.resumeFrom as S | undefined;
   if (resumeFrom) target.restore(resumeFrom);
@@ -142,6 +158,7 @@ async function fitVariational<S>(
     shouldStop: p?.shouldStop,
     onStep: (m) => {
       p?.onStep?.(m);
+      elbos.push(elboOf(m));
       if ((m.step - 1) % 100 !== 0 && m.step !== o.iterations) return;
       const elbo = elboOf(m);
       trace.push(elbo);
@@ -152,7 +169,44 @@ async function fitVariational<S>(
     throw new AvbUserError(
       `${method} diverged at iteration ${r.divergence!.step} (${r.divergence!.quantity} not finite) after ${r.rollbacks} rollbacks with halved learning rates; lower them or check the model's log joint`,
     );
-  return { trace, stopped: r.status === 'stopped' };
+  return { trace, stopped: r.status === 'stopped', convergence: elboConvergence(elbos) };
+}
+
+/** Whether the ELBO had stopped rising: the last fifth of a fit against the fifth before it. */
+export interface Convergence {
+  converged: boolean;
+  /** Mean ELBO estimate of the last fifth minus the fifth before (nats). */
+  rise: number;
+  /** Its standard error, by batch means (10 batches a window: the estimates are correlated). */
+  se: number;
+}
+
+/**
+ * A fit has converged when its ELBO estimates' last fifth is no higher than the fifth before,
+ * beyond 3 standard errors or 0.1% of the ELBO: a fit still climbing has not. Fewer than 500
+ * iterations cannot tell, and count as not converged.
+ */
+export function elboConvergence(elbos: number[]): Convergence {
+  const w = Math.floor(elbos.length / 5);
+  if (w < 100) return { converged: false, rise: NaN, se: NaN };
+  const batches = (from: number) =>
+    Array.from({ length: 10 }, (_, b) => {
+      const lo = from + Math.floor((b * w) / 10);
+      const hi = from + Math.floor(((b + 1) * w) / 10);
+      return elbos.slice(lo, hi).reduce((s, v) => s + v, 0) / (hi - lo);
+    });
+  const stats = (v: number[]) => {
+    const m = v.reduce((s, x) => s + x, 0) / v.length;
+    return { m, var: v.reduce((s, x) => s + (x - m) ** 2, 0) / (v.length - 1) / v.length };
+  };
+  const a = stats(batches(elbos.length - 2 * w));
+  const b = stats(batches(elbos.length - w));
+  const rise = b.m - a.m;
+  const se = Math.sqrt(a.var + b.var);
+  const converged = !Number.isFinite(rise)
+    ? false
+    : rise < 3 * se || rise < 1e-3 * (1 + Math.abs(b.m));
+  return { converged, rise, se };
 }
 
 /** The result of a fit stopped before its end: no draws yet. */
@@ -208,7 +262,12 @@ export async function advi(
   const drawRng = rng.fork();
   const stepper = new LossStepper(weights, negElbo, adam, rng.fork());
   try {
-    const { trace, stopped } = await fitVariational(stepper, o, 'ADVI', (s) => -(s.loss ?? NaN));
+    const { trace, stopped, convergence } = await fitVariational(
+      stepper,
+      o,
+      'ADVI',
+      (s) => -(s.loss ?? NaN),
+    );
     if (stopped) return interrupted(model, began);
     const { values, logW } = tf.tidy(() => {
       const eps = drawRng.normalTensor([o.samples, d]);
@@ -225,6 +284,7 @@ export async function advi(
       status: 'completed',
       preconditioning,
       paretoK,
+      convergence,
       draws: drawsFrom(target, values, o.samples),
       elboTrace: trace,
       seconds: (performance.now() - began) / 1000,
@@ -304,7 +364,7 @@ export async function avbInference(
   const { target, preconditioning } = fitTarget(model, o, false);
   const { parts, trainer } = avbInferenceTrainer(target, o, root);
   try {
-    const { trace, stopped } = await fitVariational(
+    const { trace, stopped, convergence } = await fitVariational(
       trainer,
       o,
       o.contrast === 'none' ? 'AVB' : 'AVB with adaptive contrast',
@@ -321,6 +381,7 @@ export async function avbInference(
       status: 'completed',
       preconditioning,
       paretoK,
+      convergence,
       draws: drawsFrom(target, values, o.samples),
       elboTrace: trace,
       seconds: (performance.now() - began) / 1000,

@@ -1,0 +1,37 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { methodWarnings } from '../../src/inference/compare.js';
+import { advi, elboConvergence } from '../../src/inference/variational.js';
+import { Rng } from '../../src/random/rng.js';
+import { useBackend } from '../helpers.js';
+import { regression } from './regressionProblems.js';
+
+beforeAll(() => useBackend());
+
+describe('has the fit converged?', () => {
+  it('a flat, noisy ELBO has; one still climbing has not; a short run cannot tell', () => {
+    const rng = new Rng(3);
+    const flat = Array.from({ length: 5000 }, () => -100 + rng.normal());
+    expect(elboConvergence(flat).converged).toBe(true);
+    // Still rising by 0.5 nats per 1,000 iterations under the same noise: 1 nat between the
+    // last two fifths, against a standard error of ~0.03.
+    const climbing = Array.from({ length: 5000 }, (_, i) => -100 + i / 2000 + rng.normal());
+    const c = elboConvergence(climbing);
+    expect(c.converged).toBe(false);
+    expect(c.rise).toBeGreaterThan(0.8);
+    expect(elboConvergence(flat.slice(0, 300)).converged).toBe(false);
+  });
+
+  it('a 200-iteration ADVI run warns that it did not converge; the default run does not', async () => {
+    const { model } = regression('tiny');
+    const short = await advi(model, { kind: 'fullrank', iterations: 200 });
+    const warnings = methodWarnings(
+      { ...short, method: 'advi-fullrank', status: 'completed' },
+      model.summaryNames,
+    );
+    expect(warnings).toContain(
+      'too few iterations (under 500) to tell whether q converged; run more --iterations',
+    );
+    const full = await advi(model, { kind: 'fullrank' });
+    expect(full.convergence?.converged).toBe(true);
+  });
+});
