@@ -126,7 +126,13 @@ export function addInferCommand(program: Command): void {
 async function inferAction(spec: string, opts: InferCliOptions, cmd: Command): Promise<void> {
   checkOptions(opts);
   if (opts.resume) checkResume(spec, opts, cmd);
-  else if (opts.out) checkOutputFolder(opts.out, opts.force, RESUME_HINT, modelFiles(spec));
+  else if (opts.out)
+    checkOutputFolder(
+      opts.out,
+      opts.force,
+      opts.compare ? 'add --force to replace it' : RESUME_HINT,
+      modelFiles(spec),
+    );
   if (opts.resume && existsSync(join(opts.out!, INFER_FILES.summary))) {
     process.stderr.write(
       `nothing to do: ${opts.out} has finished (its summary.json and draws.csv are there)\n`,
