@@ -125,8 +125,8 @@ export function addInferCommand(program: Command): void {
 /** `avb infer`: one method (into a run folder with --out), or --compare. */
 async function inferAction(spec: string, opts: InferCliOptions, cmd: Command): Promise<void> {
   checkOptions(opts);
-  if (opts.resume) checkResume(spec, opts, cmd);
-  else if (opts.out)
+  const resumed = opts.resume ? checkResume(spec, opts, cmd) : undefined;
+  if (!opts.resume && opts.out)
     checkOutputFolder(
       opts.out,
       opts.force,
@@ -139,7 +139,7 @@ async function inferAction(spec: string, opts: InferCliOptions, cmd: Command): P
     );
     return;
   }
-  const config = opts.resume ? readInferConfig(opts.out!) : runConfig(spec, opts);
+  const config = resumed ?? runConfig(spec, opts);
   await initBackend(opts.backend, { threads: opts.threads });
   const model = await loadModel(config.model, config.variant);
   const progress = new InferProgress(config.method);
@@ -209,7 +209,8 @@ function runConfig(spec: string, opts: InferCliOptions): InferRunConfig {
 /** Options a resumed run may be given: where it is and how to compute, not what to compute. */
 const RESUME_ALLOWS = new Set(['out', 'resume', 'backend', 'threads', 'json']);
 
-function checkResume(spec: string, opts: InferCliOptions, cmd: Command): void {
+/** Checks a `--resume` and returns the run's config.json. */
+function checkResume(spec: string, opts: InferCliOptions, cmd: Command): InferRunConfig {
   if (!opts.out) throw new AvbUserError('--resume continues the run in --out: give --out <dir>');
   if (opts.compare || opts.force)
     throw new AvbUserError(
@@ -228,6 +229,7 @@ function checkResume(spec: string, opts: InferCliOptions, cmd: Command): void {
     throw new AvbUserError(
       `${opts.out} is a run of ${config.model}, not ${spec}; give that model to resume it`,
     );
+  return config;
 }
 
 /**

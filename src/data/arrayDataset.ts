@@ -51,9 +51,11 @@ export function describeScaling(s: Scaling): string | undefined {
   const what = `values ${s.min}..${s.max}`;
   return s.reason === 'intensity'
     ? `${what} read as 8-bit intensities: divided by 255 (--scale N to choose another divisor)`
-    : s.divisor === 1
-      ? `${what} kept as they are (--scale 1)`
-      : `${what} divided by ${s.divisor} (--scale ${s.divisor})`;
+    : s.reason === 'builtin'
+      ? `${what} divided by ${s.divisor} (the data set's own scale)`
+      : s.divisor === 1
+        ? `${what} kept as they are (--scale 1)`
+        : `${what} divided by ${s.divisor} (--scale ${s.divisor})`;
 }
 
 /**

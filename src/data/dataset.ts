@@ -16,7 +16,8 @@ export interface DataSplit {
 /** What a user's file's values are divided by, and why (said on the start line). */
 export interface Scaling {
   divisor: number;
-  reason: 'none' | 'option' | 'intensity';
+  /** `builtin`: a built-in set's own scale (digits8x8's counts by 16). */
+  reason: 'none' | 'option' | 'intensity' | 'builtin';
   /** The values read, before scaling. */
   min: number;
   max: number;

@@ -32,7 +32,7 @@ export function digits8x8Dataset(): Dataset {
   const counts = digits8x8Counts();
   const ds = arrayToDataset('digits8x8', 'digits8x8', [counts.length / 64, 8, 8], counts, {
     divisor: 16,
-    reason: 'option',
+    reason: 'builtin',
     min: 0,
     max: 16,
     integer: true,

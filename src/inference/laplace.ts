@@ -164,13 +164,13 @@ function evaluate(
  * The model seen in whitened coordinates u, z = mode + chol u (or a diagonal scale: `diagonal`
  * keeps a mean-field family mean-field): log p(mode + chol u) + log |det chol|, the same
  * posterior up to that affine map. Reported quantities are the original model's, so draws of u
- * summarise as draws of z.
+ * summarise as draws of z. `dispose` frees the map's two tensors, made once (not per step).
  */
 export function whitenedModel(
   model: BayesianModel,
   fit: LaplaceFit,
   diagonal = false,
-): BayesianModel {
+): { model: BayesianModel; dispose: () => void } {
   const d = model.dim;
   const l = diagonal
     ? Float64Array.from({ length: d * d }, (_, k) =>
@@ -186,15 +186,15 @@ export function whitenedModel(
   };
   const lt = new Float32Array(d * d); // L^T, row-major: u [n, d] x L^T gives (L u)^T rows
   for (let i = 0; i < d; i++) for (let k = 0; k < d; k++) lt[k * d + i] = l[i * d + k];
-  const mode = Float32Array.from(fit.mode);
-  return {
+  const ltTensor = tf.tensor2d(lt, [d, d]);
+  const modeTensor = tf.tensor1d(Float32Array.from(fit.mode));
+  const whitened: BayesianModel = {
     ...model,
     name: model.name,
     parameterNames: model.parameterNames.map((n) => `${n} (whitened)`),
     logJoint: (u) =>
       tf.tidy(() => {
-        // Made per call (d x d floats) so that the model holds no tensor to dispose.
-        const z = tf.add(tf.matMul(u, tf.tensor2d(lt, [d, d])), tf.tensor1d(mode));
+        const z = tf.add(tf.matMul(u, ltTensor), modeTensor);
         return tf.add(model.logJoint(z as tf.Tensor2D), logDet);
       }) as tf.Tensor1D,
     summarize: (u) => model.summarize(toZ(u)),
@@ -207,4 +207,5 @@ export function whitenedModel(
         }
       : undefined,
   };
+  return { model: whitened, dispose: () => tf.dispose([ltTensor, modeTensor]) };
 }

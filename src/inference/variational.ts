@@ -44,36 +44,40 @@ export interface VariationalOptions {
   precondition?: 'laplace' | 'none';
 }
 
+/** The model a variational fit works on, what was done to it in words, and its disposal. */
+interface FitTarget {
+  target: BayesianModel;
+  preconditioning: string;
+  /** Frees the whitening's tensors (a no-op for the model itself). */
+  dispose: () => void;
+}
+
 /**
- * The model a variational fit works on: whitened by a Laplace fit where the posterior has one
- * (diagonally for a mean-field family, which must stay mean-field), else the model itself, with
- * what was done in words for the result.
+ * Whitened by a Laplace fit where the posterior has one (diagonally for a mean-field family,
+ * which must stay mean-field), else the model itself.
  */
-function fitTarget(
-  model: BayesianModel,
-  o: VariationalOptions,
-  diagonal: boolean,
-): { target: BayesianModel; preconditioning: string } {
-  if (o.precondition === 'none') return { target: model, preconditioning: 'none' };
+function fitTarget(model: BayesianModel, o: VariationalOptions, diagonal: boolean): FitTarget {
+  const unchanged = (why: string) => ({ target: model, preconditioning: why, dispose: () => {} });
+  if (o.precondition === 'none') return unchanged('none');
   const fit = laplaceApproximation(model);
-  if (typeof fit === 'string')
-    return { target: model, preconditioning: `none (no Laplace approximation: ${fit})` };
-  const target = whitenedModel(model, fit, diagonal);
+  if (typeof fit === 'string') return unchanged(`none (no Laplace approximation: ${fit})`);
+  const whitened = whitenedModel(model, fit, diagonal);
   // Where the fit starts, q is about N(0, I) in u: the density must be finite there. A "mode"
   // at a boundary (a flat direction, e.g. a flat prior on a scale) fails this.
   const finite = tf.tidy(() => {
     const u = new Rng(0).normalTensor([64, model.dim]) as tf.Tensor2D;
-    return Array.from(target.logJoint(u).dataSync()).every(Number.isFinite);
+    return Array.from(whitened.model.logJoint(u).dataSync()).every(Number.isFinite);
   });
-  if (!finite)
-    return {
-      target: model,
-      preconditioning:
-        'none (no Laplace approximation: the log density is not finite near the mode found)',
-    };
+  if (!finite) {
+    whitened.dispose();
+    return unchanged(
+      'none (no Laplace approximation: the log density is not finite near the mode found)',
+    );
+  }
   return {
-    target,
+    target: whitened.model,
     preconditioning: `${diagonal ? 'diagonal ' : ''}Laplace whitening (mode in ${fit.iterations} Newton steps)`,
+    dispose: whitened.dispose,
   };
 }
 
@@ -158,9 +162,9 @@ async function fitVariational<S>(
     shouldStop: p?.shouldStop,
     onStep: (m) => {
       p?.onStep?.(m);
-      elbos.push(elboOf(m));
-      if ((m.step - 1) % 100 !== 0 && m.step !== o.iterations) return;
       const elbo = elboOf(m);
+      elbos.push(elbo);
+      if ((m.step - 1) % 100 !== 0 && m.step !== o.iterations) return;
       trace.push(elbo);
       o.onProgress?.(m.step, o.iterations, `elbo ${elbo.toFixed(3)}`);
     },
@@ -209,6 +213,29 @@ export function elboConvergence(elbos: number[]): Convergence {
   return { converged, rise, se };
 }
 
+/**
+ * The result of a finished fit: q's draws `values` (`[samples, d]` in the fit's coordinates,
+ * summarised by `target` into the model's quantities), with the Pareto k̂ of their log weights
+ * `logW` = log p(z, data) - log q(z).
+ */
+function completed(
+  fitted: { trace: number[]; convergence: Convergence },
+  on: FitTarget,
+  values: Float32Array,
+  logW: ArrayLike<number>,
+  began: number,
+): VariationalResult {
+  return {
+    status: 'completed',
+    preconditioning: on.preconditioning,
+    paretoK: paretoKHat(logW),
+    convergence: fitted.convergence,
+    draws: drawsFrom(on.target, values, values.length / on.target.dim),
+    elboTrace: fitted.trace,
+    seconds: (performance.now() - began) / 1000,
+  };
+}
+
 /** The result of a fit stopped before its end: no draws yet. */
 function interrupted(model: BayesianModel, began: number): VariationalResult {
   return {
@@ -238,7 +265,8 @@ export async function advi(
   const rng = new Rng(o.seed);
   const began = performance.now();
   const d = model.dim;
-  const { target, preconditioning } = fitTarget(model, o, o.kind === 'meanfield');
+  const on = fitTarget(model, o, o.kind === 'meanfield');
+  const target = on.target;
   const m = tf.variable(tf.zeros([d]));
   const omega = tf.variable(tf.zeros([d]));
   const lower = tf.variable(tf.zeros([d, d]));
@@ -262,13 +290,8 @@ export async function advi(
   const drawRng = rng.fork();
   const stepper = new LossStepper(weights, negElbo, adam, rng.fork());
   try {
-    const { trace, stopped, convergence } = await fitVariational(
-      stepper,
-      o,
-      'ADVI',
-      (s) => -(s.loss ?? NaN),
-    );
-    if (stopped) return interrupted(model, began);
+    const fitted = await fitVariational(stepper, o, 'ADVI', (s) => -(s.loss ?? NaN));
+    if (fitted.stopped) return interrupted(model, began);
     const { values, logW } = tf.tidy(() => {
       const eps = drawRng.normalTensor([o.samples, d]);
       const u = sample(eps);
@@ -279,18 +302,10 @@ export async function advi(
         logW: tf.sub(target.logJoint(u), logQ).dataSync() as Float32Array,
       };
     });
-    const paretoK = paretoKHat(logW);
-    return {
-      status: 'completed',
-      preconditioning,
-      paretoK,
-      convergence,
-      draws: drawsFrom(target, values, o.samples),
-      elboTrace: trace,
-      seconds: (performance.now() - began) / 1000,
-    };
+    return completed(fitted, on, values, logW, began);
   } finally {
     stepper.dispose();
+    on.dispose();
     tf.dispose([m, omega, lower, mask, eye]);
   }
 }
@@ -361,32 +376,25 @@ export async function avbInference(
   const o = { ...DEFAULT_AVB_INFERENCE, ...options };
   const began = performance.now();
   const root = new Rng(o.seed);
-  const { target, preconditioning } = fitTarget(model, o, false);
+  const on = fitTarget(model, o, false);
+  const target = on.target;
   const { parts, trainer } = avbInferenceTrainer(target, o, root);
   try {
-    const { trace, stopped, convergence } = await fitVariational(
+    const fitted = await fitVariational(
       trainer,
       o,
       o.contrast === 'none' ? 'AVB' : 'AVB with adaptive contrast',
       (m) => m.elbo ?? NaN,
     );
-    if (stopped) return interrupted(model, began);
+    if (fitted.stopped) return interrupted(model, began);
     const [values, logW] = tf.tidy(() => {
       const u = parts.encoder.sample(tf.zeros([o.samples, 0]), root).z;
       const logQ = avbLogQ(parts.adversary, u, o.contrast);
       return [u.dataSync() as Float32Array, tf.sub(target.logJoint(u), logQ).dataSync()];
     });
-    const paretoK = paretoKHat(logW);
-    return {
-      status: 'completed',
-      preconditioning,
-      paretoK,
-      convergence,
-      draws: drawsFrom(target, values, o.samples),
-      elboTrace: trace,
-      seconds: (performance.now() - began) / 1000,
-    };
+    return completed(fitted, on, values, logW, began);
   } finally {
+    on.dispose();
     trainer.dispose();
     parts.encoder.dispose();
     parts.adversary.dispose();

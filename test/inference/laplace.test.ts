@@ -27,11 +27,12 @@ describe('Laplace approximation', () => {
         }
       }
       // Whitened, the posterior is N(0, I): log p(u) - log p(0) = -|u|^2 / 2.
-      const w = whitenedModel(model, fit);
+      const { model: w, dispose } = whitenedModel(model, fit);
       const u = tf.tensor2d([0, 0, 0, 0, 0, 0, 1, -1, 0.5, 0, 0, 2], [2, 6]);
       const lp = w.logJoint(u).dataSync();
       expect(Math.abs(lp[1] - lp[0] + 0.5 * (1 + 1 + 0.25 + 4))).toBeLessThan(0.05);
       u.dispose();
+      dispose();
     }
   });
 

@@ -1,7 +1,6 @@
 import { Argument, Option } from 'commander';
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import type { BackendChoice } from '../../backend/initBackend.js';
 import { markdownTable } from '../../report/report.js';
 import { EXIT_SIGNAL, watchStopSignals } from '../interrupt.js';
 import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
@@ -9,20 +8,15 @@ import { checkOutputFolder } from '../outputFolder.js';
 import { checkWritableFolder } from '../../io/atomicFile.js';
 import { formatSeconds } from '../progress.js';
 import { BUDGETS } from '../../experiments/reproduce/common.js';
-import type { Budget } from '../../experiments/reproduce/common.js';
 import { REPRODUCTIONS, runReproduction } from '../../experiments/reproduce/runReproduction.js';
+import type { ReproduceOptions } from '../../experiments/reproduce/runReproduction.js';
 import type { JobProgress } from '../../experiments/reproduce/jobQueue.js';
 
-interface CliOptions {
-  budget: Budget;
-  out?: string;
-  seed: number;
-  jobs?: number;
-  steps?: number;
-  points?: number;
-  force?: boolean;
-  backend?: BackendChoice;
-}
+/** What the options give: the run's settings; `out` has a default, the rest is the CLI's. */
+type CliOptions = Pick<
+  ReproduceOptions,
+  'budget' | 'seed' | 'jobs' | 'steps' | 'points' | 'force' | 'backend'
+> & { out?: string };
 
 export function addReproduceCommand(program: Command): void {
   program
