@@ -30,9 +30,11 @@ import { INFER_FILES, inferRun, readInferConfig } from '../experiments/inferRun.
 import { existsSync } from 'node:fs';
 import type { InferRunConfig } from '../experiments/inferRun.js';
 import { join, resolve } from 'node:path';
+import { readJsonData } from '../io/jsonData.js';
 
 interface InferCliOptions {
   variant?: string;
+  data?: string;
   method: InferenceMethod;
   compare?: boolean;
   pair?: string[];
@@ -67,6 +69,10 @@ export function addInferCommand(program: Command): void {
         '--variant <name>',
         'eight-schools: paper (N(0,1) priors, rescaled data; default) or classic (Rubin 1981, flat priors)',
       ),
+    )
+    .option(
+      '--data <file>',
+      "the model module's data: JSON in CmdStan's / posteriordb's layout (.json, .json.gz or .json.zip), passed to the module as `data`",
     )
     .addOption(
       new Option('--method <method>', 'inference method')
@@ -131,7 +137,7 @@ async function inferAction(spec: string, opts: InferCliOptions, cmd: Command): P
       opts.out,
       opts.force,
       opts.compare ? 'add --force to replace it' : RESUME_HINT,
-      modelFiles(spec),
+      modelFiles(spec, opts.data),
     );
   if (opts.resume && existsSync(join(opts.out!, INFER_FILES.summary))) {
     process.stderr.write(
@@ -141,11 +147,21 @@ async function inferAction(spec: string, opts: InferCliOptions, cmd: Command): P
   }
   const config = resumed ?? runConfig(spec, opts);
   await initBackend(opts.backend, { threads: opts.threads });
-  const model = await loadModel(config.model, config.variant);
+  const model = await loadModel(
+    config.model,
+    config.variant,
+    config.data !== undefined ? readJsonData(config.data) : undefined,
+  );
   const progress = new InferProgress(config.method);
   if (opts.compare) {
     const common = { ...config.options, onProgress: progress.callback };
-    await compareAndWrite(model, common, opts, (m) => progress.label(m), modelFiles(spec));
+    await compareAndWrite(
+      model,
+      common,
+      opts,
+      (m) => progress.label(m),
+      modelFiles(spec, opts.data),
+    );
     return;
   }
   if (!opts.out) {
@@ -162,7 +178,7 @@ async function inferAction(spec: string, opts: InferCliOptions, cmd: Command): P
       out: opts.out,
       resume: opts.resume,
       force: opts.force,
-      protect: modelFiles(spec),
+      protect: modelFiles(spec, opts.data),
       onProgress: progress.callback,
       shouldStop: () => stop.requested() !== undefined,
     });
@@ -191,6 +207,7 @@ function runConfig(spec: string, opts: InferCliOptions): InferRunConfig {
   return {
     model: modelOf(spec),
     ...(opts.variant !== undefined ? { variant: opts.variant } : {}),
+    ...(opts.data !== undefined ? { data: resolve(opts.data) } : {}),
     method: opts.method,
     options: {
       samples: opts.samples,
@@ -373,6 +390,6 @@ async function compareAndWrite(
 }
 
 /** The user's model module, which `--force` must never delete (built-in models have no file). */
-function modelFiles(spec: string): string[] {
-  return spec in BUILT_IN_MODELS ? [] : [spec];
+function modelFiles(spec: string, data: string | undefined): string[] {
+  return [...(spec in BUILT_IN_MODELS ? [] : [spec]), ...(data !== undefined ? [data] : [])];
 }

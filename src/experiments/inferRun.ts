@@ -26,6 +26,8 @@ export interface InferRunConfig {
   /** `eight-schools`, or the absolute path of the model module. */
   model: string;
   variant?: string;
+  /** The absolute path of the `--data` file, if any. */
+  data?: string;
   method: InferenceMethod;
   options: Pick<InferOptions, 'samples' | 'seed' | 'iterations' | 'nuts' | 'avb'>;
 }

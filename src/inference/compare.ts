@@ -41,6 +41,8 @@ export interface MethodResult {
   method: InferenceMethod;
   draws: Draws;
   seconds: number;
+  /** Log-density evaluations (with their gradients) the method used, this segment of a run. */
+  evaluations?: number;
   rhat?: number[];
   ess?: number[];
   divergences?: number;
@@ -52,8 +54,49 @@ export interface MethodResult {
   convergence?: VariationalResult['convergence'];
 }
 
+/**
+ * The model with a count of its log-density evaluations (each row of a `logJoint` batch, each
+ * `logDensityAndGradient` call, the gradient's included): the cost measure that does not
+ * depend on the machine.
+ */
+export function countingEvaluations(model: BayesianModel): {
+  model: BayesianModel;
+  count: () => number;
+} {
+  let n = 0;
+  const exact = model.logDensityAndGradient;
+  return {
+    model: {
+      ...model,
+      logJoint: (z) => {
+        n += z.shape[0];
+        return model.logJoint(z);
+      },
+      ...(exact
+        ? {
+            logDensityAndGradient: (z: Float64Array) => {
+              n++;
+              return exact(z);
+            },
+          }
+        : {}),
+    },
+    count: () => n,
+  };
+}
+
 /** Runs one inference method on a model; returns its draws of the reported quantities. */
 export async function runInference(
+  model: BayesianModel,
+  method: InferenceMethod,
+  o: InferOptions,
+): Promise<MethodResult> {
+  const counted = countingEvaluations(model);
+  const r = await runMethod(counted.model, method, o);
+  return { ...r, evaluations: counted.count() };
+}
+
+async function runMethod(
   model: BayesianModel,
   method: InferenceMethod,
   o: InferOptions,
@@ -83,6 +126,7 @@ export async function runInference(
         rhat: r.rhat,
         ess: r.ess,
         divergences: r.divergences,
+        preconditioning: r.preconditioning,
       };
     }
     case 'advi-meanfield':
@@ -209,6 +253,7 @@ export function methodSummary(model: BayesianModel, r: MethodResult) {
     model: model.name,
     method: r.method,
     seconds: r.seconds,
+    ...(r.evaluations !== undefined ? { evaluations: r.evaluations } : {}),
     draws: r.draws.values.length,
     ...(r.divergences !== undefined ? { divergences: r.divergences } : {}),
     // JSON has no Infinity: an infinitely bad k̂ is written as the string "Infinity".

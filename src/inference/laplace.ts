@@ -1,5 +1,6 @@
 import * as tf from '../tf.js';
 import { cholesky, choleskySolve, inverseFromCholesky } from '../math/denseMatrix.js';
+import { Rng } from '../random/rng.js';
 import type { BayesianModel } from './model.js';
 
 /**
@@ -208,4 +209,45 @@ export function whitenedModel(
       : undefined,
   };
   return { model: whitened, dispose: () => tf.dispose([ltTensor, modeTensor]) };
+}
+
+/** The model a sampler or variational fit works on, what was done to it in words, and its disposal. */
+export interface FitTarget {
+  target: BayesianModel;
+  preconditioning: string;
+  /** Frees the whitening's tensors (a no-op for the model itself). */
+  dispose: () => void;
+}
+
+/**
+ * Whitened by a Laplace fit where the posterior has one (diagonally for a mean-field family,
+ * which must stay mean-field), else the model itself. Used by ADVI, AVB and NUTS.
+ */
+export function preconditionedTarget(
+  model: BayesianModel,
+  precondition: 'laplace' | 'none',
+  diagonal: boolean,
+): FitTarget {
+  const unchanged = (why: string) => ({ target: model, preconditioning: why, dispose: () => {} });
+  if (precondition === 'none') return unchanged('none');
+  const fit = laplaceApproximation(model);
+  if (typeof fit === 'string') return unchanged(`none (no Laplace approximation: ${fit})`);
+  const whitened = whitenedModel(model, fit, diagonal);
+  // Where the fit starts, q is about N(0, I) in u: the density must be finite there. A "mode"
+  // at a boundary (a flat direction, e.g. a flat prior on a scale) fails this.
+  const finite = tf.tidy(() => {
+    const u = new Rng(0).normalTensor([64, model.dim]) as tf.Tensor2D;
+    return Array.from(whitened.model.logJoint(u).dataSync()).every(Number.isFinite);
+  });
+  if (!finite) {
+    whitened.dispose();
+    return unchanged(
+      'none (no Laplace approximation: the log density is not finite near the mode found)',
+    );
+  }
+  return {
+    target: whitened.model,
+    preconditioning: `${diagonal ? 'diagonal ' : ''}Laplace whitening (mode in ${fit.iterations} Newton steps)`,
+    dispose: whitened.dispose,
+  };
 }

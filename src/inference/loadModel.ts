@@ -5,6 +5,9 @@ import { pathToFileURL } from 'node:url';
 import { AvbUserError } from '../errors.js';
 import { eightSchoolsClassic, eightSchoolsPaper } from './eightSchoolsModel.js';
 import type { BayesianModel } from './model.js';
+import { declareModel } from './declaredModel.js';
+import type { ModelDeclaration } from './declaredModel.js';
+import { MODEL_KIT } from './modelKit.js';
 
 /** Built-in models and their variants; the first variant is the default. */
 export const BUILT_IN_MODELS: Record<string, Record<string, () => BayesianModel>> = {
@@ -12,13 +15,31 @@ export const BUILT_IN_MODELS: Record<string, Record<string, () => BayesianModel>
 };
 
 /**
- * Resolves `avb infer <model>`: a built-in name (with `variant`), or the path of an ES module
- * whose default export (or export `model`) is a {@link BayesianModel} or a function of the tfjs
- * namespace returning one (so the module needs no tfjs of its own). Checks the model before any
- * computing: its fields, and a finite log joint of the right shape at z = 0, where samplers and
- * variational families start. Every failure is an {@link AvbUserError} naming the fix.
+ * The argument a model module's exported function is called with: the tfjs namespace (so
+ * `(tf) => ...` modules keep working) extended with `avb` (the {@link MODEL_KIT}: parameter
+ * blocks, distributions, operations, `model`) and `data` (the `--data` file's contents, or
+ * undefined).
  */
-export async function loadModel(spec: string, variant?: string): Promise<BayesianModel> {
+export function moduleArgument(
+  data: unknown,
+): typeof tf & { avb: typeof MODEL_KIT; data: unknown } {
+  return Object.assign(Object.create(tf) as typeof tf, { avb: MODEL_KIT, data });
+}
+
+/**
+ * Resolves `avb infer <model>`: a built-in name (with `variant`), or the path of an ES module
+ * whose default export (or export `model`) is a {@link BayesianModel}, a {@link ModelDeclaration}
+ * (parameters and logDensity), or a function returning either, called with
+ * {@link moduleArgument} (tfjs, the modelling kit `avb` and `data`), so the module needs no
+ * install of its own. Checks the model before any computing: its fields, and a finite log joint
+ * of the right shape at z = 0, where samplers and variational families start. Every failure is
+ * an {@link AvbUserError} naming the fix.
+ */
+export async function loadModel(
+  spec: string,
+  variant?: string,
+  data?: unknown,
+): Promise<BayesianModel> {
   const builtIn = BUILT_IN_MODELS[spec];
   if (builtIn) {
     const name = variant ?? Object.keys(builtIn)[0];
@@ -28,6 +49,8 @@ export async function loadModel(spec: string, variant?: string): Promise<Bayesia
         `unknown variant '${name}' of ${spec}; use one of: ${Object.keys(builtIn).join(', ')}`,
       );
     }
+    if (data !== undefined)
+      throw new AvbUserError(`--data applies to model modules; ${spec} has its data built in`);
     return make();
   }
   const looksLikePath = /[/\\]|\.(m?js|cjs)$/.test(spec);
@@ -55,14 +78,31 @@ export async function loadModel(spec: string, variant?: string): Promise<Bayesia
     );
   if (typeof exported === 'function') {
     try {
-      exported = (exported as (t: typeof tf) => unknown)(tf);
+      exported = (exported as (t: unknown) => unknown)(moduleArgument(data));
     } catch (e) {
       throw new AvbUserError(
         `model module ${spec}: building the model failed: ${(e as Error).message}`,
       );
     }
   }
+  if (isDeclaration(exported)) {
+    try {
+      exported = declareModel(exported);
+    } catch (e) {
+      throw new AvbUserError(`model module ${spec}: ${(e as Error).message}`);
+    }
+  }
   return checkModel(exported, spec);
+}
+
+function isDeclaration(m: unknown): m is ModelDeclaration {
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    'parameters' in m &&
+    'logDensity' in m &&
+    !('logJoint' in m)
+  );
 }
 
 /** Validates a model's fields and its log joint at z = 0; returns it typed. */

@@ -2,6 +2,7 @@ import * as tf from '../tf.js';
 import { Rng } from '../random/rng.js';
 import type { Progress } from '../progress.js';
 import { yieldToEventLoop } from '../yieldToEventLoop.js';
+import { preconditionedTarget } from './laplace.js';
 import type { BayesianModel, Draws } from './model.js';
 
 export interface NutsOptions {
@@ -13,6 +14,13 @@ export interface NutsOptions {
   /** Target mean acceptance statistic for dual averaging (Stan's default 0.8). */
   targetAccept: number;
   maxTreeDepth: number;
+  /**
+   * `laplace` (default): sample in coordinates whitened by a Laplace fit at the posterior's mode
+   * (a dense metric from the curvature there, the diagonal one still adapted on top), so that
+   * correlated posteriors (a regression on uncentred predictors) need short trees; falls back
+   * to the model's coordinates where there is no usable mode. `none`: Stan's diagonal metric.
+   */
+  precondition: 'laplace' | 'none';
   /** Seed of the chains' starting points, momenta and tree directions. */
   seed: number;
   /** Called every 50 iterations with iterations done and total (all chains, warm-up included). */
@@ -44,6 +52,7 @@ export const DEFAULT_NUTS: NutsOptions = {
   samples: 1000,
   targetAccept: 0.8,
   maxTreeDepth: 10,
+  precondition: 'laplace',
   seed: 1,
 };
 
@@ -58,6 +67,8 @@ export interface NutsResult {
   stepSizes: number[];
   divergences: number;
   gradientEvaluations: number;
+  /** The coordinates sampled in, in words (see `NutsOptions.precondition`). */
+  preconditioning: string;
   seconds: number;
 }
 
@@ -114,8 +125,22 @@ export async function nuts(
   nutsOptions: Partial<NutsOptions> = {},
 ): Promise<NutsResult> {
   const options = { ...DEFAULT_NUTS, ...nutsOptions };
-  const rng = new Rng(options.seed);
   const began = performance.now();
+  const on = preconditionedTarget(model, options.precondition, false);
+  try {
+    const r = await sample(on.target, options, began);
+    return { ...r, preconditioning: on.preconditioning };
+  } finally {
+    on.dispose();
+  }
+}
+
+async function sample(
+  model: BayesianModel,
+  options: NutsOptions,
+  began: number,
+): Promise<Omit<NutsResult, 'preconditioning'>> {
+  const rng = new Rng(options.seed);
   const { f, count } = logpGradOf(model);
   const d = model.dim;
   const chains: NutsChain[] = [];
@@ -178,7 +203,7 @@ export async function nuts(
   };
 }
 
-function stoppedNuts(model: BayesianModel, began: number): NutsResult {
+function stoppedNuts(model: BayesianModel, began: number): Omit<NutsResult, 'preconditioning'> {
   return {
     status: 'interrupted',
     draws: { names: model.summaryNames, values: [] },

@@ -13,7 +13,8 @@ import { Rng } from '../random/rng.js';
 import { fit } from '../train/fit.js';
 import type { Fittable, StepMetrics } from '../train/fit.js';
 import { LossStepper } from '../train/lossStepper.js';
-import { laplaceApproximation, whitenedModel } from './laplace.js';
+import { preconditionedTarget } from './laplace.js';
+import type { FitTarget } from './laplace.js';
 import { Trainer } from '../train/trainer.js';
 import type { Progress } from '../progress.js';
 import type { BayesianModel, Draws } from './model.js';
@@ -42,43 +43,6 @@ export interface VariationalOptions {
    * coordinates.
    */
   precondition?: 'laplace' | 'none';
-}
-
-/** The model a variational fit works on, what was done to it in words, and its disposal. */
-interface FitTarget {
-  target: BayesianModel;
-  preconditioning: string;
-  /** Frees the whitening's tensors (a no-op for the model itself). */
-  dispose: () => void;
-}
-
-/**
- * Whitened by a Laplace fit where the posterior has one (diagonally for a mean-field family,
- * which must stay mean-field), else the model itself.
- */
-function fitTarget(model: BayesianModel, o: VariationalOptions, diagonal: boolean): FitTarget {
-  const unchanged = (why: string) => ({ target: model, preconditioning: why, dispose: () => {} });
-  if (o.precondition === 'none') return unchanged('none');
-  const fit = laplaceApproximation(model);
-  if (typeof fit === 'string') return unchanged(`none (no Laplace approximation: ${fit})`);
-  const whitened = whitenedModel(model, fit, diagonal);
-  // Where the fit starts, q is about N(0, I) in u: the density must be finite there. A "mode"
-  // at a boundary (a flat direction, e.g. a flat prior on a scale) fails this.
-  const finite = tf.tidy(() => {
-    const u = new Rng(0).normalTensor([64, model.dim]) as tf.Tensor2D;
-    return Array.from(whitened.model.logJoint(u).dataSync()).every(Number.isFinite);
-  });
-  if (!finite) {
-    whitened.dispose();
-    return unchanged(
-      'none (no Laplace approximation: the log density is not finite near the mode found)',
-    );
-  }
-  return {
-    target: whitened.model,
-    preconditioning: `${diagonal ? 'diagonal ' : ''}Laplace whitening (mode in ${fit.iterations} Newton steps)`,
-    dispose: whitened.dispose,
-  };
 }
 
 /**
@@ -265,7 +229,7 @@ export async function advi(
   const rng = new Rng(o.seed);
   const began = performance.now();
   const d = model.dim;
-  const on = fitTarget(model, o, o.kind === 'meanfield');
+  const on = preconditionedTarget(model, o.precondition ?? 'laplace', o.kind === 'meanfield');
   const target = on.target;
   const m = tf.variable(tf.zeros([d]));
   const omega = tf.variable(tf.zeros([d]));
@@ -376,7 +340,7 @@ export async function avbInference(
   const o = { ...DEFAULT_AVB_INFERENCE, ...options };
   const began = performance.now();
   const root = new Rng(o.seed);
-  const on = fitTarget(model, o, false);
+  const on = preconditionedTarget(model, o.precondition ?? 'laplace', false);
   const target = on.target;
   const { parts, trainer } = avbInferenceTrainer(target, o, root);
   try {

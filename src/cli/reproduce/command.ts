@@ -1,6 +1,8 @@
 import { Argument, Option } from 'commander';
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { AvbUserError } from '../../errors.js';
 import { markdownTable } from '../../report/report.js';
 import { EXIT_SIGNAL, watchStopSignals } from '../interrupt.js';
 import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
@@ -16,7 +18,10 @@ import type { JobProgress } from '../../experiments/reproduce/jobQueue.js';
 type CliOptions = Pick<
   ReproduceOptions,
   'budget' | 'seed' | 'jobs' | 'steps' | 'points' | 'force' | 'backend'
-> & { out?: string };
+> & { out?: string } & Partial<Record<(typeof POSTERIORDB_OPTIONS)[number], string>>;
+
+/** Options of `reproduce posteriordb` only (passed to it as `ReproduceOptions.options`). */
+const POSTERIORDB_OPTIONS = ['path', 'models', 'posteriors', 'methods', 'seeds'] as const;
 
 export function addReproduceCommand(program: Command): void {
   program
@@ -48,6 +53,26 @@ export function addReproduceCommand(program: Command): void {
       positiveInt,
     )
     .option('--points <n>', "MNIST: AIS on n test digits instead of the budget's", positiveInt)
+    .option(
+      '--path <dir>',
+      'posteriordb: a clone of posteriordb, or a folder of <posterior>/ folders (default: the eight shipped in examples/posteriordb)',
+    )
+    .option(
+      '--models <dir>',
+      'posteriordb: the model translations, <dir>/<model_name>.mjs (default: examples/posteriordb/models)',
+    )
+    .option(
+      '--posteriors <a,b>',
+      'posteriordb: run only these posteriors (default: all that can run)',
+    )
+    .option(
+      '--methods <a,b>',
+      'posteriordb: methods to run (default: nuts, advi-meanfield, advi-fullrank, avb-ac; full adds avb)',
+    )
+    .option(
+      '--seeds <a,b>',
+      'posteriordb: seeds of every fit (default: quick 1; standard and full 1,2,3)',
+    )
     .option('--force', 'start over: delete --out first')
     .addOption(backendOption())
     .action(reproduceAction);
@@ -56,18 +81,28 @@ export function addReproduceCommand(program: Command): void {
 /** Checks the options, then runs the reproduction with progress on stderr and Ctrl-C handling. */
 async function reproduceAction(experiment: string, opts: CliOptions): Promise<void> {
   const out = opts.out ?? `runs/reproduce-${experiment}`;
+  const options: Record<string, string> = {};
+  for (const k of POSTERIORDB_OPTIONS) {
+    const v = opts[k];
+    if (v === undefined) continue;
+    if (experiment !== 'posteriordb')
+      throw new AvbUserError(`--${k} applies to reproduce posteriordb only; remove it`);
+    options[k] = k === 'path' || k === 'models' ? resolve(v) : v;
+  }
   if (opts.force || !existsSync(out)) checkOutputFolder(out, true);
   else checkWritableFolder(out);
   const stop = watchStopSignals('stopping: each running command writes its checkpoint');
   try {
     const r = await runReproduction(experiment, {
       ...opts,
+      options,
       out,
       command: [
         `avb reproduce ${experiment} --budget ${opts.budget} --seed ${opts.seed}`,
         opts.steps ? ` --steps ${opts.steps}` : '',
         opts.points ? ` --points ${opts.points}` : '',
         opts.out ? ` --out ${opts.out}` : '',
+        ...POSTERIORDB_OPTIONS.map((k) => (opts[k] ? ` --${k} ${opts[k]}` : '')),
       ].join(''),
       say,
       onStart: (job) => say(`start  ${job.id}`),

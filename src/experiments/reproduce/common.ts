@@ -22,12 +22,16 @@ export interface ReproduceContext {
   /** Overrides of the budget's training steps and AIS test points (smoke runs). */
   steps?: number;
   points?: number;
+  /** Experiment-specific options (posteriordb: path, models, posteriors, methods, seeds). */
+  options?: Record<string, string>;
   /** The command line, as a user would type it to rerun this. */
   command: string;
 }
 
 /** One experiment's reproduction: its commands, then a report made from what they wrote. */
 export interface Reproduction {
+  /** Checks the context's settings before anything is written (throws an AvbUserError). */
+  validate?(ctx: ReproduceContext): void;
   /** The commands still to run (finished ones are left out: rerunning resumes). */
   jobs(ctx: ReproduceContext): Job[];
   report(ctx: ReproduceContext, facts: RunFacts): ReportDoc | Promise<ReportDoc>;
@@ -49,6 +53,8 @@ export interface ReproduceState {
   /** `--steps` and `--points` overrides (null: the budget's). */
   steps: number | null;
   points: number | null;
+  /** Experiment-specific options, as given (null: none). */
+  options?: Record<string, string> | null;
   seconds: number;
 }
 
@@ -72,6 +78,11 @@ export function openState(
     );
   }
   const have = JSON.parse(readFileSync(path, 'utf8')) as ReproduceState;
+  const given = JSON.stringify(want.options ?? null);
+  if (JSON.stringify(have.options ?? null) !== given)
+    throw new AvbUserError(
+      `${out} holds a reproduction with other options (${describeOptions(have.options)}), not ${describeOptions(want.options)}; rerun with its options to continue it, use another --out, or add --force to start over`,
+    );
   for (const k of ['experiment', 'budget', 'seed', 'steps', 'points'] as const) {
     if ((have[k] ?? null) !== want[k]) {
       const how =
@@ -86,6 +97,11 @@ export function openState(
     }
   }
   return have;
+}
+
+function describeOptions(o: Record<string, string> | null | undefined): string {
+  const entries = Object.entries(o ?? {});
+  return entries.length ? entries.map(([k, v]) => `--${k} ${v}`).join(' ') : 'none';
 }
 
 export function saveState(out: string, s: ReproduceState): void {

@@ -10,6 +10,7 @@ import { eightSchoolsReproduction } from './eightSchools.js';
 import { runJobs } from './jobQueue.js';
 import type { Job, JobProgress } from './jobQueue.js';
 import { mnistReproduction } from './mnist.js';
+import { posteriordbReproduction } from './posteriordb.js';
 import { syntheticReproduction } from './synthetic.js';
 
 /**
@@ -20,6 +21,7 @@ export const REPRODUCTIONS: Record<string, Reproduction> = {
   synthetic: syntheticReproduction,
   'eight-schools': eightSchoolsReproduction,
   mnist: mnistReproduction,
+  posteriordb: posteriordbReproduction,
 };
 
 export interface ReproduceOptions {
@@ -30,6 +32,8 @@ export interface ReproduceOptions {
   jobs?: number;
   steps?: number;
   points?: number;
+  /** Experiment-specific options (see `ReproduceContext.options`). */
+  options?: Record<string, string>;
   /** Start over: replace `out` (only avb's own output). */
   force?: boolean;
   backend?: BackendChoice;
@@ -62,6 +66,17 @@ export async function runReproduction(
   experiment: string,
   o: ReproduceOptions,
 ): Promise<ReproduceResult> {
+  const repro = REPRODUCTIONS[experiment];
+  const ctx: ReproduceContext = {
+    out: o.out,
+    budget: o.budget,
+    seed: o.seed,
+    steps: o.steps,
+    points: o.points,
+    options: o.options,
+    command: o.command,
+  };
+  repro.validate?.(ctx);
   const state = openState(
     o.out,
     {
@@ -70,23 +85,15 @@ export async function runReproduction(
       seed: o.seed,
       steps: o.steps ?? null,
       points: o.points ?? null,
+      options: o.options && Object.keys(o.options).length ? o.options : null,
     },
     o.force,
   );
   const parallel = o.jobs ?? Math.min(2, availableParallelism());
-  const ctx: ReproduceContext = {
-    out: o.out,
-    budget: o.budget,
-    seed: o.seed,
-    steps: o.steps,
-    points: o.points,
-    command: o.command,
-  };
   if (o.backend) process.env.AVB_BACKEND = o.backend;
   const backend = await initBackend(o.backend, { threads: 1 });
   makeOwnedFolder(o.out);
   saveState(o.out, state);
-  const repro = REPRODUCTIONS[experiment];
   const jobs = repro.jobs(ctx);
   const before = state.seconds;
   const began = performance.now();

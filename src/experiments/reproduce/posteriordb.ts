@@ -1,0 +1,386 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { AvbUserError } from '../../errors.js';
+import { INFERENCE_METHODS, METHOD_TITLES } from '../../inference/compare.js';
+import type { InferenceMethod } from '../../inference/compare.js';
+import { writeFileAtomic, writeJsonAtomic } from '../../io/atomicFile.js';
+import { makeOwnedFolder } from '../../io/ownedFolder.js';
+import { marginalAccuracy, worstAccuracy } from '../../math/marginalAccuracy.js';
+import type { ReportDoc } from '../../report/report.js';
+import { VERSION } from '../../version.js';
+import { plotPng } from '../../viz/plotPng.js';
+import type { TopLevelSpec } from 'vega-lite';
+import { INFER_FILES } from '../inferRun.js';
+import {
+  listPosteriors,
+  readReferenceDraws,
+  VENDORED_POSTERIORDB,
+  VENDORED_TRANSLATIONS,
+} from '../posteriordb.js';
+import type { PosteriorEntry } from '../posteriordb.js';
+import type { Budget, Reproduction, ReproduceContext, RunFacts } from './common.js';
+import { formatDuration, logFile, num, provenance } from './common.js';
+import type { Job } from './jobQueue.js';
+
+/** The methods run by default: the reference sampler, both ADVIs and AVB+AC. */
+export const POSTERIORDB_METHODS: InferenceMethod[] = [
+  'nuts',
+  'advi-meanfield',
+  'advi-fullrank',
+  'avb-ac',
+];
+
+/** Seeds per budget: quick one, standard and full three (full adds plain AVB). */
+const SEEDS: Record<Budget, number[]> = { quick: [1], standard: [1, 2, 3], full: [1, 2, 3] };
+
+/** What a fit must meet to count as right (issue #24's floor). */
+export const ACCURACY_FLOOR = { meanError: 0.1, sdRatio: [0.9, 1.1] as const };
+
+/** The settings of a posteriordb run, from `avb reproduce posteriordb`'s options. */
+export interface PosteriordbSettings {
+  /** A posteriordb clone or a folder of posterior folders (default: avb's vendored eight). */
+  path: string;
+  /** The model translations, `<models>/<model_name>.mjs`. */
+  models: string;
+  posteriors?: string[];
+  methods: InferenceMethod[];
+  seeds: number[];
+}
+
+/** The settings of a reproduction context (its `options` are the CLI's strings). */
+export function posteriordbSettings(ctx: ReproduceContext): PosteriordbSettings {
+  const o = ctx.options ?? {};
+  const list = (v: string | undefined) =>
+    v
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  const methods = (list(o.methods) ??
+    (ctx.budget === 'full'
+      ? [...POSTERIORDB_METHODS, 'avb']
+      : POSTERIORDB_METHODS)) as InferenceMethod[];
+  for (const m of methods)
+    if (!(INFERENCE_METHODS as readonly string[]).includes(m))
+      throw new AvbUserError(
+        `--methods: unknown method '${m}'; use some of ${INFERENCE_METHODS.join(', ')}`,
+      );
+  const seeds = list(o.seeds)?.map(Number) ?? SEEDS[ctx.budget].map((s) => s + ctx.seed - 1);
+  if (seeds.some((s) => !Number.isSafeInteger(s) || s < 0))
+    throw new AvbUserError(`--seeds: give non-negative integers such as 1,2,3, not ${o.seeds}`);
+  return {
+    path: resolve(o.path ?? VENDORED_POSTERIORDB),
+    models: resolve(o.models ?? VENDORED_TRANSLATIONS),
+    posteriors: list(o.posteriors),
+    methods,
+    seeds,
+  };
+}
+
+/** The posteriors to run: chosen (all by default), with a translation and reference draws. */
+export function plannedPosteriors(s: PosteriordbSettings): {
+  run: PosteriorEntry[];
+  skipped: { name: string; why: string }[];
+} {
+  const all = listPosteriors(s.path);
+  const names = new Set(all.map((p) => p.name));
+  for (const n of s.posteriors ?? [])
+    if (!names.has(n))
+      throw new AvbUserError(
+        `--posteriors: ${s.path} has no posterior '${n}'; it has ${[...names].slice(0, 12).join(', ')}${names.size > 12 ? ', ...' : ''}`,
+      );
+  const chosen = s.posteriors ? all.filter((p) => s.posteriors!.includes(p.name)) : all;
+  const run: PosteriorEntry[] = [];
+  const skipped: { name: string; why: string }[] = [];
+  for (const p of chosen) {
+    if (!p.referenceFile) skipped.push({ name: p.name, why: 'no reference draws in posteriordb' });
+    else if (!existsSync(translationOf(s, p)))
+      skipped.push({
+        name: p.name,
+        why: `no translation of model ${p.modelName} (write ${translationOf(s, p)})`,
+      });
+    else run.push(p);
+  }
+  if (run.length === 0)
+    throw new AvbUserError(
+      `none of the posteriors chosen can run (${skipped.map((x) => `${x.name}: ${x.why}`).join('; ')})`,
+    );
+  return { run, skipped };
+}
+
+function translationOf(s: PosteriordbSettings, p: PosteriorEntry): string {
+  return join(s.models, `${p.modelName}.mjs`);
+}
+
+function fitDir(ctx: ReproduceContext, posterior: string, method: string, seed: number): string {
+  return join(ctx.out, 'fits', posterior, `${method}-seed${seed}`);
+}
+
+/**
+ * posteriordb as avb's test suite: every method on every posterior that has reference draws
+ * and a translation, on several seeds, each an `avb infer` run; the report gives per posterior
+ * and method the worst standardised mean error, the worst sd ratio and the worst marginal
+ * Wasserstein distance against the reference, with time, density evaluations and warnings.
+ */
+export const posteriordbReproduction: Reproduction = {
+  validate(ctx) {
+    plannedPosteriors(posteriordbSettings(ctx));
+  },
+
+  jobs(ctx) {
+    const s = posteriordbSettings(ctx);
+    const { run } = plannedPosteriors(s);
+    const jobs: Job[] = [];
+    // Expensive fits first, so two processes end together: NUTS, then the others.
+    for (const method of s.methods)
+      for (const p of run)
+        for (const seed of s.seeds) {
+          const dir = fitDir(ctx, p.name, method, seed);
+          if (existsSync(join(dir, INFER_FILES.summary))) continue;
+          const model = translationOf(s, p);
+          const id = `${p.name} ${method} seed ${seed}`;
+          const log = logFile(ctx, `${p.name}-${method}-seed${seed}`);
+          if (existsSync(join(dir, INFER_FILES.checkpoint))) {
+            jobs.push({ id, log, args: ['infer', model, '--out', dir, '--resume'] });
+            continue;
+          }
+          jobs.push({
+            id,
+            log,
+            args: [
+              'infer',
+              model,
+              '--data',
+              p.dataFile,
+              '--method',
+              method,
+              '--seed',
+              String(seed),
+              '--out',
+              dir,
+              '--force',
+              ...(ctx.steps !== undefined && method !== 'nuts'
+                ? ['--iterations', String(ctx.steps)]
+                : []),
+            ],
+          });
+        }
+    return jobs;
+  },
+
+  async report(ctx: ReproduceContext, facts: RunFacts): Promise<ReportDoc> {
+    const s = posteriordbSettings(ctx);
+    const { run, skipped } = plannedPosteriors(s);
+    const results: FitResult[] = [];
+    for (const p of run) {
+      const reference = readReferenceDraws(p.referenceFile!);
+      for (const method of s.methods)
+        for (const seed of s.seeds)
+          results.push(fitResult(fitDir(ctx, p.name, method, seed), p, method, seed, reference));
+    }
+    writeJsonAtomic(join(ctx.out, 'posteriordb.json'), { settings: s, skipped, fits: results });
+    const rows = run.flatMap((p) =>
+      s.methods.map((m) => rowOf(results.filter((r) => r.posterior === p.name && r.method === m))),
+    );
+    makeOwnedFolder(ctx.out);
+    writeFileAtomic(join(ctx.out, HEATMAP), await plotPng(heatmapSpec(rows)));
+    const unflagged = rows.filter((r) => r.verdict === 'MISS, unflagged');
+    return {
+      title: 'posteriordb: every method against the reference posteriors',
+      lead:
+        `${run.length} posteriors × ${s.methods.length} methods × ${s.seeds.length} seed${s.seeds.length > 1 ? 's' : ''}, each fit compared with posteriordb's reference draws (Stan NUTS, 10,000 draws) marginal by marginal, in reference sds. ` +
+        `${rows.filter((r) => r.verdict === 'ok').length} of ${rows.length} posterior × method pairs are within the floor on every seed (mean error ≤ ${ACCURACY_FLOOR.meanError}, sd ratio in [${ACCURACY_FLOOR.sdRatio.join(', ')}]); ` +
+        (unflagged.length
+          ? `${unflagged.length} miss without a warning: ${unflagged.map((r) => `${r.method} on ${r.posterior}`).join(', ')}.`
+          : 'every fit that misses carries a warning.'),
+      results: {
+        header: [
+          'posterior',
+          'method',
+          'worst mean error (sd)',
+          'worst sd ratio',
+          'worst W₁ (sd)',
+          'time',
+          'density evaluations',
+          'warnings',
+          'verdict',
+        ],
+        rows: rows.map((r) => [
+          r.posterior,
+          METHOD_TITLES[r.method],
+          num(r.meanError, 3),
+          num(r.sdRatio, 3),
+          num(r.wasserstein, 3),
+          formatDuration(r.seconds),
+          r.evaluations !== undefined ? r.evaluations.toLocaleString('en-GB') : '—',
+          String(r.warnings),
+          r.verdict,
+        ]),
+      },
+      notes: [
+        'Each figure is the worst over the posterior’s reported quantities (those in the reference: parameters and transformed parameters, Stan’s names) and over the seeds; time and density evaluations (each row of a batch, gradient included) are means over the seeds. W₁ is the 1-D Wasserstein distance between the fit’s and the reference’s marginal, in reference sds.',
+        'Verdict: ok (within the floor on every seed), miss, flagged (outside it, and every fit outside it printed a warning: Pareto k̂, ELBO not converged, divergences, R-hat, ESS) or MISS, unflagged (a fit outside the floor with no warning: avb was silently wrong).',
+        `Settings: each method's defaults (avb infer), seeds ${s.seeds.join(', ')}${ctx.steps ? `, --iterations ${ctx.steps}` : ''}; posteriors from ${s.path}, translations from ${s.models}. Every fit's draws and summary are in fits/<posterior>/<method>-seed<n>/, all figures in posteriordb.json.`,
+        ...(skipped.length
+          ? [`Not run: ${skipped.map((x) => `${x.name} (${x.why})`).join('; ')}.`]
+          : []),
+      ],
+      figures: [
+        {
+          file: HEATMAP,
+          title: 'Worst marginal distance per posterior and method',
+          caption:
+            'Colour: the worst 1-D Wasserstein distance to the reference over the posterior’s quantities and the seeds, in reference sds (log scale; below 0.1 is as close as 10,000 reference draws can tell). A cross marks a miss with no warning.',
+        },
+      ],
+      provenance: provenance(ctx, facts, VERSION),
+    };
+  },
+};
+
+const HEATMAP = 'posteriordb-heatmap.png';
+
+/** One fit compared with the reference. */
+interface FitResult {
+  posterior: string;
+  method: InferenceMethod;
+  seed: number;
+  meanError: number;
+  sdRatio: number;
+  wasserstein: number;
+  worstQuantity: string;
+  seconds: number;
+  evaluations?: number;
+  warnings: string[];
+  /** Reference quantities the translation does not report (should be none). */
+  missing: string[];
+}
+
+interface FitSummary {
+  seconds: number;
+  evaluations?: number;
+  warnings?: string[];
+}
+
+function fitResult(
+  dir: string,
+  p: PosteriorEntry,
+  method: InferenceMethod,
+  seed: number,
+  reference: Record<string, number[]>,
+): FitResult {
+  const summaryFile = join(dir, INFER_FILES.summary);
+  if (!existsSync(summaryFile))
+    throw new Error(`reproduce: ${summaryFile} is missing after inference`);
+  const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as FitSummary;
+  const draws = readDrawsCsv(join(dir, INFER_FILES.draws));
+  const names = Object.keys(reference).filter((n) => n in draws);
+  const worst = worstAccuracy(marginalAccuracy(draws, reference, names));
+  return {
+    posterior: p.name,
+    method,
+    seed,
+    meanError: worst.meanError,
+    sdRatio: worst.sdRatio,
+    wasserstein: worst.wasserstein,
+    worstQuantity: worst.worstMeanName,
+    seconds: summary.seconds,
+    evaluations: summary.evaluations,
+    warnings: summary.warnings ?? [],
+    missing: Object.keys(reference).filter((n) => !(n in draws)),
+  };
+}
+
+/** `draws.csv` (chain, draw, quantities) by column name. */
+export function readDrawsCsv(file: string): Record<string, number[]> {
+  const lines = readFileSync(file, 'utf8').trim().split('\n');
+  const header = lines[0].split(',');
+  const columns: number[][] = header.map(() => []);
+  for (let i = 1; i < lines.length; i++) {
+    const cells = lines[i].split(',');
+    for (let j = 0; j < header.length; j++) columns[j].push(Number(cells[j]));
+  }
+  return Object.fromEntries(header.map((h, j) => [h, columns[j]]));
+}
+
+type Verdict = 'ok' | 'miss, flagged' | 'MISS, unflagged';
+
+interface Row {
+  posterior: string;
+  method: InferenceMethod;
+  meanError: number;
+  sdRatio: number;
+  wasserstein: number;
+  seconds: number;
+  evaluations?: number;
+  warnings: number;
+  verdict: Verdict;
+}
+
+function withinFloor(r: FitResult): boolean {
+  const [lo, hi] = ACCURACY_FLOOR.sdRatio;
+  return r.meanError <= ACCURACY_FLOOR.meanError && r.sdRatio >= lo && r.sdRatio <= hi;
+}
+
+/** One posterior × method over its seeds: the worst figures, the mean cost, the verdict. */
+function rowOf(fits: FitResult[]): Row {
+  const misses = fits.filter((f) => !withinFloor(f));
+  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+  const ratio = fits
+    .map((f) => f.sdRatio)
+    .reduce((a, b) => (Math.abs(Math.log(b)) > Math.abs(Math.log(a)) ? b : a), 1);
+  return {
+    posterior: fits[0].posterior,
+    method: fits[0].method,
+    meanError: Math.max(...fits.map((f) => f.meanError)),
+    sdRatio: ratio,
+    wasserstein: Math.max(...fits.map((f) => f.wasserstein)),
+    seconds: mean(fits.map((f) => f.seconds)),
+    evaluations: fits.every((f) => f.evaluations !== undefined)
+      ? Math.round(mean(fits.map((f) => f.evaluations!)))
+      : undefined,
+    warnings: fits.reduce((a, f) => a + f.warnings.length, 0),
+    verdict:
+      misses.length === 0
+        ? 'ok'
+        : misses.every((f) => f.warnings.length > 0)
+          ? 'miss, flagged'
+          : 'MISS, unflagged',
+  };
+}
+
+/** The heat map: posteriors down, methods across, colour the worst W₁ (log scale). */
+function heatmapSpec(rows: Row[]): TopLevelSpec {
+  const values = rows.map((r) => ({
+    posterior: r.posterior,
+    method: METHOD_TITLES[r.method],
+    w1: Math.max(r.wasserstein, 1e-3),
+    label: `${num(r.wasserstein, 2)}${r.verdict === 'MISS, unflagged' ? ' ✗' : ''}`,
+  }));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    data: { values },
+    width: { step: 110 },
+    height: { step: 28 },
+    encoding: {
+      x: { field: 'method', type: 'nominal', sort: null, title: null, axis: { labelAngle: 0 } },
+      y: { field: 'posterior', type: 'nominal', sort: null, title: null },
+    },
+    layer: [
+      {
+        mark: 'rect',
+        encoding: {
+          color: {
+            field: 'w1',
+            type: 'quantitative',
+            scale: { type: 'log', domain: [0.01, 3], clamp: true, scheme: 'orangered' },
+            title: 'worst W₁ (sd)',
+          },
+        },
+      },
+      {
+        mark: { type: 'text', fontSize: 11 },
+        encoding: { text: { field: 'label', type: 'nominal' } },
+      },
+    ],
+  } as unknown as TopLevelSpec;
+}

@@ -1,0 +1,158 @@
+import * as tf from '../tf.js';
+import { add, evaluate, gradient, lift, slice } from '../modelling/autodiff.js';
+import type { Node, Val } from '../modelling/autodiff.js';
+import type { ParameterBlock } from '../modelling/constraints.js';
+import type { BayesianModel } from './model.js';
+
+/** Parameter values inside a model's functions: one node per declared or transformed name. */
+export type ParameterValues = Record<string, Node>;
+
+/**
+ * A model declared the Stan way: constrained parameter blocks, optional transformed parameters,
+ * and a log density written with avb's distributions (`../modelling/distributions.ts`) on the
+ * constrained values. {@link declareModel} turns it into a {@link BayesianModel} on R^d.
+ */
+export interface ModelDeclaration {
+  name: string;
+  /** The parameters, in order (Stan's `parameters` block). Later bounds may use earlier values. */
+  parameters: Record<string, ParameterBlock>;
+  /** Stan's `transformed parameters`: reported beside the parameters, and passed on. */
+  transformed?: (p: ParameterValues) => Record<string, Val>;
+  /** log p(parameters, data) up to a constant, on the constrained values (Stan's `model`). */
+  logDensity: (p: ParameterValues) => Val;
+}
+
+/** A declared model as avb runs it, keeping its declaration (for tests and tools). */
+export interface DeclaredModel extends BayesianModel {
+  declaration: ModelDeclaration;
+  /** The unconstrained point of constrained parameter values (Stan's `unconstrain_pars`). */
+  unconstrain: (values: Record<string, ArrayLike<number> | number>) => Float64Array;
+}
+
+/**
+ * Builds a {@link BayesianModel} from a declaration:
+ * - `logDensityAndGradient`: the log density plus the transforms' log-Jacobians, and its exact
+ *   gradient, by reverse-mode differentiation in doubles (what NUTS and the Laplace
+ *   approximation use);
+ * - `logJoint`: the same for a batch of tfjs rows, as one custom-gradient op (so the variational
+ *   methods train through it) that evaluates each row in doubles;
+ * - reported names the Stan way (`sigma`, `beta[1]`, ...): parameters, then transformed ones.
+ *
+ * ```ts
+ * declareModel({
+ *   name: 'regression',
+ *   parameters: { beta: vector(2), sigma: real({ lower: 0 }) },
+ *   logDensity: ({ beta, sigma }) => normal(y, add(beta.at(0), mul(beta.at(1), x)), sigma),
+ * });
+ * ```
+ */
+export function declareModel(declaration: ModelDeclaration): DeclaredModel {
+  const blocks = Object.entries(declaration.parameters);
+  if (blocks.length === 0) throw new Error(`model ${declaration.name} declares no parameters`);
+  const offsets: number[] = [];
+  let dim = 0;
+  for (const [, block] of blocks) {
+    offsets.push(dim);
+    dim += block.free;
+  }
+
+  /** The constrained values of z and the transforms' summed log-Jacobian. */
+  const constrain = (z: Node): { values: ParameterValues; logJacobian: Node } => {
+    const values: ParameterValues = {};
+    let logJacobian: Node = lift(0);
+    blocks.forEach(([name, block], i) => {
+      const c = block.constrain(slice(z, offsets[i], block.free), values);
+      values[name] = c.value;
+      logJacobian = add(logJacobian, c.logJacobian);
+    });
+    return { values, logJacobian };
+  };
+  const withTransformed = (values: ParameterValues): ParameterValues => {
+    if (!declaration.transformed) return values;
+    const extra = declaration.transformed(values);
+    const all = { ...values };
+    for (const [name, v] of Object.entries(extra)) {
+      if (name in values)
+        throw new Error(`transformed parameter '${name}' has the name of a parameter`);
+      all[name] = lift(v);
+    }
+    return all;
+  };
+  const logDensity = (z: Node): Node => {
+    const { values, logJacobian } = constrain(z);
+    return add(lift(declaration.logDensity(withTransformed(values))), logJacobian);
+  };
+  // A value outside a function's domain (Stan: "rejecting the current sample"), such as a
+  // covariance that is not positive definite, is a point of zero density, not a crash.
+  const logDensityAndGradient = (z: Float64Array) => {
+    try {
+      const { value, grad } = gradient(logDensity, z);
+      return { logp: value, grad };
+    } catch (e) {
+      if (e instanceof RangeError) return { logp: -Infinity, grad: new Float64Array(z.length) };
+      throw e;
+    }
+  };
+
+  const reported = (z: ArrayLike<number>): ParameterValues =>
+    evaluate((node) => withTransformed(constrain(node).values), z);
+  const nameOf = (name: string, value: Node, scalar: boolean): string[] =>
+    scalar && value.length === 1
+      ? [name]
+      : Array.from({ length: value.length }, (_, i) => `${name}[${i + 1}]`);
+  const scalars = new Set(blocks.filter(([, b]) => b.scalar).map(([n]) => n));
+  const atZero = reported(new Float64Array(dim));
+  const summaryNames = Object.entries(atZero).flatMap(([name, v]) =>
+    nameOf(name, v, scalars.has(name) || (!declaration.parameters[name] && v.length === 1)),
+  );
+  const parameterNames = blocks.flatMap(([name, block]) => {
+    const names = Array.from({ length: block.free }, (_, i) =>
+      block.scalar ? name : `${name}[${i + 1}]`,
+    );
+    const identity = /^(real|vector\[\d+\])$/.test(block.kind);
+    return identity ? names : names.map((n) => `${n} (unconstrained)`);
+  });
+
+  const logJoint = tf.customGrad((...args: unknown[]) => {
+    const z = args[0] as tf.Tensor2D;
+    const save = args[1] as tf.GradSaveFunc;
+    const [n, d] = z.shape;
+    const rows = z.dataSync();
+    const logp = new Float32Array(n);
+    const grads = new Float32Array(n * d);
+    for (let r = 0; r < n; r++) {
+      const e = logDensityAndGradient(Float64Array.from(rows.subarray(r * d, (r + 1) * d)));
+      logp[r] = e.logp;
+      grads.set(e.grad, r * d);
+    }
+    // The gradient is computed with the value (it is as cheap) and kept for the backward pass.
+    save([tf.tensor2d(grads, [n, d])]);
+    return {
+      value: tf.tensor1d(logp),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.mul(tf.expandDims(dy, 1), saved[0])],
+    };
+  }) as unknown as (z: tf.Tensor2D) => tf.Tensor1D;
+
+  return {
+    name: declaration.name,
+    dim,
+    parameterNames,
+    logJoint,
+    logDensityAndGradient,
+    summaryNames,
+    summarize: (z) => Object.values(reported(z)).flatMap((v) => Array.from(v.value)),
+    declaration,
+    unconstrain: (values) => {
+      const z = new Float64Array(dim);
+      const earlier: ParameterValues = {};
+      blocks.forEach(([name, block], i) => {
+        const given = values[name];
+        if (given === undefined) throw new Error(`no value for parameter '${name}'`);
+        const x = typeof given === 'number' ? [given] : given;
+        z.set(block.unconstrain(x, earlier), offsets[i]);
+        earlier[name] = lift(x);
+      });
+      return z;
+    },
+  };
+}

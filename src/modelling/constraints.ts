@@ -1,0 +1,208 @@
+/**
+ * Constrained parameter blocks, Stan's way: each maps unconstrained coordinates u ∈ R^free to a
+ * constrained value and adds log |det ∂x/∂u| to the log density, so that samplers and
+ * variational families work on R^d while a model is written on its natural space.
+ *
+ * ```ts
+ * const parameters = { beta: vector(3), sigma: real({ lower: 0 }), theta: simplex(4) };
+ * ```
+ *
+ * Bounds may be numbers or functions of the parameters declared before (Stan's
+ * `real<lower=0, upper=1 - alpha1> beta1`): `real({ lower: 0, upper: (p) => sub(1, p.alpha1) })`.
+ * The transforms are Stan's (reference manual, "Constraint transforms"), so unconstrained
+ * coordinates mean the same as in Stan.
+ */
+import {
+  add,
+  concat,
+  exp,
+  index,
+  invLogit,
+  lift,
+  log,
+  log1mInvLogit,
+  logInvLogit,
+  mul,
+  Node,
+  sub,
+  sum,
+} from './autodiff.js';
+import type { Val } from './autodiff.js';
+
+/** A bound: a constant, or a function of the parameters declared before this one. */
+export type Bound = number | ((earlier: Record<string, Node>) => Val);
+
+/** A declared parameter: its shape, its free dimension and its transform. */
+export interface ParameterBlock {
+  /** What it is, for messages: `real`, `real<lower=0>`, `simplex[3]`, ... */
+  readonly kind: string;
+  /** Length of the constrained value; `scalar` blocks report one name without an index. */
+  readonly size: number;
+  readonly scalar: boolean;
+  /** Number of unconstrained coordinates. */
+  readonly free: number;
+  /** u [free] → value [size] and its log-Jacobian (a scalar). */
+  constrain(u: Node, earlier: Record<string, Node>): { value: Node; logJacobian: Node };
+  /** The inverse, in doubles: a constrained value → u (for starting points and tests). */
+  unconstrain(x: ArrayLike<number>, earlier: Record<string, Node>): Float64Array;
+}
+
+function checkSize(n: number, what: string): void {
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new RangeError(`${what} must be a positive integer, got ${n}`);
+}
+
+function boundValue(b: Bound | undefined, earlier: Record<string, Node>): Node | undefined {
+  if (b === undefined) return undefined;
+  return lift(typeof b === 'function' ? b(earlier) : b);
+}
+
+const at = (v: Node, i: number): number => v.value[v.length === 1 ? 0 : i];
+
+function describeBound(b: Bound | undefined): string | undefined {
+  if (b === undefined) return undefined;
+  return typeof b === 'number' ? String(b) : '(expression)';
+}
+
+/** Options of a real scalar or vector: optional lower and upper bounds. */
+export interface BoundOptions {
+  lower?: Bound;
+  upper?: Bound;
+}
+
+function boundedBlock(size: number, scalar: boolean, o: BoundOptions): ParameterBlock {
+  checkSize(size, 'a vector length');
+  if (typeof o.lower === 'number' && typeof o.upper === 'number' && !(o.lower < o.upper))
+    throw new RangeError(`lower bound ${o.lower} is not below upper bound ${o.upper}`);
+  const limits = [
+    o.lower !== undefined ? `lower=${describeBound(o.lower)}` : '',
+    o.upper !== undefined ? `upper=${describeBound(o.upper)}` : '',
+  ].filter(Boolean);
+  const kind = `${scalar ? 'real' : `vector[${size}]`}${limits.length ? `<${limits.join(', ')}>` : ''}`;
+  return {
+    kind,
+    size,
+    scalar,
+    free: size,
+    constrain(u, earlier) {
+      const lo = boundValue(o.lower, earlier);
+      const hi = boundValue(o.upper, earlier);
+      if (lo && hi) {
+        // x = lo + (hi - lo) inv_logit(u); log J = log(hi - lo) + log σ(u) + log(1 - σ(u)).
+        const width = sub(hi, lo);
+        const value = add(lo, mul(width, invLogit(u)));
+        const logJ = add(
+          mul(sum(log(width)), width.length === 1 ? size : 1),
+          sum(add(logInvLogit(u), log1mInvLogit(u))),
+        );
+        return { value, logJacobian: logJ };
+      }
+      if (lo) return { value: add(lo, exp(u)), logJacobian: sum(u) };
+      if (hi) return { value: sub(hi, exp(u)), logJacobian: sum(u) };
+      return { value: u, logJacobian: lift(0) };
+    },
+    unconstrain(x, earlier) {
+      const lo = boundValue(o.lower, earlier);
+      const hi = boundValue(o.upper, earlier);
+      return Float64Array.from({ length: size }, (_, i) => {
+        if (lo && hi) {
+          const p = (x[i] - at(lo, i)) / (at(hi, i) - at(lo, i));
+          return Math.log(p / (1 - p));
+        }
+        if (lo) return Math.log(x[i] - at(lo, i));
+        if (hi) return Math.log(at(hi, i) - x[i]);
+        return x[i];
+      });
+    },
+  };
+}
+
+/** A real scalar, optionally bounded: `real()`, `real({ lower: 0 })`. */
+export function real(o: BoundOptions = {}): ParameterBlock {
+  return boundedBlock(1, true, o);
+}
+
+/** A real vector of length n, optionally bounded (the same bounds for every element). */
+export function vector(n: number, o: BoundOptions = {}): ParameterBlock {
+  return boundedBlock(n, false, o);
+}
+
+/** A positive scalar (n undefined) or vector: Stan's `real<lower=0>`. */
+export function positive(n?: number): ParameterBlock {
+  return n === undefined ? real({ lower: 0 }) : vector(n, { lower: 0 });
+}
+
+/**
+ * A simplex of K elements (non-negative, summing to 1): Stan's stick-breaking transform on
+ * K - 1 coordinates, centred so that u = 0 is the uniform simplex.
+ */
+export function simplex(K: number): ParameterBlock {
+  checkSize(K, 'a simplex size');
+  if (K < 2) throw new RangeError('a simplex needs at least 2 elements');
+  return {
+    kind: `simplex[${K}]`,
+    size: K,
+    scalar: false,
+    free: K - 1,
+    constrain(u) {
+      let stick: Node = lift(1);
+      let logJ: Node = lift(0);
+      const parts: Node[] = [];
+      for (let k = 0; k < K - 1; k++) {
+        const y = sub(index(u, k), Math.log(K - 1 - k));
+        const xk = mul(stick, invLogit(y));
+        logJ = add(logJ, add(log(stick), add(logInvLogit(y), log1mInvLogit(y))));
+        parts.push(xk);
+        stick = sub(stick, xk);
+      }
+      parts.push(stick);
+      return { value: concat(...parts), logJacobian: logJ };
+    },
+    unconstrain(x) {
+      const u = new Float64Array(K - 1);
+      let stick = 1;
+      for (let k = 0; k < K - 1; k++) {
+        const z = x[k] / stick;
+        u[k] = Math.log(z / (1 - z)) + Math.log(K - 1 - k);
+        stick -= x[k];
+      }
+      return u;
+    },
+  };
+}
+
+function orderedBlock(K: number, positiveFirst: boolean): ParameterBlock {
+  checkSize(K, 'an ordered vector length');
+  return {
+    kind: `${positiveFirst ? 'positive_ordered' : 'ordered'}[${K}]`,
+    size: K,
+    scalar: false,
+    free: K,
+    constrain(u) {
+      // x_1 = u_1 (or e^{u_1}), x_k = x_{k-1} + e^{u_k}: log J = Σ_{k≥2} u_k (+ u_1).
+      let prev = positiveFirst ? exp(index(u, 0)) : index(u, 0);
+      const parts = [prev];
+      for (let k = 1; k < K; k++) {
+        prev = add(prev, exp(index(u, k)));
+        parts.push(prev);
+      }
+      const logJ = positiveFirst ? sum(u) : K > 1 ? sum(sub(sum(u), index(u, 0))) : lift(0);
+      return { value: concat(...parts), logJacobian: logJ };
+    },
+    unconstrain(x) {
+      return Float64Array.from({ length: K }, (_, k) =>
+        k === 0 ? (positiveFirst ? Math.log(x[0]) : x[0]) : Math.log(x[k] - x[k - 1]),
+      );
+    },
+  };
+}
+
+/** An increasing vector of K reals (Stan's `ordered[K]`). */
+export function ordered(K: number): ParameterBlock {
+  return orderedBlock(K, false);
+}
+
+/** An increasing vector of K positive reals (Stan's `positive_ordered[K]`). */
+export function positiveOrdered(K: number): ParameterBlock {
+  return orderedBlock(K, true);
+}
