@@ -105,33 +105,8 @@ export function declareModel(declaration: ModelDeclaration): DeclaredModel {
   const summaryNames = Object.entries(atZero).flatMap(([name, v]) =>
     nameOf(name, v, scalars.has(name) || (!declaration.parameters[name] && v.length === 1)),
   );
-  const parameterNames = blocks.flatMap(([name, block]) => {
-    const names = Array.from({ length: block.free }, (_, i) =>
-      block.scalar ? name : `${name}[${i + 1}]`,
-    );
-    const identity = /^(real|vector\[\d+\])$/.test(block.kind);
-    return identity ? names : names.map((n) => `${n} (unconstrained)`);
-  });
-
-  const logJoint = tf.customGrad((...args: unknown[]) => {
-    const z = args[0] as tf.Tensor2D;
-    const save = args[1] as tf.GradSaveFunc;
-    const [n, d] = z.shape;
-    const rows = z.dataSync();
-    const logp = new Float32Array(n);
-    const grads = new Float32Array(n * d);
-    for (let r = 0; r < n; r++) {
-      const e = logDensityAndGradient(Float64Array.from(rows.subarray(r * d, (r + 1) * d)));
-      logp[r] = e.logp;
-      grads.set(e.grad, r * d);
-    }
-    // The gradient is computed with the value (it is as cheap) and kept for the backward pass.
-    save([tf.tensor2d(grads, [n, d])]);
-    return {
-      value: tf.tensor1d(logp),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.mul(tf.expandDims(dy, 1), saved[0])],
-    };
-  }) as unknown as (z: tf.Tensor2D) => tf.Tensor1D;
+  const parameterNames = unconstrainedNames(blocks);
+  const logJoint = batchedLogJoint(logDensityAndGradient);
 
   return {
     name: declaration.name,
@@ -155,4 +130,44 @@ export function declareModel(declaration: ModelDeclaration): DeclaredModel {
       return z;
     },
   };
+}
+
+/**
+ * A batched tfjs log joint `z [n, dim] -> [n]` from a density in doubles: one custom-gradient
+ * op that evaluates each row (value and gradient together) and hands the gradient to backprop,
+ * so the variational methods train through a declared model.
+ */
+function batchedLogJoint(
+  logDensityAndGradient: (z: Float64Array) => { logp: number; grad: Float64Array },
+): (z: tf.Tensor2D) => tf.Tensor1D {
+  return tf.customGrad((...args: unknown[]) => {
+    const z = args[0] as tf.Tensor2D;
+    const save = args[1] as tf.GradSaveFunc;
+    const [n, d] = z.shape;
+    const rows = z.dataSync();
+    const logp = new Float32Array(n);
+    const grads = new Float32Array(n * d);
+    for (let r = 0; r < n; r++) {
+      const e = logDensityAndGradient(Float64Array.from(rows.subarray(r * d, (r + 1) * d)));
+      logp[r] = e.logp;
+      grads.set(e.grad, r * d);
+    }
+    // The gradient is computed with the value (it is as cheap) and kept for the backward pass.
+    save([tf.tensor2d(grads, [n, d])]);
+    return {
+      value: tf.tensor1d(logp),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.mul(tf.expandDims(dy, 1), saved[0])],
+    };
+  }) as unknown as (z: tf.Tensor2D) => tf.Tensor1D;
+}
+
+/** Names of the unconstrained coordinates: a block's own for unbounded reals, else marked. */
+function unconstrainedNames(blocks: [string, ParameterBlock][]): string[] {
+  return blocks.flatMap(([name, block]) => {
+    const names = Array.from({ length: block.free }, (_, i) =>
+      block.scalar ? name : `${name}[${i + 1}]`,
+    );
+    const identity = /^(real|vector\[\d+\])$/.test(block.kind);
+    return identity ? names : names.map((n) => `${n} (unconstrained)`);
+  });
 }
