@@ -8,6 +8,8 @@ import { ConcatNoiseEncoder } from '../nn/encoders.js';
 import { Module } from '../nn/module.js';
 import { adaptiveContrastObjective, batchContrast } from '../objectives/adaptiveContrast.js';
 import { paretoKHat } from '../math/paretoKHat.js';
+import { importanceCheck } from '../math/importanceCheck.js';
+import type { ImportanceCheck } from '../math/importanceCheck.js';
 import { avbObjective, logStandardNormal } from '../objectives/avb.js';
 import { Rng } from '../random/rng.js';
 import { fit } from '../train/fit.js';
@@ -43,7 +45,17 @@ export interface VariationalOptions {
    * coordinates.
    */
   precondition?: 'laplace' | 'none';
+  /**
+   * Stop before `iterations` once the ELBO has stopped rising (checked every
+   * {@link CONVERGENCE_CHECK_EVERY} iterations from {@link CONVERGENCE_CHECK_FROM} on; see
+   * {@link elboConvergence}); `iterations` is then the cap. Default true.
+   */
+  stopWhenConverged?: boolean;
 }
+
+/** Iterations before the first convergence check, and between checks. */
+export const CONVERGENCE_CHECK_FROM = 2000;
+export const CONVERGENCE_CHECK_EVERY = 500;
 
 /**
  * How a variational fit is checkpointed and resumed: the snapshot of an earlier segment to
@@ -82,6 +94,10 @@ export interface VariationalResult {
   paretoK?: number;
   /** Whether the ELBO had stopped rising by the end ({@link elboConvergence}). */
   convergence?: Convergence;
+  /** q's means and sds against their importance-weighted correction (`math/importanceCheck.ts`). */
+  importance?: ImportanceCheck;
+  /** Iterations run: the cap, or fewer when the fit stopped on convergence. */
+  iterations?: number;
   /** How q's coordinates were chosen (see `VariationalOptions.precondition`). */
   preconditioning: string;
   /** `interrupted`: stopped by `persistence.shouldStop` after a snapshot; no draws. */
@@ -110,8 +126,15 @@ async function fitVariational<S>(
   o: VariationalOptions,
   method: string,
   elboOf: (m: StepMetrics) => number,
-): Promise<{ trace: number[]; stopped: boolean; convergence: Convergence }> {
+): Promise<{
+  trace: number[];
+  stopped: boolean;
+  convergence: Convergence;
+  iterations: number;
+}> {
   const trace: number[] = [];
+  let converged = false;
+  let last = 0;
   const elbos: number[] = [];
   const p = o.persistence;
   const resumeFrom = p?.resumeFrom as S | undefined;
@@ -128,16 +151,37 @@ async function fitVariational<S>(
       p?.onStep?.(m);
       const elbo = elboOf(m);
       elbos.push(elbo);
-      if ((m.step - 1) % 100 !== 0 && m.step !== o.iterations) return;
-      trace.push(elbo);
-      o.onProgress?.(m.step, o.iterations, `elbo ${elbo.toFixed(3)}`);
+      last = m.step;
+      if ((m.step - 1) % 100 === 0 || m.step === o.iterations) {
+        trace.push(elbo);
+        o.onProgress?.(m.step, o.iterations, `elbo ${elbo.toFixed(3)}`);
+      }
+      if (
+        o.stopWhenConverged !== false &&
+        m.step >= CONVERGENCE_CHECK_FROM &&
+        m.step % CONVERGENCE_CHECK_EVERY === 0 &&
+        m.step < o.iterations
+      ) {
+        // Stopping asks more than the end-of-fit check: no rise beyond the noise (3 se) or
+        // 0.01 nats, whatever the ELBO's size.
+        const c = elboConvergence(elbos);
+        if (c.converged && c.rise < Math.max(3 * c.se, 0.01)) {
+          converged = true;
+          return 'stop';
+        }
+      }
     },
   });
   if (r.status === 'diverged')
     throw new AvbUserError(
       `${method} diverged at iteration ${r.divergence!.step} (${r.divergence!.quantity} not finite) after ${r.rollbacks} rollbacks with halved learning rates; lower them or check the model's log joint`,
     );
-  return { trace, stopped: r.status === 'stopped', convergence: elboConvergence(elbos) };
+  return {
+    trace,
+    stopped: r.status === 'stopped' && !converged,
+    convergence: elboConvergence(elbos),
+    iterations: last,
+  };
 }
 
 /** Whether the ELBO had stopped rising: the last fifth of a fit against the fifth before it. */
@@ -183,18 +227,21 @@ export function elboConvergence(elbos: number[]): Convergence {
  * `logW` = log p(z, data) - log q(z).
  */
 function completed(
-  fitted: { trace: number[]; convergence: Convergence },
+  fitted: { trace: number[]; convergence: Convergence; iterations: number },
   on: FitTarget,
   values: Float32Array,
   logW: ArrayLike<number>,
   began: number,
 ): VariationalResult {
+  const draws = drawsFrom(on.target, values, values.length / on.target.dim);
   return {
     status: 'completed',
     preconditioning: on.preconditioning,
     paretoK: paretoKHat(logW),
+    importance: importanceCheck(draws.values, logW, draws.names),
     convergence: fitted.convergence,
-    draws: drawsFrom(on.target, values, values.length / on.target.dim),
+    iterations: fitted.iterations,
+    draws,
     elboTrace: fitted.trace,
     seconds: (performance.now() - began) / 1000,
   };
@@ -277,6 +324,12 @@ export async function advi(
 export type ContrastKind = 'none' | 'diagonal' | 'full';
 
 export interface AvbInferenceOptions extends VariationalOptions {
+  /**
+   * Rows of each batch on which the model's log joint is evaluated (the rest of the batch
+   * trains the adversary): the model is the cost of a real posterior, the adversary needs the
+   * large batch. 64 keeps the model term's noise below the adversary's.
+   */
+  modelBatch: number;
   /** Adversary learning rate (Adam, beta1 0.5 like the primal's). */
   learningRateAdversary: number;
   /** Adversary updates per primal update. */
@@ -308,6 +361,7 @@ export interface AvbInferenceOptions extends VariationalOptions {
 export const DEFAULT_AVB_INFERENCE: AvbInferenceOptions = {
   iterations: 10000,
   batch: 512,
+  modelBatch: 64,
   learningRate: 1e-3,
   learningRateAdversary: 5e-3,
   adversarySteps: 2,
@@ -394,7 +448,7 @@ function avbInferenceTrainer(model: BayesianModel, o: AvbInferenceOptions, root:
       noiseDim: d,
       bases: 0,
     }),
-    decoder: new ModelDecoder(model),
+    decoder: new ModelDecoder(model, o.modelBatch),
     adversary: new ConcatMlpAdversary(weightsRng, {
       dataDim: 0,
       latentDim: d,
@@ -452,12 +506,25 @@ const NO_DATA: Dataset = {
  */
 class ModelDecoder extends Module implements Decoder {
   readonly likelihood = 'gaussian' as const;
-  constructor(private readonly model: BayesianModel) {
+  constructor(
+    private readonly model: BayesianModel,
+    /** Rows of a batch on which the log joint is evaluated. */
+    private readonly rows: number,
+  ) {
     super();
   }
 
   logLikelihood(_x: tf.Tensor, z: tf.Tensor): tf.Tensor1D {
-    return tf.sub(this.model.logJoint(z as tf.Tensor2D), logStandardNormal(z)) as tf.Tensor1D;
+    const n = z.shape[0];
+    const m = Math.min(this.rows, n);
+    const term = (rows: tf.Tensor) =>
+      tf.sub(this.model.logJoint(rows as tf.Tensor2D), logStandardNormal(rows));
+    if (m === n) return term(z) as tf.Tensor1D;
+    // The model on the first m rows only, scaled by n / m, zero on the rest: the batch mean (all
+    // the objectives use) is still an unbiased estimate of E_q[log p(x|z)], at m log joints
+    // instead of n. The adversary still sees the whole batch.
+    const head = z.slice([0, 0], [m, -1]);
+    return tf.concat([tf.mul(term(head), n / m), tf.zeros([n - m])]) as tf.Tensor1D;
   }
 
   mean(z: tf.Tensor): tf.Tensor {
