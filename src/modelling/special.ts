@@ -20,10 +20,10 @@ export function lgamma(x: number): number {
   return 0.5 * Math.log(2 * Math.PI) + (y + 0.5) * Math.log(t) - t + Math.log(a);
 }
 
-/** ψ(x) = d log Γ(x) / dx for x > 0: recurrence up to x ≥ 6, then the asymptotic series. */
+/** ψ(x) = d log Γ(x) / dx for x > 0: recurrence up to x ≥ 10, then the asymptotic series. */
 export function digamma(x: number): number {
   let r = 0;
-  while (x < 6) {
+  while (x < 10) {
     r -= 1 / x;
     x += 1;
   }

@@ -1,0 +1,133 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { zipSync } from 'fflate';
+import { gunzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { foreignEntries } from '../../src/io/ownedFolder.js';
+import { listPosteriors, readReferenceDraws } from '../../src/experiments/posteriordb.js';
+import { avb, expectUserError } from './runCli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'avb-posteriordb-'));
+const VENDORED = resolve('examples/posteriordb');
+const KIDIQ = 'kidiq-kidscore_momhsiq';
+
+describe('avb reproduce posteriordb', () => {
+  it('runs the chosen methods on a posterior and reports their accuracy against the reference', () => {
+    const out = join(dir, 'run');
+    const r = avb(
+      'reproduce',
+      'posteriordb',
+      '--posteriors',
+      KIDIQ,
+      '--methods',
+      'advi-meanfield,advi-fullrank',
+      '--steps',
+      '600',
+      '--out',
+      out,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const md = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(md).toMatch(
+      /\| kidiq-kidscore_momhsiq \| ADVI \(mean-field\) \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/,
+    );
+    expect(md).toContain('| kidiq-kidscore_momhsiq | ADVI (full-rank) |');
+    expect(existsSync(join(out, 'posteriordb-heatmap.png'))).toBe(true);
+    const all = JSON.parse(readFileSync(join(out, 'posteriordb.json'), 'utf8')) as {
+      fits: {
+        method: string;
+        meanError: number;
+        sdRatio: number;
+        missing: string[];
+        evaluations: number;
+      }[];
+    };
+    expect(all.fits).toHaveLength(2);
+    for (const f of all.fits) {
+      expect(f.missing).toEqual([]); // the translation reports every reference quantity
+      expect(f.evaluations).toBeGreaterThan(600);
+    }
+    // Mean-field ADVI cannot see the correlation of the uncentred regression's coefficients:
+    // its sds are far too small, and the report says so.
+    const mf = all.fits.find((f) => f.method === 'advi-meanfield')!;
+    expect(mf.sdRatio).toBeLessThan(0.5);
+    expect(md).toMatch(/ADVI \(mean-field\) \|[^\n]*\| miss, flagged \|/);
+    expect(foreignEntries(out)).toEqual([]);
+    // A rerun has nothing left to do; other options are refused.
+    const again = avb(
+      'reproduce',
+      'posteriordb',
+      '--posteriors',
+      KIDIQ,
+      '--methods',
+      'advi-meanfield,advi-fullrank',
+      '--steps',
+      '600',
+      '--out',
+      out,
+    );
+    expect(again.stderr).toContain('every command has run');
+    expectUserError(
+      avb('reproduce', 'posteriordb', '--posteriors', KIDIQ, '--steps', '600', '--out', out),
+      /holds a reproduction with other options/,
+    );
+  }, 180_000);
+
+  it('refuses unknown posteriors and methods, and posteriordb options elsewhere, writing nothing', () => {
+    const out = join(dir, 'refused');
+    expectUserError(
+      avb('reproduce', 'posteriordb', '--posteriors', 'nope', '--out', out),
+      /has no posterior 'nope'/,
+    );
+    expectUserError(
+      avb('reproduce', 'posteriordb', '--methods', 'hmc', '--out', out),
+      /unknown method 'hmc'/,
+    );
+    expectUserError(
+      avb('reproduce', 'synthetic', '--seeds', '1,2', '--out', out),
+      /--seeds applies to reproduce posteriordb only/,
+    );
+    expectUserError(
+      avb('reproduce', 'posteriordb', '--path', join(dir, 'missing'), '--out', out),
+      /does not exist/,
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('posteriordb layouts', () => {
+  it("reads a clone of the database (zipped data and draws) as well as avb's folders", () => {
+    const db = join(dir, 'clone', 'posterior_database');
+    for (const sub of ['posteriors', 'data/data', 'reference_posteriors/draws/draws'])
+      mkdirSync(join(db, sub), { recursive: true });
+    const src = join(VENDORED, KIDIQ);
+    const info = JSON.parse(readFileSync(join(src, 'posterior.json'), 'utf8')) as {
+      data_name: string;
+    };
+    writeFileSync(
+      join(db, 'posteriors', `${KIDIQ}.json`),
+      JSON.stringify({ ...info, reference_posterior_name: KIDIQ }),
+    );
+    // posteriordb zips each JSON file alone.
+    const zipped = (file: string, name: string) =>
+      zipSync({ [name]: gunzipSync(readFileSync(file)) });
+    writeFileSync(
+      join(db, 'data', 'data', `${info.data_name}.json.zip`),
+      zipped(join(src, 'data.json.gz'), `${info.data_name}.json`),
+    );
+    writeFileSync(
+      join(db, 'reference_posteriors', 'draws', 'draws', `${KIDIQ}.json.zip`),
+      zipped(join(src, 'reference_draws.json.gz'), `${KIDIQ}.json`),
+    );
+    const [entry] = listPosteriors(join(dir, 'clone'));
+    expect(entry.name).toBe(KIDIQ);
+    expect(entry.modelName).toBe('kidscore_momhsiq');
+    const fromClone = readReferenceDraws(entry.referenceFile!);
+    const vendored = readReferenceDraws(
+      listPosteriors(VENDORED).find((p) => p.name === KIDIQ)!.referenceFile!,
+    );
+    expect(fromClone).toEqual(vendored);
+    expect(vendored['beta[1]']).toHaveLength(10000);
+  });
+});
