@@ -42,6 +42,8 @@ interface InferCliOptions {
   samples: number;
   iterations?: number;
   contrast?: ContrastKind;
+  modelBatch?: number;
+  fixedIterations?: boolean;
   chains?: number;
   warmup?: number;
   targetAccept?: number;
@@ -104,6 +106,15 @@ export function addInferCommand(program: Command): void {
         '--contrast <kind>',
         'avb-ac: full (whitened by the batch covariance; default) or diagonal (the paper)',
       ).choices(['full', 'diagonal']),
+    )
+    .option(
+      '--model-batch <n>',
+      'avb, avb-ac: rows of each batch of 512 on which the model is evaluated (default 64)',
+      positiveInt,
+    )
+    .option(
+      '--fixed-iterations',
+      'AVB and ADVI: run exactly --iterations, without stopping once the ELBO has converged',
     )
     .option('--chains <n>', 'NUTS: chains (default 4)', positiveInt)
     .option('--warmup <n>', 'NUTS: warm-up iterations per chain (default 1000)', positiveInt)
@@ -218,7 +229,14 @@ function runConfig(spec: string, opts: InferCliOptions): InferRunConfig {
         ...(opts.warmup !== undefined ? { warmup: opts.warmup } : {}),
         targetAccept: opts.targetAccept ?? (builtIn ? BUILT_IN_TARGET_ACCEPT : 0.8),
       },
-      avb: opts.contrast ? { contrast: opts.contrast } : undefined,
+      ...(opts.fixedIterations ? { stopWhenConverged: false } : {}),
+      avb:
+        opts.contrast || opts.modelBatch
+          ? {
+              ...(opts.contrast ? { contrast: opts.contrast } : {}),
+              ...(opts.modelBatch ? { modelBatch: opts.modelBatch } : {}),
+            }
+          : undefined,
     },
   };
 }
@@ -334,6 +352,9 @@ function checkOptions(o: InferCliOptions): void {
   if (o.iterations !== undefined && !uses((m) => m !== 'nuts'))
     refuse('--iterations', 'AVB and ADVI');
   if (o.contrast !== undefined && !uses((m) => m === 'avb-ac')) refuse('--contrast', 'avb-ac');
+  if (o.modelBatch !== undefined && !uses((m) => m === 'avb' || m === 'avb-ac'))
+    refuse('--model-batch', 'avb and avb-ac');
+  if (o.fixedIterations && !uses((m) => m !== 'nuts')) refuse('--fixed-iterations', 'AVB and ADVI');
   for (const [flag, v] of [
     ['--chains', o.chains],
     ['--warmup', o.warmup],

@@ -29,7 +29,10 @@ export interface InferRunConfig {
   /** The absolute path of the `--data` file, if any. */
   data?: string;
   method: InferenceMethod;
-  options: Pick<InferOptions, 'samples' | 'seed' | 'iterations' | 'nuts' | 'avb'>;
+  options: Pick<
+    InferOptions,
+    'samples' | 'seed' | 'iterations' | 'stopWhenConverged' | 'nuts' | 'avb'
+  >;
 }
 
 /** The checkpoint: a variational fit's snapshot, or NUTS's finished chains. */

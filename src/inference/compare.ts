@@ -27,6 +27,8 @@ export interface InferOptions {
   seed: number;
   /** Iterations of AVB and ADVI (their defaults: 10,000). */
   iterations?: number;
+  /** AVB and ADVI: stop once the ELBO has converged (default true; false: run `iterations`). */
+  stopWhenConverged?: boolean;
   nuts?: Partial<NutsOptions>;
   /** AVB settings beyond the method's defaults (learning rates, contrast, ...). */
   avb?: Partial<AvbInferenceOptions>;
@@ -111,6 +113,7 @@ async function runMethod(
     onProgress: o.onProgress,
     persistence: o.persistence?.fit,
     ...(o.iterations !== undefined ? { iterations: o.iterations } : {}),
+    ...(o.stopWhenConverged !== undefined ? { stopWhenConverged: o.stopWhenConverged } : {}),
   };
   switch (method) {
     case 'nuts': {

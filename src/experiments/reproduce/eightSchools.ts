@@ -49,6 +49,10 @@ export const eightSchoolsReproduction: Reproduction = {
           String(ctx.seed),
           '--iterations',
           String(ctx.steps ?? ITERATIONS[ctx.budget]),
+          // The paper's estimator: every iteration, the model on the whole batch of 512.
+          '--fixed-iterations',
+          '--model-batch',
+          '512',
         ],
       },
     ];
