@@ -2,7 +2,7 @@ import { Rng } from '../random/rng.js';
 import { AvbUserError } from '../errors.js';
 import { knnKl } from './knnKl.js';
 import type { BayesianModel, Draws } from './model.js';
-import { nuts } from './nuts.js';
+import { DEFAULT_NUTS, nuts } from './nuts.js';
 import type { NutsOptions } from './nuts.js';
 import { advi, avbInference } from './variational.js';
 import type {
@@ -48,6 +48,9 @@ export interface MethodResult {
   rhat?: number[];
   ess?: number[];
   divergences?: number;
+  /** NUTS: kept transitions that reached `maxTreeDepth`. */
+  treedepthHits?: number;
+  maxTreeDepth?: number;
   /** Variational methods: Pareto k̂ of p / q at q's draws (see `VariationalResult`). */
   paretoK?: number;
   /** Variational methods: how q's coordinates were chosen. */
@@ -133,6 +136,8 @@ async function runMethod(
         rhat: r.rhat,
         ess: r.ess,
         divergences: r.divergences,
+        treedepthHits: r.treedepthHits,
+        maxTreeDepth: o.nuts?.maxTreeDepth ?? DEFAULT_NUTS.maxTreeDepth,
         preconditioning: r.preconditioning,
       };
     }
@@ -223,6 +228,10 @@ export function methodWarnings(r: MethodResult, names: string[]): string[] {
     out.push(
       `${r.divergences} divergent transitions after warm-up: NUTS may have missed part of the posterior; raise --target-accept or reparameterise the model`,
     );
+  if (r.treedepthHits)
+    out.push(
+      `${r.treedepthHits} transitions hit the maximum tree depth ${r.maxTreeDepth}: NUTS was cut short there and explores slowly; reparameterise the model (or it is badly scaled)`,
+    );
   const worst = (v: number[] | undefined, pick: (a: number, b: number) => boolean) =>
     v?.reduce((best, x, i) => (pick(x, v[best]) ? i : best), 0);
   const r1 = worst(r.rhat, (a, b) => a > b);
@@ -284,6 +293,7 @@ export function methodSummary(model: BayesianModel, r: MethodResult) {
     ...(r.evaluations !== undefined ? { evaluations: r.evaluations } : {}),
     draws: r.draws.values.length,
     ...(r.divergences !== undefined ? { divergences: r.divergences } : {}),
+    ...(r.treedepthHits !== undefined ? { treedepthHits: r.treedepthHits } : {}),
     // JSON has no Infinity: an infinitely bad k̂ is written as the string "Infinity".
     ...(r.paretoK !== undefined
       ? { paretoK: Number.isFinite(r.paretoK) ? Number(r.paretoK.toFixed(3)) : String(r.paretoK) }

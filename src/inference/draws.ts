@@ -2,18 +2,21 @@ import type { Draws } from './model.js';
 
 /**
  * Posterior draws as CSV, one row per draw: `chain`, `draw` (both from 1, as CmdStan, ArviZ and
- * R's posterior package number them), then every reported quantity. Draws without a chain index
- * (variational methods: independent draws) are chain 1.
+ * R's posterior package number them), then NUTS's sampler columns with CmdStan's names and
+ * meanings (`lp__`, `accept_stat__`, `stepsize__`, `treedepth__`, `n_leapfrog__`,
+ * `divergent__`), then every reported quantity. Draws without a chain index (variational
+ * methods: independent draws) are chain 1.
  */
 export function drawsToCsv(d: Draws): string {
-  const header = ['chain', 'draw', ...d.names].join(',');
+  const sampler = d.sampler;
+  const header = ['chain', 'draw', ...(sampler?.names ?? []), ...d.names].join(',');
   const counts = new Map<number, number>();
   const rows = d.values.map((v, i) => {
     const chain = (d.chain?.[i] ?? 0) + 1;
     const draw = (counts.get(chain) ?? 0) + 1;
     counts.set(chain, draw);
     // Shortest round-trip representation: the file reads back to the same doubles.
-    return [chain, draw, ...v.map((x) => String(x))].join(',');
+    return [chain, draw, ...(sampler?.values[i] ?? []), ...v].map((x) => String(x)).join(',');
   });
   return [header, ...rows, ''].join('\n');
 }

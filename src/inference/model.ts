@@ -43,4 +43,6 @@ export interface Draws {
   values: number[][];
   /** MCMC: the chain (0, 1, ...) each draw came from; absent for independent draws. */
   chain?: number[];
+  /** MCMC: the sampler's own columns per draw (CmdStan's `lp__`, `accept_stat__`, ...). */
+  sampler?: { names: string[]; values: number[][] };
 }

@@ -41,6 +41,10 @@ export interface NutsOptions {
 /** One finished chain: its kept draws of the reported quantities and its statistics. */
 export interface NutsChain {
   kept: number[][];
+  /** Per kept draw, CmdStan's sampler columns in {@link SAMPLER_COLUMNS} order. */
+  stats?: number[][];
+  /** Kept transitions whose tree reached `maxTreeDepth`. */
+  treedepthHits?: number;
   stepSize: number;
   divergences: number;
   gradientEvaluations: number;
@@ -66,11 +70,23 @@ export interface NutsResult {
   ess: number[];
   stepSizes: number[];
   divergences: number;
+  /** Kept transitions that reached the maximum tree depth (their trees were cut short). */
+  treedepthHits: number;
   gradientEvaluations: number;
   /** The coordinates sampled in, in words (see `NutsOptions.precondition`). */
   preconditioning: string;
   seconds: number;
 }
+
+/** CmdStan's sampler columns, with its names and meanings (`draws.csv`). */
+export const SAMPLER_COLUMNS = [
+  'lp__',
+  'accept_stat__',
+  'stepsize__',
+  'treedepth__',
+  'n_leapfrog__',
+  'divergent__',
+] as const;
 
 type LogpGrad = (z: Float64Array) => { logp: number; grad: Float64Array };
 
@@ -161,14 +177,24 @@ async function sample(
     const adapter = new WarmupAdapter(s, f, chainRng, options);
     const kept: number[][] = [];
     let divergences = 0;
+    const stats: number[][] = [];
+    let treedepthHits = 0;
     const divergencesBefore = chains.reduce((a, ch) => a + ch.divergences, 0);
     for (let it = 0; it < options.warmup + options.samples; it++) {
       const warm = it < options.warmup;
-      const step = transition(s, adapter.eps, adapter.invMass, f, chainRng, options.maxTreeDepth);
+      const before = count();
+      const eps = adapter.eps;
+      const step = transition(s, eps, adapter.invMass, f, chainRng, options.maxTreeDepth);
       s = step.state;
       if (step.divergent && !warm) divergences++;
       if (warm) adapter.update(it, s, step.acceptStat);
-      else kept.push(model.summarize(s.z));
+      else {
+        kept.push(model.summarize(s.z));
+        // lp__ is the log density on the sampler's coordinates (up to a constant, as CmdStan's).
+        const leapfrogs = count() - before;
+        stats.push([s.logp, step.acceptStat, eps, step.depth, leapfrogs, step.divergent ? 1 : 0]);
+        if (step.depth >= options.maxTreeDepth) treedepthHits++;
+      }
       done++;
       if (done % 50 === 0) {
         options.onProgress?.(done, total, `divergences ${divergencesBefore + divergences}`);
@@ -178,6 +204,8 @@ async function sample(
     }
     const chain = {
       kept,
+      stats,
+      treedepthHits,
       stepSize: adapter.eps,
       divergences,
       gradientEvaluations: count() - evaluations,
@@ -185,6 +213,15 @@ async function sample(
     chains.push(chain);
     p?.onChain?.(chain, c);
   }
+  return pooled(model, chains, began);
+}
+
+/** The chains' draws pooled, with split R-hat, ESS and the sampler statistics. */
+function pooled(
+  model: BayesianModel,
+  chains: NutsChain[],
+  began: number,
+): Omit<NutsResult, 'preconditioning'> {
   const perChain = chains.map((ch) => ch.kept);
   const stepSizes = chains.map((ch) => ch.stepSize);
   const divergences = chains.reduce((a, ch) => a + ch.divergences, 0);
@@ -193,7 +230,15 @@ async function sample(
   const ess = names.map((_, k) => effectiveSampleSize(perChain.map((ch) => ch.map((v) => v[k]))));
   return {
     status: 'completed',
-    draws: { names, values: perChain.flat(), chain: perChain.flatMap((ch, c) => ch.map(() => c)) },
+    draws: {
+      names,
+      values: perChain.flat(),
+      chain: perChain.flatMap((ch, c) => ch.map(() => c)),
+      ...(chains.every((ch) => ch.stats)
+        ? { sampler: { names: [...SAMPLER_COLUMNS], values: chains.flatMap((ch) => ch.stats!) } }
+        : {}),
+    },
+    treedepthHits: chains.reduce((a, ch) => a + (ch.treedepthHits ?? 0), 0),
     rhat,
     ess,
     stepSizes,
@@ -211,6 +256,7 @@ function stoppedNuts(model: BayesianModel, began: number): Omit<NutsResult, 'pre
     ess: [],
     stepSizes: [],
     divergences: 0,
+    treedepthHits: 0,
     gradientEvaluations: 0,
     seconds: (performance.now() - began) / 1000,
   };
@@ -479,11 +525,13 @@ function transition(
   let alpha = 0;
   let nAlpha = 0;
   let divergent = false;
-  for (let depth = 0; depth < maxDepth; depth++) {
+  let depth = 0;
+  for (; depth < maxDepth;) {
     const dir = rng.uniform() < 0.5 ? -1 : 1;
     const near = ends[dir === -1 ? 0 : 1];
     const far = ends[dir === -1 ? 1 : 0];
     const t = buildTree(near.state, near.r, logU, dir, depth, eps, h0, invMass, f, rng);
+    depth++;
     alpha += t.alpha;
     nAlpha += t.nAlpha;
     divergent = divergent || t.divergent;
@@ -495,7 +543,7 @@ function transition(
     ends[dir === -1 ? 0 : 1] = { state: t.end, r: t.rEnd };
     if (!goOn) break;
   }
-  return { state: current, acceptStat: nAlpha > 0 ? alpha / nAlpha : 0, divergent };
+  return { state: current, acceptStat: nAlpha > 0 ? alpha / nAlpha : 0, divergent, depth };
 }
 
 /** Split R-hat (BDA3, eq. 11.4) over chains of equal length. */
