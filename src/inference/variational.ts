@@ -137,15 +137,27 @@ async function fitVariational<S>(
   let last = 0;
   const elbos: number[] = [];
   const p = o.persistence;
-  const resumeFrom = p?.resumeFrom as S | undefined;
-  if (resumeFrom) target.restore(resumeFrom);
+  // A checkpoint holds the fit's state and its ELBO history, so that a resumed fit makes the
+  // same convergence decisions as an uninterrupted one.
+  const saved = p?.resumeFrom as { fit: S; elbos: number[] } | undefined;
+  const resumeFrom = saved?.fit;
+  if (saved) {
+    target.restore(saved.fit);
+    elbos.push(...saved.elbos);
+  }
   const r = await fit(target, {
     until: o.iterations,
     onNan: 'rollback',
     yieldEvery: 100,
     snapshotEvery: p?.snapshotEvery,
     lastGood: resumeFrom,
-    onSnapshot: p?.onSnapshot,
+    onSnapshot: p?.onSnapshot
+      ? (snapshot, step) => p.onSnapshot!({ fit: snapshot, elbos: elbos.slice(0, step) }, step)
+      : undefined,
+    // Steps undone by a rollback leave the ELBO history too.
+    onRollback: ({ backTo }) => {
+      elbos.length = Math.min(elbos.length, backTo);
+    },
     shouldStop: p?.shouldStop,
     onStep: (m) => {
       p?.onStep?.(m);

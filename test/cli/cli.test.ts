@@ -514,8 +514,22 @@ describe('avb infer', () => {
     );
     expect(r.code, r.stderr).toBe(0);
     const lines = readFileSync(join(out, 'draws.csv'), 'utf8').trim().split('\n');
-    expect(lines[0]).toBe('chain,draw,z1,z2');
+    // CmdStan's sampler columns between the indices and the quantities, with its meanings.
+    expect(lines[0]).toBe(
+      'chain,draw,lp__,accept_stat__,stepsize__,treedepth__,n_leapfrog__,divergent__,z1,z2',
+    );
     expect(lines).toHaveLength(401);
+    for (const line of lines.slice(1)) {
+      const [, , lp, accept, step, depth, leapfrogs, divergent] = line.split(',').map(Number);
+      expect(Number.isFinite(lp)).toBe(true);
+      expect(accept).toBeGreaterThanOrEqual(0);
+      expect(accept).toBeLessThanOrEqual(1);
+      expect(step).toBeGreaterThan(0);
+      // A tree of depth j has at most 2^j − 1 leapfrog steps (fewer when cut by a U-turn).
+      expect(leapfrogs).toBeLessThanOrEqual(2 ** depth - 1);
+      expect(leapfrogs).toBeGreaterThanOrEqual(1);
+      expect([0, 1]).toContain(divergent);
+    }
     expect(lines[1]).toMatch(/^1,1,/);
     expect(lines[400]).toMatch(/^2,200,/);
     const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as {
@@ -587,7 +601,9 @@ describe('avb infer', () => {
     expect(s.pair).toEqual(['z2', 'z1']);
     expect(readFileSync(join(out, 'samples.png')).subarray(1, 4).toString()).toBe('PNG');
     for (const m of ['avb', 'avb-ac', 'advi-meanfield', 'advi-fullrank', 'nuts'])
-      expect(readFileSync(join(out, `draws-${m}.csv`), 'utf8')).toMatch(/^chain,draw,z1,z2\n/);
+      expect(readFileSync(join(out, `draws-${m}.csv`), 'utf8')).toMatch(
+        m === 'nuts' ? /^chain,draw,lp__,.*divergent__,z1,z2\n/ : /^chain,draw,z1,z2\n/,
+      );
     expectUserError(
       avb('infer', 'examples/banana.mjs', ...args, '--pair', 'z1,w', '--out', join(dir, 'x')),
       /--pair: banana reports no quantity 'w'; choose from z1, z2/,
