@@ -204,7 +204,9 @@ async function inferAction(spec: string, opts: InferCliOptions, cmd: Command): P
     }
     report(run.summary, run.result, opts);
     if (!opts.json)
-      process.stdout.write(`written to ${opts.out}: summary.json, draws.csv, metrics.jsonl\n`);
+      process.stdout.write(
+        `written to ${opts.out}: summary.json, draws.csv, metrics.jsonl, ${config.method === 'nuts' ? 'trace.png' : 'elbo.png'}\n`,
+      );
   } finally {
     stop.release();
   }

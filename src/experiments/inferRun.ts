@@ -11,6 +11,7 @@ import type { BayesianModel } from '../inference/model.js';
 import type { NutsChain } from '../inference/nuts.js';
 import type { StepMetrics } from '../train/fit.js';
 import { truncateMetrics } from './runFolder.js';
+import { curvesSpec, plotPng, tracePlotSpec } from '../viz/plotPng.js';
 
 /** Files of an inference run folder (`avb infer --out`). */
 export const INFER_FILES = {
@@ -19,7 +20,13 @@ export const INFER_FILES = {
   checkpoint: 'checkpoint.json',
   summary: 'summary.json',
   draws: 'draws.csv',
+  /** NUTS: trace plots of the first quantities; AVB and ADVI: the ELBO against iteration. */
+  traces: 'trace.png',
+  elbo: 'elbo.png',
 } as const;
+
+/** Quantities shown in `trace.png` (the first ones reported). */
+const TRACED = 6;
 
 /** What `config.json` of an inference run holds: enough to run it again or continue it. */
 export interface InferRunConfig {
@@ -112,7 +119,41 @@ export async function inferRun(
   const summary = methodSummary(model, r);
   writeJsonAtomic(path('summary'), summary);
   writeFileAtomic(path('draws'), drawsToCsv(r.draws));
+  await writePlot(o.out, r);
   return { status: 'completed', result: r, summary };
+}
+
+/** `trace.png` for NUTS (a panel per quantity, a colour per chain), `elbo.png` for a fit. */
+async function writePlot(out: string, r: MethodResult): Promise<void> {
+  const d = r.draws;
+  if (d.chain) {
+    const names = d.names.slice(0, TRACED);
+    const chains = Math.max(...d.chain) + 1;
+    const traces = names.map((_, q) =>
+      Array.from({ length: chains }, (_, c) =>
+        d.values.filter((_, i) => d.chain![i] === c).map((v) => v[q]),
+      ),
+    );
+    writeFileAtomic(join(out, INFER_FILES.traces), await plotPng(tracePlotSpec(names, traces)));
+  } else if (r.elboTrace?.length) {
+    const points = r.elboTrace.map((value, i) => ({
+      series: r.method,
+      measure: 'ELBO estimate',
+      step: i * 100 + 1,
+      value,
+    }));
+    const spec = curvesSpec(
+      `${r.method}: the ELBO during the fit`,
+      'ELBO estimate (nats)',
+      points,
+      [
+        r.method.startsWith('avb')
+          ? "AVB's ELBO uses its adversary's estimate of log q: an estimate, not a bound"
+          : 'a Monte-Carlo estimate every 100 iterations',
+      ],
+    );
+    writeFileAtomic(join(out, INFER_FILES.elbo), await plotPng(spec));
+  }
 }
 
 /** Reads an inference run's `config.json`, for `--resume`. */

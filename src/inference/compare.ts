@@ -55,6 +55,8 @@ export interface MethodResult {
   paretoK?: number;
   /** Variational methods: how q's coordinates were chosen. */
   preconditioning?: string;
+  /** Variational methods: the ELBO estimate every 100 iterations (this segment of a run). */
+  elboTrace?: number[];
   /** Variational methods: q's moments against their importance-weighted correction. */
   importance?: VariationalResult['importance'];
   /** Variational methods: iterations run (fewer than asked when stopped on convergence). */
@@ -170,6 +172,7 @@ function variationalResult(method: InferenceMethod, r: VariationalResult): Metho
     convergence: r.convergence,
     iterations: r.iterations,
     importance: r.importance,
+    elboTrace: r.elboTrace,
   };
 }
 

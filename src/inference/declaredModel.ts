@@ -3,6 +3,7 @@ import { add, evaluate, gradient, lift, slice } from '../modelling/autodiff.js';
 import type { Node, Val } from '../modelling/autodiff.js';
 import type { ParameterBlock } from '../modelling/constraints.js';
 import type { BayesianModel } from './model.js';
+import { Rng } from '../random/rng.js';
 
 /** Parameter values inside a model's functions: one node per declared or transformed name. */
 export type ParameterValues = Record<string, Node>;
@@ -20,6 +21,12 @@ export interface ModelDeclaration {
   transformed?: (p: ParameterValues) => Record<string, Val>;
   /** log p(parameters, data) up to a constant, on the constrained values (Stan's `model`). */
   logDensity: (p: ParameterValues) => Val;
+  /**
+   * Stan's `generated quantities`: values computed per draw (posterior-predictive replicates,
+   * derived quantities), reported after the parameters and transformed ones. `rng` is seeded
+   * from the draw itself, so a draw always generates the same values.
+   */
+  generated?: (p: ParameterValues, rng: Rng) => Record<string, Val>;
 }
 
 /** A declared model as avb runs it, keeping its declaration (for tests and tools). */
@@ -67,17 +74,10 @@ export function declareModel(declaration: ModelDeclaration): DeclaredModel {
     });
     return { values, logJacobian };
   };
-  const withTransformed = (values: ParameterValues): ParameterValues => {
-    if (!declaration.transformed) return values;
-    const extra = declaration.transformed(values);
-    const all = { ...values };
-    for (const [name, v] of Object.entries(extra)) {
-      if (name in values)
-        throw new Error(`transformed parameter '${name}' has the name of a parameter`);
-      all[name] = lift(v);
-    }
-    return all;
-  };
+  const withTransformed = (values: ParameterValues): ParameterValues =>
+    declaration.transformed
+      ? merged(values, declaration.transformed(values), 'transformed parameter')
+      : values;
   const logDensity = (z: Node): Node => {
     const { values, logJacobian } = constrain(z);
     return add(lift(declaration.logDensity(withTransformed(values))), logJacobian);
@@ -95,7 +95,12 @@ export function declareModel(declaration: ModelDeclaration): DeclaredModel {
   };
 
   const reported = (z: ArrayLike<number>): ParameterValues =>
-    evaluate((node) => withTransformed(constrain(node).values), z);
+    evaluate((node) => {
+      const values = withTransformed(constrain(node).values);
+      if (!declaration.generated) return values;
+      const extra = declaration.generated(values, new Rng(seedOf(z)));
+      return merged(values, extra, 'generated quantity');
+    }, z);
   const nameOf = (name: string, value: Node, scalar: boolean): string[] =>
     scalar && value.length === 1
       ? [name]
@@ -159,6 +164,28 @@ function batchedLogJoint(
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.mul(tf.expandDims(dy, 1), saved[0])],
     };
   }) as unknown as (z: tf.Tensor2D) => tf.Tensor1D;
+}
+
+/** The values with more named ones added (transformed or generated), refusing a name clash. */
+function merged(
+  values: ParameterValues,
+  extra: Record<string, Val>,
+  what: string,
+): ParameterValues {
+  const all = { ...values };
+  for (const [name, v] of Object.entries(extra)) {
+    if (name in values) throw new Error(`${what} '${name}' has the name of a parameter`);
+    all[name] = lift(v);
+  }
+  return all;
+}
+
+/** A 32-bit seed from a draw's exact bits (FNV-1a): the same draw, the same generated values. */
+function seedOf(z: ArrayLike<number>): number {
+  const bytes = new Uint8Array(Float64Array.from(z).buffer);
+  let h = 0x811c9dc5;
+  for (const b of bytes) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h;
 }
 
 /** Names of the unconstrained coordinates: a block's own for unbounded reals, else marked. */

@@ -189,3 +189,48 @@ export function curvesSpec(
     },
   } as TopLevelSpec;
 }
+
+/**
+ * MCMC trace plots: one panel per quantity (value against iteration), a colour per chain, so
+ * that chains which have not mixed or a sampler stuck in place show at a glance.
+ * `traces[q][c]` is quantity q's draws in chain c.
+ */
+export function tracePlotSpec(names: string[], traces: number[][][]): TopLevelSpec {
+  const chains = traces[0]?.length ?? 0;
+  const values = names.flatMap((name, q) =>
+    traces[q].flatMap((draws, c) => {
+      // At most 500 points a chain: the shape of a trace, not every draw.
+      const every = Math.max(1, Math.ceil(draws.length / 500));
+      return draws
+        .filter((_, i) => i % every === 0)
+        .map((v, i) => ({
+          quantity: name,
+          chain: String(c + 1),
+          iteration: i * every + 1,
+          value: v,
+        }));
+    }),
+  );
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'NUTS traces after warm-up', anchor: 'start' },
+    data: { values },
+    facet: { row: { field: 'quantity', type: 'nominal', sort: names, title: null } },
+    spec: {
+      width: 560,
+      height: 90,
+      mark: { type: 'line', strokeWidth: 0.8, opacity: 0.8 },
+      encoding: {
+        x: { field: 'iteration', type: 'quantitative', title: 'draw', axis: { format: ',d' } },
+        y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
+        color: {
+          field: 'chain',
+          type: 'nominal',
+          title: 'chain',
+          scale: { range: GROUP_COLOURS.slice(0, Math.max(1, chains)) },
+        },
+      },
+    },
+    resolve: { scale: { y: 'independent' } },
+  } as TopLevelSpec;
+}

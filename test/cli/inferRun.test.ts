@@ -20,6 +20,9 @@ describe('avb infer --out: a run folder that survives Ctrl-C', () => {
       const r = avb(...common, '--samples', '400', '--out', whole);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toContain(`written to ${whole}: summary.json, draws.csv, metrics.jsonl`);
+      // The run's plot: NUTS's traces per chain, a fit's ELBO curve.
+      const plot = join(whole, method === 'nuts' ? 'trace.png' : 'elbo.png');
+      expect(readFileSync(plot).subarray(1, 4).toString()).toBe('PNG');
 
       const parts = join(dir, `${method}-parts`);
       // NUTS's log has a line per finished chain: stopped after the second, in the third.

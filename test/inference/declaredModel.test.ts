@@ -34,7 +34,10 @@ function exactPosterior(x: number[], y: number[]) {
   const bn =
     2 + 0.5 * (syy - (m[0] * (l[0] * m[0] + l[1] * m[1]) + m[1] * (l[2] * m[0] + l[3] * m[1])));
   const s2 = bn / (an - 1);
+  // x* = (1, 10): x*ᵀ Λ⁻¹ x* = inv₀₀ + 20 inv₀₁ + 100 inv₁₁.
+  const predictiveVar10 = s2 * (1 + inv[0] + 20 * inv[1] + 100 * inv[3]);
   return {
+    predictiveVar10,
     mean: [m[0], m[1], s2],
     sd: [Math.sqrt(s2 * inv[0]), Math.sqrt(s2 * inv[3]), s2 / Math.sqrt(an - 2)],
   };
@@ -60,11 +63,15 @@ describe('a declared model (examples/regression.mjs) against its closed-form pos
 
   it('names its quantities the Stan way and maps them to R^d and back', () => {
     expect(model.dim).toBe(3);
-    expect(model.summaryNames).toEqual(['beta[1]', 'beta[2]', 'sigma2']);
+    expect(model.summaryNames).toEqual(['beta[1]', 'beta[2]', 'sigma2', 'y10']);
     expect(model.parameterNames).toEqual(['beta[1]', 'beta[2]', 'sigma2 (unconstrained)']);
     const z = model.unconstrain({ beta: [1, 0.5], sigma2: 0.7 });
     expect(z[2]).toBeCloseTo(Math.log(0.7), 12);
-    expect(model.summarize(z)).toEqual([1, 0.5, expect.closeTo(0.7, 12)]);
+    const [b0, b1, s2, y10] = model.summarize(z);
+    expect([b0, b1, s2]).toEqual([1, 0.5, expect.closeTo(0.7, 12)]);
+    // The generated quantity is seeded by the draw: the same draw gives the same value.
+    expect(model.summarize(z)[3]).toBe(y10);
+    expect(model.summarize(model.unconstrain({ beta: [1, 0.5], sigma2: 0.8 }))[3]).not.toBe(y10);
   });
 
   it('its tfjs log joint equals the doubles one, and so do the gradients', () => {
@@ -91,19 +98,28 @@ describe('a declared model (examples/regression.mjs) against its closed-form pos
   it('NUTS matches the exact posterior means and sds', async () => {
     const exact = exactPosterior(DATA.x, DATA.y);
     const r = await nuts(model, { chains: 4, warmup: 500, samples: 1000, seed: 3 });
-    const m = momentsOf(r.draws.values);
+    const m = momentsOf(r.draws.values.map((v) => v.slice(0, 3)));
     // 4,000 draws with ESS > 1,000: the means' Monte-Carlo error is < 0.03 sd, the sds' < 0.03
     // relative; 0.1 sd and ±10% are over 3 standard errors.
     m.mean.forEach((v, j) => expect(Math.abs(v - exact.mean[j]) / exact.sd[j]).toBeLessThan(0.1));
     m.sd.forEach((v, j) => expect(v / exact.sd[j]).toBeGreaterThan(0.9));
     m.sd.forEach((v, j) => expect(v / exact.sd[j]).toBeLessThan(1.1));
     expect(r.divergences).toBe(0);
+    // The posterior predictive at x = 10: a t with mean m₀ + 10 m₁ and variance
+    // E σ² (1 + x*ᵀ Λ⁻¹ x*) = var(β₀ + 10 β₁) + E σ²; 4,000 independent-ish draws: ±0.05 sd.
+    const y10 = r.draws.values.map((v) => v[3]);
+    const mean = exact.mean[0] + 10 * exact.mean[1];
+    const sd = Math.sqrt(exact.predictiveVar10);
+    const got = momentsOf(y10.map((v) => [v]));
+    expect(Math.abs(got.mean[0] - mean) / sd).toBeLessThan(0.1);
+    expect(got.sd[0] / sd).toBeGreaterThan(0.93);
+    expect(got.sd[0] / sd).toBeLessThan(1.07);
   });
 
   it('AVB with adaptive contrast matches them too', async () => {
     const exact = exactPosterior(DATA.x, DATA.y);
     const r = await avbInference(model, { iterations: 2000, seed: 2 });
-    const m = momentsOf(r.draws.values);
+    const m = momentsOf(r.draws.values.map((v) => v.slice(0, 3)));
     // Measured on seeds 1-5: worst mean error 0.02-0.06 sd, sd ratios 0.93-1.05 (σ² is skewed,
     // which the adversary has to learn); 0.15 sd and ±15% hold those with a margin.
     m.mean.forEach((v, j) => expect(Math.abs(v - exact.mean[j]) / exact.sd[j]).toBeLessThan(0.15));
