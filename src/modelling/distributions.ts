@@ -25,6 +25,7 @@ import {
   logSumExp,
   mul,
   Node,
+  fusedScalar,
   square,
   sub,
   sum,
@@ -56,11 +57,30 @@ function sumOver(term: Val, n: number): Node {
   return t.length === 1 && n > 1 ? mul(t, n) : sum(t);
 }
 
-/** Normal(y | μ, σ). */
+/**
+ * Normal(y | μ, σ), fused: value and partial derivatives in one pass over the points (a
+ * regression's likelihood is most of its cost).
+ */
 export function normal(y: Val, mu: Val, sigma: Val): Node {
   const n = broadcast(y, mu, sigma);
-  const z = div(sub(y, mu), sigma);
-  return sub(mul(sum(square(z)), -0.5), add(sumOver(log(sigma), n), n * LOG_SQRT_2PI));
+  const [Y, M, S] = [lift(y), lift(mu), lift(sigma)];
+  const yv = Y.value;
+  const mv = M.value;
+  const sv = S.value;
+  const [sy, sm, ss] = [Y, M, S].map((x) => (x.length === 1 ? 0 : 1));
+  const dy = Y.variable ? new Float64Array(Y.length) : undefined;
+  const dm = M.variable ? new Float64Array(M.length) : undefined;
+  const ds = S.variable ? new Float64Array(S.length) : undefined;
+  let value = -n * LOG_SQRT_2PI;
+  for (let i = 0; i < n; i++) {
+    const s = sv[i * ss];
+    const z = (yv[i * sy] - mv[i * sm]) / s;
+    value -= 0.5 * z * z + Math.log(s);
+    if (dy) dy[i * sy] -= z / s;
+    if (dm) dm[i * sm] += z / s;
+    if (ds) ds[i * ss] += (z * z - 1) / s;
+  }
+  return fusedScalar([Y, M, S], value, [dy, dm, ds]);
 }
 
 /** log Normal(y_i | μ_i, σ_i) element by element (a vector), for mixtures and HMMs. */
