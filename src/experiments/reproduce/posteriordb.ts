@@ -229,7 +229,7 @@ export const posteriordbReproduction: Reproduction = {
           file: HEATMAP,
           title: 'Worst marginal distance per posterior and method',
           caption:
-            'Colour: the worst 1-D Wasserstein distance to the reference over the posterior’s quantities and the seeds, in reference sds (log scale; two independent samples of 4,000 and 10,000 draws from the same posterior are about 0.02 apart). A cross marks a miss with no warning.',
+            'Colour: the worst 1-D Wasserstein distance to the reference over the posterior’s quantities and the seeds, in reference sds (log scale; two independent samples of 4,000 and 10,000 draws from the same normal are 0.025 apart on average, rarely over 0.05; correlated MCMC draws more). A cross marks a miss with no warning.',
         },
       ],
       provenance: provenance(ctx, facts, VERSION),
