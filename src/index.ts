@@ -92,6 +92,19 @@ export type {
   InferenceProgress,
 } from './inference/variational.js';
 export { knnKl } from './inference/knnKl.js';
+export { declareModel } from './inference/declaredModel.js';
+export type {
+  ModelDeclaration,
+  DeclaredModel,
+  ParameterValues,
+} from './inference/declaredModel.js';
+export { MODEL_KIT } from './inference/modelKit.js';
+export type { ModelKit } from './inference/modelKit.js';
+export { SAMPLER_COLUMNS } from './inference/nuts.js';
+export { laplaceApproximation, whitenedModel } from './inference/laplace.js';
+export { marginalAccuracy, wasserstein1 } from './math/marginalAccuracy.js';
+export { importanceCheck } from './math/importanceCheck.js';
+export { paretoKHat } from './math/paretoKHat.js';
 export { aisLogLikelihood, DEFAULT_AIS, annealingSchedule } from './eval/ais.js';
 export type { AisOptions, AisResult, AisStart } from './eval/ais.js';
 export { importanceSampledLogLikelihood } from './eval/importanceSampling.js';

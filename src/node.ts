@@ -49,3 +49,6 @@ export type { ReproduceOptions, ReproduceResult } from './experiments/reproduce/
 export { inferRun, readInferConfig, INFER_FILES } from './experiments/inferRun.js';
 export type { InferRunConfig, InferRunOptions, InferRunResult } from './experiments/inferRun.js';
 export { comparisonTable, comparisonFigure, displayName } from './experiments/comparisonReport.js';
+export { listPosteriors, readReferenceDraws } from './experiments/posteriordb.js';
+export type { PosteriorEntry } from './experiments/posteriordb.js';
+export { readJsonData } from './io/jsonData.js';
