@@ -15,18 +15,18 @@ const KIDIQ = 'kidiq-kidscore_momhsiq';
 describe('avb reproduce posteriordb', () => {
   it('runs the chosen methods on a posterior and reports their accuracy against the reference', () => {
     const out = join(dir, 'run');
-    const r = avb(
+    const args = [
       'reproduce',
       'posteriordb',
       '--posteriors',
       KIDIQ,
-      '--methods',
-      'advi-meanfield,advi-fullrank',
       '--steps',
       '600',
       '--out',
       out,
-    );
+    ];
+    const methods = ['--methods', 'advi-meanfield,advi-fullrank'];
+    const r = avb(...args, ...methods);
     expect(r.code, r.stderr).toBe(0);
     const md = readFileSync(join(out, 'report.md'), 'utf8');
     expect(md).toMatch(
@@ -55,23 +55,9 @@ describe('avb reproduce posteriordb', () => {
     expect(md).toMatch(/ADVI \(mean-field\) \|[^\n]*\| miss, flagged \|/);
     expect(foreignEntries(out)).toEqual([]);
     // A rerun has nothing left to do; other options are refused.
-    const again = avb(
-      'reproduce',
-      'posteriordb',
-      '--posteriors',
-      KIDIQ,
-      '--methods',
-      'advi-meanfield,advi-fullrank',
-      '--steps',
-      '600',
-      '--out',
-      out,
-    );
+    const again = avb(...args, ...methods);
     expect(again.stderr).toContain('every command has run');
-    expectUserError(
-      avb('reproduce', 'posteriordb', '--posteriors', KIDIQ, '--steps', '600', '--out', out),
-      /holds a reproduction with other options/,
-    );
+    expectUserError(avb(...args), /holds a reproduction with other options/);
   }, 180_000);
 
   it('refuses unknown posteriors and methods, and posteriordb options elsewhere, writing nothing', () => {
