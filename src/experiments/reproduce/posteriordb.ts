@@ -359,11 +359,18 @@ function heatmapSpec(rows: Row[]): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     data: { values },
-    width: { step: 110 },
+    width: { step: 170 },
     height: { step: 28 },
     encoding: {
-      x: { field: 'method', type: 'nominal', sort: null, title: null, axis: { labelAngle: 0 } },
-      y: { field: 'posterior', type: 'nominal', sort: null, title: null },
+      // Full names: posteriordb's are long, and a truncated one is no name.
+      x: {
+        field: 'method',
+        type: 'nominal',
+        sort: null,
+        title: null,
+        axis: { labelAngle: 0, labelLimit: 0 },
+      },
+      y: { field: 'posterior', type: 'nominal', sort: null, title: null, axis: { labelLimit: 0 } },
     },
     layer: [
       {
@@ -379,7 +386,11 @@ function heatmapSpec(rows: Row[]): TopLevelSpec {
       },
       {
         mark: { type: 'text', fontSize: 11 },
-        encoding: { text: { field: 'label', type: 'nominal' } },
+        encoding: {
+          text: { field: 'label', type: 'nominal' },
+          // White on the dark end of the scale, black elsewhere.
+          color: { condition: { test: 'datum.w1 > 0.5', value: 'white' }, value: 'black' },
+        },
       },
     ],
   } as unknown as TopLevelSpec;
