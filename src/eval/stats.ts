@@ -1,3 +1,4 @@
+import { cholesky } from '../math/denseMatrix.js';
 import { HALF_LOG_2PI } from '../math/gaussian.js';
 
 /** Numerically stable log(mean(exp(v))) in float64. */
@@ -30,19 +31,8 @@ export function logNormalDensity(
   cov: Float64Array,
 ): number {
   const d = x.length;
-  const Lc = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = cov[i * d + j];
-      for (let k = 0; k < j; k++) s -= Lc[i * d + k] * Lc[j * d + k];
-      if (i === j) {
-        if (s <= 0) throw new Error('covariance is not positive definite');
-        Lc[i * d + i] = Math.sqrt(s);
-      } else {
-        Lc[i * d + j] = s / Lc[j * d + j];
-      }
-    }
-  }
+  const Lc = cholesky(cov, d);
+  if (!Lc) throw new Error('covariance is not positive definite');
   // Solve L y = x - mean; log N = -1/2 |y|^2 - sum log L_ii - d/2 log 2 pi.
   const y = new Float64Array(d);
   let quad = 0;

@@ -2,6 +2,7 @@ import * as tf from '../../src/tf.js';
 import type { BayesianModel } from '../../src/inference/model.js';
 import type { Draws } from '../../src/inference/model.js';
 import { Rng } from '../../src/random/rng.js';
+import { cholesky, inverseFromCholesky } from '../../src/math/denseMatrix.js';
 
 /**
  * Gaussian linear regressions with a closed-form posterior, scaled to break naive VI:
@@ -57,23 +58,13 @@ export function regression(kind: 'tiny' | 'correlated') {
   return { model, mean, cov };
 }
 
-/** Gauss-Jordan inverse with partial pivoting, in doubles. */
+/** The inverse of a symmetric positive-definite matrix, through its Cholesky factor. */
 function invert(a: number[][]): number[][] {
   const d = a.length;
-  const m = a.map((r, i) => [...r, ...Array.from({ length: d }, (_, j) => (i === j ? 1 : 0))]);
-  for (let c = 0; c < d; c++) {
-    let p = c;
-    for (let r = c + 1; r < d; r++) if (Math.abs(m[r][c]) > Math.abs(m[p][c])) p = r;
-    [m[c], m[p]] = [m[p], m[c]];
-    const v = m[c][c];
-    for (let j = 0; j < 2 * d; j++) m[c][j] /= v;
-    for (let r = 0; r < d; r++) {
-      if (r === c) continue;
-      const f = m[r][c];
-      for (let j = 0; j < 2 * d; j++) m[r][j] -= f * m[c][j];
-    }
-  }
-  return m.map((r) => r.slice(d));
+  const l = cholesky(Float64Array.from(a.flat()), d);
+  if (!l) throw new Error('the precision matrix is not positive definite');
+  const inv = inverseFromCholesky(l, d);
+  return Array.from({ length: d }, (_, i) => Array.from(inv.subarray(i * d, (i + 1) * d)));
 }
 
 /** The worst standardised mean error |E_q - E| / sd and the worst sd ratio (as max(r, 1/r)). */

@@ -4,7 +4,6 @@ import { AvbUserError } from '../../errors.js';
 import { INFERENCE_METHODS, METHOD_TITLES } from '../../inference/compare.js';
 import type { InferenceMethod } from '../../inference/compare.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../io/atomicFile.js';
-import { makeOwnedFolder } from '../../io/ownedFolder.js';
 import { marginalAccuracy, worstAccuracy } from '../../math/marginalAccuracy.js';
 import type { ReportDoc } from '../../report/report.js';
 import { VERSION } from '../../version.js';
@@ -19,7 +18,7 @@ import {
 } from '../posteriordb.js';
 import type { PosteriorEntry } from '../posteriordb.js';
 import type { Budget, Reproduction, ReproduceContext, RunFacts } from './common.js';
-import { formatDuration, logFile, num, provenance } from './common.js';
+import { formatDuration, logFile, num, provenance, readJson } from './common.js';
 import type { Job } from './jobQueue.js';
 
 /** The methods run by default: the reference sampler, both ADVIs and AVB+AC. */
@@ -181,7 +180,6 @@ export const posteriordbReproduction: Reproduction = {
     const rows = run.flatMap((p) =>
       s.methods.map((m) => rowOf(results.filter((r) => r.posterior === p.name && r.method === m))),
     );
-    makeOwnedFolder(ctx.out);
     writeFileAtomic(join(ctx.out, HEATMAP), await plotPng(heatmapSpec(rows)));
     const unflagged = rows.filter((r) => r.verdict === 'MISS, unflagged');
     return {
@@ -269,9 +267,8 @@ function fitResult(
   reference: Record<string, number[]>,
 ): FitResult {
   const summaryFile = join(dir, INFER_FILES.summary);
-  if (!existsSync(summaryFile))
-    throw new Error(`reproduce: ${summaryFile} is missing after inference`);
-  const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as FitSummary;
+  const summary = readJson<FitSummary>(summaryFile);
+  if (!summary) throw new Error(`reproduce: ${summaryFile} is missing after inference`);
   const draws = readDrawsCsv(join(dir, INFER_FILES.draws));
   const names = Object.keys(reference).filter((n) => n in draws);
   const worst = worstAccuracy(marginalAccuracy(draws, reference, names));
