@@ -27,6 +27,8 @@ import {
 import { TrainingProgress } from './progress.js';
 import { EXIT_SIGNAL, watchStopSignals } from './interrupt.js';
 import { INFER_FILES, inferRun, readInferConfig } from '../experiments/inferRun.js';
+import { chainPoolFor, defaultParallelChains } from '../experiments/parallelChains.js';
+import { DEFAULT_NUTS } from '../inference/nuts.js';
 import { existsSync } from 'node:fs';
 import type { InferRunConfig } from '../experiments/inferRun.js';
 import { join, resolve } from 'node:path';
@@ -45,6 +47,7 @@ interface InferCliOptions {
   modelBatch?: number;
   fixedIterations?: boolean;
   chains?: number;
+  parallelChains?: number;
   warmup?: number;
   targetAccept?: number;
   seed: number;
@@ -117,6 +120,11 @@ export function addInferCommand(program: Command): void {
       'AVB and ADVI: run exactly --iterations, without stopping once the ELBO has converged',
     )
     .option('--chains <n>', 'NUTS: chains (default 4)', positiveInt)
+    .option(
+      '--parallel-chains <n>',
+      "NUTS: chains run at once, each in a worker thread (default: the machine's cores, at most --chains; models with a tfjs-only log density run theirs in turn)",
+      positiveInt,
+    )
     .option('--warmup <n>', 'NUTS: warm-up iterations per chain (default 1000)', positiveInt)
     .option(
       '--target-accept <p>',
@@ -164,8 +172,14 @@ async function inferAction(spec: string, opts: InferCliOptions, cmd: Command): P
     config.data !== undefined ? readJsonData(config.data) : undefined,
   );
   const progress = new InferProgress(config.method);
+  const chainPool = chainPoolFor(
+    model,
+    { spec: config.model, variant: config.variant, data: config.data },
+    opts.parallelChains ??
+      defaultParallelChains(config.options.nuts?.chains ?? DEFAULT_NUTS.chains),
+  );
   if (opts.compare) {
-    const common = { ...config.options, onProgress: progress.callback };
+    const common = { ...config.options, onProgress: progress.callback, chainPool };
     await compareAndWrite(
       model,
       common,
@@ -179,6 +193,7 @@ async function inferAction(spec: string, opts: InferCliOptions, cmd: Command): P
     const r = await runInference(model, config.method, {
       ...config.options,
       onProgress: progress.callback,
+      chainPool,
     });
     report(methodSummary(model, r), r, opts);
     return;
@@ -191,6 +206,7 @@ async function inferAction(spec: string, opts: InferCliOptions, cmd: Command): P
       force: opts.force,
       protect: modelFiles(spec, opts.data),
       onProgress: progress.callback,
+      chainPool,
       shouldStop: () => stop.requested() !== undefined,
     });
     progress.stop();
@@ -244,7 +260,7 @@ function runConfig(spec: string, opts: InferCliOptions): InferRunConfig {
 }
 
 /** Options a resumed run may be given: where it is and how to compute, not what to compute. */
-const RESUME_ALLOWS = new Set(['out', 'resume', 'backend', 'threads', 'json']);
+const RESUME_ALLOWS = new Set(['out', 'resume', 'backend', 'threads', 'parallelChains', 'json']);
 
 /** Checks a `--resume` and returns the run's config.json. */
 function checkResume(spec: string, opts: InferCliOptions, cmd: Command): InferRunConfig {
@@ -359,6 +375,7 @@ function checkOptions(o: InferCliOptions): void {
   if (o.fixedIterations && !uses((m) => m !== 'nuts')) refuse('--fixed-iterations', 'AVB and ADVI');
   for (const [flag, v] of [
     ['--chains', o.chains],
+    ['--parallel-chains', o.parallelChains],
     ['--warmup', o.warmup],
     ['--target-accept', o.targetAccept],
   ] as const) {

@@ -44,7 +44,9 @@ export interface InferRunConfig {
 
 /** The checkpoint: a variational fit's snapshot, or NUTS's finished chains. */
 type InferCheckpoint =
-  { kind: 'fit'; iteration: number; snapshot: unknown } | { kind: 'nuts'; chains: NutsChain[] };
+  | { kind: 'fit'; iteration: number; snapshot: unknown }
+  // Chains run in parallel finish in any order: one not yet finished is null (a hole).
+  | { kind: 'nuts'; chains: (NutsChain | null)[] };
 
 export interface InferRunOptions {
   out: string;
@@ -56,6 +58,8 @@ export interface InferRunOptions {
   /** Iterations between a variational fit's checkpoints (default 1,000). */
   checkpointEvery?: number;
   onProgress?: InferOptions['onProgress'];
+  /** NUTS: where the chains run (`parallelChains.ts`); absent: here, in turn. */
+  chainPool?: InferOptions['chainPool'];
   /** Polled between iterations: true stops after a checkpoint (Ctrl-C, SIGTERM). */
   shouldStop?: () => boolean;
 }
@@ -92,10 +96,11 @@ export async function inferRun(
     writeFileAtomic(path('metrics'), '');
   }
   const save = (c: InferCheckpoint) => writeFileAtomic(path('checkpoint'), stringifyTyped(c));
-  const chains: NutsChain[] = checkpoint?.kind === 'nuts' ? [...checkpoint.chains] : [];
+  const chains: (NutsChain | null)[] = checkpoint?.kind === 'nuts' ? [...checkpoint.chains] : [];
   const r = await runInference(model, config.method, {
     ...config.options,
     onProgress: o.onProgress,
+    chainPool: o.chainPool,
     persistence: {
       fit: {
         resumeFrom: checkpoint?.kind === 'fit' ? checkpoint.snapshot : undefined,
@@ -107,6 +112,7 @@ export async function inferRun(
       nuts: {
         done: chains,
         onChain: (chain, index) => {
+          for (let c = chains.length; c < index; c++) chains[c] = null;
           chains[index] = chain;
           save({ kind: 'nuts', chains });
           appendFileSync(path('metrics'), JSON.stringify(chainLine(chain, index)) + '\n');
@@ -186,6 +192,8 @@ function chainLine(chain: NutsChain, index: number): Record<string, number> {
 }
 
 /** NUTS's metrics: exactly the lines of the chains the checkpoint holds. */
-function rewriteChainLines(file: string, chains: NutsChain[]): void {
-  writeFileAtomic(file, chains.map((ch, i) => JSON.stringify(chainLine(ch, i)) + '\n').join(''));
+function rewriteChainLines(file: string, chains: (NutsChain | null)[]): void {
+  // Chains run in parallel finish in any order: a checkpoint may lack an earlier one (null).
+  const lines = chains.map((ch, i) => (ch ? JSON.stringify(chainLine(ch, i)) + '\n' : ''));
+  writeFileAtomic(file, lines.join(''));
 }

@@ -3,7 +3,7 @@ import { AvbUserError } from '../errors.js';
 import { knnKl } from './knnKl.js';
 import type { BayesianModel, Draws } from './model.js';
 import { DEFAULT_NUTS, nuts } from './nuts.js';
-import type { NutsOptions } from './nuts.js';
+import type { ChainPool, NutsOptions } from './nuts.js';
 import { advi, avbInference } from './variational.js';
 import type {
   AvbInferenceOptions,
@@ -35,6 +35,8 @@ export interface InferOptions {
   onProgress?: InferenceProgress;
   /** Checkpoints and resuming: the variational methods' fit, or NUTS's chains. */
   persistence?: { fit?: FitPersistence; nuts?: NutsOptions['persistence'] };
+  /** NUTS: where its chains run (see {@link NutsOptions.pool}); absent: here, in turn. */
+  chainPool?: ChainPool;
 }
 
 export interface MethodResult {
@@ -104,7 +106,7 @@ export async function runInference(
 ): Promise<MethodResult> {
   const counted = countingEvaluations(model);
   const r = await runMethod(counted.model, method, o);
-  return { ...r, evaluations: counted.count() };
+  return { ...r, evaluations: counted.count() + (r.evaluations ?? 0) };
 }
 
 async function runMethod(
@@ -129,6 +131,7 @@ async function runMethod(
         samples: Math.ceil(o.samples / chains),
         ...o.nuts,
         persistence: o.persistence?.nuts,
+        pool: o.chainPool,
       });
       return {
         status: r.status,
@@ -141,6 +144,8 @@ async function runMethod(
         treedepthHits: r.treedepthHits,
         maxTreeDepth: o.nuts?.maxTreeDepth ?? DEFAULT_NUTS.maxTreeDepth,
         preconditioning: r.preconditioning,
+        // Those of chains run elsewhere (runInference adds the ones counted here).
+        evaluations: r.evaluationsElsewhere ?? 0,
       };
     }
     case 'advi-meanfield':

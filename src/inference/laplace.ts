@@ -217,6 +217,8 @@ export interface FitTarget {
   preconditioning: string;
   /** Frees the whitening's tensors (a no-op for the model itself). */
   dispose: () => void;
+  /** The map applied (absent: none), to apply the same in another thread. */
+  whitening?: { fit: LaplaceFit; diagonal: boolean };
 }
 
 /**
@@ -249,5 +251,6 @@ export function preconditionedTarget(
     target: whitened.model,
     preconditioning: `${diagonal ? 'diagonal ' : ''}Laplace whitening (mode in ${fit.iterations} Newton steps)`,
     dispose: whitened.dispose,
+    whitening: { fit, diagonal },
   };
 }

@@ -3,6 +3,7 @@ import { Rng } from '../random/rng.js';
 import type { Progress } from '../progress.js';
 import { yieldToEventLoop } from '../yieldToEventLoop.js';
 import { preconditionedTarget } from './laplace.js';
+import type { LaplaceFit } from './laplace.js';
 import type { BayesianModel, Draws } from './model.js';
 
 export interface NutsOptions {
@@ -32,11 +33,48 @@ export interface NutsOptions {
    * resume, with the same draws).
    */
   persistence?: {
-    done?: NutsChain[];
+    /** Indexed by chain; null or absent: not run yet (chains run in parallel end in any order). */
+    done?: readonly (NutsChain | null | undefined)[];
     onChain?: (chain: NutsChain, index: number) => void;
     shouldStop?: () => boolean;
   };
+  /**
+   * Runs the chains elsewhere, several at once (Node: worker threads, one chain per core; see
+   * `experiments/parallelChains.ts`). Absent: the chains run here, one after another. Either way
+   * the draws are the same: a chain's random stream depends only on the seed and its index.
+   */
+  pool?: ChainPool;
 }
+
+/** What a chain needs of {@link NutsOptions}: the settings, without the functions. */
+export type ChainOptions = Omit<NutsOptions, 'onProgress' | 'persistence' | 'pool'>;
+
+/** The affine map a Laplace fit gave (`laplace.ts`'s `whitenedModel`), to apply the same elsewhere. */
+export interface Whitening {
+  fit: LaplaceFit;
+  diagonal: boolean;
+}
+
+/** Chains `indices` of a sampling to run on `whitening` of the model (absent: the model itself). */
+export interface ChainJob {
+  indices: number[];
+  options: ChainOptions;
+  whitening?: Whitening;
+}
+
+/**
+ * Runs a {@link ChainJob}'s chains, each exactly as {@link runChain} would here: `onChain` as
+ * each finishes, `onProgress` every 50 iterations of a chain; `shouldStop` is polled then, and
+ * true abandons the unfinished chains (resolving `interrupted`).
+ */
+export type ChainPool = (
+  job: ChainJob,
+  hooks: {
+    onChain: (chain: NutsChain, index: number) => void;
+    onProgress: (index: number, done: number, divergences: number) => void;
+    shouldStop: () => boolean;
+  },
+) => Promise<'completed' | 'interrupted'>;
 
 /** One finished chain: its kept draws of the reported quantities and its statistics. */
 export interface NutsChain {
@@ -73,6 +111,8 @@ export interface NutsResult {
   /** Kept transitions that reached the maximum tree depth (their trees were cut short). */
   treedepthHits: number;
   gradientEvaluations: number;
+  /** Log-density evaluations of chains that ran in a {@link ChainPool}, this segment of a run. */
+  evaluationsElsewhere?: number;
   /** The coordinates sampled in, in words (see `NutsOptions.precondition`). */
   preconditioning: string;
   seconds: number;
@@ -144,7 +184,7 @@ export async function nuts(
   const began = performance.now();
   const on = preconditionedTarget(model, options.precondition, false);
   try {
-    const r = await sample(on.target, options, began);
+    const r = await sample(on.target, options, began, on.whitening);
     return { ...r, preconditioning: on.preconditioning };
   } finally {
     on.dispose();
@@ -155,65 +195,133 @@ async function sample(
   model: BayesianModel,
   options: NutsOptions,
   began: number,
+  whitening: Whitening | undefined,
 ): Promise<Omit<NutsResult, 'preconditioning'>> {
-  const rng = new Rng(options.seed);
-  const { f, count } = logpGradOf(model);
-  const d = model.dim;
   const chains: NutsChain[] = [];
   const total = options.chains * (options.warmup + options.samples);
   const p = options.persistence;
-  let done = 0;
+  const pending: number[] = [];
   for (let c = 0; c < options.chains; c++) {
-    const chainRng = rng.fork();
     const before = p?.done?.[c];
-    if (before) {
-      chains.push(before);
-      done += options.warmup + options.samples;
-      continue;
-    }
-    const evaluations = count();
-    const z = Float64Array.from({ length: d }, () => chainRng.normal());
-    let s: State = { z, ...f(z) };
-    const adapter = new WarmupAdapter(s, f, chainRng, options);
-    const kept: number[][] = [];
-    let divergences = 0;
-    const stats: number[][] = [];
-    let treedepthHits = 0;
-    const divergencesBefore = chains.reduce((a, ch) => a + ch.divergences, 0);
-    for (let it = 0; it < options.warmup + options.samples; it++) {
-      const warm = it < options.warmup;
-      const before = count();
-      const eps = adapter.eps;
-      const step = transition(s, eps, adapter.invMass, f, chainRng, options.maxTreeDepth);
-      s = step.state;
-      if (step.divergent && !warm) divergences++;
-      if (warm) adapter.update(it, s, step.acceptStat);
-      else {
-        kept.push(model.summarize(s.z));
-        // lp__ is the log density on the sampler's coordinates (up to a constant, as CmdStan's).
-        const leapfrogs = count() - before;
-        stats.push([s.logp, step.acceptStat, eps, step.depth, leapfrogs, step.divergent ? 1 : 0]);
-        if (step.depth >= options.maxTreeDepth) treedepthHits++;
-      }
-      done++;
-      if (done % 50 === 0) {
-        options.onProgress?.(done, total, `divergences ${divergencesBefore + divergences}`);
-        await yieldToEventLoop();
-        if (p?.shouldStop?.()) return stoppedNuts(model, began);
-      }
-    }
-    const chain = {
-      kept,
-      stats,
-      treedepthHits,
-      stepSize: adapter.eps,
-      divergences,
-      gradientEvaluations: count() - evaluations,
-    };
-    chains.push(chain);
-    p?.onChain?.(chain, c);
+    if (before) chains[c] = before;
+    else pending.push(c);
   }
-  return pooled(model, chains, began);
+  const doneBefore = (options.chains - pending.length) * (options.warmup + options.samples);
+  const finish = (chain: NutsChain, index: number) => {
+    chains[index] = chain;
+    p?.onChain?.(chain, index);
+  };
+  let evaluationsElsewhere = 0;
+  if (options.pool && pending.length > 1) {
+    const progress = new Map<number, { done: number; divergences: number }>();
+    const status = await options.pool(
+      { indices: pending, options: plainOptions(options), whitening },
+      {
+        onChain: (chain, index) => {
+          evaluationsElsewhere += chain.gradientEvaluations;
+          finish(chain, index);
+        },
+        onProgress: (index, done, divergences) => {
+          progress.set(index, { done, divergences });
+          let all = doneBefore;
+          let div = chains.reduce((a, ch) => a + (ch?.divergences ?? 0), 0);
+          for (const v of progress.values()) {
+            all += v.done;
+            div += v.divergences;
+          }
+          options.onProgress?.(all, total, `divergences ${div}`);
+        },
+        shouldStop: () => p?.shouldStop?.() ?? false,
+      },
+    );
+    if (status === 'interrupted') return stoppedNuts(model, began);
+  } else {
+    for (const c of pending) {
+      const divergencesBefore = chains.reduce((a, ch) => a + (ch?.divergences ?? 0), 0);
+      const doneAt = doneBefore + pending.indexOf(c) * (options.warmup + options.samples);
+      const chain = await runChain(model, c, options, async (done, divergences) => {
+        options.onProgress?.(
+          doneAt + done,
+          total,
+          `divergences ${divergencesBefore + divergences}`,
+        );
+        await yieldToEventLoop();
+        return p?.shouldStop?.() ?? false;
+      });
+      if (!chain) return stoppedNuts(model, began);
+      finish(chain, c);
+    }
+  }
+  return { ...pooled(model, chains, began), evaluationsElsewhere };
+}
+
+/** The random stream of chain `index`: the (index + 1)-th fork of the seed's generator. */
+function chainRng(seed: number, index: number): Rng {
+  const rng = new Rng(seed);
+  for (let c = 0; c < index; c++) rng.fork();
+  return rng.fork();
+}
+
+/** The options a chain needs, without the functions (they do not cross to a worker). */
+function plainOptions(o: NutsOptions): ChainOptions {
+  return {
+    chains: o.chains,
+    warmup: o.warmup,
+    samples: o.samples,
+    targetAccept: o.targetAccept,
+    maxTreeDepth: o.maxTreeDepth,
+    precondition: o.precondition,
+    seed: o.seed,
+  };
+}
+
+/**
+ * Runs chain `index` of a sampling with `options` on `model` (already preconditioned): the same
+ * chain wherever it runs, since its random stream depends on the seed and index only. `tick` is
+ * called every 50 iterations with the iterations done and the kept divergences so far; it
+ * returns true to stop, and the chain then resolves to undefined.
+ */
+export async function runChain(
+  model: BayesianModel,
+  index: number,
+  options: ChainOptions,
+  tick?: (done: number, divergences: number) => Promise<boolean> | boolean,
+): Promise<NutsChain | undefined> {
+  const rng = chainRng(options.seed, index);
+  const { f, count } = logpGradOf(model);
+  const d = model.dim;
+  const z = Float64Array.from({ length: d }, () => rng.normal());
+  let s: State = { z, ...f(z) };
+  const adapter = new WarmupAdapter(s, f, rng, options);
+  const kept: number[][] = [];
+  let divergences = 0;
+  const stats: number[][] = [];
+  let treedepthHits = 0;
+  for (let it = 0; it < options.warmup + options.samples; it++) {
+    const warm = it < options.warmup;
+    const before = count();
+    const eps = adapter.eps;
+    const step = transition(s, eps, adapter.invMass, f, rng, options.maxTreeDepth);
+    s = step.state;
+    if (step.divergent && !warm) divergences++;
+    if (warm) adapter.update(it, s, step.acceptStat);
+    else {
+      kept.push(model.summarize(s.z));
+      // lp__ is the log density on the sampler's coordinates (up to a constant, as CmdStan's).
+      const leapfrogs = count() - before;
+      stats.push([s.logp, step.acceptStat, eps, step.depth, leapfrogs, step.divergent ? 1 : 0]);
+      if (step.depth >= options.maxTreeDepth) treedepthHits++;
+    }
+    if ((it + 1) % 50 === 0 && (await tick?.(it + 1, divergences))) return undefined;
+  }
+  return {
+    kept,
+    stats,
+    treedepthHits,
+    stepSize: adapter.eps,
+    divergences,
+    gradientEvaluations: count(),
+  };
 }
 
 /** The chains' draws pooled, with split R-hat, ESS and the sampler statistics. */

@@ -138,8 +138,10 @@ export const posteriordbReproduction: Reproduction = {
           const model = translationOf(s, p);
           const id = `${p.name} ${method} seed ${seed}`;
           const log = logFile(ctx, `${p.name}-${method}-seed${seed}`);
+          // The queue runs as many fits as there are cores, each on one thread.
+          const oneThread = method === 'nuts' ? ['--parallel-chains', '1'] : [];
           if (existsSync(join(dir, INFER_FILES.checkpoint))) {
-            jobs.push({ id, log, args: ['infer', model, '--out', dir, '--resume'] });
+            jobs.push({ id, log, args: ['infer', model, '--out', dir, '--resume', ...oneThread] });
             continue;
           }
           jobs.push({
@@ -157,6 +159,7 @@ export const posteriordbReproduction: Reproduction = {
               '--out',
               dir,
               '--force',
+              ...oneThread,
               ...(ctx.steps !== undefined && method !== 'nuts'
                 ? ['--iterations', String(ctx.steps)]
                 : []),
