@@ -74,7 +74,14 @@ export {
   eightSchoolsClassic,
   classicPosteriorMoments,
 } from './inference/eightSchoolsModel.js';
-export { nuts, DEFAULT_NUTS, splitRhat, effectiveSampleSize } from './inference/nuts.js';
+export { nuts, DEFAULT_NUTS } from './inference/nuts.js';
+export {
+  splitRhat,
+  rankNormalizedRhat,
+  effectiveSampleSize,
+  essBulk,
+  essTail,
+} from './math/mcmcDiagnostics.js';
 export { drawsToCsv } from './inference/draws.js';
 export type { NutsOptions, NutsResult } from './inference/nuts.js';
 export {

@@ -313,7 +313,9 @@ function report(
     Object.entries(summary.posterior).map(([k, v]) => [
       k,
       `mean ${v.mean.toFixed(3)}  sd ${v.sd.toFixed(3)}  2.5% ${v.q2_5.toFixed(3)}  50% ${v.q50.toFixed(3)}  97.5% ${v.q97_5.toFixed(3)}` +
-        (v.rhat !== undefined ? `  R-hat ${v.rhat.toFixed(4)}  ESS ${v.ess!.toFixed(0)}` : ''),
+        (v.rhat !== undefined
+          ? `  R-hat ${v.rhat.toFixed(4)}  ESS bulk ${v.ess!.toFixed(0)} tail ${v.essTail!.toFixed(0)}`
+          : ''),
     ]),
   );
   if (r.divergences !== undefined)

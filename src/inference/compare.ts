@@ -47,8 +47,10 @@ export interface MethodResult {
   seconds: number;
   /** Log-density evaluations (with their gradients) the method used, this segment of a run. */
   evaluations?: number;
+  /** NUTS: rank-normalised split R-hat, bulk and tail ESS per quantity (Vehtari et al. 2021). */
   rhat?: number[];
   ess?: number[];
+  essTail?: number[];
   divergences?: number;
   /** NUTS: kept transitions that reached `maxTreeDepth`. */
   treedepthHits?: number;
@@ -140,6 +142,7 @@ async function runMethod(
         seconds: r.seconds,
         rhat: r.rhat,
         ess: r.ess,
+        essTail: r.essTail,
         divergences: r.divergences,
         treedepthHits: r.treedepthHits,
         maxTreeDepth: o.nuts?.maxTreeDepth ?? DEFAULT_NUTS.maxTreeDepth,
@@ -193,9 +196,9 @@ export const PARETO_K_OK = 0.5;
  */
 export const IS_SHIFT_MAX = 0.08;
 export const IS_SD_RATIO_MAX = 1.08;
-/** Largest split R-hat of a converged NUTS run (Vehtari et al. 2021). */
+/** Largest rank-normalised split R-hat of a converged NUTS run (Vehtari et al. 2021). */
 export const RHAT_MAX = 1.01;
-/** Fewest effective draws (all chains) for stable posterior summaries. */
+/** Fewest effective draws (all chains, bulk and tail) for stable posterior summaries. */
 export const ESS_MIN = 400;
 
 /**
@@ -249,11 +252,16 @@ export function methodWarnings(r: MethodResult, names: string[]): string[] {
     out.push(
       `R-hat ${r.rhat[r1].toFixed(3)} > ${RHAT_MAX} for ${names[r1]}: the chains disagree; run longer (--warmup, --samples) or check for several modes`,
     );
-  const e1 = worst(r.ess, (a, b) => a < b);
-  if (r.ess && e1 !== undefined && r.ess[e1] < ESS_MIN)
-    out.push(
-      `effective sample size ${r.ess[e1].toFixed(0)} < ${ESS_MIN} for ${names[e1]}: too few independent draws for stable summaries; draw more`,
-    );
+  for (const [what, ess] of [
+    ['bulk', r.ess],
+    ['tail', r.essTail],
+  ] as const) {
+    const e1 = worst(ess, (a, b) => a < b);
+    if (ess && e1 !== undefined && ess[e1] < ESS_MIN)
+      out.push(
+        `${what} effective sample size ${ess[e1].toFixed(0)} < ${ESS_MIN} for ${names[e1]}: too few independent draws for stable ${what === 'bulk' ? 'means and medians' : 'tail quantiles'}; draw more`,
+      );
+  }
   return out;
 }
 
@@ -265,9 +273,10 @@ export interface QuantitySummary {
   q50: number;
   q75: number;
   q97_5: number;
-  /** MCMC only: split R-hat and bulk effective sample size. */
+  /** MCMC only: rank-normalised split R-hat, bulk and tail effective sample sizes (as ArviZ's `az.summary`: r_hat, ess_bulk, ess_tail). */
   rhat?: number;
   ess?: number;
+  essTail?: number;
 }
 
 /** Posterior mean, sd and quantiles (2.5, 25, 50, 75, 97.5 %) per reported quantity. */
@@ -290,6 +299,7 @@ export function posteriorSummary(r: MethodResult): Record<string, QuantitySummar
     };
     if (r.rhat) out[name].rhat = r.rhat[k];
     if (r.ess) out[name].ess = r.ess[k];
+    if (r.essTail) out[name].essTail = r.essTail[k];
   });
   return out;
 }

@@ -5,6 +5,7 @@ import { yieldToEventLoop } from '../yieldToEventLoop.js';
 import { preconditionedTarget } from './laplace.js';
 import type { LaplaceFit } from './laplace.js';
 import type { BayesianModel, Draws } from './model.js';
+import { essBulk, essTail, rankNormalizedRhat } from '../math/mcmcDiagnostics.js';
 
 export interface NutsOptions {
   chains: number;
@@ -102,10 +103,12 @@ export interface NutsResult {
   /** `interrupted`: stopped by `persistence.shouldStop`; the draws are empty. */
   status: 'completed' | 'interrupted';
   draws: Draws;
-  /** Split R-hat per reported quantity (Gelman et al., BDA3). */
+  /** Rank-normalised split R-hat per reported quantity (Stan's and ArviZ's R-hat). */
   rhat: number[];
-  /** Effective sample size per reported quantity (all chains together). */
+  /** Bulk effective sample size per reported quantity (all chains together). */
   ess: number[];
+  /** Tail effective sample size (of the 5% and 95% quantiles) per reported quantity. */
+  essTail: number[];
   stepSizes: number[];
   divergences: number;
   /** Kept transitions that reached the maximum tree depth (their trees were cut short). */
@@ -334,8 +337,10 @@ function pooled(
   const stepSizes = chains.map((ch) => ch.stepSize);
   const divergences = chains.reduce((a, ch) => a + ch.divergences, 0);
   const names = model.summaryNames;
-  const rhat = names.map((_, k) => splitRhat(perChain.map((ch) => ch.map((v) => v[k]))));
-  const ess = names.map((_, k) => effectiveSampleSize(perChain.map((ch) => ch.map((v) => v[k]))));
+  const of = (k: number) => perChain.map((ch) => ch.map((v) => v[k]));
+  const rhat = names.map((_, k) => rankNormalizedRhat(of(k)));
+  const ess = names.map((_, k) => essBulk(of(k)));
+  const tailEss = names.map((_, k) => essTail(of(k)));
   return {
     status: 'completed',
     draws: {
@@ -349,6 +354,7 @@ function pooled(
     treedepthHits: chains.reduce((a, ch) => a + (ch.treedepthHits ?? 0), 0),
     rhat,
     ess,
+    essTail: tailEss,
     stepSizes,
     divergences,
     gradientEvaluations: chains.reduce((a, ch) => a + ch.gradientEvaluations, 0),
@@ -362,6 +368,7 @@ function stoppedNuts(model: BayesianModel, began: number): Omit<NutsResult, 'pre
     draws: { names: model.summaryNames, values: [] },
     rhat: [],
     ess: [],
+    essTail: [],
     stepSizes: [],
     divergences: 0,
     treedepthHits: 0,
@@ -652,69 +659,4 @@ function transition(
     if (!goOn) break;
   }
   return { state: current, acceptStat: nAlpha > 0 ? alpha / nAlpha : 0, divergent, depth };
-}
-
-/** Split R-hat (BDA3, eq. 11.4) over chains of equal length. */
-export function splitRhat(chains: number[][]): number {
-  const halves: number[][] = [];
-  for (const c of chains) {
-    const h = Math.floor(c.length / 2);
-    halves.push(c.slice(0, h), c.slice(c.length - h));
-  }
-  const n = halves[0].length;
-  const means = halves.map((h) => h.reduce((a, b) => a + b, 0) / n);
-  const grand = means.reduce((a, b) => a + b, 0) / means.length;
-  const B = (n / (means.length - 1)) * means.reduce((a, m) => a + (m - grand) ** 2, 0);
-  const W =
-    halves.reduce((a, h, i) => a + h.reduce((s, v) => s + (v - means[i]) ** 2, 0) / (n - 1), 0) /
-    halves.length;
-  const varPlus = ((n - 1) / n) * W + B / n;
-  return Math.sqrt(varPlus / W);
-}
-
-/**
- * Effective sample size over all chains, as Stan computes it (Vehtari et al. 2021; BDA3
- * section 11.5): autocorrelations from the chains' autocovariances and the between-chain
- * variance, summed in pairs from lag 0 until a pair's sum turns negative (Geyer's initial
- * positive sequence), made monotone (Geyer's initial monotone sequence), ESS = m n / tau.
- * Antithetic chains (negative lag-1 correlation) give ESS above m n, capped at m n log10(m n).
- */
-export function effectiveSampleSize(chains: number[][]): number {
-  const m = chains.length;
-  const n = chains[0].length;
-  if (n < 4) return NaN;
-  const means = chains.map((c) => c.reduce((a, b) => a + b, 0) / n);
-  const centred = chains.map((c, i) => c.map((v) => v - means[i]));
-  // Mean over chains of the (biased, divisor n) autocovariance at lag t.
-  const acov = (t: number) => {
-    let v = 0;
-    for (const c of centred) for (let i = 0; i + t < n; i++) v += c[i] * c[i + t];
-    return v / (m * n);
-  };
-  const meanVar = (acov(0) * n) / (n - 1);
-  const grand = means.reduce((a, b) => a + b, 0) / m;
-  const between = m > 1 ? means.reduce((a, v) => a + (v - grand) ** 2, 0) / (m - 1) : 0;
-  const varPlus = (meanVar * (n - 1)) / n + between;
-  if (!(varPlus > 0)) return NaN;
-  const rhoAt = (t: number) => 1 - (meanVar - acov(t)) / varPlus;
-  const rho: number[] = [1, rhoAt(1)];
-  let t = 1;
-  for (; t < n - 4; t += 2) {
-    const even = rhoAt(t + 1);
-    const odd = rhoAt(t + 2);
-    if (even + odd < 0) break;
-    rho.push(even, odd);
-  }
-  const last = rho.length - 1;
-  // Stan: a positive last autocorrelation is carried one lag further (antithetic chains).
-  const tail = rho[last] > 0 ? rho[last] : 0;
-  for (let k = 1; k + 2 <= last; k += 2) {
-    if (rho[k + 1] + rho[k + 2] > rho[k - 1] + rho[k]) {
-      rho[k + 1] = (rho[k - 1] + rho[k]) / 2;
-      rho[k + 2] = rho[k + 1];
-    }
-  }
-  const total = m * n;
-  const tau = Math.max(-1 + 2 * rho.reduce((a, b) => a + b, 0) + tail, 1 / Math.log10(total));
-  return total / tau;
 }
