@@ -101,10 +101,14 @@ export function declareModel(declaration: ModelDeclaration): DeclaredModel {
       const extra = declaration.generated(values, new Rng(seedOf(z)));
       return merged(values, extra, 'generated quantity');
     }, z);
-  const nameOf = (name: string, value: Node, scalar: boolean): string[] =>
-    scalar && value.length === 1
-      ? [name]
-      : Array.from({ length: value.length }, (_, i) => `${name}[${i + 1}]`);
+  const nameOf = (name: string, value: Node, scalar: boolean): string[] => {
+    if (scalar && value.length === 1) return [name];
+    const cols = declaration.parameters[name]?.shape?.[1];
+    // A matrix (row-major) is named Stan's way, `L[i,j]`, from 1.
+    return Array.from({ length: value.length }, (_, i) =>
+      cols ? `${name}[${Math.floor(i / cols) + 1},${(i % cols) + 1}]` : `${name}[${i + 1}]`,
+    );
+  };
   const scalars = new Set(blocks.filter(([, b]) => b.scalar).map(([n]) => n));
   const atZero = reported(new Float64Array(dim));
   const summaryNames = Object.entries(atZero).flatMap(([name, v]) =>

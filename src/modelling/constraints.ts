@@ -16,6 +16,10 @@ import {
   add,
   concat,
   exp,
+  log1m,
+  sqrt,
+  square,
+  tanh,
   index,
   invLogit,
   lift,
@@ -41,6 +45,8 @@ export interface ParameterBlock {
   readonly scalar: boolean;
   /** Number of unconstrained coordinates. */
   readonly free: number;
+  /** A matrix's [rows, cols] (its value is row-major, reported as `name[i,j]`); absent: a vector. */
+  readonly shape?: readonly [number, number];
   /** u [free] → value [size] and its log-Jacobian (a scalar). */
   constrain(u: Node, earlier: Record<string, Node>): { value: Node; logJacobian: Node };
   /** The inverse, in doubles: a constrained value → u (for starting points and tests). */
@@ -205,4 +211,60 @@ export function ordered(K: number): ParameterBlock {
 /** An increasing vector of K positive reals (Stan's `positive_ordered[K]`). */
 export function positiveOrdered(K: number): ParameterBlock {
   return orderedBlock(K, true);
+}
+
+/**
+ * The Cholesky factor L of a K × K correlation matrix (Stan's `cholesky_factor_corr[K]`): lower
+ * triangular, unit rows, positive diagonal, L Lᵀ a correlation matrix. Stan's transform: the
+ * K(K−1)/2 coordinates become canonical partial correlations z = tanh(u) (row by row), and
+ * row i is x_i0 = z_i0, x_ij = z_ij √(1 − Σ_{k<j} x_ik²), x_ii = √(1 − Σ_{k<i} x_ik²). The
+ * log-Jacobian, over the entries below the diagonal, is Σ log(1 − z²) + Σ_{0<j<i} ½ log(1 − Σ_{k<j} x_ik²).
+ * With `lkjCorrCholesky(L, K, eta)` as its prior; L's value is row-major, `L.at(i * K + j)`.
+ */
+export function choleskyFactorCorr(K: number): ParameterBlock {
+  checkSize(K, 'a correlation matrix size');
+  if (K < 2) throw new RangeError('a Cholesky factor of a correlation matrix needs K ≥ 2');
+  return {
+    kind: `cholesky_factor_corr[${K}]`,
+    size: K * K,
+    scalar: false,
+    shape: [K, K],
+    free: (K * (K - 1)) / 2,
+    constrain(u) {
+      const z = tanh(u);
+      let logJ: Node = sum(log1m(square(z)));
+      const zero = lift(0);
+      const cells: Node[] = [lift(1), ...Array.from({ length: K - 1 }, () => zero)];
+      let k = 0;
+      for (let i = 1; i < K; i++) {
+        const first = index(z, k++);
+        const row: Node[] = [first];
+        let sumSq: Node = square(first);
+        for (let j = 1; j < i; j++) {
+          const rest = log1m(sumSq);
+          logJ = add(logJ, mul(0.5, rest));
+          const x = mul(index(z, k++), sqrt(sub(1, sumSq)));
+          row.push(x);
+          sumSq = add(sumSq, square(x));
+        }
+        row.push(sqrt(sub(1, sumSq)));
+        for (let j = i + 1; j < K; j++) row.push(zero);
+        cells.push(...row);
+      }
+      return { value: concat(...cells), logJacobian: logJ };
+    },
+    unconstrain(x) {
+      const u = new Float64Array((K * (K - 1)) / 2);
+      let k = 0;
+      for (let i = 1; i < K; i++) {
+        let sumSq = 0;
+        for (let j = 0; j < i; j++) {
+          const v = x[i * K + j];
+          u[k++] = Math.atanh(j === 0 ? v : v / Math.sqrt(1 - sumSq));
+          sumSq += v * v;
+        }
+      }
+      return u;
+    },
+  };
 }

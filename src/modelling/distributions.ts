@@ -16,6 +16,7 @@ import {
   add,
   div,
   exp,
+  index,
   lift,
   log,
   log1m,
@@ -222,4 +223,30 @@ export function categoricalLogit(k: number, eta: Val): Node {
   if (!Number.isInteger(k) || k < 1 || k > E.length)
     throw new RangeError(`category ${k} is outside 1..${E.length}`);
   return sub(lift(E).at(k - 1), logSumExp(E));
+}
+
+/**
+ * LKJ(η) on the Cholesky factor L (K × K, row-major) of a correlation matrix: Stan's
+ * `lkj_corr_cholesky`, log p(L) = Σ_{i=1}^{K−1} (K − i − 1 + 2η − 2) log L_ii − log c_K(η), with
+ * the LKJ constant (Lewandowski, Kurowicka & Joe 2009, eq. 16)
+ * c_K(η) = Π_{k=1}^{K−1} 2^{(2η − 2 + K − k)(K − k)} B(η + (K − k − 1)/2, η + (K − k − 1)/2)^{K − k}.
+ * η = 1: uniform over correlation matrices; larger η: nearer the identity.
+ */
+export function lkjCorrCholesky(L: Val, K: number, eta: Val): Node {
+  const l = lift(L);
+  if (l.length !== K * K)
+    throw new RangeError(`lkjCorrCholesky: L has ${l.length} entries, not ${K}×${K}`);
+  let lp: Node = lift(0);
+  for (let i = 1; i < K; i++)
+    lp = add(lp, mul(add(K - i - 1, mul(2, sub(eta, 1))), log(index(l, i * K + i))));
+  let logC: Node = lift(0);
+  for (let k = 1; k < K; k++) {
+    const b = add(eta, (K - k - 1) / 2);
+    const lbetaB = sub(mul(2, lgammaOf(b)), lgammaOf(mul(2, b)));
+    logC = add(
+      logC,
+      add(mul(mul(add(mul(2, sub(eta, 1)), K - k), K - k), Math.LN2), mul(K - k, lbetaB)),
+    );
+  }
+  return sub(lp, logC);
 }

@@ -6,6 +6,7 @@ import { nuts } from '../../src/inference/nuts.js';
 import { avbInference } from '../../src/inference/variational.js';
 import * as tf from '../../src/tf.js';
 import { useBackend } from '../helpers.js';
+import { MODEL_KIT } from '../../src/inference/modelKit.js';
 
 beforeAll(() => useBackend());
 
@@ -127,4 +128,23 @@ describe('a declared model (examples/regression.mjs) against its closed-form pos
     m.sd.forEach((v, j) => expect(v / exact.sd[j]).toBeGreaterThan(0.85));
     m.sd.forEach((v, j) => expect(v / exact.sd[j]).toBeLessThan(1.15));
   }, 120_000);
+});
+
+describe('a Cholesky factor of a correlation matrix under LKJ', () => {
+  it('NUTS draws correlations with the LKJ marginals, named L[i,j]', async () => {
+    const model = MODEL_KIT.model({
+      name: 'lkj',
+      parameters: { L: MODEL_KIT.choleskyFactorCorr(3) },
+      logDensity: ({ L }) => MODEL_KIT.lkjCorrCholesky(L, 3, 2),
+    });
+    expect(model.summaryNames.slice(0, 4)).toEqual(['L[1,1]', 'L[1,2]', 'L[1,3]', 'L[2,1]']);
+    const r = await nuts(model, { chains: 4, warmup: 500, samples: 1000, seed: 4 });
+    // LKJ(2), K = 3: each correlation has (r + 1)/2 ~ Beta(2.5, 2.5), E r² = 1/6 (sd of r²
+    // 0.19). With bulk ESS above 1,500 the mean of r² has a Monte-Carlo error of about 0.005;
+    // measured on seeds 1-6 the error was at most 0.006, and 0.02 is 4 such errors.
+    const k = model.summaryNames.indexOf('L[2,1]'); // R_21 = L_21
+    const r21sq = r.draws.values.reduce((a, v) => a + v[k] ** 2, 0) / r.draws.values.length;
+    expect(Math.abs(r21sq - 1 / 6)).toBeLessThan(0.02);
+    expect(r.divergences).toBe(0);
+  }, 60_000);
 });

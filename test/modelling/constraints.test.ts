@@ -4,9 +4,19 @@ import * as c from '../../src/modelling/constraints.js';
 import type { ParameterBlock } from '../../src/modelling/constraints.js';
 import { logDetFromLu } from './logDet.js';
 
-/** The constrained coordinates a block's Jacobian is taken over (a simplex: all but the last). */
-const free = (b: ParameterBlock, v: Float64Array) =>
-  b.kind.startsWith('simplex') ? v.subarray(0, b.free) : v;
+/**
+ * The constrained coordinates a block's Jacobian is taken over: a simplex's all but the last,
+ * a Cholesky factor's entries below the diagonal (the rest follow from them).
+ */
+const free = (b: ParameterBlock, v: Float64Array) => {
+  if (b.kind.startsWith('simplex')) return v.subarray(0, b.free);
+  if (!b.shape) return v;
+  const K = b.shape[0];
+  return Float64Array.from({ length: b.free }, (_, k) => {
+    const i = Math.floor((1 + Math.sqrt(1 + 8 * k)) / 2); // row of the k-th entry below the diagonal
+    return v[i * K + (k - (i * (i - 1)) / 2)];
+  });
+};
 
 const BLOCKS: [string, ParameterBlock][] = [
   ['real', c.real()],
@@ -17,6 +27,7 @@ const BLOCKS: [string, ParameterBlock][] = [
   ['simplex', c.simplex(4)],
   ['ordered', c.ordered(3)],
   ['positive ordered', c.positiveOrdered(3)],
+  ['cholesky factor corr', c.choleskyFactorCorr(4)],
 ];
 
 describe('constraint transforms', () => {
@@ -52,6 +63,13 @@ describe('constraint transforms', () => {
     expect(Math.min(...simplex)).toBeGreaterThanOrEqual(0);
     const ord = c.ordered(3).constrain(u, {}).value.value;
     expect(ord[0] < ord[1] && ord[1] < ord[2]).toBe(true);
+    // L of a correlation matrix: lower triangular, positive diagonal, rows of unit length.
+    const l = c.choleskyFactorCorr(3).constrain(ad.lift([-30, 0.5, 30]), {}).value.value;
+    expect([l[1], l[2], l[5]]).toEqual([0, 0, 0]);
+    for (let i = 0; i < 3; i++) {
+      expect(l[i * 3 + i]).toBeGreaterThanOrEqual(0);
+      expect(l[i * 3] ** 2 + l[i * 3 + 1] ** 2 + l[i * 3 + 2] ** 2).toBeCloseTo(1, 12);
+    }
     const iv = c.vector(3, { lower: -1, upper: 4 }).constrain(u, {}).value.value;
     expect(Math.min(...iv)).toBeGreaterThanOrEqual(-1);
     expect(Math.max(...iv)).toBeLessThanOrEqual(4);
