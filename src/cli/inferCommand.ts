@@ -45,6 +45,7 @@ interface InferCliOptions {
   iterations?: number;
   contrast?: ContrastKind;
   modelBatch?: number;
+  average?: number;
   fixedIterations?: boolean;
   chains?: number;
   parallelChains?: number;
@@ -114,6 +115,11 @@ export function addInferCommand(program: Command): void {
       '--model-batch <n>',
       'avb, avb-ac: rows of each batch of 512 on which the model is evaluated (default 64)',
       positiveInt,
+    )
+    .option(
+      '--average <eta>',
+      "avb, avb-ac: q's sampler is the polynomial-decay average of its weights over about the fit's last 1/(eta + 1) (default 20; 0: its last step)",
+      nonNegativeInt,
     )
     .option(
       '--fixed-iterations',
@@ -249,10 +255,11 @@ function runConfig(spec: string, opts: InferCliOptions): InferRunConfig {
       },
       ...(opts.fixedIterations ? { stopWhenConverged: false } : {}),
       avb:
-        opts.contrast || opts.modelBatch
+        opts.contrast || opts.modelBatch || opts.average !== undefined
           ? {
               ...(opts.contrast ? { contrast: opts.contrast } : {}),
               ...(opts.modelBatch ? { modelBatch: opts.modelBatch } : {}),
+              ...(opts.average !== undefined ? { averageEta: opts.average } : {}),
             }
           : undefined,
     },
@@ -374,6 +381,8 @@ function checkOptions(o: InferCliOptions): void {
   if (o.contrast !== undefined && !uses((m) => m === 'avb-ac')) refuse('--contrast', 'avb-ac');
   if (o.modelBatch !== undefined && !uses((m) => m === 'avb' || m === 'avb-ac'))
     refuse('--model-batch', 'avb and avb-ac');
+  if (o.average !== undefined && !uses((m) => m === 'avb' || m === 'avb-ac'))
+    refuse('--average', 'avb and avb-ac');
   if (o.fixedIterations && !uses((m) => m !== 'nuts')) refuse('--fixed-iterations', 'AVB and ADVI');
   for (const [flag, v] of [
     ['--chains', o.chains],

@@ -6,7 +6,8 @@ import type { BayesianModel } from './model.js';
 /**
  * A Laplace approximation N(mode, cov) of a posterior: the mode of log p(z, data) found by
  * damped Newton steps, and the inverse of the negative Hessian there (central differences of
- * gradients, each step a tenth of the current sd estimate). Doubles; `chol` is cov's lower
+ * gradients, each step 1e-3 of the current sd estimate for gradients in doubles, a tenth for
+ * float32 tfjs ones). Doubles; `chol` is cov's lower
  * Cholesky factor, row-major `[d, d]`.
  */
 export interface LaplaceFit {
@@ -28,8 +29,13 @@ const MAX_NEWTON = 100;
  */
 export function laplaceApproximation(model: BayesianModel): LaplaceFit | string {
   const d = model.dim;
+  // Finite-difference steps as a fraction of the sd estimate: gradients in doubles are exact to
+  // ~1e-15, so a small step (1e-3 sd) has negligible rounding error and little truncation error,
+  // which a strongly coupled posterior needs (the GP of posteriordb: 0.1 sd gave an indefinite
+  // Hessian at its mode); a float32 tfjs gradient needs a step far above its rounding (0.1 sd).
+  const relative = model.logDensityAndGradient ? 1e-3 : 0.1;
   let z = new Float64Array(d);
-  let h = new Float64Array(d).fill(1e-2);
+  let h = new Float64Array(d).fill(0.1 * relative);
   let here = evaluate(model, [z]);
   if (!Number.isFinite(here.logp[0])) return 'the log density is not finite at z = 0';
   for (let it = 1; it <= MAX_NEWTON; it++) {
@@ -52,7 +58,7 @@ export function laplaceApproximation(model: BayesianModel): LaplaceFit | string 
       here = evaluate(model, [z]);
       const cov = inverseFromCholesky(damped.l, d);
       h = Float64Array.from({ length: d }, (_, i) =>
-        Math.min(1, Math.max(1e-9, 0.1 * Math.sqrt(cov[i * d + i]))),
+        Math.min(10 * relative, Math.max(1e-9, relative * Math.sqrt(cov[i * d + i]))),
       );
     }
     if (k < 0 || (decrement < 1e-8 && damped.lambda === 0)) return laplaceAt(model, z, h, it);

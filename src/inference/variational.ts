@@ -274,7 +274,9 @@ function interrupted(model: BayesianModel, began: number): VariationalResult {
  * Gaussian variational inference with reparameterisation gradients (ADVI, Kucukelbir et al.
  * 2017): `meanfield` q = N(m, diag exp(2 omega)); `fullrank` q = N(m, L L^T) with L lower
  * triangular (positive diagonal via exp). Maximises E_q[log p(z, data)] + entropy with Adam on
- * {@link fit}: a step with a non-finite loss or gradient is refused, never applied.
+ * {@link fit}: a step with a non-finite loss or gradient is refused, never applied. The q
+ * returned has the polynomial-decay average of the fit's parameters (about its last fifth):
+ * Adam at a constant rate leaves the last step's mean a few hundredths of a posterior sd off.
  *
  * ```ts
  * const r = await advi(eightSchoolsPaper(), { kind: 'meanfield', iterations: 5000, seed: 3 });
@@ -311,10 +313,12 @@ export async function advi(
   // The fit's noise and the final draws' from separate streams: a resumed fit (whose stepper
   // restores its own stream) ends with the same draws.
   const drawRng = rng.fork();
-  const stepper = new LossStepper(weights, negElbo, adam, rng.fork());
+  const stepper = new LossStepper(weights, negElbo, adam, rng.fork(), undefined, true);
   try {
     const fitted = await fitVariational(stepper, o, 'ADVI', (s) => -(s.loss ?? NaN));
     if (fitted.stopped) return interrupted(model, began);
+    // q is the average of the fit's last part (see LossStepper's averaging), not its last step.
+    stepper.useAverages();
     const { values, logW } = tf.tidy(() => {
       const eps = drawRng.normalTensor([o.samples, d]);
       const u = sample(eps);
@@ -361,6 +365,16 @@ export interface AvbInferenceOptions extends VariationalOptions {
    * start (1: constant). A smaller step at the end averages out the adversary's noise.
    */
   finalLearningRate: number;
+  /**
+   * q's sampler at the end is the polynomial-decay average of its weights with this η, over
+   * about the last 1/(η + 1) of the fit (`train/weightAverage.ts`), as GAN generators are
+   * averaged, rather than its last step, which the adversary's noise has moved; 0: no average.
+   * Averaging a network's weights over a long stretch narrows what it samples (its hidden
+   * units turn as it trains), so the window is short. Measured on posteriordb's eight schools,
+   * seeds 1-3 (worst mean error in sds, sd ratios): no average 0.14, 0.92-1.13; η = 4 0.09,
+   * 0.88-0.91; η = 20 0.07, 0.92-0.96.
+   */
+  averageEta: number;
 }
 
 /**
@@ -380,6 +394,7 @@ export const DEFAULT_AVB_INFERENCE: AvbInferenceOptions = {
   contrast: 'full',
   hidden: 128,
   finalLearningRate: 1,
+  averageEta: 20,
   samples: 4000,
   seed: 1,
 };
@@ -417,6 +432,7 @@ export async function avbInference(
       (m) => m.elbo ?? NaN,
     );
     if (fitted.stopped) return interrupted(model, began);
+    if (o.averageEta > 0) trainer.useEncoderAverages();
     const [values, logW] = tf.tidy(() => {
       const u = parts.encoder.sample(tf.zeros([o.samples, 0]), root).z;
       const logQ = avbLogQ(parts.adversary, u, o.contrast);
@@ -497,6 +513,7 @@ function avbInferenceTrainer(model: BayesianModel, o: AvbInferenceOptions, root:
         o.finalLearningRate === 1
           ? { kind: 'constant' }
           : { kind: 'linearTail', totalSteps: o.iterations, final: o.finalLearningRate },
+      ...(o.averageEta > 0 ? { averageEncoder: o.averageEta } : {}),
     },
     root.fork(),
   );

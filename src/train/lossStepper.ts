@@ -5,6 +5,7 @@ import type { AdamConfig, AdamState } from './adam.js';
 import type { Fittable, StepMetrics, StepResult } from './fit.js';
 import { scheduleFactor } from './lrSchedule.js';
 import type { LrSchedule } from './lrSchedule.js';
+import { WeightAverage } from './weightAverage.js';
 
 /** The state of a {@link LossStepper}: step, random state, Adam's moments and the weights. */
 export interface LossStepperSnapshot {
@@ -13,6 +14,8 @@ export interface LossStepperSnapshot {
   adam: AdamState;
   learningRateScale: number;
   weights: Float32Array[];
+  /** With `averaged`: the weights' running averages. */
+  averages?: Float32Array[];
 }
 
 /**
@@ -28,6 +31,7 @@ export interface LossStepperSnapshot {
 export class LossStepper implements Fittable<LossStepperSnapshot> {
   private stepCount = 0;
   private readonly opt: Adam;
+  private readonly average: WeightAverage | undefined;
 
   /**
    * @param loss builds the scalar loss from the weights, drawing its noise from `rng`; called
@@ -39,8 +43,21 @@ export class LossStepper implements Fittable<LossStepperSnapshot> {
     config: AdamConfig,
     private rng: Rng,
     private readonly schedule?: LrSchedule,
+    /**
+     * Keep polynomial-decay averages of the weights (`weightAverage.ts`), for
+     * {@link useAverages} at the end: the end of a stochastic fit fluctuates around its optimum
+     * by an amount set by the learning rate; the average does not.
+     */
+    averaged = false,
   ) {
     this.opt = new Adam(weights, config);
+    this.average = averaged ? new WeightAverage(weights) : undefined;
+  }
+
+  /** Replaces the weights by their averages (the fit's result; further steps start from them). */
+  useAverages(): void {
+    if (!this.average) throw new Error('useAverages: the stepper keeps no averages');
+    this.average.applyToWeights();
   }
 
   get completedSteps(): number {
@@ -80,6 +97,7 @@ export class LossStepper implements Fittable<LossStepperSnapshot> {
     this.opt.apply(grads);
     tf.dispose(grads);
     this.stepCount++;
+    this.average?.update(this.stepCount);
     const metrics: StepMetrics = {
       step: this.stepCount,
       klWeight: 1,
@@ -97,6 +115,7 @@ export class LossStepper implements Fittable<LossStepperSnapshot> {
       adam: { t: a.t, m: a.m.map((x) => x.slice()), v: a.v.map((x) => x.slice()) },
       learningRateScale: this.opt.learningRateScale,
       weights: this.weights.map((w) => (w.dataSync() as Float32Array).slice()),
+      ...(this.average ? { averages: this.average.values() } : {}),
     };
   }
 
@@ -106,9 +125,11 @@ export class LossStepper implements Fittable<LossStepperSnapshot> {
     this.opt.restore(s.adam);
     this.opt.learningRateScale = s.learningRateScale;
     tf.tidy(() => this.weights.forEach((w, i) => w.assign(tf.tensor(s.weights[i], w.shape))));
+    this.average?.restore(s.averages);
   }
 
   dispose(): void {
     this.opt.dispose();
+    this.average?.dispose();
   }
 }

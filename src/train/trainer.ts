@@ -7,6 +7,7 @@ import type { AdamConfig, AdamMark, AdamState } from './adam.js';
 import type { Divergence, Fittable, StepMetrics, StepResult } from './fit.js';
 import { scheduleFactor } from './lrSchedule.js';
 import type { LrSchedule } from './lrSchedule.js';
+import { WeightAverage } from './weightAverage.js';
 
 export interface TrainerConfig {
   batch: number;
@@ -22,6 +23,12 @@ export interface TrainerConfig {
   klAnnealSteps: number;
   /** Both learning rates over the run (see {@link LrSchedule}); absent: constant. */
   lrSchedule?: LrSchedule;
+  /**
+   * Keep polynomial-decay averages of the encoder's weights, with this η (`weightAverage.ts`),
+   * for {@link Trainer.useEncoderAverages} at the end: AVB's sampler as the mean of its last
+   * part, as GANs' generators are averaged, rather than its last, noisy step. Absent: none.
+   */
+  averageEncoder?: number;
 }
 
 export type { Divergence, StepMetrics, StepResult } from './fit.js';
@@ -34,6 +41,8 @@ export interface TrainerState {
   sampler: SamplerState;
   adam: { primal: AdamState; adversary: AdamState };
   learningRateScale: number;
+  /** With `averageEncoder`: the encoder weights' running averages. */
+  encoderAverages?: Float32Array[];
 }
 
 /** A weight's values by path (`encoder/net/dense0/kernel`), with its shape. */
@@ -101,6 +110,7 @@ export class Trainer implements Fittable<TrainingSnapshot> {
   private readonly adversaryWeights: tf.Variable[];
   private readonly primalOpt: Adam;
   private readonly adversaryOpt: Adam;
+  private readonly encoderAverage: WeightAverage | undefined;
 
   constructor(
     readonly parts: Parts,
@@ -116,6 +126,16 @@ export class Trainer implements Fittable<TrainingSnapshot> {
     this.adversaryWeights = parts.adversary ? [...parts.adversary.namedWeights().values()] : [];
     this.primalOpt = new Adam(this.primalWeights, config.primal);
     this.adversaryOpt = new Adam(this.adversaryWeights, config.adversary);
+    this.encoderAverage =
+      config.averageEncoder !== undefined
+        ? new WeightAverage([...parts.encoder.namedWeights().values()], config.averageEncoder)
+        : undefined;
+  }
+
+  /** Replaces the encoder's weights by their averages (the fit's result). */
+  useEncoderAverages(): void {
+    if (!this.encoderAverage) throw new Error('useEncoderAverages: averageEncoder is off');
+    this.encoderAverage.applyToWeights();
   }
 
   /** Completed iterations. */
@@ -156,6 +176,7 @@ export class Trainer implements Fittable<TrainingSnapshot> {
       tf.dispose(before.tensors);
     }
     this.stepCount++;
+    this.encoderAverage?.update(this.stepCount);
     metrics.stepMs = performance.now() - start;
     return { ok: true, metrics };
   }
@@ -242,6 +263,7 @@ export class Trainer implements Fittable<TrainingSnapshot> {
           adversary: copy(this.adversaryOpt.state()),
         },
         learningRateScale: this.primalOpt.learningRateScale,
+        ...(this.encoderAverage ? { encoderAverages: this.encoderAverage.values() } : {}),
       },
       weights: readPartWeights(this.parts),
     };
@@ -266,6 +288,7 @@ export class Trainer implements Fittable<TrainingSnapshot> {
     this.primalOpt.restore(s.state.adam.primal);
     this.adversaryOpt.restore(s.state.adam.adversary);
     this.learningRateScale = s.state.learningRateScale;
+    this.encoderAverage?.restore(s.state.encoderAverages);
   }
 
   /** Scales both optimisers' learning rates (halved at each divergence rollback). */
@@ -281,6 +304,7 @@ export class Trainer implements Fittable<TrainingSnapshot> {
   dispose(): void {
     this.primalOpt.dispose();
     this.adversaryOpt.dispose();
+    this.encoderAverage?.dispose();
   }
 }
 

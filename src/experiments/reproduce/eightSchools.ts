@@ -49,10 +49,13 @@ export const eightSchoolsReproduction: Reproduction = {
           String(ctx.seed),
           '--iterations',
           String(ctx.steps ?? ITERATIONS[ctx.budget]),
-          // The paper's estimator: every iteration, the model on the whole batch of 512.
+          // The paper's estimator: every iteration, the model on the whole batch of 512, q the
+          // sampler's last step (no average of its weights).
           '--fixed-iterations',
           '--model-batch',
           '512',
+          '--average',
+          '0',
         ],
       },
     ];
