@@ -31,12 +31,23 @@ export function addEvalCommands(program: Command): void {
     )
     .requiredOption('--run <dir>', 'run folder written by avb train')
     .option('--out <file>', 'where to write the result (default: RUN/eval.json)')
-    .option('--points <n>', 'test points to evaluate', positiveInt, 500)
+    .option(
+      '--points <n>',
+      "test points to evaluate: a random sample of the test split (see --subset-seed), or 'all'",
+      (v: string) => (v === 'all' ? Infinity : positiveInt(v)),
+      500,
+    )
     .option(
       '--skip <n>',
-      'test points to pass over first (to shard an evaluation across processes)',
+      'points of the sample to pass over first (to shard an evaluation across processes)',
       nonNegativeInt,
       0,
+    )
+    .option(
+      '--subset-seed <n>',
+      'seed of the random order the test points are taken in (the same seed: the same digits and binarisation for every model and shard)',
+      nonNegativeInt,
+      1,
     )
     .option('--ais-steps <n>', 'annealing steps', positiveInt, DEFAULT_AIS.steps)
     .option('--ais-chains <n>', 'chains per point', positiveInt, DEFAULT_AIS.chains)
@@ -87,6 +98,7 @@ export function addEvalCommands(program: Command): void {
         out?: string;
         points: number;
         skip: number;
+        subsetSeed: number;
         aisSteps: number;
         aisChains: number;
         leapfrog: number;
@@ -111,6 +123,7 @@ export function addEvalCommands(program: Command): void {
           out,
           points: opts.points,
           skip: opts.skip,
+          subsetSeed: opts.subsetSeed,
           ais: {
             steps: opts.aisSteps,
             chains: opts.aisChains,
@@ -139,7 +152,7 @@ export function addEvalCommands(program: Command): void {
         }
         const ll = result.logLikelihood;
         const lines = [
-          `AIS log-likelihood ${ll.mean.toFixed(3)} ± ${ll.stderr.toFixed(3)} nats (${ll.points} test points, ${result.seconds.toFixed(1)} s)`,
+          `AIS log-likelihood ${ll.mean.toFixed(3)} ± ${ll.stderr.toFixed(3)} nats (${ll.points} random test points of ${result.settings.of}, subset seed ${result.settings.subsetSeed}; ${result.seconds.toFixed(1)} s)`,
         ];
         const iw = result.iwae;
         if (iw)

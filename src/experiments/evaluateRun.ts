@@ -18,13 +18,20 @@ export interface EvalOptions {
   run: string;
   /** File to write the result to (default: `eval.json` in the run folder). */
   out?: string;
-  /** Test points evaluated: `points` of the test split after the first `skip` (default 0). */
-  points: number;
   /**
-   * Test points passed over first, to shard one evaluation across processes: the binarisation
-   * is drawn for the first `skip + points` examples, so shards see the points an unsharded run would.
+   * Test points evaluated: `points` of the test sample after the first `skip` (default 0), the
+   * sample being the test split in a random order drawn from `subsetSeed` (see
+   * {@link testSampleOrder}); `Infinity`: all of them.
    */
+  points: number;
+  /** Test points of the sample passed over first, to shard one evaluation across processes. */
   skip?: number;
+  /**
+   * Seed of the test sample's order (default 1). Every method and shard evaluated with the same
+   * seed sees the same digits, in the same binarisation; never "the first N" of the file, which
+   * for MNIST are the easier half.
+   */
+  subsetSeed?: number;
   ais: AisOptions;
   /** AIS start: the prior, or the encoder's Gaussian (VAE) / moment-matched Gaussian (AVB+AC). */
   start: 'prior' | 'encoder';
@@ -51,10 +58,27 @@ export interface EvalResult {
   experiment: string;
   method: string;
   split: 'test' | 'train';
-  /** `skip`: test points passed over before these (a shard of a larger evaluation). */
-  logLikelihood: { mean: number; stderr: number; points: number; skip: number; perPoint: number[] };
+  /**
+   * `skip`: test points of the sample passed over before these (a shard of a larger
+   * evaluation); `indices`: each point's index in the test split (from 0), in `perPoint`'s order.
+   */
+  logLikelihood: {
+    mean: number;
+    stderr: number;
+    points: number;
+    skip: number;
+    perPoint: number[];
+    indices: number[];
+  };
   estimator: 'ais';
-  settings: AisOptions & { start: EvalOptions['start']; seed: number; batchPoints: number };
+  settings: AisOptions & {
+    start: EvalOptions['start'];
+    seed: number;
+    subsetSeed: number;
+    /** Size of the test split the sample is drawn from. */
+    of: number;
+    batchPoints: number;
+  };
   /** Mean HMC acceptance rate. */
   acceptance: number;
   /** Mean effective sample size of each point's chain weights (1..chains). */
@@ -77,16 +101,25 @@ export async function evaluateRun(o: EvalOptions): Promise<EvalResult> {
       );
     }
     const points = Math.min(o.points, split.count - skip);
-    const rng = new Rng(o.seed);
+    const subsetSeed = o.subsetSeed ?? 1;
+    const indices = testSampleOrder(split.count, subsetSeed).slice(skip, skip + points);
     const d = exampleSize(ds);
-    const raw = split.x.subarray(0, (skip + points) * d);
-    // Binary data is evaluated on one fixed binarisation of the test points (drawn from the seed),
-    // as the authors did; real data as is.
-    const data = (
-      config.binarize && ds.kind === 'binary'
-        ? Float32Array.from(raw, (p) => (rng.uniform() < p ? 1 : 0))
-        : Float32Array.from(raw)
-    ).subarray(skip * d);
+    // The streams: the binarisation, then AIS's, one per shard (a shard's AIS noise is not that of
+    // another shard's points).
+    const root = new Rng(o.seed);
+    const binarisation = root.fork();
+    const aisStreams = root.fork();
+    for (let k = 0; k < skip; k++) aisStreams.fork();
+    const rng = aisStreams.fork();
+    // Binary data is evaluated on one fixed binarisation of the whole test split (drawn from the
+    // seed, in the split's order), as the authors did, so that every method and shard sees the
+    // same binary digits; real data as is.
+    const binary = config.binarize && ds.kind === 'binary';
+    const whole = binary
+      ? Float32Array.from(split.x, (p) => (binarisation.uniform() < p ? 1 : 0))
+      : split.x;
+    const data = new Float32Array(points * d);
+    indices.forEach((i, r) => data.set(whole.subarray(i * d, (i + 1) * d), r * d));
     const began = performance.now();
     const r = await estimateInBatches(run, data, points, ds.exampleShape, rng, o);
     const result: EvalResult = {
@@ -100,9 +133,17 @@ export async function evaluateRun(o: EvalOptions): Promise<EvalResult> {
         points,
         skip,
         perPoint: Array.from(r.perPoint),
+        indices,
       },
       estimator: 'ais',
-      settings: { ...o.ais, start: o.start, seed: o.seed, batchPoints: o.batchPoints },
+      settings: {
+        ...o.ais,
+        start: o.start,
+        seed: o.seed,
+        subsetSeed,
+        of: split.count,
+        batchPoints: o.batchPoints,
+      },
       acceptance: r.acceptance / points,
       essMean: r.essSum / points,
       seconds: 0,
@@ -181,6 +222,21 @@ async function estimateInBatches(
 }
 
 /**
+ * The order in which an evaluation takes test points: a uniformly random permutation of
+ * 0..count−1 (Fisher–Yates) drawn from `seed`, the same in every process, so that `points`
+ * after `skip` is a random sample and shards of it tile one sample.
+ */
+export function testSampleOrder(count: number, seed: number): number[] {
+  const order = Array.from({ length: count }, (_, i) => i);
+  const rng = new Rng(seed);
+  for (let i = count - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
+/**
  * One result from the shards of an evaluation (`skip` 0, then each shard starting where the last
  * ended): per-point values concatenated, the mean and standard error over all of them,
  * acceptance and ESS weighted by points, seconds summed (CPU time, not wall time).
@@ -189,11 +245,14 @@ export function mergeEvalShards(shards: EvalResult[]): EvalResult {
   const sorted = [...shards].sort((a, b) => a.logLikelihood.skip - b.logLikelihood.skip);
   let next = 0;
   for (const s of sorted) {
+    if (s.settings.subsetSeed !== sorted[0].settings.subsetSeed)
+      throw new Error('mergeEvalShards: the shards are of test samples with different seeds');
     if (s.logLikelihood.skip !== next || s.step !== sorted[0].step)
       throw new Error(`mergeEvalShards: shards do not tile the test points (gap at ${next})`);
     next += s.logLikelihood.points;
   }
   const perPoint = sorted.flatMap((s) => s.logLikelihood.perPoint);
+  const indices = sorted.flatMap((s) => s.logLikelihood.indices);
   const weighted = (f: (s: EvalResult) => number) =>
     sorted.reduce((a, s) => a + f(s) * s.logLikelihood.points, 0) / perPoint.length;
   const iwae = sorted.every((s) => s.iwae)
@@ -217,6 +276,7 @@ export function mergeEvalShards(shards: EvalResult[]): EvalResult {
       points: perPoint.length,
       skip: 0,
       perPoint,
+      indices,
     },
     acceptance: weighted((s) => s.acceptance),
     essMean: weighted((s) => s.essMean),

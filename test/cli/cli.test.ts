@@ -368,6 +368,33 @@ describe('evaluation commands', () => {
     expect(Math.abs(result.logLikelihood.mean - result.grid.mean)).toBeLessThan(0.1);
     expect(Math.abs(result.iwae.mean - result.grid.mean)).toBeLessThan(0.1);
     expect(JSON.parse(readFileSync(join(out, 'eval.json'), 'utf8'))).toEqual(result);
+    // Two shards of the same sample, in other processes: the same test points in the same
+    // order, hence the exact grid values of those points (their means average to the whole's).
+    const shards = [0, 2].map((skip) => {
+      const file = join(out, `shard-${skip}.json`);
+      const s = avb(
+        'eval',
+        '--run',
+        out,
+        '--points',
+        '2',
+        '--skip',
+        String(skip),
+        '--ais-steps',
+        '5',
+        '--iwae',
+        '0',
+        '--out',
+        file,
+      );
+      expect(s.code, s.stderr).toBe(0);
+      return JSON.parse(readFileSync(file, 'utf8')) as typeof result & {
+        logLikelihood: { indices: number[] };
+      };
+    });
+    const whole = result as typeof result & { logLikelihood: { indices: number[] } };
+    expect(shards.flatMap((s) => s.logLikelihood.indices)).toEqual(whole.logLikelihood.indices);
+    expect((shards[0].grid.mean + shards[1].grid.mean) / 2).toBeCloseTo(whole.grid.mean, 5);
   });
 
   it('eval of a folder that is not a run, or an impossible start, is a user error', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mergeEvalShards } from '../../src/experiments/evaluateRun.js';
+import { mergeEvalShards, testSampleOrder } from '../../src/experiments/evaluateRun.js';
 import type { EvalResult } from '../../src/experiments/evaluateRun.js';
 import { markdownTable, reportHtml, reportMarkdown } from '../../src/report/report.js';
 import type { ReportDoc } from '../../src/report/report.js';
@@ -51,9 +51,11 @@ function shard(skip: number, perPoint: number[], iwae: number[]): EvalResult {
       points: perPoint.length,
       skip,
       perPoint,
+      // Made-up test indices, distinct per shard.
+      indices: perPoint.map((_, i) => 100 + 10 * skip + i),
     },
     estimator: 'ais',
-    settings: {} as EvalResult['settings'],
+    settings: { subsetSeed: 1 } as EvalResult['settings'],
     acceptance: skip === 0 ? 0.6 : 0.7,
     essMean: 4,
     iwae: { mean: mean(iwae), stderr: se(iwae), samples: 50 },
@@ -70,6 +72,7 @@ describe('mergeEvalShards', () => {
     ]);
     const one = shard(0, all, [4, 5, 6, 7, 1, 2, 3]);
     expect(merged.logLikelihood.perPoint).toEqual(all);
+    expect(merged.logLikelihood.indices).toEqual([100, 101, 102, 103, 140, 141, 142]);
     expect(merged.logLikelihood.points).toBe(7);
     // Exact arithmetic on seven numbers: agreement to float64 rounding.
     expect(merged.logLikelihood.mean).toBeCloseTo(one.logLikelihood.mean, 12);
@@ -79,9 +82,27 @@ describe('mergeEvalShards', () => {
     expect(merged.seconds).toBe(10);
   });
 
-  it('refuses shards that leave a gap', () => {
+  it('refuses shards that leave a gap, or of different test samples', () => {
     expect(() => mergeEvalShards([shard(0, [1, 2], [1, 2]), shard(3, [3], [3])])).toThrow(
       /gap at 2/,
     );
+    const other = { ...shard(2, [3], [3]), settings: { subsetSeed: 2 } as EvalResult['settings'] };
+    expect(() => mergeEvalShards([shard(0, [1, 2], [1, 2]), other])).toThrow(/different seeds/);
+  });
+});
+
+describe('testSampleOrder', () => {
+  it('is a permutation fixed by its seed, uniform over positions', () => {
+    const a = testSampleOrder(10000, 1);
+    expect([...a].sort((x, y) => x - y)).toEqual(Array.from({ length: 10000 }, (_, i) => i));
+    expect(testSampleOrder(10000, 1)).toEqual(a);
+    expect(testSampleOrder(10000, 2)).not.toEqual(a);
+    // A random 2,000 of MNIST's test set: about a fifth from each fifth of the file (the first
+    // half is the easier one). Each count is Binomial-like with sd ≈ 18; ±100 is over 5 sd.
+    const first = a.slice(0, 2000);
+    for (let k = 0; k < 5; k++) {
+      const inFifth = first.filter((i) => i >= k * 2000 && i < (k + 1) * 2000).length;
+      expect(Math.abs(inFifth - 400)).toBeLessThan(100);
+    }
   });
 });
