@@ -4,6 +4,8 @@ import { loadDataset } from '../data/loadDataset.js';
 import { exampleSize } from '../data/dataset.js';
 import { AvbUserError } from '../errors.js';
 import { aisLogLikelihood } from '../eval/ais.js';
+import { bidirectionalMonteCarlo } from '../eval/bdmc.js';
+import type { BdmcResult } from '../eval/bdmc.js';
 import type { AisOptions, AisStart } from '../eval/ais.js';
 import { gridLogLikelihood } from '../eval/gridLogLikelihood.js';
 import { encoderProposal, importanceSampledLogLikelihood } from '../eval/importanceSampling.js';
@@ -39,6 +41,11 @@ export interface EvalOptions {
   iwaeSamples: number;
   /** Points per AIS batch (bounds memory: a batch holds points x chains decoder passes). */
   batchPoints: number;
+  /**
+   * Points simulated from the trained model for a bidirectional Monte Carlo check of AIS with
+   * these settings (`eval/bdmc.ts`, from the prior both ways); 0 or absent: none.
+   */
+  bdmcPoints?: number;
   seed: number;
   onProgress?: Progress;
 }
@@ -85,6 +92,8 @@ export interface EvalResult {
   essMean: number;
   iwae?: { mean: number; stderr: number; samples: number };
   grid?: { mean: number; stderr: number; note: string };
+  /** The BDMC sandwich on data simulated from the model (`bdmcPoints`). */
+  bdmc?: BdmcResult;
   seconds: number;
 }
 
@@ -155,6 +164,14 @@ export async function evaluateRun(o: EvalOptions): Promise<EvalResult> {
       x.dispose();
       result.grid = { ...meanAndStderr(g), note: 'exact up to the grid (2-D latent)' };
     }
+    if (o.bdmcPoints)
+      result.bdmc = await bidirectionalMonteCarlo(
+        run.parts.decoder,
+        config.latent,
+        o.bdmcPoints,
+        o.ais,
+        root.fork(),
+      );
     result.seconds = (performance.now() - began) / 1000;
     writeJsonAtomic(o.out ?? join(o.run, EVAL_FILE), result);
     return result;

@@ -559,4 +559,9 @@ class ModelDecoder extends Module implements Decoder {
   mean(z: tf.Tensor): tf.Tensor {
     return tf.zeros([z.shape[0], 0]);
   }
+
+  /** The data are fixed (inside the log joint): the empty x. */
+  sample(z: tf.Tensor): tf.Tensor {
+    return tf.zeros([z.shape[0], 0]);
+  }
 }

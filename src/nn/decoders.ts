@@ -15,6 +15,8 @@ export interface Decoder extends Module {
   logLikelihood(x: tf.Tensor, z: tf.Tensor): tf.Tensor1D;
   /** Mean of p(x|z) (probabilities for Bernoulli): `[n, ...exampleShape]`. */
   mean(z: tf.Tensor): tf.Tensor;
+  /** A draw x ~ p(x|z), `[n, ...exampleShape]` (data simulated from the model, e.g. for BDMC). */
+  sample(z: tf.Tensor, rng: Rng): tf.Tensor;
 }
 
 export type DecoderNet = 'mlp' | 'conv';
@@ -97,6 +99,13 @@ export class BernoulliDecoder extends Module implements Decoder {
   mean(z: tf.Tensor): tf.Tensor {
     return tf.sigmoid(this.logits(z)).reshape([z.shape[0], ...this.o.exampleShape]);
   }
+
+  sample(z: tf.Tensor, rng: Rng): tf.Tensor {
+    return tf.tidy(() => {
+      const p = this.mean(z);
+      return tf.cast(tf.less(rng.uniformTensor(p.shape), p), 'float32');
+    });
+  }
 }
 
 /** Gaussian decoder for real data: mean = net(z), one learned log-scale per value. */
@@ -124,6 +133,14 @@ export class GaussianDecoder extends Module implements Decoder {
 
   mean(z: tf.Tensor): tf.Tensor {
     return this.net.apply(z).reshape([z.shape[0], ...this.o.exampleShape]);
+  }
+
+  sample(z: tf.Tensor, rng: Rng): tf.Tensor {
+    return tf.tidy(() => {
+      const mu = this.mean(z);
+      const sd = tf.exp(this.read(this.logScale)).reshape(mu.shape.slice(1));
+      return tf.add(mu, tf.mul(sd, rng.normalTensor(mu.shape)));
+    });
   }
 }
 
@@ -171,6 +188,13 @@ export class LinearGaussianDecoder extends Module implements Decoder {
 
   mean(z: tf.Tensor): tf.Tensor {
     return this.meanFlat(z);
+  }
+
+  sample(z: tf.Tensor, rng: Rng): tf.Tensor {
+    return tf.tidy(() => {
+      const mu = this.meanFlat(z);
+      return tf.add(mu, tf.mul(rng.normalTensor(mu.shape), this.scale));
+    });
   }
 
   override dispose(): void {
