@@ -75,7 +75,15 @@ describe('avb reproduce', () => {
     }
     expect(md).toMatch(/\| AVB \+ adaptive contrast \| 32 \| \*\*\d+\.\d+\*\* ± /);
     expect(md).toContain('80.2');
-  });
+    // Published numbers in their own table; AIS bracketed by BDMC on simulated digits.
+    expect(md).toContain('## Published numbers (other conditions)');
+    expect(md).toMatch(
+      /## AIS checked: bidirectional Monte Carlo[\s\S]*\| AVB \+ adaptive contrast, 32-dim \| \d+\.\d+ \| \d+\.\d+ \| -?\d+\.\d+ ± /,
+    );
+    expect(md).toContain('adversary estimate, not a bound');
+    // Five trainings, ten AIS shards and five BDMC checks (300 steps each way) in child
+    // processes: ~100 s on a quiet 2-core machine, so a timeout far above it.
+  }, 300_000);
 
   it('eight-schools: the KL table against NUTS, the (μ, τ) figure and every draws file', () => {
     const out = join(dir, 'eight-schools');
