@@ -81,6 +81,10 @@ describe('avb reproduce', () => {
       /## AIS checked: bidirectional Monte Carlo[\s\S]*\| AVB \+ adaptive contrast, 32-dim \| \d+\.\d+ \| \d+\.\d+ \| -?\d+\.\d+ ± /,
     );
     expect(md).toContain('adversary estimate, not a bound');
+    // The 32-dim pair re-estimated with longer annealing (a tenth of quick's 300/1k/3k here).
+    expect(md).toMatch(
+      /## AIS checked: longer annealing[\s\S]*\| model \| 30 steps \| 100 steps \| 300 steps \| 30 − 300 steps \(paired\) \|/,
+    );
     // Five trainings, ten AIS shards and five BDMC checks (300 steps each way) in child
     // processes: ~100 s on a quiet 2-core machine, so a timeout far above it.
   }, 300_000);

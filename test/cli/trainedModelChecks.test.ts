@@ -108,7 +108,9 @@ describe('a trained model is checked: warnings when it learned nothing, none whe
       avb('encode', '--run', run, '--data', `npy:${squeezed}`, '--out', z),
       /has values in \[0, 0\.003922\] \(after dividing by 16\) but the run was trained on values in \[0, 1\]; put them on the training scale \(--scale\)/,
     );
-  });
+    // 5,000 training steps: ~100 s alone on this machine, up to ~1.5× that while another test
+    // file's child processes share the cores, so a timeout well above both.
+  }, 300_000);
 
   it('a model trained on floats in [0, 1] refuses a file of 0..16 counts', () => {
     const data = join(dir, 'floats.npy');
