@@ -273,7 +273,10 @@ export interface QuantitySummary {
   q50: number;
   q75: number;
   q97_5: number;
-  /** MCMC only: rank-normalised split R-hat, bulk and tail effective sample sizes (as ArviZ's `az.summary`: r_hat, ess_bulk, ess_tail). */
+  /**
+   * MCMC only: rank-normalised split R-hat, bulk and tail effective sample sizes (ArviZ's
+   * `az.summary` columns r_hat, ess_bulk and ess_tail).
+   */
   rhat?: number;
   ess?: number;
   essTail?: number;

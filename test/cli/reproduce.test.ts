@@ -78,7 +78,7 @@ describe('avb reproduce', () => {
     // Published numbers in their own table; AIS bracketed by BDMC on simulated digits.
     expect(md).toContain('## Published numbers (other conditions)');
     expect(md).toMatch(
-      /## AIS checked: bidirectional Monte Carlo[\s\S]*\| AVB \+ adaptive contrast, 32-dim \| \d+\.\d+ \| \d+\.\d+ \| -?\d+\.\d+ ± /,
+      /## AIS checked: bidirectional Monte Carlo[\s\S]*\| AVB \+ adaptive contrast, 32-dim \| \d+\.\d+ \| \d+\.\d+ \| [−-]?\d+\.\d+ ± /,
     );
     expect(md).toContain('adversary estimate, not a bound');
     // The 32-dim pair re-estimated with longer annealing (a tenth of quick's 300/1k/3k here).
