@@ -171,44 +171,24 @@ async function annealedRun(
   const target = annealingTarget(decoder, x, options.chains, L, start);
   // The chain state carries its decoder term, so each transition runs the network only at the
   // new leapfrog positions.
-  let z = tf.tidy(() => {
+  const z = tf.tidy(() => {
     const eps = rng.normalTensor([N, L]);
     return target.q0 ? tf.add(target.q0.mean, tf.mul(target.q0.std, eps)) : eps;
   });
-  let here = target.decoderTerm(z);
+  const chains = new AnnealedChains(target, z);
   const adapter = new StepSizeAdapter(n, options, frozenSteps);
-  const logW = new Float64Array(N);
-  let acceptedTotal = 0;
   for (let t = 1; t <= options.steps; t++) {
     const stepSizes = adapter.sizesFor(t);
-    const r = hmcTransition(
-      target,
-      z,
-      here,
-      betas[t],
-      betas[t] - betas[t - 1],
-      stepSizes,
-      options.leapfrog,
-      rng,
-    );
-    const incs = r.increment.dataSync();
-    const acc = r.accepted.dataSync();
-    tf.dispose([r.increment, r.accepted, z, here.ll, here.grad]);
-    z = r.next;
-    here = r.nextEval;
-    for (let c = 0; c < N; c++) {
-      logW[c] += incs[c];
-      acceptedTotal += acc[c];
-    }
+    const acc = chains.step(betas[t], betas[t] - betas[t - 1], stepSizes, options.leapfrog, rng);
     adapter.update(acc);
     onProgress?.(t, options.steps);
     if (t % 20 === 0) await yieldToEventLoop();
   }
-  tf.dispose([z, here.ll, here.grad]);
+  chains.dispose();
   target.dispose();
   return {
-    ...summariseWeights(logW, n, options.chains),
-    acceptance: acceptedTotal / (N * options.steps),
+    ...summariseWeights(chains.logW, n, options.chains),
+    acceptance: chains.acceptedTotal / (N * options.steps),
     stepSizes: adapter.used,
     seconds: (performance.now() - began) / 1000,
   };
@@ -283,6 +263,52 @@ function annealingTarget(
       tf.add(tf.mul(gradLogQ0(z), 1 - beta), tf.mul(tf.sub(e.grad, z), beta)),
     dispose: () => tf.dispose([xs, ...(q0 ? [q0.mean, q0.std] : [])]),
   };
+}
+
+/**
+ * The state of a batch of annealing chains, forward or reverse: positions with their decoder
+ * terms, the log weights accumulated in float64 and the accepted transitions.
+ */
+class AnnealedChains {
+  readonly logW: Float64Array;
+  acceptedTotal = 0;
+  private here: Evaluated;
+
+  constructor(
+    private readonly target: AnnealingTarget,
+    private z: tf.Tensor,
+  ) {
+    this.logW = new Float64Array(z.shape[0]);
+    this.here = target.decoderTerm(z);
+  }
+
+  /**
+   * Adds dBeta (log p(z) + log p(x|z) - log q0(z)) at the current state to each log weight, then
+   * one HMC transition at `beta`; returns each chain's acceptance (0 or 1).
+   */
+  step(
+    beta: number,
+    dBeta: number,
+    stepSizes: Float64Array,
+    leapfrog: number,
+    rng: Rng,
+  ): Float32Array {
+    const r = hmcTransition(this.target, this.z, this.here, beta, dBeta, stepSizes, leapfrog, rng);
+    const incs = r.increment.dataSync();
+    const acc = r.accepted.dataSync() as Float32Array;
+    tf.dispose([r.increment, r.accepted, this.z, this.here.ll, this.here.grad]);
+    this.z = r.next;
+    this.here = r.nextEval;
+    for (let c = 0; c < this.logW.length; c++) {
+      this.logW[c] += incs[c];
+      this.acceptedTotal += acc[c];
+    }
+    return acc;
+  }
+
+  dispose(): void {
+    tf.dispose([this.z, this.here.ll, this.here.grad]);
+  }
 }
 
 /**
@@ -448,49 +474,30 @@ export async function reverseAisLogLikelihood(
   const L = latentDim;
   const betas = annealingSchedule(options.steps, options.schedule);
   const target = annealingTarget(decoder, x, options.chains, L, { kind: 'prior' });
-  let z: tf.Tensor = tf.tidy(() =>
-    tf.tile(tf.tensor2d(posteriorSample, [n, L]), [options.chains, 1]),
+  const chains = new AnnealedChains(
+    target,
+    tf.tidy(() => tf.tile(tf.tensor2d(posteriorSample, [n, L]), [options.chains, 1])),
   );
-  let here = target.decoderTerm(z);
-  const logW = new Float64Array(N);
   const sizes = new Float64Array(N);
-  let acceptedTotal = 0;
   for (let t = options.steps; t >= 1; t--) {
     // The weight f_{t-1}(z) - f_t(z) at z ~ f_t, then a transition leaving f_{t-1} invariant
-    // (the forward run's transition at step t - 1, with its step size; none at the prior).
+    // with the forward run's step size there (at the prior, t = 1, the transition changes no
+    // weight: it takes the first step's size).
     sizes.fill(stepSizes[Math.max(t - 2, 0)]);
-    const r = hmcTransition(
-      target,
-      z,
-      here,
-      betas[t - 1],
-      -(betas[t] - betas[t - 1]),
-      sizes,
-      options.leapfrog,
-      rng,
-    );
-    const incs = r.increment.dataSync();
-    const acc = r.accepted.dataSync();
-    tf.dispose([r.increment, r.accepted, z, here.ll, here.grad]);
-    z = r.next;
-    here = r.nextEval;
-    for (let c = 0; c < N; c++) {
-      logW[c] += incs[c];
-      acceptedTotal += acc[c];
-    }
+    chains.step(betas[t - 1], -(betas[t] - betas[t - 1]), sizes, options.leapfrog, rng);
     onProgress?.(options.steps - t + 1, options.steps);
     if (t % 20 === 0) await yieldToEventLoop();
   }
-  tf.dispose([z, here.ll, here.grad]);
+  chains.dispose();
   target.dispose();
   // log p(x) ≤ −log mean_k w_k in expectation: the negated log-mean-exp, per point.
-  const s = summariseWeights(logW, n, options.chains);
+  const s = summariseWeights(chains.logW, n, options.chains);
   const perPoint = s.perPoint.map((v) => -v);
   return {
     ...s,
     perPoint,
     ...meanAndStderr(perPoint),
-    acceptance: acceptedTotal / (N * options.steps),
+    acceptance: chains.acceptedTotal / (N * options.steps),
     stepSizes,
     seconds: (performance.now() - began) / 1000,
   };

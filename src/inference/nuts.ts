@@ -5,7 +5,7 @@ import { yieldToEventLoop } from '../yieldToEventLoop.js';
 import { preconditionedTarget } from './laplace.js';
 import type { LaplaceFit } from './laplace.js';
 import type { BayesianModel, Draws } from './model.js';
-import { essBulk, essTail, rankNormalizedRhat } from '../math/mcmcDiagnostics.js';
+import { chainDiagnostics } from '../math/mcmcDiagnostics.js';
 
 export interface NutsOptions {
   chains: number;
@@ -267,15 +267,8 @@ function chainRng(seed: number, index: number): Rng {
 
 /** The options a chain needs, without the functions (they do not cross to a worker). */
 function plainOptions(o: NutsOptions): ChainOptions {
-  return {
-    chains: o.chains,
-    warmup: o.warmup,
-    samples: o.samples,
-    targetAccept: o.targetAccept,
-    maxTreeDepth: o.maxTreeDepth,
-    precondition: o.precondition,
-    seed: o.seed,
-  };
+  const { onProgress: _p, persistence: _s, pool: _q, ...settings } = o;
+  return settings;
 }
 
 /**
@@ -337,10 +330,12 @@ function pooled(
   const stepSizes = chains.map((ch) => ch.stepSize);
   const divergences = chains.reduce((a, ch) => a + ch.divergences, 0);
   const names = model.summaryNames;
-  const of = (k: number) => perChain.map((ch) => ch.map((v) => v[k]));
-  const rhat = names.map((_, k) => rankNormalizedRhat(of(k)));
-  const ess = names.map((_, k) => essBulk(of(k)));
-  const tailEss = names.map((_, k) => essTail(of(k)));
+  const diagnostics = names.map((_, k) =>
+    chainDiagnostics(perChain.map((ch) => ch.map((v) => v[k]))),
+  );
+  const rhat = diagnostics.map((q) => q.rhat);
+  const ess = diagnostics.map((q) => q.essBulk);
+  const tailEss = diagnostics.map((q) => q.essTail);
   return {
     status: 'completed',
     draws: {

@@ -38,12 +38,31 @@ export function splitRhat(chains: number[][]): number {
  */
 export function rankNormalizedRhat(chains: number[][]): number {
   const split = splitChains(chains);
+  return rankRhatOf(split, normalScores(split));
+}
+
+/** {@link rankNormalizedRhat} of split chains whose bulk normal scores are already known. */
+function rankRhatOf(split: number[][], scores: number[][]): number {
   const all = split.flat().sort((a, b) => a - b);
   const h = all.length / 2;
   // As numpy's median: the mean of the middle two, so that they tie once folded.
   const median = all.length % 2 ? all[Math.floor(h)] : (all[h - 1] + all[h]) / 2;
   const folded = split.map((c) => c.map((v) => Math.abs(v - median)));
-  return Math.max(rhatOf(normalScores(split)), rhatOf(normalScores(folded)));
+  return Math.max(rhatOf(scores), rhatOf(normalScores(folded)));
+}
+
+/**
+ * The three figures a sampler reports per quantity: {@link rankNormalizedRhat},
+ * {@link essBulk} and {@link essTail}, the split chains and their normal scores computed once.
+ */
+export function chainDiagnostics(chains: number[][]): {
+  rhat: number;
+  essBulk: number;
+  essTail: number;
+} {
+  const split = splitChains(chains);
+  const scores = normalScores(split);
+  return { rhat: rankRhatOf(split, scores), essBulk: essOf(scores), essTail: essTail(chains) };
 }
 
 /**
@@ -84,7 +103,13 @@ function essOf(chains: number[][]): number {
   if (n < 4) return NaN;
   const flat = chains.flat();
   if (flat.some((v) => !Number.isFinite(v))) return NaN;
-  if (Math.max(...flat) - Math.min(...flat) < 1e-15) return m * n;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of flat) {
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  if (hi - lo < 1e-15) return m * n;
   const means = chains.map((c) => c.reduce((a, b) => a + b, 0) / n);
   const centred = chains.map((c, i) => c.map((v) => v - means[i]));
   // Mean over chains of the (biased, divisor n) autocovariance at lag t.
