@@ -134,7 +134,8 @@ async function writePlot(out: string, r: MethodResult): Promise<void> {
   const d = r.draws;
   if (d.chain) {
     const names = d.names.slice(0, TRACED);
-    const chains = Math.max(...d.chain) + 1;
+    // A reduce, not Math.max(...): a long run has more draws than a call takes arguments.
+    const chains = d.chain.reduce((a, c) => Math.max(a, c), 0) + 1;
     const traces = names.map((_, q) =>
       Array.from({ length: chains }, (_, c) =>
         d.values.filter((_, i) => d.chain![i] === c).map((v) => v[q]),
