@@ -21,11 +21,22 @@ export const MLP_PARTS: ConfigOverrides = {
 let mnist: ReturnType<typeof loadDataset> | undefined;
 const loadMnist = () => (mnist ??= loadDataset('mnist'));
 
+/** Runs one timed step `step` (e.g. under a profiler) and resolves when it is done. */
+export type TimedStep = (step: () => void | Promise<void>) => Promise<void>;
+
+/** Runs the step bare. */
+const bare: TimedStep = async (step) => {
+  await step();
+};
+
 export interface CaseSpec {
   name: string;
   description: string;
-  /** Runs `iterations` steps and returns per-step milliseconds. */
-  run: (iterations: number) => Promise<number[]>;
+  /**
+   * Runs `iterations` steps and returns per-step milliseconds. `timed`, when given, runs each
+   * timed step (the profiler wraps it in `tf.profile`); warm-up steps run bare.
+   */
+  run: (iterations: number, timed?: TimedStep) => Promise<number[]>;
 }
 
 function trainerCase(
@@ -38,8 +49,7 @@ function trainerCase(
   return {
     name,
     description,
-    // eslint-disable-next-line @typescript-eslint/require-await -- cases are async; this one needs no await
-    run: async (iterations) => {
+    run: async (iterations, timed = bare) => {
       const config = resolveConfig(overrides, {
         experiment,
         ...(experiment === 'mnist' ? { latent: 32 } : {}),
@@ -70,7 +80,9 @@ function trainerCase(
       const times: number[] = [];
       for (let i = 0; i < iterations; i++) {
         const t0 = performance.now();
-        if (!trainer.step().ok) throw new Error(`bench ${name} diverged`);
+        await timed(() => {
+          if (!trainer.step().ok) throw new Error(`bench ${name} diverged`);
+        });
         times.push(performance.now() - t0);
       }
       trainer.dispose();
@@ -113,7 +125,9 @@ export const CASES: CaseSpec[] = [
     name: 'ais-transition',
     description:
       'one AIS transition (HMC, 10 leapfrog steps) for 500 points x 8 chains, MLP decoder 32-300-300-784',
-    run: async (iterations) => {
+    // `timed` wraps the whole AIS run (its set-up and first transitions too: AIS has no step
+    // function to wrap one by one).
+    run: async (iterations, timed = bare) => {
       const config = resolveConfig(MLP_PARTS, { experiment: 'mnist', method: 'vae', latent: 32 });
       const ds = loadMnist();
       const parts = buildParts(config, ds, new Rng(1));
@@ -125,20 +139,22 @@ export const CASES: CaseSpec[] = [
       // the first transition are left out, as the PyTorch script's 3 warm-up steps are.
       const times: number[] = [];
       let last = 0;
-      await aisLogLikelihood(
-        parts.decoder,
-        x,
-        32,
-        // The transition alone: a fixed step size (the pilot pass would be timed too).
-        { ...DEFAULT_AIS, steps: iterations + 2, adapt: 'global' },
-        new Rng(1),
-        { kind: 'prior' },
-        (t) => {
-          const now = performance.now();
-          if (t > 2) times.push(now - last);
-          last = now;
-        },
-      );
+      await timed(async () => {
+        await aisLogLikelihood(
+          parts.decoder,
+          x,
+          32,
+          // The transition alone: a fixed step size (the pilot pass would be timed too).
+          { ...DEFAULT_AIS, steps: iterations + 2, adapt: 'global' },
+          new Rng(1),
+          { kind: 'prior' },
+          (t) => {
+            const now = performance.now();
+            if (t > 2) times.push(now - last);
+            last = now;
+          },
+        );
+      });
       x.dispose();
       disposeParts(parts);
       return times;

@@ -42,6 +42,27 @@ export interface NativeBlas {
   ): void;
   /** out[j] = sum over i < rows of x[i d + j]: a reduction over leading axes. */
   sumRows(x: Float32Array, rows: number, d: number, out: Float32Array): void;
+  /** out[at] = sum of x[i]² (a gradient's squared norm). */
+  sumSquares(x: Float32Array, out: Float32Array, at: number): void;
+  /** y = x > 0 ? x : alpha x; with `dy`, its gradient into `y`: x > 0 ? dy : alpha dy. */
+  leakyRelu(x: Float32Array, alpha: number, y: Float32Array, dy?: Float32Array): void;
+  /**
+   * Element-wise into `y`: op 0 softplus(x), 1 its gradient dy sigmoid(x), 2 elu(x), 3 elu's
+   * gradient from its output x: x > 0 ? dy : dy (x + 1). Vectorised (16 lanes on AVX-512).
+   */
+  unary(op: 0 | 1 | 2 | 3, x: Float32Array, y: Float32Array, dy?: Float32Array): void;
+  /**
+   * The Bernoulli log-likelihood of x under logits l, both `[rows, d]`: per row into `out`
+   * `[rows]`, or with `dy` `[rows]` its gradient in the logits into `out` `[rows, d]`.
+   */
+  bernoulli(
+    x: Float32Array,
+    l: Float32Array,
+    out: Float32Array,
+    rows: number,
+    d: number,
+    dy?: Float32Array,
+  ): void;
   setThreads(n: number): void;
   /** `config|core|threads` as OpenBLAS reports them. */
   info(): string;

@@ -10,10 +10,13 @@ import { conv2DPatch } from './kernels/conv2D.js';
 import { conv2DBackpropFilterPatch } from './kernels/conv2DBackpropFilter.js';
 import { conv2DBackpropInputPatch } from './kernels/conv2DBackpropInput.js';
 import { identityPatch } from './kernels/identity.js';
+import { leakyReluGradPatch, leakyReluPatch } from './kernels/leakyRelu.js';
 import type { KernelPatch } from './kernels/kit.js';
 import { BACKEND, captureStock } from './kernels/kit.js';
-import { softplusPatch } from './kernels/softplus.js';
+import { softplusGradPatch, softplusPatch } from './kernels/softplus.js';
+import { eluGradPatch, eluPatch } from './kernels/elu.js';
 import { sumPatch } from './kernels/sum.js';
+import { sumSquaresPatch } from './kernels/sumSquares.js';
 
 /**
  * Kernels avb adds to, or replaces in, TensorFlow.js's wasm backend.
@@ -37,6 +40,11 @@ import { sumPatch } from './kernels/sum.js';
  *   `Cast` to bool wraps values into a byte (-2.2 gives 254, 256 gives false); we compute x != 0.
  * - `Softplus` runs scalar libm code (~10x XNNPACK's sigmoid). Where WebAssembly SIMD is
  *   available we run our own 4-lane version (./simd/) on the backend's heap.
+ * - `LeakyRelu` is a scalar loop and its gradient three more; a gradient's squared norm (read
+ *   back each step) was Square then a Sum that adds one value at a time. One pass each, in the
+ *   native addon where it is loaded (`nn/activations.ts`, `train/squaredNorm.ts` call them).
+ * - Where the native addon is loaded, `Softplus` (and its gradient, one kernel), `Elu`,
+ *   `EluGrad` and the fused Bernoulli log-likelihood run there, vectorised for the CPU.
  *
  * The replacements are registered in tfjs's kernel registry (the extension point tfjs itself
  * uses), composed from the stock wasm kernels, and tested against the cpu backend.
@@ -53,6 +61,12 @@ export const WASM_KERNEL_PATCHES: KernelPatch[] = [
   castPatch,
   sumPatch,
   softplusPatch,
+  softplusGradPatch,
+  eluPatch,
+  eluGradPatch,
+  leakyReluPatch,
+  leakyReluGradPatch,
+  sumSquaresPatch,
   bernoulliLogLikelihoodPatch,
   bernoulliLogLikelihoodGradPatch,
   adamUpdatePatch,

@@ -1,5 +1,6 @@
 import * as tf from '../tf.js';
 import type { Rng } from '../random/rng.js';
+import { leakyRelu, softplus } from './activations.js';
 import { Module, glorotUniform } from './module.js';
 
 /** Nonlinearities a part can be built with, by name. */
@@ -13,9 +14,9 @@ export function activate(x: tf.Tensor, a: Activation): tf.Tensor {
     case 'relu':
       return tf.relu(x);
     case 'leakyRelu':
-      return tf.leakyRelu(x, 0.2);
+      return leakyRelu(x, 0.2);
     case 'softplus':
-      return tf.softplus(x);
+      return softplus(x);
     case 'tanh':
       return tf.tanh(x);
     case 'linear':

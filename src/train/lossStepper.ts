@@ -5,6 +5,7 @@ import type { AdamConfig, AdamState } from './adam.js';
 import type { Fittable, StepMetrics, StepResult } from './fit.js';
 import { scheduleFactor } from './lrSchedule.js';
 import type { LrSchedule } from './lrSchedule.js';
+import { squaredNorm } from './squaredNorm.js';
 import { WeightAverage } from './weightAverage.js';
 
 /** The state of a {@link LossStepper}: step, random state, Adam's moments and the weights. */
@@ -83,9 +84,7 @@ export class LossStepper implements Fittable<LossStepperSnapshot> {
         grads: this.weights.map((w) => tf.keep(r.grads[w.name])),
       };
     });
-    const check = tf.tidy(() =>
-      tf.concat([value.reshape([1]), tf.stack(grads.map((g) => tf.sum(tf.square(g))))]),
-    );
+    const check = tf.tidy(() => tf.concat([value.reshape([1]), tf.stack(grads.map(squaredNorm))]));
     const all = check.dataSync();
     tf.dispose([check, value]);
     const bad = all.findIndex((v) => !Number.isFinite(v));

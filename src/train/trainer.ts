@@ -6,6 +6,7 @@ import { Adam } from './adam.js';
 import type { AdamConfig, AdamMark, AdamState } from './adam.js';
 import type { Divergence, Fittable, StepMetrics, StepResult } from './fit.js';
 import { scheduleFactor } from './lrSchedule.js';
+import { squaredNorm } from './squaredNorm.js';
 import type { LrSchedule } from './lrSchedule.js';
 import { WeightAverage } from './weightAverage.js';
 
@@ -219,9 +220,7 @@ export class Trainer implements Fittable<TrainingSnapshot> {
     x.dispose();
     const gradList = weights.map((w) => grads[w.name]);
     // One read-back per update: the losses and metrics, then each gradient's squared norm.
-    const readBack = tf.tidy(() =>
-      tf.concat([packed!, tf.stack(gradList.map((g) => tf.sum(tf.square(g))))]),
-    );
+    const readBack = tf.tidy(() => tf.concat([packed!, tf.stack(gradList.map(squaredNorm))]));
     const all = readBack.dataSync();
     readBack.dispose();
     packed!.dispose();
