@@ -20,10 +20,21 @@ const benchDir = join(here, '..', '..', 'bench');
 const iterations = Number(process.env.AVB_BENCH_STEPS ?? 20);
 /** avb / PyTorch alternations per case. */
 const rounds = Number(process.env.AVB_BENCH_ROUNDS ?? 2);
-/** Threads on both sides: 1 by default (the wasm backend's own kernels use one thread). */
-const torchThreads = Number(process.env.AVB_TORCH_THREADS ?? 1);
-/** Cases also timed with 2 threads on both sides (avb: OpenBLAS's threads; PyTorch: its own). */
-const twoThreadCases = (process.env.AVB_BENCH_TWO_THREADS ?? 'avb-mlp').split(',').filter(Boolean);
+/**
+ * The thread axis: every case is timed at each of these thread counts, the same on both sides
+ * (avb: `AVB_THREADS`; PyTorch: its own, OpenBLAS's and OpenMP's). Default 1 and the machine's
+ * cores, so a bigger machine shows the scaling against PyTorch's.
+ */
+const threadAxis = (process.env.AVB_BENCH_THREADS ?? `1,${cpus().length}`)
+  .split(',')
+  .map(Number)
+  .filter((n, i, all) => Number.isInteger(n) && n >= 1 && all.indexOf(n) === i);
+if (threadAxis.length === 0) {
+  process.stderr.write('AVB_BENCH_THREADS: give thread counts, e.g. 1,2,4\n');
+  process.exit(2);
+}
+/** Threads of the calibration (one 1024³ sgemm a side): the axis's first. */
+const torchThreads = threadAxis[0];
 /** PyTorch's sgemm below this fraction of OpenBLAS's speed through avb's addon: warn. */
 const SLOW_REFERENCE = 0.7;
 
@@ -141,12 +152,7 @@ const calibration = calibrate();
 const rows: Record<string, unknown>[] = [];
 let backend: unknown;
 const selected = CASES.filter((k) => only.length === 0 || only.includes(k.name));
-const plan = [
-  ...selected.map((c) => ({ c, threads: torchThreads })),
-  ...selected
-    .filter((c) => twoThreadCases.includes(c.name) && torchThreads !== 2)
-    .map((c) => ({ c, threads: 2 })),
-];
+const plan = threadAxis.flatMap((threads) => selected.map((c) => ({ c, threads })));
 for (const { c, threads } of plan) {
   // avb and PyTorch alternate, `rounds` times each: slow drifts of the machine (other load,
   // clock) then reach both sides, and the medians are taken over all rounds.
@@ -178,7 +184,7 @@ for (const { c, threads } of plan) {
     t.error || !t.timesMs?.length
       ? undefined
       : [Math.min(...t.timesMs), Math.max(...t.timesMs)].map((v) => Number(v.toFixed(2)));
-  const label = threads === torchThreads ? c.name : `${c.name}@${threads}t`;
+  const label = threads === 1 ? c.name : `${c.name}@${threads}t`;
   const row = {
     case: label,
     threads,
@@ -254,7 +260,7 @@ const result = {
   backend,
   stepsPerCase: iterations,
   rounds,
-  threads: torchThreads,
+  threads: threadAxis,
   calibration,
   rows,
 };

@@ -4,6 +4,7 @@
 // node-gyp download); when it cannot be built, avb runs XNNPACK's kernels instead.
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <node_api.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -208,45 +209,83 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
 // chain of dependent additions (4 cycles each); 32 lanes let the CPU add whole vectors a cycle.
 #define SUM_LANES 32
 
+// ---------------------------------------------------------------------------------------------
+// Element-wise work on several cores: a kernel's range of units (values, or rows) is cut into
+// one contiguous chunk per thread, each chunk run by a fresh thread and the first by the caller.
+// A thread costs ~30-60 us to start and join (measured here), so only ranges worth well over that are split
+// (`minPerThread` units each); nothing waits or spins between kernels (OpenBLAS's own threads
+// keep the cores to themselves during products).
+
+#define MAX_SPLIT 64
+
+typedef void (*RangeFn)(void *job, size_t from, size_t to, int chunk);
+
+typedef struct {
+  RangeFn fn;
+  void *job;
+  size_t from, to;
+  int chunk;
+} Chunk;
+
+static void *runChunk(void *p) {
+  Chunk *c = (Chunk *)p;
+  c->fn(c->job, c->from, c->to, c->chunk);
+  return NULL;
+}
+
+// Runs fn(job, from, to, chunk) over [0, units) in at most maxThreads chunks (chunk boundaries
+// multiples of `align` units); returns the number of chunks.
+static int parallelRange(size_t units, size_t minPerThread, size_t align, RangeFn fn, void *job) {
+  size_t t = (size_t)maxThreads;
+  if (t > units / minPerThread) t = units / minPerThread;
+  if (t > MAX_SPLIT) t = MAX_SPLIT;
+  if (t <= 1) {
+    fn(job, 0, units, 0);
+    return 1;
+  }
+  Chunk chunks[MAX_SPLIT];
+  pthread_t ids[MAX_SPLIT];
+  int started[MAX_SPLIT] = {0};
+  for (size_t i = 0; i < t; i++) {
+    size_t from = i == 0 ? 0 : (units * i / t) / align * align;
+    size_t to = i == t - 1 ? units : (units * (i + 1) / t) / align * align;
+    chunks[i] = (Chunk){fn, job, from, to, (int)i};
+  }
+  for (size_t i = 1; i < t; i++) started[i] = pthread_create(&ids[i], NULL, runChunk, &chunks[i]) == 0;
+  runChunk(&chunks[0]);
+  for (size_t i = 1; i < t; i++) {
+    if (started[i])
+      pthread_join(ids[i], NULL);
+    else
+      runChunk(&chunks[i]);  // no thread to be had: run it here
+  }
+  return (int)t;
+}
+
+// Units per thread before a range is split: cheap kernels (a compare, a multiply-add) are bound
+// by memory and pay only on large tensors; the transcendental ones cost ~1 ns a value.
+#define CHEAP_PER_THREAD (1u << 19)
+#define COSTLY_PER_THREAD (1u << 17)
+
+VECTOR_CLONES
+static float sumKernel(const float *x, size_t n) {
+  float lanes[SUM_LANES] = {0};
+  size_t i = 0;
+  for (; i + SUM_LANES <= n; i += SUM_LANES)
+    for (int l = 0; l < SUM_LANES; l++) lanes[l] += x[i + l];
+  float total = 0;
+  for (int l = 0; l < SUM_LANES; l++) total += lanes[l];
+  for (; i < n; i++) total += x[i];
+  return total;
+}
+
 VECTOR_CLONES
 static void sumRowsKernel(const float *x, int32_t rows, int32_t d, float *out) {
   memset(out, 0, (size_t)d * sizeof(float));
-  if (d == 1) {
-    float lanes[SUM_LANES] = {0};
-    int32_t i = 0;
-    for (; i + SUM_LANES <= rows; i += SUM_LANES)
-      for (int l = 0; l < SUM_LANES; l++) lanes[l] += x[i + l];
-    float total = 0;
-    for (int l = 0; l < SUM_LANES; l++) total += lanes[l];
-    for (; i < rows; i++) total += x[i];
-    out[0] = total;
-    return;
-  }
   for (int32_t i = 0; i < rows; i++) {
     const float *row = x + (size_t)i * d;
     for (int32_t j = 0; j < d; j++) out[j] += row[j];
   }
-}
-
-// sumRows(x, rows, d, out): out[j] = sum_i x[i d + j], the reduction over leading axes that
-// every bias gradient is (tfjs-backend-wasm transposes such a reduction before summing), and
-// with d = 1 a whole tensor's sum (every gradient's squared norm, each step).
-static napi_value SumRows(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int32_t rows, d;
-  CHECK(napi_get_value_int32(env, argv[1], &rows));
-  CHECK(napi_get_value_int32(env, argv[2], &d));
-  float *x, *out;
-  size_t lx, lo;
-  if (argc != 4 || !floats(env, argv[0], &x, &lx) || !floats(env, argv[3], &out, &lo) ||
-      rows < 0 || d < 1 || lx < (size_t)rows * d || lo < (size_t)d) {
-    napi_throw_range_error(env, NULL, "avb_blas.sumRows: bad arguments");
-    return NULL;
-  }
-  sumRowsKernel(x, rows, d, out);
-  return NULL;
 }
 
 VECTOR_CLONES
@@ -259,24 +298,6 @@ static float sumSquaresKernel(const float *x, size_t n) {
   for (int l = 0; l < SUM_LANES; l++) total += lanes[l];
   for (; i < n; i++) total += x[i] * x[i];
   return total;
-}
-
-// sumSquares(x, out, at): out[at] = sum_i x[i]^2 in one pass (a gradient's squared norm, read
-// back each step to refuse a non-finite step), without the squared copy.
-static napi_value SumSquares(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int32_t at;
-  float *x, *out;
-  size_t lx, lo;
-  if (argc != 3 || !floats(env, argv[0], &x, &lx) || !floats(env, argv[1], &out, &lo) ||
-      napi_get_value_int32(env, argv[2], &at) != napi_ok || at < 0 || (size_t)at >= lo) {
-    napi_throw_range_error(env, NULL, "avb_blas.sumSquares: bad arguments");
-    return NULL;
-  }
-  out[at] = sumSquaresKernel(x, lx);
-  return NULL;
 }
 
 VECTOR_CLONES
@@ -296,29 +317,6 @@ static void leakyReluGradKernel(const float *restrict x, const float *restrict d
     float g = dy[i];
     dx[i] = x[i] > 0 ? g : alpha * g;
   }
-}
-
-// leakyRelu(x, alpha, y): y = x > 0 ? x : alpha x. With dy given, leakyRelu(x, alpha, dx, dy):
-// its gradient dx = x > 0 ? dy : alpha dy (tfjs composes it of Greater, Multiply and Select,
-// three passes and two temporaries, each a scalar loop on the wasm backend).
-static napi_value LeakyRelu(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  double alpha;
-  float *x, *y, *dy = NULL;
-  size_t lx, ly, ldy = 0;
-  if ((argc != 3 && argc != 4) || !floats(env, argv[0], &x, &lx) ||
-      napi_get_value_double(env, argv[1], &alpha) != napi_ok || !floats(env, argv[2], &y, &ly) ||
-      ly != lx || (argc == 4 && (!floats(env, argv[3], &dy, &ldy) || ldy != lx))) {
-    napi_throw_range_error(env, NULL, "avb_blas.leakyRelu: bad arguments");
-    return NULL;
-  }
-  if (dy)
-    leakyReluGradKernel(x, dy, (float)alpha, y, lx);
-  else
-    leakyReluKernel(x, (float)alpha, y, lx);
-  return NULL;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -422,6 +420,175 @@ static void bernoulliGradKernel(const float *restrict x, const float *restrict l
   }
 }
 
+// One Adam update (m' = m b1 + g c1, v' = v b2 + g^2 c2, w' = w - m' alpha / (sqrt(v') + eps)),
+// the float32 operations of train/adam.ts in its order: the addon is compiled without
+// contracting multiply-adds (-ffp-contract=off), so the results are the per-op values exactly.
+VECTOR_CLONES
+static void adamKernel(const float *restrict w, const float *restrict g, const float *restrict m,
+                       const float *restrict v, float *restrict wo, float *restrict mo,
+                       float *restrict vo, size_t n, const float *k) {
+  const float alpha = k[0], b1 = k[1], c1 = k[2], b2 = k[3], c2 = k[4], eps = k[5];
+  for (size_t i = 0; i < n; i++) {
+    float gi = g[i];
+    float mi = m[i] * b1 + gi * c1;
+    float vi = v[i] * b2 + (gi * gi) * c2;
+    mo[i] = mi;
+    vo[i] = vi;
+    wo[i] = w[i] - (mi * alpha) / (sqrtf(vi) + eps);
+  }
+}
+
+enum {
+  OP_SOFTPLUS,
+  OP_SOFTPLUS_GRAD,
+  OP_ELU,
+  OP_ELU_GRAD,
+  OP_LEAKY,
+  OP_LEAKY_GRAD,
+  OP_SUM,
+  OP_SUM_SQUARES,
+  OP_BERNOULLI,
+  OP_BERNOULLI_GRAD,
+  OP_ADAM,
+};
+
+// One element-wise kernel call: its operands, and a partial result per chunk for reductions.
+typedef struct {
+  int op;
+  const float *x, *l, *dy;
+  float *y;
+  float alpha;
+  int32_t d;
+  float partial[MAX_SPLIT];
+  const float *adam[4];  // w, g, m, v
+  float *adamOut[3];     // w', m', v'
+  float adamK[6];        // alpha, b1, c1, b2, c2, eps
+} Job;
+
+static void runJob(void *p, size_t from, size_t to, int chunk) {
+  Job *j = (Job *)p;
+  size_t n = to - from, d = (size_t)j->d;
+  switch (j->op) {
+    case OP_SOFTPLUS: softplusKernel(j->x + from, j->y + from, n); break;
+    case OP_SOFTPLUS_GRAD: softplusGradKernel(j->x + from, j->dy + from, j->y + from, n); break;
+    case OP_ELU: eluKernel(j->x + from, j->y + from, n); break;
+    case OP_ELU_GRAD: eluGradKernel(j->x + from, j->dy + from, j->y + from, n); break;
+    case OP_LEAKY: leakyReluKernel(j->x + from, j->alpha, j->y + from, n); break;
+    case OP_LEAKY_GRAD:
+      leakyReluGradKernel(j->x + from, j->dy + from, j->alpha, j->y + from, n);
+      break;
+    case OP_SUM: j->partial[chunk] = sumKernel(j->x + from, n); break;
+    case OP_SUM_SQUARES: j->partial[chunk] = sumSquaresKernel(j->x + from, n); break;
+    case OP_BERNOULLI:  // units are rows
+      bernoulliKernel(j->x + from * d, j->l + from * d, j->y + from, (int32_t)n, j->d);
+      break;
+    case OP_BERNOULLI_GRAD:
+      bernoulliGradKernel(j->x + from * d, j->l + from * d, j->dy + from, j->y + from * d,
+                          (int32_t)n, j->d);
+      break;
+    case OP_ADAM:
+      adamKernel(j->adam[0] + from, j->adam[1] + from, j->adam[2] + from, j->adam[3] + from,
+                 j->adamOut[0] + from, j->adamOut[1] + from, j->adamOut[2] + from, n, j->adamK);
+      break;
+  }
+}
+
+// Runs a job over `units` on the cores it is worth; a reduction's chunk partials are added in
+// chunk order, so a given thread count always gives the same value.
+static float runParallel(Job *j, size_t units, size_t minPerThread) {
+  int chunks = parallelRange(units, minPerThread, 16, runJob, j);
+  float total = 0;
+  for (int c = 0; c < chunks; c++) total += j->partial[c];
+  return total;
+}
+
+// sumRows(x, rows, d, out): out[j] = sum_i x[i d + j], the reduction over leading axes that
+// every bias gradient is (tfjs-backend-wasm transposes such a reduction before summing), and
+// with d = 1 a whole tensor's sum (every gradient's squared norm, each step).
+static napi_value SumRows(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t rows, d;
+  CHECK(napi_get_value_int32(env, argv[1], &rows));
+  CHECK(napi_get_value_int32(env, argv[2], &d));
+  float *x, *out;
+  size_t lx, lo;
+  if (argc != 4 || !floats(env, argv[0], &x, &lx) || !floats(env, argv[3], &out, &lo) ||
+      rows < 0 || d < 1 || lx < (size_t)rows * d || lo < (size_t)d) {
+    napi_throw_range_error(env, NULL, "avb_blas.sumRows: bad arguments");
+    return NULL;
+  }
+  if (d == 1) {
+    Job job = {.op = OP_SUM, .x = x};
+    out[0] = runParallel(&job, (size_t)rows, CHEAP_PER_THREAD);
+  } else
+    sumRowsKernel(x, rows, d, out);
+  return NULL;
+}
+
+// sumSquares(x, out, at): out[at] = sum_i x[i]^2 in one pass (a gradient's squared norm, read
+// back each step to refuse a non-finite step), without the squared copy.
+static napi_value SumSquares(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t at;
+  float *x, *out;
+  size_t lx, lo;
+  if (argc != 3 || !floats(env, argv[0], &x, &lx) || !floats(env, argv[1], &out, &lo) ||
+      napi_get_value_int32(env, argv[2], &at) != napi_ok || at < 0 || (size_t)at >= lo) {
+    napi_throw_range_error(env, NULL, "avb_blas.sumSquares: bad arguments");
+    return NULL;
+  }
+  Job job = {.op = OP_SUM_SQUARES, .x = x};
+  out[at] = runParallel(&job, lx, CHEAP_PER_THREAD);
+  return NULL;
+}
+
+// leakyRelu(x, alpha, y): y = x > 0 ? x : alpha x. With dy given, leakyRelu(x, alpha, dx, dy):
+// its gradient dx = x > 0 ? dy : alpha dy (tfjs composes it of Greater, Multiply and Select,
+// three passes and two temporaries, each a scalar loop on the wasm backend).
+static napi_value LeakyRelu(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  double alpha;
+  float *x, *y, *dy = NULL;
+  size_t lx, ly, ldy = 0;
+  if ((argc != 3 && argc != 4) || !floats(env, argv[0], &x, &lx) ||
+      napi_get_value_double(env, argv[1], &alpha) != napi_ok || !floats(env, argv[2], &y, &ly) ||
+      ly != lx || (argc == 4 && (!floats(env, argv[3], &dy, &ldy) || ldy != lx))) {
+    napi_throw_range_error(env, NULL, "avb_blas.leakyRelu: bad arguments");
+    return NULL;
+  }
+  Job job = {.op = dy ? OP_LEAKY_GRAD : OP_LEAKY, .x = x, .dy = dy, .y = y, .alpha = (float)alpha};
+  runParallel(&job, lx, CHEAP_PER_THREAD);
+  return NULL;
+}
+
+// adam(w, g, m, v, wOut, mOut, vOut, [alpha, b1, c1, b2, c2, eps]): one Adam update of a
+// weight into new buffers (tensors are immutable), c1 = 1 - b1 and c2 = 1 - b2 from the caller.
+static napi_value AdamUpdate(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *a[7], *k;
+  size_t len[7], lk;
+  int ok = argc == 8 && floats(env, argv[7], &k, &lk) && lk == 6;
+  for (int i = 0; ok && i < 7; i++) ok = floats(env, argv[i], &a[i], &len[i]) && len[i] == len[0];
+  if (!ok) {
+    napi_throw_range_error(env, NULL, "avb_blas.adam: bad arguments");
+    return NULL;
+  }
+  Job job = {.op = OP_ADAM,
+             .adam = {a[0], a[1], a[2], a[3]},
+             .adamOut = {a[4], a[5], a[6]}};
+  memcpy(job.adamK, k, sizeof job.adamK);
+  runParallel(&job, len[0], CHEAP_PER_THREAD / 4);
+  return NULL;
+}
+
 // unary(op, x, y[, dy]): op 0 softplus, 1 its gradient dy sigmoid(x), 2 elu, 3 elu's gradient
 // (x is then elu's output). Every array of one length.
 static napi_value Unary(napi_env env, napi_callback_info info) {
@@ -439,12 +606,9 @@ static napi_value Unary(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "avb_blas.unary: bad arguments");
     return NULL;
   }
-  switch (op) {
-    case 0: softplusKernel(x, y, lx); break;
-    case 1: softplusGradKernel(x, dy, y, lx); break;
-    case 2: eluKernel(x, y, lx); break;
-    default: eluGradKernel(x, dy, y, lx); break;
-  }
+  static const int ops[] = {OP_SOFTPLUS, OP_SOFTPLUS_GRAD, OP_ELU, OP_ELU_GRAD};
+  Job job = {.op = ops[op], .x = x, .y = y, .dy = dy};
+  runParallel(&job, lx, COSTLY_PER_THREAD);
   return NULL;
 }
 
@@ -467,10 +631,10 @@ static napi_value Bernoulli(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "avb_blas.bernoulli: bad arguments");
     return NULL;
   }
-  if (dy)
-    bernoulliGradKernel(x, l, dy, out, rows, d);
-  else
-    bernoulliKernel(x, l, out, rows, d);
+  Job job = {.op = dy ? OP_BERNOULLI_GRAD : OP_BERNOULLI, .x = x, .l = l, .dy = dy, .y = out,
+             .d = d};
+  size_t rowsPerThread = COSTLY_PER_THREAD / (size_t)d + 1;
+  parallelRange((size_t)rows, rowsPerThread, 1, runJob, &job);
   return NULL;
 }
 
@@ -506,6 +670,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"sumSquares", NULL, SumSquares, NULL, NULL, NULL, napi_default, NULL},
       {"leakyRelu", NULL, LeakyRelu, NULL, NULL, NULL, napi_default, NULL},
       {"unary", NULL, Unary, NULL, NULL, NULL, napi_default, NULL},
+      {"adam", NULL, AdamUpdate, NULL, NULL, NULL, napi_default, NULL},
       {"bernoulli", NULL, Bernoulli, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, Info, NULL, NULL, NULL, napi_default, NULL},

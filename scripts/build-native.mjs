@@ -34,6 +34,12 @@ const r = spawnSync(
     // -O3: the element-wise loops vectorise (GCC's -O2 cost model leaves loops of unknown
     // length with a remainder scalar).
     '-O3',
+    // Multiply-adds are not fused: the fused Adam kernel must give the float32 values of the
+    // per-op update exactly.
+    '-ffp-contract=off',
+    // sqrtf without errno, so that it vectorises.
+    '-fno-math-errno',
+    '-pthread',
     '-shared',
     '-fPIC',
     '-Wall',

@@ -63,6 +63,20 @@ export interface NativeBlas {
     d: number,
     dy?: Float32Array,
   ): void;
+  /**
+   * One Adam update of a weight into new buffers: `k` is `[alpha, beta1, 1 - beta1, beta2,
+   * 1 - beta2, epsilon]` in float32; the float32 operations of `train/adam.ts` in its order.
+   */
+  adam(
+    w: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    wOut: Float32Array,
+    mOut: Float32Array,
+    vOut: Float32Array,
+    k: Float32Array,
+  ): void;
   setThreads(n: number): void;
   /** `config|core|threads` as OpenBLAS reports them. */
   info(): string;

@@ -37,10 +37,10 @@ export function positiveNumber(value: string): number {
   return n;
 }
 
-/** The `--threads` option: threads for matrix products on the native BLAS path. */
+/** The `--threads` option: threads of the native addon (matrix products, large element-wise kernels). */
 export function threadsOption(): Option {
   return new Option(
     '--threads <n>',
-    'threads for matrix products through OpenBLAS (default: $AVB_THREADS, else every core)',
+    'threads for matrix products (OpenBLAS) and large element-wise kernels (default: $AVB_THREADS, else every core)',
   ).argParser(positiveInt);
 }

@@ -44,7 +44,7 @@ export function addReproduceCommand(program: Command): void {
     .option('--seed <n>', 'random seed of every run', nonNegativeInt, 1)
     .option(
       '--jobs <n>',
-      'commands run at once, one thread each (default: 2, or 1 on a single core)',
+      'commands run at once, the cores shared between them (default: one per core on up to 2 cores, else about a third of the cores: 16 cores run 5 × 3 threads)',
       positiveInt,
     )
     .option(

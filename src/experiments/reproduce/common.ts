@@ -26,6 +26,8 @@ export interface ReproduceContext {
   options?: Record<string, string>;
   /** The command line, as a user would type it to rerun this. */
   command: string;
+  /** Threads each command runs with (`coreSplit.ts`). */
+  threads: number;
 }
 
 /** One experiment's reproduction: its commands, then a report made from what they wrote. */
@@ -43,6 +45,8 @@ export interface RunFacts {
   /** Wall-clock seconds over every segment of a resumed reproduction. */
   seconds: number;
   parallel: number;
+  /** Threads of each command. */
+  threads: number;
 }
 
 /** `reproduce.json`: which reproduction a folder holds, and the wall time spent on it so far. */
@@ -159,7 +163,10 @@ export function provenance(
     ['budget', ctx.budget],
     ['seed', String(ctx.seed)],
     ['wall time', formatDuration(facts.seconds)],
-    ['processes', `${facts.parallel} at once, one thread each`],
+    [
+      'processes',
+      `${facts.parallel} at once, ${facts.threads === 1 ? 'one thread' : `${facts.threads} threads`} each`,
+    ],
     ['avb', version],
     ['Node.js', process.version],
     ['backend', `${b.name} (${b.version})${b.blas ? `; native BLAS ${b.blas.library}` : ''}`],

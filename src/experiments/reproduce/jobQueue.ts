@@ -27,8 +27,10 @@ export interface JobProgress {
 }
 
 export interface QueueOptions {
-  /** Commands run at once (each on one thread: the wasm backend computes on one core). */
+  /** Commands run at once. */
   parallel: number;
+  /** Threads of each command (`AVB_THREADS`; default 1). */
+  threads?: number;
   onStart?: (job: Job) => void;
   onFinish?: (job: Job, seconds: number) => void;
   /** Polled every second: true stops the queue (running commands are sent SIGTERM). */
@@ -46,7 +48,7 @@ const PROGRESS_FD = 3;
 
 /**
  * Runs `jobs` as child processes of `avb`, `parallel` at a time, each after the jobs it names.
- * Children get one thread (`AVB_THREADS=1`) and their own process group, so a Ctrl-C reaches
+ * Children get `threads` threads (`AVB_THREADS`) and their own process group, so a Ctrl-C reaches
  * only this process, which passes one SIGTERM on: each child then writes its checkpoint and
  * exits. Returns `'stopped'` when stopped that way; throws a one-line error when a job fails.
  */
@@ -90,7 +92,11 @@ export async function runJobs(jobs: Job[], o: QueueOptions): Promise<'done' | 's
       log.write(`$ avb ${job.args.join(' ')}\n`);
       const began = performance.now();
       const child = spawn(process.execPath, [AVB_MAIN, ...job.args], {
-        env: { ...process.env, AVB_THREADS: '1', AVB_PROGRESS_FD: String(PROGRESS_FD) },
+        env: {
+          ...process.env,
+          AVB_THREADS: String(o.threads ?? 1),
+          AVB_PROGRESS_FD: String(PROGRESS_FD),
+        },
         stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
         detached: true,
       });

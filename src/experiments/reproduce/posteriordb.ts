@@ -138,10 +138,11 @@ export const posteriordbReproduction: Reproduction = {
           const model = translationOf(s, p);
           const id = `${p.name} ${method} seed ${seed}`;
           const log = logFile(ctx, `${p.name}-${method}-seed${seed}`);
-          // The queue runs as many fits as there are cores, each on one thread.
-          const oneThread = method === 'nuts' ? ['--parallel-chains', '1'] : [];
+          // The queue shares the cores between fits (coreSplit.ts): NUTS runs as many chains at
+          // once as its fit has threads.
+          const nutsChains = method === 'nuts' ? ['--parallel-chains', String(ctx.threads)] : [];
           if (existsSync(join(dir, INFER_FILES.checkpoint))) {
-            jobs.push({ id, log, args: ['infer', model, '--out', dir, '--resume', ...oneThread] });
+            jobs.push({ id, log, args: ['infer', model, '--out', dir, '--resume', ...nutsChains] });
             continue;
           }
           jobs.push({
@@ -159,7 +160,7 @@ export const posteriordbReproduction: Reproduction = {
               '--out',
               dir,
               '--force',
-              ...oneThread,
+              ...nutsChains,
               ...(ctx.steps !== undefined && method !== 'nuts'
                 ? ['--iterations', String(ctx.steps)]
                 : []),

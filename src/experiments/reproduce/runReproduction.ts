@@ -7,6 +7,7 @@ import type { ReportDoc } from '../../report/report.js';
 import { openState, saveState } from './common.js';
 import type { Budget, Reproduction, ReproduceContext } from './common.js';
 import { eightSchoolsReproduction } from './eightSchools.js';
+import { coreSplit } from './coreSplit.js';
 import { runJobs } from './jobQueue.js';
 import type { Job, JobProgress } from './jobQueue.js';
 import { mnistReproduction } from './mnist.js';
@@ -75,6 +76,7 @@ export async function runReproduction(
     points: o.points,
     options: o.options,
     command: o.command,
+    threads: coreSplit(availableParallelism(), o.jobs).threads,
   };
   repro.validate?.(ctx);
   const state = openState(
@@ -89,7 +91,7 @@ export async function runReproduction(
     },
     o.force,
   );
-  const parallel = o.jobs ?? Math.min(2, availableParallelism());
+  const { jobs: parallel, threads } = coreSplit(availableParallelism(), o.jobs);
   if (o.backend) process.env.AVB_BACKEND = o.backend;
   const backend = await initBackend(o.backend, { threads: 1 });
   makeOwnedFolder(o.out);
@@ -99,18 +101,19 @@ export async function runReproduction(
   const began = performance.now();
   const elapsed = () => before + (performance.now() - began) / 1000;
   o.say?.(
-    `reproduce ${experiment}, budget ${o.budget}, seed ${o.seed}: ${jobs.length ? `${jobs.length} command${jobs.length === 1 ? '' : 's'} to run, ${parallel} at a time` : 'every command has run'}; logs in ${o.out}/logs`,
+    `reproduce ${experiment}, budget ${o.budget}, seed ${o.seed}: ${jobs.length ? `${jobs.length} command${jobs.length === 1 ? '' : 's'} to run, ${parallel} at a time, ${threads} thread${threads === 1 ? '' : 's'} each` : 'every command has run'}; logs in ${o.out}/logs`,
   );
   try {
     const status = await runJobs(jobs, {
       parallel,
+      threads,
       onStart: o.onStart,
       onFinish: o.onFinish,
       onProgress: o.onProgress,
       shouldStop: o.shouldStop,
     });
     if (status === 'stopped') return { status: 'stopped', seconds: elapsed() };
-    const doc = await repro.report(ctx, { backend, seconds: elapsed(), parallel });
+    const doc = await repro.report(ctx, { backend, seconds: elapsed(), parallel, threads });
     return { status: 'done', seconds: elapsed(), doc, files: writeReport(o.out, doc) };
   } finally {
     // Also on a failed command: the time spent so far counts when it resumes.
