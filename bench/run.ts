@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '../src/tf.js';
 import { initBackend } from '../src/backend/initBackend.js';
+import { OPENBLAS_THREAD_TIMEOUT } from '../src/backend/nativeBlas.js';
 import { CASES } from './cases.js';
 
 /**
@@ -67,6 +68,11 @@ function torch(name: string, threads = torchThreads): Timed {
       // PyTorch's OpenMP threads spin while OpenBLAS's own pthreads work (and the other way
       // round): at 2 threads each, avb-mlp took 215-279 ms instead of 84 without the spinning.
       OMP_WAIT_POLICY: 'PASSIVE',
+      // The idle-thread timeout avb gives its OpenBLAS (src/backend/nativeBlas.ts), which
+      // PyTorch's gains from as much (at 2 threads avb-ac-conv 158 -> 116 ms, an AIS transition
+      // 610 -> 506).
+      OPENBLAS_THREAD_TIMEOUT:
+        process.env.OPENBLAS_THREAD_TIMEOUT ?? String(OPENBLAS_THREAD_TIMEOUT),
     },
   });
   if (r.status !== 0) {

@@ -262,10 +262,12 @@ static int parallelRange(size_t units, size_t minPerThread, size_t align, RangeF
   return (int)t;
 }
 
-// Units per thread before a range is split: cheap kernels (a compare, a multiply-add) are bound
-// by memory and pay only on large tensors; the transcendental ones cost ~1 ns a value.
-#define CHEAP_PER_THREAD (1u << 19)
+// Units per thread before a range is split. The transcendental kernels cost ~1 ns a value: an AIS
+// transition at 2 threads went from 427 to 397 ms with them split. Cheap kernels (a compare, a
+// multiply-add, Adam) are bound by memory: split, they gained nothing alone and lost in a
+// training step (avb-mlp at 2 threads 68 -> 84 ms), so they run on one thread.
 #define COSTLY_PER_THREAD (1u << 17)
+#define NO_SPLIT ((size_t)-1)
 
 VECTOR_CLONES
 static float sumKernel(const float *x, size_t n) {
@@ -521,7 +523,7 @@ static napi_value SumRows(napi_env env, napi_callback_info info) {
   }
   if (d == 1) {
     Job job = {.op = OP_SUM, .x = x};
-    out[0] = runParallel(&job, (size_t)rows, CHEAP_PER_THREAD);
+    out[0] = runParallel(&job, (size_t)rows, NO_SPLIT);
   } else
     sumRowsKernel(x, rows, d, out);
   return NULL;
@@ -542,7 +544,7 @@ static napi_value SumSquares(napi_env env, napi_callback_info info) {
     return NULL;
   }
   Job job = {.op = OP_SUM_SQUARES, .x = x};
-  out[at] = runParallel(&job, lx, CHEAP_PER_THREAD);
+  out[at] = runParallel(&job, lx, NO_SPLIT);
   return NULL;
 }
 
@@ -563,7 +565,7 @@ static napi_value LeakyRelu(napi_env env, napi_callback_info info) {
     return NULL;
   }
   Job job = {.op = dy ? OP_LEAKY_GRAD : OP_LEAKY, .x = x, .dy = dy, .y = y, .alpha = (float)alpha};
-  runParallel(&job, lx, CHEAP_PER_THREAD);
+  runParallel(&job, lx, NO_SPLIT);
   return NULL;
 }
 
@@ -585,7 +587,7 @@ static napi_value AdamUpdate(napi_env env, napi_callback_info info) {
              .adam = {a[0], a[1], a[2], a[3]},
              .adamOut = {a[4], a[5], a[6]}};
   memcpy(job.adamK, k, sizeof job.adamK);
-  runParallel(&job, len[0], CHEAP_PER_THREAD / 4);
+  runParallel(&job, len[0], NO_SPLIT);
   return NULL;
 }
 

@@ -90,6 +90,9 @@ export interface NativeBlasInfo {
   threads?: number;
 }
 
+/** OpenBLAS's idle-thread timeout that avb sets unless the environment does (log2 of cycles). */
+export const OPENBLAS_THREAD_TIMEOUT = 4;
+
 let loaded: NativeBlas | undefined;
 let status: NativeBlasInfo = { library: 'not loaded' };
 
@@ -118,6 +121,12 @@ export async function loadNativeBlas(threads?: number): Promise<NativeBlas | und
     return undefined;
   }
   if (!loaded) {
+    // OpenBLAS's idle threads spin for ~0.1 s (2^28 cycles) after each threaded product, holding
+    // cores that V8's own threads and avb's split kernels need. Sleeping at once (2^4 cycles),
+    // measured at 2 threads: avb-ac-conv 104 -> 84 ms a step, avb-mlp 88 -> 68 (PyTorch on the
+    // same OpenBLAS gains alike; `npm run bench` gives both sides this setting). OpenBLAS reads
+    // it when it loads, with the addon; a user's own setting wins.
+    process.env.OPENBLAS_THREAD_TIMEOUT ??= String(OPENBLAS_THREAD_TIMEOUT);
     try {
       // Specifiers in variables: bundlers for browsers must not follow them.
       const moduleName = 'node:module';

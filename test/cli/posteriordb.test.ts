@@ -72,7 +72,11 @@ describe('avb reproduce posteriordb', () => {
     );
     expectUserError(
       avb('reproduce', 'synthetic', '--seeds', '1,2', '--out', out),
-      /--seeds applies to reproduce posteriordb only/,
+      /--seeds applies to reproduce posteriordb and mnist only/,
+    );
+    expectUserError(
+      avb('reproduce', 'mnist', '--seeds', '1,two', '--out', out),
+      /--seeds: give non-negative integers such as 1,2,3, not 1,two/,
     );
     expectUserError(
       avb('reproduce', 'posteriordb', '--path', join(dir, 'missing'), '--out', out),

@@ -71,7 +71,7 @@ export function addReproduceCommand(program: Command): void {
     )
     .option(
       '--seeds <a,b>',
-      'posteriordb: seeds of every fit (default: quick 1; standard and full 1,2,3)',
+      'posteriordb: seeds of every fit (default: quick 1; standard and full 1,2,3); mnist: seeds of the AVB+AC-32 against VAE-32 comparison, each trained and evaluated (default: --seed alone)',
     )
     .option('--force', 'start over: delete --out first')
     .addOption(backendOption())
@@ -85,8 +85,11 @@ async function reproduceAction(experiment: string, opts: CliOptions): Promise<vo
   for (const k of POSTERIORDB_OPTIONS) {
     const v = opts[k];
     if (v === undefined) continue;
-    if (experiment !== 'posteriordb')
-      throw new AvbUserError(`--${k} applies to reproduce posteriordb only; remove it`);
+    const mnistToo = k === 'seeds';
+    if (experiment !== 'posteriordb' && !(mnistToo && experiment === 'mnist'))
+      throw new AvbUserError(
+        `--${k} applies to reproduce posteriordb${mnistToo ? ' and mnist' : ''} only; remove it`,
+      );
     options[k] = k === 'path' || k === 'models' ? resolve(v) : v;
   }
   if (opts.force || !existsSync(out)) checkOutputFolder(out, true);

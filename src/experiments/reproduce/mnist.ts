@@ -26,6 +26,7 @@ import {
   trainJob,
 } from './common.js';
 import { VERSION } from '../../version.js';
+import { AvbUserError } from '../../errors.js';
 
 /** The models of the paper's MNIST table, slowest first (the queue starts them first). */
 const MODELS: { name: string; method: Method; latent: number }[] = [
@@ -106,7 +107,7 @@ function budgetOf(ctx: ReproduceContext): MnistBudget {
   };
 }
 
-function configFor(ctx: ReproduceContext, m: (typeof MODELS)[number]) {
+function configFor(ctx: ReproduceContext, m: (typeof MODELS)[number], seed = ctx.seed) {
   const b = budgetOf(ctx);
   return resolveConfig(
     {
@@ -114,7 +115,7 @@ function configFor(ctx: ReproduceContext, m: (typeof MODELS)[number]) {
       method: m.method,
       latent: m.latent,
       steps: b.steps,
-      seed: ctx.seed,
+      seed,
       ...(b.paperNetworks ? {} : mnistCpuOverrides(m.method)),
     },
     {},
@@ -123,44 +124,12 @@ function configFor(ctx: ReproduceContext, m: (typeof MODELS)[number]) {
 
 /** A model's jobs: training, the AIS shards, a sample grid and reconstructions. */
 function modelJobs(ctx: ReproduceContext, m: (typeof MODELS)[number]): Job[] {
-  const b = budgetOf(ctx);
   const dir = runDir(ctx, m.name);
   const train = trainJob(ctx, m.name, configFor(ctx, m));
   const jobs: Job[] = train ? [train] : [];
   const after = [`train ${m.name}`];
-  const per = Math.ceil(b.ais.points / SHARDS);
-  for (let k = 0; k < SHARDS; k++) {
-    const file = shardFile(ctx, m.name, k);
-    // A retrained model's old estimates are stale.
-    if (train) rmSync(file, { force: true });
-    if (existsSync(file)) continue;
-    jobs.push({
-      id: `eval ${m.name} ${k + 1}/${SHARDS}`,
-      after,
-      log: logFile(ctx, `${m.name}-eval-${k + 1}`),
-      args: [
-        'eval',
-        '--run',
-        dir,
-        '--out',
-        file,
-        '--points',
-        String(Math.min(per, b.ais.points - k * per)),
-        '--skip',
-        String(k * per),
-        '--ais-steps',
-        String(b.ais.steps),
-        '--ais-chains',
-        String(b.ais.chains),
-        '--iwae',
-        '0',
-        '--seed',
-        String(ctx.seed),
-        // The first shard also brackets AIS with these settings on data simulated from the model.
-        ...(k === 0 ? ['--bdmc', String(b.bdmc)] : []),
-      ],
-    });
-  }
+  // The first shard also brackets AIS with these settings on data simulated from the model.
+  jobs.push(...aisJobs(ctx, m.name, !!train, ctx.seed, true));
   if (CONVERGENCE_MODELS.includes(m.name)) jobs.push(...convergenceJobs(ctx, m.name, !!train));
   for (const [command, n] of [
     ['sample', 100],
@@ -177,6 +146,131 @@ function modelJobs(ctx: ReproduceContext, m: (typeof MODELS)[number]): Job[] {
     });
   }
   return jobs;
+}
+
+/**
+ * The AIS shards of run `name` (those not yet written; all of them when it was retrained), the
+ * first with the BDMC check when `bdmc`. Every run is evaluated on the same random test digits.
+ */
+function aisJobs(
+  ctx: ReproduceContext,
+  name: string,
+  retrained: boolean,
+  seed: number,
+  bdmc: boolean,
+): Job[] {
+  const b = budgetOf(ctx);
+  const per = Math.ceil(b.ais.points / SHARDS);
+  const jobs: Job[] = [];
+  for (let k = 0; k < SHARDS; k++) {
+    const file = shardFile(ctx, name, k);
+    // A retrained model's old estimates are stale.
+    if (retrained) rmSync(file, { force: true });
+    if (existsSync(file)) continue;
+    jobs.push({
+      id: `eval ${name} ${k + 1}/${SHARDS}`,
+      after: [`train ${name}`],
+      log: logFile(ctx, `${name}-eval-${k + 1}`),
+      args: [
+        'eval',
+        '--run',
+        runDir(ctx, name),
+        '--out',
+        file,
+        '--points',
+        String(Math.min(per, b.ais.points - k * per)),
+        '--skip',
+        String(k * per),
+        '--ais-steps',
+        String(b.ais.steps),
+        '--ais-chains',
+        String(b.ais.chains),
+        '--iwae',
+        '0',
+        '--seed',
+        String(seed),
+        ...(bdmc && k === 0 ? ['--bdmc', String(b.bdmc)] : []),
+      ],
+    });
+  }
+  return jobs;
+}
+
+/**
+ * The seeds of the headline comparison (`--seeds`; default `--seed` alone): the run of `--seed`
+ * is the table's, every other seed trains and evaluates the 32-dim pair again.
+ */
+export function mnistSeeds(ctx: ReproduceContext): number[] {
+  const given = ctx.options?.seeds;
+  if (given === undefined) return [ctx.seed];
+  const seeds = given
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean)
+    .map(Number);
+  if (seeds.length === 0 || seeds.some((v) => !Number.isSafeInteger(v) || v < 0))
+    throw new AvbUserError(`--seeds: give non-negative integers such as 1,2,3, not ${given}`);
+  return [...new Set([ctx.seed, ...seeds])];
+}
+
+/** The run folder name of a headline model trained with another seed. */
+function seedRunName(name: string, seed: number): string {
+  return `${name}-seed${seed}`;
+}
+
+/** The headline pair again for every seed besides `--seed`: training and AIS. */
+function seedJobs(ctx: ReproduceContext): Job[] {
+  return mnistSeeds(ctx)
+    .filter((seed) => seed !== ctx.seed)
+    .flatMap((seed) =>
+      CONVERGENCE_MODELS.flatMap((modelName) => {
+        const m = MODELS.find((x) => x.name === modelName)!;
+        const name = seedRunName(modelName, seed);
+        const train = trainJob(ctx, name, configFor(ctx, m, seed));
+        return [...(train ? [train] : []), ...aisJobs(ctx, name, !!train, seed, false)];
+      }),
+    );
+}
+
+/**
+ * The headline comparison per seed: each seed's AVB+AC-32 and VAE-32 (same decoder, steps and
+ * test digits), their paired difference, and a verdict that says "better" only if every seed
+ * agrees (a difference more than two standard errors from zero, the same sign on every seed).
+ */
+function seedsSection(ctx: ReproduceContext): string {
+  const seeds = mnistSeeds(ctx);
+  const nameOf = (model: string, seed: number) =>
+    seed === ctx.seed ? model : seedRunName(model, seed);
+  const diffs = seeds.map((seed) => {
+    const ac = evalOf(ctx, nameOf('avb-ac-32', seed)).logLikelihood;
+    const vae = evalOf(ctx, nameOf('vae-32', seed)).logLikelihood;
+    return { seed, ac, vae, d: pairedDifference(vae.perPoint, ac.perPoint) };
+  });
+  const better = diffs.filter((x) => x.d.mean > 2 * x.d.stderr).length;
+  const worse = diffs.filter((x) => x.d.mean < -2 * x.d.stderr).length;
+  const verdict =
+    better === diffs.length
+      ? `AVB+AC is better on every seed (${better} of ${diffs.length}).`
+      : worse === diffs.length
+        ? `The VAE is better on every seed (${worse} of ${diffs.length}).`
+        : `The seeds do not agree: AVB+AC better on ${better}, the VAE on ${worse}, no clear difference on ${diffs.length - better - worse} of ${diffs.length}; neither is better.`;
+  const spread = meanAndStderr(diffs.map((x) => x.d.mean));
+  const table = markdownTable({
+    header: ['seed', 'AVB+AC-32 NLL ± se', 'VAE-32 NLL ± se', 'VAE − AVB+AC (paired) ± se'],
+    rows: diffs.map((x) => [
+      String(x.seed),
+      `${num(-x.ac.mean)} ± ${num(x.ac.stderr)}`,
+      `${num(-x.vae.mean)} ± ${num(x.vae.stderr)}`,
+      `${num(x.d.mean)} ± ${num(x.d.stderr)}`,
+    ]),
+  });
+  return (
+    `Each seed trains both models from its own initial weights and minibatches and evaluates them on the same ${diffs[0].ac.perPoint.length} test digits; a positive difference favours AVB+AC. ${verdict}` +
+    (diffs.length > 1
+      ? ` Across seeds the difference is ${num(spread.mean)} ± ${num(spread.stderr)} nats (mean ± standard error over trainings).`
+      : ' One seed: the standard error covers the digits, not the training; `--seeds 1,2,3` trains the pair again.') +
+    `\n\n${table}`
+  );
 }
 
 /** Held-out ELBO and IWAE of every model against its training step, from `metrics.jsonl`. */
@@ -442,11 +536,15 @@ function networksNote(ctx: ReproduceContext): string {
  * reconstructions and training curves.
  */
 export const mnistReproduction: Reproduction = {
+  validate(ctx) {
+    mnistSeeds(ctx);
+  },
+
   jobs(ctx) {
     makeOwnedFolder(join(ctx.out, 'figures'));
     // Every training first (the queue starts the first ready job): each unlocks two AIS shards,
     // and the shards, which split evenly, then keep both processes busy to the end.
-    const jobs = MODELS.flatMap((m) => modelJobs(ctx, m));
+    const jobs = [...MODELS.flatMap((m) => modelJobs(ctx, m)), ...seedJobs(ctx)];
     return [
       ...jobs.filter((j) => j.id.startsWith('train ')),
       ...jobs.filter((j) => !j.id.startsWith('train ')),
@@ -485,6 +583,7 @@ export const mnistReproduction: Reproduction = {
       ],
       figures: await figures(ctx),
       sections: [
+        { heading: 'AVB+AC against the VAE, seed by seed', body: seedsSection(ctx) },
         { heading: 'AIS checked: bidirectional Monte Carlo', body: bdmcSection(rows, b) },
         { heading: 'AIS checked: longer annealing', body: convergenceSection(ctx, b) },
         { heading: 'Published numbers (other conditions)', body: PUBLISHED },
