@@ -548,7 +548,19 @@ static napi_value SumSquares(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// leakyRelu(x, alpha, y): y = x > 0 ? x : alpha x. With dy given, leakyRelu(x, alpha, dx, dy):
+// The operands x, y and (for a gradient) dy of an element-wise call, from argv[1...]: 0 unless
+// they are Float32Arrays of one length, the last one given exactly when `grad`.
+static int elementwiseOperands(napi_env env, napi_value *argv, size_t argc, int grad, float **x,
+                               float **y, float **dy, size_t *n) {
+  size_t ly, ldy;
+  *dy = NULL;
+  if (argc != (size_t)(grad ? 4 : 3) || !floats(env, argv[1], x, n) ||
+      !floats(env, argv[2], y, &ly) || ly != *n)
+    return 0;
+  return !grad || (floats(env, argv[3], dy, &ldy) && ldy == *n);
+}
+
+// leakyRelu(alpha, x, y): y = x > 0 ? x : alpha x. With dy given, leakyRelu(alpha, x, dx, dy):
 // its gradient dx = x > 0 ? dy : alpha dy (tfjs composes it of Greater, Multiply and Select,
 // three passes and two temporaries, each a scalar loop on the wasm backend).
 static napi_value LeakyRelu(napi_env env, napi_callback_info info) {
@@ -556,16 +568,15 @@ static napi_value LeakyRelu(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   double alpha;
-  float *x, *y, *dy = NULL;
-  size_t lx, ly, ldy = 0;
-  if ((argc != 3 && argc != 4) || !floats(env, argv[0], &x, &lx) ||
-      napi_get_value_double(env, argv[1], &alpha) != napi_ok || !floats(env, argv[2], &y, &ly) ||
-      ly != lx || (argc == 4 && (!floats(env, argv[3], &dy, &ldy) || ldy != lx))) {
+  float *x, *y, *dy;
+  size_t n;
+  if (argc < 3 || napi_get_value_double(env, argv[0], &alpha) != napi_ok ||
+      !elementwiseOperands(env, argv, argc, argc == 4, &x, &y, &dy, &n)) {
     napi_throw_range_error(env, NULL, "avb_blas.leakyRelu: bad arguments");
     return NULL;
   }
   Job job = {.op = dy ? OP_LEAKY_GRAD : OP_LEAKY, .x = x, .dy = dy, .y = y, .alpha = (float)alpha};
-  runParallel(&job, lx, NO_SPLIT);
+  runParallel(&job, n, NO_SPLIT);
   return NULL;
 }
 
@@ -597,20 +608,17 @@ static napi_value Unary(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int32_t op;
-  float *x, *y, *dy = NULL;
-  size_t lx, ly, ldy = 0;
-  int grad = 0;
-  if (argc >= 3 && napi_get_value_int32(env, argv[0], &op) == napi_ok) grad = op == 1 || op == 3;
-  if (argc != (size_t)(grad ? 4 : 3) || op < 0 || op > 3 || !floats(env, argv[1], &x, &lx) ||
-      !floats(env, argv[2], &y, &ly) || ly != lx ||
-      (grad && (!floats(env, argv[3], &dy, &ldy) || ldy != lx))) {
+  int32_t op = -1;
+  float *x, *y, *dy;
+  size_t n;
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &op) != napi_ok || op < 0 || op > 3 ||
+      !elementwiseOperands(env, argv, argc, op == 1 || op == 3, &x, &y, &dy, &n)) {
     napi_throw_range_error(env, NULL, "avb_blas.unary: bad arguments");
     return NULL;
   }
   static const int ops[] = {OP_SOFTPLUS, OP_SOFTPLUS_GRAD, OP_ELU, OP_ELU_GRAD};
   Job job = {.op = ops[op], .x = x, .y = y, .dy = dy};
-  runParallel(&job, lx, COSTLY_PER_THREAD);
+  runParallel(&job, n, COSTLY_PER_THREAD);
   return NULL;
 }
 

@@ -45,7 +45,7 @@ export interface NativeBlas {
   /** out[at] = sum of x[i]² (a gradient's squared norm). */
   sumSquares(x: Float32Array, out: Float32Array, at: number): void;
   /** y = x > 0 ? x : alpha x; with `dy`, its gradient into `y`: x > 0 ? dy : alpha dy. */
-  leakyRelu(x: Float32Array, alpha: number, y: Float32Array, dy?: Float32Array): void;
+  leakyRelu(alpha: number, x: Float32Array, y: Float32Array, dy?: Float32Array): void;
   /**
    * Element-wise into `y`: op 0 softplus(x), 1 its gradient dy sigmoid(x), 2 elu(x), 3 elu's
    * gradient from its output x: x > 0 ? dy : dy (x + 1). Vectorised (16 lanes on AVX-512).

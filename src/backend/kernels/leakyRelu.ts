@@ -21,7 +21,7 @@ function leakyRelu({ inputs, backend, attrs }: KernelArgs): Info {
   const xs = w.typedArrayFromHeap(x);
   const ys = w.typedArrayFromHeap(out);
   const blas = nativeBlas();
-  if (blas) blas.leakyRelu(xs, alpha, ys);
+  if (blas) blas.leakyRelu(alpha, xs, ys);
   else {
     // alpha in float32, as the stock kernel and the addon take it.
     const a = Math.fround(alpha);
@@ -39,7 +39,7 @@ function leakyReluGrad({ inputs, backend, attrs }: KernelArgs): Info {
   const dys = w.typedArrayFromHeap(dy);
   const dxs = w.typedArrayFromHeap(out);
   const blas = nativeBlas();
-  if (blas) blas.leakyRelu(xs, alpha, dxs, dys);
+  if (blas) blas.leakyRelu(alpha, xs, dxs, dys);
   else {
     const a = Math.fround(alpha);
     for (let i = 0; i < xs.length; i++) dxs[i] = xs[i] > 0 ? dys[i] : a * dys[i];

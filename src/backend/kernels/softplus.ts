@@ -1,7 +1,7 @@
 import { simdSoftplusKernel } from '../simd/simdKernels.js';
 import { nativeBlas } from '../nativeBlas.js';
 import type { Info, Kernel, KernelArgs, KernelPatch } from './kit.js';
-import { heapOf, stockKernel } from './kit.js';
+import { Scratch, heapOf, stockKernel } from './kit.js';
 
 // ---------------------------------------------------------------------------------------------
 // Softplus and its gradient. The stock forward calls scalar libm (~14 ns a value). Ours runs in
@@ -33,19 +33,20 @@ export const softplusPatch: KernelPatch = {
 
 function softplusGrad({ inputs, backend }: KernelArgs): Info {
   const { x, dy } = inputs as { x: Info; dy: Info };
+  const blas = nativeBlas();
+  if (!blas) {
+    // Without the addon (browsers): tfjs's own composition, XNNPACK's vectorised sigmoid.
+    const scratch = new Scratch(backend);
+    return scratch.done(scratch.run('Multiply', { a: dy, b: scratch.run('Sigmoid', { x }) }));
+  }
   const w = heapOf(backend);
   const out = w.makeOutput(x.shape, 'float32');
-  const xs = w.typedArrayFromHeap(x);
-  const dys = w.typedArrayFromHeap(dy);
-  const dxs = w.typedArrayFromHeap(out);
-  const blas = nativeBlas();
-  if (blas) blas.unary(1, xs, dxs, dys);
-  else for (let i = 0; i < xs.length; i++) dxs[i] = dys[i] / (1 + Math.exp(-xs[i]));
+  blas.unary(1, w.typedArrayFromHeap(x), w.typedArrayFromHeap(out), w.typedArrayFromHeap(dy));
   return out;
 }
 
 export const softplusGradPatch: KernelPatch = {
   name: SOFTPLUS_GRAD_KERNEL,
-  stock: [],
+  stock: ['Sigmoid', 'Multiply'],
   make: () => softplusGrad,
 };
