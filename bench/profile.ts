@@ -80,8 +80,9 @@ if (process.argv[2] === '--child') {
         t.count += 1;
       }
     });
-    // Per step: a trainer case profiles `steps` steps, the AIS case one run of them all.
-    const per = profiled === 1 ? times.length + 2 : profiled;
+    // Per step: a trainer case profiles each timed step; the AIS case profiles one run, of its
+    // timed transitions and the 2 untimed ones before them.
+    const per = profiled < times.length ? times.length + 2 : profiled;
     for (const t of Object.values(totals)) {
       t.ms /= per;
       t.count /= per;

@@ -218,30 +218,29 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
 
 #define MAX_SPLIT 64
 
-typedef void (*RangeFn)(void *job, size_t from, size_t to, int chunk);
+typedef void (*RangeFn)(void *job, size_t from, size_t to);
 
 typedef struct {
   RangeFn fn;
   void *job;
   size_t from, to;
-  int chunk;
 } Chunk;
 
 static void *runChunk(void *p) {
   Chunk *c = (Chunk *)p;
-  c->fn(c->job, c->from, c->to, c->chunk);
+  c->fn(c->job, c->from, c->to);
   return NULL;
 }
 
-// Runs fn(job, from, to, chunk) over [0, units) in at most maxThreads chunks (chunk boundaries
-// multiples of `align` units); returns the number of chunks.
-static int parallelRange(size_t units, size_t minPerThread, size_t align, RangeFn fn, void *job) {
+// Runs fn(job, from, to) over [0, units) in at most maxThreads chunks (chunk boundaries
+// multiples of `align` units).
+static void parallelRange(size_t units, size_t minPerThread, size_t align, RangeFn fn, void *job) {
   size_t t = (size_t)maxThreads;
   if (t > units / minPerThread) t = units / minPerThread;
   if (t > MAX_SPLIT) t = MAX_SPLIT;
   if (t <= 1) {
-    fn(job, 0, units, 0);
-    return 1;
+    fn(job, 0, units);
+    return;
   }
   Chunk chunks[MAX_SPLIT];
   pthread_t ids[MAX_SPLIT];
@@ -249,7 +248,7 @@ static int parallelRange(size_t units, size_t minPerThread, size_t align, RangeF
   for (size_t i = 0; i < t; i++) {
     size_t from = i == 0 ? 0 : (units * i / t) / align * align;
     size_t to = i == t - 1 ? units : (units * (i + 1) / t) / align * align;
-    chunks[i] = (Chunk){fn, job, from, to, (int)i};
+    chunks[i] = (Chunk){fn, job, from, to};
   }
   for (size_t i = 1; i < t; i++) started[i] = pthread_create(&ids[i], NULL, runChunk, &chunks[i]) == 0;
   runChunk(&chunks[0]);
@@ -259,7 +258,6 @@ static int parallelRange(size_t units, size_t minPerThread, size_t align, RangeF
     else
       runChunk(&chunks[i]);  // no thread to be had: run it here
   }
-  return (int)t;
 }
 
 // Units per thread before a range is split. The transcendental kernels cost ~1 ns a value: an AIS
@@ -267,7 +265,6 @@ static int parallelRange(size_t units, size_t minPerThread, size_t align, RangeF
 // multiply-add, Adam) are bound by memory: split, they gained nothing alone and lost in a
 // training step (avb-mlp at 2 threads 68 -> 84 ms), so they run on one thread.
 #define COSTLY_PER_THREAD (1u << 17)
-#define NO_SPLIT ((size_t)-1)
 
 VECTOR_CLONES
 static float sumKernel(const float *x, size_t n) {
@@ -440,34 +437,18 @@ static void adamKernel(const float *restrict w, const float *restrict g, const f
   }
 }
 
-enum {
-  OP_SOFTPLUS,
-  OP_SOFTPLUS_GRAD,
-  OP_ELU,
-  OP_ELU_GRAD,
-  OP_LEAKY,
-  OP_LEAKY_GRAD,
-  OP_SUM,
-  OP_SUM_SQUARES,
-  OP_BERNOULLI,
-  OP_BERNOULLI_GRAD,
-  OP_ADAM,
-};
+enum { OP_SOFTPLUS, OP_SOFTPLUS_GRAD, OP_ELU, OP_ELU_GRAD, OP_BERNOULLI, OP_BERNOULLI_GRAD };
 
-// One element-wise kernel call: its operands, and a partial result per chunk for reductions.
+// One call of a kernel that is split across threads: its operands (units are values, or rows of
+// d values for the Bernoulli kernels).
 typedef struct {
   int op;
   const float *x, *l, *dy;
   float *y;
-  float alpha;
   int32_t d;
-  float partial[MAX_SPLIT];
-  const float *adam[4];  // w, g, m, v
-  float *adamOut[3];     // w', m', v'
-  float adamK[6];        // alpha, b1, c1, b2, c2, eps
 } Job;
 
-static void runJob(void *p, size_t from, size_t to, int chunk) {
+static void runJob(void *p, size_t from, size_t to) {
   Job *j = (Job *)p;
   size_t n = to - from, d = (size_t)j->d;
   switch (j->op) {
@@ -475,38 +456,19 @@ static void runJob(void *p, size_t from, size_t to, int chunk) {
     case OP_SOFTPLUS_GRAD: softplusGradKernel(j->x + from, j->dy + from, j->y + from, n); break;
     case OP_ELU: eluKernel(j->x + from, j->y + from, n); break;
     case OP_ELU_GRAD: eluGradKernel(j->x + from, j->dy + from, j->y + from, n); break;
-    case OP_LEAKY: leakyReluKernel(j->x + from, j->alpha, j->y + from, n); break;
-    case OP_LEAKY_GRAD:
-      leakyReluGradKernel(j->x + from, j->dy + from, j->alpha, j->y + from, n);
-      break;
-    case OP_SUM: j->partial[chunk] = sumKernel(j->x + from, n); break;
-    case OP_SUM_SQUARES: j->partial[chunk] = sumSquaresKernel(j->x + from, n); break;
-    case OP_BERNOULLI:  // units are rows
+    case OP_BERNOULLI:
       bernoulliKernel(j->x + from * d, j->l + from * d, j->y + from, (int32_t)n, j->d);
       break;
     case OP_BERNOULLI_GRAD:
       bernoulliGradKernel(j->x + from * d, j->l + from * d, j->dy + from, j->y + from * d,
                           (int32_t)n, j->d);
       break;
-    case OP_ADAM:
-      adamKernel(j->adam[0] + from, j->adam[1] + from, j->adam[2] + from, j->adam[3] + from,
-                 j->adamOut[0] + from, j->adamOut[1] + from, j->adamOut[2] + from, n, j->adamK);
-      break;
   }
-}
-
-// Runs a job over `units` on the cores it is worth; a reduction's chunk partials are added in
-// chunk order, so a given thread count always gives the same value.
-static float runParallel(Job *j, size_t units, size_t minPerThread) {
-  int chunks = parallelRange(units, minPerThread, 16, runJob, j);
-  float total = 0;
-  for (int c = 0; c < chunks; c++) total += j->partial[c];
-  return total;
 }
 
 // sumRows(x, rows, d, out): out[j] = sum_i x[i d + j], the reduction over leading axes that
 // every bias gradient is (tfjs-backend-wasm transposes such a reduction before summing), and
-// with d = 1 a whole tensor's sum (every gradient's squared norm, each step).
+// with d = 1 a whole tensor's sum, in lanes of partial sums.
 static napi_value SumRows(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -521,10 +483,9 @@ static napi_value SumRows(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "avb_blas.sumRows: bad arguments");
     return NULL;
   }
-  if (d == 1) {
-    Job job = {.op = OP_SUM, .x = x};
-    out[0] = runParallel(&job, (size_t)rows, NO_SPLIT);
-  } else
+  if (d == 1)
+    out[0] = sumKernel(x, (size_t)rows);
+  else
     sumRowsKernel(x, rows, d, out);
   return NULL;
 }
@@ -543,8 +504,7 @@ static napi_value SumSquares(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "avb_blas.sumSquares: bad arguments");
     return NULL;
   }
-  Job job = {.op = OP_SUM_SQUARES, .x = x};
-  out[at] = runParallel(&job, lx, NO_SPLIT);
+  out[at] = sumSquaresKernel(x, lx);
   return NULL;
 }
 
@@ -575,8 +535,10 @@ static napi_value LeakyRelu(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "avb_blas.leakyRelu: bad arguments");
     return NULL;
   }
-  Job job = {.op = dy ? OP_LEAKY_GRAD : OP_LEAKY, .x = x, .dy = dy, .y = y, .alpha = (float)alpha};
-  runParallel(&job, n, NO_SPLIT);
+  if (dy)
+    leakyReluGradKernel(x, dy, (float)alpha, y, n);
+  else
+    leakyReluKernel(x, (float)alpha, y, n);
   return NULL;
 }
 
@@ -594,11 +556,7 @@ static napi_value AdamUpdate(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "avb_blas.adam: bad arguments");
     return NULL;
   }
-  Job job = {.op = OP_ADAM,
-             .adam = {a[0], a[1], a[2], a[3]},
-             .adamOut = {a[4], a[5], a[6]}};
-  memcpy(job.adamK, k, sizeof job.adamK);
-  runParallel(&job, len[0], NO_SPLIT);
+  adamKernel(a[0], a[1], a[2], a[3], a[4], a[5], a[6], len[0], k);
   return NULL;
 }
 
@@ -618,7 +576,7 @@ static napi_value Unary(napi_env env, napi_callback_info info) {
   }
   static const int ops[] = {OP_SOFTPLUS, OP_SOFTPLUS_GRAD, OP_ELU, OP_ELU_GRAD};
   Job job = {.op = ops[op], .x = x, .y = y, .dy = dy};
-  runParallel(&job, n, COSTLY_PER_THREAD);
+  parallelRange(n, COSTLY_PER_THREAD, 16, runJob, &job);
   return NULL;
 }
 

@@ -68,6 +68,7 @@ export async function runReproduction(
   o: ReproduceOptions,
 ): Promise<ReproduceResult> {
   const repro = REPRODUCTIONS[experiment];
+  const { jobs: parallel, threads } = coreSplit(availableParallelism(), o.jobs);
   const ctx: ReproduceContext = {
     out: o.out,
     budget: o.budget,
@@ -76,7 +77,7 @@ export async function runReproduction(
     points: o.points,
     options: o.options,
     command: o.command,
-    threads: coreSplit(availableParallelism(), o.jobs).threads,
+    threads,
   };
   repro.validate?.(ctx);
   const state = openState(
@@ -91,7 +92,6 @@ export async function runReproduction(
     },
     o.force,
   );
-  const { jobs: parallel, threads } = coreSplit(availableParallelism(), o.jobs);
   if (o.backend) process.env.AVB_BACKEND = o.backend;
   const backend = await initBackend(o.backend, { threads: 1 });
   makeOwnedFolder(o.out);
