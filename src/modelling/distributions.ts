@@ -72,11 +72,12 @@ export function normal(y: Val, mu: Val, sigma: Val): Node {
   const dy = Y.variable ? new Float64Array(Y.length) : undefined;
   const dm = M.variable ? new Float64Array(M.length) : undefined;
   const ds = S.variable ? new Float64Array(S.length) : undefined;
-  let value = -n * LOG_SQRT_2PI;
+  // One shared σ: its log once, not once a point.
+  let value = -n * (LOG_SQRT_2PI + (ss === 0 ? Math.log(sv[0]) : 0));
   for (let i = 0; i < n; i++) {
     const s = sv[i * ss];
     const z = (yv[i * sy] - mv[i * sm]) / s;
-    value -= 0.5 * z * z + Math.log(s);
+    value -= 0.5 * z * z + (ss === 0 ? 0 : Math.log(s));
     if (dy) dy[i * sy] -= z / s;
     if (dm) dm[i * sm] += z / s;
     if (ds) ds[i * ss] += (z * z - 1) / s;
