@@ -38,6 +38,24 @@ describe('configuration defaults sized to the data', () => {
     expect([synthetic.latent, synthetic.steps, synthetic.binarize]).toEqual([2, 10000, false]);
   });
 
+  it("examples/mnist-avb-ac-conv-cpu.json: the paper's conv networks at the CPU preset's rates", () => {
+    const file = 'examples/mnist-avb-ac-conv-cpu.json';
+    const c = resolveConfig(JSON.parse(readFileSync(file, 'utf8')), {}, file);
+    expect([c.encoder.net, c.decoder.net, c.adversary.type, c.adversary.hidden]).toEqual([
+      'conv',
+      'conv',
+      'inner-product',
+      1024,
+    ]);
+    expect([c.batch, c.lr, c.lrAdversary, c.lrSchedule, c.steps]).toEqual([
+      64,
+      3e-4,
+      1e-3,
+      'cosine',
+      25000,
+    ]);
+  });
+
   it('a 10-value data set gets a model of about 0.1M weights instead of 4.5M', () => {
     const data = info([10], 'real');
     const paper = resolveConfig({}, { experiment: 'npy:/x.npy', method: 'avb' });
