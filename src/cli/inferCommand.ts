@@ -46,7 +46,6 @@ interface InferCliOptions {
   contrast?: ContrastKind;
   modelBatch?: number;
   average?: number;
-  refitAdversary?: number;
   fixedIterations?: boolean;
   chains?: number;
   parallelChains?: number;
@@ -120,11 +119,6 @@ export function addInferCommand(program: Command): void {
     .option(
       '--average <eta>',
       "avb, avb-ac: q's sampler is the polynomial-decay average of its weights over about the fit's last 1/(eta + 1) (default 20; 0: its last step)",
-      nonNegativeInt,
-    )
-    .option(
-      '--refit-adversary <n>',
-      "avb, avb-ac: adversary-only updates on the final q before its draws are weighted, so that k̂ judges q rather than the adversary's lag (default 1000; 0: none)",
       nonNegativeInt,
     )
     .option(
@@ -261,15 +255,11 @@ function runConfig(spec: string, opts: InferCliOptions): InferRunConfig {
       },
       ...(opts.fixedIterations ? { stopWhenConverged: false } : {}),
       avb:
-        opts.contrast ||
-        opts.modelBatch ||
-        opts.average !== undefined ||
-        opts.refitAdversary !== undefined
+        opts.contrast || opts.modelBatch || opts.average !== undefined
           ? {
               ...(opts.contrast ? { contrast: opts.contrast } : {}),
               ...(opts.modelBatch ? { modelBatch: opts.modelBatch } : {}),
               ...(opts.average !== undefined ? { averageEta: opts.average } : {}),
-              ...(opts.refitAdversary !== undefined ? { refitAdversary: opts.refitAdversary } : {}),
             }
           : undefined,
     },
@@ -393,8 +383,6 @@ function checkOptions(o: InferCliOptions): void {
     refuse('--model-batch', 'avb and avb-ac');
   if (o.average !== undefined && !uses((m) => m === 'avb' || m === 'avb-ac'))
     refuse('--average', 'avb and avb-ac');
-  if (o.refitAdversary !== undefined && !uses((m) => m === 'avb' || m === 'avb-ac'))
-    refuse('--refit-adversary', 'avb and avb-ac');
   if (o.fixedIterations && !uses((m) => m !== 'nuts')) refuse('--fixed-iterations', 'AVB and ADVI');
   for (const [flag, v] of [
     ['--chains', o.chains],

@@ -375,16 +375,6 @@ export interface AvbInferenceOptions extends VariationalOptions {
    * 0.88-0.91; η = 20 0.07, 0.92-0.96.
    */
   averageEta: number;
-  /**
-   * Adversary-only updates after the fit, q held fixed (rate falling linearly to zero), before
-   * q's draws are weighted: T then estimates log q of the final q rather than of the moving one
-   * it tracked, and the Pareto k̂ and importance check judge q, not T's lag. Measured on
-   * posteriordb's eight schools, seeds 1-3, a fit within 0.07 sd of the reference: k̂ 0.86-0.94
-   * without (a false alarm), 0.46-0.67 with 1,000 updates (3,000: 0.47-0.76), and the
-   * importance-weighted means' worst distance from the reference fell from 0.25-0.28 sd to
-   * 0.05-0.08: T is then a usable density of q. The draws are the same either way. 0: none.
-   */
-  refitAdversary: number;
 }
 
 /**
@@ -405,7 +395,6 @@ export const DEFAULT_AVB_INFERENCE: AvbInferenceOptions = {
   hidden: 128,
   finalLearningRate: 1,
   averageEta: 20,
-  refitAdversary: 1000,
   samples: 4000,
   seed: 1,
 };
@@ -444,8 +433,6 @@ export async function avbInference(
     );
     if (fitted.stopped) return interrupted(model, began);
     if (o.averageEta > 0) trainer.useEncoderAverages();
-    // A refused update only ends the refit early: T is then as its last good update left it.
-    if (o.refitAdversary > 0) trainer.refitAdversary(o.refitAdversary);
     const [values, logW] = tf.tidy(() => {
       const u = parts.encoder.sample(tf.zeros([o.samples, 0]), root).z;
       const logQ = avbLogQ(parts.adversary, u, o.contrast);

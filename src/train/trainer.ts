@@ -150,28 +150,6 @@ export class Trainer implements Fittable<TrainingSnapshot> {
     return a > 0 ? Math.min(1, (this.stepCount + 1) / a) : 1;
   }
 
-  /**
-   * Trains the adversary alone for `steps` updates on fresh batches, the encoder held fixed,
-   * its learning rate falling linearly from the configured one to zero. During training T
-   * tracks a moving q; once q is final, this fits T to that q alone, so that its estimate of
-   * log q (the density an implicit q is judged by) is of the q whose draws are returned. An
-   * update with a non-finite loss or gradient is refused (as in {@link step}) and ends the refit,
-   * T left as its last good update made it; returns that divergence.
-   */
-  refitAdversary(steps: number): Divergence | undefined {
-    const metrics: StepMetrics = { step: this.stepCount, klWeight: 1, stepMs: 0 };
-    try {
-      for (let k = 0; k < steps; k++) {
-        this.adversaryOpt.scheduleFactor = 1 - k / steps;
-        const r = this.update('adversary', 1, metrics);
-        if (r) return r;
-      }
-      return undefined;
-    } finally {
-      this.adversaryOpt.scheduleFactor = scheduleFactor(this.config.lrSchedule, this.stepCount);
-    }
-  }
-
   /** One training iteration. */
   step(): StepResult {
     const start = performance.now();
