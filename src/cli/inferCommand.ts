@@ -23,6 +23,7 @@ import {
   nonNegativeInt,
   positiveInt,
   positiveNumber,
+  unitFraction,
 } from './options.js';
 import { TrainingProgress } from './progress.js';
 import { EXIT_SIGNAL, watchStopSignals } from './interrupt.js';
@@ -46,6 +47,7 @@ interface InferCliOptions {
   contrast?: ContrastKind;
   modelBatch?: number;
   average?: number;
+  pool?: number;
   fixedIterations?: boolean;
   chains?: number;
   parallelChains?: number;
@@ -117,8 +119,13 @@ export function addInferCommand(program: Command): void {
       positiveInt,
     )
     .option(
+      '--pool <fraction>',
+      "avb, avb-ac: q's draws are pooled over this last fraction of the fit (a set every 100 iterations, each weighted by its own adversary), and the fit stops only once the window's two halves agree (default 0.5; 0: the final q's draws)",
+      unitFraction,
+    )
+    .option(
       '--average <eta>',
-      "avb, avb-ac: q's sampler is the polynomial-decay average of its weights over about the fit's last 1/(eta + 1) (default 20; 0: its last step)",
+      "avb, avb-ac with --pool 0: q's sampler is the polynomial-decay average of its weights over about the fit's last 1/(eta + 1) (default 20; 0: its last step)",
       nonNegativeInt,
     )
     .option(
@@ -255,11 +262,12 @@ function runConfig(spec: string, opts: InferCliOptions): InferRunConfig {
       },
       ...(opts.fixedIterations ? { stopWhenConverged: false } : {}),
       avb:
-        opts.contrast || opts.modelBatch || opts.average !== undefined
+        opts.contrast || opts.modelBatch || opts.average !== undefined || opts.pool !== undefined
           ? {
               ...(opts.contrast ? { contrast: opts.contrast } : {}),
               ...(opts.modelBatch ? { modelBatch: opts.modelBatch } : {}),
               ...(opts.average !== undefined ? { averageEta: opts.average } : {}),
+              ...(opts.pool !== undefined ? { poolFraction: opts.pool } : {}),
             }
           : undefined,
     },
@@ -383,6 +391,13 @@ function checkOptions(o: InferCliOptions): void {
     refuse('--model-batch', 'avb and avb-ac');
   if (o.average !== undefined && !uses((m) => m === 'avb' || m === 'avb-ac'))
     refuse('--average', 'avb and avb-ac');
+  if (o.pool !== undefined && !uses((m) => m === 'avb' || m === 'avb-ac'))
+    refuse('--pool', 'avb and avb-ac');
+  // Averaged weights give the final q; pooled draws replace it, so the two do not combine.
+  if (o.average !== undefined && o.pool !== 0)
+    throw new AvbUserError(
+      '--average applies to the final q, which --pool (default 0.5) replaces; add --pool 0 or remove --average',
+    );
   if (o.fixedIterations && !uses((m) => m !== 'nuts')) refuse('--fixed-iterations', 'AVB and ADVI');
   for (const [flag, v] of [
     ['--chains', o.chains],

@@ -37,6 +37,15 @@ export function positiveNumber(value: string): number {
   return n;
 }
 
+/** Parses a fraction in [0, 1] (`avb infer --pool`). */
+export function unitFraction(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !(n >= 0 && n <= 1)) {
+    throw new InvalidArgumentError(`expected a number from 0 to 1, got '${value}'.`);
+  }
+  return n;
+}
+
 /** The `--threads` option: threads of the native addon (matrix products, large element-wise kernels). */
 export function threadsOption(): Option {
   return new Option(

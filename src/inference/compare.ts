@@ -231,11 +231,16 @@ export function methodWarnings(r: MethodResult, names: string[]): string[] {
       );
   }
   const c = r.convergence;
-  if (c && !c.converged)
+  const settled = c?.qShift?.stable ?? true;
+  if (c && !(c.elboConverged ?? c.converged))
     out.push(
       Number.isFinite(c.rise)
         ? `the ELBO was still rising over the last fifth of the iterations (by ${c.rise.toFixed(3)} ± ${c.se.toFixed(3)} nats): q has not converged; run more --iterations`
         : 'too few iterations (under 500) to tell whether q converged; run more --iterations',
+    );
+  if (c?.qShift && !settled)
+    out.push(
+      `q was still moving over the fit's last part (between the halves of its pooled draws a mean moved by ${c.qShift.mean.toFixed(2)} sds, an sd by ${(100 * (Math.exp(c.qShift.logSd) - 1)).toFixed(0)}%): q has not converged; run more --iterations`,
     );
   if (r.divergences)
     out.push(
@@ -335,6 +340,15 @@ export function methodSummary(model: BayesianModel, r: MethodResult) {
         }
       : {}),
     ...(r.convergence !== undefined ? { converged: r.convergence.converged } : {}),
+    // AVB's pooled draws: how far q moved between the halves of the window (in q's sds).
+    ...(r.convergence?.qShift
+      ? {
+          qShift: {
+            mean: Number(r.convergence.qShift.mean.toFixed(3)),
+            logSd: Number(r.convergence.qShift.logSd.toFixed(3)),
+          },
+        }
+      : {}),
     posterior: posteriorSummary(r),
     /** Empty when the checks of {@link methodWarnings} pass; also printed by `avb infer`. */
     warnings: methodWarnings(r, r.draws.names),
