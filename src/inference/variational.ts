@@ -182,16 +182,11 @@ async function fitVariational<S>(
         o.stopWhenConverged !== false &&
         m.step >= CONVERGENCE_CHECK_FROM &&
         m.step % CONVERGENCE_CHECK_EVERY === 0 &&
-        m.step < o.iterations
+        m.step < o.iterations &&
+        canStop(elbos, pool, m.step)
       ) {
-        // Stopping asks more than the end-of-fit check: no rise beyond the noise (3 se) or
-        // 0.01 nats, whatever the ELBO's size.
-        const c = elboConvergence(elbos);
-        const settled = pool ? (pool.pool.shift(m.step)?.stable ?? false) : true;
-        if (c.converged && c.rise < Math.max(3 * c.se, 0.01) && settled) {
-          converged = true;
-          return 'stop';
-        }
+        converged = true;
+        return 'stop';
       }
     },
   });
@@ -199,20 +194,35 @@ async function fitVariational<S>(
     throw new AvbUserError(
       `${method} diverged at iteration ${r.divergence!.step} (${r.divergence!.quantity} not finite) after ${r.rollbacks} rollbacks with halved learning rates; lower them or check the model's log joint`,
     );
-  const elbo = elboConvergence(elbos);
-  const shift = pool?.pool.shift(last) ?? undefined;
   return {
     trace,
     stopped: r.status === 'stopped' && !converged,
-    convergence: shift
-      ? {
-          ...elbo,
-          converged: elbo.converged && shift.stable,
-          elboConverged: elbo.converged,
-          qShift: shift,
-        }
-      : elbo,
+    convergence: finalConvergence(elbos, pool, last),
     iterations: last,
+  };
+}
+
+/**
+ * Whether a fit may stop at `step`: stopping asks more than the end-of-fit check (no ELBO rise
+ * beyond the noise, 3 se, or 0.01 nats, whatever the ELBO's size), and with pooled draws, a q
+ * that has stopped moving.
+ */
+function canStop(elbos: number[], pool: PoolHooks | undefined, step: number): boolean {
+  const c = elboConvergence(elbos);
+  const settled = pool ? (pool.pool.shift(step)?.stable ?? false) : true;
+  return c.converged && c.rise < Math.max(3 * c.se, 0.01) && settled;
+}
+
+/** The end-of-fit convergence: the ELBO's, and with pooled draws whether q had settled. */
+function finalConvergence(elbos: number[], pool: PoolHooks | undefined, last: number) {
+  const elbo = elboConvergence(elbos);
+  const shift = pool?.pool.shift(last) ?? undefined;
+  if (!shift) return elbo;
+  return {
+    ...elbo,
+    converged: elbo.converged && shift.stable,
+    elboConverged: elbo.converged,
+    qShift: shift,
   };
 }
 
