@@ -458,6 +458,19 @@ describe('avb infer', () => {
       avb('infer', 'eight-schools', '--method', 'nuts', '--target-accept', '1.5'),
       /--target-accept must be in \(0, 1\)/,
     );
+    expectUserError(
+      avb('infer', 'eight-schools', '--method', 'nuts', '--pool', '0.5'),
+      /--pool applies to avb and avb-ac only/,
+    );
+    expectUserError(
+      avb('infer', 'eight-schools', '--pool', '1.5'),
+      /expected a number from 0 to 1, got '1.5'/,
+    );
+    // Averaged weights make the final q, which pooled draws replace.
+    expectUserError(
+      avb('infer', 'eight-schools', '--average', '4'),
+      /--average applies to the final q, which --pool \(default 0.5\) replaces; add --pool 0/,
+    );
   });
 
   it('a model module that is missing, broken, misshapen or not finite at its start is a user error', () => {

@@ -50,10 +50,12 @@ export const eightSchoolsReproduction: Reproduction = {
           '--iterations',
           String(ctx.steps ?? ITERATIONS[ctx.budget]),
           // The paper's estimator: every iteration, the model on the whole batch of 512, q the
-          // sampler's last step (no average of its weights).
+          // sampler's last step (no pooled draws, no average of its weights).
           '--fixed-iterations',
           '--model-batch',
           '512',
+          '--pool',
+          '0',
           '--average',
           '0',
         ],
