@@ -11,8 +11,20 @@ import { writeJsonAtomic } from '../../io/atomicFile.js';
 import type { ReportDoc } from '../../report/report.js';
 import type { Job } from './jobQueue.js';
 
-export const BUDGETS = ['quick', 'standard', 'full'] as const;
+/** Every budget of `--budget`; an experiment has those of its `budgets`. */
+export const BUDGETS = ['quick', 'standard', 'long', 'full'] as const;
 export type Budget = (typeof BUDGETS)[number];
+
+/** The budgets every experiment has (`long` is MNIST's alone). */
+export const COMMON_BUDGETS = ['quick', 'standard', 'full'] as const satisfies readonly Budget[];
+export type CommonBudget = (typeof COMMON_BUDGETS)[number];
+
+/** The context's budget, for an experiment with the common ones (checked before any job). */
+export function commonBudget(ctx: ReproduceContext): CommonBudget {
+  const b = ctx.budget;
+  if (b === 'long') throw new Error(`reproduce: budget ${b} reached an experiment without it`);
+  return b;
+}
 
 /** What every reproduction knows while it plans its jobs and writes its report. */
 export interface ReproduceContext {
@@ -32,6 +44,8 @@ export interface ReproduceContext {
 
 /** One experiment's reproduction: its commands, then a report made from what they wrote. */
 export interface Reproduction {
+  /** The `--budget`s this experiment has. */
+  budgets: readonly Budget[];
   /** Checks the context's settings before anything is written (throws an AvbUserError). */
   validate?(ctx: ReproduceContext): void;
   /** The commands still to run (finished ones are left out: rerunning resumes). */

@@ -8,12 +8,13 @@ import type {
   QuantitySummary,
 } from '../../inference/compare.js';
 import type { ReportDoc } from '../../report/report.js';
-import type { Budget, Reproduction } from './common.js';
+import { COMMON_BUDGETS, commonBudget } from './common.js';
+import type { CommonBudget, Reproduction } from './common.js';
 import { formatDuration, logFile, num, provenance, readJson } from './common.js';
 import { VERSION } from '../../version.js';
 
 /** AVB and ADVI iterations: quick halves the paper's 10,000; full doubles them. */
-const ITERATIONS: Record<Budget, number> = { quick: 5000, standard: 10000, full: 20000 };
+const ITERATIONS: Record<CommonBudget, number> = { quick: 5000, standard: 10000, full: 20000 };
 
 const FOLDER = 'eight-schools';
 
@@ -31,6 +32,7 @@ interface CompareSummary {
  * full-rank) against a long NUTS run, by the KL divergence of their marginals to NUTS's.
  */
 export const eightSchoolsReproduction: Reproduction = {
+  budgets: COMMON_BUDGETS,
   jobs(ctx) {
     const dir = join(ctx.out, FOLDER);
     if (existsSync(join(dir, 'summary.json'))) return [];
@@ -48,7 +50,7 @@ export const eightSchoolsReproduction: Reproduction = {
           '--seed',
           String(ctx.seed),
           '--iterations',
-          String(ctx.steps ?? ITERATIONS[ctx.budget]),
+          String(ctx.steps ?? ITERATIONS[commonBudget(ctx)]),
           // The paper's estimator: every iteration, the model on the whole batch of 512, q the
           // sampler's last step (no pooled draws, no average of its weights).
           '--fixed-iterations',
@@ -97,7 +99,7 @@ export const eightSchoolsReproduction: Reproduction = {
         rows,
       },
       notes: [
-        `Model: the paper's version (μ, τ ~ N(0, 1), τ unconstrained so the posterior has two mirror modes; θⱼ = μ + τ ηⱼ). AVB and ADVI ran ${ctx.steps ?? ITERATIONS[ctx.budget]} iterations.`,
+        `Model: the paper's version (μ, τ ~ N(0, 1), τ unconstrained so the posterior has two mirror modes; θⱼ = μ + τ ηⱼ). AVB and ADVI ran ${ctx.steps ?? ITERATIONS[commonBudget(ctx)]} iterations.`,
         'KL(method ‖ NUTS) is a k-nearest-neighbour estimate (k = 5) on 2,000 draws each (its sampling error is a few hundredths, so a method that matches NUTS can read slightly below 0); the NUTS reference is a long run thinned to 2,000 draws and symmetrised under τ → −τ. Draws of every method are in eight-schools/draws-<method>.csv.',
         "The paper's finding: NUTS's τ marginal is bimodal; AVB finds both modes, Gaussian ADVI one.",
       ],

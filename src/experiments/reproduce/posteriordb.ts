@@ -17,7 +17,8 @@ import {
   VENDORED_TRANSLATIONS,
 } from '../posteriordb.js';
 import type { PosteriorEntry } from '../posteriordb.js';
-import type { Budget, Reproduction, ReproduceContext, RunFacts } from './common.js';
+import { COMMON_BUDGETS, commonBudget } from './common.js';
+import type { CommonBudget, Reproduction, ReproduceContext, RunFacts } from './common.js';
 import { formatDuration, logFile, num, provenance, readJson } from './common.js';
 import type { Job } from './jobQueue.js';
 
@@ -30,7 +31,7 @@ export const POSTERIORDB_METHODS: InferenceMethod[] = [
 ];
 
 /** Seeds per budget: quick one, standard and full three (full adds plain AVB). */
-const SEEDS: Record<Budget, number[]> = { quick: [1], standard: [1, 2, 3], full: [1, 2, 3] };
+const SEEDS: Record<CommonBudget, number[]> = { quick: [1], standard: [1, 2, 3], full: [1, 2, 3] };
 
 /** What a fit must meet to count as right (issue #24's floor). */
 export const ACCURACY_FLOOR = { meanError: 0.1, sdRatio: [0.9, 1.1] as const };
@@ -63,7 +64,7 @@ export function posteriordbSettings(ctx: ReproduceContext): PosteriordbSettings 
       throw new AvbUserError(
         `--methods: unknown method '${m}'; use some of ${INFERENCE_METHODS.join(', ')}`,
       );
-  const seeds = list(o.seeds)?.map(Number) ?? SEEDS[ctx.budget].map((s) => s + ctx.seed - 1);
+  const seeds = list(o.seeds)?.map(Number) ?? SEEDS[commonBudget(ctx)].map((s) => s + ctx.seed - 1);
   if (seeds.some((s) => !Number.isSafeInteger(s) || s < 0))
     throw new AvbUserError(`--seeds: give non-negative integers such as 1,2,3, not ${o.seeds}`);
   return {
@@ -121,6 +122,7 @@ function fitDir(ctx: ReproduceContext, posterior: string, method: string, seed: 
  * Wasserstein distance against the reference, with time, density evaluations and warnings.
  */
 export const posteriordbReproduction: Reproduction = {
+  budgets: COMMON_BUDGETS,
   validate(ctx) {
     plannedPosteriors(posteriordbSettings(ctx));
   },

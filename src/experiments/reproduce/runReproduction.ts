@@ -1,3 +1,4 @@
+import { AvbUserError } from '../../errors.js';
 import { availableParallelism } from 'node:os';
 import { initBackend } from '../../backend/initBackend.js';
 import type { BackendChoice } from '../../backend/initBackend.js';
@@ -79,6 +80,10 @@ export async function runReproduction(
     command: o.command,
     threads,
   };
+  if (!repro.budgets.includes(o.budget))
+    throw new AvbUserError(
+      `--budget ${o.budget} is not a budget of ${experiment}; use ${repro.budgets.join(', ')}`,
+    );
   repro.validate?.(ctx);
   const state = openState(
     o.out,

@@ -16,14 +16,15 @@ import {
 } from '../../experiments/syntheticPosterior.js';
 import { plotPng, posteriorPanelsSpec } from '../../viz/plotPng.js';
 import type { ReportDoc } from '../../report/report.js';
-import type { Budget, Reproduction, ReproduceContext, RunFacts } from './common.js';
+import { COMMON_BUDGETS, commonBudget } from './common.js';
+import type { CommonBudget, Reproduction, ReproduceContext, RunFacts } from './common.js';
 import { formatDuration, num, provenance, runDir, summaryOf, trainJob } from './common.js';
 import { VERSION } from '../../version.js';
 
 const METHODS_SHOWN: Method[] = ['avb', 'avb-ac', 'vae'];
 
 /** Training steps per method: quick is `npm start` (minutes); full is where AVB.md saw −1.40. */
-const STEPS: Record<Budget, number> = { quick: 4000, standard: 10000, full: 30000 };
+const STEPS: Record<CommonBudget, number> = { quick: 4000, standard: 10000, full: 30000 };
 
 const FIGURE = 'synthetic-posteriors.png';
 
@@ -32,10 +33,16 @@ const FIGURE = 'synthetic-posteriors.png';
  * with a 2-D latent; the figure of q(z|x) per point and each method's exact log-likelihood.
  */
 export const syntheticReproduction: Reproduction = {
+  budgets: COMMON_BUDGETS,
   jobs(ctx) {
     return METHODS_SHOWN.flatMap((method) => {
       const config = resolveConfig(
-        { experiment: 'synthetic', method, steps: ctx.steps ?? STEPS[ctx.budget], seed: ctx.seed },
+        {
+          experiment: 'synthetic',
+          method,
+          steps: ctx.steps ?? STEPS[commonBudget(ctx)],
+          seed: ctx.seed,
+        },
         {},
       );
       const job = trainJob(ctx, method, config);
