@@ -120,7 +120,7 @@ export function addInferCommand(program: Command): void {
     )
     .option(
       '--pool <fraction>',
-      "avb, avb-ac: q's draws are pooled over this last fraction of the fit (a set every 100 iterations, each weighted by its own adversary), and the fit stops only once the window's two halves agree (default 0.5; 0: the final q's draws)",
+      "avb, avb-ac: q's draws pooled over this last fraction of the fit (a set every 100 iterations, each weighted by its own adversary) instead of drawn from the final q (default 0.5; 0: the final q, weight-averaged by --average)",
       unitFraction,
     )
     .option(
