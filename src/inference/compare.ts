@@ -231,14 +231,13 @@ export function methodWarnings(r: MethodResult, names: string[]): string[] {
       );
   }
   const c = r.convergence;
-  const settled = c?.qShift?.stable ?? true;
   if (c && !(c.elboConverged ?? c.converged))
     out.push(
       Number.isFinite(c.rise)
         ? `the ELBO was still rising over the last fifth of the iterations (by ${c.rise.toFixed(3)} ± ${c.se.toFixed(3)} nats): q has not converged; run more --iterations`
         : 'too few iterations (under 500) to tell whether q converged; run more --iterations',
     );
-  if (c?.qShift && !settled)
+  if (c?.qShift && !c.qShift.stable)
     out.push(
       `q was still moving over the fit's last part (between the halves of its pooled draws a mean moved by ${c.qShift.mean.toFixed(2)} sds, an sd by ${(100 * (Math.exp(c.qShift.logSd) - 1)).toFixed(0)}%): q has not converged; run more --iterations`,
     );

@@ -78,11 +78,6 @@ export class DrawPool {
     this.entries = entries.map((e) => ({ step: e.step, z: e.z.slice(), logQ: e.logQ.slice() }));
   }
 
-  /** Draws in the window at `step`. */
-  count(step: number): number {
-    return this.window(step).reduce((s, e) => s + e.logQ.length, 0);
-  }
-
   /**
    * How far q moved across the window at `step`: its older half against its newer half, per
    * coordinate. Null when either half holds no draws.
