@@ -485,10 +485,11 @@ export async function avbInference(
   const o = { ...DEFAULT_AVB_INFERENCE, ...options };
   const began = performance.now();
   const root = new Rng(o.seed);
-  const on = preconditionedTarget(model, o.precondition ?? 'laplace', false);
-  const target = on.target;
+  // Checked before the Laplace fit, whose tensors an early throw would leave undisposed.
   if (!(o.poolFraction >= 0 && o.poolFraction <= 1))
     throw new AvbUserError(`poolFraction must be in [0, 1], not ${o.poolFraction}`);
+  const on = preconditionedTarget(model, o.precondition ?? 'laplace', false);
+  const target = on.target;
   const { parts, trainer } = avbInferenceTrainer(target, o, root);
   // Each set of pooled draws has its own stream, seeded by its iteration, so that a resumed or
   // rolled-back fit draws the same sets.
