@@ -339,6 +339,10 @@ function report(
     process.stdout.write(
       `Pareto k̂     ${r.paretoK.toFixed(2)} (q's fit to the posterior: < 0.5 good, > 0.7 not to be trusted)\n`,
     );
+  if (r.stein)
+    process.stdout.write(
+      `Stein check  mean shift ${r.stein.meanShift.toFixed(2)} sd (${r.stein.meanName}), sd ratio ${r.stein.sdRatio.toFixed(2)} (${r.stein.sdName}) (q against the posterior's moments that its draws and the model's gradient imply)\n`,
+    );
 }
 
 /** The progress bar of the method running (relabelled as --compare moves on). */

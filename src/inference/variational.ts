@@ -9,6 +9,8 @@ import { Module } from '../nn/module.js';
 import { adaptiveContrastObjective, batchContrast } from '../objectives/adaptiveContrast.js';
 import { paretoKHat } from '../math/paretoKHat.js';
 import { importanceCheck } from '../math/importanceCheck.js';
+import { steinCheck } from '../math/steinCheck.js';
+import type { SteinCheck } from '../math/steinCheck.js';
 import type { ImportanceCheck } from '../math/importanceCheck.js';
 import { avbObjective, logStandardNormal } from '../objectives/avb.js';
 import { Rng } from '../random/rng.js';
@@ -98,6 +100,12 @@ export interface VariationalResult {
   convergence?: Convergence;
   /** q's means and sds against their importance-weighted correction (`math/importanceCheck.ts`). */
   importance?: ImportanceCheck;
+  /**
+   * q's means and sds against the posterior's as Stein's identities estimate them from q's draws
+   * and the model's gradient (`math/steinCheck.ts`), in the model's unconstrained coordinates:
+   * needs no density of q, so it holds for AVB as for ADVI.
+   */
+  stein?: SteinCheck;
   /** Iterations run: the cap, or fewer when the fit stopped on convergence. */
   iterations?: number;
   /** How q's coordinates were chosen (see `VariationalOptions.precondition`). */
@@ -283,6 +291,7 @@ export function elboConvergence(elbos: number[]): Convergence {
  */
 function completed(
   fitted: { trace: number[]; convergence: Convergence; iterations: number },
+  model: BayesianModel,
   on: FitTarget,
   values: Float32Array,
   logW: ArrayLike<number>,
@@ -294,12 +303,47 @@ function completed(
     preconditioning: on.preconditioning,
     paretoK: paretoKHat(logW),
     importance: importanceCheck(draws.values, logW, draws.names),
+    stein: steinAt(model, on, values),
     convergence: fitted.convergence,
     iterations: fitted.iterations,
     draws,
     elboTrace: fitted.trace,
     seconds: (performance.now() - began) / 1000,
   };
+}
+
+/**
+ * {@link steinCheck} at q's draws `values` (`[n, d]` in the fit's coordinates), reported in the
+ * model's unconstrained coordinates. The gradient in doubles where the model has one, else
+ * tfjs's, in chunks.
+ */
+function steinAt(model: BayesianModel, on: FitTarget, values: Float32Array) {
+  const d = on.target.dim;
+  const n = values.length / d;
+  const grad = new Float64Array(n * d);
+  const exact = on.target.logDensityAndGradient;
+  if (exact) {
+    for (let i = 0; i < n; i++)
+      grad.set(exact(Float64Array.from(values.subarray(i * d, (i + 1) * d))).grad, i * d);
+  } else {
+    const g = tf.grad((u: tf.Tensor) => tf.sum(on.target.logJoint(u as tf.Tensor2D)));
+    for (let from = 0; from < n; from += 1000) {
+      const rows = Math.min(1000, n - from);
+      const chunk = tf.tidy(() =>
+        g(tf.tensor2d(values.subarray(from * d, (from + rows) * d), [rows, d])).dataSync(),
+      );
+      grad.set(chunk, from * d);
+    }
+  }
+  const w = on.whitening;
+  const l = !w
+    ? undefined
+    : w.diagonal
+      ? Float64Array.from({ length: d * d }, (_, k) =>
+          k % (d + 1) === 0 ? Math.sqrt(w.fit.cov[k]) : 0,
+        )
+      : w.fit.chol;
+  return steinCheck(Float64Array.from(values), grad, d, model.parameterNames, l);
 }
 
 /** The result of a fit stopped before its end: no draws yet. */
@@ -372,7 +416,7 @@ export async function advi(
         logW: tf.sub(target.logJoint(u), logQ).dataSync() as Float32Array,
       };
     });
-    return completed(fitted, on, values, logW, began);
+    return completed(fitted, model, on, values, logW, began);
   } finally {
     stepper.dispose();
     on.dispose();
@@ -528,7 +572,7 @@ export async function avbInference(
         const u = tf.tensor2d(pooled.z, [o.samples, target.dim]);
         return tf.sub(target.logJoint(u), tf.tensor1d(pooled.logQ)).dataSync();
       });
-      return completed(fitted, on, pooled.z, logW, began);
+      return completed(fitted, model, on, pooled.z, logW, began);
     }
     // No pool, or a fit too short to fill its window: the final q's draws.
     if (o.averageEta > 0 && o.poolFraction === 0) trainer.useEncoderAverages();
@@ -537,7 +581,7 @@ export async function avbInference(
       const logQ = avbLogQ(parts.adversary, u, o.contrast);
       return [u.dataSync() as Float32Array, tf.sub(target.logJoint(u), logQ).dataSync()];
     });
-    return completed(fitted, on, values, logW, began);
+    return completed(fitted, model, on, values, logW, began);
   } finally {
     on.dispose();
     trainer.dispose();

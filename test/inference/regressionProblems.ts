@@ -71,13 +71,24 @@ function invert(a: number[][]): number[][] {
 export function worstErrors(draws: Draws, mean: number[], cov: number[][]) {
   let meanError = 0;
   let sdRatio = 1;
-  mean.forEach((m, j) => {
-    const v = draws.values.map((row) => row[j]);
-    const mq = v.reduce((s, x) => s + x, 0) / v.length;
-    const sq = Math.sqrt(v.reduce((s, x) => s + (x - mq) ** 2, 0) / (v.length - 1));
-    const sd = Math.sqrt(cov[j][j]);
-    meanError = Math.max(meanError, Math.abs(mq - m) / sd);
-    sdRatio = Math.max(sdRatio, sq / sd, sd / sq);
-  });
+  for (const e of trueErrors(draws, mean, cov)) {
+    meanError = Math.max(meanError, e.shift);
+    sdRatio = Math.max(sdRatio, e.sdRatio, 1 / e.sdRatio);
+  }
   return { meanError, sdRatio };
+}
+
+/**
+ * Per coordinate: |mean - exact mean| / exact sd and sd / exact sd of the draws (sd over n, as
+ * the Stein check takes it).
+ */
+export function trueErrors(draws: Draws, mean: number[], cov: number[][]) {
+  const n = draws.values.length;
+  return mean.map((mu, j) => {
+    const v = draws.values.map((row) => row[j]);
+    const m = v.reduce((a, b) => a + b, 0) / n;
+    const sd = Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / n);
+    const s = Math.sqrt(cov[j][j]);
+    return { shift: Math.abs(m - mu) / s, sdRatio: sd / s };
+  });
 }

@@ -1,0 +1,60 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { methodWarnings } from '../../src/inference/compare.js';
+import type { MethodResult } from '../../src/inference/compare.js';
+import { advi } from '../../src/inference/variational.js';
+import { useBackend } from '../helpers.js';
+import { regression, trueErrors } from './regressionProblems.js';
+
+beforeAll(() => useBackend());
+
+describe('the Stein check of a variational fit', () => {
+  it('gives the true errors of q on a Gaussian posterior and flags mean-field ADVI on a 0.9999 correlation', async () => {
+    // For a Gaussian posterior the check is exact whatever q is (steinCheck.ts); what is left is
+    // float32 rounding of the gradient, measured under 1e-4 on both regressions and both kinds.
+    const { model, mean, cov } = regression('correlated');
+    for (const kind of ['meanfield', 'fullrank'] as const) {
+      const r = await advi(model, { kind });
+      const truth = trueErrors(r.draws, mean, cov);
+      truth.forEach((t, j) => {
+        expect(r.stein!.shifts[j]).toBeCloseTo(t.shift, 3);
+        expect(r.stein!.sdRatios[j]).toBeCloseTo(t.sdRatio, 3);
+      });
+      const warnings = methodWarnings(
+        { ...r, method: `advi-${kind}`, status: 'completed' },
+        model.summaryNames,
+      );
+      const steinWarning = /^q's sd of b_[01] is 0\.01 × the posterior sd .*too narrow/;
+      // Mean-field q cannot hold the intercept's and the year's correlation: sds 1.2% of theirs.
+      if (kind === 'meanfield') expect(warnings.some((w) => steinWarning.test(w))).toBe(true);
+      else expect(warnings).toEqual([]);
+    }
+  });
+});
+
+describe('warnings of an AVB fit', () => {
+  const base = (paretoK: number, shift: number, sdRatio: number): MethodResult => ({
+    status: 'completed',
+    method: 'avb-ac',
+    draws: { names: ['a'], values: [] },
+    seconds: 1,
+    paretoK,
+    stein: { meanName: 'a', meanShift: shift, sdName: 'a', sdRatio, shifts: [], sdRatios: [] },
+  });
+
+  it('a high k̂ (from the adversary’s log q) says means and sds are likely right when the Stein check passes', () => {
+    const [w] = methodWarnings(base(0.9, 0.03, 1.02), ['a']);
+    expect(w).toMatch(/^Pareto k̂ 0\.90 > 0\.7 with AVB's estimate of log q.*Stein check .* passed/);
+    expect(methodWarnings(base(0.4, 0.03, 1.02), ['a'])).toEqual([]);
+  });
+
+  it('a failed Stein check is a warning of its own and keeps k̂’s strong one', () => {
+    const w = methodWarnings(base(0.9, 0.3, 0.8), ['a']);
+    expect(w[0]).toMatch(/^Pareto k̂ 0\.90 > 0\.7: q misses posterior mass/);
+    expect(w[1]).toMatch(/^q's mean of a is 0\.30 sds from the posterior mean/);
+    expect(w[2]).toMatch(/^q's sd of a is 0\.80 × the posterior sd .*too narrow/);
+    expect(methodWarnings(base(0.2, 0.05, 1.12), ['a'])).toEqual([
+      expect.stringMatching(/^q's sd of a is 1\.12 × .*too wide/),
+    ]);
+    expect(methodWarnings(base(0.2, Infinity, 0), ['a'])[0]).toMatch(/imply no posterior curved/);
+  });
+});
