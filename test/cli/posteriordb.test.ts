@@ -53,6 +53,14 @@ describe('avb reproduce posteriordb', () => {
     const mf = all.fits.find((f) => f.method === 'advi-meanfield')!;
     expect(mf.sdRatio).toBeLessThan(0.5);
     expect(md).toMatch(/ADVI \(mean-field\) \|[^\n]*\| miss, flagged \|/);
+    // The Stein check sees the same from the draws and the model's gradient alone (kidiq's
+    // posterior is close to Gaussian, where the check is exact).
+    const summary = JSON.parse(
+      readFileSync(join(out, 'fits', KIDIQ, 'advi-meanfield-seed1', 'summary.json'), 'utf8'),
+    ) as { steinCheck: { sdRatio: number }; warnings: string[] };
+    expect(Math.abs(summary.steinCheck.sdRatio / mf.sdRatio - 1)).toBeLessThan(0.1);
+    expect(summary.warnings.some((w) => /^q's sd of .* too narrow/.test(w))).toBe(true);
+    expect(md).toMatch(/Of the \d fits within the floor, \d carry a warning all the same/);
     expect(foreignEntries(out)).toEqual([]);
     // A rerun has nothing left to do; other options are refused.
     const again = avb(...args, ...methods);
