@@ -245,7 +245,7 @@ export function methodWarnings(r: MethodResult, names: string[]): string[] {
   const stein = r.stein ? steinVerdict(r.stein) : undefined;
   if (k !== undefined && k > PARETO_K_BAD && avb && stein?.length === 0)
     out.push(
-      `Pareto k̂ ${k.toFixed(2)} > ${PARETO_K_BAD} with AVB's estimate of log q (its adversary's, whose error alone raises k̂ on fits that are right): q may miss tail mass; the Stein check of its means and sds passed, so they are likely right, its tails and extreme quantiles less so`,
+      `Pareto k̂ ${k.toFixed(2)} > ${PARETO_K_BAD} with AVB's estimate of log q (its adversary's, whose error alone raises k̂ on fits that are right): q may miss tail mass; its means and sds passed the Stein check, its tails and extreme quantiles are less sure`,
     );
   else if (k !== undefined && k > PARETO_K_BAD)
     out.push(

@@ -14,6 +14,12 @@ import { cholesky, choleskySolve, inverseFromCholesky } from './denseMatrix.js';
  * (the identities hold for every posterior, Gaussian or not); where q is shifted or too narrow
  * they say by how much, in the units an accuracy check uses (posterior sds), exactly for a
  * Gaussian posterior and to first order for others.
+ *
+ * What it cannot see: the two identities are the exact ELBO's gradient in a and B for q's family
+ * moved by z -> a + B z, so the maximiser of the ELBO over any family closed under affine maps
+ * passes them whatever the posterior is (a converged full-rank Gaussian always does). It checks
+ * that a fit has converged on the exact ELBO, which for AVB, whose entropy comes from an
+ * adversary, is the question; for ADVI, whose entropy is exact, k̂ judges the family.
  */
 export interface SteinCheck {
   /** The coordinate whose mean is farthest from the estimate, and by how much, |m - mu| / sd. */

@@ -599,6 +599,28 @@ describe('avb infer', () => {
     expect(r.stderr).toMatch(/nuts .*ETA/); // progress with an ETA
   });
 
+  it('a variational fit prints and keeps its k̂ and Stein check', () => {
+    const out = join(dir, 'banana-advi');
+    const r = avb('infer', 'examples/banana.mjs', '--method', 'advi-fullrank', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^Pareto k̂ {5}\d\.\d\d/m);
+    expect(r.stdout).toMatch(
+      /^Stein check {2}mean shift \d+\.\d\d sd \(z\d\), sd ratio \d+\.\d\d \(z\d\)/m,
+    );
+    const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as {
+      steinCheck: { meanShift: number; meanShiftOf: string; sdRatio: number; sdRatioOf: string };
+      warnings: string[];
+    };
+    expect(s.steinCheck.meanShift).toBeGreaterThanOrEqual(0);
+    expect(s.steinCheck.sdRatio).toBeGreaterThan(0);
+    expect(['z1', 'z2']).toContain(s.steinCheck.sdRatioOf);
+    // A Gaussian q on the banana: what the check says is a warning exactly when it is outside
+    // its bounds (0.08 sd, 8%).
+    const outside =
+      s.steinCheck.meanShift > 0.08 || Math.abs(Math.log(s.steinCheck.sdRatio)) > Math.log(1.08);
+    expect(s.warnings.some((w) => w.includes("Stein's identities"))).toBe(outside);
+  });
+
   it(
     '--compare writes the KL table, the figure, draws per method and summary.json',
     { timeout: 300_000 },
