@@ -43,7 +43,9 @@ describe('warnings of an AVB fit', () => {
 
   it('a high k̂ (from the adversary’s log q) says means and sds are likely right when the Stein check passes', () => {
     const [w] = methodWarnings(base(0.9, 0.03, 1.02), ['a']);
-    expect(w).toMatch(/^Pareto k̂ 0\.90 > 0\.7 with AVB's estimate of log q.*passed the Stein check/);
+    expect(w).toMatch(
+      /^Pareto k̂ 0\.90 > 0\.7 with AVB's estimate of log q.*passed the Stein check/,
+    );
     expect(methodWarnings(base(0.4, 0.03, 1.02), ['a'])).toEqual([]);
   });
 
