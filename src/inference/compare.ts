@@ -213,6 +213,10 @@ export const STEIN_SD_RATIO_MAX = 1.08;
 function steinVerdict(st: SteinCheck): string[] {
   const out: string[] = [];
   const why = "that q's draws and the model's gradient imply (Stein's identities)";
+  if (st.degenerate)
+    return [
+      `q's draws have a singular covariance (they lie on a lower-dimensional set, as no posterior with a density does): q is degenerate; do not trust it — run NUTS`,
+    ];
   if (!Number.isFinite(st.meanShift))
     return [
       `q's draws and the model's gradient imply no posterior curved like a Gaussian around them (Stein's identities): q is far off the posterior; do not trust it — run NUTS, or more iterations`,

@@ -445,7 +445,11 @@ export interface AvbInferenceOptions extends VariationalOptions {
    * distribution that differs from N(0, I) only in its shape beyond second moments.
    */
   contrast: ContrastKind;
-  /** Width of the generator's two hidden layers and of the adversary's. */
+  /**
+   * Width of the generator's two hidden layers and of the adversary's. The generator's are at
+   * least the posterior's dimension: through a narrower layer q would lie on a lower-dimensional
+   * set (its draws' covariance singular), which no posterior with a density does.
+   */
   hidden: number;
   /**
    * Both learning rates fall linearly over the second half of the run to this fraction of their
@@ -613,7 +617,7 @@ function avbInferenceTrainer(model: BayesianModel, o: AvbInferenceOptions, root:
     encoder: new ConcatNoiseEncoder(weightsRng, {
       exampleShape: [0],
       latentDim: d,
-      hidden: [o.hidden, o.hidden],
+      hidden: [Math.max(o.hidden, d), Math.max(o.hidden, d)],
       activation: 'elu',
       net: 'mlp',
       noiseDim: d,

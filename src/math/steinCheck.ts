@@ -31,13 +31,15 @@ export interface SteinCheck {
   /** Per coordinate: |m - mu| / sd and sd_q / sd (NaN where the estimate has no positive variance). */
   shifts: number[];
   sdRatios: number[];
+  /** q's draws have a singular covariance (then the shift is infinite and the ratio 0). */
+  degenerate?: boolean;
 }
 
 /**
  * `z` `[n, d]` q's draws and `grad` `[n, d]` ∇ log p at them (row-major, doubles), in the
  * coordinates of the fit; `toModel` the lower-triangular L of an affine map z -> mode + L z to
  * the model's coordinates (the Laplace whitening), in which the result is reported per `names`.
- * Undefined when there are too few draws or q's covariance is singular.
+ * Undefined when there are too few draws (under 10 per dimension, or 100).
  */
 export function steinCheck(
   z: Float64Array,
@@ -68,7 +70,11 @@ export function steinCheck(
       }
     }
   const lc = cholesky(c, d);
-  if (!lc) return undefined;
+  // A singular covariance: q's draws lie on a lower-dimensional set, which no posterior with a
+  // density does. Singular up to rounding: a pivot below 1e-9 of its variance (float32 draws on
+  // a subspace leave ~1e-14; a correlation of 0.9999 leaves 2e-4).
+  const pivotsOk = lc?.every((v, k) => k % (d + 1) !== 0 || v * v > 1e-9 * c[k]);
+  if (!lc || !pivotsOk) return { ...failed(names), degenerate: true };
   // The posterior's precision, S^-1 = -C^-1 A, symmetrised (A's noise is not symmetric).
   const ca = new Float64Array(d * d);
   const col = new Float64Array(d);
@@ -83,16 +89,8 @@ export function steinCheck(
     return (v + ca[k * d + j]) / 2;
   });
   const lp = cholesky(precision, d);
-  const nan = () => ({
-    meanName: names[0],
-    meanShift: Infinity,
-    sdName: names[0],
-    sdRatio: 0,
-    shifts: names.map(() => NaN),
-    sdRatios: names.map(() => NaN),
-  });
   // A precision that is not positive definite: q's draws see no Gaussian-like posterior at all.
-  if (!lp) return nan();
+  if (!lp) return failed(names);
   const s = inverseFromCholesky(lp, d);
   const shift = new Float64Array(d); // m - mu = -S gbar
   for (let j = 0; j < d; j++) for (let k = 0; k < d; k++) shift[j] -= s[j * d + k] * gbar[k];
@@ -121,6 +119,18 @@ export function steinCheck(
     sdRatio: sdRatios[si],
     shifts,
     sdRatios,
+  };
+}
+
+/** A check that found no posterior's moments to compare with: infinitely off. */
+function failed(names: string[]): SteinCheck {
+  return {
+    meanName: names[0],
+    meanShift: Infinity,
+    sdName: names[0],
+    sdRatio: 0,
+    shifts: names.map(() => NaN),
+    sdRatios: names.map(() => NaN),
   };
 }
 

@@ -58,5 +58,10 @@ describe('warnings of an AVB fit', () => {
       expect.stringMatching(/^q's sd of a is 1\.12 × .*too wide/),
     ]);
     expect(methodWarnings(base(0.2, Infinity, 0), ['a'])[0]).toMatch(/imply no posterior curved/);
+    const degenerate = { ...base(0.2, Infinity, 0) };
+    degenerate.stein = { ...degenerate.stein!, degenerate: true };
+    expect(methodWarnings(degenerate, ['a'])).toEqual([
+      expect.stringMatching(/^q's draws have a singular covariance .* q is degenerate/),
+    ]);
   });
 });

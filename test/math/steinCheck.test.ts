@@ -115,11 +115,25 @@ describe('Stein check of draws against the model gradient', () => {
     expect(c.shifts[0]).toBeGreaterThan(0.25);
   });
 
-  it('refuses too few draws and a singular covariance', () => {
+  it('refuses too few draws, and calls draws on a line degenerate', () => {
     expect(steinCheck(new Float64Array(2 * 50), new Float64Array(2 * 50), 2, NAMES)).toBe(
       undefined,
     );
-    const flat = new Float64Array(2 * 500); // every draw the same: no covariance
-    expect(steinCheck(flat, flat, 2, NAMES)).toBe(undefined);
+    // Draws on the line b = 2a: a singular covariance, as a sampler narrower than the
+    // posterior's dimension gives.
+    const rng = new Rng(1);
+    const line = new Float64Array(2 * 500);
+    for (let i = 0; i < 500; i++) {
+      line[2 * i] = rng.normal();
+      line[2 * i + 1] = 2 * line[2 * i];
+    }
+    const c = steinCheck(
+      line,
+      line.map((v) => -v),
+      2,
+      NAMES,
+    )!;
+    expect(c.degenerate).toBe(true);
+    expect(c.meanShift).toBe(Infinity);
   });
 });
