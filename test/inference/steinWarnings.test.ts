@@ -47,6 +47,11 @@ describe('warnings of an AVB fit', () => {
       /^Pareto k̂ 0\.90 > 0\.7 with AVB's estimate of log q.*passed the Stein check/,
     );
     expect(methodWarnings(base(0.4, 0.03, 1.02), ['a'])).toEqual([]);
+    // k̂ 0.5-0.7 is the adversary's noise where the Stein check passes; not where it fails.
+    expect(methodWarnings(base(0.65, 0.03, 1.02), ['a'])).toEqual([]);
+    expect(methodWarnings(base(0.65, 0.2, 1.02), ['a'])[0]).toMatch(
+      /^Pareto k̂ 0\.65 > 0\.5: q's tails/,
+    );
   });
 
   it('a failed Stein check is a warning of its own and keeps k̂’s strong one', () => {
