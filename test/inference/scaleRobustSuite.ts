@@ -38,7 +38,7 @@ export function scaleRobustSuite(kind: 'tiny' | 'correlated'): void {
         expect(e.sdRatio).toBeLessThan(1.1);
         expect(r.paretoK).toBeLessThan(0.5);
         // The Stein check needs no density of q: on a Gaussian posterior it gives the draws' true
-        // errors, here for an implicit q (float32 gradients: within 1e-3, measured 1e-4).
+        // errors, here for an implicit q (float32 gradients: within 5e-4, measured under 1e-4).
         trueErrors(r.draws, mean, cov).forEach((t, j) => {
           expect(r.stein!.shifts[j]).toBeCloseTo(t.shift, 3);
           expect(r.stein!.sdRatios[j]).toBeCloseTo(t.sdRatio, 3);
