@@ -472,10 +472,11 @@ export interface AvbInferenceOptions extends VariationalOptions {
    * own adversary, instead of drawn from the final, weight-averaged q (0). Pooling averages q's
    * wander where it has one and costs a little where it has none (posteriordb, defaults, README):
    * eight schools, seeds 1-7, worst mean error 0.03-0.11 sd and sd ratios 0.95-1.09 pooled,
-   * against 0.03-0.13 and 0.83-0.95 (seed 6 0.13 off with k-hat 0.2, flagged only by the Stein check) for the final q;
-   * the GP's worst 0.39 -> 0.33; but kidiq's worst W1 0.035 -> 0.053 and k-hat 0.31-0.47 ->
-   * 0.36-0.65 (each set carries its step's noise, which averaged weights remove). Either way the
-   * fit stops only once the sets of its window agree ({@link SETTLE_WINDOW}).
+   * against 0.03-0.13 and 0.83-0.95 for the final q (seed 6 0.13 off with k-hat 0.2, flagged
+   * only by the Stein check); the GP's worst 0.39 -> 0.33; but kidiq's worst W1 0.035 -> 0.053
+   * and k-hat 0.31-0.47 -> 0.36-0.65 (each set carries its step's noise, which averaged weights
+   * remove). Either way the fit stops only once the sets of its window agree
+   * ({@link SETTLE_WINDOW}).
    */
   poolFraction: number;
 }
