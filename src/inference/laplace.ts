@@ -168,6 +168,18 @@ function evaluate(
 }
 
 /**
+ * The lower-triangular L of the whitening z = mode + L u: the Laplace covariance's Cholesky
+ * factor, or with `diagonal` its sds on the diagonal. Row-major `[d, d]`.
+ */
+export function whiteningFactor(fit: LaplaceFit, d: number, diagonal: boolean): Float64Array {
+  return diagonal
+    ? Float64Array.from({ length: d * d }, (_, k) =>
+        k % (d + 1) === 0 ? Math.sqrt(fit.cov[k]) : 0,
+      )
+    : fit.chol;
+}
+
+/**
  * The model seen in whitened coordinates u, z = mode + chol u (or a diagonal scale: `diagonal`
  * keeps a mean-field family mean-field): log p(mode + chol u) + log |det chol|, the same
  * posterior up to that affine map. Reported quantities are the original model's, so draws of u
@@ -179,11 +191,7 @@ export function whitenedModel(
   diagonal = false,
 ): { model: BayesianModel; dispose: () => void } {
   const d = model.dim;
-  const l = diagonal
-    ? Float64Array.from({ length: d * d }, (_, k) =>
-        k % (d + 1) === 0 ? Math.sqrt(fit.cov[k]) : 0,
-      )
-    : fit.chol;
+  const l = whiteningFactor(fit, d, diagonal);
   let logDet = 0;
   for (let i = 0; i < d; i++) logDet += Math.log(l[i * d + i]);
   const toZ = (u: ArrayLike<number>) => {

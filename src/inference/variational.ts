@@ -19,7 +19,7 @@ import type { Fittable, StepMetrics } from '../train/fit.js';
 import { LossStepper } from '../train/lossStepper.js';
 import { DrawPool } from './drawPool.js';
 import type { PoolEntry, PoolShift } from './drawPool.js';
-import { preconditionedTarget } from './laplace.js';
+import { preconditionedTarget, whiteningFactor } from './laplace.js';
 import type { FitTarget } from './laplace.js';
 import { Trainer } from '../train/trainer.js';
 import type { Progress } from '../progress.js';
@@ -336,13 +336,7 @@ function steinAt(model: BayesianModel, on: FitTarget, values: Float32Array) {
     }
   }
   const w = on.whitening;
-  const l = !w
-    ? undefined
-    : w.diagonal
-      ? Float64Array.from({ length: d * d }, (_, k) =>
-          k % (d + 1) === 0 ? Math.sqrt(w.fit.cov[k]) : 0,
-        )
-      : w.fit.chol;
+  const l = w && whiteningFactor(w.fit, d, w.diagonal);
   return steinCheck(Float64Array.from(values), grad, d, model.parameterNames, l);
 }
 

@@ -94,11 +94,9 @@ export function steinCheck(
   const s = inverseFromCholesky(lp, d);
   const shift = new Float64Array(d); // m - mu = -S gbar
   for (let j = 0; j < d; j++) for (let k = 0; k < d; k++) shift[j] -= s[j * d + k] * gbar[k];
-  const l = toModel ?? identity(d);
-  const mapped = (v: Float64Array) => mapVector(l, d, v);
-  const shiftModel = mapped(shift);
-  const sModel = mapCovariance(l, d, s);
-  const cModel = mapCovariance(l, d, c);
+  const shiftModel = toModel ? mapVector(toModel, d, shift) : shift;
+  const sModel = toModel ? mapCovariance(toModel, d, s) : s;
+  const cModel = toModel ? mapCovariance(toModel, d, c) : c;
   const shifts: number[] = [];
   const sdRatios: number[] = [];
   for (let j = 0; j < d; j++) {
@@ -132,10 +130,6 @@ function failed(names: string[]): SteinCheck {
     shifts: names.map(() => NaN),
     sdRatios: names.map(() => NaN),
   };
-}
-
-function identity(d: number): Float64Array {
-  return Float64Array.from({ length: d * d }, (_, k) => (k % (d + 1) === 0 ? 1 : 0));
 }
 
 /** L v for lower-triangular L. */
