@@ -35,6 +35,7 @@ interface TrainOptions {
   batch?: number;
   lr?: number;
   lrAdversary?: number;
+  lrDecoder?: number;
   seed?: number;
   decoder?: DecoderType;
   binarize?: boolean;
@@ -85,6 +86,11 @@ export function addTrainCommand(program: Command): void {
     )
     .option('--lr <rate>', 'primal (encoder and decoder) Adam learning rate', positiveNumber)
     .option('--lr-adversary <rate>', 'adversary Adam learning rate', positiveNumber)
+    .option(
+      '--lr-decoder <rate>',
+      'the decoder’s own Adam learning rate (default: --lr)',
+      positiveNumber,
+    )
     .option('--seed <n>', 'random seed (default: 1)', nonNegativeInt)
     .addOption(
       new Option(
@@ -127,6 +133,7 @@ async function trainAction(opts: TrainOptions): Promise<void> {
     batch: opts.batch,
     lr: opts.lr,
     lrAdversary: opts.lrAdversary,
+    lrDecoder: opts.lrDecoder,
     seed: opts.seed,
     onNan: opts.onNan,
     binarize: opts.binarize,

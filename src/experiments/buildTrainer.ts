@@ -32,6 +32,7 @@ export function buildTrainer(cfg: RunConfig, ds: Dataset): { parts: Parts; train
       batch: cfg.batch,
       primal: adam(cfg.lr),
       adversary: adam(cfg.lrAdversary),
+      ...(cfg.lrDecoder !== undefined ? { decoderRateFactor: cfg.lrDecoder / cfg.lr } : {}),
       schedule: cfg.schedule,
       adversarySteps: cfg.adversarySteps,
       klAnnealSteps: cfg.klAnnealSteps,

@@ -1,5 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite';
-import { columns, METHOD_TITLES } from '../inference/compare.js';
+import { columns, METHOD_TITLES, methodWarnings } from '../inference/compare.js';
 import type { Comparison } from '../inference/compare.js';
 import type { BayesianModel } from '../inference/model.js';
 import { plotPng } from '../viz/plotPng.js';
@@ -39,17 +39,35 @@ function displayLabel(label: string): string {
   return label.replace(/[A-Za-z]+(?:_\d+|\[\d+\])?/g, displayName);
 }
 
-/** Markdown: the KL table with how it was computed. */
+/**
+ * Markdown: the KL table with how it was computed, and beside each method's KL what it says of
+ * itself (Pareto k̂, the Stein check, its warnings), so that a reader sees whether a fit that is
+ * off would have been caught without NUTS.
+ */
 export function comparisonTable(model: BayesianModel, c: Comparison): string {
-  const header = `| method | ${c.marginals.map((m) => `KL ${displayLabel(m.label)}`).join(' | ')} |`;
-  const sep = `| --- | ${c.marginals.map(() => '---').join(' | ')} |`;
-  const rows = Object.entries(c.klToNuts).map(
-    ([method, v]) => `| ${method} | ${c.marginals.map((m) => v[m.label].toFixed(3)).join(' | ')} |`,
-  );
+  const kl = c.marginals.map((m) => `KL ${displayLabel(m.label)}`);
+  const header = `| method | ${kl.join(' | ')} | Pareto k̂ | Stein check: mean shift, sd ratio | warnings |`;
+  const sep = `| --- | ${[...kl, '', '', ''].map(() => '---').join(' | ')} |`;
+  const rows = Object.entries(c.klToNuts).map(([method, v]) => {
+    const r = c.results.find((x) => x.method === method);
+    const k = r?.paretoK;
+    const st = r?.stein;
+    const cells = [
+      ...c.marginals.map((m) => v[m.label].toFixed(3)),
+      k === undefined ? '—' : k.toFixed(2),
+      st === undefined
+        ? '—'
+        : st.degenerate
+          ? 'degenerate draws'
+          : `${st.meanShift.toFixed(2)} (${displayName(st.meanName)}), ${st.sdRatio.toFixed(2)} (${displayName(st.sdName)})`,
+      r ? String(methodWarnings(r, r.draws.names).length) : '—',
+    ];
+    return `| ${method} | ${cells.join(' | ')} |`;
+  });
   const mirrored = model.mirror ? ', symmetrised under the model’s symmetry' : '';
   const n = c.comparedDraws;
   return [
-    `KL divergence to NUTS (kNN estimate, k = 5, ${n} draws each; NUTS: ${c.referenceDraws} draws thinned to ${n}${mirrored}), model ${model.name}`,
+    `KL divergence to NUTS (kNN estimate, k = 5, ${n} draws each; NUTS: ${c.referenceDraws} draws thinned to ${n}${mirrored}), model ${model.name}; each method's own diagnostics beside it (the warnings' text is in summary.json)`,
     '',
     header,
     sep,

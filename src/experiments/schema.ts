@@ -43,6 +43,12 @@ export const RunConfigSchema = z.strictObject({
   seed: nonNegativeInt,
   /** Primal (encoder + decoder) learning rate. */
   lr: positiveNumber,
+  /**
+   * The decoder's own learning rate; absent: `lr`. The decoder's gradient is a likelihood's
+   * given z, so it may take the faster rate a VAE takes while the encoder, which races the
+   * adversary, keeps `lr`.
+   */
+  lrDecoder: positiveNumber.optional(),
   lrAdversary: positiveNumber,
   beta1: beta,
   beta2: beta,

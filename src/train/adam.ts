@@ -34,10 +34,17 @@ export class Adam {
   /** The learning-rate schedule's factor at this step (set by the trainer; 1: constant). */
   scheduleFactor = 1;
 
+  /**
+   * `rateFactors`: a factor of the learning rate per weight (same order as `weights`; absent:
+   * 1 for all), for groups of weights that one optimiser updates at different rates.
+   */
   constructor(
     readonly weights: tf.Variable[],
     readonly config: AdamConfig,
+    private readonly rateFactors?: number[],
   ) {
+    if (rateFactors && rateFactors.length !== weights.length)
+      throw new Error(`Adam: ${rateFactors.length} rate factors for ${weights.length} weights`);
     this.m = weights.map((w) => tf.variable(tf.zerosLike(w), false));
     this.v = weights.map((w) => tf.variable(tf.zerosLike(w), false));
   }
@@ -52,8 +59,15 @@ export class Adam {
     if (tf.getKernel(ADAM_KERNEL, tf.getBackend())) {
       // One fused kernel per weight (wasm with SIMD) instead of twelve ops: the same float32
       // arithmetic in the same order, so the same values.
-      const attrs = { alpha, beta1, c1: 1 - beta1, beta2, c2: 1 - beta2, epsilon };
       this.weights.forEach((w, i) => {
+        const attrs = {
+          alpha: alpha * (this.rateFactors?.[i] ?? 1),
+          beta1,
+          c1: 1 - beta1,
+          beta2,
+          c2: 1 - beta2,
+          epsilon,
+        };
         const [wNew, mNew, vNew] = tf
           .engine()
           .runKernel(
@@ -75,7 +89,8 @@ export class Adam {
         const v = tf.add(tf.mul(this.v[i], beta2), tf.mul(tf.square(g), 1 - beta2));
         this.m[i].assign(m);
         this.v[i].assign(v);
-        w.assign(tf.sub(w, tf.div(tf.mul(m, alpha), tf.add(tf.sqrt(v), epsilon))));
+        const a = alpha * (this.rateFactors?.[i] ?? 1);
+        w.assign(tf.sub(w, tf.div(tf.mul(m, a), tf.add(tf.sqrt(v), epsilon))));
       });
     });
   }

@@ -14,6 +14,8 @@ export interface TrainerConfig {
   batch: number;
   primal: AdamConfig;
   adversary: AdamConfig;
+  /** The decoder's learning rate as a multiple of `primal`'s (absent: 1, the same rate). */
+  decoderRateFactor?: number;
   /**
    * `simultaneous`: one batch, both updates from it (the authors' code). `alternating`:
    * `adversarySteps` adversary updates on fresh batches, then one primal update (their notebooks).
@@ -125,7 +127,15 @@ export class Trainer implements Fittable<TrainingSnapshot> {
       ...parts.decoder.namedWeights().values(),
     ];
     this.adversaryWeights = parts.adversary ? [...parts.adversary.namedWeights().values()] : [];
-    this.primalOpt = new Adam(this.primalWeights, config.primal);
+    const encoderWeights = parts.encoder.namedWeights().size;
+    const factor = config.decoderRateFactor ?? 1;
+    this.primalOpt = new Adam(
+      this.primalWeights,
+      config.primal,
+      factor === 1
+        ? undefined
+        : this.primalWeights.map((_, i) => (i < encoderWeights ? 1 : factor)),
+    );
     this.adversaryOpt = new Adam(this.adversaryWeights, config.adversary);
     this.encoderAverage =
       config.averageEncoder !== undefined

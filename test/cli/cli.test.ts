@@ -642,6 +642,23 @@ describe('avb infer', () => {
       for (const m of ['avb', 'avb-ac', 'advi-meanfield', 'advi-fullrank'])
         expect(table).toContain(`| ${m} |`);
       expect(table).toContain('400 draws each');
+      // Each method's own diagnostics sit beside its KL: 30 iterations are far too few, so every
+      // variational fit must carry at least one warning, and the count must match summary.json's.
+      expect(table).toContain('| Pareto k̂ | Stein check: mean shift, sd ratio | warnings |');
+      const warned = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as {
+        methods: Record<string, { warnings: string[] }>;
+      };
+      for (const m of ['avb', 'avb-ac', 'advi-meanfield', 'advi-fullrank']) {
+        const cells = table
+          .split('\n')
+          .find((l) => l.startsWith(`| ${m} |`))!
+          .split('|')
+          .map((x) => x.trim());
+        const count = Number(cells[cells.length - 2]);
+        expect(count).toBe(warned.methods[m].warnings.length);
+        expect(count).toBeGreaterThan(0);
+        expect(Number(cells[cells.length - 4])).toBeGreaterThanOrEqual(-1); // k̂ is a number
+      }
       const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as {
         klToNuts: Record<string, Record<string, number>>;
       };
