@@ -561,7 +561,7 @@ function networksNote(ctx: ReproduceContext): string {
       : 'conv encoder and decoder (the paper’s)';
   return (
     `Networks (${b.paperNetworks ? 'the paper’s settings' : 'the CPU preset'}): ${parts}; inner-product adversary of ${c.adversary.depth} × ${c.adversary.hidden} towers (K ${c.adversary.innerDim}); ` +
-    `AVB: batch ${c.batch}, learning rates ${c.lr} (encoder, decoder) and ${c.lrAdversary} (adversary); VAE: batch ${v.batch}, learning rate ${v.lr}; Adam β₁ ${c.beta1}; learning rates ${c.lrSchedule === 'cosine' ? 'decayed to 0 by a cosine schedule' : 'constant'}. ` +
+    `AVB and AVB+AC: batch ${c.batch}, learning rates ${c.lr} (encoder), ${c.lrDecoder ?? c.lr} (decoder${c.lrDecoder !== undefined && b.models === 'table' ? `; plain AVB's ${c.lr}` : ''}) and ${c.lrAdversary} (adversary); VAE: batch ${v.batch}, learning rate ${v.lr}; Adam β₁ ${c.beta1}; learning rates ${c.lrSchedule === 'cosine' ? 'decayed to 0 by a cosine schedule' : 'constant'}. ` +
     `Every model trained ${b.steps} steps. Held-out −ELBO and −IWAE: the last estimate during training, on 500 validation digits.`
   );
 }
