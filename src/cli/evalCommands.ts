@@ -27,7 +27,7 @@ export function addEvalCommands(program: Command): void {
   program
     .command('eval')
     .description(
-      'estimate the test log-likelihood of a trained run by AIS (and IWAE, grid); writes eval.json',
+      'estimate the test log-likelihood of a trained run by AIS (and IWAE, grid); writes eval.json (an interrupted eval continues from its last finished batch when rerun)',
     )
     .requiredOption('--run <dir>', 'run folder written by avb train')
     .option('--out <file>', 'where to write the result (default: RUN/eval.json)')
@@ -145,6 +145,10 @@ export function addEvalCommands(program: Command): void {
           batchPoints: opts.batchPoints,
           bdmcPoints: opts.bdmc,
           seed: opts.seed,
+          onResume: (done, points, file) =>
+            process.stderr.write(
+              `resuming: ${done} of ${points} points were estimated before (${file})\n`,
+            ),
           onProgress: (done, total) => {
             if (!progress) {
               progress = new TrainingProgress(total, 15, 'AIS');

@@ -1,4 +1,6 @@
 import * as tf from '../tf.js';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDataset } from '../data/loadDataset.js';
 import { exampleSize } from '../data/dataset.js';
@@ -15,6 +17,7 @@ import { writeJsonAtomic } from '../io/atomicFile.js';
 import type { Progress } from '../progress.js';
 import { loadRun } from './loadRun.js';
 import type { LoadedRun } from './loadRun.js';
+import { requireRunFolder } from './runFolder.js';
 
 export interface EvalOptions {
   run: string;
@@ -48,9 +51,42 @@ export interface EvalOptions {
   bdmcPoints?: number;
   seed: number;
   onProgress?: Progress;
+  /**
+   * Called once when the evaluation continues an interrupted one ({@link partialEvalFile}):
+   * `done` of the `points` were estimated before.
+   */
+  onResume?: (done: number, points: number, file: string) => void;
 }
 
 export const EVAL_FILE = 'eval.json';
+
+/**
+ * Where an evaluation writing `out` keeps what it has finished until it is done: AIS's per-point
+ * values batch by batch (`batchPoints` at a time) with its random stream's state, so that an
+ * interrupted evaluation (Ctrl-C, a killed process, the end of a session) rerun with the same
+ * command loses at most one batch and ends with the very numbers an uninterrupted one gives.
+ * Removed once `out` is written.
+ */
+export function partialEvalFile(out: string): string {
+  return `${out}.partial`;
+}
+
+/** What {@link partialEvalFile} holds. */
+interface EvalPartial {
+  format: 'avb-eval-partial';
+  /** Everything the result depends on (the checkpoint's hash, the settings): resume only on a match. */
+  key: string;
+  /** Points estimated so far (whole batches, from the first). */
+  done: number;
+  perPoint: number[];
+  iwae: number[];
+  acceptance: number;
+  essSum: number;
+  /** The AIS stream's state after the last finished batch. */
+  rng: number[];
+  /** Seconds spent so far, over every attempt. */
+  seconds: number;
+}
 
 /**
  * Evaluates a trained run on its test split: AIS log-likelihood (mean, standard error, per-point
@@ -130,7 +166,9 @@ export async function evaluateRun(o: EvalOptions): Promise<EvalResult> {
     const data = new Float32Array(points * d);
     indices.forEach((i, r) => data.set(whole.subarray(i * d, (i + 1) * d), r * d));
     const began = performance.now();
-    const r = await estimateInBatches(run, data, points, ds.exampleShape, rng, o);
+    const out = o.out ?? join(o.run, EVAL_FILE);
+    const progress = evaluationProgress(o, out, run.step, { points, skip, subsetSeed }, began);
+    const r = await estimateInBatches(run, data, points, ds.exampleShape, rng, o, progress);
     const result: EvalResult = {
       run: o.run,
       step: run.step,
@@ -172,8 +210,9 @@ export async function evaluateRun(o: EvalOptions): Promise<EvalResult> {
         o.ais,
         root.fork(),
       );
-    result.seconds = (performance.now() - began) / 1000;
-    writeJsonAtomic(o.out ?? join(o.run, EVAL_FILE), result);
+    result.seconds = progress.seconds();
+    writeJsonAtomic(out, result);
+    rmSync(progress.file, { force: true });
     return result;
   } finally {
     run.dispose();
@@ -186,17 +225,25 @@ async function estimateInBatches(
   data: Float32Array,
   points: number,
   exampleShape: number[],
-  rng: Rng,
+  stream: Rng,
   o: EvalOptions,
+  { resumed, save }: ReturnType<typeof evaluationProgress>,
 ) {
   const { config, parts } = run;
   const d = exampleSize({ exampleShape });
   const perPoint = new Float64Array(points);
   const iwae = new Float64Array(points);
-  let acceptance = 0;
-  let essSum = 0;
+  let acceptance = resumed?.acceptance ?? 0;
+  let essSum = resumed?.essSum ?? 0;
+  const start = resumed?.done ?? 0;
+  if (resumed) {
+    perPoint.set(resumed.perPoint);
+    iwae.set(resumed.iwae);
+  }
+  // The stream continues where the finished batches left it: the same numbers as one go.
+  const rng = resumed ? Rng.fromState(resumed.rng) : stream;
   let hasProposal = false;
-  for (let from = 0; from < points; from += o.batchPoints) {
+  for (let from = start; from < points; from += o.batchPoints) {
     const m = Math.min(o.batchPoints, points - from);
     const x = tf.tensor(data.subarray(from * d, (from + m) * d), [m, ...exampleShape]);
     const proposal = encoderProposal(parts.encoder, x, rng);
@@ -229,13 +276,94 @@ async function estimateInBatches(
       );
     }
     x.dispose();
+    const done = from + m;
+    save({
+      done,
+      perPoint: Array.from(perPoint.subarray(0, done)),
+      iwae: Array.from(iwae.subarray(0, done)),
+      acceptance,
+      essSum,
+      rng: rng.state(),
+    });
   }
+  // Whether the encoder has a proposal is the same for every batch: ask once more if all were
+  // done before this attempt.
+  if (start >= points) hasProposal = hasEncoderProposal(run);
   return {
     perPoint,
     iwae: o.iwaeSamples > 0 && hasProposal ? iwae : undefined,
     acceptance,
     essSum,
   };
+}
+
+/**
+ * The partial file of the evaluation writing `out` (see {@link partialEvalFile}): the part an
+ * interrupted attempt finished (if it was of this very checkpoint and these settings), how to
+ * save this attempt's, and the seconds spent over all attempts.
+ */
+function evaluationProgress(
+  o: EvalOptions,
+  out: string,
+  step: number,
+  sample: { points: number; skip: number; subsetSeed: number },
+  began: number,
+) {
+  const file = partialEvalFile(out);
+  const key = JSON.stringify({
+    checkpoint: createHash('sha256')
+      .update(readFileSync(requireRunFolder(o.run).checkpoint))
+      .digest('hex'),
+    step,
+    ...sample,
+    ais: o.ais,
+    start: o.start,
+    iwaeSamples: o.iwaeSamples,
+    batchPoints: o.batchPoints,
+    bdmcPoints: o.bdmcPoints ?? 0,
+    seed: o.seed,
+  });
+  const resumed = readPartial(file, key);
+  if (resumed) o.onResume?.(resumed.done, sample.points, file);
+  const seconds = () => (resumed?.seconds ?? 0) + (performance.now() - began) / 1000;
+  const save = (p: Omit<EvalPartial, 'format' | 'key' | 'seconds'>) =>
+    writeJsonAtomic(file, {
+      format: 'avb-eval-partial',
+      key,
+      ...p,
+      seconds: seconds(),
+    } satisfies EvalPartial);
+  return { file, resumed, save, seconds };
+}
+
+/**
+ * The finished part of an interrupted evaluation at `file`, if it was one of these very settings
+ * and checkpoint (else undefined: it starts over, replacing that file). A file there that is not
+ * avb's partial evaluation is the user's: refused, not overwritten.
+ */
+function readPartial(file: string, key: string): EvalPartial | undefined {
+  if (!existsSync(file)) return undefined;
+  let p: Partial<EvalPartial> | undefined;
+  try {
+    p = JSON.parse(readFileSync(file, 'utf8')) as Partial<EvalPartial>;
+  } catch {
+    p = undefined;
+  }
+  if (p?.format !== 'avb-eval-partial')
+    throw new AvbUserError(
+      `${file} is in the way: it is not avb's partial evaluation; move it or choose another --out`,
+    );
+  return p.key === key ? (p as EvalPartial) : undefined;
+}
+
+/** Whether the run's encoder gives AIS and IWAE a Gaussian proposal (the VAE's, AVB+AC's r). */
+function hasEncoderProposal(run: LoadedRun): boolean {
+  const x = tf.zeros([1, ...run.data.exampleShape]);
+  try {
+    return encoderProposal(run.parts.encoder, x, new Rng(0)) !== undefined;
+  } finally {
+    x.dispose();
+  }
 }
 
 /**
