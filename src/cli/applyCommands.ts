@@ -25,10 +25,14 @@ import {
 interface ApplyOptions {
   run: string;
   out?: string;
+  force?: boolean;
   seed: number;
   backend?: BackendChoice;
   threads?: number;
 }
+
+/** `--force` of the commands that write one file (or a few) rather than a folder. */
+export const FORCE_FILE_HELP = 'replace an --out file that avb did not write';
 
 const SCALE_HELP =
   "divide the data file's values by n (default: the run's own --scale, else as avb train reads files)";
@@ -47,6 +51,7 @@ export function addApplyCommands(program: Command): void {
       'FILE.png (image data) or FILE.npy [n, ...example shape] (default: RUN/generated.png, or .npy for non-image data)',
     )
     .option('--seed <n>', 'random seed', nonNegativeInt, 1)
+    .option('--force', FORCE_FILE_HELP)
     .addOption(backendOption())
     .addOption(threadsOption())
     .action(async (opts: ApplyOptions & { n: number }) => {
@@ -76,6 +81,7 @@ export function addApplyCommands(program: Command): void {
       'FILE.png (rows of inputs, each above its reconstructions) or FILE.npy [2, n, ...example shape] (default: RUN/reconstructions.png or .npy)',
     )
     .option('--seed <n>', 'random seed', nonNegativeInt, 1)
+    .option('--force', FORCE_FILE_HELP)
     .option('--scale <n>', SCALE_HELP, positiveNumber)
     .addOption(backendOption())
     .addOption(threadsOption())
@@ -116,6 +122,7 @@ export function addApplyCommands(program: Command): void {
     )
     .option('--samples <k>', 'draws of z per example', positiveInt, 1)
     .option('--seed <n>', 'random seed', nonNegativeInt, 1)
+    .option('--force', FORCE_FILE_HELP)
     .option('--scale <n>', SCALE_HELP, positiveNumber)
     .addOption(backendOption())
     .addOption(threadsOption())
@@ -174,7 +181,7 @@ async function openRun(
         `the run's examples have shape [${loaded.data.exampleShape.join(', ')}], not an image; use --out FILE.npy`,
       );
     }
-    for (const f of [out, ...alsoWritten]) checkWritableFile(f);
+    for (const f of [out, ...alsoWritten]) checkWritableFile(f, '--out', opts.force);
     return { loaded, out };
   } catch (e) {
     loaded.dispose();

@@ -19,6 +19,7 @@ import {
   positiveNumber,
 } from './options.js';
 import { TrainingProgress } from './progress.js';
+import { FORCE_FILE_HELP } from './applyCommands.js';
 
 /** Exit code of `avb selfcheck` when an estimator misses its exact answer. */
 export const EXIT_SELFCHECK_FAILED = 4;
@@ -95,6 +96,7 @@ export function addEvalCommands(program: Command): void {
       0,
     )
     .option('--seed <n>', 'random seed', nonNegativeInt, 1)
+    .option('--force', FORCE_FILE_HELP)
     .addOption(backendOption())
     .addOption(threadsOption())
     .option('--json', 'print eval.json on stdout')
@@ -116,13 +118,14 @@ export function addEvalCommands(program: Command): void {
         batchPoints: number;
         bdmc: number;
         seed: number;
+        force?: boolean;
         backend?: BackendChoice;
         threads?: number;
         json?: boolean;
       }) => {
         requireRunFolder(opts.run);
         const out = opts.out ?? join(opts.run, EVAL_FILE);
-        checkWritableFile(out);
+        checkWritableFile(out, '--out', opts.force);
         await initBackend(opts.backend, { threads: opts.threads });
         let progress: TrainingProgress | undefined;
         const result = await evaluateRun({

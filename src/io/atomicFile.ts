@@ -12,7 +12,7 @@ import {
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { AvbUserError } from '../errors.js';
-import { recordOwned } from './ownedFolder.js';
+import { isOwnedFile, recordOwned } from './ownedFolder.js';
 
 /**
  * Writes `content` to `path` through a temporary file, fsync and rename, so a crash at any moment
@@ -78,14 +78,20 @@ function describeFsError(e: unknown): string {
 }
 
 /**
- * Checks, before any computing, that a file can be written at `path`: it is not a folder, and
- * its folder exists and accepts new files (probed by creating and removing one: permission bits
- * do not tell, root passes access() on /proc and read-only mounts).
+ * Checks, before any computing, that a file can be written at `path`: it is not a folder, its
+ * folder exists and accepts new files (probed by creating and removing one: permission bits do
+ * not tell, root passes access() on /proc and read-only mounts), and an existing file there is
+ * one avb wrote (recorded in its folder's {@link isOwnedFile marker}) unless `force`: avb never
+ * replaces a user's file (their data, `--out` given the data's own name) unasked.
  */
-export function checkWritableFile(path: string, option = '--out'): void {
+export function checkWritableFile(path: string, option = '--out', force = false): void {
   const full = resolve(path);
   if (existsSync(full) && statSync(full).isDirectory())
     throw new AvbUserError(`${option} ${path} is a folder; give a file name`);
+  if (existsSync(full) && !force && !isOwnedFile(full))
+    throw new AvbUserError(
+      `${option} ${path} exists and avb did not write it; choose another name, or add --force to replace it`,
+    );
   checkWritableFolder(dirname(full), option);
 }
 

@@ -75,6 +75,12 @@ export function recordOwned(file: string): void {
   writeMarker(dir, m);
 }
 
+/** Whether `file` is recorded as avb's in the marker of its folder (one avb owns). */
+export function isOwnedFile(file: string): boolean {
+  const path = resolve(file);
+  return readMarker(dirname(path))?.files.includes(basename(path)) ?? false;
+}
+
 /**
  * What in `dir` avb did not write, as paths relative to `dir` (a foreign folder is named once,
  * not file by file). Empty for an empty folder.

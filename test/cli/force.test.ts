@@ -99,4 +99,39 @@ describe('--force deletes only what avb wrote', () => {
     );
     expect(existsSync(join(theirs, 'thesis.tex'))).toBe(true);
   });
+
+  it('eval, sample and encode: replace their own files, refuse a file of the user’s unless --force', () => {
+    const data = join(dir, 'd3.npy');
+    writeData(data);
+    const run = join(dir, 'run-files');
+    expect(avb(...quickTrain, '--experiment', `npy:${data}`, '--out', run).code).toBe(0);
+    // avb's own outputs in its run folder: written, then replaced on a rerun.
+    const evalArgs = ['eval', '--run', run, '--points', '2', '--ais-steps', '3', '--iwae', '0'];
+    for (let k = 0; k < 2; k++) expect(avb(...evalArgs).code).toBe(0);
+    for (let k = 0; k < 2; k++) expect(avb('sample', '--run', run, '--n', '2').code).toBe(0);
+    // --out naming the user's data: refused before anything is computed, the file untouched.
+    const before = readFileSync(data);
+    expectUserError(
+      avb('sample', '--run', run, '--n', '2', '--out', data),
+      /--out .*d3\.npy exists and avb did not write it; choose another name, or add --force/,
+    );
+    expectUserError(
+      avb(...evalArgs, '--out', data),
+      /--out .*d3\.npy exists and avb did not write it/,
+    );
+    // encode's moments beside --out count too.
+    const codes = join(dir, 'codes.npy');
+    writeFileSync(join(dir, 'codes-mean.npy'), 'mine');
+    expectUserError(
+      avb('encode', '--run', run, '--data', `npy:${data}`, '--out', codes),
+      /codes-mean\.npy exists and avb did not write it/,
+    );
+    expect(readFileSync(join(dir, 'codes-mean.npy'), 'utf8')).toBe('mine');
+    expect(existsSync(codes)).toBe(false);
+    expect(readFileSync(data)).toEqual(before);
+    // --force: the user asked for it.
+    const forced = avb('sample', '--run', run, '--n', '2', '--out', data, '--force');
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(readFileSync(data)).not.toEqual(before);
+  });
 });

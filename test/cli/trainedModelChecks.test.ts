@@ -105,7 +105,7 @@ describe('a trained model is checked: warnings when it learned nothing, none whe
       ),
     );
     expectUserError(
-      avb('encode', '--run', run, '--data', `npy:${squeezed}`, '--out', z),
+      avb('encode', '--run', run, '--data', `npy:${squeezed}`, '--out', join(dir, 'z2.npy')),
       /has values in \[0, 0\.003922\] \(after dividing by 16\) but the run was trained on values in \[0, 1\]; put them on the training scale \(--scale\)/,
     );
     // 5,000 training steps: ~100 s alone on this machine, up to ~1.5× that while another test

@@ -88,15 +88,21 @@ describe('using a trained run without its data', () => {
     expect(npyShape(join(dir, 'z-mean.npy'))).toEqual([40, 3]);
     const variance = parseNpy(new Uint8Array(readFileSync(join(dir, 'z-variance.npy'))), 'v');
     expect(Array.from(variance.data).every((v) => v > 0)).toBe(true);
+    // z.npy is now a file of the user's folder that avb wrote but did not record: a rerun needs
+    // --force (see force.test.ts).
     expect(
       avb('encode', '--run', run, '--data', `npy:${moved}`, '--out', z, '--samples', '4').code,
+    ).toBe(2);
+    expect(
+      avb('encode', '--run', run, '--data', `npy:${moved}`, '--out', z, '--samples', '4', '--force')
+        .code,
     ).toBe(0);
     expect(npyShape(z)).toEqual([40, 4, 3]);
 
     const wrong = join(dir, 'wrong.npy');
     writeFileSync(wrong, encodeNpy(new Float32Array(30), [3, 10]));
     expectUserError(
-      avb('encode', '--run', run, '--data', `npy:${wrong}`, '--out', z),
+      avb('encode', '--run', run, '--data', `npy:${wrong}`, '--out', join(dir, 'z2.npy')),
       /examples of shape \[10\] but the run was trained on \[4, 4, 1\]/,
     );
     expectUserError(avb('sample', '--run', join(dir, 'nothing')), /is not a run folder/);
