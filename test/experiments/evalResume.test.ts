@@ -34,20 +34,17 @@ function options(out: string, extra: Partial<EvalOptions> = {}): EvalOptions {
   };
 }
 
+/** An evaluation to `out` stopped inside its second of three batches (as by a kill). */
+async function interruptedHalfway(out: string): Promise<void> {
+  const stop = (done: number, total: number) => {
+    if (done > total / 2) throw new Error('interrupted');
+  };
+  await expect(evaluateRun(options(out, { onProgress: stop }))).rejects.toThrow('interrupted');
+}
+
 beforeAll(async () => {
-  const t = avb(
-    'train',
-    '--experiment',
-    'synthetic',
-    '--method',
-    'vae',
-    '--steps',
-    '30',
-    '--batch',
-    '16',
-    '--out',
-    run,
-  );
+  const quick = ['--method', 'vae', '--steps', '30', '--batch', '16'];
+  const t = avb('train', '--experiment', 'synthetic', ...quick, '--out', run);
   expect(t.code, t.stderr).toBe(0);
   await useBackend();
 }, 120_000);
@@ -56,16 +53,8 @@ describe('an interrupted evaluation', () => {
   it('resumes from its last finished batch and ends with the uninterrupted numbers', async () => {
     const whole = await evaluateRun(options(join(dir, 'whole.json')));
     const out = join(dir, 'cut.json');
-    // Interrupted inside the second of three batches: the first is kept, the second redone.
-    await expect(
-      evaluateRun(
-        options(out, {
-          onProgress: (done, total) => {
-            if (done > total / 2) throw new Error('interrupted');
-          },
-        }),
-      ),
-    ).rejects.toThrow('interrupted');
+    // The first batch is kept, the second redone.
+    await interruptedHalfway(out);
     const partial = JSON.parse(readFileSync(partialEvalFile(out), 'utf8')) as { done: number };
     expect(partial.done).toBe(2);
     expect(existsSync(out)).toBe(false);
@@ -82,15 +71,7 @@ describe('an interrupted evaluation', () => {
 
   it('starts over when the partial file is of other settings', async () => {
     const out = join(dir, 'other.json');
-    await expect(
-      evaluateRun(
-        options(out, {
-          onProgress: (done, total) => {
-            if (done > total / 2) throw new Error('interrupted');
-          },
-        }),
-      ),
-    ).rejects.toThrow('interrupted');
+    await interruptedHalfway(out);
     const resumes: number[] = [];
     const r = await evaluateRun(options(out, { seed: 4, onResume: (done) => resumes.push(done) }));
     expect(resumes).toEqual([]);
