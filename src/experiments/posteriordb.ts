@@ -25,6 +25,8 @@ export interface PosteriorEntry {
   name: string;
   /** posteriordb's model name: the translation is `<models>/<modelName>.mjs`. */
   modelName: string;
+  /** The model's Stan program, run directly where no translation exists. */
+  stanFile: string;
   dataFile: string;
   /** Absent when the database has no reference draws for it. */
   referenceFile?: string;
@@ -57,6 +59,7 @@ export function listPosteriors(root: string): PosteriorEntry[] {
         return {
           name: p.name,
           modelName: p.model_name,
+          stanFile: join(db, 'models', 'stan', `${p.model_name}.stan`),
           dataFile: join(db, 'data', 'data', `${p.data_name}.json.zip`),
           ...(refFile && existsSync(refFile) ? { referenceFile: refFile } : {}),
           keywords: p.keywords ?? [],
@@ -78,6 +81,7 @@ export function listPosteriors(root: string): PosteriorEntry[] {
     return {
       name: p.name,
       modelName: p.model_name,
+      stanFile: join(dir, 'model.stan'),
       dataFile: join(dir, 'data.json.gz'),
       ...(existsSync(refFile) ? { referenceFile: refFile } : {}),
       keywords: p.keywords ?? [],

@@ -1,5 +1,5 @@
 import * as tf from '../tf.js';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AvbUserError } from '../errors.js';
@@ -8,6 +8,7 @@ import type { BayesianModel } from './model.js';
 import { declareModel } from './declaredModel.js';
 import type { ModelDeclaration } from './declaredModel.js';
 import { MODEL_KIT } from './modelKit.js';
+import { stanModel } from '../stan/stanModel.js';
 
 /** Built-in models and their variants; the first variant is the default. */
 export const BUILT_IN_MODELS: Record<string, Record<string, () => BayesianModel>> = {
@@ -53,10 +54,10 @@ export async function loadModel(
       throw new AvbUserError(`--data applies to model modules; ${spec} has its data built in`);
     return make();
   }
-  const looksLikePath = /[/\\]|\.(m?js|cjs)$/.test(spec);
+  const looksLikePath = /[/\\]|\.(m?js|cjs|stan)$/.test(spec);
   if (!looksLikePath) {
     throw new AvbUserError(
-      `unknown model '${spec}'; use a built-in model (${Object.keys(BUILT_IN_MODELS).join(', ')}) or the path of a .mjs/.js module`,
+      `unknown model '${spec}'; use a built-in model (${Object.keys(BUILT_IN_MODELS).join(', ')}), the path of a .mjs/.js module or of a Stan program (.stan)`,
     );
   }
   if (variant !== undefined)
@@ -64,6 +65,16 @@ export async function loadModel(
   const path = resolve(spec);
   if (!existsSync(path))
     throw new AvbUserError(`model module ${spec} does not exist; check the path`);
+  if (path.endsWith('.stan')) {
+    let declared: BayesianModel;
+    try {
+      declared = declareModel(stanModel(readFileSync(path, 'utf8'), spec, data));
+    } catch (e) {
+      if (e instanceof AvbUserError) throw e;
+      throw new AvbUserError(`Stan program ${spec}: ${(e as Error).message.split('\n')[0]}`);
+    }
+    return checkModel(declared, spec);
+  }
   let mod: Record<string, unknown>;
   try {
     mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;

@@ -3,6 +3,9 @@ import { join, resolve } from 'node:path';
 import { AvbUserError } from '../../errors.js';
 import { INFERENCE_METHODS, METHOD_TITLES } from '../../inference/compare.js';
 import type { InferenceMethod } from '../../inference/compare.js';
+import { declareModel } from '../../inference/declaredModel.js';
+import { readJsonData } from '../../io/jsonData.js';
+import { stanModel } from '../../stan/stanModel.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../io/atomicFile.js';
 import { marginalAccuracy, worstAccuracy } from '../../math/marginalAccuracy.js';
 import type { ReportDoc } from '../../report/report.js';
@@ -92,12 +95,17 @@ export function plannedPosteriors(s: PosteriordbSettings): {
   const run: PosteriorEntry[] = [];
   const skipped: { name: string; why: string }[] = [];
   for (const p of chosen) {
-    if (!p.referenceFile) skipped.push({ name: p.name, why: 'no reference draws in posteriordb' });
-    else if (!existsSync(translationOf(s, p)))
-      skipped.push({
-        name: p.name,
-        why: `no translation of model ${p.modelName} (write ${translationOf(s, p)})`,
-      });
+    if (!p.referenceFile) {
+      skipped.push({ name: p.name, why: 'no reference draws in posteriordb' });
+      continue;
+    }
+    const model = translationOf(s, p);
+    const why = !existsSync(model)
+      ? `no translation of model ${p.modelName} and no Stan program (write ${join(s.models, `${p.modelName}.mjs`)})`
+      : model.endsWith('.stan')
+        ? stanProblem(model, p.dataFile)
+        : undefined;
+    if (why) skipped.push({ name: p.name, why });
     else run.push(p);
   }
   if (run.length === 0)
@@ -107,8 +115,25 @@ export function plannedPosteriors(s: PosteriordbSettings): {
   return { run, skipped };
 }
 
+/** The model a posterior runs: its hand translation if there is one, else its Stan program. */
 function translationOf(s: PosteriordbSettings, p: PosteriorEntry): string {
-  return join(s.models, `${p.modelName}.mjs`);
+  const translation = join(s.models, `${p.modelName}.mjs`);
+  return existsSync(translation) || !existsSync(p.stanFile) ? translation : p.stanFile;
+}
+
+/**
+ * Why avb cannot run the Stan program `file` on its data (a feature it does not run yet, data
+ * that do not fit the program), or undefined: the program is read and its log density and
+ * gradient evaluated once at the origin of the unconstrained space, as a fit starts.
+ */
+function stanProblem(file: string, dataFile: string): string | undefined {
+  try {
+    const m = declareModel(stanModel(readFileSync(file, 'utf8'), file, readJsonData(dataFile, 'data')));
+    m.logDensityAndGradient!(new Float64Array(m.dim));
+    return undefined;
+  } catch (e) {
+    return `its Stan program is not runnable by avb: ${(e as Error).message.split('\n')[0]}`;
+  }
 }
 
 function fitDir(ctx: ReproduceContext, posterior: string, method: string, seed: number): string {

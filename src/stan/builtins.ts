@@ -1,0 +1,353 @@
+import * as ad from '../modelling/autodiff.js';
+import { Node } from '../modelling/autodiff.js';
+import type { Val } from '../modelling/autodiff.js';
+import * as dist from '../modelling/distributions.js';
+import { lgamma } from '../modelling/special.js';
+import { StanError, describe, transpose } from './operators.js';
+import { flat, int, isScalar, like, mat, numberOf, real, sizeOf, vec } from './values.js';
+import type { Scalar, Value } from './values.js';
+
+/**
+ * Stan's built-in functions and distributions that avb runs, on {@link Value}s, through the
+ * modelling kit (`../modelling`): each differentiates in every argument that depends on the
+ * parameters. A function outside this list is refused by name when the model is read.
+ */
+
+const num = (v: Value): number => {
+  if (!isScalar(v)) throw new StanError(`expected a scalar, got ${describe(v)}`);
+  return numberOf(v.v);
+};
+const isConstant = (v: Value): boolean => {
+  const f = flat(v);
+  return !(f instanceof Node) || !f.variable;
+};
+
+/** Functions applied element by element (a scalar gives a real, a vector or matrix its shape). */
+const ELEMENTWISE: Record<string, (x: Val) => Node> = {
+  exp: ad.exp,
+  log: ad.log,
+  sqrt: ad.sqrt,
+  square: ad.square,
+  inv_logit: ad.invLogit,
+  logit: (x) => ad.sub(ad.log(x), ad.log1m(x)),
+  log1p: ad.log1p,
+  log1m: ad.log1m,
+  expm1: ad.expm1,
+  fabs: ad.abs,
+  abs: ad.abs,
+  inv: (x) => ad.div(1, x),
+  inv_square: (x) => ad.div(1, ad.square(x)),
+  inv_sqrt: (x) => ad.div(1, ad.sqrt(x)),
+  lgamma: dist.lgammaOf,
+  tanh: ad.tanh,
+  log_inv_logit: ad.logInvLogit,
+  log1m_inv_logit: ad.log1mInvLogit,
+  log1p_exp: ad.log1pExp,
+  log10: (x) => ad.div(ad.log(x), Math.LN10),
+  log2: (x) => ad.div(ad.log(x), Math.LN2),
+};
+
+const CONSTANTS: Record<string, number> = {
+  pi: Math.PI,
+  e: Math.E,
+  sqrt2: Math.SQRT2,
+  log2: Math.LN2,
+  log10: Math.LN10,
+  negative_infinity: -Infinity,
+  positive_infinity: Infinity,
+  not_a_number: NaN,
+  machine_precision: 2 ** -52,
+};
+
+function elementsOf(v: Value): Scalar[] {
+  if (isScalar(v)) return [v.v];
+  if (v.k === 'arr') return v.items.flatMap(elementsOf);
+  return Array.from({ length: v.s.n }, (_, i) => v.s.get(i));
+}
+
+/** The element whose value is the largest (or smallest): Stan's max/min, differentiable. */
+function extreme(v: Value[], sign: number): Value {
+  const all = v.flatMap(elementsOf);
+  if (all.length === 0) throw new StanError('max/min of nothing');
+  let best = all[0];
+  for (const x of all) if (sign * numberOf(x) > sign * numberOf(best)) best = x;
+  const ints = v.every((x) => x.k === 'int' || (x.k === 'arr' && x.items.every((i) => i.k === 'int')));
+  return ints ? int(numberOf(best)) : real(best);
+}
+
+function size(v: Value): number {
+  if (v.k === 'arr') return v.items.length;
+  if (v.k === 'vec') return v.s.n;
+  if (v.k === 'mat') return v.rows * v.cols;
+  return 1;
+}
+
+function repeated(x: Value, n: number): Value {
+  return { k: 'arr', items: Array.from({ length: n }, () => x) };
+}
+
+/** Stan's built-in functions by name (arguments already evaluated). */
+export function callFunction(name: string, a: Value[]): Value {
+  if (name in CONSTANTS && a.length === 0) return real(CONSTANTS[name]);
+  const f = ELEMENTWISE[name];
+  if (f && a.length === 1) {
+    if (a[0].k === 'arr') return like(a[0], f(flat(a[0])));
+    return like(a[0], f(flat(a[0])));
+  }
+  const v = () => flat(a[0]);
+  switch (name) {
+    case 'pow':
+      return isScalar(a[0]) && isScalar(a[1]) ? real(ad.pow(a[0].v, a[1].v)) : like(isScalar(a[0]) ? a[1] : a[0], ad.pow(flat(a[0]), flat(a[1])));
+    case 'sum':
+      return a[0].k === 'arr' && a[0].items.every((x) => x.k === 'int')
+        ? int(a[0].items.reduce((s, x) => s + num(x), 0))
+        : real(ad.sum(v()));
+    case 'mean':
+      return real(ad.div(ad.sum(v()), sizeOf(a[0])));
+    case 'variance':
+    case 'sd': {
+      const n = sizeOf(a[0]);
+      const m = ad.div(ad.sum(v()), n);
+      const s2 = ad.div(ad.sum(ad.square(ad.sub(v(), m))), n - 1);
+      return real(name === 'sd' ? ad.sqrt(s2) : s2);
+    }
+    case 'log_sum_exp':
+      return real(a.length === 2 ? ad.logSumExp2(flat(a[0]), flat(a[1])) : ad.logSumExp(v()));
+    case 'log_mix':
+      return real(ad.logMix(flat(a[0]), flat(a[1]), flat(a[2])));
+    case 'dot_product':
+      return real(ad.dot(flat(a[0]), flat(a[1])));
+    case 'dot_self':
+      return real(ad.dot(v(), v()));
+    case 'max':
+    case 'fmax':
+      return extreme(a, 1);
+    case 'min':
+    case 'fmin':
+      return extreme(a, -1);
+    case 'num_elements':
+      return int(sizeOf(a[0]));
+    case 'size':
+      return int(size(a[0]));
+    case 'rows':
+      return int(a[0].k === 'mat' ? a[0].rows : size(a[0]));
+    case 'cols':
+      return int(a[0].k === 'mat' ? a[0].cols : a[0].k === 'vec' && a[0].row ? a[0].s.n : 1);
+    case 'rep_vector':
+    case 'rep_row_vector': {
+      const n = num(a[1]);
+      return vec(isConstant(a[0]) ? new Float64Array(n).fill(num(a[0])) : ad.concat(...Array(n).fill(flat(a[0]))), n, name === 'rep_row_vector');
+    }
+    case 'rep_matrix': {
+      const [r, c] = [num(a[1]), num(a[2])];
+      return mat(isConstant(a[0]) ? new Float64Array(r * c).fill(num(a[0])) : ad.concat(...Array(r * c).fill(flat(a[0]))), r, c);
+    }
+    case 'rep_array':
+      return a.length === 2 ? repeated(a[0], num(a[1])) : a.length === 3 ? repeated(repeated(a[0], num(a[2])), num(a[1])) : repeated(repeated(repeated(a[0], num(a[3])), num(a[2])), num(a[1]));
+    case 'to_vector':
+    case 'to_row_vector':
+      return vec(v(), sizeOf(a[0]), name === 'to_row_vector');
+    case 'to_array_1d':
+      return { k: 'arr', items: elementsOf(a[0]).map((x) => (a[0].k === 'arr' && typeof x === 'number' && Number.isInteger(x) && allInts(a[0]) ? int(x) : real(x))) };
+    case 'diag_matrix': {
+      const n = sizeOf(a[0]);
+      const parts: Val[] = [];
+      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) parts.push(i === j ? ad.index(v(), i) : 0);
+      return mat(ad.concat(...parts), n, n);
+    }
+    case 'cumulative_sum': {
+      const e = elementsOf(a[0]);
+      const out: Scalar[] = [];
+      e.forEach((x, i) => out.push(i === 0 ? x : ad.add(out[i - 1], x)));
+      return like(a[0].k === 'arr' ? vec(0, e.length) : a[0], ad.concat(...out));
+    }
+    case 'softmax':
+      return like(a[0], ad.exp(ad.sub(v(), ad.logSumExp(v()))));
+    case 'log_softmax':
+      return like(a[0], ad.sub(v(), ad.logSumExp(v())));
+    case 'append_row':
+    case 'append_col':
+      return vec(ad.concat(flat(a[0]), flat(a[1])), sizeOf(a[0]) + sizeOf(a[1]), name === 'append_col');
+    case 'head':
+      return like(vec(0, num(a[1])), ad.slice(v(), 0, num(a[1])));
+    case 'tail':
+      return like(vec(0, num(a[1])), ad.slice(v(), sizeOf(a[0]) - num(a[1]), num(a[1])));
+    case 'segment':
+      return like(vec(0, num(a[2])), ad.slice(v(), num(a[1]) - 1, num(a[2])));
+    case 'cholesky_decompose': {
+      const m = a[0];
+      if (m.k !== 'mat' || m.rows !== m.cols) throw new StanError('cholesky_decompose takes a square matrix');
+      return mat(ad.cholesky(m.s.val(), m.rows), m.rows, m.rows);
+    }
+    case 'gp_exp_quad_cov':
+    case 'cov_exp_quad': {
+      const x = flat(a[0]);
+      if (x instanceof Node) throw new StanError(`${name} needs data points`);
+      const n = sizeOf(a[0]);
+      return mat(dist.gpExpQuadCov(x as ArrayLike<number>, flat(a[1]), flat(a[2])), n, n);
+    }
+    case 'diag_pre_multiply': {
+      const m = a[1];
+      if (m.k !== 'mat') throw new StanError('diag_pre_multiply(vector, matrix)');
+      const scale: Scalar[] = [];
+      for (let i = 0; i < m.rows; i++) for (let j = 0; j < m.cols; j++) scale.push(ad.index(v(), i));
+      return mat(ad.mul(ad.concat(...scale), m.s.val()), m.rows, m.cols);
+    }
+    case 'transpose':
+      return transpose(a[0]);
+    case 'int_step':
+      return int(num(a[0]) > 0 ? 1 : 0);
+    case 'step':
+      return real(num(a[0]) < 0 ? 0 : 1);
+  }
+  const density = densityCall(name, a);
+  if (density) return real(density);
+  throw new StanError(`function ${name} is not supported yet`);
+}
+
+function allInts(v: Value): boolean {
+  return v.k === 'int' || (v.k === 'arr' && v.items.every(allInts));
+}
+
+const SUFFIXES = ['_lpdf', '_lpmf', '_lupdf', '_lupmf'];
+
+/** `normal_lpdf(y | ...)` and friends, and constant `_lcdf`/`_lccdf` terms; undefined otherwise. */
+function densityCall(name: string, a: Value[]): Node | number | undefined {
+  const suffix = SUFFIXES.find((s) => name.endsWith(s));
+  if (suffix) return logDensity(name.slice(0, -suffix.length), a[0], a.slice(1));
+  const cdf = /^(.*)_(lcdf|lccdf)$/.exec(name);
+  if (cdf) return constantLogCdf(cdf[1], cdf[2] as 'lcdf' | 'lccdf', a);
+  return undefined;
+}
+
+/** A symmetric family's log cdf at its own centre (log 1/2) or a normal's, for constant arguments. */
+function constantLogCdf(family: string, which: 'lcdf' | 'lccdf', a: Value[]): number {
+  if (!a.every(isConstant))
+    throw new StanError(`${family}_${which} of parameters is not supported yet`);
+  const y = num(a[0]);
+  const symmetric: Record<string, number> = { normal: 1, student_t: 2, cauchy: 1, logistic: 1, double_exponential: 1 };
+  const at = symmetric[family];
+  if (at !== undefined && y === num(a[at])) return Math.log(0.5);
+  if (family === 'normal') {
+    const z = (y - num(a[1])) / num(a[2]);
+    return Math.log(0.5 * erfc(((which === 'lcdf' ? -1 : 1) * z) / Math.SQRT2));
+  }
+  if (family === 'cauchy') {
+    const p = 0.5 + Math.atan((y - num(a[1])) / num(a[2])) / Math.PI;
+    return Math.log(which === 'lcdf' ? p : 1 - p);
+  }
+  throw new StanError(`${family}_${which} is not supported yet`);
+}
+
+/** erfc(x), Numerical Recipes' Chebyshev fit (relative error below 1.2e-7). */
+function erfc(x: number): number {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r =
+    t *
+    Math.exp(
+      -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return x >= 0 ? r : 2 - r;
+}
+
+/** The integer outcomes of a discrete distribution (data). */
+function counts(y: Value): ArrayLike<number> | number {
+  const f = flat(y);
+  if (f instanceof Node) throw new StanError('a discrete outcome must be data');
+  return f as ArrayLike<number> | number;
+}
+
+/** Σ log p(y | args) of Stan's family `family` (normalising constants included). */
+export function logDensity(family: string, y: Value, args: Value[]): Node {
+  const p = args.map(flat);
+  const Y = flat(y);
+  switch (family) {
+    case 'normal':
+      return dist.normal(Y, p[0], p[1]);
+    case 'std_normal':
+      return dist.normal(Y, 0, 1);
+    case 'normal_id_glm': {
+      const x = args[0];
+      if (x.k !== 'mat') throw new StanError('normal_id_glm needs a matrix of predictors');
+      return dist.normal(Y, ad.add(p[1], ad.matVec(p[0], x.rows, x.cols, p[2])), p[3]);
+    }
+    case 'student_t':
+      return dist.studentT(Y, p[0], p[1], p[2]);
+    case 'cauchy':
+      return dist.cauchy(Y, p[0], p[1]);
+    case 'lognormal':
+      return dist.lognormal(Y, p[0], p[1]);
+    case 'exponential':
+      return dist.exponential(Y, p[0]);
+    case 'gamma':
+      return dist.gamma(Y, p[0], p[1]);
+    case 'inv_gamma':
+      return dist.invGamma(Y, p[0], p[1]);
+    case 'beta':
+      return dist.beta(Y, p[0], p[1]);
+    case 'chi_square':
+      return dist.gamma(Y, ad.div(p[0], 2), 0.5);
+    case 'uniform': {
+      const yv = ad.lift(Y).value;
+      const [lo, hi] = [ad.lift(p[0]).value, ad.lift(p[1]).value];
+      const outside = Array.from(yv).some((v, i) => v < lo[lo.length === 1 ? 0 : i] || v > hi[hi.length === 1 ? 0 : i]);
+      if (outside) return ad.lift(-Infinity);
+      const n = Math.max(yv.length, lo.length, hi.length);
+      const width = ad.log(ad.sub(p[1], p[0]));
+      return ad.neg(width.length === 1 ? ad.mul(width, n) : ad.sum(width));
+    }
+    case 'double_exponential': {
+      const n = Math.max(ad.lift(Y).length, ad.lift(p[0]).length, ad.lift(p[1]).length);
+      const logScale = ad.log(ad.mul(p[1], 2));
+      return ad.neg(ad.add(logScale.length === 1 ? ad.mul(logScale, n) : ad.sum(logScale), ad.sum(ad.div(ad.abs(ad.sub(Y, p[0])), p[1]))));
+    }
+    case 'logistic': {
+      const z = ad.div(ad.sub(Y, p[0]), p[1]);
+      return ad.sum(ad.sub(ad.sub(ad.neg(z), ad.log(p[1])), ad.mul(ad.log1pExp(ad.neg(z)), 2)));
+    }
+    case 'weibull': {
+      const logYs = ad.sub(ad.log(Y), ad.log(p[1]));
+      return ad.sum(ad.sub(ad.add(ad.sub(ad.log(p[0]), ad.log(p[1])), ad.mul(ad.sub(p[0], 1), logYs)), ad.exp(ad.mul(p[0], logYs))));
+    }
+    case 'bernoulli': {
+      const k = counts(y);
+      return ad.sum(ad.add(ad.mul(k, ad.log(p[0])), ad.mul(ad.sub(1, k), ad.log1m(p[0]))));
+    }
+    case 'bernoulli_logit':
+      return dist.bernoulliLogit(counts(y), p[0]);
+    case 'binomial': {
+      const eta = ad.sub(ad.log(p[1]), ad.log1m(p[1]));
+      return dist.binomialLogit(counts(y), p[0] as ArrayLike<number> | number, eta);
+    }
+    case 'binomial_logit':
+      return dist.binomialLogit(counts(y), p[0] as ArrayLike<number> | number, p[1]);
+    case 'poisson':
+      return dist.poisson(counts(y), p[0]);
+    case 'poisson_log':
+      return dist.poissonLog(counts(y), p[0]);
+    case 'neg_binomial_2':
+      return dist.negBinomial2(counts(y), p[0], p[1]);
+    case 'neg_binomial_2_log':
+      return dist.negBinomial2Log(counts(y), p[0], p[1]);
+    case 'categorical':
+    case 'categorical_logit': {
+      const ks = counts(y);
+      const logits = family === 'categorical' ? ad.log(p[0]) : p[0];
+      const list = typeof ks === 'number' ? [ks] : Array.from(ks);
+      return ad.total(...list.map((k) => dist.categoricalLogit(k, logits)));
+    }
+    case 'dirichlet': {
+      const alpha = p[0];
+      return ad.add(ad.sub(dist.lgammaOf(ad.sum(alpha)), ad.sum(dist.lgammaOf(alpha))), ad.sum(ad.mul(ad.sub(alpha, 1), ad.log(Y))));
+    }
+    case 'lkj_corr_cholesky': {
+      if (y.k !== 'mat') throw new StanError('lkj_corr_cholesky takes a Cholesky factor');
+      return dist.lkjCorrCholesky(Y, y.rows, p[0]);
+    }
+  }
+  throw new StanError(`distribution ${family} is not supported yet`);
+}
+
+/** lgamma of constants, for tests. */
+export const lgammaConstant = lgamma;

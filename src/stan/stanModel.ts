@@ -1,0 +1,487 @@
+import { basename } from 'node:path';
+import { AvbUserError } from '../errors.js';
+import * as ad from '../modelling/autodiff.js';
+import { Node } from '../modelling/autodiff.js';
+import type { Val } from '../modelling/autodiff.js';
+import * as constraints from '../modelling/constraints.js';
+import type { Bound, ParameterBlock } from '../modelling/constraints.js';
+import type { ModelDeclaration, ParameterValues } from '../inference/declaredModel.js';
+import { callFunction, logDensity } from './builtins.js';
+import { StanError, binaryOp, describe, transpose, unaryOp } from './operators.js';
+import { parseStan } from './parser.js';
+import type { Decl, Expr, Index, Program, Stmt, TypeSpec } from './parser.js';
+import { Store, copyValue, flat, int, isScalar, mat, numberOf, real, vec } from './values.js';
+import type { Scalar, Value } from './values.js';
+
+/**
+ * A Stan program run by avb: `stanModel(source, file, data)` reads the program and its data and
+ * returns a {@link ModelDeclaration} (parameters, transformed parameters, log density), so that
+ * posteriordb's models run without a hand translation. The program is interpreted on avb's
+ * modelling kit, which differentiates it; what avb does not run (user-defined functions,
+ * truncation, some types and functions) is refused by name when the model is read, and
+ * `generated quantities` are not run.
+ */
+export function stanModel(source: string, file: string, data: unknown): ModelDeclaration {
+  const program = parseStan(source, file);
+  const run = new Interpreter(file);
+  const global = new Scope();
+  run.atLoad(() => {
+    readData(program.data, data, global, run, file);
+    run.exec(program.transformedData, global);
+  });
+  const types = new Map<string, { type: TypeSpec; sizes: number[]; dims: number[] }>();
+  const parameters: Record<string, ParameterBlock> = {};
+  for (const d of program.parameters) {
+    const shape = run.atLoad(() => evaluateShape(d.type, global, run), d.line);
+    types.set(d.name, { type: d.type, ...shape });
+    parameters[d.name] = run.atLoad(() => parameterBlock(d, shape, global, run, types), d.line);
+  }
+  const tpTypes = new Map<string, { type: TypeSpec; sizes: number[]; dims: number[] }>();
+  const withParameters = (p: ParameterValues): Scope => {
+    const scope = new Scope(global);
+    for (const [name, t] of [...types, ...tpTypes])
+      if (p[name] !== undefined) scope.declare(name, reshape(p[name], t.type.base, t.sizes, t.dims));
+    return scope;
+  };
+  const tpNames = program.transformedParameters.flatMap((s) => (s.s === 'decl' ? [s.decl] : []));
+  for (const d of tpNames) tpTypes.set(d.name, { type: d.type, ...run.atLoad(() => evaluateShape(d.type, global, run), d.line) });
+  const declaration: ModelDeclaration = {
+    name: basename(file).replace(/\.stan$/, ''),
+    parameters,
+    logDensity: (p) => {
+      const scope = withParameters(p);
+      const target: Val[] = [];
+      run.exec(program.model, scope, target);
+      return ad.total(...target);
+    },
+  };
+  if (program.transformedParameters.length > 0) {
+    declaration.transformed = (p) => {
+      const scope = new Scope(withParameters(p));
+      run.exec(program.transformedParameters, scope);
+      const out: Record<string, Val> = {};
+      for (const d of tpNames) out[d.name] = flat(scope.get(d.name, d.line, file));
+      return out;
+    };
+  }
+  return declaration;
+}
+
+class Scope {
+  private vars = new Map<string, Value>();
+  constructor(private readonly parent?: Scope) {}
+  get(name: string, line: number, file: string): Value {
+    const v = this.vars.get(name) ?? this.parent?.lookup(name);
+    if (!v) throw new AvbUserError(`${file}:${line}: '${name}' is not declared`);
+    return v;
+  }
+  lookup(name: string): Value | undefined {
+    return this.vars.get(name) ?? this.parent?.lookup(name);
+  }
+  declare(name: string, v: Value): void {
+    this.vars.set(name, v);
+  }
+  /** Replaces `name` where it was declared. */
+  replace(name: string, v: Value): void {
+    if (this.vars.has(name)) this.vars.set(name, v);
+    else this.parent?.replace(name, v);
+  }
+}
+
+type Flow = 'break' | 'continue' | undefined;
+
+class Interpreter {
+  constructor(private readonly file: string) {}
+
+  /** Runs `f` while the model is read: any Stan error becomes a one-line user error. */
+  atLoad<T>(f: () => T, line?: number): T {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof StanError)
+        throw new AvbUserError(`${this.file}${line ? `:${line}` : ''}: ${e.message}`);
+      throw e;
+    }
+  }
+
+  private at(line: number, e: unknown): never {
+    if (e instanceof StanError) throw new StanError(`line ${line}: ${e.message.replace(/^line \d+: /, '')}`);
+    throw e;
+  }
+
+  exec(body: Stmt[], scope: Scope, target?: Val[]): Flow {
+    for (const s of body) {
+      const flow = this.stmt(s, scope, target);
+      if (flow) return flow;
+    }
+    return undefined;
+  }
+
+  private stmt(s: Stmt, scope: Scope, target?: Val[]): Flow {
+    switch (s.s) {
+      case 'decl': {
+        const d = s.decl;
+        const shape = evaluateShape(d.type, scope, this);
+        const init = d.init ? this.converted(this.eval(d.init, scope), d.type) : defaultValue(d.type.base, shape.sizes, shape.dims);
+        scope.declare(d.name, init);
+        return undefined;
+      }
+      case 'assign':
+        try {
+          this.assign(s.target, s.op, this.eval(s.value, scope), scope);
+        } catch (e) {
+          this.at(s.line, e);
+        }
+        return undefined;
+      case 'tilde':
+      case 'target': {
+        if (!target) throw new AvbUserError(`${this.file}:${s.line}: only the model block adds to the log density`);
+        try {
+          target.push(
+            s.s === 'target'
+              ? flat(this.eval(s.value, scope))
+              : logDensity(s.dist, this.eval(s.lhs, scope), s.args.map((a) => this.eval(a, scope))),
+          );
+        } catch (e) {
+          this.at(s.line, e);
+        }
+        return undefined;
+      }
+      case 'for': {
+        const from = this.int(s.from, scope);
+        const to = this.int(s.to, scope);
+        for (let i = from; i <= to; i++) {
+          const inner = new Scope(scope);
+          inner.declare(s.v, int(i));
+          if (this.stmt(s.body, inner, target) === 'break') break;
+        }
+        return undefined;
+      }
+      case 'foreach': {
+        const over = this.eval(s.over, scope);
+        const items: Value[] =
+          over.k === 'arr' ? over.items : isScalar(over) ? [over] : Array.from({ length: over.s.n }, (_, i) => real(over.s.get(i)));
+        for (const item of items) {
+          const inner = new Scope(scope);
+          inner.declare(s.v, item);
+          if (this.stmt(s.body, inner, target) === 'break') break;
+        }
+        return undefined;
+      }
+      case 'while':
+        while (this.truthy(s.c, scope)) if (this.stmt(s.body, new Scope(scope), target) === 'break') break;
+        return undefined;
+      case 'if':
+        if (this.truthy(s.c, scope)) return this.stmt(s.then, new Scope(scope), target);
+        return s.else ? this.stmt(s.else, new Scope(scope), target) : undefined;
+      case 'block':
+        return this.exec(s.body, new Scope(scope), target);
+      case 'break':
+      case 'continue':
+        return s.s;
+      case 'reject':
+        // Stan rejects the draw: a point of zero density (declaredModel catches RangeError).
+        throw new RangeError(`${this.file}:${s.line}: reject`);
+      case 'expr':
+        this.eval(s.value, scope);
+        return undefined;
+    }
+  }
+
+  private truthy(e: Expr, scope: Scope): boolean {
+    const v = this.eval(e, scope);
+    if (!isScalar(v)) throw new StanError('a condition must be a scalar');
+    return numberOf(v.v) !== 0;
+  }
+
+  private int(e: Expr, scope: Scope): number {
+    const v = this.eval(e, scope);
+    if (v.k !== 'int') throw new StanError(`expected an integer, got ${describe(v)}`);
+    return v.v;
+  }
+
+  /** A value assigned to a variable of type `type` (ints become reals where reals are declared). */
+  private converted(v: Value, type: TypeSpec): Value {
+    if (v.k === 'int' && type.base !== 'int') return real(v.v);
+    return copyValue(v);
+  }
+
+  eval(e: Expr, scope: Scope): Value {
+    switch (e.e) {
+      case 'num':
+        return e.int ? int(e.value) : real(e.value);
+      case 'var':
+        return scope.get(e.name, e.line, this.file);
+      case 'bin':
+        return binaryOp(e.op, this.eval(e.a, scope), this.eval(e.b, scope));
+      case 'un':
+        return unaryOp(e.op, this.eval(e.a, scope));
+      case 'cond':
+        return this.truthy(e.c, scope) ? this.eval(e.a, scope) : this.eval(e.b, scope);
+      case 'transpose':
+        return transpose(this.eval(e.a, scope));
+      case 'call':
+        return callFunction(e.name, e.args.map((a) => this.eval(a, scope)));
+      case 'array': {
+        const items = e.items.map((x) => this.eval(x, scope));
+        return { k: 'arr', items: items.some((x) => x.k === 'real') ? items.map((x) => (x.k === 'int' ? real(x.v) : x)) : items };
+      }
+      case 'rowvec': {
+        const items = e.items.map((x) => this.eval(x, scope));
+        return vec(ad.concat(...items.map(flat)), items.length, true);
+      }
+      case 'index':
+        return indexed(this.eval(e.a, scope), e.idx.map((i) => this.index(i, scope)));
+    }
+  }
+
+  private index(i: Index, scope: Scope): Ix {
+    if (i.i === 'all') return { all: true };
+    if (i.i === 'range')
+      return { from: i.from ? this.int(i.from, scope) : 1, to: i.to ? this.int(i.to, scope) : Infinity };
+    const v = this.eval(i.at, scope);
+    if (v.k === 'int') return { one: v.v };
+    if (v.k === 'arr' && v.items.every((x) => x.k === 'int')) return { many: v.items.map((x) => (x as { v: number }).v) };
+    throw new StanError(`an index must be an integer or an array of integers, not ${describe(v)}`);
+  }
+
+  private assign(target: Expr, op: string, value: Value, scope: Scope): void {
+    const name = target.e === 'var' ? target.name : target.e === 'index' && target.a.e === 'var' ? target.a.name : undefined;
+    if (!name) throw new StanError('only a variable or its elements can be assigned to');
+    const line = (target as { line: number }).line;
+    const current = scope.get(name, line, this.file);
+    if (target.e === 'var') {
+      const v = op === '=' ? value : binaryOp(op[0], current, value);
+      scope.replace(name, current.k === 'real' && v.k === 'int' ? real(v.v) : copyValue(v));
+      return;
+    }
+    const idx = (target as Extract<Expr, { e: 'index' }>).idx.map((i) => this.index(i, scope));
+    const v = op === '=' ? value : binaryOp(op[0], indexed(current, idx), value);
+    setIndexed(current, idx, v);
+  }
+}
+
+/** An evaluated index: one position, several, a range (1-based, inclusive) or all. */
+type Ix = { one: number } | { many: number[] } | { from: number; to: number } | { all: true };
+
+function positions(ix: Ix, n: number): number[] | number {
+  if ('one' in ix) return check(ix.one, n);
+  if ('many' in ix) return ix.many.map((i) => check(i, n));
+  if ('all' in ix) return Array.from({ length: n }, (_, i) => i);
+  const to = Math.min(ix.to, n);
+  return Array.from({ length: Math.max(0, to - ix.from + 1) }, (_, i) => check(ix.from + i, n));
+}
+
+function check(i: number, n: number): number {
+  if (!(i >= 1 && i <= n)) throw new StanError(`index ${i} is outside 1..${n}`);
+  return i - 1;
+}
+
+/** `v[idx...]`. */
+function indexed(v: Value, idx: Ix[]): Value {
+  if (idx.length === 0) return v;
+  const [first, ...rest] = idx;
+  if (v.k === 'arr') {
+    const p = positions(first, v.items.length);
+    if (typeof p === 'number') return indexed(v.items[p], rest);
+    return { k: 'arr', items: p.map((i) => indexed(v.items[i], rest)) };
+  }
+  if (v.k === 'vec') {
+    if (rest.length) throw new StanError('too many indexes for a vector');
+    const p = positions(first, v.s.n);
+    if (typeof p === 'number') return real(v.s.get(p));
+    return vec(gather(v.s, p), p.length, v.row);
+  }
+  if (v.k === 'mat') {
+    const r = positions(first, v.rows);
+    const c = positions(rest[0] ?? { all: true }, v.cols);
+    if (rest.length > 1) throw new StanError('too many indexes for a matrix');
+    const rows = typeof r === 'number' ? [r] : r;
+    const cols = typeof c === 'number' ? [c] : c;
+    const at = rows.flatMap((i) => cols.map((j) => i * v.cols + j));
+    if (typeof r === 'number' && typeof c === 'number') return real(v.s.get(at[0]));
+    if (typeof r === 'number') return vec(gather(v.s, at), at.length, true);
+    if (typeof c === 'number') return vec(gather(v.s, at), at.length);
+    return mat(gather(v.s, at), rows.length, cols.length);
+  }
+  throw new StanError(`cannot index a ${v.k}`);
+}
+
+function gather(s: Store, at: number[]): Val {
+  const parts = at.map((i) => s.get(i));
+  return parts.every((x) => typeof x === 'number') ? Float64Array.from(parts as number[]) : ad.concat(...parts);
+}
+
+/** `v[idx...] = x`, in place. */
+function setIndexed(v: Value, idx: Ix[], x: Value): void {
+  const [first, ...rest] = idx;
+  if (v.k === 'arr') {
+    const p = positions(first, v.items.length);
+    const targets = typeof p === 'number' ? [p] : p;
+    targets.forEach((i, k) => {
+      const item = typeof p === 'number' ? x : (x as Extract<Value, { k: 'arr' }>).items[k];
+      if (rest.length) setIndexed(v.items[i], rest, item);
+      else v.items[i] = v.items[i].k === 'real' && item.k === 'int' ? real(item.v) : copyValue(item);
+    });
+    return;
+  }
+  let at: number[];
+  if (v.k === 'vec') {
+    const p = positions(first, v.s.n);
+    at = typeof p === 'number' ? [p] : p;
+  } else if (v.k === 'mat') {
+    const r = positions(first, v.rows);
+    const c = positions(rest[0] ?? { all: true }, v.cols);
+    at = (typeof r === 'number' ? [r] : r).flatMap((i) => (typeof c === 'number' ? [c] : c).map((j) => i * v.cols + j));
+  } else throw new StanError(`cannot index a ${v.k}`);
+  const source: Scalar[] = isScalar(x)
+    ? [x.v]
+    : x.k === 'arr'
+      ? x.items.map((i) => (isScalar(i) ? i.v : NaN))
+      : Array.from({ length: x.s.n }, (_, i) => x.s.get(i));
+  if (source.length !== at.length) throw new StanError(`assigning ${source.length} values to ${at.length} places`);
+  at.forEach((i, k) => v.s.set(i, source[k]));
+}
+
+/** The evaluated sizes and array dimensions of a type. */
+function evaluateShape(t: TypeSpec, scope: Scope, run: Interpreter): { sizes: number[]; dims: number[] } {
+  const ints = (es: Expr[]) =>
+    es.map((e) => {
+      const v = run.eval(e, scope);
+      if (v.k !== 'int' || v.v < 0) throw new StanError(`a size must be a non-negative integer, not ${describe(v)}`);
+      return v.v;
+    });
+  return { sizes: ints(t.sizes), dims: ints(t.dims) };
+}
+
+/** Elements of one base value (a vector's length, a matrix's rows × cols, 1 for a scalar). */
+function baseSize(base: string, sizes: number[]): number {
+  if (base === 'int' || base === 'real') return 1;
+  if (base === 'matrix' || base === 'cholesky_factor_cov') return sizes[0] * (sizes[1] ?? sizes[0]);
+  if (['cholesky_factor_corr', 'corr_matrix', 'cov_matrix'].includes(base)) return sizes[0] * sizes[0];
+  return sizes[0];
+}
+
+function baseValue(base: string, sizes: number[], v: Val): Value {
+  if (base === 'int') return int(numberOf(v as Scalar));
+  if (base === 'real') return real(v instanceof Node ? v : typeof v === 'number' ? v : (v as ArrayLike<number>)[0]);
+  const rows = sizes[0];
+  if (base === 'matrix' || base.includes('matrix') || base.startsWith('cholesky'))
+    return mat(v, rows, sizes[1] ?? rows);
+  return vec(v, rows, base === 'row_vector');
+}
+
+/** A flat value shaped as a declared type (arrays of base values, outermost first). */
+function reshape(v: Val, base: string, sizes: number[], dims: number[]): Value {
+  const node = ad.lift(v);
+  const each = baseSize(base, sizes);
+  const build = (offset: number, d: number[]): Value => {
+    if (d.length === 0) {
+      const part = each === node.length ? node : ad.slice(node, offset, each);
+      return baseValue(base, sizes, each === 1 && part.variable ? part : part.variable ? part : part.length === 1 ? part.value[0] : part.value);
+    }
+    const inner = d.slice(1).reduce((a, b) => a * b, each);
+    return { k: 'arr', items: Array.from({ length: d[0] }, (_, i) => build(offset + i * inner, d.slice(1))) };
+  };
+  return build(0, dims);
+}
+
+function defaultValue(base: string, sizes: number[], dims: number[]): Value {
+  const each = baseSize(base, sizes);
+  const n = dims.reduce((a, b) => a * b, each);
+  const value = reshape(new Float64Array(n).fill(base === 'int' ? 0 : NaN), base, sizes, dims);
+  return base === 'int' ? value : copyValue(value);
+}
+
+/** Reads the data block's variables from `data`, checking shape, type and bounds. */
+function readData(decls: Decl[], data: unknown, scope: Scope, run: Interpreter, file: string): void {
+  const record = (data ?? {}) as Record<string, unknown>;
+  for (const d of decls) {
+    const where = `data '${d.name}'`;
+    if (!(d.name in record)) throw new AvbUserError(`${file}: ${where} is missing from the data file; add it`);
+    const { sizes, dims } = evaluateShape(d.type, scope, run);
+    const each = baseSize(d.type.base, sizes);
+    const values: number[] = [];
+    const walk = (x: unknown, shape: number[], path: string): void => {
+      if (shape.length === 0) {
+        if (typeof x !== 'number' || (d.type.base === 'int' && !Number.isInteger(x)))
+          throw new AvbUserError(`${file}: ${where}${path} must be ${d.type.base === 'int' ? 'an integer' : 'a number'}, not ${JSON.stringify(x)}`);
+        values.push(x);
+        return;
+      }
+      // A data file may give a length-1 array as a bare number.
+      const list = Array.isArray(x) ? x : shape[0] === 1 ? [x] : undefined;
+      if (!list || list.length !== shape[0])
+        throw new AvbUserError(`${file}: ${where}${path} must have ${shape[0]} entries, got ${Array.isArray(x) ? x.length : JSON.stringify(x)}`);
+      list.forEach((item, i) => walk(item, shape.slice(1), `${path}[${i + 1}]`));
+    };
+    const baseShape = d.type.base === 'int' || d.type.base === 'real' ? [] : d.type.base === 'matrix' ? [sizes[0], sizes[1]] : each === sizes[0] ? [sizes[0]] : [sizes[0], sizes[0]];
+    walk(record[d.name], [...dims, ...baseShape], '');
+    for (const [bound, test] of [
+      [d.type.lower, (x: number, b: number) => x >= b],
+      [d.type.upper, (x: number, b: number) => x <= b],
+    ] as const) {
+      if (!bound) continue;
+      const b = flat(run.eval(bound, scope));
+      const bv = typeof b === 'number' ? [b] : Array.from(b as ArrayLike<number>);
+      const bad = values.findIndex((x, i) => !test(x, bv[bv.length === 1 ? 0 : i % bv.length]));
+      if (bad >= 0)
+        throw new AvbUserError(`${file}: ${where} has ${values[bad]}, outside its declared ${bound === d.type.lower ? 'lower' : 'upper'} bound; fix the data`);
+    }
+    scope.declare(d.name, reshape(Float64Array.from(values), d.type.base, sizes, dims));
+  }
+}
+
+/** The modelling kit's block for a declared parameter. */
+function parameterBlock(
+  d: Decl,
+  shape: { sizes: number[]; dims: number[] },
+  global: Scope,
+  run: Interpreter,
+  types: Map<string, { type: TypeSpec; sizes: number[]; dims: number[] }>,
+): ParameterBlock {
+  const { base } = d.type;
+  const bound = (e: Expr | undefined): Bound | undefined => {
+    if (!e) return undefined;
+    try {
+      const v = flat(run.eval(e, global));
+      if (typeof v === 'number') return v;
+    } catch (err) {
+      if (!(err instanceof AvbUserError)) throw err;
+      // Depends on earlier parameters: evaluated with them.
+    }
+    return (earlier) => {
+      const scope = new Scope(global);
+      for (const [name, t] of types) if (earlier[name]) scope.declare(name, reshape(earlier[name], t.type.base, t.sizes, t.dims));
+      return flat(run.eval(e, scope));
+    };
+  };
+  const bounds = { lower: bound(d.type.lower), upper: bound(d.type.upper) };
+  const n = shape.dims.reduce((a, b) => a * b, baseSize(base, shape.sizes));
+  if (base === 'int') throw new StanError('parameters cannot be integers');
+  if (['real', 'vector', 'row_vector', 'matrix'].includes(base)) {
+    if (base === 'real' && shape.dims.length === 0) return constraints.real(bounds);
+    const block = constraints.vector(n, bounds);
+    const cols = base === 'matrix' && shape.dims.length === 0 ? shape.sizes[1] : shape.dims.length === 1 && base !== 'real' ? shape.sizes[base === 'matrix' ? 1 : 0] : undefined;
+    // Arrays of vectors and matrices are named Stan's way, name[i,j].
+    return cols && (base !== 'matrix' || shape.dims.length === 0) ? { ...block, shape: [n / cols, cols] } : block;
+  }
+  if (shape.dims.length > 0) throw new StanError(`arrays of ${base} parameters are not supported yet`);
+  const K = shape.sizes[0];
+  switch (base) {
+    case 'simplex':
+      return constraints.simplex(K);
+    case 'ordered':
+      return constraints.ordered(K);
+    case 'positive_ordered':
+      return constraints.positiveOrdered(K);
+    case 'cholesky_factor_corr':
+      return constraints.choleskyFactorCorr(K);
+  }
+  throw new StanError(`${base} parameters are not supported yet`);
+}
+
+/** The Stan program in `file`, for `--data` users: a parse check that names the first problem. */
+export function checkStanProgram(source: string, file: string): Program {
+  return parseStan(source, file);
+}
