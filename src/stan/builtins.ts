@@ -2,7 +2,6 @@ import * as ad from '../modelling/autodiff.js';
 import { Node } from '../modelling/autodiff.js';
 import type { Val } from '../modelling/autodiff.js';
 import * as dist from '../modelling/distributions.js';
-import { lgamma } from '../modelling/special.js';
 import { StanError, describe, transpose } from './operators.js';
 import { flat, int, isScalar, like, mat, numberOf, real, sizeOf, vec } from './values.js';
 import type { Scalar, Value } from './values.js';
@@ -71,7 +70,9 @@ function extreme(v: Value[], sign: number): Value {
   if (all.length === 0) throw new StanError('max/min of nothing');
   let best = all[0];
   for (const x of all) if (sign * numberOf(x) > sign * numberOf(best)) best = x;
-  const ints = v.every((x) => x.k === 'int' || (x.k === 'arr' && x.items.every((i) => i.k === 'int')));
+  const ints = v.every(
+    (x) => x.k === 'int' || (x.k === 'arr' && x.items.every((i) => i.k === 'int')),
+  );
   return ints ? int(numberOf(best)) : real(best);
 }
 
@@ -90,14 +91,20 @@ function repeated(x: Value, n: number): Value {
 export function callFunction(name: string, a: Value[]): Value {
   if (name in CONSTANTS && a.length === 0) return real(CONSTANTS[name]);
   const f = ELEMENTWISE[name];
-  if (f && a.length === 1) {
-    if (a[0].k === 'arr') return like(a[0], f(flat(a[0])));
-    return like(a[0], f(flat(a[0])));
-  }
+  if (f && a.length === 1) return like(a[0], f(flat(a[0])));
+  return (
+    reduction(name, a) ?? reshaping(name, a) ?? linearAlgebra(name, a) ?? densityOrFail(name, a)
+  );
+}
+
+/** Sums, means, extremes, sizes and other functions to a scalar. */
+function reduction(name: string, a: Value[]): Value | undefined {
   const v = () => flat(a[0]);
   switch (name) {
     case 'pow':
-      return isScalar(a[0]) && isScalar(a[1]) ? real(ad.pow(a[0].v, a[1].v)) : like(isScalar(a[0]) ? a[1] : a[0], ad.pow(flat(a[0]), flat(a[1])));
+      return isScalar(a[0]) && isScalar(a[1])
+        ? real(ad.pow(a[0].v, a[1].v))
+        : like(isScalar(a[0]) ? a[1] : a[0], ad.pow(flat(a[0]), flat(a[1])));
     case 'sum':
       return a[0].k === 'arr' && a[0].items.every((x) => x.k === 'int')
         ? int(a[0].items.reduce((s, x) => s + num(x), 0))
@@ -133,26 +140,58 @@ export function callFunction(name: string, a: Value[]): Value {
       return int(a[0].k === 'mat' ? a[0].rows : size(a[0]));
     case 'cols':
       return int(a[0].k === 'mat' ? a[0].cols : a[0].k === 'vec' && a[0].row ? a[0].s.n : 1);
+  }
+  return undefined;
+}
+
+/** Functions that build, reshape or transform vectors and matrices. */
+function reshaping(name: string, a: Value[]): Value | undefined {
+  const v = () => flat(a[0]);
+  switch (name) {
     case 'rep_vector':
     case 'rep_row_vector': {
       const n = num(a[1]);
-      return vec(isConstant(a[0]) ? new Float64Array(n).fill(num(a[0])) : ad.concat(...Array(n).fill(flat(a[0]))), n, name === 'rep_row_vector');
+      return vec(
+        isConstant(a[0])
+          ? new Float64Array(n).fill(num(a[0]))
+          : ad.concat(...Array.from({ length: n }, () => flat(a[0]))),
+        n,
+        name === 'rep_row_vector',
+      );
     }
     case 'rep_matrix': {
       const [r, c] = [num(a[1]), num(a[2])];
-      return mat(isConstant(a[0]) ? new Float64Array(r * c).fill(num(a[0])) : ad.concat(...Array(r * c).fill(flat(a[0]))), r, c);
+      return mat(
+        isConstant(a[0])
+          ? new Float64Array(r * c).fill(num(a[0]))
+          : ad.concat(...Array.from({ length: r * c }, () => flat(a[0]))),
+        r,
+        c,
+      );
     }
     case 'rep_array':
-      return a.length === 2 ? repeated(a[0], num(a[1])) : a.length === 3 ? repeated(repeated(a[0], num(a[2])), num(a[1])) : repeated(repeated(repeated(a[0], num(a[3])), num(a[2])), num(a[1]));
+      return a.length === 2
+        ? repeated(a[0], num(a[1]))
+        : a.length === 3
+          ? repeated(repeated(a[0], num(a[2])), num(a[1]))
+          : repeated(repeated(repeated(a[0], num(a[3])), num(a[2])), num(a[1]));
     case 'to_vector':
     case 'to_row_vector':
       return vec(v(), sizeOf(a[0]), name === 'to_row_vector');
     case 'to_array_1d':
-      return { k: 'arr', items: elementsOf(a[0]).map((x) => (a[0].k === 'arr' && typeof x === 'number' && Number.isInteger(x) && allInts(a[0]) ? int(x) : real(x))) };
+      return {
+        k: 'arr',
+        items: elementsOf(a[0]).map((x) =>
+          a[0].k === 'arr' && typeof x === 'number' && Number.isInteger(x) && allInts(a[0])
+            ? int(x)
+            : real(x),
+        ),
+      };
     case 'diag_matrix': {
       const n = sizeOf(a[0]);
       const parts: Val[] = [];
-      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) parts.push(i === j ? ad.index(v(), i) : 0);
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < n; j++) parts.push(i === j ? ad.index(v(), i) : 0);
       return mat(ad.concat(...parts), n, n);
     }
     case 'cumulative_sum': {
@@ -167,16 +206,29 @@ export function callFunction(name: string, a: Value[]): Value {
       return like(a[0], ad.sub(v(), ad.logSumExp(v())));
     case 'append_row':
     case 'append_col':
-      return vec(ad.concat(flat(a[0]), flat(a[1])), sizeOf(a[0]) + sizeOf(a[1]), name === 'append_col');
+      return vec(
+        ad.concat(flat(a[0]), flat(a[1])),
+        sizeOf(a[0]) + sizeOf(a[1]),
+        name === 'append_col',
+      );
     case 'head':
       return like(vec(0, num(a[1])), ad.slice(v(), 0, num(a[1])));
     case 'tail':
       return like(vec(0, num(a[1])), ad.slice(v(), sizeOf(a[0]) - num(a[1]), num(a[1])));
     case 'segment':
       return like(vec(0, num(a[2])), ad.slice(v(), num(a[1]) - 1, num(a[2])));
+  }
+  return undefined;
+}
+
+/** Matrix functions: decompositions, covariances, scalings. */
+function linearAlgebra(name: string, a: Value[]): Value | undefined {
+  const v = () => flat(a[0]);
+  switch (name) {
     case 'cholesky_decompose': {
       const m = a[0];
-      if (m.k !== 'mat' || m.rows !== m.cols) throw new StanError('cholesky_decompose takes a square matrix');
+      if (m.k !== 'mat' || m.rows !== m.cols)
+        throw new StanError('cholesky_decompose takes a square matrix');
       return mat(ad.cholesky(m.s.val(), m.rows), m.rows, m.rows);
     }
     case 'gp_exp_quad_cov':
@@ -190,7 +242,8 @@ export function callFunction(name: string, a: Value[]): Value {
       const m = a[1];
       if (m.k !== 'mat') throw new StanError('diag_pre_multiply(vector, matrix)');
       const scale: Scalar[] = [];
-      for (let i = 0; i < m.rows; i++) for (let j = 0; j < m.cols; j++) scale.push(ad.index(v(), i));
+      for (let i = 0; i < m.rows; i++)
+        for (let j = 0; j < m.cols; j++) scale.push(ad.index(v(), i));
       return mat(ad.mul(ad.concat(...scale), m.s.val()), m.rows, m.cols);
     }
     case 'transpose':
@@ -200,8 +253,12 @@ export function callFunction(name: string, a: Value[]): Value {
     case 'step':
       return real(num(a[0]) < 0 ? 0 : 1);
   }
+  return undefined;
+}
+
+function densityOrFail(name: string, a: Value[]): Value {
   const density = densityCall(name, a);
-  if (density) return real(density);
+  if (density !== undefined) return real(density);
   throw new StanError(`function ${name} is not supported yet`);
 }
 
@@ -225,7 +282,13 @@ function constantLogCdf(family: string, which: 'lcdf' | 'lccdf', a: Value[]): nu
   if (!a.every(isConstant))
     throw new StanError(`${family}_${which} of parameters is not supported yet`);
   const y = num(a[0]);
-  const symmetric: Record<string, number> = { normal: 1, student_t: 2, cauchy: 1, logistic: 1, double_exponential: 1 };
+  const symmetric: Record<string, number> = {
+    normal: 1,
+    student_t: 2,
+    cauchy: 1,
+    logistic: 1,
+    double_exponential: 1,
+  };
   const at = symmetric[family];
   if (at !== undefined && y === num(a[at])) return Math.log(0.5);
   if (family === 'normal') {
@@ -246,7 +309,21 @@ function erfc(x: number): number {
   const r =
     t *
     Math.exp(
-      -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+      -z * z -
+        1.26551223 +
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 +
+                            t *
+                              (-1.13520398 +
+                                t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
     );
   return x >= 0 ? r : 2 - r;
 }
@@ -291,7 +368,9 @@ export function logDensity(family: string, y: Value, args: Value[]): Node {
     case 'uniform': {
       const yv = ad.lift(Y).value;
       const [lo, hi] = [ad.lift(p[0]).value, ad.lift(p[1]).value];
-      const outside = Array.from(yv).some((v, i) => v < lo[lo.length === 1 ? 0 : i] || v > hi[hi.length === 1 ? 0 : i]);
+      const outside = Array.from(yv).some(
+        (v, i) => v < lo[lo.length === 1 ? 0 : i] || v > hi[hi.length === 1 ? 0 : i],
+      );
       if (outside) return ad.lift(-Infinity);
       const n = Math.max(yv.length, lo.length, hi.length);
       const width = ad.log(ad.sub(p[1], p[0]));
@@ -300,7 +379,12 @@ export function logDensity(family: string, y: Value, args: Value[]): Node {
     case 'double_exponential': {
       const n = Math.max(ad.lift(Y).length, ad.lift(p[0]).length, ad.lift(p[1]).length);
       const logScale = ad.log(ad.mul(p[1], 2));
-      return ad.neg(ad.add(logScale.length === 1 ? ad.mul(logScale, n) : ad.sum(logScale), ad.sum(ad.div(ad.abs(ad.sub(Y, p[0])), p[1]))));
+      return ad.neg(
+        ad.add(
+          logScale.length === 1 ? ad.mul(logScale, n) : ad.sum(logScale),
+          ad.sum(ad.div(ad.abs(ad.sub(Y, p[0])), p[1])),
+        ),
+      );
     }
     case 'logistic': {
       const z = ad.div(ad.sub(Y, p[0]), p[1]);
@@ -308,8 +392,21 @@ export function logDensity(family: string, y: Value, args: Value[]): Node {
     }
     case 'weibull': {
       const logYs = ad.sub(ad.log(Y), ad.log(p[1]));
-      return ad.sum(ad.sub(ad.add(ad.sub(ad.log(p[0]), ad.log(p[1])), ad.mul(ad.sub(p[0], 1), logYs)), ad.exp(ad.mul(p[0], logYs))));
+      return ad.sum(
+        ad.sub(
+          ad.add(ad.sub(ad.log(p[0]), ad.log(p[1])), ad.mul(ad.sub(p[0], 1), logYs)),
+          ad.exp(ad.mul(p[0], logYs)),
+        ),
+      );
     }
+  }
+  return discreteLogDensity(family, y, p);
+}
+
+/** The families of integer outcomes (data: counts, successes, categories), and on simplexes and correlations. */
+function discreteLogDensity(family: string, y: Value, p: Val[]): Node {
+  const Y = flat(y);
+  switch (family) {
     case 'bernoulli': {
       const k = counts(y);
       return ad.sum(ad.add(ad.mul(k, ad.log(p[0])), ad.mul(ad.sub(1, k), ad.log1m(p[0]))));
@@ -339,7 +436,10 @@ export function logDensity(family: string, y: Value, args: Value[]): Node {
     }
     case 'dirichlet': {
       const alpha = p[0];
-      return ad.add(ad.sub(dist.lgammaOf(ad.sum(alpha)), ad.sum(dist.lgammaOf(alpha))), ad.sum(ad.mul(ad.sub(alpha, 1), ad.log(Y))));
+      return ad.add(
+        ad.sub(dist.lgammaOf(ad.sum(alpha)), ad.sum(dist.lgammaOf(alpha))),
+        ad.sum(ad.mul(ad.sub(alpha, 1), ad.log(Y))),
+      );
     }
     case 'lkj_corr_cholesky': {
       if (y.k !== 'mat') throw new StanError('lkj_corr_cholesky takes a Cholesky factor');
@@ -348,6 +448,3 @@ export function logDensity(family: string, y: Value, args: Value[]): Node {
   }
   throw new StanError(`distribution ${family} is not supported yet`);
 }
-
-/** lgamma of constants, for tests. */
-export const lgammaConstant = lgamma;

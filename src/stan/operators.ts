@@ -8,7 +8,15 @@ import type { Scalar, Value } from './values.js';
 export class StanError extends Error {}
 
 const typeName = (v: Value): string =>
-  v.k === 'vec' ? (v.row ? 'row_vector' : 'vector') : v.k === 'mat' ? 'matrix' : v.k === 'arr' ? 'array' : v.k;
+  v.k === 'vec'
+    ? v.row
+      ? 'row_vector'
+      : 'vector'
+    : v.k === 'mat'
+      ? 'matrix'
+      : v.k === 'arr'
+        ? 'array'
+        : v.k;
 
 /** Stan's binary operators on values. */
 export function binaryOp(op: string, a: Value, b: Value): Value {
@@ -39,10 +47,12 @@ export function binaryOp(op: string, a: Value, b: Value): Value {
     case './':
       return elementwise(ad.div, a, b);
     case '^':
-      if (!isScalar(a) || !isScalar(b)) throw new StanError('^ takes scalars (use pow for vectors)');
+      if (!isScalar(a) || !isScalar(b))
+        throw new StanError('^ takes scalars (use pow for vectors)');
       return real(ad.pow(a.v, b.v));
     case '/':
-      if (!isScalar(b)) throw new StanError(`${typeName(a)} / ${typeName(b)} is not supported; use ./`);
+      if (!isScalar(b))
+        throw new StanError(`${typeName(a)} / ${typeName(b)} is not supported; use ./`);
       return elementwise(ad.div, a, b);
     case '*':
       return multiply(a, b);
@@ -60,7 +70,16 @@ function scalarOf(v: Value): Scalar {
 function compare(op: string, a: Value, b: Value): Value {
   const x = numberOf(scalarOf(a));
   const y = numberOf(scalarOf(b));
-  const r = { '<': x < y, '<=': x <= y, '>': x > y, '>=': x >= y, '==': x === y, '!=': x !== y, '&&': !!x && !!y, '||': !!x || !!y }[op];
+  const r = {
+    '<': x < y,
+    '<=': x <= y,
+    '>': x > y,
+    '>=': x >= y,
+    '==': x === y,
+    '!=': x !== y,
+    '&&': !!x && !!y,
+    '||': !!x || !!y,
+  }[op];
   return int(r ? 1 : 0);
 }
 
@@ -72,7 +91,8 @@ function elementwise(f: (x: Val, y: Val) => Node, a: Value, b: Value): Value {
       (a.k === 'mat' && b.k === 'mat'
         ? a.rows === b.rows && a.cols === b.cols
         : a.k === 'vec' && b.k === 'vec' && a.s.n === b.s.n);
-    if (!same) throw new StanError(`operands of shapes ${describe(a)} and ${describe(b)} do not match`);
+    if (!same)
+      throw new StanError(`operands of shapes ${describe(a)} and ${describe(b)} do not match`);
   }
   const shape = isScalar(a) ? b : a;
   return like(shape, f(flat(a), flat(b)));
@@ -97,7 +117,8 @@ function multiply(a: Value, b: Value): Value {
     return vec(ad.matVec(a.s.val(), a.rows, a.cols, b.s.val()), a.rows);
   }
   if (a.k === 'vec' && a.row && b.k === 'mat') {
-    if (a.s.n !== b.rows) throw new StanError(`row_vector[${a.s.n}] * matrix[${b.rows}, ${b.cols}]`);
+    if (a.s.n !== b.rows)
+      throw new StanError(`row_vector[${a.s.n}] * matrix[${b.rows}, ${b.cols}]`);
     return transpose(multiply(transpose(b), transpose(a)));
   }
   if (a.k === 'vec' && !a.row && b.k === 'vec' && b.row) {
@@ -127,7 +148,8 @@ export function transpose(v: Value): Value {
   if (!(whole instanceof Node)) {
     const w = whole as ArrayLike<number>;
     const out = new Float64Array(rows * cols);
-    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = w[i * cols + j];
+    for (let i = 0; i < rows; i++)
+      for (let j = 0; j < cols; j++) out[j * rows + i] = w[i * cols + j];
     return mat(out, cols, rows);
   }
   const parts: Scalar[] = [];

@@ -16,10 +16,7 @@ export type Expr =
   | { e: 'rowvec'; items: Expr[]; line: number };
 
 /** One index: a single position, a range (either end may be open), or every position. */
-export type Index =
-  | { i: 'one'; at: Expr }
-  | { i: 'range'; from?: Expr; to?: Expr }
-  | { i: 'all' };
+export type Index = { i: 'one'; at: Expr } | { i: 'range'; from?: Expr; to?: Expr } | { i: 'all' };
 
 /** A declared type: `array[dims] base[sizes]<bounds>`. */
 export interface TypeSpec {
@@ -188,7 +185,9 @@ class Parser {
   }
 
   private startsDeclaration(): boolean {
-    return this.peek.kind === 'ident' && (this.peek.text === 'array' || BASE_TYPES.has(this.peek.text));
+    return (
+      this.peek.kind === 'ident' && (this.peek.text === 'array' || BASE_TYPES.has(this.peek.text))
+    );
   }
 
   private declaration(): Decl {
@@ -209,8 +208,7 @@ class Parser {
         const value = this.expr({ noGreater: true });
         if (key === 'lower') type.lower = value;
         else if (key === 'upper') type.upper = value;
-        else if (key !== 'offset' && key !== 'multiplier')
-          this.fail(`unknown bound '${key}'`);
+        else if (key !== 'offset' && key !== 'multiplier') this.fail(`unknown bound '${key}'`);
         // offset and multiplier change only how the sampler sees a parameter, not its posterior.
       } while (this.eat(','));
       this.expect('>');
@@ -252,67 +250,8 @@ class Parser {
       return { s: 'block', body };
     }
     if (this.eat(';')) return { s: 'block', body: [] };
-    if (tok.kind === 'ident') {
-      switch (tok.text) {
-        case 'for': {
-          this.pos++;
-          this.expect('(');
-          const v = this.ident().text;
-          this.expect('in');
-          const first = this.expr({ noRange: true });
-          if (this.eat(':')) {
-            const to = this.expr();
-            this.expect(')');
-            return { s: 'for', v, from: first, to, body: this.statement(), line: tok.line };
-          }
-          this.expect(')');
-          return { s: 'foreach', v, over: first, body: this.statement(), line: tok.line };
-        }
-        case 'while': {
-          this.pos++;
-          this.expect('(');
-          const c = this.expr();
-          this.expect(')');
-          return { s: 'while', c, body: this.statement() };
-        }
-        case 'if': {
-          this.pos++;
-          this.expect('(');
-          const c = this.expr();
-          this.expect(')');
-          const then = this.statement();
-          return { s: 'if', c, then, else: this.eat('else') ? this.statement() : undefined };
-        }
-        case 'break':
-        case 'continue':
-          this.pos++;
-          this.expect(';');
-          return { s: tok.text };
-        case 'target':
-          if (this.is('+=', 1)) {
-            this.pos += 2;
-            const value = this.expr();
-            this.expect(';');
-            return { s: 'target', value, line: tok.line };
-          }
-          break;
-        case 'print':
-          this.pos++;
-          this.expect('(');
-          this.skipTo(')');
-          this.expect(';');
-          return { s: 'block', body: [] };
-        case 'reject':
-        case 'fatal_error':
-          this.pos++;
-          this.expect('(');
-          this.skipTo(')');
-          this.expect(';');
-          return { s: 'reject', line: tok.line };
-        case 'return':
-          this.fail('return is only for user-defined functions, which are not supported');
-      }
-    }
+    const keyword = tok.kind === 'ident' ? this.keywordStatement(tok) : undefined;
+    if (keyword) return keyword;
     const lhs = this.expr();
     if (this.eat('~')) {
       const dist = this.ident().text;
@@ -324,7 +263,8 @@ class Parser {
     }
     for (const op of ['=', '<-', '+=', '-=', '*=', '/=']) {
       if (this.eat(op)) {
-        if (lhs.e !== 'var' && lhs.e !== 'index') this.fail('only a variable can be assigned to', tok);
+        if (lhs.e !== 'var' && lhs.e !== 'index')
+          this.fail('only a variable can be assigned to', tok);
         const value = this.expr();
         this.expect(';');
         return { s: 'assign', target: lhs, op: op === '<-' ? '=' : op, value, line: tok.line };
@@ -332,6 +272,70 @@ class Parser {
     }
     this.expect(';');
     return { s: 'expr', value: lhs };
+  }
+
+  /** A statement that starts with a keyword (for, while, if, target +=, print, ...), if any. */
+  private keywordStatement(tok: Token): Stmt | undefined {
+    switch (tok.text) {
+      case 'for': {
+        this.pos++;
+        this.expect('(');
+        const v = this.ident().text;
+        this.expect('in');
+        const first = this.expr({ noRange: true });
+        if (this.eat(':')) {
+          const to = this.expr();
+          this.expect(')');
+          return { s: 'for', v, from: first, to, body: this.statement(), line: tok.line };
+        }
+        this.expect(')');
+        return { s: 'foreach', v, over: first, body: this.statement(), line: tok.line };
+      }
+      case 'while': {
+        this.pos++;
+        this.expect('(');
+        const c = this.expr();
+        this.expect(')');
+        return { s: 'while', c, body: this.statement() };
+      }
+      case 'if': {
+        this.pos++;
+        this.expect('(');
+        const c = this.expr();
+        this.expect(')');
+        const then = this.statement();
+        return { s: 'if', c, then, else: this.eat('else') ? this.statement() : undefined };
+      }
+      case 'break':
+      case 'continue':
+        this.pos++;
+        this.expect(';');
+        return { s: tok.text };
+      case 'target':
+        if (this.is('+=', 1)) {
+          this.pos += 2;
+          const value = this.expr();
+          this.expect(';');
+          return { s: 'target', value, line: tok.line };
+        }
+        break;
+      case 'print':
+        this.pos++;
+        this.expect('(');
+        this.skipTo(')');
+        this.expect(';');
+        return { s: 'block', body: [] };
+      case 'reject':
+      case 'fatal_error':
+        this.pos++;
+        this.expect('(');
+        this.skipTo(')');
+        this.expect(';');
+        return { s: 'reject', line: tok.line };
+      case 'return':
+        this.fail('return is only for user-defined functions, which are not supported');
+    }
+    return undefined;
   }
 
   /** Skips balanced tokens up to (not past) the `close` matching the current depth. */
@@ -418,7 +422,11 @@ class Parser {
       else {
         const at = this.expr({ noRange: true });
         if (this.eat(':'))
-          out.push(this.is(',') || this.is(']') ? { i: 'range', from: at } : { i: 'range', from: at, to: this.expr() });
+          out.push(
+            this.is(',') || this.is(']')
+              ? { i: 'range', from: at }
+              : { i: 'range', from: at, to: this.expr() },
+          );
         else out.push({ i: 'one', at });
       }
     } while (this.eat(','));

@@ -40,11 +40,16 @@ export function stanModel(source: string, file: string, data: unknown): ModelDec
   const withParameters = (p: ParameterValues): Scope => {
     const scope = new Scope(global);
     for (const [name, t] of [...types, ...tpTypes])
-      if (p[name] !== undefined) scope.declare(name, reshape(p[name], t.type.base, t.sizes, t.dims));
+      if (p[name] !== undefined)
+        scope.declare(name, reshape(p[name], t.type.base, t.sizes, t.dims));
     return scope;
   };
   const tpNames = program.transformedParameters.flatMap((s) => (s.s === 'decl' ? [s.decl] : []));
-  for (const d of tpNames) tpTypes.set(d.name, { type: d.type, ...run.atLoad(() => evaluateShape(d.type, global, run), d.line) });
+  for (const d of tpNames)
+    tpTypes.set(d.name, {
+      type: d.type,
+      ...run.atLoad(() => evaluateShape(d.type, global, run), d.line),
+    });
   const declaration: ModelDeclaration = {
     name: basename(file).replace(/\.stan$/, ''),
     parameters,
@@ -105,7 +110,8 @@ class Interpreter {
   }
 
   private at(line: number, e: unknown): never {
-    if (e instanceof StanError) throw new StanError(`line ${line}: ${e.message.replace(/^line \d+: /, '')}`);
+    if (e instanceof StanError)
+      throw new StanError(`line ${line}: ${e.message.replace(/^line \d+: /, '')}`);
     throw e;
   }
 
@@ -122,7 +128,9 @@ class Interpreter {
       case 'decl': {
         const d = s.decl;
         const shape = evaluateShape(d.type, scope, this);
-        const init = d.init ? this.converted(this.eval(d.init, scope), d.type) : defaultValue(d.type.base, shape.sizes, shape.dims);
+        const init = d.init
+          ? this.converted(this.eval(d.init, scope), d.type)
+          : defaultValue(d.type.base, shape.sizes, shape.dims);
         scope.declare(d.name, init);
         return undefined;
       }
@@ -135,41 +143,31 @@ class Interpreter {
         return undefined;
       case 'tilde':
       case 'target': {
-        if (!target) throw new AvbUserError(`${this.file}:${s.line}: only the model block adds to the log density`);
+        if (!target)
+          throw new AvbUserError(
+            `${this.file}:${s.line}: only the model block adds to the log density`,
+          );
         try {
           target.push(
             s.s === 'target'
               ? flat(this.eval(s.value, scope))
-              : logDensity(s.dist, this.eval(s.lhs, scope), s.args.map((a) => this.eval(a, scope))),
+              : logDensity(
+                  s.dist,
+                  this.eval(s.lhs, scope),
+                  s.args.map((a) => this.eval(a, scope)),
+                ),
           );
         } catch (e) {
           this.at(s.line, e);
         }
         return undefined;
       }
-      case 'for': {
-        const from = this.int(s.from, scope);
-        const to = this.int(s.to, scope);
-        for (let i = from; i <= to; i++) {
-          const inner = new Scope(scope);
-          inner.declare(s.v, int(i));
-          if (this.stmt(s.body, inner, target) === 'break') break;
-        }
-        return undefined;
-      }
-      case 'foreach': {
-        const over = this.eval(s.over, scope);
-        const items: Value[] =
-          over.k === 'arr' ? over.items : isScalar(over) ? [over] : Array.from({ length: over.s.n }, (_, i) => real(over.s.get(i)));
-        for (const item of items) {
-          const inner = new Scope(scope);
-          inner.declare(s.v, item);
-          if (this.stmt(s.body, inner, target) === 'break') break;
-        }
-        return undefined;
-      }
+      case 'for':
+      case 'foreach':
+        return this.loop(s, scope, target);
       case 'while':
-        while (this.truthy(s.c, scope)) if (this.stmt(s.body, new Scope(scope), target) === 'break') break;
+        while (this.truthy(s.c, scope))
+          if (this.stmt(s.body, new Scope(scope), target) === 'break') break;
         return undefined;
       case 'if':
         if (this.truthy(s.c, scope)) return this.stmt(s.then, new Scope(scope), target);
@@ -186,6 +184,30 @@ class Interpreter {
         this.eval(s.value, scope);
         return undefined;
     }
+  }
+
+  /** `for (i in a:b)` and `for (x in container)`: each pass in its own scope. */
+  private loop(s: Extract<Stmt, { s: 'for' | 'foreach' }>, scope: Scope, target?: Val[]): Flow {
+    let items: Value[];
+    if (s.s === 'for') {
+      const from = this.int(s.from, scope);
+      const to = this.int(s.to, scope);
+      items = Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => int(from + i));
+    } else {
+      const over = this.eval(s.over, scope);
+      items =
+        over.k === 'arr'
+          ? over.items
+          : isScalar(over)
+            ? [over]
+            : Array.from({ length: over.s.n }, (_, i) => real(over.s.get(i)));
+    }
+    for (const item of items) {
+      const inner = new Scope(scope);
+      inner.declare(s.v, item);
+      if (this.stmt(s.body, inner, target) === 'break') break;
+    }
+    return undefined;
   }
 
   private truthy(e: Expr, scope: Scope): boolean {
@@ -221,32 +243,52 @@ class Interpreter {
       case 'transpose':
         return transpose(this.eval(e.a, scope));
       case 'call':
-        return callFunction(e.name, e.args.map((a) => this.eval(a, scope)));
+        return callFunction(
+          e.name,
+          e.args.map((a) => this.eval(a, scope)),
+        );
       case 'array': {
         const items = e.items.map((x) => this.eval(x, scope));
-        return { k: 'arr', items: items.some((x) => x.k === 'real') ? items.map((x) => (x.k === 'int' ? real(x.v) : x)) : items };
+        return {
+          k: 'arr',
+          items: items.some((x) => x.k === 'real')
+            ? items.map((x) => (x.k === 'int' ? real(x.v) : x))
+            : items,
+        };
       }
       case 'rowvec': {
         const items = e.items.map((x) => this.eval(x, scope));
         return vec(ad.concat(...items.map(flat)), items.length, true);
       }
       case 'index':
-        return indexed(this.eval(e.a, scope), e.idx.map((i) => this.index(i, scope)));
+        return indexed(
+          this.eval(e.a, scope),
+          e.idx.map((i) => this.index(i, scope)),
+        );
     }
   }
 
   private index(i: Index, scope: Scope): Ix {
     if (i.i === 'all') return { all: true };
     if (i.i === 'range')
-      return { from: i.from ? this.int(i.from, scope) : 1, to: i.to ? this.int(i.to, scope) : Infinity };
+      return {
+        from: i.from ? this.int(i.from, scope) : 1,
+        to: i.to ? this.int(i.to, scope) : Infinity,
+      };
     const v = this.eval(i.at, scope);
     if (v.k === 'int') return { one: v.v };
-    if (v.k === 'arr' && v.items.every((x) => x.k === 'int')) return { many: v.items.map((x) => (x as { v: number }).v) };
+    if (v.k === 'arr' && v.items.every((x) => x.k === 'int'))
+      return { many: v.items.map((x) => (x as { v: number }).v) };
     throw new StanError(`an index must be an integer or an array of integers, not ${describe(v)}`);
   }
 
   private assign(target: Expr, op: string, value: Value, scope: Scope): void {
-    const name = target.e === 'var' ? target.name : target.e === 'index' && target.a.e === 'var' ? target.a.name : undefined;
+    const name =
+      target.e === 'var'
+        ? target.name
+        : target.e === 'index' && target.a.e === 'var'
+          ? target.a.name
+          : undefined;
     if (!name) throw new StanError('only a variable or its elements can be assigned to');
     const line = (target as { line: number }).line;
     const current = scope.get(name, line, this.file);
@@ -309,7 +351,9 @@ function indexed(v: Value, idx: Ix[]): Value {
 
 function gather(s: Store, at: number[]): Val {
   const parts = at.map((i) => s.get(i));
-  return parts.every((x) => typeof x === 'number') ? Float64Array.from(parts as number[]) : ad.concat(...parts);
+  return parts.every((x) => typeof x === 'number')
+    ? Float64Array.from(parts as number[])
+    : ad.concat(...parts);
 }
 
 /** `v[idx...] = x`, in place. */
@@ -321,7 +365,8 @@ function setIndexed(v: Value, idx: Ix[], x: Value): void {
     targets.forEach((i, k) => {
       const item = typeof p === 'number' ? x : (x as Extract<Value, { k: 'arr' }>).items[k];
       if (rest.length) setIndexed(v.items[i], rest, item);
-      else v.items[i] = v.items[i].k === 'real' && item.k === 'int' ? real(item.v) : copyValue(item);
+      else
+        v.items[i] = v.items[i].k === 'real' && item.k === 'int' ? real(item.v) : copyValue(item);
     });
     return;
   }
@@ -332,23 +377,31 @@ function setIndexed(v: Value, idx: Ix[], x: Value): void {
   } else if (v.k === 'mat') {
     const r = positions(first, v.rows);
     const c = positions(rest[0] ?? { all: true }, v.cols);
-    at = (typeof r === 'number' ? [r] : r).flatMap((i) => (typeof c === 'number' ? [c] : c).map((j) => i * v.cols + j));
+    at = (typeof r === 'number' ? [r] : r).flatMap((i) =>
+      (typeof c === 'number' ? [c] : c).map((j) => i * v.cols + j),
+    );
   } else throw new StanError(`cannot index a ${v.k}`);
   const source: Scalar[] = isScalar(x)
     ? [x.v]
     : x.k === 'arr'
       ? x.items.map((i) => (isScalar(i) ? i.v : NaN))
       : Array.from({ length: x.s.n }, (_, i) => x.s.get(i));
-  if (source.length !== at.length) throw new StanError(`assigning ${source.length} values to ${at.length} places`);
+  if (source.length !== at.length)
+    throw new StanError(`assigning ${source.length} values to ${at.length} places`);
   at.forEach((i, k) => v.s.set(i, source[k]));
 }
 
 /** The evaluated sizes and array dimensions of a type. */
-function evaluateShape(t: TypeSpec, scope: Scope, run: Interpreter): { sizes: number[]; dims: number[] } {
+function evaluateShape(
+  t: TypeSpec,
+  scope: Scope,
+  run: Interpreter,
+): { sizes: number[]; dims: number[] } {
   const ints = (es: Expr[]) =>
     es.map((e) => {
       const v = run.eval(e, scope);
-      if (v.k !== 'int' || v.v < 0) throw new StanError(`a size must be a non-negative integer, not ${describe(v)}`);
+      if (v.k !== 'int' || v.v < 0)
+        throw new StanError(`a size must be a non-negative integer, not ${describe(v)}`);
       return v.v;
     });
   return { sizes: ints(t.sizes), dims: ints(t.dims) };
@@ -358,13 +411,15 @@ function evaluateShape(t: TypeSpec, scope: Scope, run: Interpreter): { sizes: nu
 function baseSize(base: string, sizes: number[]): number {
   if (base === 'int' || base === 'real') return 1;
   if (base === 'matrix' || base === 'cholesky_factor_cov') return sizes[0] * (sizes[1] ?? sizes[0]);
-  if (['cholesky_factor_corr', 'corr_matrix', 'cov_matrix'].includes(base)) return sizes[0] * sizes[0];
+  if (['cholesky_factor_corr', 'corr_matrix', 'cov_matrix'].includes(base))
+    return sizes[0] * sizes[0];
   return sizes[0];
 }
 
 function baseValue(base: string, sizes: number[], v: Val): Value {
   if (base === 'int') return int(numberOf(v as Scalar));
-  if (base === 'real') return real(v instanceof Node ? v : typeof v === 'number' ? v : (v as ArrayLike<number>)[0]);
+  if (base === 'real')
+    return real(v instanceof Node ? v : typeof v === 'number' ? v : (v as ArrayLike<number>)[0]);
   const rows = sizes[0];
   if (base === 'matrix' || base.includes('matrix') || base.startsWith('cholesky'))
     return mat(v, rows, sizes[1] ?? rows);
@@ -378,10 +433,23 @@ function reshape(v: Val, base: string, sizes: number[], dims: number[]): Value {
   const build = (offset: number, d: number[]): Value => {
     if (d.length === 0) {
       const part = each === node.length ? node : ad.slice(node, offset, each);
-      return baseValue(base, sizes, each === 1 && part.variable ? part : part.variable ? part : part.length === 1 ? part.value[0] : part.value);
+      return baseValue(
+        base,
+        sizes,
+        each === 1 && part.variable
+          ? part
+          : part.variable
+            ? part
+            : part.length === 1
+              ? part.value[0]
+              : part.value,
+      );
     }
     const inner = d.slice(1).reduce((a, b) => a * b, each);
-    return { k: 'arr', items: Array.from({ length: d[0] }, (_, i) => build(offset + i * inner, d.slice(1))) };
+    return {
+      k: 'arr',
+      items: Array.from({ length: d[0] }, (_, i) => build(offset + i * inner, d.slice(1))),
+    };
   };
   return build(0, dims);
 }
@@ -394,28 +462,46 @@ function defaultValue(base: string, sizes: number[], dims: number[]): Value {
 }
 
 /** Reads the data block's variables from `data`, checking shape, type and bounds. */
-function readData(decls: Decl[], data: unknown, scope: Scope, run: Interpreter, file: string): void {
+function readData(
+  decls: Decl[],
+  data: unknown,
+  scope: Scope,
+  run: Interpreter,
+  file: string,
+): void {
   const record = (data ?? {}) as Record<string, unknown>;
   for (const d of decls) {
     const where = `data '${d.name}'`;
-    if (!(d.name in record)) throw new AvbUserError(`${file}: ${where} is missing from the data file; add it`);
+    if (!(d.name in record))
+      throw new AvbUserError(`${file}: ${where} is missing from the data file; add it`);
     const { sizes, dims } = evaluateShape(d.type, scope, run);
     const each = baseSize(d.type.base, sizes);
     const values: number[] = [];
     const walk = (x: unknown, shape: number[], path: string): void => {
       if (shape.length === 0) {
         if (typeof x !== 'number' || (d.type.base === 'int' && !Number.isInteger(x)))
-          throw new AvbUserError(`${file}: ${where}${path} must be ${d.type.base === 'int' ? 'an integer' : 'a number'}, not ${JSON.stringify(x)}`);
+          throw new AvbUserError(
+            `${file}: ${where}${path} must be ${d.type.base === 'int' ? 'an integer' : 'a number'}, not ${JSON.stringify(x)}`,
+          );
         values.push(x);
         return;
       }
       // A data file may give a length-1 array as a bare number.
       const list = Array.isArray(x) ? x : shape[0] === 1 ? [x] : undefined;
       if (!list || list.length !== shape[0])
-        throw new AvbUserError(`${file}: ${where}${path} must have ${shape[0]} entries, got ${Array.isArray(x) ? x.length : JSON.stringify(x)}`);
+        throw new AvbUserError(
+          `${file}: ${where}${path} must have ${shape[0]} entries, got ${Array.isArray(x) ? x.length : JSON.stringify(x)}`,
+        );
       list.forEach((item, i) => walk(item, shape.slice(1), `${path}[${i + 1}]`));
     };
-    const baseShape = d.type.base === 'int' || d.type.base === 'real' ? [] : d.type.base === 'matrix' ? [sizes[0], sizes[1]] : each === sizes[0] ? [sizes[0]] : [sizes[0], sizes[0]];
+    const baseShape =
+      d.type.base === 'int' || d.type.base === 'real'
+        ? []
+        : d.type.base === 'matrix'
+          ? [sizes[0], sizes[1]]
+          : each === sizes[0]
+            ? [sizes[0]]
+            : [sizes[0], sizes[0]];
     walk(record[d.name], [...dims, ...baseShape], '');
     for (const [bound, test] of [
       [d.type.lower, (x: number, b: number) => x >= b],
@@ -426,7 +512,9 @@ function readData(decls: Decl[], data: unknown, scope: Scope, run: Interpreter, 
       const bv = typeof b === 'number' ? [b] : Array.from(b as ArrayLike<number>);
       const bad = values.findIndex((x, i) => !test(x, bv[bv.length === 1 ? 0 : i % bv.length]));
       if (bad >= 0)
-        throw new AvbUserError(`${file}: ${where} has ${values[bad]}, outside its declared ${bound === d.type.lower ? 'lower' : 'upper'} bound; fix the data`);
+        throw new AvbUserError(
+          `${file}: ${where} has ${values[bad]}, outside its declared ${bound === d.type.lower ? 'lower' : 'upper'} bound; fix the data`,
+        );
     }
     scope.declare(d.name, reshape(Float64Array.from(values), d.type.base, sizes, dims));
   }
@@ -452,7 +540,9 @@ function parameterBlock(
     }
     return (earlier) => {
       const scope = new Scope(global);
-      for (const [name, t] of types) if (earlier[name]) scope.declare(name, reshape(earlier[name], t.type.base, t.sizes, t.dims));
+      for (const [name, t] of types)
+        if (earlier[name])
+          scope.declare(name, reshape(earlier[name], t.type.base, t.sizes, t.dims));
       return flat(run.eval(e, scope));
     };
   };
@@ -462,11 +552,19 @@ function parameterBlock(
   if (['real', 'vector', 'row_vector', 'matrix'].includes(base)) {
     if (base === 'real' && shape.dims.length === 0) return constraints.real(bounds);
     const block = constraints.vector(n, bounds);
-    const cols = base === 'matrix' && shape.dims.length === 0 ? shape.sizes[1] : shape.dims.length === 1 && base !== 'real' ? shape.sizes[base === 'matrix' ? 1 : 0] : undefined;
+    const cols =
+      base === 'matrix' && shape.dims.length === 0
+        ? shape.sizes[1]
+        : shape.dims.length === 1 && base !== 'real'
+          ? shape.sizes[base === 'matrix' ? 1 : 0]
+          : undefined;
     // Arrays of vectors and matrices are named Stan's way, name[i,j].
-    return cols && (base !== 'matrix' || shape.dims.length === 0) ? { ...block, shape: [n / cols, cols] } : block;
+    return cols && (base !== 'matrix' || shape.dims.length === 0)
+      ? { ...block, shape: [n / cols, cols] }
+      : block;
   }
-  if (shape.dims.length > 0) throw new StanError(`arrays of ${base} parameters are not supported yet`);
+  if (shape.dims.length > 0)
+    throw new StanError(`arrays of ${base} parameters are not supported yet`);
   const K = shape.sizes[0];
   switch (base) {
     case 'simplex':

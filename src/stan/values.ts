@@ -53,13 +53,19 @@ export class Store {
   }
 
   copy(): Store {
-    return this.elems ? Object.assign(new Store(this.n), { elems: [...this.elems] }) : new Store(this.n, this.whole);
+    return this.elems
+      ? Object.assign(new Store(this.n), { elems: [...this.elems] })
+      : new Store(this.n, this.whole);
   }
 }
 
 export const int = (v: number): Value => ({ k: 'int', v });
 export const real = (v: Scalar): Value => ({ k: 'real', v: constant(v) as Scalar });
-export const vec = (v: Val, n: number, row = false): Value => ({ k: 'vec', row, s: new Store(n, constant(v)) });
+export const vec = (v: Val, n: number, row = false): Value => ({
+  k: 'vec',
+  row,
+  s: new Store(n, constant(v)),
+});
 export const mat = (v: Val, rows: number, cols: number): Value => ({
   k: 'mat',
   rows,
@@ -96,7 +102,9 @@ export function flat(v: Value): Val {
   const parts = v.items.map(flat);
   if (parts.every((p) => typeof p === 'number')) return Float64Array.from(parts as number[]);
   if (parts.every((p) => !(p instanceof Node)))
-    return Float64Array.from(parts.flatMap((p) => Array.from(typeof p === 'number' ? [p] : (p as ArrayLike<number>))));
+    return Float64Array.from(
+      parts.flatMap((p) => Array.from(typeof p === 'number' ? [p] : (p as ArrayLike<number>))),
+    );
   return ad.concat(...parts);
 }
 
@@ -110,7 +118,13 @@ export function copyValue(v: Value): Value {
 /** A vector result of a kit operation on `a` (and `b`), shaped like the non-scalar operand. */
 export function like(shape: Value, v: Val): Value {
   const c = constant(v);
-  if (shape.k === 'mat') return { k: 'mat', rows: shape.rows, cols: shape.cols, s: new Store(shape.rows * shape.cols, c) };
+  if (shape.k === 'mat')
+    return {
+      k: 'mat',
+      rows: shape.rows,
+      cols: shape.cols,
+      s: new Store(shape.rows * shape.cols, c),
+    };
   if (shape.k === 'vec') return { k: 'vec', row: shape.row, s: new Store(shape.s.n, c) };
   if (shape.k === 'arr') return { k: 'vec', row: false, s: new Store(sizeOf(shape), c) };
   return real(typeof c === 'number' ? c : (c as Node));

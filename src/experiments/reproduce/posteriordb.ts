@@ -128,7 +128,9 @@ function translationOf(s: PosteriordbSettings, p: PosteriorEntry): string {
  */
 function stanProblem(file: string, dataFile: string): string | undefined {
   try {
-    const m = declareModel(stanModel(readFileSync(file, 'utf8'), file, readJsonData(dataFile, 'data')));
+    const m = declareModel(
+      stanModel(readFileSync(file, 'utf8'), file, readJsonData(dataFile, 'data')),
+    );
     m.logDensityAndGradient!(new Float64Array(m.dim));
     return undefined;
   } catch (e) {
