@@ -160,6 +160,15 @@ function reshaping(name: string, a: Value[]): Value | undefined {
       );
     }
     case 'rep_matrix': {
+      // rep_matrix(v, n): n copies of column v; rep_matrix(rv, m): m copies of row rv.
+      const x = a[0];
+      if (x.k === 'vec') {
+        const k = num(a[1]);
+        const at = x.row
+          ? Array.from({ length: k * x.s.n }, (_, i) => x.s.get(i % x.s.n))
+          : Array.from({ length: x.s.n * k }, (_, i) => x.s.get(Math.floor(i / k)));
+        return x.row ? mat(ad.concat(...at), k, x.s.n) : mat(ad.concat(...at), x.s.n, k);
+      }
       const [r, c] = [num(a[1]), num(a[2])];
       return mat(
         isConstant(a[0])
