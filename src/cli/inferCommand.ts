@@ -71,7 +71,10 @@ export function addInferCommand(program: Command): void {
     .description(
       'Bayesian inference with AVB, ADVI or NUTS for a built-in model (eight-schools) or your own model module',
     )
-    .argument('<model>', 'eight-schools, or the path of an ES module exporting a BayesianModel')
+    .argument(
+      '<model>',
+      'eight-schools, the path of an ES module exporting a model, or of a Stan program (.stan, with --data)',
+    )
     .addOption(
       new Option(
         '--variant <name>',

@@ -132,6 +132,10 @@ function reduction(name: string, a: Value[]): Value | undefined {
     case 'min':
     case 'fmin':
       return extreme(a, -1);
+    case 'int_step':
+      return int(num(a[0]) > 0 ? 1 : 0);
+    case 'step':
+      return real(num(a[0]) < 0 ? 0 : 1);
     case 'num_elements':
       return int(sizeOf(a[0]));
     case 'size':
@@ -159,25 +163,8 @@ function reshaping(name: string, a: Value[]): Value | undefined {
         name === 'rep_row_vector',
       );
     }
-    case 'rep_matrix': {
-      // rep_matrix(v, n): n copies of column v; rep_matrix(rv, m): m copies of row rv.
-      const x = a[0];
-      if (x.k === 'vec') {
-        const k = num(a[1]);
-        const at = x.row
-          ? Array.from({ length: k * x.s.n }, (_, i) => x.s.get(i % x.s.n))
-          : Array.from({ length: x.s.n * k }, (_, i) => x.s.get(Math.floor(i / k)));
-        return x.row ? mat(ad.concat(...at), k, x.s.n) : mat(ad.concat(...at), x.s.n, k);
-      }
-      const [r, c] = [num(a[1]), num(a[2])];
-      return mat(
-        isConstant(a[0])
-          ? new Float64Array(r * c).fill(num(a[0]))
-          : ad.concat(...Array.from({ length: r * c }, () => flat(a[0]))),
-        r,
-        c,
-      );
-    }
+    case 'rep_matrix':
+      return repMatrix(a);
     case 'rep_array':
       return a.length === 2
         ? repeated(a[0], num(a[1]))
@@ -230,10 +217,33 @@ function reshaping(name: string, a: Value[]): Value | undefined {
   return undefined;
 }
 
+/** Stan's rep_matrix: of a scalar (rows, cols), a vector (n columns) or a row vector (m rows). */
+function repMatrix(a: Value[]): Value {
+  // rep_matrix(v, n): n copies of column v; rep_matrix(rv, m): m copies of row rv.
+  const x = a[0];
+  if (x.k === 'vec') {
+    const k = num(a[1]);
+    const at = x.row
+      ? Array.from({ length: k * x.s.n }, (_, i) => x.s.get(i % x.s.n))
+      : Array.from({ length: x.s.n * k }, (_, i) => x.s.get(Math.floor(i / k)));
+    return x.row ? mat(ad.concat(...at), k, x.s.n) : mat(ad.concat(...at), x.s.n, k);
+  }
+  const [r, c] = [num(a[1]), num(a[2])];
+  return mat(
+    isConstant(a[0])
+      ? new Float64Array(r * c).fill(num(a[0]))
+      : ad.concat(...Array.from({ length: r * c }, () => flat(a[0]))),
+    r,
+    c,
+  );
+}
+
 /** Matrix functions: decompositions, covariances, scalings. */
 function linearAlgebra(name: string, a: Value[]): Value | undefined {
   const v = () => flat(a[0]);
   switch (name) {
+    case 'transpose':
+      return transpose(a[0]);
     case 'cholesky_decompose': {
       const m = a[0];
       if (m.k !== 'mat' || m.rows !== m.cols)
@@ -255,12 +265,6 @@ function linearAlgebra(name: string, a: Value[]): Value | undefined {
         for (let j = 0; j < m.cols; j++) scale.push(ad.index(v(), i));
       return mat(ad.mul(ad.concat(...scale), m.s.val()), m.rows, m.cols);
     }
-    case 'transpose':
-      return transpose(a[0]);
-    case 'int_step':
-      return int(num(a[0]) > 0 ? 1 : 0);
-    case 'step':
-      return real(num(a[0]) < 0 ? 0 : 1);
   }
   return undefined;
 }

@@ -469,6 +469,10 @@ function readData(
   run: Interpreter,
   file: string,
 ): void {
+  if (decls.length > 0 && (typeof data !== 'object' || data === null || Array.isArray(data)))
+    throw new AvbUserError(
+      `${file} declares data (${decls.map((d) => d.name).join(', ')}); give them as a JSON object with --data FILE.json`,
+    );
   const record = (data ?? {}) as Record<string, unknown>;
   for (const d of decls) {
     const where = `data '${d.name}'`;

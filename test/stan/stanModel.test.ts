@@ -102,6 +102,11 @@ describe('Stan programs run directly', () => {
       /data 'N' is missing from the data file/,
     );
     err(
+      'data { int N; } parameters { real a; } model { }',
+      null, // no --data
+      /declares data \(N\); give them as a JSON object with --data FILE\.json/,
+    );
+    err(
       'data { vector[3] y; } parameters { real a; } model { }',
       { y: [1, 2] },
       /data 'y' must have 3 entries, got 2/,

@@ -59,7 +59,7 @@ export function addReproduceCommand(program: Command): void {
     )
     .option(
       '--models <dir>',
-      'posteriordb: the model translations, <dir>/<model_name>.mjs (default: examples/posteriordb/models)',
+      'posteriordb: the model translations, <dir>/<model_name>.mjs (default: examples/posteriordb/models); a posterior without one runs its own Stan program',
     )
     .option(
       '--posteriors <a,b>',
