@@ -127,5 +127,32 @@ describe('posteriordb layouts', () => {
     );
     expect(fromClone).toEqual(vendored);
     expect(vendored['beta[1]']).toHaveLength(10000);
-  });
+    // With no hand translation, the clone's own Stan program runs, and the report says so.
+    mkdirSync(join(db, 'models', 'stan'), { recursive: true });
+    writeFileSync(entry.stanFile, readFileSync(join(src, 'model.stan')));
+    expect(entry.stanFile).toBe(join(db, 'models', 'stan', 'kidscore_momhsiq.stan'));
+    const none = join(dir, 'no-translations');
+    mkdirSync(none);
+    const out = join(dir, 'from-stan');
+    const r = avb(
+      'reproduce',
+      'posteriordb',
+      '--path',
+      join(dir, 'clone'),
+      '--models',
+      none,
+      '--methods',
+      'advi-fullrank',
+      '--steps',
+      '600',
+      '--out',
+      out,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const md = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(md).toContain('| kidiq-kidscore_momhsiq | ADVI (full-rank) |');
+    expect(md).toContain(
+      `Run from their own Stan programs through avb's interpreter (no translation in ${none}): kidiq-kidscore_momhsiq.`,
+    );
+  }, 120_000);
 });

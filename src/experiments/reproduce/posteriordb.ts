@@ -215,6 +215,7 @@ export const posteriordbReproduction: Reproduction = {
     );
     writeFileAtomic(join(ctx.out, HEATMAP), await plotPng(heatmapSpec(rows)));
     const unflagged = rows.filter((r) => r.verdict === 'MISS, unflagged');
+    const fromStan = run.filter((p) => translationOf(s, p).endsWith('.stan')).map((p) => p.name);
     return {
       title: 'posteriordb: every method against the reference posteriors',
       lead:
@@ -252,6 +253,11 @@ export const posteriordbReproduction: Reproduction = {
         'Each figure is the worst over the posterior’s reported quantities (those in the reference: parameters and transformed parameters, Stan’s names) and over the seeds; time and density evaluations (each row of a batch, gradient included) are means over the seeds. W₁ is the 1-D Wasserstein distance between the fit’s and the reference’s marginal, in reference sds.',
         'Verdict: ok (within the floor on every seed), miss, flagged (outside it, and every fit outside it printed a warning: Pareto k̂, the Stein or importance check of its means and sds, ELBO not converged or q still moving, divergences, R-hat, ESS) or MISS, unflagged (a fit outside the floor with no warning: avb was silently wrong).',
         `Settings: each method's defaults (avb infer), seeds ${s.seeds.join(', ')}${ctx.steps ? `, --iterations ${ctx.steps}` : ''}; posteriors from ${s.path}, translations from ${s.models}. Every fit's draws and summary are in fits/<posterior>/<method>-seed<n>/, all figures in posteriordb.json.`,
+        ...(fromStan.length
+          ? [
+              `Run from their own Stan programs through avb's interpreter (no translation in ${s.models}): ${fromStan.join(', ')}.`,
+            ]
+          : []),
         ...(skipped.length
           ? [`Not run: ${skipped.map((x) => `${x.name} (${x.why})`).join('; ')}.`]
           : []),
