@@ -281,10 +281,16 @@ function allInts(v: Value): boolean {
 
 const SUFFIXES = ['_lpdf', '_lpmf', '_lupdf', '_lupmf'];
 
+/** Families under their own names (so `poisson_log(...)` is not read as Stan's old `poisson_log`). */
+const FAMILIES_ENDING_IN_LOG = new Set(['poisson_log', 'neg_binomial_2_log']);
+
 /** `normal_lpdf(y | ...)` and friends, and constant `_lcdf`/`_lccdf` terms; undefined otherwise. */
 function densityCall(name: string, a: Value[]): Node | number | undefined {
   const suffix = SUFFIXES.find((s) => name.endsWith(s));
   if (suffix) return logDensity(name.slice(0, -suffix.length), a[0], a.slice(1));
+  // Stan's old names: normal_log(y, mu, sigma) for normal_lpdf(y | mu, sigma).
+  if (name.endsWith('_log') && !FAMILIES_ENDING_IN_LOG.has(name))
+    return logDensity(name.slice(0, -'_log'.length), a[0], a.slice(1));
   const cdf = /^(.*)_(lcdf|lccdf)$/.exec(name);
   if (cdf) return constantLogCdf(cdf[1], cdf[2] as 'lcdf' | 'lccdf', a);
   return undefined;
@@ -341,6 +347,38 @@ function erfc(x: number): number {
   return x >= 0 ? r : 2 - r;
 }
 
+/** alpha + x beta for a GLM's matrix of predictors x (one row per outcome). */
+function glmPredictor(x: Val, alpha: Val, beta: Val, y: Value): Val {
+  return ad.add(alpha, ad.matVec(x, sizeOf(y), ad.lift(beta).length, beta));
+}
+
+/**
+ * Multivariate normal log density of y (a vector, or an array of vectors sharing mu and the
+ * covariance) given its Cholesky factor L (or the covariance Sigma): forward substitution
+ * L w = y - mu, then -|w|²/2 - Σ log L_ii - k/2 log 2π per vector.
+ */
+function multiNormal(y: Value, mu: Value, cov: Value, isCovariance: boolean): Node {
+  if (cov.k !== 'mat' || cov.rows !== cov.cols)
+    throw new StanError('a multivariate normal needs a square matrix');
+  const k = cov.rows;
+  const L = isCovariance ? ad.cholesky(cov.s.val(), k) : ad.lift(cov.s.val());
+  const at = (i: number, j: number) => ad.index(L, i * k + j);
+  const logDiag = ad.total(...Array.from({ length: k }, (_, i) => ad.log(at(i, i))));
+  const ys = y.k === 'arr' ? y.items : [y];
+  const terms = ys.map((yi) => {
+    const d = ad.sub(flat(yi), flat(mu));
+    const w: Node[] = [];
+    for (let i = 0; i < k; i++) {
+      let r: Node = ad.index(d, i);
+      for (let j = 0; j < i; j++) r = ad.sub(r, ad.mul(at(i, j), w[j]));
+      w.push(ad.div(r, at(i, i)));
+    }
+    const wv = ad.concat(...w);
+    return ad.sub(ad.mul(ad.dot(wv, wv), -0.5), ad.add(logDiag, 0.5 * k * Math.log(2 * Math.PI)));
+  });
+  return ad.total(...terms);
+}
+
 /** The integer outcomes of a discrete distribution (data). */
 function counts(y: Value): ArrayLike<number> | number {
   const f = flat(y);
@@ -357,6 +395,9 @@ export function logDensity(family: string, y: Value, args: Value[]): Node {
       return dist.normal(Y, p[0], p[1]);
     case 'std_normal':
       return dist.normal(Y, 0, 1);
+    case 'multi_normal':
+    case 'multi_normal_cholesky':
+      return multiNormal(y, args[0], args[1], family === 'multi_normal');
     case 'normal_id_glm': {
       const x = args[0];
       if (x.k !== 'mat') throw new StanError('normal_id_glm needs a matrix of predictors');
@@ -426,6 +467,10 @@ function discreteLogDensity(family: string, y: Value, p: Val[]): Node {
     }
     case 'bernoulli_logit':
       return dist.bernoulliLogit(counts(y), p[0]);
+    case 'bernoulli_logit_glm':
+      return dist.bernoulliLogit(counts(y), glmPredictor(p[0], p[1], p[2], y));
+    case 'poisson_log_glm':
+      return dist.poissonLog(counts(y), glmPredictor(p[0], p[1], p[2], y));
     case 'binomial': {
       const eta = ad.sub(ad.log(p[1]), ad.log1m(p[1]));
       return dist.binomialLogit(counts(y), p[0] as ArrayLike<number> | number, eta);

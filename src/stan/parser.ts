@@ -319,6 +319,15 @@ class Parser {
           return { s: 'target', value, line: tok.line };
         }
         break;
+      case 'increment_log_prob': {
+        // Stan's old `target +=`.
+        this.pos++;
+        this.expect('(');
+        const value = this.expr();
+        this.expect(')');
+        this.expect(';');
+        return { s: 'target', value, line: tok.line };
+      }
       case 'print':
         this.pos++;
         this.expect('(');

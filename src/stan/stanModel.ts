@@ -567,20 +567,53 @@ function parameterBlock(
       ? { ...block, shape: [n / cols, cols] }
       : block;
   }
-  if (shape.dims.length > 0)
-    throw new StanError(`arrays of ${base} parameters are not supported yet`);
   const K = shape.sizes[0];
-  switch (base) {
-    case 'simplex':
-      return constraints.simplex(K);
-    case 'ordered':
-      return constraints.ordered(K);
-    case 'positive_ordered':
-      return constraints.positiveOrdered(K);
-    case 'cholesky_factor_corr':
-      return constraints.choleskyFactorCorr(K);
-  }
-  throw new StanError(`${base} parameters are not supported yet`);
+  const one = (): ParameterBlock => {
+    switch (base) {
+      case 'simplex':
+        return constraints.simplex(K);
+      case 'ordered':
+        return constraints.ordered(K);
+      case 'positive_ordered':
+        return constraints.positiveOrdered(K);
+      case 'cholesky_factor_corr':
+        return constraints.choleskyFactorCorr(K);
+    }
+    throw new StanError(`${base} parameters are not supported yet`);
+  };
+  if (shape.dims.length > 1 || (shape.dims.length === 1 && base === 'cholesky_factor_corr'))
+    throw new StanError(`arrays of ${base} parameters of this shape are not supported yet`);
+  return shape.dims.length === 1 ? arrayOfBlocks(one(), shape.dims[0]) : one();
+}
+
+/** `array[n]` of a constrained block (simplexes, ordered vectors): each its own transform. */
+function arrayOfBlocks(inner: ParameterBlock, n: number): ParameterBlock {
+  return {
+    kind: `array[${n}] ${inner.kind}`,
+    size: n * inner.size,
+    scalar: false,
+    free: n * inner.free,
+    // Named Stan's way, theta[m,k].
+    shape: [n, inner.size],
+    constrain(u, earlier) {
+      const parts = Array.from({ length: n }, (_, i) =>
+        inner.constrain(ad.slice(u, i * inner.free, inner.free), earlier),
+      );
+      return {
+        value: ad.concat(...parts.map((p) => p.value)),
+        logJacobian: ad.total(...parts.map((p) => p.logJacobian)),
+      };
+    },
+    unconstrain(x, earlier) {
+      const out = new Float64Array(n * inner.free);
+      for (let i = 0; i < n; i++)
+        out.set(
+          inner.unconstrain(Array.from(x).slice(i * inner.size, (i + 1) * inner.size), earlier),
+          i * inner.free,
+        );
+      return out;
+    },
+  };
 }
 
 /** The Stan program in `file`, for `--data` users: a parse check that names the first problem. */

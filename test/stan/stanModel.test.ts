@@ -86,6 +86,62 @@ describe('Stan programs run directly', () => {
     expect(m.summaryNames).toEqual(['a', 's', 'b[1]', 'b[2]', 'eta[1]', 'eta[2]', 'eta[3]']);
   });
 
+  it('old and new syntax, GLM and multivariate forms agree with their plain equivalents', () => {
+    const same = (a: string, b: string, data: unknown) => {
+      const [ma, mb] = [stan(a, data), stan(b, data)];
+      expect(ma.dim).toBe(mb.dim);
+      for (let k = 0; k < 3; k++) {
+        const z = point(ma.dim, k);
+        const [ra, rb] = [ma.logDensityAndGradient!(z), mb.logDensityAndGradient!(z)];
+        expect(ra.logp).toBeCloseTo(rb.logp, 10);
+        ra.grad.forEach((g, i) => expect(g).toBeCloseTo(rb.grad[i], 10));
+      }
+      return ma;
+    };
+    const reg = {
+      N: 3,
+      K: 2,
+      x: [
+        [1, 0.5],
+        [0.2, 1],
+        [-1, 0.3],
+      ],
+      y: [0, 1, 1],
+    };
+    const head =
+      'data { int N; int K; matrix[N, K] x; array[N] int y; } parameters { real a; vector[K] b; }';
+    same(
+      `${head} model { y ~ bernoulli_logit_glm(x, a, b); }`,
+      `${head} model { for (n in 1:N) y[n] ~ bernoulli_logit(a + x[n] * b); }`,
+      reg,
+    );
+    same(
+      'parameters { real mu; real<lower=0> s; } model { increment_log_prob(normal_log(1.5, mu, s)); }',
+      'parameters { real mu; real<lower=0> s; } model { target += normal_lpdf(1.5 | mu, s); }',
+      {},
+    );
+    // A diagonal Cholesky factor: independent normals.
+    same(
+      "parameters { vector[2] v; vector<lower=0>[2] s; } model { v ~ multi_normal_cholesky([1, -1]', diag_matrix(s)); }",
+      "parameters { vector[2] v; vector<lower=0>[2] s; } model { v ~ normal([1, -1]', s); }",
+      {},
+    );
+    // An array of simplexes: each its own block, named Stan's way.
+    const arr = same(
+      "parameters { array[2] simplex[3] th; } model { th[1] ~ dirichlet([2, 3, 4]'); th[2] ~ dirichlet([1, 1, 5]'); }",
+      "parameters { simplex[3] a; simplex[3] b; } model { a ~ dirichlet([2, 3, 4]'); b ~ dirichlet([1, 1, 5]'); }",
+      {},
+    );
+    expect(arr.summaryNames).toEqual([
+      'th[1,1]',
+      'th[1,2]',
+      'th[1,3]',
+      'th[2,1]',
+      'th[2,2]',
+      'th[2,3]',
+    ]);
+  });
+
   it('refuses what it does not run, and bad data, in one line naming the problem', () => {
     const err = (source: string, data: unknown, pattern: RegExp) => {
       expect(() => stan(source, data)).toThrow(AvbUserError);
