@@ -73,22 +73,23 @@ export function stanModel(source: string, file: string, data: unknown): ModelDec
 }
 
 class Scope {
-  private vars = new Map<string, Value>();
+  // Created on the first declaration: most scopes (a loop pass, a block) declare nothing.
+  private vars: Map<string, Value> | undefined;
   constructor(private readonly parent?: Scope) {}
   get(name: string, line: number, file: string): Value {
-    const v = this.vars.get(name) ?? this.parent?.lookup(name);
+    const v = this.lookup(name);
     if (!v) throw new AvbUserError(`${file}:${line}: '${name}' is not declared`);
     return v;
   }
   lookup(name: string): Value | undefined {
-    return this.vars.get(name) ?? this.parent?.lookup(name);
+    return this.vars?.get(name) ?? this.parent?.lookup(name);
   }
   declare(name: string, v: Value): void {
-    this.vars.set(name, v);
+    (this.vars ??= new Map()).set(name, v);
   }
   /** Replaces `name` where it was declared. */
   replace(name: string, v: Value): void {
-    if (this.vars.has(name)) this.vars.set(name, v);
+    if (this.vars?.has(name)) this.vars.set(name, v);
     else this.parent?.replace(name, v);
   }
 }
@@ -188,25 +189,25 @@ class Interpreter {
 
   /** `for (i in a:b)` and `for (x in container)`: each pass in its own scope. */
   private loop(s: Extract<Stmt, { s: 'for' | 'foreach' }>, scope: Scope, target?: Val[]): Flow {
-    let items: Value[];
-    if (s.s === 'for') {
-      const from = this.int(s.from, scope);
-      const to = this.int(s.to, scope);
-      items = Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => int(from + i));
-    } else {
-      const over = this.eval(s.over, scope);
-      items =
-        over.k === 'arr'
-          ? over.items
-          : isScalar(over)
-            ? [over]
-            : Array.from({ length: over.s.n }, (_, i) => real(over.s.get(i)));
-    }
-    for (const item of items) {
-      const inner = new Scope(scope);
+    // One scope for the loop variable (a body's own declarations get the body block's scope).
+    const inner = new Scope(scope);
+    const pass = (item: Value) => {
       inner.declare(s.v, item);
-      if (this.stmt(s.body, inner, target) === 'break') break;
+      return this.stmt(s.body, inner, target) === 'break';
+    };
+    if (s.s === 'for') {
+      const to = this.int(s.to, scope);
+      for (let i = this.int(s.from, scope); i <= to; i++) if (pass(int(i))) break;
+      return undefined;
     }
+    const over = this.eval(s.over, scope);
+    const items =
+      over.k === 'arr'
+        ? over.items
+        : isScalar(over)
+          ? [over]
+          : Array.from({ length: over.s.n }, (_, i) => real(over.s.get(i)));
+    for (const item of items) if (pass(item)) break;
     return undefined;
   }
 
