@@ -69,7 +69,7 @@ export function addInferCommand(program: Command): void {
   program
     .command('infer')
     .description(
-      'Bayesian inference with AVB, ADVI or NUTS for a built-in model (eight-schools) or your own model module',
+      'Bayesian inference with AVB, ADVI or NUTS for a built-in model (eight-schools), your own model module or a Stan program',
     )
     .argument(
       '<model>',

@@ -9,7 +9,7 @@ import type { ModelDeclaration, ParameterValues } from '../inference/declaredMod
 import { callFunction, logDensity } from './builtins.js';
 import { StanError, binaryOp, describe, transpose, unaryOp } from './operators.js';
 import { parseStan } from './parser.js';
-import type { Decl, Expr, Index, Program, Stmt, TypeSpec } from './parser.js';
+import type { Decl, Expr, Index, Stmt, TypeSpec } from './parser.js';
 import { Store, copyValue, flat, int, isScalar, mat, numberOf, real, vec } from './values.js';
 import type { Scalar, Value } from './values.js';
 
@@ -434,17 +434,8 @@ function reshape(v: Val, base: string, sizes: number[], dims: number[]): Value {
   const build = (offset: number, d: number[]): Value => {
     if (d.length === 0) {
       const part = each === node.length ? node : ad.slice(node, offset, each);
-      return baseValue(
-        base,
-        sizes,
-        each === 1 && part.variable
-          ? part
-          : part.variable
-            ? part
-            : part.length === 1
-              ? part.value[0]
-              : part.value,
-      );
+      // Constants stay plain numbers (data indexes, sizes); parameters stay nodes.
+      return baseValue(base, sizes, part.variable ? part : each === 1 ? part.value[0] : part.value);
     }
     const inner = d.slice(1).reduce((a, b) => a * b, each);
     return {
@@ -615,9 +606,4 @@ function arrayOfBlocks(inner: ParameterBlock, n: number): ParameterBlock {
       return out;
     },
   };
-}
-
-/** The Stan program in `file`, for `--data` users: a parse check that names the first problem. */
-export function checkStanProgram(source: string, file: string): Program {
-  return parseStan(source, file);
 }
