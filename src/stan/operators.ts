@@ -18,9 +18,11 @@ const typeName = (v: Value): string =>
         ? 'array'
         : v.k;
 
+const COMPARISONS = new Set(['<', '<=', '>', '>=', '==', '!=', '&&', '||']);
+
 /** Stan's binary operators on values. */
 export function binaryOp(op: string, a: Value, b: Value): Value {
-  if (['<', '<=', '>', '>=', '==', '!=', '&&', '||'].includes(op)) return compare(op, a, b);
+  if (COMPARISONS.has(op)) return compare(op, a, b);
   if (a.k === 'int' && b.k === 'int') {
     const [x, y] = [a.v, b.v];
     switch (op) {
@@ -70,17 +72,29 @@ function scalarOf(v: Value): Scalar {
 function compare(op: string, a: Value, b: Value): Value {
   const x = numberOf(scalarOf(a));
   const y = numberOf(scalarOf(b));
-  const r = {
-    '<': x < y,
-    '<=': x <= y,
-    '>': x > y,
-    '>=': x >= y,
-    '==': x === y,
-    '!=': x !== y,
-    '&&': !!x && !!y,
-    '||': !!x || !!y,
-  }[op];
-  return int(r ? 1 : 0);
+  return int(holds(op, x, y) ? 1 : 0);
+}
+
+/** `x op y` for a comparison or logical operator (no object built per comparison in a loop). */
+function holds(op: string, x: number, y: number): boolean {
+  switch (op) {
+    case '<':
+      return x < y;
+    case '<=':
+      return x <= y;
+    case '>':
+      return x > y;
+    case '>=':
+      return x >= y;
+    case '==':
+      return x === y;
+    case '!=':
+      return x !== y;
+    case '&&':
+      return !!x && !!y;
+    default:
+      return !!x || !!y;
+  }
 }
 
 /** An element-wise kit operation with Stan's shapes (scalars broadcast; shapes must match). */
