@@ -15,6 +15,7 @@
 import {
   add,
   concat,
+  dot,
   exp,
   log1m,
   sqrt,
@@ -267,4 +268,77 @@ export function choleskyFactorCorr(K: number): ParameterBlock {
       return u;
     },
   };
+}
+
+/**
+ * A lower-triangular K × K factor with a positive diagonal (Stan's `cholesky_factor_cov[K]`):
+ * the diagonal on the log scale, the K(K-1)/2 entries below it free. `covariance` makes it Stan's
+ * `cov_matrix[K]`, Σ = L Lᵀ, whose log-Jacobian adds K log 2 + Σ_k (K - k + 1) log L_kk (k from
+ * 1) for the product on top of the diagonal's Σ_k log L_kk.
+ */
+export function lowerTriangular(K: number, covariance: boolean): ParameterBlock {
+  checkSize(K, 'a covariance matrix size');
+  const free = (K * (K + 1)) / 2;
+  return {
+    kind: covariance ? `cov_matrix[${K}]` : `cholesky_factor_cov[${K}]`,
+    size: K * K,
+    scalar: false,
+    shape: [K, K],
+    free,
+    constrain(u) {
+      // Row by row: row i's i entries below the diagonal, then its diagonal's logarithm.
+      const rows: Node[][] = [];
+      let k = 0;
+      let logJ: Node = lift(0);
+      for (let i = 0; i < K; i++) {
+        const row = Array.from({ length: i }, () => index(u, k++));
+        const logDiag = index(u, k++);
+        row.push(exp(logDiag));
+        rows.push(row);
+        logJ = add(logJ, mul(covariance ? K - i + 1 : 1, logDiag));
+      }
+      if (!covariance) {
+        const zero = lift(0);
+        const cells = rows.flatMap((r) => [
+          ...r,
+          ...Array.from({ length: K - r.length }, () => zero),
+        ]);
+        return { value: concat(...cells), logJacobian: logJ };
+      }
+      const cells: Node[] = [];
+      for (let i = 0; i < K; i++)
+        for (let j = 0; j < K; j++) {
+          const m = Math.min(i, j) + 1;
+          cells.push(dot(concat(...rows[i].slice(0, m)), concat(...rows[j].slice(0, m))));
+        }
+      return { value: concat(...cells), logJacobian: add(logJ, K * Math.LN2) };
+    },
+    unconstrain(x) {
+      const L = covariance ? choleskyValues(x, K) : Float64Array.from(x);
+      const u = new Float64Array(free);
+      let k = 0;
+      for (let i = 0; i < K; i++) {
+        for (let j = 0; j < i; j++) u[k++] = L[i * K + j];
+        u[k++] = Math.log(L[i * K + i]);
+      }
+      return u;
+    },
+  };
+}
+
+/** The lower Cholesky factor of a symmetric positive-definite K × K matrix (row-major numbers). */
+function choleskyValues(x: ArrayLike<number>, K: number): Float64Array {
+  const L = new Float64Array(K * K);
+  for (let j = 0; j < K; j++) {
+    let d = x[j * K + j];
+    for (let m = 0; m < j; m++) d -= L[j * K + m] ** 2;
+    if (!(d > 0)) throw new RangeError('not a positive-definite matrix');
+    L[j * K + j] = Math.sqrt(d);
+    for (let i = j + 1; i < K; i++) {
+      let s = x[i * K + j];
+      for (let m = 0; m < j; m++) s -= L[i * K + m] * L[j * K + m];
+      L[i * K + j] = s / L[j * K + j];
+    }
+  }
+  return L;
 }

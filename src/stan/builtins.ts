@@ -2,6 +2,7 @@ import * as ad from '../modelling/autodiff.js';
 import { Node } from '../modelling/autodiff.js';
 import type { Val } from '../modelling/autodiff.js';
 import * as dist from '../modelling/distributions.js';
+import { multiNormal, wishart } from './matrixDensities.js';
 import { StanError, describe, transpose } from './operators.js';
 import { flat, int, isScalar, like, mat, numberOf, real, sizeOf, vec } from './values.js';
 import type { Scalar, Value } from './values.js';
@@ -85,6 +86,13 @@ function size(v: Value): number {
 
 function repeated(x: Value, n: number): Value {
   return { k: 'arr', items: Array.from({ length: n }, () => x) };
+}
+
+/** Scalars as one vector value: plain numbers stay a constant array. */
+function gatherScalars(xs: Scalar[]): Val {
+  return xs.every((x) => typeof x === 'number')
+    ? Float64Array.from(xs as number[])
+    : ad.concat(...xs);
 }
 
 /** Stan's built-in functions by name (arguments already evaluated). */
@@ -244,6 +252,12 @@ function linearAlgebra(name: string, a: Value[]): Value | undefined {
   switch (name) {
     case 'transpose':
       return transpose(a[0]);
+    case 'diagonal': {
+      const m = a[0];
+      if (m.k !== 'mat') throw new StanError('diagonal takes a matrix');
+      const d = Math.min(m.rows, m.cols);
+      return vec(gatherScalars(Array.from({ length: d }, (_, i) => m.s.get(i * m.cols + i))), d);
+    }
     case 'cholesky_decompose': {
       const m = a[0];
       if (m.k !== 'mat' || m.rows !== m.cols)
@@ -357,28 +371,6 @@ function glmPredictor(x: Val, alpha: Val, beta: Val, y: Value): Val {
  * covariance) given its Cholesky factor L (or the covariance Sigma): forward substitution
  * L w = y - mu, then -|w|²/2 - Σ log L_ii - k/2 log 2π per vector.
  */
-function multiNormal(y: Value, mu: Value, cov: Value, isCovariance: boolean): Node {
-  if (cov.k !== 'mat' || cov.rows !== cov.cols)
-    throw new StanError('a multivariate normal needs a square matrix');
-  const k = cov.rows;
-  const L = isCovariance ? ad.cholesky(cov.s.val(), k) : ad.lift(cov.s.val());
-  const at = (i: number, j: number) => ad.index(L, i * k + j);
-  const logDiag = ad.total(...Array.from({ length: k }, (_, i) => ad.log(at(i, i))));
-  const ys = y.k === 'arr' ? y.items : [y];
-  const terms = ys.map((yi) => {
-    const d = ad.sub(flat(yi), flat(mu));
-    const w: Node[] = [];
-    for (let i = 0; i < k; i++) {
-      let r: Node = ad.index(d, i);
-      for (let j = 0; j < i; j++) r = ad.sub(r, ad.mul(at(i, j), w[j]));
-      w.push(ad.div(r, at(i, i)));
-    }
-    const wv = ad.concat(...w);
-    return ad.sub(ad.mul(ad.dot(wv, wv), -0.5), ad.add(logDiag, 0.5 * k * Math.log(2 * Math.PI)));
-  });
-  return ad.total(...terms);
-}
-
 /** The integer outcomes of a discrete distribution (data). */
 function counts(y: Value): ArrayLike<number> | number {
   const f = flat(y);
@@ -398,6 +390,9 @@ export function logDensity(family: string, y: Value, args: Value[]): Node {
     case 'multi_normal':
     case 'multi_normal_cholesky':
       return multiNormal(y, args[0], args[1], family === 'multi_normal');
+    case 'wishart':
+    case 'inv_wishart':
+      return wishart(y, p[0], args[1], family === 'inv_wishart');
     case 'normal_id_glm': {
       const x = args[0];
       if (x.k !== 'mat') throw new StanError('normal_id_glm needs a matrix of predictors');

@@ -50,7 +50,18 @@ export type Stmt =
   | { s: 'break' }
   | { s: 'continue' }
   | { s: 'reject'; line: number }
+  | { s: 'return'; value?: Expr; line: number }
   | { s: 'expr'; value: Expr };
+
+/** A user-defined function of the `functions` block. */
+export interface FunctionDef {
+  name: string;
+  /** The return type's base (`void`, `real`, `vector`, ...); arrays are not told apart. */
+  returns: string;
+  params: { name: string; base: string }[];
+  body: Stmt;
+  line: number;
+}
 
 /** A Stan program's blocks (those absent are empty). */
 export interface Program {
@@ -59,6 +70,7 @@ export interface Program {
   parameters: Decl[];
   transformedParameters: Stmt[];
   model: Stmt[];
+  functions: FunctionDef[];
   /** Whether it has a generated quantities block (avb does not run it). */
   generated: boolean;
 }
@@ -123,6 +135,7 @@ class Parser {
       parameters: [],
       transformedParameters: [],
       model: [],
+      functions: [],
       generated: false,
     };
     while (this.peek.kind !== 'eof') {
@@ -133,8 +146,7 @@ class Parser {
       const body = () => this.statements();
       switch (block) {
         case 'functions':
-          if (!this.is('}'))
-            this.fail('user-defined functions are not supported yet: translate the model by hand');
+          p.functions = this.functionDefs();
           break;
         case 'data':
           p.data = this.declarations();
@@ -172,6 +184,52 @@ class Parser {
       if (this.is('}')) depth--;
       this.pos++;
     }
+  }
+
+  /** The `functions` block: definitions (a forward declaration, body `;`, is skipped). */
+  private functionDefs(): FunctionDef[] {
+    const out: FunctionDef[] = [];
+    while (!this.is('}')) {
+      const line = this.peek.line;
+      const returns = this.functionType();
+      const name = this.ident().text;
+      this.expect('(');
+      const params: FunctionDef['params'] = [];
+      if (!this.eat(')')) {
+        do {
+          const base = this.functionType();
+          params.push({ name: this.ident().text, base });
+        } while (this.eat(','));
+        this.expect(')');
+      }
+      if (this.eat(';')) continue;
+      this.expect('{');
+      const body: Stmt = { s: 'block', body: this.statements() };
+      this.expect('}');
+      out.push({ name, returns, params, body, line });
+    }
+    return out;
+  }
+
+  /**
+   * A function's argument or return type, unsized: `data real`, `vector`, `array[,] real`,
+   * `real[]` (Stan's older syntax), `void`. Returns the base type.
+   */
+  private functionType(): string {
+    this.eat('data');
+    if (this.eat('array')) {
+      this.expect('[');
+      this.skipTo(']');
+      this.expect(']');
+    }
+    const tok = this.ident();
+    if (tok.text !== 'void' && !BASE_TYPES.has(tok.text))
+      this.fail(`unknown type '${tok.text}' in a function's signature`, tok);
+    if (this.eat('[')) {
+      this.skipTo(']');
+      this.expect(']');
+    }
+    return tok.text;
   }
 
   private declarations(): Decl[] {
@@ -341,8 +399,12 @@ class Parser {
         this.skipTo(')');
         this.expect(';');
         return { s: 'reject', line: tok.line };
-      case 'return':
-        this.fail('return is only for user-defined functions, which are not supported');
+      case 'return': {
+        this.pos++;
+        const value = this.is(';') ? undefined : this.expr();
+        this.expect(';');
+        return { s: 'return', value, line: tok.line };
+      }
     }
     return undefined;
   }

@@ -9,7 +9,8 @@ import type { ModelDeclaration, ParameterValues } from '../inference/declaredMod
 import { callFunction, logDensity } from './builtins.js';
 import { StanError, binaryOp, describe, transpose, unaryOp } from './operators.js';
 import { parseStan } from './parser.js';
-import type { Decl, Expr, Index, Stmt, TypeSpec } from './parser.js';
+import type { Decl, Expr, FunctionDef, Index, Stmt, TypeSpec } from './parser.js';
+import { ODE_SOLVERS, solveOde } from './ode.js';
 import { Store, copyValue, flat, int, isScalar, mat, numberOf, real, vec } from './values.js';
 import type { Scalar, Value } from './values.js';
 
@@ -23,7 +24,7 @@ import type { Scalar, Value } from './values.js';
  */
 export function stanModel(source: string, file: string, data: unknown): ModelDeclaration {
   const program = parseStan(source, file);
-  const run = new Interpreter(file);
+  const run = new Interpreter(file, program.functions);
   const global = new Scope();
   run.atLoad(() => {
     readData(program.data, data, global, run, file);
@@ -56,7 +57,12 @@ export function stanModel(source: string, file: string, data: unknown): ModelDec
     logDensity: (p) => {
       const scope = withParameters(p);
       const target: Val[] = [];
-      run.exec(program.model, scope, target);
+      run.target = target;
+      try {
+        run.exec(program.model, scope, target);
+      } finally {
+        run.target = undefined;
+      }
       return ad.total(...target);
     },
   };
@@ -94,10 +100,20 @@ class Scope {
   }
 }
 
-type Flow = 'break' | 'continue' | undefined;
+/** How a statement ends: normally, by break or continue, or by a function's return. */
+type Flow = 'break' | 'continue' | { ret: Value | undefined } | undefined;
 
 class Interpreter {
-  constructor(private readonly file: string) {}
+  private readonly functions = new Map<string, FunctionDef>();
+  /** The model block's log density terms while it runs (for `_lp` functions' `target +=`). */
+  target: Val[] | undefined;
+
+  constructor(
+    private readonly file: string,
+    functions: FunctionDef[],
+  ) {
+    for (const f of functions) this.functions.set(f.name, f);
+  }
 
   /** Runs `f` while the model is read: any Stan error becomes a one-line user error. */
   atLoad<T>(f: () => T, line?: number): T {
@@ -152,11 +168,7 @@ class Interpreter {
           target.push(
             s.s === 'target'
               ? flat(this.eval(s.value, scope))
-              : logDensity(
-                  s.dist,
-                  this.eval(s.lhs, scope),
-                  s.args.map((a) => this.eval(a, scope)),
-                ),
+              : this.density(s.dist, this.eval(s.lhs, scope), s.args, scope),
           );
         } catch (e) {
           this.at(s.line, e);
@@ -167,8 +179,11 @@ class Interpreter {
       case 'foreach':
         return this.loop(s, scope, target);
       case 'while':
-        while (this.truthy(s.c, scope))
-          if (this.stmt(s.body, new Scope(scope), target) === 'break') break;
+        while (this.truthy(s.c, scope)) {
+          const flow = this.stmt(s.body, new Scope(scope), target);
+          if (flow === 'break') break;
+          if (typeof flow === 'object') return flow;
+        }
         return undefined;
       case 'if':
         if (this.truthy(s.c, scope)) return this.stmt(s.then, new Scope(scope), target);
@@ -181,23 +196,56 @@ class Interpreter {
       case 'reject':
         // Stan rejects the draw: a point of zero density (declaredModel catches RangeError).
         throw new RangeError(`${this.file}:${s.line}: reject`);
+      case 'return':
+        return { ret: s.value ? this.eval(s.value, scope) : undefined };
       case 'expr':
         this.eval(s.value, scope);
         return undefined;
     }
   }
 
+  /** `lhs ~ dist(args)`: a user-defined `dist_lpdf` (or `_lpmf`, `_log`) or a built-in family. */
+  private density(dist: string, lhs: Value, args: Expr[], scope: Scope): Val {
+    const values = args.map((a) => this.eval(a, scope));
+    const user = ['_lpdf', '_lpmf', '_log'].map((x) => this.functions.get(dist + x)).find(Boolean);
+    return user ? flat(this.call(user, [lhs, ...values])) : logDensity(dist, lhs, values);
+  }
+
+  /** Calls a user-defined function: its own scope (Stan's functions see only their arguments). */
+  call(f: FunctionDef, args: Value[]): Value {
+    if (args.length !== f.params.length)
+      throw new StanError(`${f.name} takes ${f.params.length} arguments, got ${args.length}`);
+    const scope = new Scope();
+    f.params.forEach((p, i) => scope.declare(p.name, p.base === 'int' ? args[i] : asReal(args[i])));
+    const flow = this.stmt(f.body, scope, this.target);
+    const value = typeof flow === 'object' ? flow.ret : undefined;
+    if (f.returns === 'void') return int(0);
+    if (!value) throw new StanError(`${f.name} ended without returning a value`);
+    return f.returns === 'int' ? value : asReal(value);
+  }
+
+  /** A user-defined function by the name a call uses (`foo_lupdf` calls `foo_lpdf`). */
+  private userFunction(name: string): FunctionDef | undefined {
+    return this.functions.get(name) ?? this.functions.get(name.replace(/_lup([dm]f)$/, '_lp$1'));
+  }
+
   /** `for (i in a:b)` and `for (x in container)`: each pass in its own scope. */
   private loop(s: Extract<Stmt, { s: 'for' | 'foreach' }>, scope: Scope, target?: Val[]): Flow {
     // One scope for the loop variable (a body's own declarations get the body block's scope).
     const inner = new Scope(scope);
-    const pass = (item: Value) => {
+    // A pass's flow: 'break' ends the loop, a return ends it and is passed on.
+    const pass = (item: Value): Flow => {
       inner.declare(s.v, item);
-      return this.stmt(s.body, inner, target) === 'break';
+      const flow = this.stmt(s.body, inner, target);
+      return flow === 'continue' ? undefined : flow;
     };
+    const ended = (flow: Flow): Flow => (flow === 'break' ? undefined : flow);
     if (s.s === 'for') {
       const to = this.int(s.to, scope);
-      for (let i = this.int(s.from, scope); i <= to; i++) if (pass(int(i))) break;
+      for (let i = this.int(s.from, scope); i <= to; i++) {
+        const flow = pass(int(i));
+        if (flow) return ended(flow);
+      }
       return undefined;
     }
     const over = this.eval(s.over, scope);
@@ -207,7 +255,10 @@ class Interpreter {
         : isScalar(over)
           ? [over]
           : Array.from({ length: over.s.n }, (_, i) => real(over.s.get(i)));
-    for (const item of items) if (pass(item)) break;
+    for (const item of items) {
+      const flow = pass(item);
+      if (flow) return ended(flow);
+    }
     return undefined;
   }
 
@@ -243,11 +294,12 @@ class Interpreter {
         return this.truthy(e.c, scope) ? this.eval(e.a, scope) : this.eval(e.b, scope);
       case 'transpose':
         return transpose(this.eval(e.a, scope));
-      case 'call':
-        return callFunction(
-          e.name,
-          e.args.map((a) => this.eval(a, scope)),
-        );
+      case 'call': {
+        if (ODE_SOLVERS.has(e.name)) return this.ode(e, scope);
+        const args = e.args.map((a) => this.eval(a, scope));
+        const user = this.userFunction(e.name);
+        return user ? this.call(user, args) : callFunction(e.name, args);
+      }
       case 'array': {
         const items = e.items.map((x) => this.eval(x, scope));
         return {
@@ -267,6 +319,18 @@ class Interpreter {
           e.idx.map((i) => this.index(i, scope)),
         );
     }
+  }
+
+  /** An ODE solver's call: its first argument names the user-defined right-hand side. */
+  private ode(e: Extract<Expr, { e: 'call' }>, scope: Scope): Value {
+    const [fn, ...rest] = e.args;
+    const f = fn?.e === 'var' ? this.functions.get(fn.name) : undefined;
+    if (!f) throw new StanError(`${e.name}'s first argument must name a user-defined function`);
+    return solveOde(
+      e.name,
+      (args) => this.call(f, args),
+      rest.map((a) => this.eval(a, scope)),
+    );
   }
 
   private index(i: Index, scope: Scope): Ix {
@@ -302,6 +366,14 @@ class Interpreter {
     const v = op === '=' ? value : binaryOp(op[0], indexed(current, idx), value);
     setIndexed(current, idx, v);
   }
+}
+
+/** A value with its integers as reals (an argument of a function declared real). */
+function asReal(v: Value): Value {
+  if (v.k === 'int') return real(v.v);
+  if (v.k === 'arr' && v.items.some((x) => x.k === 'int' || x.k === 'arr'))
+    return { k: 'arr', items: v.items.map(asReal) };
+  return v;
 }
 
 /** An evaluated index: one position, several, a range (1-based, inclusive) or all. */
@@ -570,10 +642,15 @@ function parameterBlock(
         return constraints.positiveOrdered(K);
       case 'cholesky_factor_corr':
         return constraints.choleskyFactorCorr(K);
+      case 'cov_matrix':
+      case 'cholesky_factor_cov':
+        if (shape.sizes.length > 1 && shape.sizes[1] !== K)
+          throw new StanError('non-square cholesky_factor_cov parameters are not supported yet');
+        return constraints.lowerTriangular(K, base === 'cov_matrix');
     }
     throw new StanError(`${base} parameters are not supported yet`);
   };
-  if (shape.dims.length > 1 || (shape.dims.length === 1 && base === 'cholesky_factor_corr'))
+  if (shape.dims.length > 1 || (shape.dims.length === 1 && /cholesky|cov/.test(base)))
     throw new StanError(`arrays of ${base} parameters of this shape are not supported yet`);
   return shape.dims.length === 1 ? arrayOfBlocks(one(), shape.dims[0]) : one();
 }

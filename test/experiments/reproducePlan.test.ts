@@ -35,6 +35,24 @@ describe('reproduction budgets', () => {
     expect(standard.filter((j) => j.id.startsWith('train ')).length).toBe(5);
   });
 
+  it('mnist with several seeds finishes each seed (trainings, then their evaluations) before the next', () => {
+    const jobs = mnistReproduction.jobs({
+      ...ctx('long', join(dir, 'seeds')),
+      options: { seeds: '1,2,3' },
+    });
+    const seedOf = (id: string) => Number(/-seed(\d+)/.exec(id)?.[1] ?? 1);
+    const seeds = jobs.map((j) => seedOf(j.id));
+    // Non-decreasing: no job of seed s comes after one of a later seed.
+    expect(seeds).toEqual([...seeds].sort((a, b) => a - b));
+    expect(new Set(seeds)).toEqual(new Set([1, 2, 3]));
+    for (const seed of [1, 2, 3]) {
+      const own = jobs.filter((j) => seedOf(j.id) === seed).map((j) => j.id.startsWith('train '));
+      // Within a seed: its two trainings, then everything they unlock.
+      expect(own.slice(0, 2)).toEqual([true, true]);
+      expect(own.slice(2).every((t) => !t)).toBe(true);
+    }
+  });
+
   it('a budget an experiment does not have is refused before anything is written', () => {
     const out = join(dir, 'synthetic-long');
     expectUserError(

@@ -148,9 +148,9 @@ describe('Stan programs run directly', () => {
       expect(() => stan(source, data)).toThrow(pattern);
     };
     err(
-      'functions { real f(real x) { return x; } } parameters { real a; } model { }',
+      'functions { real f(tuple(real, real) x) { return x.1; } } parameters { real a; } model { }',
       {},
-      /user-defined functions are not supported/,
+      /unknown type 'tuple' in a function's signature/,
     );
     err(
       'data { int N; } parameters { real a; } model { }',
@@ -174,9 +174,9 @@ describe('Stan programs run directly', () => {
     );
     err('parameters { real a; } model { a ~ normal(0, 1) T[0, ]; }', {}, /truncated distributions/);
     err(
-      'parameters { cov_matrix[2] S; } model { }',
+      'parameters { corr_matrix[2] S; } model { }',
       {},
-      /cov_matrix parameters are not supported yet/,
+      /corr_matrix parameters are not supported yet/,
     );
     // A function it does not know is found when the density is first evaluated.
     const m = stan('parameters { real a; } model { target += owens_t(a, 1); }');

@@ -246,11 +246,11 @@ function seedRunName(name: string, seed: number): string {
   return `${name}-seed${seed}`;
 }
 
-/** The headline pair again for every seed besides `--seed`: training and AIS. */
-function seedJobs(ctx: ReproduceContext): Job[] {
+/** The headline pair again for every seed besides `--seed`: training and AIS, one list per seed. */
+function seedJobs(ctx: ReproduceContext): Job[][] {
   return mnistSeeds(ctx)
     .filter((seed) => seed !== ctx.seed)
-    .flatMap((seed) =>
+    .map((seed) =>
       CONVERGENCE_MODELS.flatMap((modelName) => {
         const m = MODELS.find((x) => x.name === modelName)!;
         const name = seedRunName(modelName, seed);
@@ -580,12 +580,17 @@ export const mnistReproduction: Reproduction = {
 
   jobs(ctx) {
     makeOwnedFolder(join(ctx.out, 'figures'));
-    // Every training first (the queue starts the first ready job): each unlocks two AIS shards,
-    // and the shards, which split evenly, then keep both processes busy to the end.
-    const jobs = [...modelsOf(ctx).flatMap((m) => modelJobs(ctx, m)), ...seedJobs(ctx)];
-    return [
+    // Seed by seed (the queue starts the first ready job), and within a seed every training
+    // first: each unlocks two AIS shards, which split evenly and keep both processes busy. A
+    // seed's evaluations come before the next seed's trainings, so that a run stopped part way
+    // (a long budget spans sessions) leaves whole seeds done, not every seed half done.
+    const trainingsFirst = (jobs: Job[]) => [
       ...jobs.filter((j) => j.id.startsWith('train ')),
       ...jobs.filter((j) => !j.id.startsWith('train ')),
+    ];
+    return [
+      ...trainingsFirst(modelsOf(ctx).flatMap((m) => modelJobs(ctx, m))),
+      ...seedJobs(ctx).flatMap(trainingsFirst),
     ];
   },
 
