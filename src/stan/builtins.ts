@@ -2,7 +2,10 @@ import * as ad from '../modelling/autodiff.js';
 import { Node } from '../modelling/autodiff.js';
 import type { Val } from '../modelling/autodiff.js';
 import * as dist from '../modelling/distributions.js';
+import { logCdf } from './cdfs.js';
+import { specialFunction } from './mathFunctions.js';
 import { multiNormal, wishart } from './matrixDensities.js';
+import { arrayFunction, matrixFunction } from './matrixFunctions.js';
 import { StanError, describe, transpose } from './operators.js';
 import { flat, int, isScalar, like, mat, numberOf, real, sizeOf, vec } from './values.js';
 import type { Scalar, Value } from './values.js';
@@ -101,7 +104,13 @@ export function callFunction(name: string, a: Value[]): Value {
   const f = ELEMENTWISE[name];
   if (f && a.length === 1) return like(a[0], f(flat(a[0])));
   return (
-    reduction(name, a) ?? reshaping(name, a) ?? linearAlgebra(name, a) ?? densityOrFail(name, a)
+    matrixFunction(name, a) ??
+    reduction(name, a) ??
+    reshaping(name, a) ??
+    linearAlgebra(name, a) ??
+    specialFunction(name, a) ??
+    arrayFunction(name, a) ??
+    densityOrFail(name, a)
   );
 }
 
@@ -305,60 +314,24 @@ function densityCall(name: string, a: Value[]): Node | number | undefined {
   // Stan's old names: normal_log(y, mu, sigma) for normal_lpdf(y | mu, sigma).
   if (name.endsWith('_log') && !FAMILIES_ENDING_IN_LOG.has(name))
     return logDensity(name.slice(0, -'_log'.length), a[0], a.slice(1));
-  const cdf = /^(.*)_(lcdf|lccdf)$/.exec(name);
-  if (cdf) return constantLogCdf(cdf[1], cdf[2] as 'lcdf' | 'lccdf', a);
+  const cdf = /^(.*)_(lcdf|lccdf|cdf)$/.exec(name);
+  if (cdf) return cumulative(cdf[1], cdf[2], a);
   return undefined;
 }
 
-/** A symmetric family's log cdf at its own centre (log 1/2) or a normal's, for constant arguments. */
-function constantLogCdf(family: string, which: 'lcdf' | 'lccdf', a: Value[]): number {
-  if (!a.every(isConstant))
-    throw new StanError(`${family}_${which} of parameters is not supported yet`);
-  const y = num(a[0]);
-  const symmetric: Record<string, number> = {
-    normal: 1,
-    student_t: 2,
-    cauchy: 1,
-    logistic: 1,
-    double_exponential: 1,
-  };
-  const at = symmetric[family];
-  if (at !== undefined && y === num(a[at])) return Math.log(0.5);
-  if (family === 'normal') {
-    const z = (y - num(a[1])) / num(a[2]);
-    return Math.log(0.5 * erfc(((which === 'lcdf' ? -1 : 1) * z) / Math.SQRT2));
-  }
-  if (family === 'cauchy') {
-    const p = 0.5 + Math.atan((y - num(a[1])) / num(a[2])) / Math.PI;
-    return Math.log(which === 'lcdf' ? p : 1 - p);
-  }
+/**
+ * `family_lcdf`, `_lccdf` or `_cdf` (whose value is the product over elements): the closed forms
+ * of `cdfs.ts`, else a symmetric family's at its own centre for constant arguments (log 1/2: brms's
+ * half-t priors subtract `student_t_lccdf(0 | 3, 0, s)`).
+ */
+function cumulative(family: string, which: string, a: Value[]): Node | number {
+  const log = logCdf(family, which === 'lccdf', flat(a[0]), a.slice(1).map(flat));
+  if (log) return which === 'cdf' ? ad.exp(log) : log;
+  const centre: Record<string, number> = { student_t: 2 };
+  const at = centre[family];
+  if (at !== undefined && a.every(isConstant) && num(a[0]) === num(a[at]))
+    return which === 'cdf' ? 0.5 : Math.log(0.5);
   throw new StanError(`${family}_${which} is not supported yet`);
-}
-
-/** erfc(x), Numerical Recipes' Chebyshev fit (relative error below 1.2e-7). */
-function erfc(x: number): number {
-  const z = Math.abs(x);
-  const t = 1 / (1 + 0.5 * z);
-  const r =
-    t *
-    Math.exp(
-      -z * z -
-        1.26551223 +
-        t *
-          (1.00002368 +
-            t *
-              (0.37409196 +
-                t *
-                  (0.09678418 +
-                    t *
-                      (-0.18628806 +
-                        t *
-                          (0.27886807 +
-                            t *
-                              (-1.13520398 +
-                                t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-    );
-  return x >= 0 ? r : 2 - r;
 }
 
 /** alpha + x beta for a GLM's matrix of predictors x (one row per outcome). */

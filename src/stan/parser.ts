@@ -40,7 +40,15 @@ export interface Decl {
 export type Stmt =
   | { s: 'decl'; decl: Decl }
   | { s: 'assign'; target: Expr; op: string; value: Expr; line: number }
-  | { s: 'tilde'; lhs: Expr; dist: string; args: Expr[]; line: number }
+  | {
+      s: 'tilde';
+      lhs: Expr;
+      dist: string;
+      args: Expr[];
+      line: number;
+      /** `T[lower, upper]`: the density truncated (either bound may be absent). */
+      truncation?: { lower?: Expr; upper?: Expr };
+    }
   | { s: 'target'; value: Expr; line: number }
   | { s: 'for'; v: string; from: Expr; to: Expr; body: Stmt; line: number }
   | { s: 'foreach'; v: string; over: Expr; body: Stmt; line: number }
@@ -315,9 +323,9 @@ class Parser {
       const dist = this.ident().text;
       this.expect('(');
       const args = this.list(')');
-      if (this.is('T')) this.fail('truncated distributions (T[,]) are not supported yet');
+      const truncation = this.is('T') && this.is('[', 1) ? this.truncation() : undefined;
       this.expect(';');
-      return { s: 'tilde', lhs, dist, args, line: tok.line };
+      return { s: 'tilde', lhs, dist, args, line: tok.line, truncation };
     }
     for (const op of ['=', '<-', '+=', '-=', '*=', '/=']) {
       if (this.eat(op)) {
@@ -330,6 +338,16 @@ class Parser {
     }
     this.expect(';');
     return { s: 'expr', value: lhs };
+  }
+
+  /** `T[L, U]`, `T[L, ]` or `T[, U]` after a sampling statement. */
+  private truncation(): { lower?: Expr; upper?: Expr } {
+    this.pos += 2;
+    const lower = this.is(',') ? undefined : this.expr();
+    this.expect(',');
+    const upper = this.is(']') ? undefined : this.expr();
+    this.expect(']');
+    return { lower, upper };
   }
 
   /** A statement that starts with a keyword (for, while, if, target +=, print, ...), if any. */
@@ -390,6 +408,7 @@ class Parser {
         this.pos++;
         this.expect('(');
         this.skipTo(')');
+        this.expect(')');
         this.expect(';');
         return { s: 'block', body: [] };
       case 'reject':
@@ -397,6 +416,7 @@ class Parser {
         this.pos++;
         this.expect('(');
         this.skipTo(')');
+        this.expect(')');
         this.expect(';');
         return { s: 'reject', line: tok.line };
       case 'return': {

@@ -10,6 +10,7 @@ import { callFunction, logDensity } from './builtins.js';
 import { StanError, binaryOp, describe, transpose, unaryOp } from './operators.js';
 import { parseStan } from './parser.js';
 import type { Decl, Expr, FunctionDef, Index, Stmt, TypeSpec } from './parser.js';
+import { logTruncation } from './cdfs.js';
 import { ODE_SOLVERS, solveOde } from './ode.js';
 import { Store, copyValue, flat, int, isScalar, mat, numberOf, real, vec } from './values.js';
 import type { Scalar, Value } from './values.js';
@@ -165,11 +166,7 @@ class Interpreter {
             `${this.file}:${s.line}: only the model block adds to the log density`,
           );
         try {
-          target.push(
-            s.s === 'target'
-              ? flat(this.eval(s.value, scope))
-              : this.density(s.dist, this.eval(s.lhs, scope), s.args, scope),
-          );
+          target.push(s.s === 'target' ? flat(this.eval(s.value, scope)) : this.sampling(s, scope));
         } catch (e) {
           this.at(s.line, e);
         }
@@ -204,11 +201,33 @@ class Interpreter {
     }
   }
 
-  /** `lhs ~ dist(args)`: a user-defined `dist_lpdf` (or `_lpmf`, `_log`) or a built-in family. */
-  private density(dist: string, lhs: Value, args: Expr[], scope: Scope): Val {
-    const values = args.map((a) => this.eval(a, scope));
-    const user = ['_lpdf', '_lpmf', '_log'].map((x) => this.functions.get(dist + x)).find(Boolean);
-    return user ? flat(this.call(user, [lhs, ...values])) : logDensity(dist, lhs, values);
+  /**
+   * `lhs ~ dist(args)`, optionally `T[L, U]`: a user-defined `dist_lpdf` (or `_lpmf`, `_log`) or
+   * a built-in family, a truncated one less its log probability of [L, U] (an outcome outside
+   * the bounds has zero density).
+   */
+  private sampling(s: Extract<Stmt, { s: 'tilde' }>, scope: Scope): Val {
+    const lhs = this.eval(s.lhs, scope);
+    const values = s.args.map((a) => this.eval(a, scope));
+    const user = ['_lpdf', '_lpmf', '_log']
+      .map((x) => this.functions.get(s.dist + x))
+      .find(Boolean);
+    if (user && s.truncation)
+      throw new StanError(`truncating the user-defined ${s.dist} is not supported yet`);
+    if (user) return flat(this.call(user, [lhs, ...values]));
+    const lp = logDensity(s.dist, lhs, values);
+    if (!s.truncation) return lp;
+    const bound = (e?: Expr) => (e ? flat(this.eval(e, scope)) : undefined);
+    const [lower, upper] = [bound(s.truncation.lower), bound(s.truncation.upper)];
+    const y = flat(lhs);
+    const ys = y instanceof Node ? y.value : typeof y === 'number' ? [y] : y;
+    const outside = Array.from(ys).some(
+      (v) =>
+        (lower !== undefined && v < numberOf(lower as Scalar)) ||
+        (upper !== undefined && v > numberOf(upper as Scalar)),
+    );
+    if (outside) return -Infinity;
+    return ad.sub(lp, logTruncation(s.dist, ys.length, values.map(flat), lower, upper));
   }
 
   /** Calls a user-defined function: its own scope (Stan's functions see only their arguments). */

@@ -172,7 +172,6 @@ describe('Stan programs run directly', () => {
       { N: -1 },
       /outside its declared lower bound/,
     );
-    err('parameters { real a; } model { a ~ normal(0, 1) T[0, ]; }', {}, /truncated distributions/);
     err(
       'parameters { corr_matrix[2] S; } model { }',
       {},
