@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
+// The flag: see src/heap.ts (a shebang line cannot import it).
 import { runCli } from './program.js';
 
 // Output piped into a command that exits early (`avb ... | head`) is not an error.

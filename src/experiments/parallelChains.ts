@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { WORKER_YOUNG_GENERATION_MB } from '../heap.js';
 import { AvbUserError } from '../errors.js';
 import type { BayesianModel } from '../inference/model.js';
 import type { ChainJob, ChainPool, NutsChain } from '../inference/nuts.js';
@@ -89,7 +90,10 @@ function runPool(
       job: { options: job.options, whitening: job.whitening },
     };
     for (let t = 0; t < Math.min(threads, queue.length); t++) {
-      const w = new Worker(workerScript(), { workerData: data });
+      const w = new Worker(workerScript(), {
+        workerData: data,
+        resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+      });
       workers.push(w);
       w.on('message', (m: ChainWorkerMessage) => {
         if (ended) return;

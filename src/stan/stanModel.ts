@@ -79,8 +79,13 @@ export function stanModel(source: string, file: string, data: unknown): ModelDec
   return declaration;
 }
 
+/**
+ * Variables by name: the program's (data, transformed data), a model evaluation's or a function
+ * call's. Blocks and loops declare into the scope they run in and forget their names when they
+ * end: Stan forbids shadowing a name in scope, so one map per evaluation holds every local, and a
+ * lookup is one or two map reads instead of a walk up a scope per block and loop.
+ */
 class Scope {
-  // Created on the first declaration: most scopes (a loop pass, a block) declare nothing.
   private vars: Map<string, Value> | undefined;
   constructor(private readonly parent?: Scope) {}
   get(name: string, line: number, file: string): Value {
@@ -93,6 +98,10 @@ class Scope {
   }
   declare(name: string, v: Value): void {
     (this.vars ??= new Map()).set(name, v);
+  }
+  /** Ends a block's or loop's variable. */
+  forget(name: string): void {
+    this.vars?.delete(name);
   }
   /** Replaces `name` where it was declared. */
   replace(name: string, v: Value): void {
@@ -177,16 +186,17 @@ class Interpreter {
         return this.loop(s, scope, target);
       case 'while':
         while (this.truthy(s.c, scope)) {
-          const flow = this.stmt(s.body, new Scope(scope), target);
+          const flow = this.stmt(s.body, scope, target);
           if (flow === 'break') break;
           if (typeof flow === 'object') return flow;
         }
         return undefined;
       case 'if':
-        if (this.truthy(s.c, scope)) return this.stmt(s.then, new Scope(scope), target);
-        return s.else ? this.stmt(s.else, new Scope(scope), target) : undefined;
+        // A branch or body that declares variables is a block, which opens its own scope.
+        if (this.truthy(s.c, scope)) return this.stmt(s.then, scope, target);
+        return s.else ? this.stmt(s.else, scope, target) : undefined;
       case 'block':
-        return this.exec(s.body, new Scope(scope), target);
+        return this.block(s.body, scope, target);
       case 'break':
       case 'continue':
         return s.s;
@@ -248,10 +258,27 @@ class Interpreter {
     return this.functions.get(name) ?? this.functions.get(name.replace(/_lup([dm]f)$/, '_lp$1'));
   }
 
-  /** `for (i in a:b)` and `for (x in container)`: each pass in its own scope. */
+  /** A block: its declarations end with it. */
+  private block(body: Stmt[], scope: Scope, target?: Val[]): Flow {
+    const names = declaredNames(body);
+    try {
+      return this.exec(body, scope, target);
+    } finally {
+      for (const name of names) scope.forget(name);
+    }
+  }
+
+  /** `for (i in a:b)` and `for (x in container)`; the loop variable ends with the loop. */
   private loop(s: Extract<Stmt, { s: 'for' | 'foreach' }>, scope: Scope, target?: Val[]): Flow {
-    // One scope for the loop variable (a body's own declarations get the body block's scope).
-    const inner = new Scope(scope);
+    try {
+      return this.passes(s, scope, target);
+    } finally {
+      scope.forget(s.v);
+    }
+  }
+
+  private passes(s: Extract<Stmt, { s: 'for' | 'foreach' }>, scope: Scope, target?: Val[]): Flow {
+    const inner = scope;
     // A pass's flow: 'break' ends the loop, a return ends it and is passed on.
     const pass = (item: Value): Flow => {
       inner.declare(s.v, item);
@@ -411,10 +438,27 @@ function check(i: number, n: number): number {
   return i - 1;
 }
 
+/** The names a block's statements declare (forgotten when it ends); cached per block. */
+const declaring = new WeakMap<Stmt[], string[]>();
+function declaredNames(body: Stmt[]): string[] {
+  let d = declaring.get(body);
+  if (d === undefined)
+    declaring.set(body, (d = body.flatMap((x) => (x.s === 'decl' ? [x.decl.name] : []))));
+  return d;
+}
+
 /** `v[idx...]`. */
 function indexed(v: Value, idx: Ix[]): Value {
   if (idx.length === 0) return v;
+  // The common single positions, without building position lists.
   const [first, ...rest] = idx;
+  if ('one' in first) {
+    const second = rest[0];
+    if (v.k === 'arr') return indexed(v.items[check(first.one, v.items.length)], rest);
+    if (v.k === 'vec' && idx.length === 1) return real(v.s.get(check(first.one, v.s.n)));
+    if (v.k === 'mat' && idx.length === 2 && 'one' in second)
+      return real(v.s.get(check(first.one, v.rows) * v.cols + check(second.one, v.cols)));
+  }
   if (v.k === 'arr') {
     const p = positions(first, v.items.length);
     if (typeof p === 'number') return indexed(v.items[p], rest);

@@ -21,6 +21,8 @@ export type Value =
 export class Store {
   private whole: Val | undefined;
   private elems: Scalar[] | undefined;
+  /** The elements of a whole parameter-dependent node, made on first read. */
+  private parts: Node[] | undefined;
   constructor(
     readonly n: number,
     whole?: Val,
@@ -32,8 +34,11 @@ export class Store {
   get(i: number): Scalar {
     if (this.elems) return this.elems[i];
     const w = this.whole!;
-    if (w instanceof Node) return w.variable ? ad.index(w, i) : w.value[i];
-    return (w as ArrayLike<number>)[i];
+    if (!(w instanceof Node)) return (w as ArrayLike<number>)[i];
+    if (!w.variable) return w.value[i];
+    // One element node per position, however often a loop reads it (beta[k] in y[t - k] * beta[k]).
+    const parts = (this.parts ??= new Array<Node>(this.n));
+    return (parts[i] ??= ad.index(w, i));
   }
 
   set(i: number, x: Scalar): void {

@@ -64,6 +64,20 @@ describe('Stan programs: user-defined functions', () => {
     );
   });
 
+  it('blocks and loops end their variables: siblings may reuse a name, and it is gone after', () => {
+    same(
+      `parameters { real a; } model {
+         { real t = 2 * a; target += -t^2; }
+         { real t = a; target += -t^2; }
+         for (i in 1:2) { real u = i * a; target += -u^2; }
+         for (i in 1:3) target += -0.5 * a^2;
+       }`,
+      'parameters { real a; } model { target += -4 * a^2 - a^2 - a^2 - 4 * a^2 - 1.5 * a^2; }',
+    );
+    const m = stan('parameters { real a; } model { for (i in 1:2) target += -a^2; target += i; }');
+    expect(() => m.logDensityAndGradient!(new Float64Array(1))).toThrow(/'i' is not declared/);
+  });
+
   it('a function called with the wrong number of arguments is named', () => {
     const m = stan(
       'functions { real f(real x) { return x; } } parameters { real a; } model { target += f(a, 1); }',

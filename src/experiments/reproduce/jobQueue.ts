@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { SEMI_SPACE_FLAG } from '../../heap.js';
 import { createWriteStream } from 'node:fs';
 import { makeOwnedFolder, recordOwned } from '../../io/ownedFolder.js';
 import { dirname } from 'node:path';
@@ -91,7 +92,7 @@ export async function runJobs(jobs: Job[], o: QueueOptions): Promise<'done' | 's
       const log = createWriteStream(job.log, { flags: 'a' });
       log.write(`$ avb ${job.args.join(' ')}\n`);
       const began = performance.now();
-      const child = spawn(process.execPath, [AVB_MAIN, ...job.args], {
+      const child = spawn(process.execPath, [SEMI_SPACE_FLAG, AVB_MAIN, ...job.args], {
         env: {
           ...process.env,
           AVB_THREADS: String(o.threads ?? 1),
