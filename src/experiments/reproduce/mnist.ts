@@ -60,8 +60,8 @@ const LADDER = { points: 100, steps: [1000, 3000, 10000] };
 /**
  * quick: a first look inside 30 minutes on 2 cores. standard: README's MNIST table (~2 h on 2
  * cores; the issue's floor was 2 h). long: the headline pair only, ten times the steps, AIS on
- * 2,000 digits, planned for ~6 h on 2 cores (AVB+AC's 500,000 steps at the 34 s per 1,000 steps
- * of the CPU preset on one core, while the VAE and its AIS use the other; then AVB+AC's AIS).
+ * 2,000 digits, about 7 h on 2 cores (AVB+AC's 500,000 steps at ~46 s per 1,000 steps of one
+ * core while the VAE and its AIS use the other, as measured; then AVB+AC's AIS on both).
  * full: the paper's networks and settings (days on a CPU).
  */
 const BUDGETS: Record<Budget, MnistBudget> = {
