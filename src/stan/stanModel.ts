@@ -19,9 +19,9 @@ import type { Scalar, Value } from './values.js';
  * A Stan program run by avb: `stanModel(source, file, data)` reads the program and its data and
  * returns a {@link ModelDeclaration} (parameters, transformed parameters, log density), so that
  * posteriordb's models run without a hand translation. The program is interpreted on avb's
- * modelling kit, which differentiates it; what avb does not run (user-defined functions,
- * truncation, some types and functions) is refused by name when the model is read, and
- * `generated quantities` are not run.
+ * modelling kit, which differentiates it (user-defined functions and ODE solvers included);
+ * what avb does not run (some types, an unknown function, truncating a family without a
+ * closed-form cdf) is refused by name, and `generated quantities` are not run.
  */
 export function stanModel(source: string, file: string, data: unknown): ModelDeclaration {
   const program = parseStan(source, file);
@@ -192,7 +192,7 @@ class Interpreter {
         }
         return undefined;
       case 'if':
-        // A branch or body that declares variables is a block, which opens its own scope.
+        // A branch that declares variables is a block, whose names end with it.
         if (this.truthy(s.c, scope)) return this.stmt(s.then, scope, target);
         return s.else ? this.stmt(s.else, scope, target) : undefined;
       case 'block':
@@ -278,11 +278,10 @@ class Interpreter {
   }
 
   private passes(s: Extract<Stmt, { s: 'for' | 'foreach' }>, scope: Scope, target?: Val[]): Flow {
-    const inner = scope;
     // A pass's flow: 'break' ends the loop, a return ends it and is passed on.
     const pass = (item: Value): Flow => {
-      inner.declare(s.v, item);
-      const flow = this.stmt(s.body, inner, target);
+      scope.declare(s.v, item);
+      const flow = this.stmt(s.body, scope, target);
       return flow === 'continue' ? undefined : flow;
     };
     const ended = (flow: Flow): Flow => (flow === 'break' ? undefined : flow);
