@@ -103,6 +103,8 @@ export function callFunction(name: string, a: Value[]): Value {
   if (name in CONSTANTS && a.length === 0) return real(CONSTANTS[name]);
   const f = ELEMENTWISE[name];
   if (f && a.length === 1) return like(a[0], f(flat(a[0])));
+  // Densities straight away (they are the calls a model makes most).
+  if (DENSITY_NAME.test(name)) return densityOrFail(name, a);
   return (
     matrixFunction(name, a) ??
     reduction(name, a) ??
@@ -303,6 +305,7 @@ function allInts(v: Value): boolean {
 }
 
 const SUFFIXES = ['_lpdf', '_lpmf', '_lupdf', '_lupmf'];
+const DENSITY_NAME = /_lu?p[dm]f$/;
 
 /** Families under their own names (so `poisson_log(...)` is not read as Stan's old `poisson_log`). */
 const FAMILIES_ENDING_IN_LOG = new Set(['poisson_log', 'neg_binomial_2_log']);

@@ -255,6 +255,7 @@ class Interpreter {
 
   /** A user-defined function by the name a call uses (`foo_lupdf` calls `foo_lpdf`). */
   private userFunction(name: string): FunctionDef | undefined {
+    if (this.functions.size === 0) return undefined;
     return this.functions.get(name) ?? this.functions.get(name.replace(/_lup([dm]f)$/, '_lp$1'));
   }
 
