@@ -1,0 +1,120 @@
+// The Stan interpreter's cost per gradient: each posterior in examples/posteriordb/ run from its
+// Stan program and from its hand translation, CPU time per log density and gradient (the median
+// of 5 rounds of ~1 s each), in this process and in a child started without avb's young-generation
+// setting (src/heap.ts), to show what the setting buys.
+// Run after `npm run build`:  npm run bench:stan   (one process at a time, one core)
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { declareModel } from '../dist/inference/declaredModel.js';
+import { loadModel } from '../dist/inference/loadModel.js';
+import { listPosteriors } from '../dist/experiments/posteriordb.js';
+import { readJsonData } from '../dist/io/jsonData.js';
+import { stanModel } from '../dist/stan/stanModel.js';
+
+const ROOT = 'examples/posteriordb';
+
+/** Median CPU milliseconds per gradient of `m` at a fixed point. */
+function cpuPerGradient(m) {
+  const z = Float64Array.from({ length: m.dim }, (_, i) => 0.3 * Math.sin(1.7 * i));
+  for (let i = 0; i < 20; i++) m.logDensityAndGradient(z);
+  const rounds = [];
+  for (let r = 0; r < 5; r++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    let n = 0;
+    while (performance.now() - t0 < 1000) {
+      m.logDensityAndGradient(z);
+      n++;
+    }
+    const c = process.cpuUsage(c0);
+    rounds.push((c.user + c.system) / 1000 / n);
+  }
+  return rounds.sort((a, b) => a - b)[2];
+}
+
+/**
+ * A larger program with no translation: a two-state HMM's forward algorithm over 300 points in
+ * scalar loops (the shape of posteriordb's hmm_drive models), on seeded synthetic data.
+ */
+const HMM = `
+data { int N; array[N] real y; }
+parameters { simplex[2] a1; simplex[2] a2; ordered[2] mu; real<lower=0> sigma; }
+model {
+  array[2] vector[2] A = {a1, a2};
+  array[2] real acc;
+  array[N, 2] real gamma;
+  mu ~ normal(0, 3);
+  sigma ~ normal(0, 2);
+  for (k in 1:2) gamma[1, k] = normal_lpdf(y[1] | mu[k], sigma);
+  for (t in 2:N)
+    for (k in 1:2) {
+      for (j in 1:2) acc[j] = gamma[t - 1, j] + log(A[j, k]) + normal_lpdf(y[t] | mu[k], sigma);
+      gamma[t, k] = log_sum_exp(acc);
+    }
+  target += log_sum_exp(gamma[N]);
+}`;
+
+function hmmData() {
+  let s = 7;
+  const u = () => (s = (s * 16807) % 2147483647) / 2147483647;
+  const y = [];
+  let state = 0;
+  for (let t = 0; t < 300; t++) {
+    if (u() < 0.1) state = 1 - state;
+    y.push(state * 3 + Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u()));
+  }
+  return { N: y.length, y };
+}
+
+const HMM_NAME = 'HMM forward algorithm, 300 points';
+
+/** One case's figures, in the process's own heap. */
+async function measure(name) {
+  if (name === HMM_NAME)
+    return {
+      name,
+      stan: cpuPerGradient(declareModel(stanModel(HMM, 'hmm.stan', hmmData()))),
+      hand: null,
+    };
+  const p = listPosteriors(ROOT).find((x) => x.name === name);
+  const data = readJsonData(p.dataFile, 'data');
+  const hand = await loadModel(`${ROOT}/models/${p.modelName}.mjs`, undefined, data);
+  const stan = declareModel(stanModel(readFileSync(p.stanFile, 'utf8'), p.stanFile, data));
+  return { name, stan: cpuPerGradient(stan), hand: cpuPerGradient(hand) };
+}
+
+if (process.argv[2] === '--child') {
+  process.stdout.write(JSON.stringify(await measure(process.argv[3])));
+} else {
+  // Each case in a fresh process (as avb runs one model per process), with and without the flag.
+  const run = (flags, name) => {
+    const r = spawnSync(process.execPath, [...flags, process.argv[1], '--child', name], {
+      encoding: 'utf8',
+    });
+    if (r.status !== 0) throw new Error(r.stderr);
+    return JSON.parse(r.stdout.trim().split('\n').pop());
+  };
+  console.log(
+    'CPU ms per gradient (median of 5 rounds of ~1 s), each case in its own process; Stan*: the',
+  );
+  console.log('Stan program without the 64 MiB semi-spaces (V8 defaults)');
+  console.log(
+    'posterior'.padEnd(40),
+    'Stan'.padStart(8),
+    'Stan*'.padStart(8),
+    'hand'.padStart(8),
+    'Stan/hand'.padStart(10),
+  );
+  for (const name of [...listPosteriors(ROOT).map((p) => p.name), HMM_NAME]) {
+    const t = run(['--max-semi-space-size=64'], name);
+    const plain = run([], name);
+    const f = (x) => (x === null ? '—' : x.toFixed(3)).padStart(8);
+    console.log(
+      t.name.padEnd(40),
+      f(t.stan),
+      f(plain.stan),
+      f(t.hand),
+      (t.hand === null ? '—' : (t.stan / t.hand).toFixed(1)).padStart(10),
+    );
+  }
+}
