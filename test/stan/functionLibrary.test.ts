@@ -1,27 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import * as ad from '../../src/modelling/autodiff.js';
-import { declareModel } from '../../src/inference/declaredModel.js';
 import { erfc, logPhiOf } from '../../src/stan/cdfs.js';
 import { SPECIAL_ELEMENTWISE } from '../../src/stan/mathFunctions.js';
-import { stanModel } from '../../src/stan/stanModel.js';
+import { point, same, stan } from './stanTestKit.js';
 
-const stan = (source: string, data: unknown = {}) =>
-  declareModel(stanModel(source, 'test.stan', data));
-
-const point = (d: number, k: number) =>
-  Float64Array.from({ length: d }, (_, i) => 0.3 * Math.sin(1.7 * i + k));
-
-/** Two programs with the same log density and gradient at three points (to rounding). */
-function same(a: string, b: string, data: unknown = {}) {
-  const [ma, mb] = [stan(a, data), stan(b, data)];
-  expect(ma.dim).toBe(mb.dim);
-  for (let k = 0; k < 3; k++) {
-    const z = point(ma.dim, k);
-    const [ra, rb] = [ma.logDensityAndGradient!(z), mb.logDensityAndGradient!(z)];
-    expect(ra.logp).toBeCloseTo(rb.logp, 9);
-    ra.grad.forEach((g, i) => expect(g).toBeCloseTo(rb.grad[i], 9));
-  }
-}
+/** {@link same} to 9 decimals: LU, inverses and cdf differences round a little more. */
+const agree = (a: string, b: string, data: unknown = {}) => same(a, b, data, 9);
 
 /** The model's gradient against central differences (step 1e-6: error ~1e-9 on smooth densities). */
 function gradientMatchesDifferences(source: string, data: unknown = {}) {
@@ -82,7 +66,7 @@ describe('Stan programs: cdfs and truncation', () => {
     const outside = stan('parameters { real mu; } model { 3 ~ normal(mu, 1) T[0, 2]; }');
     expect(outside.logDensityAndGradient!(Float64Array.of(0)).logp).toBe(-Infinity);
     // Normalising with the _lcdf / _lccdf functions gives the same density.
-    same(
+    agree(
       'parameters { real mu; real<lower=0> s; } model { 1.3 ~ normal(mu, s) T[0, 2]; }',
       'parameters { real mu; real<lower=0> s; } model { target += normal_lpdf(1.3 | mu, s) - log_diff_exp(normal_lcdf(2 | mu, s), normal_lcdf(0 | mu, s)); }',
     );
@@ -123,7 +107,7 @@ describe('Stan programs: special functions', () => {
   });
 
   it('two-argument functions and array functions agree with their definitions', () => {
-    same(
+    agree(
       'parameters { real<lower=0> a; real<lower=0> b; } model { target += lbeta(a, b) + log_diff_exp(a + 1, a) + atan2(a, b) + hypot(a, b) + fma(a, b, 1) + lmultiply(a, b) + log_falling_factorial(a + 3, b); }',
       'parameters { real<lower=0> a; real<lower=0> b; } model { target += lgamma(a) + lgamma(b) - lgamma(a + b) + a + 1 + log1m(exp(-1)) + atan(a / b) + sqrt(a^2 + b^2) + a * b + 1 + a * log(b) + lgamma(a + 4) - lgamma(a + 4 - b); }',
     );
@@ -154,7 +138,7 @@ describe('Stan programs: matrix functions', () => {
   const head = 'data { matrix[3, 3] A; } parameters { vector[3] b; real<lower=0> s; }';
 
   it('products, slices and builders equal their element-wise definitions', () => {
-    same(
+    agree(
       `${head} model {
          matrix[3, 3] B = add_diag(A * s, s);
          target += quad_form(B, b) + sum(columns_dot_product(B, B)) + sum(rows_dot_self(B))
@@ -180,7 +164,7 @@ describe('Stan programs: matrix functions', () => {
   });
 
   it('solves, inverses and determinants satisfy their identities', () => {
-    same(
+    agree(
       `${head} model {
          matrix[3, 3] B = A * s;
          matrix[3, 3] L = cholesky_decompose(B);

@@ -1,27 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { declareModel } from '../../src/inference/declaredModel.js';
 import { lift } from '../../src/modelling/autodiff.js';
 import { lowerTriangular } from '../../src/modelling/constraints.js';
-import { stanModel } from '../../src/stan/stanModel.js';
-
-const stan = (source: string, data: unknown = {}) =>
-  declareModel(stanModel(source, 'test.stan', data));
-
-/** A point of R^d away from the origin, different for each k. */
-const point = (d: number, k: number) =>
-  Float64Array.from({ length: d }, (_, i) => 0.3 * Math.sin(1.7 * i + k));
-
-/** Two programs with the same log density and gradient at three points (to rounding). */
-function same(a: string, b: string, data: unknown = {}) {
-  const [ma, mb] = [stan(a, data), stan(b, data)];
-  expect(ma.dim).toBe(mb.dim);
-  for (let k = 0; k < 3; k++) {
-    const z = point(ma.dim, k);
-    const [ra, rb] = [ma.logDensityAndGradient!(z), mb.logDensityAndGradient!(z)];
-    expect(ra.logp).toBeCloseTo(rb.logp, 10);
-    ra.grad.forEach((g, i) => expect(g).toBeCloseTo(rb.grad[i], 10));
-  }
-}
+import { same, stan } from './stanTestKit.js';
 
 const LOG_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
 

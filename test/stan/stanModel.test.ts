@@ -3,20 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AvbUserError } from '../../src/errors.js';
-import { declareModel } from '../../src/inference/declaredModel.js';
 import { loadModel } from '../../src/inference/loadModel.js';
 import { listPosteriors } from '../../src/experiments/posteriordb.js';
 import { plannedPosteriors } from '../../src/experiments/reproduce/posteriordb.js';
 import { readJsonData } from '../../src/io/jsonData.js';
-import { stanModel } from '../../src/stan/stanModel.js';
+import { point, same, stan } from './stanTestKit.js';
 
 const ROOT = 'examples/posteriordb';
-const stan = (source: string, data: unknown = {}) =>
-  declareModel(stanModel(source, 'test.stan', data));
-
-/** A point of R^d away from the origin, different for each k. */
-const point = (d: number, k: number) =>
-  Float64Array.from({ length: d }, (_, i) => 0.3 * Math.sin(1.7 * i + k));
 
 describe('Stan programs run directly', () => {
   // The hand translations were each checked with NUTS against posteriordb's reference draws, and
@@ -87,17 +80,6 @@ describe('Stan programs run directly', () => {
   });
 
   it('old and new syntax, GLM and multivariate forms agree with their plain equivalents', () => {
-    const same = (a: string, b: string, data: unknown) => {
-      const [ma, mb] = [stan(a, data), stan(b, data)];
-      expect(ma.dim).toBe(mb.dim);
-      for (let k = 0; k < 3; k++) {
-        const z = point(ma.dim, k);
-        const [ra, rb] = [ma.logDensityAndGradient!(z), mb.logDensityAndGradient!(z)];
-        expect(ra.logp).toBeCloseTo(rb.logp, 10);
-        ra.grad.forEach((g, i) => expect(g).toBeCloseTo(rb.grad[i], 10));
-      }
-      return ma;
-    };
     const reg = {
       N: 3,
       K: 2,
