@@ -7,7 +7,19 @@ import { specialFunction } from './mathFunctions.js';
 import { multiNormal, wishart } from './matrixDensities.js';
 import { arrayFunction, matrixFunction } from './matrixFunctions.js';
 import { StanError, describe, transpose } from './operators.js';
-import { flat, int, isScalar, like, mat, numberOf, real, sizeOf, vec } from './values.js';
+import {
+  elementsOf,
+  flat,
+  int,
+  isScalar,
+  like,
+  mat,
+  numberOf,
+  packScalars,
+  real,
+  sizeOf,
+  vec,
+} from './values.js';
 import type { Scalar, Value } from './values.js';
 
 /**
@@ -62,12 +74,6 @@ const CONSTANTS: Record<string, number> = {
   machine_precision: 2 ** -52,
 };
 
-function elementsOf(v: Value): Scalar[] {
-  if (isScalar(v)) return [v.v];
-  if (v.k === 'arr') return v.items.flatMap(elementsOf);
-  return Array.from({ length: v.s.n }, (_, i) => v.s.get(i));
-}
-
 /** The element whose value is the largest (or smallest): Stan's max/min, differentiable. */
 function extreme(v: Value[], sign: number): Value {
   const all = v.flatMap(elementsOf);
@@ -89,13 +95,6 @@ function size(v: Value): number {
 
 function repeated(x: Value, n: number): Value {
   return { k: 'arr', items: Array.from({ length: n }, () => x) };
-}
-
-/** Scalars as one vector value: plain numbers stay a constant array. */
-function gatherScalars(xs: Scalar[]): Val {
-  return xs.every((x) => typeof x === 'number')
-    ? Float64Array.from(xs as number[])
-    : ad.concat(...xs);
 }
 
 /** Stan's built-in functions by name (arguments already evaluated). */
@@ -267,7 +266,7 @@ function linearAlgebra(name: string, a: Value[]): Value | undefined {
       const m = a[0];
       if (m.k !== 'mat') throw new StanError('diagonal takes a matrix');
       const d = Math.min(m.rows, m.cols);
-      return vec(gatherScalars(Array.from({ length: d }, (_, i) => m.s.get(i * m.cols + i))), d);
+      return vec(packScalars(Array.from({ length: d }, (_, i) => m.s.get(i * m.cols + i))), d);
     }
     case 'cholesky_decompose': {
       const m = a[0];

@@ -2,6 +2,7 @@ import * as ad from '../modelling/autodiff.js';
 import type { Node, Val } from '../modelling/autodiff.js';
 import { digamma, lgamma } from '../modelling/special.js';
 import { normalQuantile } from '../math/mcmcDiagnostics.js';
+import { lgammaOf } from '../modelling/distributions.js';
 import { Phi, erfc, logDiffExp } from './cdfs.js';
 import { StanError } from './operators.js';
 import { flat, int, isScalar, like, numberOf } from './values.js';
@@ -141,7 +142,6 @@ function scalar(v: Value): number {
   return numberOf(v.v);
 }
 
-const lgammaOf = (v: Val) => ad.unary(v, lgamma, digamma);
 const lbeta = (p: Val, q: Val) => ad.sub(ad.add(lgammaOf(p), lgammaOf(q)), lgammaOf(ad.add(p, q)));
 
 /** atan2(y, x) on the kit: ∂/∂y = x / (x² + y²), ∂/∂x = −y / (x² + y²). */

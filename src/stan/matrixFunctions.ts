@@ -1,7 +1,17 @@
 import * as ad from '../modelling/autodiff.js';
-import { Node } from '../modelling/autodiff.js';
 import { StanError, binaryOp, transpose } from './operators.js';
-import { flat, int, isScalar, mat, numberOf, real, sizeOf, vec } from './values.js';
+import {
+  elementsOf,
+  flat,
+  int,
+  isScalar,
+  mat,
+  numberOf,
+  packScalars,
+  real,
+  sizeOf,
+  vec,
+} from './values.js';
 import type { Scalar, Value } from './values.js';
 
 /**
@@ -30,21 +40,7 @@ function grid(m: Mat): Scalar[][] {
   );
 }
 
-/** Scalars as one vector value: plain numbers stay a constant array. */
-function pack(xs: Scalar[]): Float64Array | Node {
-  return xs.every((x) => typeof x === 'number')
-    ? Float64Array.from(xs as number[])
-    : ad.concat(...xs);
-}
-
-const fromGrid = (g: Scalar[][]): Value => mat(pack(g.flat()), g.length, g[0]?.length ?? 0);
-
-/** Elements of a vector, row vector or 1-d array. */
-function elements(v: Value): Scalar[] {
-  if (isScalar(v)) return [v.v];
-  if (v.k === 'arr') return v.items.flatMap(elements);
-  return Array.from({ length: v.s.n }, (_, i) => v.s.get(i));
-}
+const fromGrid = (g: Scalar[][]): Value => mat(packScalars(g.flat()), g.length, g[0]?.length ?? 0);
 
 /** x = L⁻¹ B for lower-triangular L (forward substitution), B given by columns. */
 function solveLower(L: Scalar[][], columns: Scalar[][]): Scalar[][] {
@@ -132,7 +128,7 @@ export function matrixFunction(name: string, a: Value[]): Value | undefined {
       const cells = name === 'col' ? grid(m).map((row) => row[k]) : grid(m)[k];
       if (!cells || cells.some((x) => x === undefined))
         throw new StanError(`${name} ${k + 1} is outside the matrix`);
-      return vec(pack(cells), cells.length, name === 'row');
+      return vec(packScalars(cells), cells.length, name === 'row');
     }
     case 'to_matrix':
       return toMatrix(a);
@@ -141,7 +137,7 @@ export function matrixFunction(name: string, a: Value[]): Value | undefined {
       return a[0].k === 'mat' || a[1].k === 'mat' ? appendMatrices(name, a[0], a[1]) : undefined;
     case 'add_diag': {
       const m = asMatrix(a[0], name);
-      const d = isScalar(a[1]) ? undefined : elements(a[1]);
+      const d = isScalar(a[1]) ? undefined : elementsOf(a[1]);
       const g = grid(m).map((row, i) =>
         row.map((x, j) => (i === j ? ad.add(x, d ? d[i] : (a[1] as { v: Scalar }).v) : x)),
       );
@@ -149,12 +145,12 @@ export function matrixFunction(name: string, a: Value[]): Value | undefined {
     }
     case 'diag_post_multiply': {
       const m = asMatrix(a[0], name);
-      const d = elements(a[1]);
+      const d = elementsOf(a[1]);
       return fromGrid(grid(m).map((row) => row.map((x, j) => ad.mul(x, d[j]))));
     }
     case 'quad_form_diag': {
       const m = asMatrix(a[0], name);
-      const d = elements(a[1]);
+      const d = elementsOf(a[1]);
       return fromGrid(grid(m).map((row, i) => row.map((x, j) => ad.mul(x, ad.mul(d[i], d[j])))));
     }
   }
@@ -191,17 +187,19 @@ function algebra(name: string, a: Value[]): Value | undefined {
       const L = grid(asMatrix(a[0], name));
       if (a[1].k === 'mat')
         return fromGrid(transposeGrid(solveLower(L, transposeGrid(grid(a[1])))));
-      const x = solveLower(L, [elements(a[1])])[0];
-      return vec(pack(x), x.length);
+      const x = solveLower(L, [elementsOf(a[1])])[0];
+      return vec(packScalars(x), x.length);
     }
     case 'mdivide_right_tri_low': {
       // b L⁻¹ = (L⁻ᵀ bᵀ)ᵀ: solve with Lᵀ (upper) by reversing to a lower system.
       const L = grid(asMatrix(a[1], name));
       const rev = <T>(xs: T[]) => [...xs].reverse();
       const Ut = rev(transposeGrid(L).map(rev));
-      const rows = a[0].k === 'mat' ? grid(a[0]) : [elements(a[0])];
+      const rows = a[0].k === 'mat' ? grid(a[0]) : [elementsOf(a[0])];
       const solved = solveLower(Ut, rows.map(rev)).map(rev);
-      return a[0].k === 'mat' ? fromGrid(solved) : vec(pack(solved[0]), solved[0].length, true);
+      return a[0].k === 'mat'
+        ? fromGrid(solved)
+        : vec(packScalars(solved[0]), solved[0].length, true);
     }
     case 'inverse':
     case 'inverse_spd':
@@ -234,14 +232,14 @@ function dotProducts(name: string, a: Value[]): Value {
   const self = name.endsWith('self');
   const lines = (v: Value): Scalar[][] => {
     if (v.k === 'mat') return byColumn ? transposeGrid(grid(v)) : grid(v);
-    const e = elements(v);
+    const e = elementsOf(v);
     // A vector is one column; a row vector one row.
     return (v.k === 'vec' && v.row) === byColumn ? e.map((x) => [x]) : [e];
   };
   const A = lines(a[0]);
   const B = self ? A : lines(a[1]);
-  const out = A.map((x, i) => ad.dot(pack(x), pack(B[i])));
-  return vec(pack(out), out.length, byColumn);
+  const out = A.map((x, i) => ad.dot(packScalars(x), packScalars(B[i])));
+  return vec(packScalars(out), out.length, byColumn);
 }
 
 /** to_matrix(v, m, n) (column-major fill, Stan's default), to_matrix(array2d), to_matrix(m, r, c). */
@@ -251,11 +249,11 @@ function toMatrix(a: Value[]): Value {
     if (x.k === 'mat') return x;
     if (x.k === 'vec') return mat(flat(x), x.row ? 1 : x.s.n, x.row ? x.s.n : 1);
     if (x.k === 'arr' && x.items.every((r) => r.k === 'arr'))
-      return fromGrid(x.items.map((r) => elements(r)));
+      return fromGrid(x.items.map((r) => elementsOf(r)));
     throw new StanError('to_matrix takes a matrix, vector or 2-d array');
   }
   const [m, n] = [num(a[1]), num(a[2])];
-  const e = x.k === 'mat' ? transposeGrid(grid(x)).flat() : elements(x);
+  const e = x.k === 'mat' ? transposeGrid(grid(x)).flat() : elementsOf(x);
   if (e.length !== m * n) throw new StanError(`to_matrix: ${e.length} values are not ${m}×${n}`);
   const rowMajor = a.length > 3 && num(a[3]) !== 0;
   return fromGrid(
@@ -267,7 +265,7 @@ function toMatrix(a: Value[]): Value {
 
 function appendMatrices(name: string, x: Value, y: Value): Value {
   const gridOf = (v: Value, asColumn: boolean): Scalar[][] =>
-    v.k === 'mat' ? grid(v) : asColumn ? elements(v).map((e) => [e]) : [elements(v)];
+    v.k === 'mat' ? grid(v) : asColumn ? elementsOf(v).map((e) => [e]) : [elementsOf(v)];
   const byCol = name === 'append_col';
   const [gx, gy] = [gridOf(x, byCol), gridOf(y, byCol)];
   if (byCol) {
@@ -294,7 +292,7 @@ export function arrayFunction(name: string, a: Value[]): Value | undefined {
       return { k: 'arr', items: d.map(int) };
     }
     case 'prod': {
-      const e = elements(a[0]);
+      const e = elementsOf(a[0]);
       const allInt = a[0].k === 'arr' && a[0].items.every((x) => x.k === 'int');
       const p = e.reduce<Scalar>(
         (acc, x) => (typeof acc === 'number' && typeof x === 'number' ? acc * x : ad.mul(acc, x)),
@@ -304,19 +302,23 @@ export function arrayFunction(name: string, a: Value[]): Value | undefined {
     }
     case 'reverse':
       if (a[0].k === 'arr') return { k: 'arr', items: [...a[0].items].reverse() };
-      return vec(pack(elements(a[0]).reverse()), sizeOf(a[0]), a[0].k === 'vec' && a[0].row);
+      return vec(
+        packScalars(elementsOf(a[0]).reverse()),
+        sizeOf(a[0]),
+        a[0].k === 'vec' && a[0].row,
+      );
     case 'sort_asc':
     case 'sort_desc': {
-      const e = elements(a[0]).map((x, i) => ({ x, i }));
+      const e = elementsOf(a[0]).map((x, i) => ({ x, i }));
       const s = name === 'sort_asc' ? 1 : -1;
       e.sort((p, q) => s * (numberOf(p.x) - numberOf(q.x)));
       if (a[0].k === 'arr')
         return { k: 'arr', items: e.map((p) => (a[0] as { items: Value[] }).items[p.i]) };
-      return vec(pack(e.map((p) => p.x)), e.length, a[0].k === 'vec' && a[0].row);
+      return vec(packScalars(e.map((p) => p.x)), e.length, a[0].k === 'vec' && a[0].row);
     }
     case 'sort_indices_asc':
     case 'sort_indices_desc': {
-      const e = elements(a[0]).map((x, i) => ({ x: numberOf(x), i }));
+      const e = elementsOf(a[0]).map((x, i) => ({ x: numberOf(x), i }));
       const s = name === 'sort_indices_asc' ? 1 : -1;
       e.sort((p, q) => s * (p.x - q.x));
       return { k: 'arr', items: e.map((p) => int(p.i + 1)) };

@@ -12,7 +12,18 @@ import { parseStan } from './parser.js';
 import type { Decl, Expr, FunctionDef, Index, Stmt, TypeSpec } from './parser.js';
 import { logTruncation } from './cdfs.js';
 import { ODE_SOLVERS, solveOde } from './ode.js';
-import { Store, copyValue, flat, int, isScalar, mat, numberOf, real, vec } from './values.js';
+import {
+  Store,
+  copyValue,
+  flat,
+  int,
+  isScalar,
+  mat,
+  numberOf,
+  packScalars,
+  real,
+  vec,
+} from './values.js';
 import type { Scalar, Value } from './values.js';
 
 /**
@@ -486,10 +497,7 @@ function indexed(v: Value, idx: Ix[]): Value {
 }
 
 function gather(s: Store, at: number[]): Val {
-  const parts = at.map((i) => s.get(i));
-  return parts.every((x) => typeof x === 'number')
-    ? Float64Array.from(parts as number[])
-    : ad.concat(...parts);
+  return packScalars(at.map((i) => s.get(i)));
 }
 
 /** `v[idx...] = x`, in place. */

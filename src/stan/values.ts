@@ -134,3 +134,17 @@ export function like(shape: Value, v: Val): Value {
   if (shape.k === 'arr') return { k: 'vec', row: false, s: new Store(sizeOf(shape), c) };
   return real(typeof c === 'number' ? c : (c as Node));
 }
+
+/** A value's scalars in order (arrays flattened, matrices row-major). */
+export function elementsOf(v: Value): Scalar[] {
+  if (isScalar(v)) return [v.v];
+  if (v.k === 'arr') return v.items.flatMap(elementsOf);
+  return Array.from({ length: v.s.n }, (_, i) => v.s.get(i));
+}
+
+/** Scalars as one vector: plain numbers stay a constant array, else one concatenated node. */
+export function packScalars(xs: Scalar[]): Float64Array | Node {
+  return xs.every((x) => typeof x === 'number')
+    ? Float64Array.from(xs as number[])
+    : ad.concat(...xs);
+}
