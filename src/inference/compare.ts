@@ -6,6 +6,7 @@ import type { SteinCheck } from '../math/steinCheck.js';
 import { DEFAULT_NUTS, nuts } from './nuts.js';
 import type { ChainPool, NutsOptions } from './nuts.js';
 import { advi, avbInference } from './variational.js';
+import { ELSEWHERE_MAX, type ModeSearch } from './laplace.js';
 import type {
   AvbInferenceOptions,
   FitPersistence,
@@ -58,8 +59,10 @@ export interface MethodResult {
   maxTreeDepth?: number;
   /** Variational methods: Pareto k̂ of p / q at q's draws (see `VariationalResult`). */
   paretoK?: number;
-  /** Variational methods: how q's coordinates were chosen. */
+  /** How the method's coordinates were chosen (variational methods and NUTS). */
   preconditioning?: string;
+  /** What the Laplace fit's mode search found: its starts, modes and the mass elsewhere. */
+  modeSearch?: ModeSearch;
   /** Variational methods: the ELBO estimate every 100 iterations (this segment of a run). */
   elboTrace?: number[];
   /** Variational methods: q's moments against their importance-weighted correction. */
@@ -150,6 +153,7 @@ async function runMethod(
         treedepthHits: r.treedepthHits,
         maxTreeDepth: o.nuts?.maxTreeDepth ?? DEFAULT_NUTS.maxTreeDepth,
         preconditioning: r.preconditioning,
+        ...(r.modeSearch ? { modeSearch: r.modeSearch } : {}),
         // Those of chains run elsewhere (runInference adds the ones counted here).
         evaluations: r.evaluationsElsewhere ?? 0,
       };
@@ -180,6 +184,7 @@ function variationalResult(method: InferenceMethod, r: VariationalResult): Metho
     seconds: r.seconds,
     paretoK: r.paretoK,
     preconditioning: r.preconditioning,
+    ...(r.modeSearch ? { modeSearch: r.modeSearch } : {}),
     convergence: r.convergence,
     iterations: r.iterations,
     importance: r.importance,
@@ -278,6 +283,11 @@ export function methodWarnings(r: MethodResult, names: string[]): string[] {
         `q's sd of ${is.sdName} is ${is.sdRatio.toFixed(2)} × its importance-weighted value (outside ${(1 / IS_SD_RATIO_MAX).toFixed(2)}..${IS_SD_RATIO_MAX}): q is ${is.sdRatio < 1 ? 'too narrow' : 'too wide'}; do not trust its sds — run NUTS, or more iterations`,
       );
   }
+  const m = r.modeSearch;
+  if (m && m.elsewhere > ELSEWHERE_MAX)
+    out.push(
+      `the posterior has at least ${m.modes} modes: the mode search from ${m.starts} starts found them, and the ones not fitted hold about ${(100 * m.elsewhere).toFixed(0)}% of the mass by their Laplace approximations; this ${r.method === 'nuts' ? 'run started its chains at the main one' : 'fit is around the main one'} and may miss the others — compare runs with other seeds, or reparameterise the model`,
+    );
   const c = r.convergence;
   if (c && !(c.elboConverged ?? c.converged))
     out.push(
@@ -371,6 +381,15 @@ export function methodSummary(model: BayesianModel, r: MethodResult) {
     ...(r.treedepthHits !== undefined ? { treedepthHits: r.treedepthHits } : {}),
     ...(r.paretoK !== undefined ? { paretoK: finiteOrString(r.paretoK) } : {}),
     ...(r.preconditioning !== undefined ? { preconditioning: r.preconditioning } : {}),
+    ...(r.modeSearch
+      ? {
+          modeSearch: {
+            starts: r.modeSearch.starts,
+            modes: r.modeSearch.modes,
+            massElsewhere: Number(r.modeSearch.elsewhere.toPrecision(3)),
+          },
+        }
+      : {}),
     ...(r.iterations !== undefined ? { iterations: r.iterations } : {}),
     ...(r.importance !== undefined
       ? {

@@ -27,6 +27,12 @@ export interface ModelDeclaration {
    * from the draw itself, so a draw always generates the same values.
    */
   generated?: (p: ParameterValues, rng: Rng) => Record<string, Val>;
+  /**
+   * The shape of a reported quantity with more than one index (outermost first, its values
+   * row-major): named Stan's way, `x[i,j,k]`, as posteriordb's reference draws are. Parameters
+   * may give theirs in their block's `shape` instead.
+   */
+  shapes?: Record<string, readonly number[]>;
 }
 
 /** A declared model as avb runs it, keeping its declaration (for tests and tools). */
@@ -103,11 +109,9 @@ export function declareModel(declaration: ModelDeclaration): DeclaredModel {
     }, z);
   const nameOf = (name: string, value: Node, scalar: boolean): string[] => {
     if (scalar && value.length === 1) return [name];
-    const cols = declaration.parameters[name]?.shape?.[1];
-    // A matrix (row-major) is named Stan's way, `L[i,j]`, from 1.
-    return Array.from({ length: value.length }, (_, i) =>
-      cols ? `${name}[${Math.floor(i / cols) + 1},${(i % cols) + 1}]` : `${name}[${i + 1}]`,
-    );
+    const given = declaration.shapes?.[name] ?? declaration.parameters[name]?.shape;
+    const shape = given && given.reduce((a, b) => a * b, 1) === value.length ? given : undefined;
+    return Array.from({ length: value.length }, (_, i) => `${name}[${indexOf(i, shape)}]`);
   };
   const scalars = new Set(blocks.filter(([, b]) => b.scalar).map(([n]) => n));
   const atZero = reported(new Float64Array(dim));
@@ -182,6 +186,17 @@ function merged(
     all[name] = lift(v);
   }
   return all;
+}
+
+/** Stan's 1-based index of element `i` of a row-major array of `shape`: `2,3` (or `7` in 1-D). */
+function indexOf(i: number, shape: readonly number[] | undefined): string {
+  if (!shape || shape.length < 2) return String(i + 1);
+  const out: number[] = [];
+  for (let k = shape.length - 1; k >= 0; k--) {
+    out.unshift((i % shape[k]) + 1);
+    i = Math.floor(i / shape[k]);
+  }
+  return out.join(',');
 }
 
 /** A 32-bit seed from a draw's exact bits (FNV-1a): the same draw, the same generated values. */

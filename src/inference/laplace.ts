@@ -16,31 +16,106 @@ export interface LaplaceFit {
   chol: Float64Array;
   /** log |det chol|: half the log determinant of cov. */
   logDetChol: number;
+  /** log p at the mode. */
+  logp: number;
+  /** Newton steps of the search that found this mode. */
   iterations: number;
+  /** Whether the search ended at a stationary point (not stalled, not at its step cap). */
+  converged: boolean;
+  /** The starts the search ran from, and the distinct modes they found. */
+  starts: number;
+  modes: number;
+  /**
+   * The share of the posterior's mass the Laplace approximations put at the other modes found
+   * (0 with one mode): the fit is around one mode only, so more than a little means it misses
+   * mass.
+   */
+  elsewhere: number;
 }
 
 const MAX_NEWTON = 100;
+
+/** Starts of the mode search by default: z = 0 and three random points (Stan's inits). */
+export const MODE_SEARCH_STARTS = 4;
+
+/** A share of the mass at other modes above which a fit around one mode is not trusted. */
+export const ELSEWHERE_MAX = 0.01;
 
 /**
  * Finds the posterior's mode and curvature, so that variational inference starts where the
  * posterior is and at its scale: a posterior whose sd is 1e-4 of the prior's, or with a
  * correlation of 0.999, is then about a standard normal to the fit. Returns a one-line reason
  * instead when there is no usable mode (a flat or improper posterior, a density that is not finite).
+ *
+ * The search runs from z = 0 and from `starts - 1` points drawn uniformly in [-2, 2]^d (as Stan
+ * initialises its chains), seeded by `seed`, and keeps the mode whose Laplace approximation
+ * holds the most mass, log p(mode) + log |det chol|: a posterior with a poorer local mode
+ * (Lotka-Volterra's, found from z = 0) is then fitted at its main one, and a spike of high
+ * density but no width (a funnel's neck) does not win on height alone.
  */
-export function laplaceApproximation(model: BayesianModel): LaplaceFit | string {
+export function laplaceApproximation(
+  model: BayesianModel,
+  options: { starts?: number; seed?: number } = {},
+): LaplaceFit | string {
+  const d = model.dim;
+  const starts = Math.max(1, options.starts ?? MODE_SEARCH_STARTS);
+  const rng = new Rng(options.seed ?? 1);
+  const fits: LaplaceFit[] = [];
+  let firstFailure = '';
+  for (let s = 0; s < starts; s++) {
+    const z0 = new Float64Array(d);
+    if (s > 0) for (let i = 0; i < d; i++) z0[i] = 4 * rng.uniform() - 2;
+    const fit = newtonFrom(model, z0);
+    if (typeof fit !== 'string') fits.push(fit);
+    else if (s === 0) firstFailure = fit;
+  }
+  if (fits.length === 0) return firstFailure;
+  const mass = (f: LaplaceFit) => f.logp + f.logDetChol;
+  // A search that stalled short of a mode is used only when no search reached one.
+  const reached = fits.filter((f) => f.converged);
+  if (reached.length === 0) return { ...fits[0], starts };
+  const best = reached.reduce((a, b) => (mass(b) > mass(a) ? b : a));
+  // Distinct modes: more than 0.1 sd apart in the best fit's whitened coordinates (Newton ends
+  // within ~1e-4 sd of a mode, so one mode found twice is far closer).
+  const distinct: LaplaceFit[] = [best];
+  for (const f of reached)
+    if (distinct.every((g) => whitenedDistance(best, g.mode, f.mode, d) > 0.1)) distinct.push(f);
+  const others = distinct.slice(1).reduce((t, f) => t + Math.exp(mass(f) - mass(best)), 0);
+  return { ...best, starts, modes: distinct.length, elsewhere: others / (1 + others) };
+}
+
+/** |L⁻¹ (a - b)| with L the fit's Cholesky factor: a distance in its posterior sds. */
+function whitenedDistance(fit: LaplaceFit, a: Float64Array, b: Float64Array, d: number): number {
+  const x = new Float64Array(d);
+  let sum = 0;
+  for (let i = 0; i < d; i++) {
+    let r = a[i] - b[i];
+    for (let k = 0; k < i; k++) r -= fit.chol[i * d + k] * x[k];
+    x[i] = r / fit.chol[i * d + i];
+    sum += x[i] * x[i];
+  }
+  return Math.sqrt(sum);
+}
+
+/** Damped Newton ascent from z0 to a mode, and the Laplace approximation there. */
+function newtonFrom(model: BayesianModel, z0: Float64Array): LaplaceFit | string {
   const d = model.dim;
   // Finite-difference steps as a fraction of the sd estimate: gradients in doubles are exact to
   // ~1e-15, so a small step (1e-3 sd) has negligible rounding error and little truncation error,
   // which a strongly coupled posterior needs (the GP of posteriordb: 0.1 sd gave an indefinite
   // Hessian at its mode); a float32 tfjs gradient needs a step far above its rounding (0.1 sd).
   const relative = model.logDensityAndGradient ? 1e-3 : 0.1;
-  let z = new Float64Array(d);
+  let z = z0;
   let h = new Float64Array(d).fill(0.1 * relative);
   let here = evaluate(model, [z]);
-  if (!Number.isFinite(here.logp[0])) return 'the log density is not finite at z = 0';
+  if (!Number.isFinite(here.logp[0]))
+    return `the log density is not finite at z = ${z.every((v) => v === 0) ? '0' : 'the start'}`;
+  // Levenberg-Marquardt: a step that finds no ascent is retried with 100x the damping (a
+  // shorter, more gradient-like step), from the same Hessian.
+  let floor = 0;
+  let a = negativeHessian(model, z, h);
   for (let it = 1; it <= MAX_NEWTON; it++) {
-    const a = negativeHessian(model, z, h);
-    const damped = dampedCholesky(a, d);
+    const damped = dampedCholesky(a, d, floor);
     if (!damped) return 'the negative Hessian could not be made positive definite';
     const g = here.grad;
     const step = choleskySolve(damped.l, d, g); // (A + lambda I)^-1 g: uphill
@@ -53,6 +128,11 @@ export function laplaceApproximation(model: BayesianModel): LaplaceFit | string 
       alphas.map((al) => z.map((v, i) => v + al * step[i])),
     );
     const k = alphas.findIndex((_, j) => tries.logp[j] >= here.logp[0]);
+    if (k < 0 && damped.rung + 2 < DAMPING_RUNGS) {
+      floor = damped.rung + 2;
+      continue;
+    }
+    floor = 0;
     if (k >= 0) {
       z = z.map((v, i) => v + alphas[k] * step[i]);
       here = evaluate(model, [z]);
@@ -61,9 +141,10 @@ export function laplaceApproximation(model: BayesianModel): LaplaceFit | string 
         Math.min(10 * relative, Math.max(1e-9, relative * Math.sqrt(cov[i * d + i]))),
       );
     }
-    if (k < 0 || (decrement < 1e-8 && damped.lambda === 0)) return laplaceAt(model, z, h, it);
+    if (k < 0 || (decrement < 1e-8 && damped.lambda === 0)) return laplaceAt(model, z, h, it, here);
+    a = negativeHessian(model, z, h);
   }
-  return laplaceAt(model, z, h, MAX_NEWTON);
+  return laplaceAt(model, z, h, MAX_NEWTON, here);
 }
 
 function laplaceAt(
@@ -71,10 +152,17 @@ function laplaceAt(
   z: Float64Array,
   h: Float64Array,
   iterations: number,
+  here: { logp: Float64Array; grad: Float64Array },
 ): LaplaceFit | string {
   const d = model.dim;
   const l = cholesky(negativeHessian(model, z, h), d);
   if (!l) return 'the posterior has no curvature at its mode in some direction (flat or improper)';
+  // Newton's decrement g^T A^-1 g is the squared distance to the mode in posterior sds: under
+  // 1e-4 the search reached a mode (to 0.01 sd) even where the gradient's noise (an ODE
+  // solver's tolerance) kept it from the loop's stricter stop.
+  const decrement = choleskySolve(l, d, here.grad).reduce((s, v, i) => s + v * here.grad[i], 0);
+  const converged = decrement < 1e-4;
+  const logp = here.logp[0];
   const cov = inverseFromCholesky(l, d);
   const chol = cholesky(cov, d);
   if (!chol) return 'the Laplace covariance is not positive definite';
@@ -93,7 +181,18 @@ function laplaceAt(
     return `the log density is not finite within 2 sds of the mode found (along ${model.parameterNames[Math.floor(Math.max(0, bad) / 2)]})`;
   let logDetChol = 0;
   for (let i = 0; i < d; i++) logDetChol += Math.log(chol[i * d + i]);
-  return { mode: z, cov, chol, logDetChol, iterations };
+  return {
+    mode: z,
+    cov,
+    chol,
+    logDetChol,
+    logp,
+    iterations,
+    converged,
+    starts: 1,
+    modes: 1,
+    elsewhere: 0,
+  };
 }
 
 /** -H at z by central differences of the gradient, symmetrised: `[d, d]` row-major. */
@@ -116,19 +215,26 @@ function negativeHessian(model: BayesianModel, z: Float64Array, h: Float64Array)
   return a;
 }
 
-/** Cholesky of A + lambda I with the smallest lambda (0, then 1e-6 x its scale, x10 ...) that works. */
+const DAMPING_RUNGS = 16;
+
+/**
+ * Cholesky of A + lambda I with the smallest lambda on the ladder 0, 1e-6 x A's scale, x10 ...
+ * (from rung `from`) that works; `rung` is its place on the ladder.
+ */
 function dampedCholesky(
   a: Float64Array,
   d: number,
-): { l: Float64Array; lambda: number } | undefined {
+  from = 0,
+): { l: Float64Array; lambda: number; rung: number } | undefined {
   let scale = 0;
   for (let i = 0; i < d; i++) scale = Math.max(scale, Math.abs(a[i * d + i]));
   if (!(scale > 0) || !Number.isFinite(scale)) scale = 1;
-  for (let lambda = 0, k = 0; k < 16; k++, lambda = scale * 1e-6 * 10 ** (k - 1)) {
+  for (let rung = from; rung < DAMPING_RUNGS; rung++) {
+    const lambda = rung === 0 ? 0 : scale * 1e-6 * 10 ** (rung - 1);
     const b = Float64Array.from(a);
     for (let i = 0; i < d; i++) b[i * d + i] += lambda;
     const l = cholesky(b, d);
-    if (l) return { l, lambda };
+    if (l) return { l, lambda, rung };
   }
   return undefined;
 }
@@ -233,6 +339,15 @@ export interface FitTarget {
   dispose: () => void;
   /** The map applied (absent: none), to apply the same in another thread. */
   whitening?: { fit: LaplaceFit; diagonal: boolean };
+  /** What the mode search found (absent without a Laplace fit). */
+  modeSearch?: ModeSearch;
+}
+
+/** The mode search's result: its starts, the distinct modes found, the mass share elsewhere. */
+export interface ModeSearch {
+  starts: number;
+  modes: number;
+  elsewhere: number;
 }
 
 /**
@@ -243,10 +358,11 @@ export function preconditionedTarget(
   model: BayesianModel,
   precondition: 'laplace' | 'none',
   diagonal: boolean,
+  seed: number,
 ): FitTarget {
   const unchanged = (why: string) => ({ target: model, preconditioning: why, dispose: () => {} });
   if (precondition === 'none') return unchanged('none');
-  const fit = laplaceApproximation(model);
+  const fit = laplaceApproximation(model, { seed });
   if (typeof fit === 'string') return unchanged(`none (no Laplace approximation: ${fit})`);
   const whitened = whitenedModel(model, fit, diagonal);
   // Where the fit starts, q is about N(0, I) in u: the density must be finite there. A "mode"
@@ -263,8 +379,9 @@ export function preconditionedTarget(
   }
   return {
     target: whitened.model,
-    preconditioning: `${diagonal ? 'diagonal ' : ''}Laplace whitening (mode in ${fit.iterations} Newton steps)`,
+    preconditioning: `${diagonal ? 'diagonal ' : ''}Laplace whitening (mode in ${fit.iterations} Newton steps; ${fit.modes} mode${fit.modes > 1 ? 's' : ''} from ${fit.starts} starts)`,
     dispose: whitened.dispose,
     whitening: { fit, diagonal },
+    modeSearch: { starts: fit.starts, modes: fit.modes, elsewhere: fit.elsewhere },
   };
 }

@@ -2,7 +2,7 @@ import * as tf from '../tf.js';
 import { Rng } from '../random/rng.js';
 import type { Progress } from '../progress.js';
 import { yieldToEventLoop } from '../yieldToEventLoop.js';
-import { preconditionedTarget } from './laplace.js';
+import { preconditionedTarget, type ModeSearch } from './laplace.js';
 import type { LaplaceFit } from './laplace.js';
 import type { BayesianModel, Draws } from './model.js';
 import { chainDiagnostics } from '../math/mcmcDiagnostics.js';
@@ -118,6 +118,8 @@ export interface NutsResult {
   evaluationsElsewhere?: number;
   /** The coordinates sampled in, in words (see `NutsOptions.precondition`). */
   preconditioning: string;
+  /** What the Laplace fit's mode search found (absent without one). */
+  modeSearch?: ModeSearch;
   seconds: number;
 }
 
@@ -185,10 +187,14 @@ export async function nuts(
 ): Promise<NutsResult> {
   const options = { ...DEFAULT_NUTS, ...nutsOptions };
   const began = performance.now();
-  const on = preconditionedTarget(model, options.precondition, false);
+  const on = preconditionedTarget(model, options.precondition, false, options.seed);
   try {
     const r = await sample(on.target, options, began, on.whitening);
-    return { ...r, preconditioning: on.preconditioning };
+    return {
+      ...r,
+      preconditioning: on.preconditioning,
+      ...(on.modeSearch ? { modeSearch: on.modeSearch } : {}),
+    };
   } finally {
     on.dispose();
   }

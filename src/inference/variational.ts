@@ -19,7 +19,7 @@ import type { Fittable, StepMetrics } from '../train/fit.js';
 import { LossStepper } from '../train/lossStepper.js';
 import { DrawPool } from './drawPool.js';
 import type { PoolEntry, PoolShift } from './drawPool.js';
-import { preconditionedTarget, whiteningFactor } from './laplace.js';
+import { preconditionedTarget, whiteningFactor, type ModeSearch } from './laplace.js';
 import type { FitTarget } from './laplace.js';
 import { Trainer } from '../train/trainer.js';
 import type { Progress } from '../progress.js';
@@ -110,6 +110,8 @@ export interface VariationalResult {
   iterations?: number;
   /** How q's coordinates were chosen (see `VariationalOptions.precondition`). */
   preconditioning: string;
+  /** What the Laplace fit's mode search found (absent without one). */
+  modeSearch?: ModeSearch;
   /** `interrupted`: stopped by `persistence.shouldStop` after a snapshot; no draws. */
   status: 'completed' | 'interrupted';
   draws: Draws;
@@ -301,6 +303,7 @@ function completed(
   return {
     status: 'completed',
     preconditioning: on.preconditioning,
+    ...(on.modeSearch ? { modeSearch: on.modeSearch } : {}),
     paretoK: paretoKHat(logW),
     importance: importanceCheck(draws.values, logW, draws.names),
     stein: steinAt(model, on, values),
@@ -371,7 +374,12 @@ export async function advi(
   const rng = new Rng(o.seed);
   const began = performance.now();
   const d = model.dim;
-  const on = preconditionedTarget(model, o.precondition ?? 'laplace', o.kind === 'meanfield');
+  const on = preconditionedTarget(
+    model,
+    o.precondition ?? 'laplace',
+    o.kind === 'meanfield',
+    o.seed,
+  );
   const target = on.target;
   const m = tf.variable(tf.zeros([d]));
   const omega = tf.variable(tf.zeros([d]));
@@ -531,7 +539,7 @@ export async function avbInference(
   // Checked before the Laplace fit, whose tensors an early throw would leave undisposed.
   if (!(o.poolFraction >= 0 && o.poolFraction <= 1))
     throw new AvbUserError(`poolFraction must be in [0, 1], not ${o.poolFraction}`);
-  const on = preconditionedTarget(model, o.precondition ?? 'laplace', false);
+  const on = preconditionedTarget(model, o.precondition ?? 'laplace', false, o.seed);
   const target = on.target;
   const { parts, trainer } = avbInferenceTrainer(target, o, root);
   // Each set of pooled draws has its own stream, seeded by its iteration, so that a resumed or

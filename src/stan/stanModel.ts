@@ -66,6 +66,9 @@ export function stanModel(source: string, file: string, data: unknown): ModelDec
   const declaration: ModelDeclaration = {
     name: basename(file).replace(/\.stan$/, ''),
     parameters,
+    shapes: Object.fromEntries(
+      [...types, ...tpTypes].map(([name, t]) => [name, fullShape(t.type.base, t.sizes, t.dims)]),
+    ),
     logDensity: (p) => {
       const scope = withParameters(p);
       const target: Val[] = [];
@@ -552,6 +555,16 @@ function evaluateShape(
 }
 
 /** Elements of one base value (a vector's length, a matrix's rows × cols, 1 for a scalar). */
+/** A declared type's full shape, array dimensions then the base type's (a matrix: rows, cols). */
+function fullShape(base: string, sizes: number[], dims: number[]): number[] {
+  if (base === 'int' || base === 'real') return dims;
+  if (base === 'matrix' || base === 'cholesky_factor_cov')
+    return [...dims, sizes[0], sizes[1] ?? sizes[0]];
+  if (['cholesky_factor_corr', 'corr_matrix', 'cov_matrix'].includes(base))
+    return [...dims, sizes[0], sizes[0]];
+  return [...dims, sizes[0]];
+}
+
 function baseSize(base: string, sizes: number[]): number {
   if (base === 'int' || base === 'real') return 1;
   if (base === 'matrix' || base === 'cholesky_factor_cov') return sizes[0] * (sizes[1] ?? sizes[0]);

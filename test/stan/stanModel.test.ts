@@ -124,6 +124,45 @@ describe('Stan programs run directly', () => {
     ]);
   });
 
+  it('names every quantity with more than one index Stan’s way, as the reference draws do', () => {
+    // posteriordb's draws name matrices and arrays of vectors x[i,j]; quantities named flat
+    // (x[1], x[2], ...) would match none of them and drop out of the comparison.
+    const m = stan(`
+      parameters { matrix[2, 3] M; array[2, 2] real a; cov_matrix[2] S; }
+      transformed parameters {
+        array[2] vector[3] t;
+        matrix[3, 2] Mt;
+        array[2, 2] real b;
+        for (i in 1:2) for (j in 1:3) { t[i, j] = M[i, j]; Mt[j, i] = M[i, j]; }
+        for (i in 1:2) for (j in 1:2) b[i, j] = 10 * i + j + a[i, j];
+      }
+      model { to_vector(M) ~ normal(0, 1); for (i in 1:2) a[i] ~ normal(0, 1); S ~ wishart(4, diag_matrix(rep_vector(1, 2))); }`);
+    const names = m.summaryNames;
+    expect(names.slice(0, 6)).toEqual(['M[1,1]', 'M[1,2]', 'M[1,3]', 'M[2,1]', 'M[2,2]', 'M[2,3]']);
+    expect(names.slice(6, 14)).toEqual([
+      'a[1,1]',
+      'a[1,2]',
+      'a[2,1]',
+      'a[2,2]',
+      'S[1,1]',
+      'S[1,2]',
+      'S[2,1]',
+      'S[2,2]',
+    ]);
+    // Each name holds its own value: t[i,j] and Mt[j,i] are M[i,j]; b[i,j] is 10i + j + a[i,j].
+    const v = m.summarize(point(m.dim, 1));
+    const at = (name: string) => v[names.indexOf(name)];
+    for (let i = 1; i <= 2; i++)
+      for (let j = 1; j <= 3; j++) {
+        expect(at(`t[${i},${j}]`)).toBe(at(`M[${i},${j}]`));
+        expect(at(`Mt[${j},${i}]`)).toBe(at(`M[${i},${j}]`));
+      }
+    for (let i = 1; i <= 2; i++)
+      for (let j = 1; j <= 2; j++)
+        expect(at(`b[${i},${j}]`)).toBeCloseTo(10 * i + j + at(`a[${i},${j}]`), 12);
+    expect(at('S[1,2]')).toBe(at('S[2,1]'));
+  });
+
   it('refuses what it does not run, and bad data, in one line naming the problem', () => {
     const err = (source: string, data: unknown, pattern: RegExp) => {
       expect(() => stan(source, data)).toThrow(AvbUserError);
