@@ -1,7 +1,8 @@
 // The Stan interpreter's cost per gradient: each posterior in examples/posteriordb/ run from its
 // Stan program and from its hand translation, CPU time per log density and gradient (the median
 // of 5 rounds of ~1 s each), in this process and in a child started without avb's young-generation
-// setting (src/heap.ts), to show what the setting buys.
+// setting (src/heap.ts), to show what the setting buys, and with the program's loops run as written
+// (src/stan/loopVectorizer.ts off), to show what running them as one pass buys.
 // Run after `npm run build`:  npm run bench:stan   (one process at a time, one core)
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -68,19 +69,53 @@ function hmmData() {
 
 const HMM_NAME = 'HMM forward algorithm, 300 points';
 
+/**
+ * posteriordb's radon_pooled (radon_all: 12,573 houses) has no translation and loops over every
+ * point with a scalar density: the loop vectorizer's case. Seeded synthetic data of that size.
+ */
+const RADON = `
+data { int<lower=0> N; vector[N] floor_measure; vector[N] log_radon; }
+parameters { real alpha; real beta; real<lower=0> sigma_y; }
+model {
+  vector[N] mu;
+  sigma_y ~ normal(0, 1);
+  alpha ~ normal(0, 10);
+  beta ~ normal(0, 10);
+  mu = alpha + beta * floor_measure;
+  for (n in 1:N) target += normal_lpdf(log_radon[n] | mu[n], sigma_y);
+}`;
+const RADON_NAME = 'radon_pooled loop, 12,573 points';
+
+function radonData() {
+  let s = 3;
+  const u = () => (s = (s * 16807) % 2147483647) / 2147483647;
+  const N = 12573;
+  const floor = Array.from({ length: N }, () => (u() < 0.2 ? 1 : 0));
+  const y = floor.map((f) => 1.2 - 0.6 * f + 0.8 * (u() + u() + u() - 1.5));
+  return { N, floor_measure: floor, log_radon: y };
+}
+
+const EXTRA = {
+  [HMM_NAME]: [HMM, hmmData],
+  [RADON_NAME]: [RADON, radonData],
+};
+
 /** One case's figures, in the process's own heap. */
 async function measure(name) {
-  if (name === HMM_NAME)
-    return {
-      name,
-      stan: cpuPerGradient(declareModel(stanModel(HMM, 'hmm.stan', hmmData()))),
-      hand: null,
-    };
+  const time = (source, file, data, hand) => ({
+    name,
+    stan: cpuPerGradient(declareModel(stanModel(source, file, data))),
+    // The same program with its loops run as written, one scalar density per pass.
+    asWritten: cpuPerGradient(
+      declareModel(stanModel(source, file, data, { vectorizeLoops: false })),
+    ),
+    hand: hand ? cpuPerGradient(hand) : null,
+  });
+  if (EXTRA[name]) return time(EXTRA[name][0], 'extra.stan', EXTRA[name][1](), null);
   const p = listPosteriors(ROOT).find((x) => x.name === name);
   const data = readJsonData(p.dataFile, 'data');
   const hand = await loadModel(`${ROOT}/models/${p.modelName}.mjs`, undefined, data);
-  const stan = declareModel(stanModel(readFileSync(p.stanFile, 'utf8'), p.stanFile, data));
-  return { name, stan: cpuPerGradient(stan), hand: cpuPerGradient(hand) };
+  return time(readFileSync(p.stanFile, 'utf8'), p.stanFile, data, hand);
 }
 
 if (process.argv[2] === '--child') {
@@ -97,15 +132,17 @@ if (process.argv[2] === '--child') {
   console.log(
     'CPU ms per gradient (median of 5 rounds of ~1 s), each case in its own process; Stan*: the',
   );
-  console.log('Stan program without the 64 MiB semi-spaces (V8 defaults)');
+  console.log('Stan program without the 64 MiB semi-spaces (V8 defaults); loops: its loops run as');
+  console.log('written, one pass per point, instead of one vectorised pass where that is exact');
   console.log(
     'posterior'.padEnd(40),
     'Stan'.padStart(8),
     'Stan*'.padStart(8),
+    'loops'.padStart(8),
     'hand'.padStart(8),
     'Stan/hand'.padStart(10),
   );
-  for (const name of [...listPosteriors(ROOT).map((p) => p.name), HMM_NAME]) {
+  for (const name of [...listPosteriors(ROOT).map((p) => p.name), ...Object.keys(EXTRA)]) {
     const t = run(['--max-semi-space-size=64'], name);
     const plain = run([], name);
     const f = (x) => (x === null ? '—' : x.toFixed(3)).padStart(8);
@@ -113,6 +150,7 @@ if (process.argv[2] === '--child') {
       t.name.padEnd(40),
       f(t.stan),
       f(plain.stan),
+      f(t.asWritten),
       f(t.hand),
       (t.hand === null ? '—' : (t.stan / t.hand).toFixed(1)).padStart(10),
     );

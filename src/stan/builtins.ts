@@ -62,6 +62,11 @@ const ELEMENTWISE: Record<string, (x: Val) => Node> = {
   log2: (x) => ad.div(ad.log(x), Math.LN2),
 };
 
+/** Whether `name` is one of Stan's element-wise functions of one argument (exp, log, ...). */
+export function isElementwise(name: string): boolean {
+  return Object.hasOwn(ELEMENTWISE, name);
+}
+
 const CONSTANTS: Record<string, number> = {
   pi: Math.PI,
   e: Math.E,

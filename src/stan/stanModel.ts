@@ -12,6 +12,8 @@ import { parseStan } from './parser.js';
 import type { Decl, Expr, FunctionDef, Index, Stmt, TypeSpec } from './parser.js';
 import { logTruncation } from './cdfs.js';
 import { ODE_SOLVERS, solveOde } from './ode.js';
+import { runVectorized } from './loopVectorizer.js';
+import type { LoopHost } from './loopVectorizer.js';
 import {
   Store,
   copyValue,
@@ -34,9 +36,14 @@ import type { Scalar, Value } from './values.js';
  * what avb does not run (some types, an unknown function, truncating a family without a
  * closed-form cdf) is refused by name, and `generated quantities` are not run.
  */
-export function stanModel(source: string, file: string, data: unknown): ModelDeclaration {
+export function stanModel(
+  source: string,
+  file: string,
+  data: unknown,
+  options: { vectorizeLoops?: boolean } = {},
+): ModelDeclaration {
   const program = parseStan(source, file);
-  const run = new Interpreter(file, program.functions);
+  const run = new Interpreter(file, program.functions, options.vectorizeLoops ?? true);
   const global = new Scope();
   run.atLoad(() => {
     readData(program.data, data, global, run, file);
@@ -135,6 +142,8 @@ class Interpreter {
   constructor(
     private readonly file: string,
     functions: FunctionDef[],
+    /** Whether loops over data points run as one vectorised pass where that is exact. */
+    private readonly vectorizeLoops = true,
   ) {
     for (const f of functions) this.functions.set(f.name, f);
   }
@@ -302,7 +311,10 @@ class Interpreter {
     const ended = (flow: Flow): Flow => (flow === 'break' ? undefined : flow);
     if (s.s === 'for') {
       const to = this.int(s.to, scope);
-      for (let i = this.int(s.from, scope); i <= to; i++) {
+      const from = this.int(s.from, scope);
+      if (this.vectorizeLoops && runVectorized(s, from, to, this.host(scope, s.line), target))
+        return undefined;
+      for (let i = from; i <= to; i++) {
         const flow = pass(int(i));
         if (flow) return ended(flow);
       }
@@ -320,6 +332,16 @@ class Interpreter {
       if (flow) return ended(flow);
     }
     return undefined;
+  }
+
+  /** What the loop vectorizer may do in `scope`. */
+  private host(scope: Scope, line: number): LoopHost {
+    return {
+      eval: (e) => this.eval(e, scope),
+      get: (name) => scope.get(name, line, this.file),
+      replace: (name, v) => scope.replace(name, v),
+      isUserFunction: (name) => this.userFunction(name) !== undefined,
+    };
   }
 
   private truthy(e: Expr, scope: Scope): boolean {

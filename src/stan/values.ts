@@ -47,6 +47,20 @@ export class Store {
     this.whole = undefined;
   }
 
+  /**
+   * Elements `from` .. `from + length - 1` (0-based) as one vector: a slice of the whole where
+   * there is one (one node, not an element node each), else the elements packed.
+   */
+  range(from: number, length: number): Val {
+    const w = this.whole;
+    if (w === undefined) return packScalars(this.elems!.slice(from, from + length));
+    if (w instanceof Node) return from === 0 && length === w.length ? w : ad.slice(w, from, length);
+    if (typeof w === 'number') return Float64Array.of(w);
+    // Constants are only read: a data vector's range is a view, not a copy.
+    if (w instanceof Float64Array) return w.subarray(from, from + length);
+    return Float64Array.from(Array.prototype.slice.call(w, from, from + length) as number[]);
+  }
+
   /** The whole vector: a constant array, or a node when an element depends on the parameters. */
   val(): Val {
     if (this.whole !== undefined) return this.whole;
