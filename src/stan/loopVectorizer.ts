@@ -17,9 +17,10 @@ import type { Value } from './values.js';
  * A loop qualifies when every statement of its body is
  * - `target += E`, where E is one univariate density call or an element-wise expression,
  * - `lhs ~ family(args)` of a univariate family (not truncated), or
- * - `x[n] = E` (or `+=`, `-=`, `*=`, `/=`) into a vector or an array of reals,
- * and the loop variable n appears only as the first index of a variable (`y[n]`, `X[n, k]`) or as
- * a value. Element-wise means: numbers, + - * / ^ and unary minus, Stan's element-wise functions
+ * - `x[n] = E` (or `+=`, `-=`, `*=`, `/=`) into reals of a vector, matrix or array,
+ * and the loop variable n appears only as one index of a variable (`y[n]`, `X[n, k]`, `p[i, n]`,
+ * its other indexes free of n; an assigned variable read with the indexes it is assigned with) or
+ * as a value. Element-wise means: numbers, + - * / ^ and unary minus, Stan's element-wise functions
  * (exp, log, inv_logit, ...), and expressions free of n (evaluated once, and required to be
  * scalars), which may not read what the body assigns. Each point's computation then depends on
  * its own index only, so doing every point's first statement before any point's second gives
@@ -32,8 +33,8 @@ import type { Value } from './values.js';
 /** What a qualifying loop's body does, checked once per loop. */
 interface Plan {
   body: Stmt[];
-  /** Variables the body assigns elements of (x in `x[n] = ...`). */
-  assigned: Set<string>;
+  /** Variables the body assigns elements of (x in `x[n] = ...`), with the index pattern used. */
+  assigned: Map<string, string>;
 }
 
 /** The interpreter's side: evaluating free expressions, reading and replacing variables. */
@@ -118,17 +119,23 @@ export function runVectorized(
 
 function planOf(s: Extract<Stmt, { s: 'for' }>, host: LoopHost): Plan | null {
   const body = s.body.s === 'block' ? s.body.body : [s.body];
-  const assigned = new Set<string>();
+  const assigned = new Map<string, string>();
   for (const st of body)
     if (st.s === 'assign') {
       const t = st.target;
-      if (t.e !== 'index' || t.a.e !== 'var' || t.idx.length !== 1 || !isLoopIndex(t.idx[0], s.v))
-        return null;
+      if (t.e !== 'index' || t.a.e !== 'var' || loopPosition(t, s.v) < 0) return null;
       if (!(st.op in OP_ASSIGN)) return null;
-      assigned.add(t.a.name);
+      // One index pattern per assigned variable: x[i, n] assigned, x[i, n] read.
+      const pattern = shown(t);
+      if ((assigned.get(t.a.name) ?? pattern) !== pattern) return null;
+      assigned.set(t.a.name, pattern);
     }
   if (assigned.has(s.v)) return null;
   const c = new Checker(s.v, assigned, host);
+  // The free indexes of assigned elements may not read what the body assigns.
+  for (const st of body)
+    if (st.s === 'assign' && !(st.target as IndexExpr).idx.every((i) => c.freeIndex(i)))
+      return null;
   for (const st of body) {
     const ok =
       st.s === 'target'
@@ -149,8 +156,25 @@ function planOf(s: Extract<Stmt, { s: 'for' }>, host: LoopHost): Plan | null {
   return { body, assigned };
 }
 
+type IndexExpr = Extract<Expr, { e: 'index' }>;
+
 function isLoopIndex(i: Index, v: string): boolean {
   return i.i === 'one' && i.at.e === 'var' && i.at.name === v;
+}
+
+/**
+ * Where n is the index of `e` (`y[n]`: 0, `p[i, n]`: 1) when it is exactly one of its indexes and
+ * the others are single positions free of n; -1 otherwise.
+ */
+function loopPosition(e: IndexExpr, n: string): number {
+  const at = e.idx.findIndex((i) => isLoopIndex(i, n));
+  const ok = e.idx.every((i, k) => k === at || (i.i === 'one' && !mentions(i.at, n)));
+  return at >= 0 && ok ? at : -1;
+}
+
+/** An expression as text, without its lines: two writings of one element compare equal. */
+function shown(e: Expr): string {
+  return JSON.stringify(e, (key, v: unknown) => (key === 'line' ? undefined : v));
 }
 
 function isDensityCall(e: Expr, host: LoopHost): boolean {
@@ -166,7 +190,7 @@ function isDensityCall(e: Expr, host: LoopHost): boolean {
 class Checker {
   constructor(
     private readonly n: string,
-    private readonly assigned: Set<string>,
+    private readonly assigned: Map<string, string>,
     private readonly host: LoopHost,
   ) {}
 
@@ -180,14 +204,12 @@ class Checker {
     switch (e.e) {
       case 'var':
         return true; // n itself
-      case 'index':
-        // y[n] or X[n, k]: n first, the other indexes free of n; an assigned x only as x[n].
-        return (
-          e.a.e === 'var' &&
-          isLoopIndex(e.idx[0], this.n) &&
-          e.idx.slice(1).every((i) => i.i === 'one' && !this.mentionsN(i.at) && this.free(i.at)) &&
-          (!this.assigned.has(e.a.name) || e.idx.length === 1)
-        );
+      case 'index': {
+        // y[n], X[n, k], p[i, n]: n one index, the others free; an assigned x as it is assigned.
+        if (e.a.e !== 'var' || loopPosition(e, this.n) < 0) return false;
+        const pattern = this.assigned.get(e.a.name);
+        return pattern === undefined ? e.idx.every((i) => this.freeIndex(i)) : pattern === shown(e);
+      }
       case 'bin':
         return ARITHMETIC.has(e.op) && this.elementwise(e.a) && this.elementwise(e.b);
       case 'un':
@@ -202,6 +224,11 @@ class Checker {
       default:
         return false;
     }
+  }
+
+  /** An index other than n (free of n, as loopPosition checked): it must be free. */
+  freeIndex(i: Index): boolean {
+    return i.i !== 'one' || mentions(i.at, this.n) || this.free(i.at);
   }
 
   /** An expression free of n: evaluated once; it may not read what the body assigns or call a user function. */
@@ -272,7 +299,7 @@ interface Term {
 
 class Pass {
   /** The new values of assigned variables over the loop's range, in the order assigned. */
-  private readonly pending = new Map<string, Val>();
+  private readonly pending = new Map<string, { path: Path; v: Val }>();
 
   constructor(
     private readonly n: string,
@@ -299,55 +326,83 @@ class Pass {
         ),
       );
     } else if (st.s === 'assign') {
-      const name = (st.target as { a: { name: string } }).a.name;
-      this.checkTarget(name);
+      const target = st.target as IndexExpr;
+      const name = (target.a as { name: string }).name;
+      const path = this.path(target);
+      this.checkTarget(this.host.get(name), path);
       const x = this.term(st.value);
       const op = OP_ASSIGN[st.op];
-      const old = op === '=' ? undefined : this.current(name);
+      const old = op === '=' ? undefined : this.current(name, path);
       const v = old === undefined ? x : this.arithmetic(op, { v: old, each: true, int: false }, x);
       // A value the same at every point is spread over the range.
-      this.pending.set(name, v.each ? v.v : ad.add(new Float64Array(this.length), v.v));
+      const spread = v.each ? v.v : ad.add(new Float64Array(this.length), v.v);
+      this.pending.set(name, { path, v: spread });
     }
   }
 
-  /** Writes the assigned variables: a whole vector replaced at once, else its range. */
+  /** Writes the assigned elements: a whole vector replaced at once, else element by element. */
   commit(): void {
-    for (const [name, v] of this.pending) {
+    for (const [name, { path, v }] of this.pending) {
       const x = this.host.get(name);
-      const node = ad.lift(v);
-      if (x.k === 'vec' && this.from === 1 && this.length === x.s.n)
+      if (x.k === 'vec' && path.ints.length === 1 && this.from === 1 && this.length === x.s.n) {
         this.host.replace(name, vec(v, x.s.n, x.row));
-      else if (x.k === 'vec')
-        for (let i = 0; i < this.length; i++) x.s.set(this.from - 1 + i, scalarAt(node, i));
-      else if (x.k === 'arr')
-        for (let i = 0; i < this.length; i++) x.items[this.from - 1 + i] = real(scalarAt(node, i));
+        continue;
+      }
+      const node = ad.lift(v);
+      for (let t = 0; t < this.length; t++)
+        setLeaf(x, this.positions(path, t), node.variable ? ad.index(node, t) : node.value[t]);
     }
   }
 
-  /** An assigned variable must be a vector or an array of reals that holds the whole range. */
-  private checkTarget(name: string): void {
-    const x = this.host.get(name);
+  /** Every element assigned must exist and hold a real (Stan arrays are rectangular: the ends do). */
+  private checkTarget(x: Value, path: Path): void {
+    for (const t of [0, this.length - 1]) {
+      const idx = this.positions(path, t);
+      if (x.k === 'vec' && !(idx[0] >= 1 && idx[0] <= x.s.n)) throw new Abandon();
+      if (leafAt(x, idx).k !== 'real') throw new Abandon();
+    }
+  }
+
+  /** The indexes of `e` with n's place marked, the others evaluated (integers). */
+  private path(e: IndexExpr): Path {
+    const at = loopPosition(e, this.n);
+    const ints = e.idx.map((i, k) => {
+      if (k === at) return 0;
+      const v = this.host.eval((i as { at: Expr }).at);
+      if (v.k !== 'int') throw new Abandon();
+      return v.v;
+    });
+    return { at, ints };
+  }
+
+  /** The path's indexes at pass t. */
+  private positions(path: Path, t: number): number[] {
+    const idx = path.ints.slice();
+    idx[path.at] = this.from + t;
+    return idx;
+  }
+
+  /** An assigned variable's values over the range: pending ones, else its own. */
+  private current(name: string, path: Path): Val {
+    return this.pending.get(name)?.v ?? this.gather(this.host.get(name), path, true);
+  }
+
+  /**
+   * Element `path` of `x` at every pass, as one vector; `real` asks that they be reals (an
+   * element assigned to). Out of range, or not a scalar: the loop as written says why.
+   */
+  private gather(x: Value, path: Path, real = false): Val {
     const last = this.from + this.length - 1;
-    const ok =
-      (x.k === 'vec' && last <= x.s.n) ||
-      (x.k === 'arr' && last <= x.items.length && x.items.every((i) => i.k === 'real'));
-    if (!ok) throw new Abandon();
-  }
-
-  /** The assigned variable's values over the range: pending ones, else its own. */
-  private current(name: string): Val {
-    const p = this.pending.get(name);
-    if (p !== undefined) return p;
-    const x = this.host.get(name);
-    if (x.k === 'vec') return this.rangeOf(x);
-    if (x.k === 'arr' && x.items.every((i) => i.k === 'real'))
-      return flat({ k: 'arr', items: x.items.slice(this.from - 1, this.from - 1 + this.length) });
-    throw new Abandon();
-  }
-
-  private rangeOf(x: Extract<Value, { k: 'vec' }>): Val {
-    if (this.from + this.length - 1 > x.s.n) throw new Abandon(); // the loop reports the index
-    return x.s.range(this.from - 1, this.length);
+    // A vector's range in one slice (no element node each).
+    if (x.k === 'vec' && path.ints.length === 1) {
+      if (last > x.s.n) throw new Abandon();
+      return x.s.range(this.from - 1, this.length);
+    }
+    const leaves = Array.from({ length: this.length }, (_, t) =>
+      leafAt(x, this.positions(path, t)),
+    );
+    if (real && leaves.some((l) => l.k !== 'real')) throw new Abandon();
+    return packed(leaves.map((l) => l.v));
   }
 
   /** A term as a Stan value, for a density's arguments. */
@@ -358,7 +413,7 @@ class Pass {
   }
 
   private term(e: Expr): Term {
-    if (!this.mentionsN(e)) {
+    if (!mentions(e, this.n)) {
       const v = this.host.eval(e);
       if (!isScalar(v)) throw new Abandon();
       return { v: v.v, each: false, int: v.k === 'int' };
@@ -404,59 +459,72 @@ class Pass {
     throw new Abandon();
   }
 
-  /** `y[n]` or `X[n, k]` over the range: one value per point. */
-  private indexed(e: Extract<Expr, { e: 'index' }>): Term {
+  /** `y[n]`, `X[n, k]`, `p[i, n]` over the range: one value per pass. */
+  private indexed(e: IndexExpr): Term {
     const name = (e.a as { name: string }).name;
-    if (this.plan.assigned.has(name)) return { v: this.current(name), each: true, int: false };
+    const path = this.path(e);
+    if (this.plan.assigned.has(name))
+      return { v: this.current(name, path), each: true, int: false };
     const x = this.host.get(name);
-    const rest = e.idx.slice(1).map((i) => {
-      const v = this.host.eval((i as { at: Expr }).at);
-      if (v.k !== 'int') throw new Abandon();
-      return v.v;
-    });
-    const last = this.from + this.length - 1;
-    if (x.k === 'vec' && rest.length === 0) return { v: this.rangeOf(x), each: true, int: false };
-    if (x.k === 'mat' && rest.length === 1) {
-      const [k] = rest;
-      if (last > x.rows || k < 1 || k > x.cols) throw new Abandon();
-      const column = Array.from({ length: this.length }, (_, i) =>
-        x.s.get((this.from - 1 + i) * x.cols + k - 1),
-      );
-      return { v: packed(column), each: true, int: false };
-    }
-    if (x.k !== 'arr' || last > x.items.length) throw new Abandon();
-    const items = x.items.slice(this.from - 1, last).map((item) => {
-      const v = rest.reduce<Value>((acc, k) => elementOf(acc, k), item);
-      if (!isScalar(v)) throw new Abandon();
-      return v;
-    });
+    if (x.k === 'vec' && path.ints.length === 1)
+      return { v: this.gather(x, path), each: true, int: false };
+    const leaves = Array.from({ length: this.length }, (_, t) =>
+      leafAt(x, this.positions(path, t)),
+    );
     return {
-      v: packed(items.map((v) => v.v)),
+      v: packed(leaves.map((l) => l.v)),
       each: true,
-      int: items.every((v) => v.k === 'int'),
+      int: leaves.every((l) => l.k === 'int'),
     };
-  }
-
-  private mentionsN(e: Expr): boolean {
-    return mentions(e, this.n);
   }
 }
 
-/** Element k (1-based) of an array or vector, for `X[n, k]`. */
-function elementOf(v: Value, k: number): Value {
-  if (v.k === 'arr' && k >= 1 && k <= v.items.length) return v.items[k - 1];
-  if (v.k === 'vec' && k >= 1 && k <= v.s.n) return real(v.s.get(k - 1));
+/** Where n goes among an element's indexes, and the other indexes' values. */
+interface Path {
+  at: number;
+  ints: number[];
+}
+
+/** The scalar at 1-based indexes `idx` of `v` (every index used); else the pass is abandoned. */
+function leafAt(v: Value, idx: number[]): Extract<Value, { k: 'int' | 'real' }> {
+  let x = v;
+  let k = 0;
+  while (k < idx.length && x.k === 'arr') {
+    const i = idx[k++];
+    if (!(i >= 1 && i <= x.items.length)) throw new Abandon();
+    x = x.items[i - 1];
+  }
+  const rest = idx.slice(k);
+  if (x.k === 'vec' && rest.length === 1 && rest[0] >= 1 && rest[0] <= x.s.n)
+    return real(x.s.get(rest[0] - 1)) as Extract<Value, { k: 'real' }>;
+  if (
+    x.k === 'mat' &&
+    rest.length === 2 &&
+    rest[0] >= 1 &&
+    rest[0] <= x.rows &&
+    rest[1] >= 1 &&
+    rest[1] <= x.cols
+  )
+    return real(x.s.get((rest[0] - 1) * x.cols + rest[1] - 1)) as Extract<Value, { k: 'real' }>;
+  if (rest.length === 0 && isScalar(x)) return x;
   throw new Abandon();
+}
+
+/** Sets the element at `idx` of `v` (checked by {@link leafAt} before). */
+function setLeaf(v: Value, idx: number[], x: number | Node): void {
+  let c = v;
+  let k = 0;
+  while (c.k === 'arr' && k < idx.length - 1) c = c.items[idx[k++] - 1];
+  const rest = idx.slice(k);
+  if (c.k === 'arr') c.items[rest[0] - 1] = real(x);
+  else if (c.k === 'vec') c.s.set(rest[0] - 1, x);
+  else if (c.k === 'mat') c.s.set((rest[0] - 1) * c.cols + rest[1] - 1, x);
 }
 
 function packed(xs: (number | Node)[]): Val {
   return xs.every((x) => typeof x === 'number')
     ? Float64Array.from(xs as number[])
     : ad.concat(...xs);
-}
-
-function scalarAt(node: Node, i: number): number | Node {
-  return node.variable ? ad.index(node, i) : node.value[i];
 }
 
 function scalarOf(v: Val): number | Node {

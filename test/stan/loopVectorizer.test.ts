@@ -97,6 +97,49 @@ describe('loops over data points run as one pass', () => {
     ).toBe(true);
   });
 
+  it('takes n at any index: rows of matrices and of two-dimensional arrays, inside an outer loop', () => {
+    // posteriordb's dogs_log: p[j, t] assigned over t for each dog j, y[i, j] ~ bernoulli(p[i, j]).
+    const data = {
+      J: 3,
+      T: 4,
+      yy: [
+        [0, 1, 1, 0],
+        [1, 1, 0, 1],
+        [0, 0, 1, 1],
+      ],
+    };
+    const source = `data { int J; int T; array[J, T] int yy; }
+      parameters { vector[2] beta; }
+      transformed parameters {
+        matrix[J, T] p;
+        array[J, T] real q;
+        for (j in 1:J) for (t in 1:T) p[j, t] = inv_logit(beta[1] * t + beta[2] * yy[j, t]);
+        for (j in 1:J) for (t in 1:T) q[j, t] = p[j, t] * j;
+      }
+      model { beta ~ normal(0, 1); for (i in 1:J) for (t in 1:T) yy[i, t] ~ bernoulli(q[i, t] / J); }`;
+    expect(bothWays(source, data)).toBe(true);
+    // Assigned as x[j, t] but read as x[t, j]: another element, so run as written.
+    const transposed = `data { int J; int T; array[J, T] int yy; }
+      parameters { vector[2] beta; }
+      model {
+        matrix[4, 4] x = rep_matrix(0, 4, 4);
+        beta ~ normal(0, 1);
+        for (j in 1:4) for (t in 1:4) { x[j, t] = beta[1] * t; target += -square(x[t, j]); }
+      }`;
+    expect(bothWays(transposed, data)).toBe(false);
+  });
+
+  it('leaves an index out of range to the loop as written, which names it', () => {
+    const source = `${DATA_BLOCK} parameters { real a; }
+      model { vector[N] m; for (n in 1:(N + 1)) m[n] = a * n; a ~ normal(0, 1); }`;
+    for (const vectorizeLoops of [true, false])
+      expect(() =>
+        declareModel(stanModel(source, 'm.stan', DATA, { vectorizeLoops })).logDensityAndGradient!(
+          Float64Array.of(0.1),
+        ),
+      ).toThrow(/index 8 is outside 1\.\.7/);
+  });
+
   it('runs as written what one pass would change: recursions, repeated terms, vectors where scalars are assumed, integer division', () => {
     const parameters = 'parameters { real a; real<lower=0> s; vector[N] v; }';
     const cases = [
