@@ -2,6 +2,7 @@ import * as ad from '../modelling/autodiff.js';
 import { Node } from '../modelling/autodiff.js';
 import type { Val } from '../modelling/autodiff.js';
 import { callFunction, isElementwise, logDensity } from './builtins.js';
+import { hasPointwise, pointwiseLogDensity } from './pointwiseDensities.js';
 import type { Expr, Index, Stmt } from './parser.js';
 import { flat, isScalar, numberOf, real, vec } from './values.js';
 import type { Value } from './values.js';
@@ -21,7 +22,8 @@ import type { Value } from './values.js';
  * and the loop variable n appears only as one index of a variable (`y[n]`, `X[n, k]`, `p[i, n]`,
  * its other indexes free of n; an assigned variable read with the indexes it is assigned with) or
  * as a value. Element-wise means: numbers, + - * / ^ and unary minus, Stan's element-wise functions
- * (exp, log, inv_logit, ...), and expressions free of n (evaluated once, and required to be
+ * (exp, log, inv_logit, ...), `log_mix` and `log_sum_exp` of scalars, a density of one point
+ * (`normal_lpdf(y[n] | ...)` inside them: pointwiseDensities.ts), and expressions free of n (evaluated once, and required to be
  * scalars), which may not read what the body assigns. Each point's computation then depends on
  * its own index only, so doing every point's first statement before any point's second gives
  * what the loop gives. A density term must depend on n, else the loop would add it N times. At
@@ -73,8 +75,31 @@ const UNIVARIATE = new Set([
 ]);
 
 const DENSITY_SUFFIX = /_(lpdf|lpmf|lupdf|lupmf)$/;
+
+/** Functions of several arguments that act element by element on scalars, with their arity. */
+const POINTWISE_ARITY: Record<string, number> = { log_mix: 3, log_sum_exp: 2 };
+
+/** The family of a density call that has a pointwise form (`normal_lpdf` inside `log_mix`). */
+function pointwiseFamily(name: string): string | undefined {
+  if (!DENSITY_SUFFIX.test(name)) return undefined;
+  const family = name.replace(DENSITY_SUFFIX, '');
+  return hasPointwise(family) ? family : undefined;
+}
+
+/** The arguments an element-wise call takes (-1: it is not one). */
+function arity(name: string, given: number): number {
+  if (Object.hasOwn(POINTWISE_ARITY, name)) return POINTWISE_ARITY[name];
+  if (isElementwise(name)) return 1;
+  return pointwiseFamily(name) ? given : -1;
+}
 const ARITHMETIC = new Set(['+', '-', '*', '/', '^']);
 const OP_ASSIGN: Record<string, string> = { '=': '=', '+=': '+', '-=': '-', '*=': '*', '/=': '/' };
+
+/**
+ * Fewer passes than this run as written: planning and gathering a pass costs about what a few
+ * scalar passes do (the HMM's two-state inner loops were 40% slower as one pass).
+ */
+const MIN_PASSES = 8;
 
 /** Loops run as one pass since the process started (for tests and benchmarks to see it happen). */
 export const vectorizedLoops = { passes: 0 };
@@ -96,7 +121,7 @@ export function runVectorized(
   host: LoopHost,
   target: Val[] | undefined,
 ): boolean {
-  if (to - from + 1 < 2) return false;
+  if (to - from + 1 < MIN_PASSES) return false;
   let plan = plans.get(s);
   if (plan === undefined) plans.set(s, (plan = planOf(s, host)));
   if (!plan) return false;
@@ -216,10 +241,9 @@ class Checker {
         return e.op === '-' && this.elementwise(e.a);
       case 'call':
         return (
-          isElementwise(e.name) &&
           !this.host.isUserFunction(e.name) &&
-          e.args.length === 1 &&
-          this.elementwise(e.args[0])
+          arity(e.name, e.args.length) === e.args.length &&
+          e.args.every((a) => this.elementwise(a))
         );
       default:
         return false;
@@ -432,8 +456,17 @@ class Pass {
         return { v: ad.neg(a.v), each: a.each, int: a.int };
       }
       case 'call': {
-        const arg = this.term(e.args[0]);
-        return { v: flat(callFunction(e.name, [vec(arg.v, this.length)])), each: true, int: false };
+        const args = e.args.map((a) => this.term(a).v);
+        const family = pointwiseFamily(e.name);
+        const v =
+          e.name === 'log_mix'
+            ? ad.logMix(args[0], args[1], args[2])
+            : e.name === 'log_sum_exp'
+              ? ad.logSumExp2(args[0], args[1])
+              : family
+                ? pointwiseLogDensity(family, args[0], args.slice(1))
+                : flat(callFunction(e.name, [vec(args[0], this.length)]));
+        return { v, each: true, int: false };
       }
     }
     throw new Abandon();

@@ -28,12 +28,20 @@ function bothWays(source: string, data: unknown = {}): boolean {
   return vectorizedLoops.passes > before;
 }
 
-const N = 7;
+const N = 9;
 const x = Array.from({ length: N }, (_, i) => Math.cos(i) + 1.5);
 const k = Array.from({ length: N }, (_, i) => i % 3);
 const y = Array.from({ length: N }, (_, i) => 0.5 + (i % 4) * 0.3);
-const DATA = { N, x, k, y, X: x.map((v, i) => [v, i, -v]), trials: k.map((c) => c + 2) };
-const DATA_BLOCK = `data { int N; vector[N] x; array[N] int k; array[N] real y; matrix[N, 3] X; array[N] int trials; }`;
+const DATA = {
+  N,
+  x,
+  k,
+  y,
+  X: x.map((v, i) => [v, i, -v]),
+  trials: k.map((c) => c + 2),
+  b01: k.map((c) => c % 2),
+};
+const DATA_BLOCK = `data { int N; vector[N] x; array[N] int k; array[N] real y; matrix[N, 3] X; array[N] int trials; array[N] int b01; }`;
 
 describe('loops over data points run as one pass', () => {
   // Each family with per-point arguments, as a loop of `~` and of `target += _lpdf`.
@@ -51,7 +59,8 @@ describe('loops over data points run as one pass', () => {
     ['double_exponential', 'y[n] ~ double_exponential(a, s * x[n]);'],
     ['logistic', 'y[n] ~ logistic(a * x[n], s);'],
     ['weibull', 'y[n] ~ weibull(s, x[n]);'],
-    ['bernoulli', 'k[n] > 0 ~ bernoulli(inv_logit(a + x[n]));'],
+    ['bernoulli', 'b01[n] ~ bernoulli(inv_logit(a + x[n]));'],
+    ['bernoulli, of a comparison', 'k[n] > 0 ~ bernoulli(inv_logit(a + x[n]));'],
     ['bernoulli_logit', 'target += bernoulli_logit_lpmf(k[n] % 2 | a + b * x[n]);'],
     ['binomial', 'k[n] ~ binomial(trials[n], inv_logit(a * x[n]));'],
     ['binomial_logit', 'k[n] ~ binomial_logit(trials[n], a + b * X[n, 1]);'],
@@ -66,6 +75,40 @@ describe('loops over data points run as one pass', () => {
     const vectorized = bothWays(source, DATA);
     // A comparison (k[n] > 0) or a remainder is not element-wise arithmetic: run as written.
     expect(vectorized).toBe(!/>|%/.test(statement));
+  });
+
+  // A density combined with something else at each point is taken point by point.
+  it.each([
+    ['normal', 'normal_lpdf(y[n] | a + b * x[n], s)'],
+    ['std_normal', 'std_normal_lpdf(y[n] - a)'],
+    ['lognormal', 'lognormal_lpdf(y[n] | a, s * x[n])'],
+    ['cauchy', 'cauchy_lupdf(y[n] | a * x[n], s)'],
+    ['student_t', 'student_t_lpdf(y[n] | 3 + x[n], a, s)'],
+    ['exponential', 'exponential_lpdf(y[n] | s * x[n])'],
+    ['gamma', 'gamma_lpdf(y[n] | s, x[n])'],
+    ['poisson', 'poisson_lpmf(k[n] | s * x[n])'],
+    ['poisson_log', 'poisson_log_lpmf(k[n] | a + b * x[n])'],
+    ['bernoulli', 'bernoulli_lpmf(b01[n] | inv_logit(a * x[n]))'],
+    ['bernoulli_logit', 'bernoulli_logit_lpmf(b01[n] | a + b * x[n])'],
+  ])('%s, point by point', (_family, density) => {
+    const source = `${DATA_BLOCK}
+      parameters { real a; real b; real<lower=0> s; }
+      model {
+        a ~ normal(0, 1); b ~ normal(0, 1); s ~ gamma(2, 2);
+        for (n in 1:N) target += log_sum_exp(${density}, -2 + x[n]) - 0.5 * ${density};
+      }`;
+    expect(bothWays(source, DATA)).toBe(true);
+  });
+
+  it('runs a mixture’s loop of log_mix as one pass (posteriordb’s low_dim_gauss_mix)', () => {
+    const source = `${DATA_BLOCK}
+      parameters { ordered[2] mu; array[2] real<lower=0> sigma; real<lower=0, upper=1> theta; }
+      model {
+        sigma ~ normal(0, 2); mu ~ normal(0, 2); theta ~ beta(5, 5);
+        for (n in 1:N)
+          target += log_mix(theta, normal_lpdf(y[n] | mu[1], sigma[1]), normal_lpdf(y[n] | mu[2], sigma[2]));
+      }`;
+    expect(bothWays(source, DATA)).toBe(true);
   });
 
   it('assigns vectors and arrays, whole or in part, with the values of earlier statements', () => {
@@ -99,14 +142,11 @@ describe('loops over data points run as one pass', () => {
 
   it('takes n at any index: rows of matrices and of two-dimensional arrays, inside an outer loop', () => {
     // posteriordb's dogs_log: p[j, t] assigned over t for each dog j, y[i, j] ~ bernoulli(p[i, j]).
+    const T = 8; // a pass needs 8 points or more
     const data = {
       J: 3,
-      T: 4,
-      yy: [
-        [0, 1, 1, 0],
-        [1, 1, 0, 1],
-        [0, 0, 1, 1],
-      ],
+      T,
+      yy: [0, 1, 2].map((j) => Array.from({ length: T }, (_, t) => (j + t) % 2)),
     };
     const source = `data { int J; int T; array[J, T] int yy; }
       parameters { vector[2] beta; }
@@ -122,9 +162,9 @@ describe('loops over data points run as one pass', () => {
     const transposed = `data { int J; int T; array[J, T] int yy; }
       parameters { vector[2] beta; }
       model {
-        matrix[4, 4] x = rep_matrix(0, 4, 4);
+        matrix[8, 8] x = rep_matrix(0, 8, 8);
         beta ~ normal(0, 1);
-        for (j in 1:4) for (t in 1:4) { x[j, t] = beta[1] * t; target += -square(x[t, j]); }
+        for (j in 1:8) for (t in 1:8) { x[j, t] = beta[1] * t; target += -square(x[t, j]); }
       }`;
     expect(bothWays(transposed, data)).toBe(false);
   });
@@ -137,10 +177,10 @@ describe('loops over data points run as one pass', () => {
         declareModel(stanModel(source, 'm.stan', DATA, { vectorizeLoops })).logDensityAndGradient!(
           Float64Array.of(0.1),
         ),
-      ).toThrow(/index 8 is outside 1\.\.7/);
+      ).toThrow(/index 10 is outside 1\.\.9/);
   });
 
-  it('runs as written what one pass would change: recursions, repeated terms, vectors where scalars are assumed, integer division', () => {
+  it('runs as written what one pass would change: recursions, repeated terms, vectors where scalars are assumed, integer division, short loops', () => {
     const parameters = 'parameters { real a; real<lower=0> s; vector[N] v; }';
     const cases = [
       // mu[n] reads mu[n - 1]: not a per-point computation.
@@ -153,6 +193,8 @@ describe('loops over data points run as one pass', () => {
       'for (n in 1:N) y[n] ~ normal(a + k[n] / 2, s);',
       // A local variable in the body.
       'for (n in 1:N) { real m = a * x[n]; y[n] ~ normal(m, s); }',
+      // Under 8 passes a pass costs more than it saves.
+      'for (n in 3:9) y[n] ~ normal(a * x[n], s);',
     ];
     for (const body of cases)
       expect(

@@ -1,0 +1,65 @@
+import * as ad from '../modelling/autodiff.js';
+import type { Node, Val } from '../modelling/autodiff.js';
+import { lgammaOf } from '../modelling/distributions.js';
+import { lgamma } from '../modelling/special.js';
+
+/**
+ * Log densities point by point: one value per broadcast element instead of their sum, for a
+ * vectorised loop whose density is combined with something else at each point (a mixture's
+ * `log_mix(theta, normal_lpdf(y[n] | mu[1], s[1]), normal_lpdf(y[n] | mu[2], s[2]))`). Each is
+ * the per-element term of the summed density in `modelling/distributions.ts` or `builtins.ts`,
+ * normalising constants included, so the vectorised loop gives what the loop as written gives.
+ */
+const POINTWISE: Record<string, (y: Val, p: Val[]) => Node> = {
+  normal: (y, [mu, sigma]) => normal(y, mu, sigma),
+  std_normal: (y) => normal(y, 0, 1),
+  lognormal: (y, [mu, sigma]) => ad.sub(normal(ad.log(y), mu, sigma), ad.log(y)),
+  cauchy: (y, [mu, sigma]) =>
+    ad.sub(
+      ad.neg(ad.add(ad.log1p(ad.square(ad.div(ad.sub(y, mu), sigma))), ad.log(sigma))),
+      Math.log(Math.PI),
+    ),
+  student_t: (y, [nu, mu, sigma]) => {
+    const half = ad.mul(ad.add(nu, 1), 0.5);
+    const norm = ad.sub(
+      ad.sub(lgammaOf(half), lgammaOf(ad.mul(nu, 0.5))),
+      ad.add(ad.mul(ad.log(ad.mul(nu, Math.PI)), 0.5), ad.log(sigma)),
+    );
+    const z = ad.div(ad.sub(y, mu), sigma);
+    return ad.sub(norm, ad.mul(half, ad.log1p(ad.div(ad.square(z), nu))));
+  },
+  exponential: (y, [rate]) => ad.sub(ad.log(rate), ad.mul(rate, y)),
+  gamma: (y, [alpha, beta]) =>
+    ad.add(
+      ad.sub(ad.mul(alpha, ad.log(beta)), lgammaOf(alpha)),
+      ad.sub(ad.mul(ad.sub(alpha, 1), ad.log(y)), ad.mul(beta, y)),
+    ),
+  poisson_log: (k, [eta]) => poissonLog(k, eta),
+  poisson: (k, [rate]) => poissonLog(k, ad.log(rate)),
+  bernoulli_logit: (k, [eta]) =>
+    ad.add(ad.mul(k, ad.logInvLogit(eta)), ad.mul(ad.sub(1, k), ad.log1mInvLogit(eta))),
+  bernoulli: (k, [p]) => ad.add(ad.mul(k, ad.log(p)), ad.mul(ad.sub(1, k), ad.log1m(p))),
+};
+
+/** Whether `family` has a pointwise log density here. */
+export function hasPointwise(family: string): boolean {
+  return Object.hasOwn(POINTWISE, family);
+}
+
+/** log p(y_i | args_i) for each broadcast element i. */
+export function pointwiseLogDensity(family: string, y: Val, args: Val[]): Node {
+  return POINTWISE[family](y, args);
+}
+
+function normal(y: Val, mu: Val, sigma: Val): Node {
+  const z = ad.div(ad.sub(y, mu), sigma);
+  return ad.sub(ad.mul(ad.square(z), -0.5), ad.add(ad.log(sigma), 0.5 * Math.log(2 * Math.PI)));
+}
+
+/** Counts must be data: their log factorials are constants. */
+function poissonLog(k: Val, eta: Val): Node {
+  const K = ad.lift(k);
+  if (K.variable) throw new Error('a count must be data');
+  const logFact = K.value.map((x) => lgamma(x + 1));
+  return ad.sub(ad.sub(ad.mul(K, eta), ad.exp(eta)), logFact);
+}
