@@ -127,7 +127,9 @@ describe('a declared model (examples/regression.mjs) against its closed-form pos
     m.mean.forEach((v, j) => expect(Math.abs(v - exact.mean[j]) / exact.sd[j]).toBeLessThan(0.15));
     m.sd.forEach((v, j) => expect(v / exact.sd[j]).toBeGreaterThan(0.85));
     m.sd.forEach((v, j) => expect(v / exact.sd[j]).toBeLessThan(1.15));
-  }, 120_000);
+    // 66 s while two MNIST processes held both cores, 126 s with a third: the limit is for a
+    // hung fit, not a measure of speed.
+  }, 300_000);
 });
 
 describe('a Cholesky factor of a correlation matrix under LKJ', () => {
