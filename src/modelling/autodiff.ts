@@ -490,6 +490,26 @@ export function cholesky(matrix: Val, n: number): Node {
   return concat(...flat);
 }
 
+/**
+ * An operation computed outside this module: its value from `inputs`, and `backward(g)` giving
+ * each input's adjoint contribution from the output's adjoint g (undefined: none).
+ */
+export function custom(
+  value: Float64Array,
+  inputs: Node[],
+  backward: (g: Float64Array) => (Float64Array | undefined)[],
+): Node {
+  return record(value, inputs, (out) => {
+    const parts = backward(out.adjoint!);
+    inputs.forEach((n, k) => {
+      const p = parts[k];
+      if (!n.variable || !p) return;
+      const d = adj(n);
+      for (let i = 0; i < p.length; i++) d[i] += p[i];
+    });
+  });
+}
+
 /** log Σ exp(a_i), stable (a scalar). */
 export function logSumExp(a: Val): Node {
   const A = lift(a);

@@ -12,8 +12,7 @@ import type { Value } from './values.js';
  * result: `for (n in 1:N) target += normal_lpdf(y[n] | mu[n], sigma);` becomes one normal density
  * over the N points instead of N scalar ones. Interpreted, each pass of such a loop records a
  * few autodiff nodes per point, and on posteriordb's radon_pooled (12,573 points) a gradient took
- * 84-123 ms, most of it garbage collection of that tape; as one pass it costs what the
- * vectorised program does.
+ * 62 ms, most of it garbage collection of that tape; as one pass it takes 0.5 ms.
  *
  * A loop qualifies when every statement of its body is
  * - `target += E`, where E is one univariate density call or an element-wise expression,
@@ -21,15 +20,15 @@ import type { Value } from './values.js';
  * - `x[n] = E` (or `+=`, `-=`, `*=`, `/=`) into reals of a vector, matrix or array,
  * and the loop variable n appears only as one index of a variable (`y[n]`, `X[n, k]`, `p[i, n]`,
  * its other indexes free of n; an assigned variable read with the indexes it is assigned with) or
- * as a value. Element-wise means: numbers, + - * / ^ and unary minus, Stan's element-wise functions
- * (exp, log, inv_logit, ...), `log_mix` and `log_sum_exp` of scalars, a density of one point
- * (`normal_lpdf(y[n] | ...)` inside them: pointwiseDensities.ts), and expressions free of n (evaluated once, and required to be
- * scalars), which may not read what the body assigns. Each point's computation then depends on
- * its own index only, so doing every point's first statement before any point's second gives
- * what the loop gives. A density term must depend on n, else the loop would add it N times. At
- * run time a value that is not what the plan assumed (a free variable that is a vector, integer
- * division, a matrix indexed by one index) abandons the pass before anything is changed, and the
- * loop runs as written.
+ * as a value. Element-wise means: numbers, + - * / ^ and unary minus, Stan's element-wise
+ * functions (exp, log, inv_logit, ...), `log_mix` and `log_sum_exp` of scalars, a density of one
+ * point inside them (`normal_lpdf(y[n] | ...)`: pointwiseDensities.ts), and expressions free of n
+ * (evaluated once, and required to be scalars), which may not read what the body assigns. Each
+ * point's computation then depends on its own index only, so doing every point's first statement
+ * before any point's second gives what the loop gives. A density term must depend on n, else the
+ * loop would add it N times. At run time a value that is not what the plan assumed (a free
+ * variable that is a vector, integer division, an index out of range) abandons the pass before
+ * anything is changed, and the loop runs as written.
  */
 
 /** What a qualifying loop's body does, checked once per loop. */
@@ -92,6 +91,7 @@ function arity(name: string, given: number): number {
   if (isElementwise(name)) return 1;
   return pointwiseFamily(name) ? given : -1;
 }
+
 const ARITHMETIC = new Set(['+', '-', '*', '/', '^']);
 const OP_ASSIGN: Record<string, string> = { '=': '=', '+=': '+', '-=': '-', '*=': '*', '/=': '/' };
 

@@ -1,4 +1,5 @@
 import * as ad from '../modelling/autodiff.js';
+import { eigenvaluesSym, eigenvectorsSym } from '../modelling/symmetricEigen.js';
 import { StanError, binaryOp, transpose } from './operators.js';
 import {
   elementsOf,
@@ -22,6 +23,35 @@ import type { Scalar, Value } from './values.js';
  */
 
 type Mat = Extract<Value, { k: 'mat' }>;
+
+/**
+ * Stan's thin SVD C = U diag(d) Vᵀ (d descending, K = min(rows, cols)) through the symmetric
+ * eigendecomposition of the smaller Gram matrix: for K = cols, d² and V are CᵀC's eigenvalues
+ * and vectors and U = C V diag(1/d); for K = rows, from CCᵀ the other way round. U and V then
+ * agree in order and sign, as products like V Uᵀ (posteriordb's statrml_var) need, and every
+ * piece is differentiable.
+ */
+function svd(name: string, c: Mat): Value {
+  const tall = c.rows >= c.cols;
+  const k = tall ? c.cols : c.rows;
+  const gram = tall ? binaryOp('*', transpose(c), c) : binaryOp('*', c, transpose(c));
+  const g = flat(gram);
+  // Descending: the ascending eigenpairs reversed.
+  const values = elementsOf(vec(eigenvaluesSym(g, k), k)).reverse();
+  const d = values.map((x) => ad.sqrt(x));
+  if (name === 'singular_values') return vec(packScalars(d), k);
+  const vectors = grid(asMatrix(mat(eigenvectorsSym(g, k), k, k), name)).map((row) =>
+    row.slice().reverse(),
+  );
+  const w = fromGrid(vectors); // CᵀC's (tall) or CCᵀ's (wide) vectors, descending
+  // A zero singular value leaves its column of the other side undefined (any unit vector will
+  // do, as for Stan); a zero column keeps the value finite (C = 0 at the origin of R^d).
+  const inverse = vec(packScalars(d.map((x) => (ad.lift(x).value[0] > 0 ? ad.div(1, x) : 0))), k);
+  if ((name === 'svd_V') === tall) return w;
+  // The other side: C V diag(1/d) (tall, U) or Cᵀ U diag(1/d) (wide, V).
+  const other = binaryOp('*', tall ? c : transpose(c), w);
+  return matrixFunction('diag_post_multiply', [other, inverse])!;
+}
 
 function asMatrix(v: Value, what: string): Mat {
   if (v.k !== 'mat') throw new StanError(`${what} takes a matrix`);
@@ -216,6 +246,18 @@ function algebra(name: string, a: Value[]): Value | undefined {
           U.reduce<Scalar>((p, row, i) => ad.mul(p, row[i]), 1),
         ),
       );
+    }
+    case 'singular_values':
+    case 'svd_U':
+    case 'svd_V':
+      return svd(name, asMatrix(a[0], name));
+    case 'eigenvalues_sym': {
+      const m = asMatrix(a[0], name);
+      return vec(eigenvaluesSym(flat(a[0]), m.rows), m.rows);
+    }
+    case 'eigenvectors_sym': {
+      const m = asMatrix(a[0], name);
+      return mat(eigenvectorsSym(flat(a[0]), m.rows), m.rows, m.rows);
     }
     case 'mdivide_left':
     case 'mdivide_left_spd':

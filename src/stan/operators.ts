@@ -48,6 +48,8 @@ export function binaryOp(op: string, a: Value, b: Value): Value {
       return elementwise(ad.mul, a, b);
     case './':
       return elementwise(ad.div, a, b);
+    case '.^':
+      return elementwise(ad.pow, a, b);
     case '^':
       if (!isScalar(a) || !isScalar(b))
         throw new StanError('^ takes scalars (use pow for vectors)');

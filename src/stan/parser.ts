@@ -484,10 +484,12 @@ class Parser {
 
   private power(o: { noGreater?: boolean }): Expr {
     const a = this.postfix();
-    if (this.is('^') && this.peek.kind === 'op') {
+    // `^` and element-wise `.^`: right-associative, binding tighter than unary minus on the left.
+    if ((this.is('^') || this.is('.^')) && this.peek.kind === 'op') {
+      const op = this.peek.text;
       const line = this.peek.line;
       this.pos++;
-      return { e: 'bin', op: '^', a, b: this.unary(o), line };
+      return { e: 'bin', op, a, b: this.unary(o), line };
     }
     return a;
   }

@@ -429,7 +429,15 @@ class Interpreter {
     throw new StanError(`an index must be an integer or an array of integers, not ${describe(v)}`);
   }
 
-  private assign(target: Expr, op: string, value: Value, scope: Scope): void {
+  private assign(lhs: Expr, op: string, value: Value, scope: Scope): void {
+    // x[i][j, k] is x[i, j, k] where the first indexes pick one element each.
+    let target = lhs;
+    while (
+      target.e === 'index' &&
+      target.a.e === 'index' &&
+      target.a.idx.every((i) => i.i === 'one')
+    )
+      target = { ...target, a: target.a.a, idx: [...target.a.idx, ...target.idx] };
     const name =
       target.e === 'var'
         ? target.name
