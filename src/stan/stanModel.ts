@@ -584,7 +584,6 @@ function evaluateShape(
   return { sizes: ints(t.sizes), dims: ints(t.dims) };
 }
 
-/** Elements of one base value (a vector's length, a matrix's rows × cols, 1 for a scalar). */
 /** A declared type's full shape, array dimensions then the base type's (a matrix: rows, cols). */
 function fullShape(base: string, sizes: number[], dims: number[]): number[] {
   if (base === 'int' || base === 'real') return dims;
@@ -595,6 +594,7 @@ function fullShape(base: string, sizes: number[], dims: number[]): number[] {
   return [...dims, sizes[0]];
 }
 
+/** Elements of one base value (a vector's length, a matrix's rows × cols, 1 for a scalar). */
 function baseSize(base: string, sizes: number[]): number {
   if (base === 'int' || base === 'real') return 1;
   if (base === 'matrix' || base === 'cholesky_factor_cov') return sizes[0] * (sizes[1] ?? sizes[0]);
