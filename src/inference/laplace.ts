@@ -84,17 +84,10 @@ export function laplaceApproximation(
   return { ...best, starts, modes: distinct.length, elsewhere: others / (1 + others) };
 }
 
-/** |L⁻¹ (a - b)| with L the fit's Cholesky factor: a distance in its posterior sds. */
+/** sqrt((a - b)ᵀ Σ⁻¹ (a - b)) with Σ the fit's covariance: a distance in its posterior sds. */
 function whitenedDistance(fit: LaplaceFit, a: Float64Array, b: Float64Array, d: number): number {
-  const x = new Float64Array(d);
-  let sum = 0;
-  for (let i = 0; i < d; i++) {
-    let r = a[i] - b[i];
-    for (let k = 0; k < i; k++) r -= fit.chol[i * d + k] * x[k];
-    x[i] = r / fit.chol[i * d + i];
-    sum += x[i] * x[i];
-  }
-  return Math.sqrt(sum);
+  const diff = a.map((v, i) => v - b[i]);
+  return Math.sqrt(choleskySolve(fit.chol, d, diff).reduce((s, v, i) => s + v * diff[i], 0));
 }
 
 /** Damped Newton ascent from z0 to a mode, and the Laplace approximation there. */

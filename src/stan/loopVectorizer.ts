@@ -4,7 +4,7 @@ import type { Val } from '../modelling/autodiff.js';
 import { callFunction, isElementwise, logDensity } from './builtins.js';
 import { hasPointwise, pointwiseLogDensity } from './pointwiseDensities.js';
 import type { Expr, Index, Stmt } from './parser.js';
-import { flat, isScalar, numberOf, real, vec } from './values.js';
+import { flat, isScalar, numberOf, packScalars, real, vec } from './values.js';
 import type { Value } from './values.js';
 
 /**
@@ -426,7 +426,7 @@ class Pass {
       leafAt(x, this.positions(path, t)),
     );
     if (real && leaves.some((l) => l.k !== 'real')) throw new Abandon();
-    return packed(leaves.map((l) => l.v));
+    return packScalars(leaves.map((l) => l.v));
   }
 
   /** A term as a Stan value, for a density's arguments. */
@@ -505,7 +505,7 @@ class Pass {
       leafAt(x, this.positions(path, t)),
     );
     return {
-      v: packed(leaves.map((l) => l.v)),
+      v: packScalars(leaves.map((l) => l.v)),
       each: true,
       int: leaves.every((l) => l.k === 'int'),
     };
@@ -552,12 +552,6 @@ function setLeaf(v: Value, idx: number[], x: number | Node): void {
   if (c.k === 'arr') c.items[rest[0] - 1] = real(x);
   else if (c.k === 'vec') c.s.set(rest[0] - 1, x);
   else if (c.k === 'mat') c.s.set((rest[0] - 1) * c.cols + rest[1] - 1, x);
-}
-
-function packed(xs: (number | Node)[]): Val {
-  return xs.every((x) => typeof x === 'number')
-    ? Float64Array.from(xs as number[])
-    : ad.concat(...xs);
 }
 
 function scalarOf(v: Val): number | Node {

@@ -7,6 +7,20 @@ import {
   jacobiEigen,
 } from '../../src/modelling/symmetricEigen.js';
 import { stan } from '../stan/stanTestKit.js';
+import type { BayesianModel } from '../../src/inference/model.js';
+
+/** The model's gradient at z against central differences (step 1e-6 in doubles: error < 1e-8). */
+function expectGradientAgrees(m: BayesianModel, z: Float64Array): void {
+  const { grad } = m.logDensityAndGradient!(z);
+  z.forEach((_, k) => {
+    const up = Float64Array.from(z);
+    const down = Float64Array.from(z);
+    up[k] += 1e-6;
+    down[k] -= 1e-6;
+    const fd = (m.logDensityAndGradient!(up).logp - m.logDensityAndGradient!(down).logp) / 2e-6;
+    expect(grad[k]).toBeCloseTo(fd, 6);
+  });
+}
 
 /** A symmetric n × n matrix from n² numbers (its upper triangle mirrored). */
 const symmetric = (x: ArrayLike<number>, n: number) =>
@@ -91,15 +105,7 @@ describe('the symmetric eigendecomposition', () => {
         expect(ss).toBeCloseTo(at(`B[${i},${j}]`), 12);
       }
     // log det S = ½ log det B: the density's gradient against central differences.
-    const { grad } = m.logDensityAndGradient!(z);
-    z.forEach((_, k) => {
-      const up = Float64Array.from(z);
-      const down = Float64Array.from(z);
-      up[k] += 1e-6;
-      down[k] -= 1e-6;
-      const fd = (m.logDensityAndGradient!(up).logp - m.logDensityAndGradient!(down).logp) / 2e-6;
-      expect(grad[k]).toBeCloseTo(fd, 6);
-    });
+    expectGradientAgrees(m, z);
   });
 
   it('gives Stan’s thin SVD: U diag(d) Vᵀ is the matrix, U and V orthonormal, d descending', () => {
@@ -137,15 +143,7 @@ describe('the symmetric eigendecomposition', () => {
           }
       expect(at('d2[1]')).toBeGreaterThan(at('d2[2]'));
       // V Uᵀ needs U and V to agree in order and sign: its gradient against central differences.
-      const { grad } = m.logDensityAndGradient!(z);
-      z.forEach((_, i) => {
-        const up = Float64Array.from(z);
-        const down = Float64Array.from(z);
-        up[i] += 1e-6;
-        down[i] -= 1e-6;
-        const fd = (m.logDensityAndGradient!(up).logp - m.logDensityAndGradient!(down).logp) / 2e-6;
-        expect(grad[i]).toBeCloseTo(fd, 6);
-      });
+      expectGradientAgrees(m, z);
     }
   });
 });
