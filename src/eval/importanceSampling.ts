@@ -6,7 +6,7 @@ import {
 } from '../math/gaussian.js';
 import type { Decoder } from '../nn/decoders.js';
 import type { Encoder } from '../nn/encoders.js';
-import { AC_VARIANCE_FLOOR } from '../objectives/adaptiveContrast.js';
+import { AC_VARIANCE_FLOOR, contrastFactor } from '../objectives/adaptiveContrast.js';
 import type { Rng } from '../random/rng.js';
 import { logMeanExp, meanAndStderr } from './stats.js';
 
@@ -14,6 +14,11 @@ import { logMeanExp, meanAndStderr } from './stats.js';
 export interface GaussianProposal {
   mean: Float32Array;
   logVar: Float32Array;
+  /**
+   * With a full covariance (full adaptive contrast's r): its lower Cholesky factors `[n, L, L]`,
+   * which draws and densities then use; `logVar` still holds the variances.
+   */
+  factor?: Float32Array;
 }
 
 export interface ImportanceResult {
@@ -48,8 +53,23 @@ export function importanceSampledLogLikelihood(
       const mean = tf.tile(tf.tensor2d(proposal.mean, [n, L]), [m, 1]);
       const logVar = tf.tile(tf.tensor2d(proposal.logVar, [n, L]), [m, 1]);
       const eps = rng.normalTensor([m * n, L]);
-      const z = tf.add(mean, tf.mul(tf.exp(tf.mul(logVar, 0.5)), eps));
-      const logQ = logDiagonalNormalOfStandardised(eps, logVar);
+      let z: tf.Tensor;
+      let logQ: tf.Tensor;
+      if (proposal.factor) {
+        // Row j * n + i is point i's draw j: F_i eps for every i at once, as [n, L, m] products.
+        const f = tf.tensor3d(proposal.factor, [n, L, L]);
+        const byPoint = tf.transpose(tf.reshape(eps, [m, n, L]), [1, 2, 0]);
+        const scaled = tf.reshape(tf.transpose(tf.matMul(f, byPoint), [2, 0, 1]), [m * n, L]);
+        z = tf.add(mean, scaled);
+        const logDet = tf.tile(
+          tf.sum(tf.log(tf.sum(tf.mul(f, tf.eye(L).reshape([1, L, L])), 2)), 1),
+          [m],
+        );
+        logQ = tf.sub(logStandardNormal(eps), logDet);
+      } else {
+        z = tf.add(mean, tf.mul(tf.exp(tf.mul(logVar, 0.5)), eps));
+        logQ = logDiagonalNormalOfStandardised(eps, logVar);
+      }
       const logP = logStandardNormal(z);
       return tf.sub(tf.add(logP, decoder.logLikelihood(xs, z)), logQ);
     });
@@ -65,13 +85,15 @@ export function importanceSampledLogLikelihood(
 /**
  * A Gaussian per point from the encoder, when it has one: the VAE's q(z|x), or the basis-vector
  * encoder's exact moments (the adaptive-contrast Gaussian r(z|x), variance floored as in
- * training).
+ * training; with `covariance` `full`, the run's full adaptive contrast, r has q's whole
+ * covariance, its diagonal raised by the floor).
  * Implicit encoders have none.
  */
 export function encoderProposal(
   encoder: Encoder,
   x: tf.Tensor,
   rng: Rng,
+  covariance: 'diagonal' | 'full' = 'diagonal',
 ): GaussianProposal | undefined {
   return tf.tidy(() => {
     const s = encoder.sample(x, rng);
@@ -80,6 +102,18 @@ export function encoderProposal(
         mean: s.gaussian.mean.dataSync() as Float32Array,
         logVar: s.gaussian.logVar.dataSync() as Float32Array,
       };
+    if (s.moments?.covariance && covariance === 'full') {
+      const cov = s.moments.covariance();
+      const [n, L] = [cov.shape[0], cov.shape[1]];
+      const c = cov.dataSync();
+      const factor = new Float32Array(n * L * L);
+      for (let i = 0; i < n; i++) factor.set(contrastFactor(c, i, L), i * L * L);
+      const logVar = new Float32Array(n * L);
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < L; j++)
+          logVar[i * L + j] = Math.log(c[i * L * L + j * L + j] + AC_VARIANCE_FLOOR);
+      return { mean: s.moments.mean.dataSync() as Float32Array, logVar, factor };
+    }
     if (s.moments) {
       return {
         mean: s.moments.mean.dataSync() as Float32Array,

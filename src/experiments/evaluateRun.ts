@@ -246,7 +246,7 @@ async function estimateInBatches(
   for (let from = start; from < points; from += o.batchPoints) {
     const m = Math.min(o.batchPoints, points - from);
     const x = tf.tensor(data.subarray(from * d, (from + m) * d), [m, ...exampleShape]);
-    const proposal = encoderProposal(parts.encoder, x, rng);
+    const proposal = encoderProposal(parts.encoder, x, rng, config.ac.covariance);
     hasProposal = proposal !== undefined;
     if (o.start === 'encoder' && !proposal) {
       throw new AvbUserError(

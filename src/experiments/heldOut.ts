@@ -70,7 +70,13 @@ export function estimateHeldOut(
   parts: Parts,
   objective: Objective,
   set: HeldOutSet,
-  o: { batch: number; iwaeSamples: number; seed: number },
+  o: {
+    batch: number;
+    iwaeSamples: number;
+    seed: number;
+    /** AVB+AC's contrast: IWAE's proposal is the run's r, with q's whole covariance if `full`. */
+    covariance?: 'diagonal' | 'full';
+  },
 ): HeldOutEstimate {
   const rng = new Rng(o.seed);
   const d = exampleSize(set);
@@ -88,7 +94,7 @@ export function estimateHeldOut(
           return out.metrics.elbo.dataSync()[0];
         });
       if (hasIwae) {
-        const proposal = encoderProposal(parts.encoder, x, rng);
+        const proposal = encoderProposal(parts.encoder, x, rng, o.covariance);
         if (proposal) {
           const r = importanceSampledLogLikelihood(parts.decoder, x, proposal, o.iwaeSamples, rng);
           iwae += r.mean * m;

@@ -40,7 +40,9 @@ export const METHOD_SPECS: Record<Method, MethodSpec> = {
     check: (c) =>
       c.ac.moments === 'encoder' && c.encoder.type !== 'basis-vector'
         ? `method avb-ac with ac.moments 'encoder' needs encoder.type 'basis-vector'; set ac.moments to 'samples' to use '${c.encoder.type}'`
-        : undefined,
+        : c.ac.covariance === 'full' && c.ac.moments === 'samples' && c.ac.momentSamples <= c.latent
+          ? `ac.covariance 'full' with ac.moments 'samples' needs ac.momentSamples above the latent dimension (${c.latent}), not ${c.ac.momentSamples}: the covariance of fewer draws is singular`
+          : undefined,
   },
   vae: {
     label: 'VAE',

@@ -39,7 +39,7 @@ export const EXPERIMENT_PRESETS = {
     },
     decoder: { type: 'bernoulli', net: 'mlp', hidden: [64, 64, 64], activation: 'elu' },
     adversary: { type: 'residual-mlp', hidden: 256, depth: 1, activation: 'elu', innerDim: 0 },
-    ac: { moments: 'encoder', momentSamples: 8 },
+    ac: { moments: 'encoder', momentSamples: 8, covariance: 'diagonal' },
   }),
   // MNIST: the authors' settings (conv parts, inner-product adversary, 100,000 steps).
   mnist: (method: Method) => imageOrUserPreset(method, true),
@@ -87,7 +87,7 @@ function imageOrUserPreset(method: Method, isImage: boolean): Omit<RunConfig, 'e
       activation: 'leakyRelu',
       innerDim: 32,
     },
-    ac: { moments: 'encoder', momentSamples: 8 },
+    ac: { moments: 'encoder', momentSamples: 8, covariance: 'diagonal' },
   };
 }
 

@@ -103,6 +103,8 @@ export const RunConfigSchema = z.strictObject({
   ac: z.strictObject({
     moments: oneOf(['encoder', 'samples'] as const),
     momentSamples: positiveInt,
+    /** `diagonal` (the paper) or `full`: see `AdaptiveContrastOptions.covariance`. */
+    covariance: oneOf(['diagonal', 'full'] as const),
   }),
 });
 

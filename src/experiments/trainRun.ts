@@ -246,6 +246,7 @@ function checkTrainedModel(s: RunState, summary: TrainSummary): void {
           batch: cfg.batch,
           iwaeSamples: cfg.heldOut.iwaeSamples,
           seed: cfg.seed + 2,
+          covariance: cfg.ac.covariance,
         });
   const train = ds.train;
   const { diagnostics, warnings } = diagnoseTraining(
@@ -298,6 +299,7 @@ async function trainLoop(s: RunState, o: TrainRunOptions): Promise<LoopResult> {
           batch: cfg.batch,
           iwaeSamples: cfg.heldOut.iwaeSamples,
           seed: cfg.seed + 2,
+          covariance: cfg.ac.covariance,
         });
         line.heldOutElbo = round6(est.elbo);
         if (est.iwae !== undefined) line.heldOutIwae = round6(est.iwae);

@@ -9,8 +9,12 @@ export interface EncoderSample {
   z: tf.Tensor2D;
   /** Gaussian encoders: q(z|x) = N(mean, exp(logVar)), each `[n, latentDim]`. */
   gaussian?: { mean: tf.Tensor2D; logVar: tf.Tensor2D };
-  /** Basis-vector encoder: exact E[z|x] and Var[z|x], each `[n, latentDim]`. */
-  moments?: { mean: tf.Tensor2D; variance: tf.Tensor2D };
+  /**
+   * Basis-vector encoder: exact E[z|x] and Var[z|x], each `[n, latentDim]`, and on demand the
+   * whole Cov[z|x] `[n, latentDim, latentDim]` (n * bases * latentDim^2 work, so only full
+   * adaptive contrast asks for it; call inside the same `tf.tidy`).
+   */
+  moments?: { mean: tf.Tensor2D; variance: tf.Tensor2D; covariance?: () => tf.Tensor3D };
 }
 
 /** An inference model q(z|x): explicit (Gaussian) or implicit (a sampler). */
@@ -246,7 +250,13 @@ export class BasisVectorEncoder extends Module implements Encoder {
     const z = tf.add(z0, tf.sum(tf.mul(a, tf.transpose(v, [1, 0, 2])), 1)) as tf.Tensor2D;
     // Training's moments: E[v_i], Var[v_i] over this batch's own draws (the authors' estimate).
     const { mean: vMean, variance: vVar } = tf.moments(v, 1); // [B, L]
-    return { z, moments: this.momentsGiven(z0, a, vMean, vVar) };
+    return {
+      z,
+      moments: {
+        ...this.momentsGiven(z0, a, vMean, vVar),
+        covariance: () => covarianceGiven(a, basisCovariance(v)),
+      },
+    };
   }
 
   /** z0(x) `[n, L]` and the positive coefficients a(x) `[n, B, L]`. */
@@ -295,6 +305,24 @@ export class BasisVectorEncoder extends Module implements Encoder {
     const { z0, a } = this.coefficients(x);
     return { ...this.momentsGiven(z0, a, vMean, vVar), a };
   }
+}
+
+/** Cov[v_i] of each basis vector over its draws `v` `[B, n, L]`: `[B, L, L]` (n - 1 divisor). */
+export function basisCovariance(v: tf.Tensor3D): tf.Tensor3D {
+  const n = v.shape[1];
+  const centred = tf.sub(v, tf.mean(v, 1, true)) as tf.Tensor3D;
+  return tf.div(tf.matMul(centred, centred, true, false), Math.max(1, n - 1)) as tf.Tensor3D;
+}
+
+/**
+ * Cov[z|x] = sum_i diag(a_i(x)) Cov[v_i] diag(a_i(x)) of the basis-vector encoder (the v_i are
+ * independent of each other and of x), for coefficients `a` `[n, B, L]` and the basis vectors'
+ * covariances `vCov` `[B, L, L]`: `[n, L, L]`.
+ */
+export function covarianceGiven(a: tf.Tensor3D, vCov: tf.Tensor3D): tf.Tensor3D {
+  const [n, B, L] = a.shape;
+  const outer = tf.mul(tf.reshape(a, [n, B, L, 1]), tf.reshape(a, [n, B, 1, L]));
+  return tf.sum(tf.mul(outer, tf.reshape(vCov, [1, B, L, L])), 1) as tf.Tensor3D;
 }
 
 export const ENCODER_TYPES = [

@@ -1,6 +1,7 @@
 import * as tf from '../tf.js';
 import { stopGradient } from '../backend/stopGradient.js';
 import { AvbUserError } from '../errors.js';
+import { cholesky } from '../math/denseMatrix.js';
 import type { Encoder } from '../nn/encoders.js';
 import type { Rng } from '../random/rng.js';
 import { HALF_LOG_2PI, adversaryLoss, logStandardNormal, sharedFeatures } from './avb.js';
@@ -20,6 +21,16 @@ export interface AdaptiveContrastOptions {
    */
   moments: 'encoder' | 'samples' | 'batch' | 'batch-full';
   momentSamples: number;
+  /**
+   * With per-example moments (`encoder`, `samples`): `diagonal` (the paper) normalises each
+   * coordinate of z by its own mean and sd, leaving q(z|x)'s correlations for the adversary to
+   * find; `full` whitens by the whole covariance, zhat = L_x^-1 (z - mu_x) with L_x L_x^T =
+   * Cov[z|x], so that r(z|x) is the moment-matched Gaussian with correlations and log r pays for
+   * them exactly. Correlations are where a diagonal contrast fails: on MNIST (CPU preset, 150,000
+   * steps) the trained q(z|x) had correlations worth ~38 nats of KL against its diagonal r,
+   * which the adversary, saturated, priced at ~12. Default `diagonal`.
+   */
+  covariance?: 'diagonal' | 'full';
 }
 
 /**
@@ -36,6 +47,10 @@ function normalised(
   if (o.moments === 'batch' || o.moments === 'batch-full')
     return batchContrast(sampled.z, o.moments === 'batch' ? 'diagonal' : 'full');
   const { z } = sampled;
+  if (o.covariance === 'full') {
+    const { mean, covariance } = fullContrastMoments(encoder, x, sampled, rng, o);
+    return perExampleWhitening(z, mean, covariance);
+  }
   const { mean, std } = contrastMoments(encoder, x, sampled, rng, o);
   const zhat = tf.div(tf.sub(z, mean), std) as tf.Tensor2D;
   const logR = tf.sub(
@@ -80,6 +95,70 @@ export function contrastMoments(
 }
 
 /**
+ * E[z|x] `[n, L]` and Cov[z|x] `[n, L, L]` for full adaptive contrast, constants (stop-gradient):
+ * the basis-vector encoder's closed form, or the covariance of `momentSamples` extra draws per x.
+ */
+function fullContrastMoments(
+  encoder: Encoder,
+  x: tf.Tensor,
+  sampled: { moments?: { mean: tf.Tensor2D; covariance?: () => tf.Tensor3D } },
+  rng: Rng,
+  o: AdaptiveContrastOptions,
+): { mean: tf.Tensor2D; covariance: tf.Tensor3D } {
+  const L = encoder.latentDim;
+  if (o.moments === 'encoder') {
+    if (!sampled.moments?.covariance) {
+      throw new AvbUserError(
+        "adaptive contrast with moments 'encoder' needs the basis-vector encoder; " +
+          "use encoder type 'basis-vector' or set moments to 'samples'",
+      );
+    }
+    return {
+      mean: stopGradient(sampled.moments.mean) as tf.Tensor2D,
+      covariance: stopGradient(sampled.moments.covariance()) as tf.Tensor3D,
+    };
+  }
+  const k = o.momentSamples;
+  const n = x.shape[0];
+  const tiled = tf.tile(x, [k, ...Array<number>(x.rank - 1).fill(1)]); // [k*n, ...]
+  const zs = tf.transpose(encoder.sample(tiled, rng).z.reshape([k, n, L]), [1, 0, 2]); // [n, k, L]
+  const mean = tf.mean(zs, 1, true);
+  const centred = tf.sub(zs, mean) as tf.Tensor3D;
+  const covariance = tf.div(tf.matMul(centred, centred, true, false), Math.max(1, k - 1));
+  return {
+    mean: stopGradient(tf.reshape(mean, [n, L])) as tf.Tensor2D,
+    covariance: stopGradient(covariance) as tf.Tensor3D,
+  };
+}
+
+/**
+ * Whitens each row of z `[n, L]` by its own Gaussian N(mean_i, cov_i) (`cov` `[n, L, L]`, its
+ * diagonal raised by {@link AC_VARIANCE_FLOOR}): zhat_i = L_i^-1 (z_i - mean_i) and
+ * log r(z_i) = -|zhat_i|^2 / 2 - log det L_i - L log(2 pi) / 2. The factors are computed in
+ * doubles on the CPU (n small Cholesky factorisations) and enter as constants.
+ */
+export function perExampleWhitening(z: tf.Tensor2D, mean: tf.Tensor2D, cov: tf.Tensor3D) {
+  const [n, L] = z.shape;
+  const c = cov.dataSync();
+  const inverses = new Float32Array(n * L * L);
+  const logDets = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const l = contrastFactor(c, i, L);
+    inverses.set(lowerInverse(l, L), i * L * L);
+    logDets[i] = logDiagonalSum(l, L);
+  }
+  const centred = tf.reshape(tf.sub(z, mean), [n, L, 1]) as tf.Tensor3D;
+  const zhat = tf.reshape(tf.matMul(tf.tensor3d(inverses, [n, L, L]), centred), [n, L]);
+  const logR = tf.sub(
+    tf.mul(tf.sum(tf.square(zhat), 1), -0.5),
+    tf.add(tf.tensor1d(logDets), L * HALF_LOG_2PI),
+  ) as tf.Tensor1D;
+  const diagonal = tf.sum(tf.mul(cov, tf.eye(L).reshape([1, L, L])), 2);
+  const std = tf.sqrt(tf.maximum(diagonal, AC_VARIANCE_FLOOR)) as tf.Tensor2D;
+  return { zhat: zhat as tf.Tensor2D, logR, std };
+}
+
+/**
  * Moment-matched Gaussian contrast for a batch z `[n, d]`: zhat `[n, d]` and log r(z) `[n]`,
  * with the moments treated as constants (stop-gradient; the variance floored, or the covariance's
  * diagonal raised, by the authors' 1e-4). Allocates inside the caller's tidy.
@@ -112,6 +191,21 @@ export function batchContrast(z: tf.Tensor2D, kind: 'diagonal' | 'full') {
 }
 
 /**
+ * The lower Cholesky factor of example `i`'s covariance in `cov` (`[n, L, L]` values), its
+ * diagonal raised by {@link AC_VARIANCE_FLOOR} as the contrast's r has it, in doubles.
+ */
+export function contrastFactor(cov: ArrayLike<number>, i: number, L: number): Float64Array {
+  const a = new Float64Array(L * L);
+  for (let j = 0; j < L * L; j++) a[j] = cov[i * L * L + j];
+  for (let j = 0; j < L; j++) a[j * L + j] += AC_VARIANCE_FLOOR;
+  const l = cholesky(a, L);
+  // A sum of outer products plus the floor is positive definite; only NaNs end here.
+  if (!l)
+    throw new AvbUserError(`the adaptive contrast's covariance of example ${i} is not finite`);
+  return l;
+}
+
+/**
  * L^-1 for the Cholesky factor L of a symmetric positive-definite `d x d` matrix (row-major),
  * and sum_j log L_jj. Doubles throughout.
  */
@@ -124,10 +218,20 @@ export function choleskyInverse(a: Float64Array, d: number) {
       l[i * d + j] = i === j ? Math.sqrt(Math.max(s, 1e-300)) : s / l[j * d + j];
     }
   }
+  return { inverse: lowerInverse(l, d), logDiagonalSum: logDiagonalSum(l, d) };
+}
+
+/** The sum of log L_jj of a lower-triangular `d x d` matrix. */
+function logDiagonalSum(l: Float64Array, d: number): number {
+  let s = 0;
+  for (let i = 0; i < d; i++) s += Math.log(l[i * d + i]);
+  return s;
+}
+
+/** L^-1 of a lower-triangular `d x d` matrix (row-major), by forward substitution. */
+function lowerInverse(l: Float64Array, d: number): Float64Array {
   const inv = new Float64Array(d * d);
-  let logDiagonalSum = 0;
   for (let i = 0; i < d; i++) {
-    logDiagonalSum += Math.log(l[i * d + i]);
     inv[i * d + i] = 1 / l[i * d + i];
     for (let j = 0; j < i; j++) {
       let s = 0;
@@ -135,7 +239,7 @@ export function choleskyInverse(a: Float64Array, d: number) {
       inv[i * d + j] = s / l[i * d + i];
     }
   }
-  return { inverse: inv, logDiagonalSum };
+  return inv;
 }
 
 /**

@@ -145,4 +145,27 @@ describe('AVB recovers a known Gaussian posterior', () => {
     );
     expectClose(r);
   });
+
+  it(
+    'AVB with full adaptive contrast (whitened by the covariance)',
+    { timeout: 400_000 },
+    async () => {
+      const rng = new Rng(200);
+      const encoder = new BasisVectorEncoder(rng, {
+        exampleShape: [4],
+        latentDim: 2,
+        hidden: [64, 64],
+        activation: 'elu',
+        net: 'mlp',
+        noiseDim: 8,
+        bases: 8,
+      });
+      const r = await trainAndMoments(
+        encoder,
+        adaptiveContrastObjective({ moments: 'encoder', momentSamples: 8, covariance: 'full' }),
+        7,
+      );
+      expectClose(r);
+    },
+  );
 });
