@@ -5,6 +5,7 @@ import { dataFileOf, loadDataset } from '../data/loadDataset.js';
 import { AvbUserError } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomicFile.js';
 import { makeOwnedFolder, removeOwnedFolder } from '../io/ownedFolder.js';
+import { BasisVectorEncoder } from '../nn/encoders.js';
 import type { Parts } from '../objectives/objective.js';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import type { LoadedCheckpoint } from '../train/checkpoint.js';
@@ -17,6 +18,7 @@ import { resolveConfig } from './config.js';
 import type { RunConfig } from './config.js';
 import { estimateHeldOut, heldOutSet } from './heldOut.js';
 import type { HeldOutEstimate, HeldOutSet } from './heldOut.js';
+import { contrastCheck } from './contrastCheck.js';
 import { diagnoseTraining } from './trainingDiagnostics.js';
 import type { TrainingDiagnostics } from './trainingDiagnostics.js';
 import { readSummary, runPaths, truncateMetrics } from './runFolder.js';
@@ -259,6 +261,17 @@ function checkTrainedModel(s: RunState, summary: TrainSummary): void {
   );
   summary.diagnostics = diagnostics;
   summary.warnings.push(...warnings);
+  const tPosterior = summary.finalMetrics.tPosterior;
+  if (
+    cfg.method === 'avb-ac' &&
+    cfg.ac.covariance === 'diagonal' &&
+    parts.encoder instanceof BasisVectorEncoder &&
+    tPosterior !== undefined
+  ) {
+    const { check, warning } = contrastCheck(parts.encoder, set, tPosterior, cfg.seed + 4);
+    diagnostics.contrast = check;
+    if (warning) summary.warnings.push(warning);
+  }
   const acc = summary.finalMetrics.adversaryAccuracy;
   if (acc !== undefined && acc > SATURATION_ACCURACY)
     summary.warnings.push(saturationMessage(cfg.method, acc, 'at the end'));

@@ -2,6 +2,7 @@ import * as tf from '../tf.js';
 import type { DataSplit } from '../data/dataset.js';
 import type { Parts } from '../objectives/objective.js';
 import { Rng } from '../random/rng.js';
+import type { ContrastCheck } from './contrastCheck.js';
 import type { HeldOutEstimate, HeldOutSet } from './heldOut.js';
 
 /**
@@ -37,6 +38,8 @@ export interface TrainingDiagnostics {
   /** The run's held-out estimate compared with it: the IWAE bound where there is one, else the ELBO. */
   heldOutLogLikelihood: number;
   heldOutKind: 'iwae' | 'elbo';
+  /** AVB+AC with the diagonal contrast: q's correlations against the adversary's KL estimate. */
+  contrast?: ContrastCheck;
 }
 
 /**

@@ -75,6 +75,10 @@ describe('a trained model is checked: warnings when it learned nothing, none whe
     // that the check passes, and 0.97 nats clear it by 3 times.
     expect(d.heldOutLogLikelihood - d.meanModelLogLikelihood).toBeGreaterThan(0.32);
     expect(d.activeUnits).toBeGreaterThan(4);
+    // The diagonal contrast's check ran and found the adversary's KL estimate above the floor
+    // that q's correlations set (the warning's absence above says the same).
+    expect(d.contrast!.correlationKl).toBeGreaterThanOrEqual(0);
+    expect(d.contrast!.correlationKl - d.contrast!.adversaryKl).toBeLessThan(1);
 
     // Samples differ from each other: the mean image is not all the model draws.
     const samples = join(dir, 'samples.npy');
