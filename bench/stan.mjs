@@ -95,9 +95,36 @@ function radonData() {
   return { N, floor_measure: floor, log_radon: y };
 }
 
+/**
+ * A capture-recapture model of posteriordb's M0 shape (M animals, T occasions): an animal seen
+ * takes one term, one never seen a mixture of absent and missed, chosen by an `if` on the data,
+ * which the vectorizer splits into two passes. Seeded synthetic captures.
+ */
+const CAPTURE = `
+data { int<lower=0> M; int<lower=0> T; array[M] int<lower=0, upper=T> seen; }
+parameters { real<lower=0, upper=1> omega; real<lower=0, upper=1> p; }
+model {
+  for (i in 1:M) {
+    if (seen[i] > 0) target += log(omega) + binomial_lpmf(seen[i] | T, p);
+    else target += log_sum_exp(log(omega) + binomial_lpmf(0 | T, p), log1m(omega));
+  }
+}`;
+const CAPTURE_NAME = 'capture-recapture (M0 shape), 200 animals';
+
+function captureData() {
+  let s = 5;
+  const u = () => (s = (s * 16807) % 2147483647) / 2147483647;
+  const T = 5;
+  const seen = Array.from({ length: 200 }, () =>
+    u() < 0.6 ? Array.from({ length: T }, () => (u() < 0.3 ? 1 : 0)).reduce((a, b) => a + b) : 0,
+  );
+  return { M: seen.length, T, seen };
+}
+
 const EXTRA = {
   [HMM_NAME]: [HMM, hmmData],
   [RADON_NAME]: [RADON, radonData],
+  [CAPTURE_NAME]: [CAPTURE, captureData],
 };
 
 /** One case's figures, in the process's own heap. */

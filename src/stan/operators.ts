@@ -78,7 +78,7 @@ function compare(op: string, a: Value, b: Value): Value {
 }
 
 /** `x op y` for a comparison or logical operator (no object built per comparison in a loop). */
-function holds(op: string, x: number, y: number): boolean {
+export function holds(op: string, x: number, y: number): boolean {
   switch (op) {
     case '<':
       return x < y;

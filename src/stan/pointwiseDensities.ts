@@ -39,7 +39,26 @@ const POINTWISE: Record<string, (y: Val, p: Val[]) => Node> = {
   bernoulli_logit: (k, [eta]) =>
     ad.add(ad.mul(k, ad.logInvLogit(eta)), ad.mul(ad.sub(1, k), ad.log1mInvLogit(eta))),
   bernoulli: (k, [p]) => ad.add(ad.mul(k, ad.log(p)), ad.mul(ad.sub(1, k), ad.log1m(p))),
+  binomial: (k, [n, p]) =>
+    ad.add(logChoose(n, k), ad.add(ad.mul(k, ad.log(p)), ad.mul(ad.sub(n, k), ad.log1m(p)))),
+  binomial_logit: (k, [n, eta]) =>
+    ad.add(
+      logChoose(n, k),
+      ad.add(ad.mul(k, ad.logInvLogit(eta)), ad.mul(ad.sub(n, k), ad.log1mInvLogit(eta))),
+    ),
 };
+
+/** log C(n, k) point by point; counts and trials are data. */
+function logChoose(n: Val, k: Val): Float64Array {
+  const [N, K] = [ad.lift(n), ad.lift(k)];
+  if (N.variable || K.variable) throw new Error('binomial counts and trials must be data');
+  const m = Math.max(N.value.length, K.value.length);
+  return Float64Array.from({ length: m }, (_, i) => {
+    const ni = N.value[N.value.length === 1 ? 0 : i];
+    const ki = K.value[K.value.length === 1 ? 0 : i];
+    return lgamma(ni + 1) - lgamma(ki + 1) - lgamma(ni - ki + 1);
+  });
+}
 
 /** Whether `family` has a pointwise log density here. */
 export function hasPointwise(family: string): boolean {

@@ -90,6 +90,8 @@ describe('loops over data points run as one pass', () => {
     ['poisson_log', 'poisson_log_lpmf(k[n] | a + b * x[n])'],
     ['bernoulli', 'bernoulli_lpmf(b01[n] | inv_logit(a * x[n]))'],
     ['bernoulli_logit', 'bernoulli_logit_lpmf(b01[n] | a + b * x[n])'],
+    ['binomial', 'binomial_lpmf(k[n] | trials[n], inv_logit(a * x[n]))'],
+    ['binomial_logit', 'binomial_logit_lpmf(k[n] | trials[n], a + b * x[n])'],
   ])('%s, point by point', (_family, density) => {
     const source = `${DATA_BLOCK}
       parameters { real a; real b; real<lower=0> s; }
@@ -180,13 +182,49 @@ describe('loops over data points run as one pass', () => {
       ).toThrow(/index 10 is outside 1\.\.9/);
   });
 
-  it('runs as written what one pass would change: recursions, repeated terms, vectors where scalars are assumed, integer division, short loops', () => {
+  it('adds a term free of n once per point', () => {
+    const source = `${DATA_BLOCK} parameters { real a; }
+      model { for (n in 1:N) target += normal_lpdf(a | 0, 1) - 0.5; }`;
+    expect(bothWays(source, DATA)).toBe(true);
+  });
+
+  it('branches on the data: each branch one pass over its own points (posteriordb’s M0)', () => {
+    // M0's capture-recapture loop: animals seen (k > 0) and never seen take different terms.
+    const m0 = `${DATA_BLOCK}
+      parameters { real<lower=0, upper=1> omega; real<lower=0, upper=1> p; }
+      model {
+        for (n in 1:N) {
+          if (k[n] > 0) {
+            target += bernoulli_lpmf(1 | omega) + binomial_lpmf(k[n] | trials[n], p);
+          } else
+            target += log_sum_exp(bernoulli_lpmf(1 | omega) + binomial_lpmf(0 | trials[n], p),
+                                  bernoulli_lpmf(0 | omega));
+        }
+      }`;
+    expect(bothWays(m0, DATA)).toBe(true);
+    // Nested, combined and negated conditions; a branch without else; one taken by no point.
+    const nested = `${DATA_BLOCK} parameters { real a; real b; real<lower=0> s; }
+      model {
+        for (n in 1:N) {
+          if (b01[n] == 1 && x[n] > 1.2) y[n] ~ normal(a, s);
+          else if (!(k[n] == 2) || n == 3) y[n] ~ normal(b * x[n], s);
+          if (x[n] > 100) target += -1000 * a;
+        }
+      }`;
+    expect(bothWays(nested, DATA)).toBe(true);
+  });
+
+  it('runs as written what one pass would change: recursions, conditions on parameters, branches that assign, vectors where scalars are assumed, integer division, short loops', () => {
     const parameters = 'parameters { real a; real<lower=0> s; vector[N] v; }';
     const cases = [
       // mu[n] reads mu[n - 1]: not a per-point computation.
       'vector[N] mu; mu[1] = a; for (n in 2:N) mu[n] = mu[n - 1] * 0.5 + x[n]; y ~ normal(mu, s);',
-      // A term free of n is added once per pass.
-      'for (n in 1:N) target += normal_lpdf(a | 0, 1);',
+      // A condition on a parameter: each point's branch depends on where the sampler is.
+      'for (n in 1:N) { if (a > x[n]) y[n] ~ normal(a, s); else y[n] ~ normal(0, s); }',
+      // A branch in a body that assigns: a branch's points would see part of the new values.
+      'vector[N] mu; for (n in 1:N) { mu[n] = a * x[n]; if (k[n] > 0) y[n] ~ normal(mu[n], s); }',
+      // A branch that assigns.
+      'vector[N] mu = x; for (n in 1:N) { if (k[n] > 0) mu[n] = a; } y ~ normal(mu, s);',
       // v is a vector: v * x[n] is a vector at each n, so the density sums over N at each n.
       'for (n in 1:N) y[n] ~ normal(v * x[n], s);',
       // k[n] / 2 divides integers (truncating).
