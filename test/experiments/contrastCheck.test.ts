@@ -17,8 +17,7 @@ function encoder(o: { bases: number; noiseDim: number; activation: 'linear' | 's
     net: 'mlp',
     ...o,
   });
-  for (const [name, w] of enc.namedWeights())
-    if (name === 'a/b') w.assign(tf.fill(w.shape, 10));
+  for (const [name, w] of enc.namedWeights()) if (name === 'a/b') w.assign(tf.fill(w.shape, 10));
   return enc;
 }
 
