@@ -198,11 +198,9 @@ export function contrastFactor(cov: ArrayLike<number>, i: number, L: number): Fl
   const a = new Float64Array(L * L);
   for (let j = 0; j < L * L; j++) a[j] = cov[i * L * L + j];
   for (let j = 0; j < L; j++) a[j * L + j] += AC_VARIANCE_FLOOR;
-  const l = cholesky(a, L);
-  // A sum of outer products plus the floor is positive definite; only NaNs end here.
-  if (!l)
-    throw new AvbUserError(`the adaptive contrast's covariance of example ${i} is not finite`);
-  return l;
+  // A sum of outer products plus the floor is positive definite; only a non-finite covariance
+  // (a diverged step) fails, and its NaNs reach the loss, which the trainer then rolls back.
+  return cholesky(a, L) ?? new Float64Array(L * L).fill(NaN);
 }
 
 /**
