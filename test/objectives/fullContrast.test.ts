@@ -119,6 +119,26 @@ describe('full adaptive contrast', () => {
     ).toBeGreaterThan(0.1);
   });
 
+  it('a non-finite covariance (a diverged step) gives NaNs for the trainer to roll back, not an error', () => {
+    const logR = tf.tidy(() => {
+      const cov = tf.tensor3d([
+        [
+          [1, 0],
+          [0, 1],
+        ],
+        [
+          [NaN, 0],
+          [0, 1],
+        ],
+      ]);
+      return Array.from(
+        perExampleWhitening(tf.ones([2, 2]), tf.zeros([2, 2]), cov).logR.dataSync(),
+      );
+    });
+    expect(Number.isFinite(logR[0])).toBe(true);
+    expect(logR[1]).toBeNaN();
+  });
+
   it('refuses a full covariance from too few draws per example', () => {
     expect(() =>
       resolveConfig(
