@@ -46,6 +46,15 @@ export function importanceSampledLogLikelihood(
   const n = x.shape[0];
   const L = proposal.mean.length / n;
   const logW: number[][] = Array.from({ length: n }, () => []);
+  // A full proposal's log det per point, sum_j log F_jj, once for every chunk.
+  const factor = proposal.factor;
+  const logDets =
+    factor &&
+    Float32Array.from({ length: n }, (_, i) => {
+      let s = 0;
+      for (let j = 0; j < L; j++) s += Math.log(factor[i * L * L + j * L + j]);
+      return s;
+    });
   for (let done = 0; done < k; done += chunk) {
     const m = Math.min(chunk, k - done);
     const w = tf.tidy(() => {
@@ -55,17 +64,13 @@ export function importanceSampledLogLikelihood(
       const eps = rng.normalTensor([m * n, L]);
       let z: tf.Tensor;
       let logQ: tf.Tensor;
-      if (proposal.factor) {
+      if (factor && logDets) {
         // Row j * n + i is point i's draw j: F_i eps for every i at once, as [n, L, m] products.
-        const f = tf.tensor3d(proposal.factor, [n, L, L]);
+        const f = tf.tensor3d(factor, [n, L, L]);
         const byPoint = tf.transpose(tf.reshape(eps, [m, n, L]), [1, 2, 0]);
         const scaled = tf.reshape(tf.transpose(tf.matMul(f, byPoint), [2, 0, 1]), [m * n, L]);
         z = tf.add(mean, scaled);
-        const logDet = tf.tile(
-          tf.sum(tf.log(tf.sum(tf.mul(f, tf.eye(L).reshape([1, L, L])), 2)), 1),
-          [m],
-        );
-        logQ = tf.sub(logStandardNormal(eps), logDet);
+        logQ = tf.sub(logStandardNormal(eps), tf.tile(tf.tensor1d(logDets), [m]));
       } else {
         z = tf.add(mean, tf.mul(tf.exp(tf.mul(logVar, 0.5)), eps));
         logQ = logDiagonalNormalOfStandardised(eps, logVar);

@@ -1,8 +1,11 @@
 import * as tf from '../tf.js';
-import { cholesky } from '../math/denseMatrix.js';
 import { basisCovariance, covarianceGiven } from '../nn/encoders.js';
 import type { BasisVectorEncoder } from '../nn/encoders.js';
-import { AC_VARIANCE_FLOOR } from '../objectives/adaptiveContrast.js';
+import {
+  AC_VARIANCE_FLOOR,
+  contrastFactor,
+  logDiagonalSum,
+} from '../objectives/adaptiveContrast.js';
 import { Rng } from '../random/rng.js';
 import type { HeldOutSet } from './heldOut.js';
 
@@ -57,22 +60,13 @@ export function contrastCheck(
     const { a } = encoder.momentsOf(tf.tensor(xs, [n, ...set.exampleShape]), m.mean, m.variance);
     return covarianceGiven(a, basisCovariance(v)).dataSync();
   });
+  // log det Corr = log det(Cov + floor) - sum_j log(Cov_jj + floor), the floored covariance being
+  // what the normalised draws are scaled by; a non-finite one (NaN factor) says nothing.
   let total = 0;
-  const c = new Float64Array(L * L);
   for (let i = 0; i < n; i++) {
-    // The correlation matrix of the floored covariance: what the normalised draws have.
-    const sd = Array.from({ length: L }, (_, j) =>
-      Math.sqrt(cov[i * L * L + j * L + j] + AC_VARIANCE_FLOOR),
-    );
-    for (let j = 0; j < L; j++)
-      for (let k = 0; k < L; k++)
-        c[j * L + k] =
-          (cov[i * L * L + j * L + k] + (j === k ? AC_VARIANCE_FLOOR : 0)) / (sd[j] * sd[k]);
-    const l = cholesky(c, L);
-    if (!l) continue; // not finite: nothing to say about this example
-    let logDet = 0;
-    for (let j = 0; j < L; j++) logDet += 2 * Math.log(l[j * L + j]);
-    total += -0.5 * logDet;
+    let logDet = 2 * logDiagonalSum(contrastFactor(cov, i, L), L);
+    for (let j = 0; j < L; j++) logDet -= Math.log(cov[i * L * L + j * L + j] + AC_VARIANCE_FLOOR);
+    if (Number.isFinite(logDet)) total += -0.5 * logDet;
   }
   const check = {
     correlationKl: Number((total / n).toPrecision(4)),

@@ -142,10 +142,12 @@ export function perExampleWhitening(z: tf.Tensor2D, mean: tf.Tensor2D, cov: tf.T
   const c = cov.dataSync();
   const inverses = new Float32Array(n * L * L);
   const logDets = new Float32Array(n);
+  const sds = new Float32Array(n * L);
   for (let i = 0; i < n; i++) {
     const l = contrastFactor(c, i, L);
     inverses.set(lowerInverse(l, L), i * L * L);
     logDets[i] = logDiagonalSum(l, L);
+    for (let j = 0; j < L; j++) sds[i * L + j] = Math.sqrt(c[i * L * L + j * L + j]);
   }
   const centred = tf.reshape(tf.sub(z, mean), [n, L, 1]) as tf.Tensor3D;
   const zhat = tf.reshape(tf.matMul(tf.tensor3d(inverses, [n, L, L]), centred), [n, L]);
@@ -153,8 +155,7 @@ export function perExampleWhitening(z: tf.Tensor2D, mean: tf.Tensor2D, cov: tf.T
     tf.mul(tf.sum(tf.square(zhat), 1), -0.5),
     tf.add(tf.tensor1d(logDets), L * HALF_LOG_2PI),
   ) as tf.Tensor1D;
-  const diagonal = tf.sum(tf.mul(cov, tf.eye(L).reshape([1, L, L])), 2);
-  const std = tf.sqrt(tf.maximum(diagonal, AC_VARIANCE_FLOOR)) as tf.Tensor2D;
+  const std = tf.maximum(tf.tensor2d(sds, [n, L]), Math.sqrt(AC_VARIANCE_FLOOR)) as tf.Tensor2D;
   return { zhat: zhat as tf.Tensor2D, logR, std };
 }
 
@@ -220,7 +221,7 @@ export function choleskyInverse(a: Float64Array, d: number) {
 }
 
 /** The sum of log L_jj of a lower-triangular `d x d` matrix. */
-function logDiagonalSum(l: Float64Array, d: number): number {
+export function logDiagonalSum(l: Float64Array, d: number): number {
   let s = 0;
   for (let i = 0; i < d; i++) s += Math.log(l[i * d + i]);
   return s;
