@@ -53,6 +53,7 @@ interface InferCliOptions {
   parallelChains?: number;
   warmup?: number;
   targetAccept?: number;
+  maxTargetAccept?: number;
   seed: number;
   out?: string;
   force?: boolean;
@@ -145,6 +146,11 @@ export function addInferCommand(program: Command): void {
     .option(
       '--target-accept <p>',
       'NUTS: target acceptance of the step-size adaptation (default 0.95 built-in models, 0.8 others)',
+      positiveNumber,
+    )
+    .option(
+      '--max-target-accept <p>',
+      'NUTS: after divergences, sample again with target acceptance 0.95, then 0.99, up to this (default 0.99; --target-accept or below: never again)',
       positiveNumber,
     )
     .option('--seed <n>', 'random seed', nonNegativeInt, 1)
@@ -262,6 +268,7 @@ function runConfig(spec: string, opts: InferCliOptions): InferRunConfig {
         ...(opts.chains !== undefined ? { chains: opts.chains } : {}),
         ...(opts.warmup !== undefined ? { warmup: opts.warmup } : {}),
         targetAccept: opts.targetAccept ?? (builtIn ? BUILT_IN_TARGET_ACCEPT : 0.8),
+        ...(opts.maxTargetAccept !== undefined ? { maxTargetAccept: opts.maxTargetAccept } : {}),
       },
       ...(opts.fixedIterations ? { stopWhenConverged: false } : {}),
       avb:
@@ -336,8 +343,14 @@ function report(
           : ''),
     ]),
   );
-  if (r.divergences !== undefined)
-    process.stdout.write(`divergences  ${r.divergences} of ${r.draws.values.length} draws\n`);
+  if (r.divergences !== undefined) {
+    const again = r.attempts?.length
+      ? ` at target-accept ${r.targetAccept}, sampled again after ${r.attempts.map((a) => `${a.divergences} at ${a.targetAccept}`).join(' and ')}`
+      : '';
+    process.stdout.write(
+      `divergences  ${r.divergences} of ${r.draws.values.length} draws${again}\n`,
+    );
+  }
   if (r.paretoK !== undefined)
     process.stdout.write(
       `Pareto k̂     ${r.paretoK.toFixed(2)} (q's fit to the posterior: < 0.5 good, > 0.7 not to be trusted)\n`,
@@ -411,11 +424,15 @@ function checkOptions(o: InferCliOptions): void {
     ['--parallel-chains', o.parallelChains],
     ['--warmup', o.warmup],
     ['--target-accept', o.targetAccept],
+    ['--max-target-accept', o.maxTargetAccept],
   ] as const) {
     if (v !== undefined && !uses((m) => m === 'nuts')) refuse(flag, 'nuts');
   }
-  if (o.targetAccept !== undefined && !(o.targetAccept < 1))
-    throw new AvbUserError(`--target-accept must be in (0, 1), got ${o.targetAccept}`);
+  for (const [flag, v] of [
+    ['--target-accept', o.targetAccept],
+    ['--max-target-accept', o.maxTargetAccept],
+  ] as const)
+    if (v !== undefined && !(v < 1)) throw new AvbUserError(`${flag} must be in (0, 1), got ${v}`);
   if (o.warmup !== undefined && o.warmup < 20)
     throw new AvbUserError(
       `--warmup ${o.warmup} is too short to adapt a step size; use 20 or more`,

@@ -8,7 +8,7 @@ import { methodSummary, runInference } from '../inference/compare.js';
 import type { InferenceMethod, InferOptions, MethodResult } from '../inference/compare.js';
 import { drawsToCsv } from '../inference/draws.js';
 import type { BayesianModel } from '../inference/model.js';
-import type { NutsChain } from '../inference/nuts.js';
+import type { NutsAttempt, NutsChain } from '../inference/nuts.js';
 import type { StepMetrics } from '../train/fit.js';
 import { truncateMetrics } from './runFolder.js';
 import { curvesSpec, plotPng, tracePlotSpec } from '../viz/plotPng.js';
@@ -46,7 +46,8 @@ export interface InferRunConfig {
 type InferCheckpoint =
   | { kind: 'fit'; iteration: number; snapshot: unknown }
   // Chains run in parallel finish in any order: one not yet finished is null (a hole).
-  | { kind: 'nuts'; chains: (NutsChain | null)[] };
+  // `attempts`: samplings rejected for their divergences (absent: none yet).
+  | { kind: 'nuts'; chains: (NutsChain | null)[]; attempts?: NutsAttempt[] };
 
 export interface InferRunOptions {
   out: string;
@@ -87,7 +88,7 @@ export async function inferRun(
       checkpoint = parseTyped(readFileSync(path('checkpoint'), 'utf8')) as InferCheckpoint;
       // The log then holds exactly what the checkpoint did.
       if (checkpoint.kind === 'fit') truncateMetrics(path('metrics'), checkpoint.iteration);
-      else rewriteChainLines(path('metrics'), checkpoint.chains);
+      else rewriteChainLines(path('metrics'), checkpoint.chains, checkpoint.attempts ?? []);
     } else writeFileAtomic(path('metrics'), '');
   } else {
     if (o.force) removeOwnedFolder(o.out, o.protect);
@@ -97,6 +98,8 @@ export async function inferRun(
   }
   const save = (c: InferCheckpoint) => writeFileAtomic(path('checkpoint'), stringifyTyped(c));
   const chains: (NutsChain | null)[] = checkpoint?.kind === 'nuts' ? [...checkpoint.chains] : [];
+  const attempts: NutsAttempt[] =
+    checkpoint?.kind === 'nuts' ? [...(checkpoint.attempts ?? [])] : [];
   const r = await runInference(model, config.method, {
     ...config.options,
     onProgress: o.onProgress,
@@ -111,11 +114,19 @@ export async function inferRun(
       },
       nuts: {
         done: chains,
+        attempts,
         onChain: (chain, index) => {
           for (let c = chains.length; c < index; c++) chains[c] = null;
           chains[index] = chain;
-          save({ kind: 'nuts', chains });
+          save({ kind: 'nuts', chains, attempts });
           appendFileSync(path('metrics'), JSON.stringify(chainLine(chain, index)) + '\n');
+        },
+        // A rejected sampling leaves its record (checkpoint and a metrics line), not its chains.
+        onAttempt: (attempt) => {
+          attempts.push(attempt);
+          chains.length = 0;
+          save({ kind: 'nuts', chains, attempts });
+          rewriteChainLines(path('metrics'), chains, attempts);
         },
         shouldStop: o.shouldStop,
       },
@@ -189,12 +200,21 @@ function chainLine(chain: NutsChain, index: number): Record<string, number> {
     stepSize: Number(chain.stepSize.toPrecision(6)),
     divergences: chain.divergences,
     gradientEvaluations: chain.gradientEvaluations,
+    ...(chain.targetAccept !== undefined ? { targetAccept: chain.targetAccept } : {}),
   };
 }
 
-/** NUTS's metrics: exactly the lines of the chains the checkpoint holds. */
-function rewriteChainLines(file: string, chains: (NutsChain | null)[]): void {
+/**
+ * NUTS's metrics: exactly what the checkpoint holds, a line per rejected sampling
+ * (`rejectedSampling`: its number from 1) and then a line per finished chain.
+ */
+function rewriteChainLines(
+  file: string,
+  chains: (NutsChain | null)[],
+  attempts: readonly NutsAttempt[],
+): void {
+  const rejected = attempts.map((a, i) => JSON.stringify({ rejectedSampling: i + 1, ...a }) + '\n');
   // Chains run in parallel finish in any order: a checkpoint may lack an earlier one (null).
   const lines = chains.map((ch, i) => (ch ? JSON.stringify(chainLine(ch, i)) + '\n' : ''));
-  writeFileAtomic(file, lines.join(''));
+  writeFileAtomic(file, [...rejected, ...lines].join(''));
 }

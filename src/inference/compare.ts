@@ -4,7 +4,7 @@ import { knnKl } from './knnKl.js';
 import type { BayesianModel, Draws } from './model.js';
 import type { SteinCheck } from '../math/steinCheck.js';
 import { DEFAULT_NUTS, nuts } from './nuts.js';
-import type { ChainPool, NutsOptions } from './nuts.js';
+import type { ChainPool, NutsAttempt, NutsOptions } from './nuts.js';
 import { advi, avbInference } from './variational.js';
 import { ELSEWHERE_MAX, type ModeSearch } from './laplace.js';
 import type {
@@ -54,6 +54,9 @@ export interface MethodResult {
   ess?: number[];
   essTail?: number[];
   divergences?: number;
+  /** NUTS: the kept sampling's targetAccept, and the samplings rejected for their divergences. */
+  targetAccept?: number;
+  attempts?: NutsAttempt[];
   /** NUTS: kept transitions that reached `maxTreeDepth`. */
   treedepthHits?: number;
   maxTreeDepth?: number;
@@ -150,6 +153,8 @@ async function runMethod(
         ess: r.ess,
         essTail: r.essTail,
         divergences: r.divergences,
+        targetAccept: r.targetAccept,
+        attempts: r.attempts,
         treedepthHits: r.treedepthHits,
         maxTreeDepth: o.nuts?.maxTreeDepth ?? DEFAULT_NUTS.maxTreeDepth,
         preconditioning: r.preconditioning,
@@ -299,10 +304,7 @@ export function methodWarnings(r: MethodResult, names: string[]): string[] {
     out.push(
       `q was still moving over the fit's last part (between the halves of its pooled draws a mean moved by ${c.qShift.mean.toFixed(2)} sds, an sd by ${(100 * (Math.exp(c.qShift.logSd) - 1)).toFixed(0)}%): q has not converged; run more --iterations`,
     );
-  if (r.divergences)
-    out.push(
-      `${r.divergences} divergent transitions after warm-up: NUTS may have missed part of the posterior; raise --target-accept or reparameterise the model`,
-    );
+  if (r.divergences) out.push(divergenceWarning(r));
   if (r.treedepthHits)
     out.push(
       `${r.treedepthHits} transitions hit the maximum tree depth ${r.maxTreeDepth}: NUTS was cut short there and explores slowly; reparameterise the model (or it is badly scaled)`,
@@ -325,6 +327,18 @@ export function methodWarnings(r: MethodResult, names: string[]): string[] {
       );
   }
   return out;
+}
+
+/** NUTS's divergences, with the samplings rejected for theirs and what is left to try. */
+function divergenceWarning(r: MethodResult): string {
+  const before = r.attempts?.length
+    ? ` (it sampled again after ${r.attempts.map((a) => `${a.divergences} at ${a.targetAccept}`).join(', ')})`
+    : '';
+  const fix =
+    r.targetAccept !== undefined && r.targetAccept < 0.99
+      ? 'raise --max-target-accept (to 0.99) or reparameterise the model'
+      : 'reparameterise the model (a non-centred form, tighter priors)';
+  return `${r.divergences} divergent transitions after warm-up at target-accept ${r.targetAccept ?? '?'}${before}: NUTS may have missed part of the posterior; ${fix}`;
 }
 
 export interface QuantitySummary {
@@ -378,6 +392,16 @@ export function methodSummary(model: BayesianModel, r: MethodResult) {
     ...(r.evaluations !== undefined ? { evaluations: r.evaluations } : {}),
     draws: r.draws.values.length,
     ...(r.divergences !== undefined ? { divergences: r.divergences } : {}),
+    ...(r.targetAccept !== undefined ? { targetAccept: r.targetAccept } : {}),
+    // Samplings rejected for their divergences before the one kept (NUTS).
+    ...(r.attempts?.length
+      ? {
+          rejectedSamplings: r.attempts.map((a) => ({
+            targetAccept: a.targetAccept,
+            divergences: a.divergences,
+          })),
+        }
+      : {}),
     ...(r.treedepthHits !== undefined ? { treedepthHits: r.treedepthHits } : {}),
     ...(r.paretoK !== undefined ? { paretoK: finiteOrString(r.paretoK) } : {}),
     ...(r.preconditioning !== undefined ? { preconditioning: r.preconditioning } : {}),

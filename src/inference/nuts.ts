@@ -15,6 +15,14 @@ export interface NutsOptions {
   samples: number;
   /** Target mean acceptance statistic for dual averaging (Stan's default 0.8). */
   targetAccept: number;
+  /**
+   * Divergent transitions after warm-up make NUTS sample again, every chain from the start, with
+   * a higher `targetAccept` (0.95, then 0.99; none above this): the advice of Stan's divergence
+   * warning, taken for the user. A smaller step follows curvature that the larger one
+   * overshot; where divergences remain at the ceiling the warning stands. `targetAccept` or
+   * below: never again.
+   */
+  maxTargetAccept: number;
   maxTreeDepth: number;
   /**
    * `laplace` (default): sample in coordinates whitened by a Laplace fit at the posterior's mode
@@ -34,9 +42,16 @@ export interface NutsOptions {
    * resume, with the same draws).
    */
   persistence?: {
-    /** Indexed by chain; null or absent: not run yet (chains run in parallel end in any order). */
+    /**
+     * Indexed by chain; null or absent: not run yet (chains run in parallel end in any order).
+     * Chains of an earlier sampling (another `targetAccept`) are run again.
+     */
     done?: readonly (NutsChain | null | undefined)[];
     onChain?: (chain: NutsChain, index: number) => void;
+    /** Samplings an earlier segment of the run finished and rejected for their divergences. */
+    attempts?: readonly NutsAttempt[];
+    /** Called as a sampling is rejected for its divergences, before the next begins. */
+    onAttempt?: (attempt: NutsAttempt) => void;
     shouldStop?: () => boolean;
   };
   /**
@@ -87,6 +102,15 @@ export interface NutsChain {
   stepSize: number;
   divergences: number;
   gradientEvaluations: number;
+  /** The sampling's `targetAccept` (absent in checkpoints older than reruns: the first one). */
+  targetAccept?: number;
+}
+
+/** A sampling rejected for its divergences: its `targetAccept` and what it cost. */
+export interface NutsAttempt {
+  targetAccept: number;
+  divergences: number;
+  gradientEvaluations: number;
 }
 
 export const DEFAULT_NUTS: NutsOptions = {
@@ -94,6 +118,7 @@ export const DEFAULT_NUTS: NutsOptions = {
   warmup: 1000,
   samples: 1000,
   targetAccept: 0.8,
+  maxTargetAccept: 0.99,
   maxTreeDepth: 10,
   precondition: 'laplace',
   seed: 1,
@@ -111,6 +136,10 @@ export interface NutsResult {
   essTail: number[];
   stepSizes: number[];
   divergences: number;
+  /** The `targetAccept` of the sampling kept (above the asked one after divergences). */
+  targetAccept: number;
+  /** Samplings rejected for their divergences, in order (empty: the first was kept). */
+  attempts: NutsAttempt[];
   /** Kept transitions that reached the maximum tree depth (their trees were cut short). */
   treedepthHits: number;
   gradientEvaluations: number;
@@ -188,16 +217,65 @@ export async function nuts(
   const options = { ...DEFAULT_NUTS, ...nutsOptions };
   const began = performance.now();
   const on = preconditionedTarget(model, options.precondition, false, options.seed);
+  const p = options.persistence;
+  const attempts = [...(p?.attempts ?? [])];
+  let targetAccept = options.targetAccept;
+  for (const a of attempts)
+    targetAccept = nextTargetAccept(a.targetAccept, options) ?? targetAccept;
+  let evaluationsElsewhere = 0;
   try {
-    const r = await sample(on.target, options, began, on.whitening);
-    return {
-      ...r,
-      preconditioning: on.preconditioning,
-      ...(on.modeSearch ? { modeSearch: on.modeSearch } : {}),
-    };
+    for (;;) {
+      // A chain checkpointed at another targetAccept belongs to a rejected sampling.
+      const current = (ch: NutsChain | null | undefined) =>
+        ch && (ch.targetAccept ?? options.targetAccept) === targetAccept ? ch : null;
+      const r = await sample(
+        on.target,
+        { ...options, targetAccept, persistence: p && { ...p, done: p.done?.map(current) } },
+        began,
+        on.whitening,
+        attempts,
+      );
+      evaluationsElsewhere += r.evaluationsElsewhere ?? 0;
+      const next = nextTargetAccept(targetAccept, options);
+      if (r.status === 'interrupted' || r.divergences === 0 || next === undefined)
+        return {
+          ...r,
+          targetAccept,
+          attempts,
+          evaluationsElsewhere,
+          preconditioning: on.preconditioning,
+          ...(on.modeSearch ? { modeSearch: on.modeSearch } : {}),
+        };
+      const rejected = {
+        targetAccept,
+        divergences: r.divergences,
+        gradientEvaluations: r.gradientEvaluations,
+      };
+      attempts.push(rejected);
+      p?.onAttempt?.(rejected);
+      targetAccept = next;
+    }
   } finally {
     on.dispose();
   }
+}
+
+/** One sampling's result, before {@link nuts} adds what it knows. */
+type Sampled = Omit<NutsResult, 'preconditioning' | 'targetAccept' | 'attempts'>;
+
+/** The rungs a sampling with divergences climbs to (Stan's usual advice), below 1. */
+const TARGET_ACCEPT_RUNGS = [0.95, 0.99];
+
+/**
+ * The `targetAccept` of the sampling after one at `t` that diverged: the next rung above `t`,
+ * capped at `maxTargetAccept`; undefined when `t` is already there.
+ */
+export function nextTargetAccept(
+  t: number,
+  o: Pick<NutsOptions, 'maxTargetAccept'>,
+): number | undefined {
+  if (!(t < o.maxTargetAccept)) return undefined;
+  return Math.min(TARGET_ACCEPT_RUNGS.find((r) => r > t) ?? o.maxTargetAccept, o.maxTargetAccept);
 }
 
 async function sample(
@@ -205,7 +283,12 @@ async function sample(
   options: NutsOptions,
   began: number,
   whitening: Whitening | undefined,
-): Promise<Omit<NutsResult, 'preconditioning'>> {
+  attempts: readonly NutsAttempt[],
+): Promise<Sampled> {
+  // After a rejected sampling the progress line says why it runs again.
+  const rerun = attempts.length
+    ? `, again at target-accept ${options.targetAccept} (${attempts.at(-1)!.divergences} divergences at ${attempts.at(-1)!.targetAccept})`
+    : '';
   const chains: NutsChain[] = [];
   const total = options.chains * (options.warmup + options.samples);
   const p = options.persistence;
@@ -238,7 +321,7 @@ async function sample(
             all += v.done;
             div += v.divergences;
           }
-          options.onProgress?.(all, total, `divergences ${div}`);
+          options.onProgress?.(all, total, `divergences ${div}${rerun}`);
         },
         shouldStop: () => p?.shouldStop?.() ?? false,
       },
@@ -252,7 +335,7 @@ async function sample(
         options.onProgress?.(
           doneAt + done,
           total,
-          `divergences ${divergencesBefore + divergences}`,
+          `divergences ${divergencesBefore + divergences}${rerun}`,
         );
         await yieldToEventLoop();
         return p?.shouldStop?.() ?? false;
@@ -323,15 +406,12 @@ export async function runChain(
     stepSize: adapter.eps,
     divergences,
     gradientEvaluations: count(),
+    targetAccept: options.targetAccept,
   };
 }
 
 /** The chains' draws pooled, with split R-hat, ESS and the sampler statistics. */
-function pooled(
-  model: BayesianModel,
-  chains: NutsChain[],
-  began: number,
-): Omit<NutsResult, 'preconditioning'> {
+function pooled(model: BayesianModel, chains: NutsChain[], began: number): Sampled {
   const perChain = chains.map((ch) => ch.kept);
   const stepSizes = chains.map((ch) => ch.stepSize);
   const divergences = chains.reduce((a, ch) => a + ch.divergences, 0);
@@ -363,7 +443,7 @@ function pooled(
   };
 }
 
-function stoppedNuts(model: BayesianModel, began: number): Omit<NutsResult, 'preconditioning'> {
+function stoppedNuts(model: BayesianModel, began: number): Sampled {
   return {
     status: 'interrupted',
     draws: { names: model.summaryNames, values: [] },

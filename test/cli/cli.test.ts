@@ -459,6 +459,14 @@ describe('avb infer', () => {
       /--target-accept must be in \(0, 1\)/,
     );
     expectUserError(
+      avb('infer', 'eight-schools', '--method', 'nuts', '--max-target-accept', '1'),
+      /--max-target-accept must be in \(0, 1\)/,
+    );
+    expectUserError(
+      avb('infer', 'eight-schools', '--method', 'advi-fullrank', '--max-target-accept', '0.9'),
+      /--max-target-accept applies to nuts only/,
+    );
+    expectUserError(
       avb('infer', 'eight-schools', '--method', 'nuts', '--pool', '0.5'),
       /--pool applies to avb and avb-ac only/,
     );
