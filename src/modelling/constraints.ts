@@ -271,6 +271,37 @@ export function choleskyFactorCorr(K: number): ParameterBlock {
 }
 
 /**
+ * A K × K correlation matrix (Stan's `corr_matrix[K]`): Ω = L Lᵀ with L the Cholesky factor
+ * {@link choleskyFactorCorr} makes of the same K(K−1)/2 free numbers. The map from L's free
+ * entries to Ω's adds Σ_{i=2}^{K} (K − i) log L_ii to the log-Jacobian: lkj_corr_cholesky(η) is
+ * the density LKJ(η) on Ω induces on L, and their ratio, Π L_ii^{K−i}, is that Jacobian.
+ */
+export function corrMatrix(K: number): ParameterBlock {
+  const factor = choleskyFactorCorr(K);
+  return {
+    ...factor,
+    kind: `corr_matrix[${K}]`,
+    constrain(u, earlier) {
+      const { value: L, logJacobian } = factor.constrain(u, earlier);
+      let logJ = logJacobian;
+      for (let i = 1; i < K - 1; i++) logJ = add(logJ, mul(K - 1 - i, log(index(L, i * K + i))));
+      const row = (i: number, m: number) =>
+        concat(...Array.from({ length: m }, (_, j) => index(L, i * K + j)));
+      const cells: Node[] = [];
+      for (let i = 0; i < K; i++)
+        for (let j = 0; j < K; j++) {
+          const m = Math.min(i, j) + 1;
+          cells.push(i === j ? lift(1) : dot(row(i, m), row(j, m)));
+        }
+      return { value: concat(...cells), logJacobian: logJ };
+    },
+    unconstrain(x, earlier) {
+      return factor.unconstrain(choleskyValues(x, K), earlier);
+    },
+  };
+}
+
+/**
  * A lower-triangular K × K factor with a positive diagonal (Stan's `cholesky_factor_cov[K]`):
  * the diagonal on the log scale, the K(K-1)/2 entries below it free. `covariance` makes it Stan's
  * `cov_matrix[K]`, Σ = L Lᵀ, whose log-Jacobian adds K log 2 + Σ_k (K - k + 1) log L_kk (k from

@@ -240,6 +240,11 @@ export function lkjCorrCholesky(L: Val, K: number, eta: Val): Node {
   let lp: Node = lift(0);
   for (let i = 1; i < K; i++)
     lp = add(lp, mul(add(K - i - 1, mul(2, sub(eta, 1))), log(index(l, i * K + i))));
+  return sub(lp, lkjLogConstant(K, eta));
+}
+
+/** log c_K(η), the LKJ normalising constant (see {@link lkjCorrCholesky}). */
+export function lkjLogConstant(K: number, eta: Val): Node {
   let logC: Node = lift(0);
   for (let k = 1; k < K; k++) {
     const b = add(eta, (K - k - 1) / 2);
@@ -249,5 +254,5 @@ export function lkjCorrCholesky(L: Val, K: number, eta: Val): Node {
       add(mul(mul(add(mul(2, sub(eta, 1)), K - k), K - k), Math.LN2), mul(K - k, lbetaB)),
     );
   }
-  return sub(lp, logC);
+  return logC;
 }

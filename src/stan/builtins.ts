@@ -4,7 +4,7 @@ import type { Val } from '../modelling/autodiff.js';
 import * as dist from '../modelling/distributions.js';
 import { logCdf } from './cdfs.js';
 import { specialFunction } from './mathFunctions.js';
-import { multiNormal, wishart } from './matrixDensities.js';
+import { lkjCorr, multiNormal, wishart } from './matrixDensities.js';
 import { arrayFunction, matrixFunction } from './matrixFunctions.js';
 import { StanError, describe, transpose } from './operators.js';
 import {
@@ -474,6 +474,8 @@ function discreteLogDensity(family: string, y: Value, p: Val[]): Node {
         ad.sum(ad.mul(ad.sub(alpha, 1), ad.log(Y))),
       );
     }
+    case 'lkj_corr':
+      return lkjCorr(y, p[0]);
     case 'lkj_corr_cholesky': {
       if (y.k !== 'mat') throw new StanError('lkj_corr_cholesky takes a Cholesky factor');
       return dist.lkjCorrCholesky(Y, y.rows, p[0]);

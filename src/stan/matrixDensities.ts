@@ -1,7 +1,7 @@
 import * as ad from '../modelling/autodiff.js';
 import { Node } from '../modelling/autodiff.js';
 import type { Val } from '../modelling/autodiff.js';
-import { lgammaOf } from '../modelling/distributions.js';
+import { lgammaOf, lkjLogConstant } from '../modelling/distributions.js';
 import { StanError } from './operators.js';
 import { flat } from './values.js';
 import type { Value } from './values.js';
@@ -107,4 +107,16 @@ export function wishart(W: Value, nu: Val, S: Value, inverse: boolean): Node {
         ad.add(ad.mul(half, logDetS), ad.mul(0.5, traceOfSolve(LS, LW, k))),
       );
   return ad.sub(core, norm);
+}
+
+/**
+ * LKJ(η) on a K × K correlation matrix Ω (Stan's `lkj_corr`): (η − 1) log det Ω − log c_K(η),
+ * the density whose Cholesky factor has `lkj_corr_cholesky`'s.
+ */
+export function lkjCorr(W: Value, eta: Val): Node {
+  const k = squareSize(W, 'lkj_corr');
+  return ad.sub(
+    ad.mul(ad.sub(eta, 1), logDetFromCholesky(choleskyOf(W, k), k)),
+    lkjLogConstant(k, eta),
+  );
 }

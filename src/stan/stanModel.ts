@@ -756,6 +756,8 @@ function parameterBlock(
         return constraints.positiveOrdered(K);
       case 'cholesky_factor_corr':
         return constraints.choleskyFactorCorr(K);
+      case 'corr_matrix':
+        return constraints.corrMatrix(K);
       case 'cov_matrix':
       case 'cholesky_factor_cov':
         if (shape.sizes.length > 1 && shape.sizes[1] !== K)
@@ -764,7 +766,7 @@ function parameterBlock(
     }
     throw new StanError(`${base} parameters are not supported yet`);
   };
-  if (shape.dims.length > 1 || (shape.dims.length === 1 && /cholesky|cov/.test(base)))
+  if (shape.dims.length > 1 || (shape.dims.length === 1 && /cholesky|cov|corr/.test(base)))
     throw new StanError(`arrays of ${base} parameters of this shape are not supported yet`);
   return shape.dims.length === 1 ? arrayOfBlocks(one(), shape.dims[0]) : one();
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { lift } from '../../src/modelling/autodiff.js';
-import { lowerTriangular } from '../../src/modelling/constraints.js';
+import { corrMatrix, lowerTriangular } from '../../src/modelling/constraints.js';
 import { same, stan } from './stanTestKit.js';
 
 const LOG_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
@@ -185,6 +185,52 @@ describe('Stan programs: covariance matrices', () => {
     expect(Array.from(block.unconstrain(value.value, {}))).toEqual(
       u.map((x) => expect.closeTo(x, 12) as number),
     );
+  });
+
+  it('corr_matrix: Ω = L Lᵀ with a unit diagonal, and its log-Jacobian is the log-determinant of d(Ω21, Ω31, Ω32)/du', () => {
+    const block = corrMatrix(3);
+    const offDiagonal = (u: number[]) => {
+      const v = block.constrain(lift(Float64Array.from(u)), {}).value.value;
+      return [v[3], v[6], v[7]];
+    };
+    const u = [0.4, -0.9, 0.6];
+    const { value, logJacobian } = block.constrain(lift(Float64Array.from(u)), {});
+    const O = value.value;
+    [0, 4, 8].forEach((i) => expect(O[i]).toBeCloseTo(1, 14));
+    [
+      [1, 3],
+      [2, 6],
+      [5, 7],
+    ].forEach(([a, b]) => expect(O[a]).toBeCloseTo(O[b], 14));
+    // Central differences (step 1e-6: truncation ~1e-12, rounding ~1e-10 on entries below 1).
+    const h = 1e-6;
+    const J = u.map((_, j) => {
+      const [up, dn] = [[...u], [...u]];
+      up[j] += h;
+      dn[j] -= h;
+      const [a, b] = [offDiagonal(up), offDiagonal(dn)];
+      return a.map((x, i) => (x - b[i]) / (2 * h));
+    });
+    const det =
+      J[0][0] * (J[1][1] * J[2][2] - J[1][2] * J[2][1]) -
+      J[0][1] * (J[1][0] * J[2][2] - J[1][2] * J[2][0]) +
+      J[0][2] * (J[1][0] * J[2][1] - J[1][1] * J[2][0]);
+    expect(logJacobian.value[0]).toBeCloseTo(Math.log(Math.abs(det)), 7);
+    expect(Array.from(block.unconstrain(O, {}))).toEqual(
+      u.map((x) => expect.closeTo(x, 12) as number),
+    );
+  });
+
+  it('lkj_corr on a corr_matrix is lkj_corr_cholesky on its factor, in the same coordinates', () => {
+    // Both programs put LKJ(η) on the same correlation matrix through the same free numbers:
+    // their log densities, Jacobians included, are one function (to rounding).
+    for (const K of [2, 4])
+      same(
+        `parameters { corr_matrix[${K}] O; } model { O ~ lkj_corr(2.5); }`,
+        `parameters { cholesky_factor_corr[${K}] L; } model { L ~ lkj_corr_cholesky(2.5); }`,
+        {},
+        9,
+      );
   });
 
   it('Wishart and inverse Wishart against their 2 × 2 closed forms; multi_normal with one mean per outcome', () => {

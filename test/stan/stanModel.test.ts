@@ -194,9 +194,9 @@ describe('Stan programs run directly', () => {
       /outside its declared lower bound/,
     );
     err(
-      'parameters { corr_matrix[2] S; } model { }',
+      'parameters { array[2] corr_matrix[2] S; } model { }',
       {},
-      /corr_matrix parameters are not supported yet/,
+      /arrays of corr_matrix parameters of this shape are not supported yet/,
     );
     // A function it does not know is found when the density is first evaluated.
     const m = stan('parameters { real a; } model { target += owens_t(a, 1); }');
