@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import type { Dataset, DataInfo } from '../data/dataset.js';
 import { dataInfo } from '../data/dataset.js';
 import { dataFileOf, loadDataset } from '../data/loadDataset.js';
@@ -9,7 +9,7 @@ import { BasisVectorEncoder } from '../nn/encoders.js';
 import type { Parts } from '../objectives/objective.js';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import type { LoadedCheckpoint } from '../train/checkpoint.js';
-import { fit } from '../train/fit.js';
+import { describeDivergence, fit } from '../train/fit.js';
 import { Trainer } from '../train/trainer.js';
 import type { StepMetrics, TrainingSnapshot } from '../train/trainer.js';
 import { disposeParts, objectiveFor } from './buildParts.js';
@@ -113,6 +113,8 @@ interface RunState {
   secondsBefore: number;
   /** The state of the last checkpoint: where a divergence rolls back to, without reading it. */
   lastGood?: TrainingSnapshot;
+  /** A resumed run's primal losses, step 1 first, from its log (the spike guard's history). */
+  lossHistory?: number[];
 }
 
 /**
@@ -141,6 +143,7 @@ export async function trainRun(
       checkpoint.apply(state.trainer);
       state.lastGood = checkpoint.snapshot;
       truncateMetrics(paths.metrics, checkpoint.step);
+      state.lossHistory = lossHistory(paths.metrics, checkpoint.step);
       // --steps / --on-nan on resume: config.json says what the run now does.
       writeJsonAtomic(paths.config, cfg);
     } else createRunFolder(o, state);
@@ -330,21 +333,27 @@ async function trainLoop(s: RunState, o: TrainRunOptions): Promise<LoopResult> {
       result.seconds = seconds();
       saveCheckpoint(paths.checkpoint, snapshot, cfg, result.seconds);
     },
+    // The loss watched for a finite blow-up, as metrics.jsonl has it: a resumed run's guard
+    // replays the log and judges as an uninterrupted run's did.
+    spikes: {
+      lossOf: (m) => (m.primalLoss === undefined ? undefined : round6(m.primalLoss)),
+      history: s.lossHistory,
+    },
     onRollback: ({ divergence, backTo, scale }) => {
-      const what = `step ${divergence.step}: ${divergence.quantity} is not finite`;
+      const what = describeDivergence(divergence);
       truncateMetrics(paths.metrics, backTo);
       // What was averaged or watched since the checkpoint is gone with the steps.
       result.recent = [];
       saturation = new SaturationWatch(cfg.method, o.onNotice);
       o.onNotice?.(`${what}; rolled back to step ${backTo} with learning rates x${scale}`);
       result.warnings = [
-        `training diverged and was rolled back (last at step ${divergence.step}); it went on with learning rates x${scale} of the configured ones`,
+        `training diverged and was rolled back (last: ${what}); it went on with learning rates x${scale} of the configured ones`,
       ];
     },
   });
   if (fitted.status === 'diverged') {
     const d = fitted.divergence!;
-    result.divergence = `step ${d.step}: ${d.quantity} is not finite; stopped before updating the weights (last good checkpoint kept: ${paths.checkpoint})`;
+    result.divergence = `${describeDivergence(d)}; stopped ${d.spike ? 'there' : 'before updating the weights'} (last good checkpoint kept: ${paths.checkpoint})`;
     result.status = 'diverged';
   } else if (fitted.status === 'stopped') result.status = 'interrupted';
   if (result.status === 'diverged' || result.seconds === 0) result.seconds = seconds();
@@ -379,6 +388,17 @@ function saturationMessage(method: RunConfig['method'], accuracy: number, when: 
     `${when}: the adversary is saturated (accuracy ${accuracy.toFixed(3)} over the last ${SATURATION_WINDOW} steps); ` +
     `the KL estimate is unreliable: consider ${method === 'avb' ? 'adaptive contrast (--method avb-ac), ' : ''}a lower adversary learning rate or more adversary steps`
   );
+}
+
+/** The primal loss of steps 1..`steps` from `metrics.jsonl` (NaN where a line lacks it). */
+function lossHistory(file: string, steps: number): number[] {
+  const out = new Array<number>(steps).fill(NaN);
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line) continue;
+    const m = JSON.parse(line) as { step?: number; primalLoss?: number };
+    if (m.step && m.step <= steps && m.primalLoss !== undefined) out[m.step - 1] = m.primalLoss;
+  }
+  return out;
 }
 
 function round6(v: number): number {

@@ -14,7 +14,7 @@ import type { SteinCheck } from '../math/steinCheck.js';
 import type { ImportanceCheck } from '../math/importanceCheck.js';
 import { avbObjective, logStandardNormal } from '../objectives/avb.js';
 import { Rng } from '../random/rng.js';
-import { fit } from '../train/fit.js';
+import { describeDivergence, fit } from '../train/fit.js';
 import type { Fittable, StepMetrics } from '../train/fit.js';
 import { LossStepper } from '../train/lossStepper.js';
 import { DrawPool } from './drawPool.js';
@@ -172,6 +172,9 @@ async function fitVariational<S>(
             step,
           )
       : undefined,
+    // A finite blow-up of the ELBO is rolled back as a non-finite step is; a resumed fit's guard
+    // replays its ELBO history.
+    spikes: { lossOf: (m) => -elboOf(m), history: saved?.elbos.map((e) => -e) },
     // Steps undone by a rollback leave the ELBO history too.
     onRollback: ({ backTo }) => {
       elbos.length = Math.min(elbos.length, backTo);
@@ -202,7 +205,7 @@ async function fitVariational<S>(
   });
   if (r.status === 'diverged')
     throw new AvbUserError(
-      `${method} diverged at iteration ${r.divergence!.step} (${r.divergence!.quantity} not finite) after ${r.rollbacks} rollbacks with halved learning rates; lower them or check the model's log joint`,
+      `${method} diverged (${describeDivergence(r.divergence!)}) after ${r.rollbacks} rollbacks with halved learning rates; lower them or check the model's log joint`,
     );
   return {
     trace,

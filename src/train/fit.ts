@@ -1,4 +1,5 @@
 import { yieldToEventLoop } from '../yieldToEventLoop.js';
+import { SpikeGuard, type Spike } from './spikeGuard.js';
 
 /** One iteration's figures (losses, estimates), as written to `metrics.jsonl`. */
 export interface StepMetrics {
@@ -16,10 +17,22 @@ export interface StepMetrics {
   [key: string]: number | undefined;
 }
 
-/** Why a step was refused: a non-finite loss or gradient, found before any state changed. */
+/**
+ * Why a step was refused: a non-finite loss or gradient, found before any state changed; or,
+ * with `spike`, a loss that jumped far above its recent range and stayed there ({@link SpikeGuard}).
+ */
 export interface Divergence {
   step: number;
   quantity: string;
+  spike?: Spike;
+}
+
+/** A divergence in words: `step N: the loss is not finite`, or the spike's figures. */
+export function describeDivergence(d: Divergence): string {
+  const s = d.spike;
+  return s
+    ? `steps ${s.since}-${s.step}: ${d.quantity} jumped from about ${s.median.toPrecision(4)} to ${s.loss.toPrecision(4)} and stayed there`
+    : `step ${d.step}: ${d.quantity} is not finite`;
 }
 
 export type StepResult = { ok: true; metrics: StepMetrics } | { ok: false; divergence: Divergence };
@@ -66,6 +79,19 @@ export interface FitOptions<S> {
   shouldStop?: () => boolean;
   /** Yield to the event loop every this many steps (signals, progress, a page). Default 1. */
   yieldEvery?: number;
+  /**
+   * Watches this loss for a blow-up that stays finite ({@link SpikeGuard}), handled as `onNan`
+   * says: rolled back to the last snapshot taken before it began, or the fit stops. `history`:
+   * the losses of the steps before this fit's first (a resumed run's log), so that the guard
+   * judges as an uninterrupted run's would.
+   */
+  spikes?: { lossOf: (m: StepMetrics) => number | undefined; history?: readonly number[] };
+}
+
+/** A rollback point: the whole state, and the steps completed when it was taken. */
+interface Snapshot<S> {
+  state: S;
+  step: number;
 }
 
 export interface FitResult {
@@ -90,26 +116,54 @@ export async function fit<S>(target: Fittable<S>, o: FitOptions<S>): Promise<Fit
   const every = o.snapshotEvery ?? 1000;
   // Snapshots are taken only for what uses them: rollback points, and the `onSnapshot` hook.
   const rollback = o.onNan === 'rollback';
-  let lastGood = o.lastGood ?? (rollback ? target.snapshot() : undefined);
+  const first = o.lastGood ?? (rollback ? target.snapshot() : undefined);
+  // The last snapshot, and the one before it: a spike is seen some steps after it began, and a
+  // snapshot taken in between holds it already.
+  let lastGood: Snapshot<S> | undefined = first && { state: first, step: target.completedSteps };
+  let earlier: Snapshot<S> | undefined;
   let rollbacks = 0;
+  const losses = o.spikes ? (o.spikes.history ?? []).slice(0, target.completedSteps) : [];
+  let guard = SpikeGuard.replay(losses);
   const snapshotNow = () => {
     if (!rollback && !o.onSnapshot) return;
-    lastGood = target.snapshot();
-    o.onSnapshot?.(lastGood, target.completedSteps);
+    earlier = o.spikes ? lastGood : undefined;
+    lastGood = { state: target.snapshot(), step: target.completedSteps };
+    o.onSnapshot?.(lastGood.state, lastGood.step);
+  };
+  // Back to `to` with the rates halved; the guard as it was there.
+  const rollBack = (divergence: Divergence, to: Snapshot<S>) => {
+    rollbacks++;
+    const scale = target.learningRateScale / 2;
+    target.restore(to.state);
+    target.learningRateScale = scale;
+    lastGood = to;
+    earlier = undefined;
+    losses.length = Math.min(losses.length, to.step);
+    guard = SpikeGuard.replay(losses);
+    o.onRollback?.({ divergence, backTo: target.completedSteps, scale });
   };
   while (target.completedSteps < o.until) {
     const r = target.step();
     if (!r.ok) {
       if (o.onNan === 'stop' || rollbacks >= MAX_ROLLBACKS)
         return { status: 'diverged', divergence: r.divergence, rollbacks };
-      rollbacks++;
-      const scale = target.learningRateScale / 2;
-      target.restore(lastGood!);
-      target.learningRateScale = scale;
-      o.onRollback?.({ divergence: r.divergence, backTo: target.completedSteps, scale });
+      rollBack(r.divergence, lastGood!);
       continue;
     }
     const hook = o.onStep?.(r.metrics);
+    if (o.spikes) {
+      const loss = o.spikes.lossOf(r.metrics) ?? NaN;
+      losses[r.metrics.step - 1] = loss;
+      const spike = guard.push(r.metrics.step, loss);
+      if (spike) {
+        const divergence = { step: spike.step, quantity: 'the loss', spike };
+        const to = [lastGood, earlier].find((g) => g && g.step < spike.since);
+        if (o.onNan === 'stop' || rollbacks >= MAX_ROLLBACKS || !to)
+          return { status: 'diverged', divergence, rollbacks };
+        rollBack(divergence, to);
+        continue;
+      }
+    }
     if (target.completedSteps % (o.yieldEvery ?? 1) === 0) await yieldToEventLoop();
     const done = target.completedSteps >= o.until;
     const stop = !done && (hook === 'stop' || (o.shouldStop?.() ?? false));

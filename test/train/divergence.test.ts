@@ -122,7 +122,7 @@ describe('fit: the divergence policy', () => {
         }) as tf.Tensor1D,
     };
     await expect(advi(model, { iterations: 300, batch: 64, seed: 1 })).rejects.toThrow(
-      /ADVI diverged at iteration \d+ \(the loss not finite\) after 5 rollbacks/,
+      /ADVI diverged \(step \d+: the loss is not finite\) after 5 rollbacks/,
     );
   });
 });
