@@ -158,6 +158,26 @@ describe('Stan programs: ODE solvers', () => {
   });
 });
 
+/**
+ * log |det ∂f/∂u| of a map R³ → R³ at `u`, by central differences (step 1e-6: truncation ~1e-12,
+ * rounding ~1e-10 on values of order 1).
+ */
+function logAbsDetOfDifferences(f: (u: number[]) => number[], u: number[]): number {
+  const h = 1e-6;
+  const J = u.map((_, j) => {
+    const [up, dn] = [[...u], [...u]];
+    up[j] += h;
+    dn[j] -= h;
+    const [a, b] = [f(up), f(dn)];
+    return a.map((x, i) => (x - b[i]) / (2 * h));
+  });
+  const det =
+    J[0][0] * (J[1][1] * J[2][2] - J[1][2] * J[2][1]) -
+    J[0][1] * (J[1][0] * J[2][2] - J[1][2] * J[2][0]) +
+    J[0][2] * (J[1][0] * J[2][1] - J[1][1] * J[2][0]);
+  return Math.log(Math.abs(det));
+}
+
 describe('Stan programs: covariance matrices', () => {
   it('cov_matrix: Σ = L Lᵀ and its log-Jacobian is the log-determinant of d(Σ11, Σ21, Σ22)/du', () => {
     const block = lowerTriangular(2, true);
@@ -168,20 +188,7 @@ describe('Stan programs: covariance matrices', () => {
     const u = [0.3, -0.7, 0.2];
     const { value, logJacobian } = block.constrain(lift(Float64Array.from(u)), {});
     expect(value.value[1]).toBeCloseTo(value.value[2], 14); // symmetric
-    // Central differences (step 1e-6: truncation ~1e-12, rounding ~1e-10 on entries of order 1).
-    const h = 1e-6;
-    const J = u.map((_, j) => {
-      const [up, dn] = [[...u], [...u]];
-      up[j] += h;
-      dn[j] -= h;
-      const [a, b] = [sigmaOf(up), sigmaOf(dn)];
-      return a.map((x, i) => (x - b[i]) / (2 * h));
-    });
-    const det =
-      J[0][0] * (J[1][1] * J[2][2] - J[1][2] * J[2][1]) -
-      J[0][1] * (J[1][0] * J[2][2] - J[1][2] * J[2][0]) +
-      J[0][2] * (J[1][0] * J[2][1] - J[1][1] * J[2][0]);
-    expect(logJacobian.value[0]).toBeCloseTo(Math.log(Math.abs(det)), 7);
+    expect(logJacobian.value[0]).toBeCloseTo(logAbsDetOfDifferences(sigmaOf, u), 7);
     expect(Array.from(block.unconstrain(value.value, {}))).toEqual(
       u.map((x) => expect.closeTo(x, 12) as number),
     );
@@ -202,20 +209,7 @@ describe('Stan programs: covariance matrices', () => {
       [2, 6],
       [5, 7],
     ].forEach(([a, b]) => expect(O[a]).toBeCloseTo(O[b], 14));
-    // Central differences (step 1e-6: truncation ~1e-12, rounding ~1e-10 on entries below 1).
-    const h = 1e-6;
-    const J = u.map((_, j) => {
-      const [up, dn] = [[...u], [...u]];
-      up[j] += h;
-      dn[j] -= h;
-      const [a, b] = [offDiagonal(up), offDiagonal(dn)];
-      return a.map((x, i) => (x - b[i]) / (2 * h));
-    });
-    const det =
-      J[0][0] * (J[1][1] * J[2][2] - J[1][2] * J[2][1]) -
-      J[0][1] * (J[1][0] * J[2][2] - J[1][2] * J[2][0]) +
-      J[0][2] * (J[1][0] * J[2][1] - J[1][1] * J[2][0]);
-    expect(logJacobian.value[0]).toBeCloseTo(Math.log(Math.abs(det)), 7);
+    expect(logJacobian.value[0]).toBeCloseTo(logAbsDetOfDifferences(offDiagonal, u), 7);
     expect(Array.from(block.unconstrain(O, {}))).toEqual(
       u.map((x) => expect.closeTo(x, 12) as number),
     );
