@@ -73,3 +73,14 @@ export function truncateMetrics(path: string, step: number): void {
     });
   writeFileSync(path, kept.map((l) => l + '\n').join(''));
 }
+
+/** The primal loss of steps 1..`steps` from `metrics.jsonl` (NaN where a line lacks it). */
+export function lossHistory(file: string, steps: number): number[] {
+  const out = new Array<number>(steps).fill(NaN);
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line) continue;
+    const m = JSON.parse(line) as { step?: number; primalLoss?: number };
+    if (m.step && m.step <= steps && m.primalLoss !== undefined) out[m.step - 1] = m.primalLoss;
+  }
+  return out;
+}

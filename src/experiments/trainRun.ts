@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import type { Dataset, DataInfo } from '../data/dataset.js';
 import { dataInfo } from '../data/dataset.js';
 import { dataFileOf, loadDataset } from '../data/loadDataset.js';
@@ -21,7 +21,7 @@ import type { HeldOutEstimate, HeldOutSet } from './heldOut.js';
 import { contrastCheck } from './contrastCheck.js';
 import { diagnoseTraining } from './trainingDiagnostics.js';
 import type { TrainingDiagnostics } from './trainingDiagnostics.js';
-import { readSummary, runPaths, truncateMetrics } from './runFolder.js';
+import { lossHistory, readSummary, runPaths, truncateMetrics } from './runFolder.js';
 import type { RunPaths } from './runFolder.js';
 import { experimentHooks } from './experimentHooks.js';
 
@@ -388,17 +388,6 @@ function saturationMessage(method: RunConfig['method'], accuracy: number, when: 
     `${when}: the adversary is saturated (accuracy ${accuracy.toFixed(3)} over the last ${SATURATION_WINDOW} steps); ` +
     `the KL estimate is unreliable: consider ${method === 'avb' ? 'adaptive contrast (--method avb-ac), ' : ''}a lower adversary learning rate or more adversary steps`
   );
-}
-
-/** The primal loss of steps 1..`steps` from `metrics.jsonl` (NaN where a line lacks it). */
-function lossHistory(file: string, steps: number): number[] {
-  const out = new Array<number>(steps).fill(NaN);
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line) continue;
-    const m = JSON.parse(line) as { step?: number; primalLoss?: number };
-    if (m.step && m.step <= steps && m.primalLoss !== undefined) out[m.step - 1] = m.primalLoss;
-  }
-  return out;
 }
 
 function round6(v: number): number {

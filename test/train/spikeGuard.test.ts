@@ -1,4 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { lossHistory } from '../../src/experiments/runFolder.js';
 import { Rng } from '../../src/random/rng.js';
 import { describeDivergence, fit, type Divergence, type Fittable } from '../../src/train/fit.js';
 import { SPIKE_STEPS, SPIKE_WINDOW, SpikeGuard } from '../../src/train/spikeGuard.js';
@@ -136,5 +140,21 @@ describe('fit: a finite blow-up of the loss', () => {
     });
     expect(r).toEqual(whole.r);
     expect(rollbacks).toEqual(whole.rollbacks.map((x) => x.backTo));
+  });
+});
+
+describe("a training run's loss history (what a resumed run's guard replays)", () => {
+  it('reads the primal loss of each step from metrics.jsonl, NaN where a line has none', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'avb-history-')), 'metrics.jsonl');
+    const lines = [
+      { step: 1, primalLoss: 120.5 },
+      { step: 2, primalLoss: 119.25, heldOutIwae: -100 },
+      { step: 3, adversaryLoss: 1.2 },
+      { step: 4, primalLoss: 118 },
+      { step: 5, primalLoss: 999 },
+    ];
+    writeFileSync(file, lines.map((l) => JSON.stringify(l) + '\n').join(''));
+    // Up to the checkpoint's step 4: step 5's line is not the resumed run's.
+    expect(lossHistory(file, 4)).toEqual([120.5, 119.25, NaN, 118]);
   });
 });
