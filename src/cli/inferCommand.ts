@@ -54,6 +54,7 @@ interface InferCliOptions {
   warmup?: number;
   targetAccept?: number;
   maxTargetAccept?: number;
+  modeStarts?: number;
   seed: number;
   out?: string;
   force?: boolean;
@@ -152,6 +153,11 @@ export function addInferCommand(program: Command): void {
       '--max-target-accept <p>',
       'NUTS: after divergences, sample again with target acceptance 0.95, then 0.99, up to this (default 0.99; --target-accept or below: never again)',
       positiveNumber,
+    )
+    .option(
+      '--mode-starts <n>',
+      "every method: starts of the Laplace fit's mode search (default 4: z = 0 and three points drawn in [-2, 2]^d)",
+      positiveInt,
     )
     .option('--seed <n>', 'random seed', nonNegativeInt, 1)
     .option(
@@ -264,6 +270,7 @@ function runConfig(spec: string, opts: InferCliOptions): InferRunConfig {
       samples: opts.samples,
       seed: opts.seed,
       iterations: opts.iterations,
+      ...(opts.modeStarts !== undefined ? { modeStarts: opts.modeStarts } : {}),
       nuts: {
         ...(opts.chains !== undefined ? { chains: opts.chains } : {}),
         ...(opts.warmup !== undefined ? { warmup: opts.warmup } : {}),

@@ -38,7 +38,7 @@ export interface InferRunConfig {
   method: InferenceMethod;
   options: Pick<
     InferOptions,
-    'samples' | 'seed' | 'iterations' | 'stopWhenConverged' | 'nuts' | 'avb'
+    'samples' | 'seed' | 'iterations' | 'stopWhenConverged' | 'modeStarts' | 'nuts' | 'avb'
   >;
 }
 

@@ -31,6 +31,8 @@ export interface InferOptions {
   iterations?: number;
   /** AVB and ADVI: stop once the ELBO has converged (default true; false: run `iterations`). */
   stopWhenConverged?: boolean;
+  /** Every method: starts of the Laplace fit's mode search (default 4). */
+  modeStarts?: number;
   nuts?: Partial<NutsOptions>;
   /** AVB settings beyond the method's defaults (learning rates, contrast, ...). */
   avb?: Partial<AvbInferenceOptions>;
@@ -132,6 +134,7 @@ async function runMethod(
     persistence: o.persistence?.fit,
     ...(o.iterations !== undefined ? { iterations: o.iterations } : {}),
     ...(o.stopWhenConverged !== undefined ? { stopWhenConverged: o.stopWhenConverged } : {}),
+    ...(o.modeStarts !== undefined ? { modeStarts: o.modeStarts } : {}),
   };
   switch (method) {
     case 'nuts': {
@@ -140,6 +143,7 @@ async function runMethod(
         seed: o.seed,
         onProgress: o.onProgress,
         samples: Math.ceil(o.samples / chains),
+        ...(o.modeStarts !== undefined ? { modeStarts: o.modeStarts } : {}),
         ...o.nuts,
         persistence: o.persistence?.nuts,
         pool: o.chainPool,

@@ -352,10 +352,12 @@ export function preconditionedTarget(
   precondition: 'laplace' | 'none',
   diagonal: boolean,
   seed: number,
+  /** The mode search's starts (default {@link MODE_SEARCH_STARTS}). */
+  starts?: number,
 ): FitTarget {
   const unchanged = (why: string) => ({ target: model, preconditioning: why, dispose: () => {} });
   if (precondition === 'none') return unchanged('none');
-  const fit = laplaceApproximation(model, { seed });
+  const fit = laplaceApproximation(model, { seed, starts });
   if (typeof fit === 'string') return unchanged(`none (no Laplace approximation: ${fit})`);
   const whitened = whitenedModel(model, fit, diagonal);
   // Where the fit starts, q is about N(0, I) in u: the density must be finite there. A "mode"

@@ -31,6 +31,8 @@ export interface NutsOptions {
    * to the model's coordinates where there is no usable mode. `none`: Stan's diagonal metric.
    */
   precondition: 'laplace' | 'none';
+  /** Starts of the Laplace fit's mode search (default 4: z = 0 and three random points). */
+  modeStarts?: number;
   /** Seed of the chains' starting points, momenta and tree directions. */
   seed: number;
   /** Called every 50 iterations with iterations done and total (all chains, warm-up included). */
@@ -216,7 +218,13 @@ export async function nuts(
 ): Promise<NutsResult> {
   const options = { ...DEFAULT_NUTS, ...nutsOptions };
   const began = performance.now();
-  const on = preconditionedTarget(model, options.precondition, false, options.seed);
+  const on = preconditionedTarget(
+    model,
+    options.precondition,
+    false,
+    options.seed,
+    options.modeStarts,
+  );
   const p = options.persistence;
   const attempts = [...(p?.attempts ?? [])];
   let targetAccept = options.targetAccept;

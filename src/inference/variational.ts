@@ -49,6 +49,8 @@ export interface VariationalOptions {
    * coordinates.
    */
   precondition?: 'laplace' | 'none';
+  /** Starts of the Laplace fit's mode search (default 4: z = 0 and three random points). */
+  modeStarts?: number;
   /**
    * Stop before `iterations` once the ELBO has stopped rising (checked every
    * {@link CONVERGENCE_CHECK_EVERY} iterations from {@link CONVERGENCE_CHECK_FROM} on; see
@@ -382,6 +384,7 @@ export async function advi(
     o.precondition ?? 'laplace',
     o.kind === 'meanfield',
     o.seed,
+    o.modeStarts,
   );
   const target = on.target;
   const m = tf.variable(tf.zeros([d]));
@@ -542,7 +545,7 @@ export async function avbInference(
   // Checked before the Laplace fit, whose tensors an early throw would leave undisposed.
   if (!(o.poolFraction >= 0 && o.poolFraction <= 1))
     throw new AvbUserError(`poolFraction must be in [0, 1], not ${o.poolFraction}`);
-  const on = preconditionedTarget(model, o.precondition ?? 'laplace', false, o.seed);
+  const on = preconditionedTarget(model, o.precondition ?? 'laplace', false, o.seed, o.modeStarts);
   const target = on.target;
   const { parts, trainer } = avbInferenceTrainer(target, o, root);
   // Each set of pooled draws has its own stream, seeded by its iteration, so that a resumed or

@@ -629,6 +629,27 @@ describe('avb infer', () => {
     expect(s.warnings.some((w) => w.includes("Stein's identities"))).toBe(outside);
   });
 
+  it('--mode-starts sets the mode search, which summary.json and config.json record', () => {
+    const out = join(dir, 'banana-starts');
+    const r = avb(
+      'infer',
+      'examples/banana.mjs',
+      '--method',
+      'advi-fullrank',
+      '--mode-starts',
+      '7',
+      '--iterations',
+      '500',
+      '--out',
+      out,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const read = (f: string) => JSON.parse(readFileSync(join(out, f), 'utf8')) as unknown;
+    expect(read('summary.json')).toMatchObject({ modeSearch: { starts: 7 } });
+    expect(read('config.json')).toMatchObject({ options: { modeStarts: 7 } });
+    expectUserError(avb('infer', 'examples/banana.mjs', '--mode-starts', '0'), /--mode-starts/);
+  });
+
   it(
     '--compare writes the KL table, the figure, draws per method and summary.json',
     { timeout: 300_000 },
