@@ -285,15 +285,11 @@ export function corrMatrix(K: number): ParameterBlock {
       const { value: L, logJacobian } = factor.constrain(u, earlier);
       let logJ = logJacobian;
       for (let i = 1; i < K - 1; i++) logJ = add(logJ, mul(K - 1 - i, log(index(L, i * K + i))));
-      const row = (i: number, m: number) =>
-        concat(...Array.from({ length: m }, (_, j) => index(L, i * K + j)));
-      const cells: Node[] = [];
-      for (let i = 0; i < K; i++)
-        for (let j = 0; j < K; j++) {
-          const m = Math.min(i, j) + 1;
-          cells.push(i === j ? lift(1) : dot(row(i, m), row(j, m)));
-        }
-      return { value: concat(...cells), logJacobian: logJ };
+      const rows = Array.from({ length: K }, (_, i) =>
+        Array.from({ length: i + 1 }, (_, j) => index(L, i * K + j)),
+      );
+      // L's rows have unit norm: Ω's diagonal is 1 exactly.
+      return { value: timesTranspose(rows, true), logJacobian: logJ };
     },
     unconstrain(x, earlier) {
       return factor.unconstrain(choleskyValues(x, K), earlier);
@@ -336,13 +332,7 @@ export function lowerTriangular(K: number, covariance: boolean): ParameterBlock 
         ]);
         return { value: concat(...cells), logJacobian: logJ };
       }
-      const cells: Node[] = [];
-      for (let i = 0; i < K; i++)
-        for (let j = 0; j < K; j++) {
-          const m = Math.min(i, j) + 1;
-          cells.push(dot(concat(...rows[i].slice(0, m)), concat(...rows[j].slice(0, m))));
-        }
-      return { value: concat(...cells), logJacobian: add(logJ, K * Math.LN2) };
+      return { value: timesTranspose(rows), logJacobian: add(logJ, K * Math.LN2) };
     },
     unconstrain(x) {
       const L = covariance ? choleskyValues(x, K) : Float64Array.from(x);
@@ -355,6 +345,25 @@ export function lowerTriangular(K: number, covariance: boolean): ParameterBlock 
       return u;
     },
   };
+}
+
+/**
+ * L Lᵀ, row-major, for a lower-triangular L given by its rows' entries up to the diagonal (row i
+ * has i + 1); `unitDiagonal`: the diagonal is 1 (rows of unit norm), not computed.
+ */
+function timesTranspose(rows: Node[][], unitDiagonal = false): Node {
+  const K = rows.length;
+  const cells: Node[] = [];
+  for (let i = 0; i < K; i++)
+    for (let j = 0; j < K; j++) {
+      const m = Math.min(i, j) + 1;
+      cells.push(
+        unitDiagonal && i === j
+          ? lift(1)
+          : dot(concat(...rows[i].slice(0, m)), concat(...rows[j].slice(0, m))),
+      );
+    }
+  return concat(...cells);
 }
 
 /** The lower Cholesky factor of a symmetric positive-definite K × K matrix (row-major numbers). */
