@@ -4,7 +4,15 @@ import type { Val } from '../modelling/autodiff.js';
 import * as dist from '../modelling/distributions.js';
 import { logCdf } from './cdfs.js';
 import { specialFunction } from './mathFunctions.js';
-import { lkjCorr, multiNormal, wishart } from './matrixDensities.js';
+import {
+  lkjCorr,
+  multiNormal,
+  multiNormalPrecision,
+  multiStudentT,
+  wishart,
+} from './matrixDensities.js';
+import { continuousLogDensity } from './continuousFamilies.js';
+import { countLogDensity } from './countFamilies.js';
 import { arrayFunction, matrixFunction } from './matrixFunctions.js';
 import { StanError, describe, transpose } from './operators.js';
 import {
@@ -370,6 +378,10 @@ export function logDensity(family: string, y: Value, args: Value[]): Node {
     case 'multi_normal':
     case 'multi_normal_cholesky':
       return multiNormal(y, args[0], args[1], family === 'multi_normal');
+    case 'multi_normal_prec':
+      return multiNormalPrecision(y, args[0], args[1]);
+    case 'multi_student_t':
+      return multiStudentT(y, p[0], args[1], args[2]);
     case 'wishart':
     case 'inv_wishart':
       return wishart(y, p[0], args[1], family === 'inv_wishart');
@@ -429,7 +441,7 @@ export function logDensity(family: string, y: Value, args: Value[]): Node {
       );
     }
   }
-  return discreteLogDensity(family, y, p);
+  return continuousLogDensity(family, Y, p) ?? discreteLogDensity(family, y, p);
 }
 
 /** The families of integer outcomes (data: counts, successes, categories), and on simplexes and correlations. */
@@ -481,5 +493,12 @@ function discreteLogDensity(family: string, y: Value, p: Val[]): Node {
       return dist.lkjCorrCholesky(Y, y.rows, p[0]);
     }
   }
+  const more = countLogDensity(
+    family,
+    () => counts(y),
+    p,
+    (x, alpha, beta) => glmPredictor(x, alpha, beta, y),
+  );
+  if (more) return more;
   throw new StanError(`distribution ${family} is not supported yet`);
 }

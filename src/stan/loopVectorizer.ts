@@ -2,6 +2,8 @@ import * as ad from '../modelling/autodiff.js';
 import { Node } from '../modelling/autodiff.js';
 import type { Val } from '../modelling/autodiff.js';
 import { callFunction, isElementwise, logDensity } from './builtins.js';
+import { CONTINUOUS_FAMILIES } from './continuousFamilies.js';
+import { ELEMENTWISE_COUNT_FAMILIES } from './countFamilies.js';
 import { holds } from './operators.js';
 import { hasPointwise, pointwiseLogDensity } from './pointwiseDensities.js';
 import type { Expr, Index, Stmt } from './parser.js';
@@ -77,6 +79,8 @@ const UNIVARIATE = new Set([
   'poisson_log',
   'neg_binomial_2',
   'neg_binomial_2_log',
+  ...CONTINUOUS_FAMILIES,
+  ...ELEMENTWISE_COUNT_FAMILIES,
 ]);
 
 const DENSITY_SUFFIX = /_(lpdf|lpmf|lupdf|lupmf)$/;

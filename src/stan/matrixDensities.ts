@@ -66,17 +66,68 @@ function logMultiGamma(a: Val, k: number): Node {
  */
 export function multiNormal(y: Value, mu: Value, cov: Value, isCovariance: boolean): Node {
   const k = squareSize(cov, 'a multivariate normal');
-  const L = isCovariance ? ad.cholesky(cov.k === 'mat' ? cov.s.val() : 0, k) : flat(cov);
+  const L = isCovariance ? choleskyOf(cov, k) : flat(cov);
   const logNorm = ad.add(ad.mul(0.5, logDetFromCholesky(L, k)), 0.5 * k * Math.log(2 * Math.PI));
+  return ad.total(
+    ...residuals(y, mu).map((r) => {
+      const w = forwardSolve(L, k, r);
+      return ad.sub(ad.mul(ad.dot(w, w), -0.5), logNorm);
+    }),
+  );
+}
+
+/**
+ * Σ log N(y_i | mu_i, Ω⁻¹) with the precision matrix Ω = L Lᵀ (Stan's `multi_normal_prec`):
+ * ½ log det Ω − ½ |Lᵀ(y − mu)|² − k/2 log 2π per vector.
+ */
+export function multiNormalPrecision(y: Value, mu: Value, precision: Value): Node {
+  const k = squareSize(precision, 'multi_normal_prec');
+  const L = choleskyOf(precision, k);
+  const logNorm = ad.sub(ad.mul(0.5, logDetFromCholesky(L, k)), 0.5 * k * Math.log(2 * Math.PI));
+  return ad.total(
+    ...residuals(y, mu).map((r) => {
+      // u = Lᵀ r: u_j = Σ_{i ≥ j} L_ij r_i.
+      const u = Array.from({ length: k }, (_, j) =>
+        ad.total(
+          ...Array.from({ length: k - j }, (_, m) =>
+            ad.mul(at(L, k, j + m, j), ad.index(r, j + m)),
+          ),
+        ),
+      );
+      const uu = ad.concat(...u);
+      return ad.add(ad.mul(ad.dot(uu, uu), -0.5), logNorm);
+    }),
+  );
+}
+
+/**
+ * Σ log t_ν(y_i | mu_i, Σ), the multivariate Student t (Stan's `multi_student_t`), with
+ * w = L⁻¹(y − mu) and L Lᵀ = Σ: log Γ((ν + k)/2) − log Γ(ν/2) − k/2 log(νπ) − ½ log det Σ
+ * − (ν + k)/2 log(1 + |w|²/ν) per vector.
+ */
+export function multiStudentT(y: Value, nu: Val, mu: Value, cov: Value): Node {
+  const k = squareSize(cov, 'multi_student_t');
+  const L = choleskyOf(cov, k);
+  const half = ad.mul(ad.add(nu, k), 0.5);
+  const logNorm = ad.sub(
+    ad.sub(lgammaOf(half), lgammaOf(ad.mul(nu, 0.5))),
+    ad.add(ad.mul(0.5 * k, ad.log(ad.mul(nu, Math.PI))), ad.mul(0.5, logDetFromCholesky(L, k))),
+  );
+  return ad.total(
+    ...residuals(y, mu).map((r) => {
+      const w = forwardSolve(L, k, r);
+      return ad.sub(logNorm, ad.mul(half, ad.log1p(ad.div(ad.dot(w, w), nu))));
+    }),
+  );
+}
+
+/** y − mu for `y` a vector or an array of vectors, `mu` one vector or one per y. */
+function residuals(y: Value, mu: Value): Node[] {
   const ys = y.k === 'arr' ? y.items : [y];
   const mus = mu.k === 'arr' ? mu.items : undefined;
   if (mus && mus.length !== ys.length)
     throw new StanError(`${ys.length} outcomes but ${mus.length} means`);
-  const terms = ys.map((yi, n) => {
-    const w = forwardSolve(L, k, ad.sub(flat(yi), flat(mus ? mus[n] : mu)));
-    return ad.sub(ad.mul(ad.dot(w, w), -0.5), logNorm);
-  });
-  return ad.total(...terms);
+  return ys.map((yi, n) => ad.sub(flat(yi), flat(mus ? mus[n] : mu)));
 }
 
 /**

@@ -11,6 +11,7 @@ import { StanError, binaryOp, describe, transpose, unaryOp } from './operators.j
 import { parseStan } from './parser.js';
 import type { Decl, Expr, FunctionDef, Index, Stmt, TypeSpec } from './parser.js';
 import { logTruncation } from './cdfs.js';
+import { discreteLogTruncation, isDiscreteFamily } from './discreteTruncation.js';
 import { ODE_SOLVERS, solveOde } from './ode.js';
 import { runVectorized } from './loopVectorizer.js';
 import type { LoopHost } from './loopVectorizer.js';
@@ -260,7 +261,8 @@ class Interpreter {
         (upper !== undefined && v > numberOf(upper as Scalar)),
     );
     if (outside) return -Infinity;
-    return ad.sub(lp, logTruncation(s.dist, ys.length, values.map(flat), lower, upper));
+    const truncation = isDiscreteFamily(s.dist) ? discreteLogTruncation : logTruncation;
+    return ad.sub(lp, truncation(s.dist, ys.length, values.map(flat), lower, upper));
   }
 
   /** Calls a user-defined function: its own scope (Stan's functions see only their arguments). */
