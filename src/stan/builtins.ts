@@ -13,6 +13,7 @@ import {
 } from './matrixDensities.js';
 import { continuousLogDensity } from './continuousFamilies.js';
 import { countLogDensity } from './countFamilies.js';
+import { log1mExp, moreFunction } from './moreFunctions.js';
 import { arrayFunction, matrixFunction } from './matrixFunctions.js';
 import { StanError, describe, transpose } from './operators.js';
 import {
@@ -66,6 +67,7 @@ const ELEMENTWISE: Record<string, (x: Val) => Node> = {
   log_inv_logit: ad.logInvLogit,
   log1m_inv_logit: ad.log1mInvLogit,
   log1p_exp: ad.log1pExp,
+  log1m_exp: log1mExp,
   log10: (x) => ad.div(ad.log(x), Math.LN10),
   log2: (x) => ad.div(ad.log(x), Math.LN2),
 };
@@ -124,6 +126,7 @@ export function callFunction(name: string, a: Value[]): Value {
     linearAlgebra(name, a) ??
     specialFunction(name, a) ??
     arrayFunction(name, a) ??
+    moreFunction(name, a) ??
     densityOrFail(name, a)
   );
 }
@@ -152,6 +155,15 @@ function reduction(name: string, a: Value[]): Value | undefined {
     case 'log_sum_exp':
       return real(a.length === 2 ? ad.logSumExp2(flat(a[0]), flat(a[1])) : ad.logSumExp(v()));
     case 'log_mix':
+      if (a.length === 2) {
+        // log_mix(theta, lps): log Σ_k theta_k exp(lps_k), mixing proportions and component
+        // log densities as vectors (or arrays).
+        const [theta, lps] = [flat(a[0]), flat(a[1])];
+        if (ad.lift(theta).length !== ad.lift(lps).length)
+          throw new StanError('log_mix: as many mixing proportions as log densities');
+        return real(ad.logSumExp(ad.add(ad.log(theta), lps)));
+      }
+      if (a.length !== 3) throw new StanError('log_mix takes (theta, lp1, lp2) or (thetas, lps)');
       return real(ad.logMix(flat(a[0]), flat(a[1]), flat(a[2])));
     case 'dot_product':
       return real(ad.dot(flat(a[0]), flat(a[1])));

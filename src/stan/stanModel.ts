@@ -25,6 +25,7 @@ import {
   numberOf,
   packScalars,
   real,
+  sizeOf,
   vec,
 } from './values.js';
 import type { Scalar, Value } from './values.js';
@@ -395,6 +396,15 @@ class Interpreter {
       }
       case 'rowvec': {
         const items = e.items.map((x) => this.eval(x, scope));
+        // [[1, 2], [3, 4]]: a row vector of row vectors is a matrix, row by row.
+        if (items.length > 0 && items.every((x) => x.k === 'vec' && x.row)) {
+          const cols = sizeOf(items[0]);
+          if (items.some((x) => sizeOf(x) !== cols))
+            throw new StanError(`the rows of a matrix literal must have the same size`);
+          return mat(ad.concat(...items.map(flat)), items.length, cols);
+        }
+        if (items.some((x) => !isScalar(x)))
+          throw new StanError('a row vector literal takes scalars, or row vectors for a matrix');
         return vec(ad.concat(...items.map(flat)), items.length, true);
       }
       case 'index':

@@ -1,0 +1,204 @@
+import * as ad from '../modelling/autodiff.js';
+import { Node } from '../modelling/autodiff.js';
+import type { Val } from '../modelling/autodiff.js';
+import { lgammaOf } from '../modelling/distributions.js';
+import { StanError, binaryOp, transpose } from './operators.js';
+import { elementsOf, flat, isScalar, mat, numberOf, packScalars, real, vec } from './values.js';
+import type { Scalar, Value } from './values.js';
+
+/**
+ * Stan functions that posteriordb's programs use beyond the common ones: the QR decomposition
+ * (the QR reparametrisation of regressions), the Matérn, exponential and periodic GP kernels,
+ * norms, matrix powers and traces of quadratic forms, and a few scalar functions. Each is written
+ * on kit operations, so it is differentiable wherever its arguments are parameters.
+ */
+export function moreFunction(name: string, a: Value[]): Value | undefined {
+  switch (name) {
+    case 'qr_thin_Q':
+    case 'qr_thin_R':
+    case 'qr_Q':
+    case 'qr_R':
+      return qr(name, a[0]);
+    case 'gp_exponential_cov':
+    case 'gp_matern32_cov':
+    case 'gp_matern52_cov':
+    case 'gp_periodic_cov':
+      return gpKernel(name, a);
+    case 'matrix_power': {
+      const m = square(a[0], name);
+      const n = numberOf((a[1] as { v: Scalar }).v);
+      if (!Number.isInteger(n) || n < 0) throw new StanError('matrix_power takes a power n ≥ 0');
+      let out: Value = mat(identity(m.rows), m.rows, m.rows);
+      for (let i = 0; i < n; i++) out = binaryOp('*', out, m);
+      return out;
+    }
+    case 'trace_quad_form': {
+      // trace(Bᵀ A B).
+      const q = binaryOp('*', transpose(a[1]), binaryOp('*', a[0], a[1]));
+      const m = square(q, name);
+      return real(ad.total(...Array.from({ length: m.rows }, (_, i) => m.s.get(i * m.rows + i))));
+    }
+    case 'csr_matrix_times_vector':
+      return csrTimesVector(a);
+    case 'norm1':
+      return real(ad.sum(ad.abs(flat(a[0]))));
+    case 'norm2':
+      return real(ad.sqrt(ad.dot(flat(a[0]), flat(a[0]))));
+    case 'lmgamma': {
+      // log Γ_k(x) = k(k − 1)/4 log π + Σ_{j=1}^{k} log Γ(x + (1 − j)/2).
+      const k = numberOf((a[0] as { v: Scalar }).v);
+      const x = flat(a[1]);
+      const terms = Array.from({ length: k }, (_, j) => lgammaOf(ad.add(x, -j / 2)));
+      return real(ad.add(ad.total(...terms), ((k * (k - 1)) / 4) * Math.log(Math.PI)));
+    }
+    case 'binary_log_loss': {
+      // −y log ŷ − (1 − y) log(1 − ŷ) for an outcome y ∈ {0, 1}.
+      const y = numberOf((a[0] as { v: Scalar }).v);
+      const p = flat(a[1]);
+      return real(ad.neg(y === 1 ? ad.log(p) : ad.log1m(p)));
+    }
+  }
+  return undefined;
+}
+
+type Mat = Extract<Value, { k: 'mat' }>;
+
+/**
+ * A sparse m × n matrix in compressed row storage (values w, column indices v, row starts u, all
+ * 1-based as in Stan) times the vector b: row i is Σ_{k = u[i]}^{u[i+1] − 1} w[k] b[v[k]].
+ */
+function csrTimesVector(a: Value[]): Value {
+  const [m, n] = [a[0], a[1]].map((x) => numberOf((x as { v: Scalar }).v));
+  const w = flat(a[2]);
+  const [v, u] = [a[3], a[4]].map((x) => elementsOf(x).map((e) => numberOf(e)));
+  const b = flat(a[5]);
+  if (u.length !== m + 1)
+    throw new StanError(`csr_matrix_times_vector: ${m} rows need ${m + 1} row starts`);
+  if (ad.lift(b).length !== n)
+    throw new StanError(`csr_matrix_times_vector: b must have ${n} elements`);
+  const rows = Array.from({ length: m }, (_, i) => {
+    const terms: Node[] = [];
+    for (let k = u[i]; k < u[i + 1]; k++) {
+      if (v[k - 1] < 1 || v[k - 1] > n)
+        throw new StanError(`csr_matrix_times_vector: column ${v[k - 1]} is outside 1..${n}`);
+      terms.push(ad.mul(ad.index(w, k - 1), ad.index(b, v[k - 1] - 1)));
+    }
+    return ad.total(...terms);
+  });
+  return vec(ad.concat(...rows), m);
+}
+
+function square(v: Value, what: string): Mat {
+  if (v.k !== 'mat' || v.rows !== v.cols) throw new StanError(`${what} takes a square matrix`);
+  return v;
+}
+
+function identity(n: number): Float64Array {
+  const out = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) out[i * n + i] = 1;
+  return out;
+}
+
+/**
+ * The QR decomposition A = Q R of an m × n matrix (m ≥ n) by modified Gram–Schmidt, with R's
+ * diagonal positive as Stan makes it (so that the decomposition is unique and a QR-parametrised
+ * regression's coefficients have Stan's signs). The thin forms are m × n and n × n; the full
+ * ones (`qr_Q`, `qr_R`) are the same for a square matrix and refused otherwise.
+ */
+function qr(name: string, v: Value): Value {
+  if (v.k !== 'mat') throw new StanError(`${name} takes a matrix`);
+  const [m, n] = [v.rows, v.cols];
+  if (m < n) throw new StanError(`${name} needs at least as many rows as columns`);
+  if ((name === 'qr_Q' || name === 'qr_R') && m !== n)
+    throw new StanError(
+      `${name} of a non-square matrix is not supported yet; use ${name.replace('qr_', 'qr_thin_')}`,
+    );
+  const columns: Node[] = Array.from({ length: n }, (_, j) =>
+    ad.concat(...Array.from({ length: m }, (_, i) => v.s.get(i * n + j))),
+  );
+  const q: Node[] = [];
+  const r: Scalar[][] = Array.from({ length: n }, () => new Array<Scalar>(n).fill(0));
+  for (let j = 0; j < n; j++) {
+    let w = columns[j];
+    for (let i = 0; i < j; i++) {
+      const rij = ad.dot(q[i], w);
+      r[i][j] = rij;
+      w = ad.sub(w, ad.mul(rij, q[i]));
+    }
+    const norm = ad.sqrt(ad.dot(w, w));
+    if (!(norm.value[0] > 0))
+      throw new StanError(`${name}: the matrix's columns are linearly dependent`);
+    r[j][j] = norm;
+    q.push(ad.div(w, norm));
+  }
+  if (name.endsWith('R')) return mat(packScalars(r.flat()), n, n);
+  const cells: Scalar[] = [];
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) cells.push(ad.index(q[j], i));
+  return mat(packScalars(cells), m, n);
+}
+
+/**
+ * Stan's stationary GP kernels of points x (an array of reals or of vectors, data) with
+ * magnitude α and length scale ℓ, on the distance d = |x_i − x_j|:
+ * exponential α² e^{−d/ℓ}; Matérn 3/2 α² (1 + √3 d/ℓ) e^{−√3 d/ℓ};
+ * Matérn 5/2 α² (1 + √5 d/ℓ + 5d²/(3ℓ²)) e^{−√5 d/ℓ}; periodic α² e^{−2 sin²(π d/p)/ℓ²}.
+ */
+function gpKernel(name: string, a: Value[]): Value {
+  const d = distances(a[0], name);
+  const n = Math.round(Math.sqrt(d.length));
+  const [alpha, ell] = [flat(a[1]), flat(a[2])];
+  const a2 = ad.square(alpha);
+  let k: Node;
+  switch (name) {
+    case 'gp_exponential_cov':
+      k = ad.exp(ad.neg(ad.div(d, ell)));
+      break;
+    case 'gp_matern32_cov': {
+      const s = ad.div(ad.mul(d, Math.sqrt(3)), ell);
+      k = ad.mul(ad.add(s, 1), ad.exp(ad.neg(s)));
+      break;
+    }
+    case 'gp_matern52_cov': {
+      const s = ad.div(ad.mul(d, Math.sqrt(5)), ell);
+      k = ad.mul(ad.add(ad.add(s, 1), ad.div(ad.square(s), 3)), ad.exp(ad.neg(s)));
+      break;
+    }
+    default: {
+      const period = flat(a[3]);
+      const sine = ad.unary(ad.div(ad.mul(d, Math.PI), period), Math.sin, Math.cos);
+      k = ad.exp(ad.div(ad.mul(ad.square(sine), -2), ad.square(ell)));
+    }
+  }
+  return mat(ad.mul(a2, k), n, n);
+}
+
+/** |x_i − x_j| of data points, row-major n × n. */
+function distances(x: Value, what: string): Float64Array {
+  const points: number[][] =
+    x.k === 'arr'
+      ? x.items.map((p) => (isScalar(p) ? [numberOf(p.v)] : constants(elementsOf(p), what)))
+      : constants(elementsOf(x), what).map((v) => [v]);
+  const n = points.length;
+  const d = new Float64Array(n * n);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++)
+      d[i * n + j] = Math.sqrt(points[i].reduce((s, v, k) => s + (v - points[j][k]) ** 2, 0));
+  if (points.some((p) => p.length !== points[0].length))
+    throw new StanError(`${what}: points of different sizes`);
+  return d;
+}
+
+function constants(xs: Scalar[], what: string): number[] {
+  return xs.map((v) => {
+    if (v instanceof Node && v.variable) throw new StanError(`${what} needs data points`);
+    return numberOf(v);
+  });
+}
+
+/** log(1 − e^x) for x < 0, accurate near 0 and far below it. */
+export const log1mExp = (x: Val): Node =>
+  ad.unary(
+    x,
+    (v) => (v > -Math.LN2 ? Math.log(-Math.expm1(v)) : Math.log1p(-Math.exp(v))),
+    (v) => -1 / Math.expm1(-v),
+  );

@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import { lgamma } from '../../src/modelling/special.js';
+import { point, same, stan } from './stanTestKit.js';
+
+/**
+ * The functions of `moreFunctions.ts`, the two-argument `log_mix` and matrix literals, each
+ * against an independent computation: the same quantity written with Stan's basic operations,
+ * or its defining identity (Q R = A with Q orthonormal).
+ */
+
+/** The value of a one-parameter program at u = 0 (its std_normal term added back). */
+function valueOf(program: string, data: unknown = {}): number {
+  const m = stan(`${program.replace('model {', 'model { u ~ std_normal();')}`, data);
+  return m.logDensityAndGradient!(Float64Array.of(0)).logp + 0.5 * Math.log(2 * Math.PI);
+}
+
+describe('Stan functions beyond the common ones', () => {
+  it('a matrix literal [[a, b], [c, d]] is a matrix, row by row', () => {
+    same(
+      'parameters { real x; } model { matrix[2, 2] m = [[1, x], [3, 4]]; target += -square(m[1, 2]) + m[2, 1]; }',
+      'parameters { real x; } model { target += -square(x) + 3; }',
+    );
+    expect(() =>
+      stan('parameters { real x; } model { matrix[2, 2] m = [[1, x], [3]]; }')
+        .logDensityAndGradient!(Float64Array.of(0)),
+    ).toThrow(/rows of a matrix literal must have the same size/);
+  });
+
+  it('log_mix(thetas, lps) is the log of the mixture, as its two-component form', () => {
+    same(
+      `parameters { real x; simplex[2] w; }
+       model { target += log_mix(w, [normal_lpdf(x | 0, 1), normal_lpdf(x | 2, 0.5)]'); }`,
+      `parameters { real x; simplex[2] w; }
+       model { target += log_mix(w[1], normal_lpdf(x | 0, 1), normal_lpdf(x | 2, 0.5)); }`,
+    );
+  });
+
+  it('log1m_exp(x) is log(1 - exp(x)), accurate near 0 and far below', () => {
+    same(
+      'parameters { real<upper=0> x; } model { target += log1m_exp(x) + x; }',
+      'parameters { real<upper=0> x; } model { target += log1m(exp(x)) + x; }',
+    );
+    // log(1 - e^-1e-10) = log(1e-10 - 5e-21 ...): plain log1m(exp(x)) loses digits there.
+    expect(valueOf('parameters { real u; } model { target += log1m_exp(-1e-10); }')).toBeCloseTo(
+      Math.log(1e-10),
+      8,
+    );
+  });
+
+  it('qr_thin_Q and qr_thin_R: Q R = A, Q orthonormal, R upper-triangular with a positive diagonal; differentiable', () => {
+    const a = [
+      [1, 2],
+      [3, -4],
+      [5, 6.5],
+    ];
+    const cell = (f: string, i: number, j: number) =>
+      valueOf(
+        `data { matrix[3, 2] A; } parameters { real u; } model { target += ${f}(A)[${i}, ${j}]; }`,
+        { A: a },
+      );
+    const Q = [1, 2, 3].map((i) => [1, 2].map((j) => cell('qr_thin_Q', i, j)));
+    const R = [1, 2].map((i) => [1, 2].map((j) => cell('qr_thin_R', i, j)));
+    expect(R[1][0]).toBe(0);
+    expect(R[0][0]).toBeGreaterThan(0);
+    expect(R[1][1]).toBeGreaterThan(0);
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 2; j++)
+        expect(Q[i][0] * R[0][j] + Q[i][1] * R[1][j]).toBeCloseTo(a[i][j], 12);
+    for (let j = 0; j < 2; j++)
+      for (let k = 0; k < 2; k++)
+        expect(Q.reduce((s, row) => s + row[j] * row[k], 0)).toBeCloseTo(j === k ? 1 : 0, 12);
+    // A parameter inside A: R[1, 1] is the first column's length, here x.
+    same(
+      'parameters { real<lower=0> x; } model { target += qr_thin_R([[x, 1], [0, 2]])[1, 1] - x^2; }',
+      'parameters { real<lower=0> x; } model { target += x - x^2; }',
+    );
+  });
+
+  it('the Matérn, exponential and periodic kernels equal their formulas written out', () => {
+    const x = { x: [0.1, 0.9, 2.3] };
+    const kernels: [string, string][] = [
+      ['gp_exponential_cov(x, a, l)', 'square(a) * exp(-d / l)'],
+      ['gp_matern32_cov(x, a, l)', 'square(a) * (1 + sqrt(3) * d / l) * exp(-sqrt(3) * d / l)'],
+      [
+        'gp_matern52_cov(x, a, l)',
+        'square(a) * (1 + sqrt(5) * d / l + 5 * square(d) / (3 * square(l))) * exp(-sqrt(5) * d / l)',
+      ],
+      [
+        'gp_periodic_cov(x, a, l, 1.7)',
+        'square(a) * exp(-2 * square(sin(pi() * d / 1.7)) / square(l))',
+      ],
+    ];
+    for (const [call, formula] of kernels) {
+      same(
+        `data { array[3] real x; } parameters { real<lower=0> a; real<lower=0> l; }
+         model { matrix[3, 3] K = ${call}; target += -sum(K) + log_determinant(K + diag_matrix(rep_vector(0.1, 3))); }`,
+        `data { array[3] real x; } parameters { real<lower=0> a; real<lower=0> l; }
+         model { matrix[3, 3] K;
+           for (i in 1:3) for (j in 1:3) { real d = abs(x[i] - x[j]); K[i, j] = ${formula}; }
+           target += -sum(K) + log_determinant(K + diag_matrix(rep_vector(0.1, 3))); }`,
+        x,
+        9,
+      );
+    }
+  });
+
+  it('matrix_power, trace_quad_form, norms, lmgamma and binary_log_loss equal their definitions', () => {
+    same(
+      `parameters { real x; } model { matrix[2, 2] A = [[1, x], [0.5, 2]];
+         target += sum(matrix_power(A, 3)) + trace_quad_form(A, [[1, 2], [x, 1]]) - x^4; }`,
+      `parameters { real x; } model { matrix[2, 2] A = [[1, x], [0.5, 2]]; matrix[2, 2] B = [[1, 2], [x, 1]];
+         target += sum(A * A * A) + trace(B' * A * B) - x^4; }`,
+    );
+    same(
+      'parameters { vector[3] v; } model { target += -norm2(v) - norm1(v) - dot_self(v); }',
+      'parameters { vector[3] v; } model { target += -sqrt(dot_self(v)) - sum(fabs(v)) - dot_self(v); }',
+    );
+    expect(valueOf('parameters { real u; } model { target += lmgamma(3, 2.5); }')).toBeCloseTo(
+      ((3 * 2) / 4) * Math.log(Math.PI) + lgamma(2.5) + lgamma(2) + lgamma(1.5),
+      12,
+    );
+    same(
+      'parameters { real<lower=0, upper=1> p; } model { target += -binary_log_loss(1, p) - binary_log_loss(0, p); }',
+      'parameters { real<lower=0, upper=1> p; } model { target += log(p) + log1m(p); }',
+    );
+  });
+
+  it('csr_matrix_times_vector is the dense product', () => {
+    // [[1, 0, 2], [0, 3, 0]] in compressed rows.
+    same(
+      `parameters { vector[3] b; }
+       model { target += -dot_self(csr_matrix_times_vector(2, 3, [1, 2, 3]', {1, 3, 2}, {1, 3, 4}, b)); }`,
+      `parameters { vector[3] b; }
+       model { target += -dot_self([[1, 0, 2], [0, 3, 0]] * b); }`,
+    );
+    const m = stan(
+      "parameters { vector[3] b; } model { target += sum(csr_matrix_times_vector(2, 3, [1, 2, 3]', {1, 4, 2}, {1, 3, 4}, b)); }",
+    );
+    expect(() => m.logDensityAndGradient!(point(3, 1))).toThrow(/column 4 is outside 1..3/);
+  });
+});
