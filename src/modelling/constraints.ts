@@ -15,6 +15,7 @@
 import {
   add,
   concat,
+  div,
   dot,
   exp,
   log1m,
@@ -174,6 +175,68 @@ export function simplex(K: number): ParameterBlock {
         stick -= x[k];
       }
       return u;
+    },
+  };
+}
+
+/**
+ * A unit vector of K elements (Stan's `unit_vector[K]`): x = u / |u| from K coordinates, with
+ * Stan's −|u|²/2 added to the log density in place of a Jacobian (the map is not one-to-one: the
+ * term makes |u| proper, a χ_K radius, without changing the density of the direction).
+ */
+export function unitVector(K: number): ParameterBlock {
+  checkSize(K, 'a unit vector size');
+  if (K < 2) throw new RangeError('a unit vector needs at least 2 elements');
+  return {
+    kind: `unit_vector[${K}]`,
+    size: K,
+    scalar: false,
+    free: K,
+    constrain(u) {
+      const r2 = dot(u, u);
+      return { value: div(u, sqrt(r2)), logJacobian: mul(r2, -0.5) };
+    },
+    unconstrain(x) {
+      return Float64Array.from(x);
+    },
+  };
+}
+
+/**
+ * A vector of K elements summing to 0 (Stan's `sum_to_zero_vector[K]`), from K − 1 coordinates
+ * through an orthonormal basis of the sum-zero subspace (Helmert's: column j has 1/√(j(j+1)) in
+ * rows 1..j and −j/√(j(j+1)) in row j + 1). The map is linear and isometric, so its Jacobian is
+ * constant (0), and u ~ N(0, I) gives x the isotropic normal of the subspace: as well
+ * conditioned as the model allows. Which basis is used changes no posterior of x.
+ */
+export function sumToZeroVector(K: number): ParameterBlock {
+  checkSize(K, 'a sum-to-zero vector size');
+  if (K < 2) throw new RangeError('a sum-to-zero vector needs at least 2 elements');
+  const column = (j: number) => 1 / Math.sqrt(j * (j + 1)); // j from 1
+  return {
+    kind: `sum_to_zero_vector[${K}]`,
+    size: K,
+    scalar: false,
+    free: K - 1,
+    constrain(u) {
+      // x_i = Σ_{j ≥ i} u_j c_j − (i − 1) c_{i−1} u_{i−1} (1-based), by a running suffix sum.
+      const parts: Node[] = new Array<Node>(K);
+      let suffix: Node = lift(0);
+      for (let i = K; i >= 1; i--) {
+        const below = i >= 2 ? mul(index(u, i - 2), -(i - 1) * column(i - 1)) : lift(0);
+        parts[i - 1] = add(suffix, below);
+        if (i >= 2) suffix = add(suffix, mul(index(u, i - 2), column(i - 1)));
+      }
+      return { value: concat(...parts), logJacobian: lift(0) };
+    },
+    unconstrain(x) {
+      // u_j = <x, column j>, the basis being orthonormal.
+      return Float64Array.from({ length: K - 1 }, (_, jj) => {
+        const j = jj + 1;
+        let s = 0;
+        for (let i = 0; i < j; i++) s += x[i];
+        return (s - j * x[j]) * column(j);
+      });
     },
   };
 }

@@ -93,6 +93,7 @@ const BASE_TYPES = new Set([
   'ordered',
   'positive_ordered',
   'unit_vector',
+  'sum_to_zero_vector',
   'cholesky_factor_corr',
   'cholesky_factor_cov',
   'corr_matrix',

@@ -766,6 +766,10 @@ function parameterBlock(
         return constraints.ordered(K);
       case 'positive_ordered':
         return constraints.positiveOrdered(K);
+      case 'unit_vector':
+        return constraints.unitVector(K);
+      case 'sum_to_zero_vector':
+        return constraints.sumToZeroVector(K);
       case 'cholesky_factor_corr':
         return constraints.choleskyFactorCorr(K);
       case 'corr_matrix':

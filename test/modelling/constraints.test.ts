@@ -75,6 +75,39 @@ describe('constraint transforms', () => {
     expect(Math.max(...iv)).toBeLessThanOrEqual(4);
   });
 
+  it('sum_to_zero_vector: values sum to 0, the map is an isometry (Jacobian 0) and unconstrain inverts it', () => {
+    const K = 5;
+    const block = c.sumToZeroVector(K);
+    const u = Float64Array.from({ length: K - 1 }, (_, i) => 0.7 * Math.sin(2.3 * i + 0.4));
+    const { value, logJacobian } = block.constrain(ad.lift(u), {});
+    const x = value.value;
+    expect(x.reduce((a, b) => a + b, 0)).toBeCloseTo(0, 14);
+    // An isometry onto the subspace: |x| = |u|, and the columns of its matrix are orthonormal.
+    const norm = (v: ArrayLike<number>) => Math.hypot(...Array.from(v));
+    expect(norm(x)).toBeCloseTo(norm(u), 14);
+    const columns = Array.from({ length: K - 1 }, (_, j) => {
+      const e = new Float64Array(K - 1);
+      e[j] = 1;
+      return block.constrain(ad.lift(e), {}).value.value;
+    });
+    for (let i = 0; i < K - 1; i++)
+      for (let j = 0; j < K - 1; j++)
+        expect(columns[i].reduce((s, v, k) => s + v * columns[j][k], 0)).toBeCloseTo(
+          i === j ? 1 : 0,
+          14,
+        );
+    expect(logJacobian.value[0]).toBe(0);
+    block.unconstrain(x, {}).forEach((v, i) => expect(v).toBeCloseTo(u[i], 12));
+  });
+
+  it('unit_vector: values have length 1; the log density gains -|u|^2/2, so |u| is proper', () => {
+    const block = c.unitVector(3);
+    const u = [0.3, -1.2, 2];
+    const { value, logJacobian } = block.constrain(ad.lift(u), {});
+    expect(Math.hypot(...Array.from(value.value))).toBeCloseTo(1, 14);
+    expect(logJacobian.value[0]).toBeCloseTo(-0.5 * (0.09 + 1.44 + 4), 14);
+  });
+
   it('a bound may depend on an earlier parameter (GARCH: beta1 < 1 − alpha1)', () => {
     const block = c.real({ lower: 0, upper: (p) => ad.sub(1, p.alpha1) });
     const alpha1 = ad.lift([0.7]);
