@@ -26,6 +26,20 @@ describe('Stan functions beyond the common ones', () => {
     ).toThrow(/rows of a matrix literal must have the same size/);
   });
 
+  it("[a', b']' builds an N × 2 matrix of predictors from two vectors (posteriordb's wells models)", () => {
+    const data = { N: 3, y: [0, 1, 1], d: [10, 50, 100], a: [1, 2, 3] };
+    same(
+      `data { int N; array[N] int y; vector[N] d; vector[N] a; }
+       transformed data { matrix[N, 2] x = [d' / 100, a']'; }
+       parameters { real alpha; vector[2] beta; }
+       model { y ~ bernoulli_logit_glm(x, alpha, beta); }`,
+      `data { int N; array[N] int y; vector[N] d; vector[N] a; }
+       parameters { real alpha; vector[2] beta; }
+       model { for (n in 1:N) y[n] ~ bernoulli_logit(alpha + d[n] / 100 * beta[1] + a[n] * beta[2]); }`,
+      data,
+    );
+  });
+
   it('log_mix(thetas, lps) is the log of the mixture, as its two-component form', () => {
     same(
       `parameters { real x; simplex[2] w; }
