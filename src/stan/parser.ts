@@ -412,6 +412,14 @@ class Parser {
         this.expect(')');
         this.expect(';');
         return { s: 'block', body: [] };
+      case 'profile':
+        // profile("name") { ... }: a timing label for Stan; here just its block.
+        if (!this.is('(', 1)) break;
+        this.pos++;
+        this.expect('(');
+        this.skipTo(')');
+        this.expect(')');
+        return this.statement();
       case 'reject':
       case 'fatal_error':
         this.pos++;

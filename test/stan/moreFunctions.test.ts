@@ -175,3 +175,12 @@ describe('Stan parameter types sum_to_zero_vector and unit_vector', () => {
     expect(d).toBeCloseTo(-0.5 * (sq(u1) - sq(u2)), 12);
   });
 });
+
+describe('Stan syntax: profile blocks', () => {
+  it('profile("name") { ... } runs its block', () => {
+    same(
+      `parameters { real mu; } model { profile("prior") { real s = 2; mu ~ normal(0, s); } profile("lik") { 1.5 ~ normal(mu, 1); } }`,
+      'parameters { real mu; } model { mu ~ normal(0, 2); 1.5 ~ normal(mu, 1); }',
+    );
+  });
+});
