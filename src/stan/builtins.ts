@@ -380,6 +380,9 @@ function counts(y: Value): ArrayLike<number> | number {
 
 /** Σ log p(y | args) of Stan's family `family` (normalising constants included). */
 export function logDensity(family: string, y: Value, args: Value[]): Node {
+  // Flattening would run an array of cutpoint vectors together into one long vector.
+  if (family.startsWith('ordered_') && args[1]?.k === 'arr')
+    throw new StanError(`${family} with cutpoints per outcome is not supported yet`);
   const p = args.map(flat);
   const Y = flat(y);
   switch (family) {

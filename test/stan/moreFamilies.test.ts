@@ -451,3 +451,16 @@ describe('Stan truncated discrete families', () => {
     );
   });
 });
+
+describe('Stan ordered regression: what is refused', () => {
+  it('cutpoints per outcome (an array of vectors) are refused, not run together', () => {
+    const m = stan(
+      `data { array[2] int k; } parameters { real b; array[2] ordered[2] c; }
+       model { k ~ ordered_logistic([b, b]', c); }`,
+      { k: [1, 3] },
+    );
+    expect(() => m.logDensityAndGradient!(point(m.dim, 1))).toThrow(
+      /cutpoints per outcome is not supported yet/,
+    );
+  });
+});
