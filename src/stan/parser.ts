@@ -351,6 +351,14 @@ class Parser {
     return { lower, upper };
   }
 
+  /** Steps over `name(...)`, whose arguments (strings, messages) nothing here evaluates. */
+  private skipCall(): void {
+    this.pos++;
+    this.expect('(');
+    this.skipTo(')');
+    this.expect(')');
+  }
+
   /** A statement that starts with a keyword (for, while, if, target +=, print, ...), if any. */
   private keywordStatement(tok: Token): Stmt | undefined {
     switch (tok.text) {
@@ -406,26 +414,17 @@ class Parser {
         return { s: 'target', value, line: tok.line };
       }
       case 'print':
-        this.pos++;
-        this.expect('(');
-        this.skipTo(')');
-        this.expect(')');
+        this.skipCall();
         this.expect(';');
         return { s: 'block', body: [] };
       case 'profile':
         // profile("name") { ... }: a timing label for Stan; here just its block.
         if (!this.is('(', 1)) break;
-        this.pos++;
-        this.expect('(');
-        this.skipTo(')');
-        this.expect(')');
+        this.skipCall();
         return this.statement();
       case 'reject':
       case 'fatal_error':
-        this.pos++;
-        this.expect('(');
-        this.skipTo(')');
-        this.expect(')');
+        this.skipCall();
         this.expect(';');
         return { s: 'reject', line: tok.line };
       case 'return': {
