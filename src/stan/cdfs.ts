@@ -1,10 +1,12 @@
 import * as ad from '../modelling/autodiff.js';
 import type { Node, Val } from '../modelling/autodiff.js';
 import { StanError } from './operators.js';
+import { shapeLogCdf } from './shapeCdfs.js';
 
 /**
  * Log cumulative distribution functions (`_lcdf`, `_lccdf`), differentiable in every argument,
- * for the continuous families whose cdf has a closed form or is Φ. They normalise truncated
+ * for the continuous families whose cdf has a closed form or is Φ (and, through `shapeCdfs.ts`,
+ * an incomplete gamma or beta function). They normalise truncated
  * densities (`y ~ normal(mu, sigma) T[0, ]`) and appear in programs (brms's half-t priors
  * subtract `student_t_lccdf(0 | 3, 0, s)`, constant there: the t's cdf at its own centre).
  */
@@ -116,7 +118,7 @@ export function logCdfElements(family: string, upper: boolean, y: Val, p: Val[])
       return ad.log(upper ? ad.sub(1, u) : u);
     }
   }
-  return undefined;
+  return shapeLogCdf(family, upper, y, p);
 }
 
 /** log cdf of the Laplace distribution at z (standardised): ½e^z below 0, 1 − ½e^{−z} above. */
