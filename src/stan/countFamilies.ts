@@ -146,8 +146,11 @@ function ordered(logistic: boolean, k: ArrayLike<number> | number, eta: Val, c: 
   if (E.length !== 1 && E.length !== ks.length)
     throw new StanError(`ordered regression: ${ks.length} outcomes but ${E.length} predictors`);
   for (let j = 1; j < C.length; j++)
-    if (!(C.value[j] > C.value[j - 1]))
+    if (!(C.value[j] > C.value[j - 1])) {
+      // Parameters out of order are a point of zero density (Stan rejects it); data, a mistake.
+      if (C.variable) return ad.lift(-Infinity);
       throw new StanError('ordered regression: the cutpoints must be ascending');
+    }
   // log F(x) and log(1 − F(x)).
   const logF = (x: Node) => (logistic ? ad.logInvLogit(x) : logPhi(x));
   const logSurvival = (x: Node) => (logistic ? ad.log1mInvLogit(x) : logPhi(ad.neg(x)));

@@ -464,3 +464,21 @@ describe('Stan ordered regression: what is refused', () => {
     );
   });
 });
+
+describe('Stan ordered regression: cutpoints out of order', () => {
+  it('are a point of zero density when they are parameters, and an error when they are data', () => {
+    const m = stan(
+      'data { int k; } parameters { vector[2] c; } model { k ~ ordered_logistic(0.2, c); }',
+      { k: 2 },
+    );
+    expect(m.logDensityAndGradient!(Float64Array.of(1, -1)).logp).toBe(-Infinity);
+    expect(Number.isFinite(m.logDensityAndGradient!(Float64Array.of(-1, 1)).logp)).toBe(true);
+    const d = stan(
+      'data { int k; vector[2] c; } parameters { real b; } model { k ~ ordered_logistic(b, c); }',
+      { k: 2, c: [1, -1] },
+    );
+    expect(() => d.logDensityAndGradient!(Float64Array.of(0))).toThrow(
+      /cutpoints must be ascending/,
+    );
+  });
+});
