@@ -169,17 +169,22 @@ describe('Stan continuous families beyond the common ones', () => {
   });
 });
 
+/**
+ * The probability a program gives its data: its log density at u = 0 less u's std_normal term
+ * (-log sqrt(2 pi)), u being there so that the program has a parameter.
+ */
+function probabilityOf(body: string, data: unknown): number {
+  const m = stan(`${body.replace('model {', 'model { u ~ std_normal();')}`, data);
+  return Math.exp(m.logDensityAndGradient!(Float64Array.of(0)).logp + 0.5 * Math.log(2 * Math.PI));
+}
+
 /** Σ_k p(k) and Σ_k k p(k) of a one-outcome program `family` over the outcomes `support`. */
 function sums(family: string, args: string, support: number[], truncation = '') {
   let [mass, first] = [0, 0];
   for (const k of support) {
-    const m = stan(
-      `data { int k; } parameters { real u; } model { u ~ std_normal(); k ~ ${family}(${args}) ${truncation}; }`,
+    const p = probabilityOf(
+      `data { int k; } parameters { real u; } model { k ~ ${family}(${args}) ${truncation}; }`,
       { k },
-    );
-    // The std_normal term of u = 0 is -log sqrt(2 pi): add it back.
-    const p = Math.exp(
-      m.logDensityAndGradient!(Float64Array.of(0)).logp + 0.5 * Math.log(2 * Math.PI),
     );
     mass += p;
     first += k * p;
@@ -194,6 +199,21 @@ const range = (from: number, to: number) =>
 function compositions(n: number, parts: number): number[][] {
   if (parts === 1) return [[n]];
   return range(0, n).flatMap((k) => compositions(n - k, parts - 1).map((rest) => [k, ...rest]));
+}
+
+/** Σ p(y) and Σ y p(y) over the compositions of n into 3 counts, for `y ~ family(args)`. */
+function compositionMoments(family: string, args: string, n: number) {
+  let mass = 0;
+  const mean = [0, 0, 0];
+  for (const y of compositions(n, 3)) {
+    const p = probabilityOf(
+      `data { array[3] int y; } parameters { real u; } model { y ~ ${family}(${args}); }`,
+      { y },
+    );
+    mass += p;
+    y.forEach((v, i) => (mean[i] += v * p));
+  }
+  return { mass, mean };
 }
 
 describe('Stan count and ordinal families beyond the common ones', () => {
@@ -239,12 +259,9 @@ describe('Stan count and ordinal families beyond the common ones', () => {
       const F = (j: number) => (j === 0 ? 1 : j === 4 ? 0 : cdf(eta - c[j - 1]));
       let mass = 0;
       for (const k of range(1, 4)) {
-        const m = stan(
-          `data { int k; } parameters { real u; } model { u ~ std_normal(); k ~ ${family}(${eta}, [-1, 0.5, 2]'); }`,
+        const p = probabilityOf(
+          `data { int k; } parameters { real u; } model { k ~ ${family}(${eta}, [-1, 0.5, 2]'); }`,
           { k },
-        );
-        const p = Math.exp(
-          m.logDensityAndGradient!(Float64Array.of(0)).logp + 0.5 * Math.log(2 * Math.PI),
         );
         expect(p).toBeCloseTo(F(k - 1) - F(k), 7);
         mass += p;
@@ -263,19 +280,7 @@ describe('Stan count and ordinal families beyond the common ones', () => {
 
   it('multinomial sums to 1 over the compositions of N with mean N theta; multinomial_logit is its softmax form', () => {
     const theta = [0.2, 0.5, 0.3];
-    let mass = 0;
-    const mean = [0, 0, 0];
-    for (const y of compositions(5, 3)) {
-      const m = stan(
-        `data { array[3] int y; } parameters { real u; } model { u ~ std_normal(); y ~ multinomial([0.2, 0.5, 0.3]'); }`,
-        { y },
-      );
-      const p = Math.exp(
-        m.logDensityAndGradient!(Float64Array.of(0)).logp + 0.5 * Math.log(2 * Math.PI),
-      );
-      mass += p;
-      y.forEach((v, i) => (mean[i] += v * p));
-    }
+    const { mass, mean } = compositionMoments('multinomial', "[0.2, 0.5, 0.3]'", 5);
     expect(mass).toBeCloseTo(1, 12);
     mean.forEach((v, i) => expect(v).toBeCloseTo(5 * theta[i], 10));
     same(
@@ -287,19 +292,7 @@ describe('Stan count and ordinal families beyond the common ones', () => {
 
   it('dirichlet_multinomial sums to 1 over the compositions of N with mean N alpha / sum(alpha); gradient', () => {
     const alpha = [1.5, 0.5, 2];
-    let mass = 0;
-    const mean = [0, 0, 0];
-    for (const y of compositions(5, 3)) {
-      const m = stan(
-        `data { array[3] int y; } parameters { real u; } model { u ~ std_normal(); y ~ dirichlet_multinomial([1.5, 0.5, 2]'); }`,
-        { y },
-      );
-      const p = Math.exp(
-        m.logDensityAndGradient!(Float64Array.of(0)).logp + 0.5 * Math.log(2 * Math.PI),
-      );
-      mass += p;
-      y.forEach((v, i) => (mean[i] += v * p));
-    }
+    const { mass, mean } = compositionMoments('dirichlet_multinomial', "[1.5, 0.5, 2]'", 5);
     expect(mass).toBeCloseTo(1, 12);
     mean.forEach((v, i) => expect(v).toBeCloseTo((5 * alpha[i]) / 4, 10));
     const m = stan(
