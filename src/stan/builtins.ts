@@ -12,7 +12,7 @@ import {
   wishart,
 } from './matrixDensities.js';
 import { continuousLogDensity } from './continuousFamilies.js';
-import { countLogDensity } from './countFamilies.js';
+import { categoricalLogitGlm, countLogDensity } from './countFamilies.js';
 import { log1mExp, moreFunction } from './moreFunctions.js';
 import { arrayFunction, matrixFunction } from './matrixFunctions.js';
 import { StanError, describe, transpose } from './operators.js';
@@ -244,12 +244,26 @@ function reshaping(name: string, a: Value[]): Value | undefined {
     case 'log_softmax':
       return like(a[0], ad.sub(v(), ad.logSumExp(v())));
     case 'append_row':
-    case 'append_col':
+    case 'append_col': {
+      // Two row vectors stacked (append_row) or two column vectors side by side (append_col)
+      // make a matrix; otherwise the result is a vector of the same orientation.
+      const across = name === 'append_row';
+      if (a.every((x) => x.k === 'vec' && x.row === across)) {
+        const n = sizeOf(a[0]);
+        if (sizeOf(a[1]) !== n)
+          throw new StanError(`${name} of vectors of sizes ${n} and ${sizeOf(a[1])}`);
+        if (across) return mat(ad.concat(flat(a[0]), flat(a[1])), 2, n);
+        const cells = Array.from({ length: 2 * n }, (_, i) =>
+          ad.index(flat(a[i % 2]), Math.floor(i / 2)),
+        );
+        return mat(ad.concat(...cells), n, 2);
+      }
       return vec(
         ad.concat(flat(a[0]), flat(a[1])),
         sizeOf(a[0]) + sizeOf(a[1]),
         name === 'append_col',
       );
+    }
     case 'head':
       return like(vec(0, num(a[1])), ad.slice(v(), 0, num(a[1])));
     case 'tail':
@@ -393,6 +407,8 @@ export function logDensity(family: string, y: Value, args: Value[]): Node {
     case 'multi_normal':
     case 'multi_normal_cholesky':
       return multiNormal(y, args[0], args[1], family === 'multi_normal');
+    case 'categorical_logit_glm':
+      return categoricalLogitGlm(counts(y), args[0], p[1], args[2]);
     case 'multi_normal_prec':
       return multiNormalPrecision(y, args[0], args[1]);
     case 'multi_student_t':

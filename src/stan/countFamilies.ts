@@ -1,9 +1,16 @@
 import * as ad from '../modelling/autodiff.js';
 import type { Node, Val } from '../modelling/autodiff.js';
-import { binomialLogit, lgammaOf, negBinomial2Log } from '../modelling/distributions.js';
+import {
+  binomialLogit,
+  categoricalLogit,
+  lgammaOf,
+  negBinomial2Log,
+} from '../modelling/distributions.js';
 import { lgamma } from '../modelling/special.js';
 import { logDiffExp, logPhi } from './cdfs.js';
-import { StanError } from './operators.js';
+import { StanError, binaryOp } from './operators.js';
+import { flat } from './values.js';
+import type { Value } from './values.js';
 
 /**
  * Stan's families of counts and ordered categories beyond the common ones of `builtins.ts`, as
@@ -164,4 +171,32 @@ function ordered(logistic: boolean, k: ArrayLike<number> | number, eta: Val, c: 
     return logDiffExp(logF(above(kk - 1)), logF(above(kk)));
   });
   return ad.total(...terms);
+}
+
+/**
+ * Stan's `categorical_logit_glm(y | x, alpha, beta)`: outcome y_n ∈ 1..C with logits
+ * alpha + x_n beta, for x an N × K matrix (or one row for every outcome), alpha a C-vector and
+ * beta a K × C matrix: Σ_n log softmax(alpha + x_n beta)[y_n].
+ */
+export function categoricalLogitGlm(
+  k: ArrayLike<number> | number,
+  x: Value,
+  alpha: Val,
+  beta: Value,
+): Node {
+  const ks = typeof k === 'number' ? [k] : Array.from(k);
+  const products = binaryOp('*', x, beta);
+  if (products.k !== 'mat' && !(products.k === 'vec' && products.row))
+    throw new StanError('categorical_logit_glm takes a matrix (or row vector) x and a matrix beta');
+  const [rows, C] =
+    products.k === 'mat' ? [products.rows, products.cols] : [1, ad.lift(flat(products)).length];
+  if (rows !== 1 && rows !== ks.length)
+    throw new StanError(`categorical_logit_glm: ${ks.length} outcomes but ${rows} rows of x`);
+  const all = flat(products);
+  return ad.total(
+    ...ks.map((kk, n) => {
+      const row = ad.slice(all, (rows === 1 ? 0 : n) * C, C);
+      return categoricalLogit(kk, ad.add(alpha, row));
+    }),
+  );
 }

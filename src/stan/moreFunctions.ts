@@ -3,6 +3,7 @@ import { Node } from '../modelling/autodiff.js';
 import type { Val } from '../modelling/autodiff.js';
 import { lgammaOf } from '../modelling/distributions.js';
 import { StanError, binaryOp, transpose } from './operators.js';
+import { incompleteBeta, incompleteGamma, numericallyDifferentiated } from './shapeCdfs.js';
 import { elementsOf, flat, isScalar, mat, numberOf, packScalars, real, vec } from './values.js';
 import type { Scalar, Value } from './values.js';
 
@@ -51,6 +52,24 @@ export function moreFunction(name: string, a: Value[]): Value | undefined {
       const terms = Array.from({ length: k }, (_, j) => lgammaOf(ad.add(x, -j / 2)));
       return real(ad.add(ad.total(...terms), ((k * (k - 1)) / 4) * Math.log(Math.PI)));
     }
+    case 'gamma_p':
+    case 'gamma_q': {
+      // The regularised incomplete gamma functions P(a, z) and Q(a, z).
+      const which = name === 'gamma_p' ? 0 : 1;
+      const g = numericallyDifferentiated(
+        ([a, z]) => incompleteGamma(a, z)[which],
+        [flat(a[0]), flat(a[1])],
+      );
+      return like(a[0], a[1], g);
+    }
+    case 'inc_beta':
+      return like(
+        a[0],
+        a[2],
+        numericallyDifferentiated(([p, q, x]) => incompleteBeta(p, q, x), a.map(flat)),
+      );
+    case 'hmm_marginal':
+      return real(hmmMarginal(a[0], a[1], a[2]));
     case 'binary_log_loss': {
       // −y log ŷ − (1 − y) log(1 − ŷ) for an outcome y ∈ {0, 1}.
       const y = numberOf((a[0] as { v: Scalar }).v);
@@ -62,6 +81,41 @@ export function moreFunction(name: string, a: Value[]): Value | undefined {
 }
 
 type Mat = Extract<Value, { k: 'mat' }>;
+
+/** A scalar result as a real; a vectorised one shaped like the first non-scalar argument. */
+function like(x: Value, y: Value, v: Node): Value {
+  if (v.length === 1) return real(v);
+  const shape = isScalar(x) ? y : x;
+  return shape.k === 'mat' ? mat(v, shape.rows, shape.cols) : vec(v, v.length);
+}
+
+/**
+ * Stan's `hmm_marginal(log_omega, Gamma, rho)`: log p(y) of a hidden Markov model by the forward
+ * algorithm in log space, with log_omega[k, t] = log p(y_t | z_t = k) (K × N), Gamma[i, j] =
+ * P(z_{t+1} = j | z_t = i) and rho the initial distribution:
+ * α_1 = log ρ + log ω_{·,1}, α_t(k) = log ω_{k,t} + log Σ_j e^{α_{t−1}(j)} Γ_{jk}.
+ */
+function hmmMarginal(logOmega: Value, gamma: Value, rho: Value): Node {
+  if (logOmega.k !== 'mat' || gamma.k !== 'mat')
+    throw new StanError('hmm_marginal takes (matrix log_omega, matrix Gamma, vector rho)');
+  const [K, N] = [logOmega.rows, logOmega.cols];
+  if (gamma.rows !== K || gamma.cols !== K || elementsOf(rho).length !== K)
+    throw new StanError(`hmm_marginal: Gamma must be ${K} × ${K} and rho of size ${K}`);
+  const omega = (k: number, t: number) => logOmega.s.get(k * N + t);
+  const logGamma = Array.from({ length: K * K }, (_, i) => ad.log(gamma.s.get(i)));
+  const logRho = elementsOf(rho).map((r) => ad.log(r));
+  let alpha: Node[] = Array.from({ length: K }, (_, k) => ad.add(logRho[k], omega(k, 0)));
+  for (let t = 1; t < N; t++) {
+    const prev = alpha;
+    alpha = Array.from({ length: K }, (_, k) =>
+      ad.add(
+        omega(k, t),
+        ad.logSumExp(ad.concat(...prev.map((a, j) => ad.add(a, logGamma[j * K + k])))),
+      ),
+    );
+  }
+  return ad.logSumExp(ad.concat(...alpha));
+}
 
 /**
  * A sparse m × n matrix in compressed row storage (values w, column indices v, row starts u, all

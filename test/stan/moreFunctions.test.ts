@@ -184,3 +184,83 @@ describe('Stan syntax: profile blocks', () => {
     );
   });
 });
+
+describe('Stan: append_row and append_col of vectors, hmm_marginal, incomplete gamma and beta, categorical_logit_glm', () => {
+  it('append_row stacks two row vectors into a 2 × n matrix; append_col sets two vectors side by side', () => {
+    same(
+      `parameters { real x; } model {
+         matrix[2, 3] A = append_row([1, x, 3], [4, 5, x]);
+         matrix[3, 2] B = append_col([1, x, 3]', [4, 5, x]');
+         target += -square(A[1, 2] - A[2, 3]) - square(B[2, 1] + B[3, 2]) + A[2, 1] + B[1, 2]; }`,
+      'parameters { real x; } model { target += 0 - square(2 * x) + 4 + 4; }',
+    );
+  });
+
+  it('hmm_marginal is the forward algorithm written out (posteriordb hmm_example style)', () => {
+    const data = { N: 6, y: [0.2, 1.9, 2.4, -0.3, 0.1, 2.2] };
+    same(
+      `data { int N; vector[N] y; }
+       parameters { simplex[2] t1; simplex[2] t2; ordered[2] mu; simplex[2] rho; }
+       model {
+         matrix[2, N] lo;
+         for (n in 1:N) for (k in 1:2) lo[k, n] = normal_lpdf(y[n] | mu[k], 1);
+         target += hmm_marginal(lo, append_row(t1', t2'), rho);
+       }`,
+      `data { int N; vector[N] y; }
+       parameters { simplex[2] t1; simplex[2] t2; ordered[2] mu; simplex[2] rho; }
+       model {
+         array[2] real acc;
+         array[N, 2] real gamma;
+         for (k in 1:2) gamma[1, k] = log(rho[k]) + normal_lpdf(y[1] | mu[k], 1);
+         for (t in 2:N) {
+           for (k in 1:2) {
+             acc[1] = gamma[t - 1, 1] + log(t1[k]) + normal_lpdf(y[t] | mu[k], 1);
+             acc[2] = gamma[t - 1, 2] + log(t2[k]) + normal_lpdf(y[t] | mu[k], 1);
+             gamma[t, k] = log_sum_exp(acc);
+           }
+         }
+         target += log_sum_exp(gamma[N]);
+       }`,
+      data,
+    );
+  });
+
+  it('gamma_p, gamma_q and inc_beta: closed forms at integer shapes; differentiable', () => {
+    // P(3, z) = 1 - e^-z (1 + z + z^2/2); I_x(2, 3) as in shapeCdfs.test.ts.
+    const z = 1.7;
+    const q3 = Math.exp(-z) * (1 + z + (z * z) / 2);
+    same(
+      'parameters { real<lower=0> w; } model { w ~ exponential(1); target += log(gamma_p(3, w)) + log(gamma_q(3, w)); }',
+      'parameters { real<lower=0> w; } model { w ~ exponential(1); target += log1m(exp(-w) * (1 + w + square(w) / 2)) + log(exp(-w) * (1 + w + square(w) / 2)); }',
+      {},
+      6,
+    );
+    expect(
+      Math.exp(valueOf('parameters { real u; } model { target += log(gamma_q(3, 1.7)); }')),
+    ).toBeCloseTo(q3, 12);
+    same(
+      'parameters { real<lower=0, upper=1> x; } model { target += log(inc_beta(2, 3, x)); }',
+      'parameters { real<lower=0, upper=1> x; } model { target += log(6 * x^2 * (1 - x)^2 + 4 * x^3 * (1 - x) + x^4); }',
+      {},
+      6,
+    );
+  });
+
+  it('categorical_logit_glm is categorical_logit of alpha + x[n] * beta for each outcome', () => {
+    same(
+      `data { array[3] int y; matrix[3, 2] x; } parameters { vector[3] a; matrix[2, 3] b; }
+       model { a ~ normal(0, 1); to_vector(b) ~ normal(0, 1); y ~ categorical_logit_glm(x, a, b); }`,
+      `data { array[3] int y; matrix[3, 2] x; } parameters { vector[3] a; matrix[2, 3] b; }
+       model { a ~ normal(0, 1); to_vector(b) ~ normal(0, 1);
+         for (n in 1:3) y[n] ~ categorical_logit(a + (x[n] * b)'); }`,
+      {
+        y: [1, 3, 2],
+        x: [
+          [0.5, -1],
+          [2, 0.3],
+          [-0.7, 1.1],
+        ],
+      },
+    );
+  });
+});
