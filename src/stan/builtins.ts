@@ -216,11 +216,19 @@ function reshaping(name: string, a: Value[]): Value | undefined {
           : repeated(repeated(repeated(a[0], num(a[3])), num(a[2])), num(a[1]));
     case 'to_vector':
     case 'to_row_vector':
-      return vec(v(), sizeOf(a[0]), name === 'to_row_vector');
+      // A matrix goes column by column, as in Stan (its values are stored row by row here).
+      return vec(
+        a[0].k === 'mat' ? columnMajor(a[0]) : v(),
+        sizeOf(a[0]),
+        name === 'to_row_vector',
+      );
     case 'to_array_1d':
       return {
         k: 'arr',
-        items: elementsOf(a[0]).map((x) =>
+        items: (a[0].k === 'mat'
+          ? elementsOf(vec(columnMajor(a[0]), sizeOf(a[0])))
+          : elementsOf(a[0])
+        ).map((x) =>
           a[0].k === 'arr' && typeof x === 'number' && Number.isInteger(x) && allInts(a[0])
             ? int(x)
             : real(x),
@@ -244,26 +252,8 @@ function reshaping(name: string, a: Value[]): Value | undefined {
     case 'log_softmax':
       return like(a[0], ad.sub(v(), ad.logSumExp(v())));
     case 'append_row':
-    case 'append_col': {
-      // Two row vectors stacked (append_row) or two column vectors side by side (append_col)
-      // make a matrix; otherwise the result is a vector of the same orientation.
-      const across = name === 'append_row';
-      if (a.every((x) => x.k === 'vec' && x.row === across)) {
-        const n = sizeOf(a[0]);
-        if (sizeOf(a[1]) !== n)
-          throw new StanError(`${name} of vectors of sizes ${n} and ${sizeOf(a[1])}`);
-        if (across) return mat(ad.concat(flat(a[0]), flat(a[1])), 2, n);
-        const cells = Array.from({ length: 2 * n }, (_, i) =>
-          ad.index(flat(a[i % 2]), Math.floor(i / 2)),
-        );
-        return mat(ad.concat(...cells), n, 2);
-      }
-      return vec(
-        ad.concat(flat(a[0]), flat(a[1])),
-        sizeOf(a[0]) + sizeOf(a[1]),
-        name === 'append_col',
-      );
-    }
+    case 'append_col':
+      return appendVectors(name, a);
     case 'head':
       return like(vec(0, num(a[1])), ad.slice(v(), 0, num(a[1])));
     case 'tail':
@@ -385,6 +375,34 @@ function glmPredictor(x: Val, alpha: Val, beta: Val, y: Value): Val {
  * covariance) given its Cholesky factor L (or the covariance Sigma): forward substitution
  * L w = y - mu, then -|w|²/2 - Σ log L_ii - k/2 log 2π per vector.
  */
+/**
+ * append_row / append_col of vectors and scalars: two row vectors stacked (append_row) or two
+ * column vectors side by side (append_col) make a matrix; otherwise a vector of the same
+ * orientation. (Either argument a matrix: `matrixFunctions.ts`.)
+ */
+function appendVectors(name: string, a: Value[]): Value {
+  const across = name === 'append_row';
+  if (a.every((x) => x.k === 'vec' && x.row === across)) {
+    const n = sizeOf(a[0]);
+    if (sizeOf(a[1]) !== n)
+      throw new StanError(`${name} of vectors of sizes ${n} and ${sizeOf(a[1])}`);
+    if (across) return mat(ad.concat(flat(a[0]), flat(a[1])), 2, n);
+    const cells = Array.from({ length: 2 * n }, (_, i) =>
+      ad.index(flat(a[i % 2]), Math.floor(i / 2)),
+    );
+    return mat(ad.concat(...cells), n, 2);
+  }
+  return vec(ad.concat(flat(a[0]), flat(a[1])), sizeOf(a[0]) + sizeOf(a[1]), name === 'append_col');
+}
+
+/** A matrix's values column by column (Stan's order for to_vector, to_array_1d). */
+function columnMajor(m: Extract<Value, { k: 'mat' }>): Node {
+  const cells: Scalar[] = [];
+  for (let j = 0; j < m.cols; j++)
+    for (let i = 0; i < m.rows; i++) cells.push(m.s.get(i * m.cols + j));
+  return ad.lift(packScalars(cells));
+}
+
 /** The integer outcomes of a discrete distribution (data). */
 function counts(y: Value): ArrayLike<number> | number {
   const f = flat(y);

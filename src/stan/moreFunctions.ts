@@ -41,6 +41,15 @@ export function moreFunction(name: string, a: Value[]): Value | undefined {
     }
     case 'csr_matrix_times_vector':
       return csrTimesVector(a);
+    case 'hmm_marginal':
+      return real(hmmMarginal(a[0], a[1], a[2]));
+  }
+  return scalarFunction(name, a);
+}
+
+/** The scalar functions here (norms, lmgamma, incomplete gamma and beta, factorials, ...). */
+function scalarFunction(name: string, a: Value[]): Value | undefined {
+  switch (name) {
     case 'norm1':
       return real(ad.sum(ad.abs(flat(a[0]))));
     case 'norm2':
@@ -68,8 +77,29 @@ export function moreFunction(name: string, a: Value[]): Value | undefined {
         a[2],
         numericallyDifferentiated(([p, q, x]) => incompleteBeta(p, q, x), a.map(flat)),
       );
-    case 'hmm_marginal':
-      return real(hmmMarginal(a[0], a[1], a[2]));
+    case 'beta':
+      // The beta function B(a, b) = Γ(a)Γ(b)/Γ(a + b) (as a function; beta(...) as a density
+      // is `~ beta` or beta_lpdf).
+      return like(a[0], a[1], ad.exp(logBeta(flat(a[0]), flat(a[1]))));
+    case 'falling_factorial':
+      // x! / (x − n)! = Γ(x + 1)/Γ(x − n + 1).
+      return like(
+        a[0],
+        a[1],
+        ad.exp(
+          ad.sub(
+            lgammaOf(ad.add(flat(a[0]), 1)),
+            lgammaOf(ad.sub(ad.add(flat(a[0]), 1), flat(a[1]))),
+          ),
+        ),
+      );
+    case 'rising_factorial':
+      // Γ(x + n)/Γ(x).
+      return like(
+        a[0],
+        a[1],
+        ad.exp(ad.sub(lgammaOf(ad.add(flat(a[0]), flat(a[1]))), lgammaOf(flat(a[0])))),
+      );
     case 'binary_log_loss': {
       // −y log ŷ − (1 − y) log(1 − ŷ) for an outcome y ∈ {0, 1}.
       const y = numberOf((a[0] as { v: Scalar }).v);
@@ -81,6 +111,9 @@ export function moreFunction(name: string, a: Value[]): Value | undefined {
 }
 
 type Mat = Extract<Value, { k: 'mat' }>;
+
+const logBeta = (p: Val, q: Val) =>
+  ad.sub(ad.add(lgammaOf(p), lgammaOf(q)), lgammaOf(ad.add(p, q)));
 
 /** A scalar result as a real; a vectorised one shaped like the first non-scalar argument. */
 function like(x: Value, y: Value, v: Node): Value {

@@ -118,7 +118,7 @@ describe('Stan functions beyond the common ones', () => {
     }
   });
 
-  it('matrix_power, trace_quad_form, norms, lmgamma and binary_log_loss equal their definitions', () => {
+  it('matrix_power, trace_quad_form, norms, lmgamma, beta, the factorials and binary_log_loss equal their definitions', () => {
     same(
       `parameters { real x; } model { matrix[2, 2] A = [[1, x], [0.5, 2]];
          target += sum(matrix_power(A, 3)) + trace_quad_form(A, [[1, 2], [x, 1]]) - x^4; }`,
@@ -133,6 +133,17 @@ describe('Stan functions beyond the common ones', () => {
       ((3 * 2) / 4) * Math.log(Math.PI) + lgamma(2.5) + lgamma(2) + lgamma(1.5),
       12,
     );
+    // B(2, 3) = 1/12; 5!/3! = 20; 2 * 3 * 4 = 24.
+    expect(valueOf('parameters { real u; } model { target += beta(2, 3); }')).toBeCloseTo(
+      1 / 12,
+      12,
+    );
+    expect(
+      valueOf('parameters { real u; } model { target += falling_factorial(5, 2); }'),
+    ).toBeCloseTo(20, 10);
+    expect(
+      valueOf('parameters { real u; } model { target += rising_factorial(2, 3); }'),
+    ).toBeCloseTo(24, 10);
     same(
       'parameters { real<lower=0, upper=1> p; } model { target += -binary_log_loss(1, p) - binary_log_loss(0, p); }',
       'parameters { real<lower=0, upper=1> p; } model { target += log(p) + log1m(p); }',
@@ -261,6 +272,22 @@ describe('Stan: append_row and append_col of vectors, hmm_marginal, incomplete g
           [-0.7, 1.1],
         ],
       },
+    );
+  });
+});
+
+describe('Stan: a matrix flattens column by column', () => {
+  it('to_vector, to_row_vector and to_array_1d of a matrix are column-major, so to_matrix inverts them', () => {
+    for (const f of ['to_vector', 'to_row_vector', 'to_array_1d']) {
+      expect(
+        valueOf(`parameters { real u; } model { target += ${f}([[1, 2], [3, 4]])[2]; }`),
+        f,
+      ).toBe(3);
+    }
+    same(
+      `parameters { real x; } model { matrix[2, 3] m = [[1, x, 3], [4, 5, x]];
+         target += -dot_self(to_vector(to_matrix(to_vector(m), 2, 3) - m)) - x^2 + to_vector(m)[3]; }`,
+      'parameters { real x; } model { target += -x^2 + x; }',
     );
   });
 });
