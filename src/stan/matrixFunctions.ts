@@ -297,7 +297,8 @@ function toMatrix(a: Value[]): Value {
   const [m, n] = [num(a[1]), num(a[2])];
   const e = x.k === 'mat' ? transposeGrid(grid(x)).flat() : elementsOf(x);
   if (e.length !== m * n) throw new StanError(`to_matrix: ${e.length} values are not ${m}×${n}`);
-  const rowMajor = a.length > 3 && num(a[3]) !== 0;
+  // The fourth argument is Stan's col_major flag: 0 fills row by row.
+  const rowMajor = a.length > 3 && num(a[3]) === 0;
   return fromGrid(
     Array.from({ length: m }, (_, i) =>
       Array.from({ length: n }, (_, j) => e[rowMajor ? i * n + j : j * m + i]),

@@ -43,6 +43,16 @@ export function moreFunction(name: string, a: Value[]): Value | undefined {
       return csrTimesVector(a);
     case 'hmm_marginal':
       return real(hmmMarginal(a[0], a[1], a[2]));
+    case 'to_array_2d': {
+      // A matrix as an array of its rows.
+      const m = a[0];
+      if (m.k !== 'mat') throw new StanError('to_array_2d takes a matrix');
+      const row = (i: number) => ({
+        k: 'arr' as const,
+        items: Array.from({ length: m.cols }, (_, j) => real(m.s.get(i * m.cols + j))),
+      });
+      return { k: 'arr', items: Array.from({ length: m.rows }, (_, i) => row(i)) };
+    }
   }
   return scalarFunction(name, a);
 }

@@ -291,3 +291,16 @@ describe('Stan: a matrix flattens column by column', () => {
     );
   });
 });
+
+describe('Stan: to_matrix fill order and to_array_2d', () => {
+  it('to_matrix(v, m, n, 0) fills row by row, to_matrix(v, m, n) (or col_major 1) column by column; to_array_2d gives rows', () => {
+    for (const [call, expected] of [
+      ["to_matrix([1, 2, 3, 4]', 2, 2, 0)[1, 2]", 2],
+      ["to_matrix([1, 2, 3, 4]', 2, 2, 1)[1, 2]", 3],
+      ["to_matrix([1, 2, 3, 4]', 2, 2)[1, 2]", 3],
+      ['to_array_2d([[1, 2], [3, 4]])[1, 2]', 2],
+    ] as const) {
+      expect(valueOf(`parameters { real u; } model { target += ${call}; }`), call).toBe(expected);
+    }
+  });
+});
