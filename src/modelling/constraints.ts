@@ -72,10 +72,16 @@ function describeBound(b: Bound | undefined): string | undefined {
   return typeof b === 'number' ? String(b) : '(expression)';
 }
 
-/** Options of a real scalar or vector: optional lower and upper bounds. */
+/**
+ * Options of a real scalar or vector: optional lower and upper bounds, or Stan's offset and
+ * multiplier (x = offset + multiplier u: the posterior of x is the same, but the sampler and q
+ * see u, which non-centres a hierarchical parameter: `theta` with offset mu and multiplier tau).
+ */
 export interface BoundOptions {
   lower?: Bound;
   upper?: Bound;
+  offset?: Bound;
+  multiplier?: Bound;
 }
 
 function boundedBlock(size: number, scalar: boolean, o: BoundOptions): ParameterBlock {
@@ -87,6 +93,11 @@ function boundedBlock(size: number, scalar: boolean, o: BoundOptions): Parameter
     o.upper !== undefined ? `upper=${describeBound(o.upper)}` : '',
   ].filter(Boolean);
   const kind = `${scalar ? 'real' : `vector[${size}]`}${limits.length ? `<${limits.join(', ')}>` : ''}`;
+  if (o.offset !== undefined || o.multiplier !== undefined) {
+    if (o.lower !== undefined || o.upper !== undefined)
+      throw new RangeError('a parameter takes bounds or an offset and multiplier, not both');
+    return affineBlock(size, scalar, o);
+  }
   return {
     kind,
     size,
@@ -121,6 +132,30 @@ function boundedBlock(size: number, scalar: boolean, o: BoundOptions): Parameter
         if (hi) return Math.log(at(hi, i) - x[i]);
         return x[i];
       });
+    },
+  };
+}
+
+/** x = offset + multiplier u (either may be absent: 0 and 1); log J = Σ log multiplier. */
+function affineBlock(size: number, scalar: boolean, o: BoundOptions): ParameterBlock {
+  return {
+    kind: `${scalar ? 'real' : `vector[${size}]`}<offset, multiplier>`,
+    size,
+    scalar,
+    free: size,
+    constrain(u, earlier) {
+      const shift = boundValue(o.offset, earlier) ?? lift(0);
+      const scale = boundValue(o.multiplier, earlier) ?? lift(1);
+      const logScale = log(scale);
+      return {
+        value: add(shift, mul(scale, u)),
+        logJacobian: scale.length === 1 ? mul(logScale, size) : sum(logScale),
+      };
+    },
+    unconstrain(x, earlier) {
+      const shift = boundValue(o.offset, earlier) ?? lift(0);
+      const scale = boundValue(o.multiplier, earlier) ?? lift(1);
+      return Float64Array.from({ length: size }, (_, i) => (x[i] - at(shift, i)) / at(scale, i));
     },
   };
 }

@@ -28,6 +28,9 @@ export interface TypeSpec {
   dims: Expr[];
   lower?: Expr;
   upper?: Expr;
+  /** `<offset=o, multiplier=m>`: the parameter is o + m u for its free coordinate u. */
+  offset?: Expr;
+  multiplier?: Expr;
 }
 
 export interface Decl {
@@ -273,10 +276,9 @@ class Parser {
         const key = this.ident().text;
         this.expect('=');
         const value = this.expr({ noGreater: true });
-        if (key === 'lower') type.lower = value;
-        else if (key === 'upper') type.upper = value;
-        else if (key !== 'offset' && key !== 'multiplier') this.fail(`unknown bound '${key}'`);
-        // offset and multiplier change only how the sampler sees a parameter, not its posterior.
+        if (key === 'lower' || key === 'upper' || key === 'offset' || key === 'multiplier')
+          type[key] = value;
+        else this.fail(`unknown bound '${key}'`);
       } while (this.eat(','));
       this.expect('>');
     }

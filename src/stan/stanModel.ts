@@ -740,7 +740,14 @@ function parameterBlock(
       return flat(run.eval(e, scope));
     };
   };
-  const bounds = { lower: bound(d.type.lower), upper: bound(d.type.upper) };
+  if ((d.type.offset || d.type.multiplier) && (d.type.lower || d.type.upper))
+    throw new StanError(`${d.name} takes bounds or an offset and multiplier, not both`);
+  const bounds = {
+    lower: bound(d.type.lower),
+    upper: bound(d.type.upper),
+    offset: bound(d.type.offset),
+    multiplier: bound(d.type.multiplier),
+  };
   const n = shape.dims.reduce((a, b) => a * b, baseSize(base, shape.sizes));
   if (base === 'int') throw new StanError('parameters cannot be integers');
   if (['real', 'vector', 'row_vector', 'matrix'].includes(base)) {

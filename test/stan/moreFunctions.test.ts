@@ -304,3 +304,31 @@ describe('Stan: to_matrix fill order and to_array_2d', () => {
     }
   });
 });
+
+describe('Stan: offset and multiplier', () => {
+  it('<offset=mu, multiplier=tau> is the non-centred program written by hand, reporting the parameter itself', () => {
+    const data = { J: 3, y: [2, -1, 0.5] };
+    const m = same(
+      `data { int J; vector[J] y; }
+       parameters { real mu; real<lower=0> tau; vector<offset=mu, multiplier=tau>[J] theta; }
+       model { mu ~ normal(0, 5); tau ~ normal(0, 5); theta ~ normal(mu, tau); y ~ normal(theta, 1); }`,
+      `data { int J; vector[J] y; }
+       parameters { real mu; real<lower=0> tau; vector[J] theta_raw; }
+       transformed parameters { vector[J] theta = mu + tau * theta_raw; }
+       model { mu ~ normal(0, 5); tau ~ normal(0, 5); theta ~ normal(mu, tau); y ~ normal(theta, 1);
+         target += J * log(tau); }`,
+      data,
+    );
+    // theta = mu + tau u is what is reported (mu, tau, then theta).
+    const z = point(m.dim, 1);
+    const [mu, tau, theta1] = m.summarize(z);
+    expect(theta1).toBeCloseTo(mu + tau * z[2], 12);
+  });
+
+  it('a parameter with bounds and an offset is refused', () => {
+    expect(() =>
+      stan('parameters { real<lower=0, offset=1> x; } model { x ~ normal(1, 1); }')
+        .logDensityAndGradient!(Float64Array.of(0)),
+    ).toThrow(/bounds or an offset and multiplier, not both/);
+  });
+});
