@@ -371,11 +371,6 @@ function glmPredictor(x: Val, alpha: Val, beta: Val, y: Value): Val {
 }
 
 /**
- * Multivariate normal log density of y (a vector, or an array of vectors sharing mu and the
- * covariance) given its Cholesky factor L (or the covariance Sigma): forward substitution
- * L w = y - mu, then -|w|²/2 - Σ log L_ii - k/2 log 2π per vector.
- */
-/**
  * append_row / append_col of vectors and scalars: two row vectors stacked (append_row) or two
  * column vectors side by side (append_col) make a matrix; otherwise a vector of the same
  * orientation. (Either argument a matrix: `matrixFunctions.ts`.)
