@@ -7,7 +7,7 @@ import { declareModel } from './declaredModel.js';
 /**
  * What a model module gets to write a declared model with (as `avb` in its argument):
  * parameter blocks (`real`, `vector`, `positive`, `simplex`, `ordered`, `positiveOrdered`,
- * `unitVector`, `sumToZeroVector`, ...),
+ * `sumToZeroVector`, ...),
  * distributions (`normal`, `studentT`, `cauchy`, ...), operations on values (`add`, `mul`,
  * `exp`, `dot`, `matVec`, `logSumExp`, `logMix`, ...) and `model`, which builds the model.
  *

@@ -15,7 +15,6 @@
 import {
   add,
   concat,
-  div,
   dot,
   exp,
   log1m,
@@ -210,29 +209,6 @@ export function simplex(K: number): ParameterBlock {
         stick -= x[k];
       }
       return u;
-    },
-  };
-}
-
-/**
- * A unit vector of K elements (Stan's `unit_vector[K]`): x = u / |u| from K coordinates, with
- * Stan's −|u|²/2 added to the log density in place of a Jacobian (the map is not one-to-one: the
- * term makes |u| proper, a χ_K radius, without changing the density of the direction).
- */
-export function unitVector(K: number): ParameterBlock {
-  checkSize(K, 'a unit vector size');
-  if (K < 2) throw new RangeError('a unit vector needs at least 2 elements');
-  return {
-    kind: `unit_vector[${K}]`,
-    size: K,
-    scalar: false,
-    free: K,
-    constrain(u) {
-      const r2 = dot(u, u);
-      return { value: div(u, sqrt(r2)), logJacobian: mul(r2, -0.5) };
-    },
-    unconstrain(x) {
-      return Float64Array.from(x);
     },
   };
 }

@@ -774,7 +774,11 @@ function parameterBlock(
       case 'positive_ordered':
         return constraints.positiveOrdered(K);
       case 'unit_vector':
-        return constraints.unitVector(K);
+        // u/|u| is singular at u = 0, where the log density's mode in u lies and where avb's
+        // samplers and mode search start.
+        throw new StanError(
+          'unit_vector parameters are not supported (their transform is singular at the origin, where avb starts)',
+        );
       case 'sum_to_zero_vector':
         return constraints.sumToZeroVector(K);
       case 'cholesky_factor_corr':

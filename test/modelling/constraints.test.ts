@@ -100,14 +100,6 @@ describe('constraint transforms', () => {
     block.unconstrain(x, {}).forEach((v, i) => expect(v).toBeCloseTo(u[i], 12));
   });
 
-  it('unit_vector: values have length 1; the log density gains -|u|^2/2, so |u| is proper', () => {
-    const block = c.unitVector(3);
-    const u = [0.3, -1.2, 2];
-    const { value, logJacobian } = block.constrain(ad.lift(u), {});
-    expect(Math.hypot(...Array.from(value.value))).toBeCloseTo(1, 14);
-    expect(logJacobian.value[0]).toBeCloseTo(-0.5 * (0.09 + 1.44 + 4), 14);
-  });
-
   it('a bound may depend on an earlier parameter (GARCH: beta1 < 1 − alpha1)', () => {
     const block = c.real({ lower: 0, upper: (p) => ad.sub(1, p.alpha1) });
     const alpha1 = ad.lift([0.7]);
