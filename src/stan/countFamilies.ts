@@ -9,6 +9,7 @@ import {
 import { lgamma } from '../modelling/special.js';
 import { logDiffExp, logPhi } from './cdfs.js';
 import { StanError, binaryOp } from './operators.js';
+import { logChoose } from './pointwiseDensities.js';
 import { flat } from './values.js';
 import type { Value } from './values.js';
 
@@ -125,17 +126,6 @@ function trials(n: Val): ArrayLike<number> | number {
 function logFactorial(K: Node): Float64Array {
   if (K.variable) throw new StanError('a count must be data');
   return K.value.map((x) => lgamma(x + 1));
-}
-
-/** log C(N, k) of data. */
-function logChoose(N: Val, K: Node): Float64Array {
-  const n = ad.lift(N);
-  if (n.variable || K.variable) throw new StanError('binomial counts and trials must be data');
-  const m = Math.max(n.length, K.length);
-  return Float64Array.from({ length: m }, (_, i) => {
-    const [ni, ki] = [n.value[n.length === 1 ? 0 : i], K.value[K.length === 1 ? 0 : i]];
-    return lgamma(ni + 1) - lgamma(ki + 1) - lgamma(ni - ki + 1);
-  });
 }
 
 /**

@@ -142,7 +142,9 @@ function scalar(v: Value): number {
   return numberOf(v.v);
 }
 
-const lbeta = (p: Val, q: Val) => ad.sub(ad.add(lgammaOf(p), lgammaOf(q)), lgammaOf(ad.add(p, q)));
+/** log B(p, q) on the kit. */
+export const lbeta = (p: Val, q: Val) =>
+  ad.sub(ad.add(lgammaOf(p), lgammaOf(q)), lgammaOf(ad.add(p, q)));
 
 /** atan2(y, x) on the kit: ∂/∂y = x / (x² + y²), ∂/∂x = −y / (x² + y²). */
 function atan2(yv: Val, xv: Val): Node {

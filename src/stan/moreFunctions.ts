@@ -2,6 +2,7 @@ import * as ad from '../modelling/autodiff.js';
 import { Node } from '../modelling/autodiff.js';
 import type { Val } from '../modelling/autodiff.js';
 import { lgammaOf } from '../modelling/distributions.js';
+import { lbeta } from './mathFunctions.js';
 import { StanError, binaryOp, transpose } from './operators.js';
 import { incompleteBeta, incompleteGamma, numericallyDifferentiated } from './shapeCdfs.js';
 import { elementsOf, flat, isScalar, mat, numberOf, packScalars, real, vec } from './values.js';
@@ -90,7 +91,7 @@ function scalarFunction(name: string, a: Value[]): Value | undefined {
     case 'beta':
       // The beta function B(a, b) = Γ(a)Γ(b)/Γ(a + b) (as a function; beta(...) as a density
       // is `~ beta` or beta_lpdf).
-      return like(a[0], a[1], ad.exp(logBeta(flat(a[0]), flat(a[1]))));
+      return like(a[0], a[1], ad.exp(lbeta(flat(a[0]), flat(a[1]))));
     case 'falling_factorial':
       // x! / (x − n)! = Γ(x + 1)/Γ(x − n + 1).
       return like(
@@ -121,9 +122,6 @@ function scalarFunction(name: string, a: Value[]): Value | undefined {
 }
 
 type Mat = Extract<Value, { k: 'mat' }>;
-
-const logBeta = (p: Val, q: Val) =>
-  ad.sub(ad.add(lgammaOf(p), lgammaOf(q)), lgammaOf(ad.add(p, q)));
 
 /** A scalar result as a real; a vectorised one shaped like the first non-scalar argument. */
 function like(x: Value, y: Value, v: Node): Value {

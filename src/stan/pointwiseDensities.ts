@@ -2,6 +2,7 @@ import * as ad from '../modelling/autodiff.js';
 import type { Node, Val } from '../modelling/autodiff.js';
 import { lgammaOf } from '../modelling/distributions.js';
 import { lgamma } from '../modelling/special.js';
+import { StanError } from './operators.js';
 
 /**
  * Log densities point by point: one value per broadcast element instead of their sum, for a
@@ -49,9 +50,9 @@ const POINTWISE: Record<string, (y: Val, p: Val[]) => Node> = {
 };
 
 /** log C(n, k) point by point; counts and trials are data. */
-function logChoose(n: Val, k: Val): Float64Array {
+export function logChoose(n: Val, k: Val): Float64Array {
   const [N, K] = [ad.lift(n), ad.lift(k)];
-  if (N.variable || K.variable) throw new Error('binomial counts and trials must be data');
+  if (N.variable || K.variable) throw new StanError('binomial counts and trials must be data');
   const m = Math.max(N.value.length, K.value.length);
   return Float64Array.from({ length: m }, (_, i) => {
     const ni = N.value[N.value.length === 1 ? 0 : i];
