@@ -38,6 +38,7 @@ import { readJsonData } from '../io/jsonData.js';
 interface InferCliOptions {
   variant?: string;
   data?: string;
+  noncentre?: boolean;
   method: InferenceMethod;
   compare?: boolean;
   pair?: string[];
@@ -86,6 +87,10 @@ export function addInferCommand(program: Command): void {
     .option(
       '--data <file>',
       "the model module's data: JSON in CmdStan's / posteriordb's layout (.json, .json.gz or .json.zip), passed to the module as `data`",
+    )
+    .option(
+      '--noncentre',
+      'Stan programs: sample each hierarchical normal (b ~ normal(mu, sigma) with mu or sigma a parameter) non-centred, as b = mu + sigma u, as if declared <offset=mu, multiplier=sigma>',
     )
     .addOption(
       new Option('--method <method>', 'inference method')
@@ -198,11 +203,12 @@ async function inferAction(spec: string, opts: InferCliOptions, cmd: Command): P
     config.model,
     config.variant,
     config.data !== undefined ? readJsonData(config.data) : undefined,
+    { noncentre: config.noncentre },
   );
   const progress = new InferProgress(config.method);
   const chainPool = chainPoolFor(
     model,
-    { spec: config.model, variant: config.variant, data: config.data },
+    { spec: config.model, variant: config.variant, data: config.data, noncentre: config.noncentre },
     opts.parallelChains ??
       defaultParallelChains(config.options.nuts?.chains ?? DEFAULT_NUTS.chains),
   );
@@ -265,6 +271,7 @@ function runConfig(spec: string, opts: InferCliOptions): InferRunConfig {
     model: modelOf(spec),
     ...(opts.variant !== undefined ? { variant: opts.variant } : {}),
     ...(opts.data !== undefined ? { data: resolve(opts.data) } : {}),
+    ...(opts.noncentre ? { noncentre: true } : {}),
     method: opts.method,
     options: {
       samples: opts.samples,

@@ -35,6 +35,8 @@ export interface InferRunConfig {
   variant?: string;
   /** The absolute path of the `--data` file, if any. */
   data?: string;
+  /** A Stan program's hierarchical normals non-centred (`--noncentre`). */
+  noncentre?: boolean;
   method: InferenceMethod;
   options: Pick<
     InferOptions,

@@ -24,7 +24,9 @@ async function target(): Promise<BayesianModel> {
   tf.env().set('PROD', true);
   await tf.setBackend('cpu');
   const data = source.data !== undefined ? readJsonData(source.data) : undefined;
-  const model = await loadModel(source.spec, source.variant, data);
+  const model = await loadModel(source.spec, source.variant, data, {
+    noncentre: source.noncentre,
+  });
   return job.whitening
     ? whitenedModel(model, job.whitening.fit, job.whitening.diagonal).model
     : model;

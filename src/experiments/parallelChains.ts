@@ -15,6 +15,8 @@ export interface ModelSource {
   variant?: string;
   /** The absolute path of the `--data` file. */
   data?: string;
+  /** A Stan program's hierarchical normals non-centred (`--noncentre`). */
+  noncentre?: boolean;
 }
 
 /** What the main thread sends a chain worker when it starts (`nutsChainWorker.ts`). */

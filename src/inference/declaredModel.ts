@@ -17,6 +17,14 @@ export interface ModelDeclaration {
   name: string;
   /** The parameters, in order (Stan's `parameters` block). Later bounds may use earlier values. */
   parameters: Record<string, ParameterBlock>;
+  /**
+   * The order in which the parameters are reported, where it is not that of `parameters` (which
+   * is the order they are constrained in: a Stan program's hierarchical parameters non-centred
+   * by avb come after the parameters their offset and multiplier read).
+   */
+  reportOrder?: readonly string[];
+  /** Parameters sampled as a centred hierarchy (see {@link BayesianModel.centredHierarchies}). */
+  centredHierarchies?: readonly string[];
   /** Stan's `transformed parameters`: reported beside the parameters, and passed on. */
   transformed?: (p: ParameterValues) => Record<string, Val>;
   /** log p(parameters, data) up to a constant, on the constrained values (Stan's `model`). */
@@ -102,7 +110,7 @@ export function declareModel(declaration: ModelDeclaration): DeclaredModel {
 
   const reported = (z: ArrayLike<number>): ParameterValues =>
     evaluate((node) => {
-      const values = withTransformed(constrain(node).values);
+      const values = withTransformed(inOrder(constrain(node).values, declaration.reportOrder));
       if (!declaration.generated) return values;
       const extra = declaration.generated(values, new Rng(seedOf(z)));
       return merged(values, extra, 'generated quantity');
@@ -128,6 +136,7 @@ export function declareModel(declaration: ModelDeclaration): DeclaredModel {
     logJoint,
     logDensityAndGradient,
     summaryNames,
+    centredHierarchies: declaration.centredHierarchies,
     summarize: (z) => Object.values(reported(z)).flatMap((v) => Array.from(v.value)),
     declaration,
     unconstrain: (values) => {
@@ -172,6 +181,14 @@ function batchedLogJoint(
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.mul(tf.expandDims(dy, 1), saved[0])],
     };
   }) as unknown as (z: tf.Tensor2D) => tf.Tensor1D;
+}
+
+/** The values with the names of `order` first, in that order. */
+function inOrder(values: ParameterValues, order: readonly string[] | undefined): ParameterValues {
+  if (!order) return values;
+  const ordered: ParameterValues = {};
+  for (const name of order) ordered[name] = values[name];
+  return Object.assign(ordered, values);
 }
 
 /** The values with more named ones added (transformed or generated), refusing a name clash. */

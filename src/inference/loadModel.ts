@@ -40,7 +40,10 @@ export async function loadModel(
   spec: string,
   variant?: string,
   data?: unknown,
+  options: { noncentre?: boolean } = {},
 ): Promise<BayesianModel> {
+  if (options.noncentre && !spec.endsWith('.stan'))
+    throw new AvbUserError('--noncentre applies to Stan programs only; remove it');
   const builtIn = BUILT_IN_MODELS[spec];
   if (builtIn) {
     const name = variant ?? Object.keys(builtIn)[0];
@@ -68,7 +71,9 @@ export async function loadModel(
   if (path.endsWith('.stan')) {
     let declared: BayesianModel;
     try {
-      declared = declareModel(stanModel(readFileSync(path, 'utf8'), spec, data));
+      declared = declareModel(
+        stanModel(readFileSync(path, 'utf8'), spec, data, { noncentre: options.noncentre }),
+      );
     } catch (e) {
       if (e instanceof AvbUserError) throw e;
       throw new AvbUserError(`Stan program ${spec}: ${(e as Error).message.split('\n')[0]}`);

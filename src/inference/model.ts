@@ -35,6 +35,11 @@ export interface BayesianModel {
    * chains need not cross between mirror modes.
    */
   mirror?: (summary: number[]) => number[];
+  /**
+   * Optional: parameters sampled as a centred hierarchy (a Stan program's `b ~ normal(mu,
+   * sigma)`), which `avb infer --noncentre` would non-centre. A fit that warns says so.
+   */
+  centredHierarchies?: readonly string[];
 }
 
 /** Draws of a model's reported quantities: `values[i]` is draw i, in `names` order. */

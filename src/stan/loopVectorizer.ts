@@ -6,6 +6,7 @@ import { CONTINUOUS_FAMILIES } from './continuousFamilies.js';
 import { ELEMENTWISE_COUNT_FAMILIES } from './countFamilies.js';
 import { holds } from './operators.js';
 import { hasPointwise, pointwiseLogDensity } from './pointwiseDensities.js';
+import { walk } from './exprWalk.js';
 import type { Expr, Index, Stmt } from './parser.js';
 import { flat, isScalar, numberOf, packScalars, real, vec } from './values.js';
 import type { Value } from './values.js';
@@ -310,39 +311,6 @@ function mentions(e: Expr, name: string): boolean {
     if (x.e === 'var' && x.name === name) found = true;
   });
   return found;
-}
-
-/** Calls `f` on every expression in `e`, indexes included. */
-function walk(e: Expr, f: (x: Expr) => void): void {
-  f(e);
-  const index = (i: Index) => {
-    if (i.i === 'one') walk(i.at, f);
-    if (i.i === 'range') [i.from, i.to].forEach((x) => x && walk(x, f));
-  };
-  switch (e.e) {
-    case 'bin':
-      walk(e.a, f);
-      walk(e.b, f);
-      return;
-    case 'un':
-    case 'transpose':
-      walk(e.a, f);
-      return;
-    case 'cond':
-      [e.c, e.a, e.b].forEach((x) => walk(x, f));
-      return;
-    case 'call':
-      e.args.forEach((x) => walk(x, f));
-      return;
-    case 'array':
-    case 'rowvec':
-      e.items.forEach((x) => walk(x, f));
-      return;
-    case 'index':
-      walk(e.a, f);
-      e.idx.forEach(index);
-      return;
-  }
 }
 
 // ------------------------------------------------------------------------------ one pass

@@ -1,3 +1,5 @@
+import { evaluationOrder, hierarchicalNormals } from './autoNoncentre.js';
+import type { Noncentred } from './autoNoncentre.js';
 import { basename } from 'node:path';
 import { AvbUserError } from '../errors.js';
 import * as ad from '../modelling/autodiff.js';
@@ -42,9 +44,12 @@ export function stanModel(
   source: string,
   file: string,
   data: unknown,
-  options: { vectorizeLoops?: boolean } = {},
+  options: { vectorizeLoops?: boolean; noncentre?: boolean } = {},
 ): ModelDeclaration {
   const program = parseStan(source, file);
+  // Hierarchical normals sampled non-centred where asked (autoNoncentre.ts).
+  const hierarchies = hierarchicalNormals(program);
+  const noncentred = options.noncentre ? hierarchies : new Map<string, Noncentred>();
   const run = new Interpreter(file, program.functions, options.vectorizeLoops ?? true);
   const global = new Scope();
   run.atLoad(() => {
@@ -53,7 +58,9 @@ export function stanModel(
   });
   const types = new Map<string, { type: TypeSpec; sizes: number[]; dims: number[] }>();
   const parameters: Record<string, ParameterBlock> = {};
-  for (const d of program.parameters) {
+  for (const written of evaluationOrder(program.parameters, noncentred)) {
+    const affine = noncentred.get(written.name);
+    const d = affine ? { ...written, type: { ...written.type, ...affine } } : written;
     const shape = run.atLoad(() => evaluateShape(d.type, global, run), d.line);
     types.set(d.name, { type: d.type, ...shape });
     parameters[d.name] = run.atLoad(() => parameterBlock(d, shape, global, run, types), d.line);
@@ -75,6 +82,8 @@ export function stanModel(
   const declaration: ModelDeclaration = {
     name: basename(file).replace(/\.stan$/, ''),
     parameters,
+    reportOrder: program.parameters.map((d) => d.name),
+    centredHierarchies: options.noncentre ? [] : [...hierarchies.keys()],
     shapes: Object.fromEntries(
       [...types, ...tpTypes].map(([name, t]) => [name, fullShape(t.type.base, t.sizes, t.dims)]),
     ),

@@ -12,6 +12,13 @@ import { MAIN, avb, expectUserError, signalAfter } from './runCli.js';
 const dir = mkdtempSync(join(tmpdir(), 'avb-cli-'));
 const README = readFileSync('README.md', 'utf8');
 
+/** Writes `text` to `name` in the test's folder; returns its path. */
+function write(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
 describe('avb CLI', () => {
   it('--help lists the commands', () => {
     const r = avb('--help');
@@ -482,11 +489,6 @@ describe('avb infer', () => {
   });
 
   it('a model module that is missing, broken, misshapen or not finite at its start is a user error', () => {
-    const write = (name: string, text: string) => {
-      const path = join(dir, name);
-      writeFileSync(path, text);
-      return path;
-    };
     expectUserError(avb('infer', join(dir, 'nope.mjs')), /model module .*nope\.mjs does not exist/);
     expectUserError(
       avb('infer', write('syntax.mjs', 'export default {')),
@@ -517,6 +519,85 @@ describe('avb infer', () => {
       avb('infer', 'examples/banana.mjs', '--variant', 'paper'),
       /--variant applies to built-in models only/,
     );
+    for (const model of ['eight-schools', 'examples/banana.mjs'])
+      expectUserError(
+        avb('infer', model, '--noncentre'),
+        /--noncentre applies to Stan programs only; remove it/,
+      );
+  });
+
+  it("--noncentre samples a Stan program's hierarchical normals non-centred (kept in config.json), reported as written; a centred run that warns suggests it", () => {
+    // Eight schools centred (Rubin's data), the group declared before its hyperparameters.
+    const program = write(
+      'schools.stan',
+      `data { int J; vector[J] y; vector<lower=0>[J] sigma; }
+       parameters { vector[J] theta; real mu; real<lower=0> tau; }
+       model { mu ~ normal(0, 5); tau ~ cauchy(0, 5); theta ~ normal(mu, tau); y ~ normal(theta, sigma); }`,
+    );
+    const data = write(
+      'schools.json',
+      JSON.stringify({
+        J: 8,
+        y: [28, 8, -3, 7, -1, 1, 18, 12],
+        sigma: [15, 10, 16, 11, 9, 11, 10, 18],
+      }),
+    );
+    const out = join(dir, 'noncentred');
+    const r = avb(
+      'infer',
+      program,
+      '--data',
+      data,
+      '--noncentre',
+      '--method',
+      'nuts',
+      '--chains',
+      '2',
+      '--warmup',
+      '150',
+      '--samples',
+      '300',
+      '--out',
+      out,
+      '--json',
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const header = readFileSync(join(out, 'draws.csv'), 'utf8').split('\n')[0].split(',');
+    const names = header.filter((h) => !/__$|^chain$|^draw$/.test(h));
+    expect(names).toEqual([...Array.from({ length: 8 }, (_, j) => `theta[${j + 1}]`), 'mu', 'tau']);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as {
+      noncentre?: boolean;
+    };
+    expect(config.noncentre).toBe(true);
+    const advice = /theta is sampled as a centred hierarchy .*; try --noncentre/;
+    expect(r.stderr).not.toMatch(advice);
+    // As written, the same short run warns (divergences in the funnel, too few draws) and says
+    // what to try; the summary keeps it.
+    const asWritten = join(dir, 'centred');
+    const c = avb(
+      'infer',
+      program,
+      '--data',
+      data,
+      '--method',
+      'nuts',
+      '--chains',
+      '2',
+      '--warmup',
+      '150',
+      '--samples',
+      '300',
+      '--max-target-accept',
+      '0.8',
+      '--out',
+      asWritten,
+    );
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stderr).toMatch(advice);
+    const summary = JSON.parse(readFileSync(join(asWritten, 'summary.json'), 'utf8')) as {
+      warnings: string[];
+    };
+    expect(summary.warnings.some((w) => advice.test(w))).toBe(true);
   });
 
   it('an unwritable or existing --out is refused before any computing', () => {

@@ -1,0 +1,189 @@
+import { substitute, variablesOf, walk } from './exprWalk.js';
+import type { Decl, Expr, Program, Stmt } from './parser.js';
+
+/** A parameter that avb non-centres: its value is offset + multiplier u, and u is what it samples. */
+export interface Noncentred {
+  offset: Expr;
+  multiplier: Expr;
+}
+
+/**
+ * The hierarchical normal parameters of a Stan program, to be non-centred automatically.
+ *
+ * A centred hierarchy, `b ~ normal(mu, sigma)` with `sigma` a parameter, is a funnel: as sigma
+ * shrinks the b's are squeezed together, the log density grows like -N log sigma, and its mode
+ * lies at sigma → 0. A mode search (the Laplace warm start of every method) falls into that
+ * neck, and variational fits stay near it: on the BUGS surgical data (12 hospitals) AVB+AC
+ * ended with sigma 0.19 against NUTS's 0.41, b's 1.6 sd off. Written as b = mu + sigma u with
+ * u ~ normal(0, 1) — Stan's `<offset=mu, multiplier=sigma>` — the posterior of b is the same
+ * but the geometry is not a funnel. So a parameter qualifies, and is given that offset and
+ * multiplier, when
+ * - it is a real, an array of reals, a vector or a row vector, without bounds, offset or
+ *   multiplier of its own;
+ * - its only density statement is one whole-variable `b ~ normal(mu, sigma)` (or
+ *   `target += normal_lpdf(b | mu, sigma)`, `normal_lupdf`) in the model block, outside loops
+ *   and conditions;
+ * - mu and sigma read only data, transformed data, other parameters, and transformed
+ *   parameters defined once by an expression of those (`real sigma = sqrt(s2);`, substituted),
+ *   and at least one of them reads a parameter (a fixed prior's scale is left to the methods'
+ *   own preconditioning).
+ * Stan's offset and multiplier may read only parameters declared before; avb evaluates the
+ * parameters in an order that puts each after those it reads ({@link evaluationOrder}), so that
+ * `vector[J] alpha; real mu; real<lower=0> tau;` with `alpha ~ normal(mu, tau)` qualifies too.
+ */
+export function hierarchicalNormals(program: Program): Map<string, Noncentred> {
+  const fixed = new Set([
+    ...program.data.map((d) => d.name),
+    ...topLevel(program.transformedData).flatMap((s) => (s.s === 'decl' ? [s.decl.name] : [])),
+  ]);
+  const inlined = definedOnce(program.transformedParameters);
+  const subjects = densitySubjects(program.model);
+  const parameters = new Set(program.parameters.map((d) => d.name));
+  const found = new Map<string, Noncentred>();
+  for (const d of program.parameters) {
+    const args = subjects.get(d.name);
+    if (!qualifies(d) || !args) continue;
+    const [offset, multiplier] = args.map((a) => substitute(a, inlined));
+    const reads = [...variablesOf(offset), ...variablesOf(multiplier)];
+    const allowed = reads.every((v) => fixed.has(v) || (parameters.has(v) && v !== d.name));
+    const pure = [offset, multiplier].every(callsArePure);
+    if (allowed && pure && reads.some((v) => parameters.has(v)))
+      found.set(d.name, { offset, multiplier });
+  }
+  return found;
+}
+
+/**
+ * The parameters in an order in which each comes after the parameters its bounds, offset and
+ * multiplier read (Stan's own order where it already is one), with the non-centred ones that
+ * would close a cycle of such reads left centred (removed from `noncentred`).
+ */
+export function evaluationOrder(parameters: Decl[], noncentred: Map<string, Noncentred>): Decl[] {
+  const names = new Set(parameters.map((d) => d.name));
+  const reads = (d: Decl): string[] => {
+    const t = { ...d.type, ...noncentred.get(d.name) };
+    return [t.lower, t.upper, t.offset, t.multiplier]
+      .flatMap((e) => (e ? [...variablesOf(e)] : []))
+      .filter((v) => names.has(v) && v !== d.name);
+  };
+  const placed: Decl[] = [];
+  const done = new Set<string>();
+  let left = [...parameters];
+  while (left.length > 0) {
+    const next = left.find((d) => reads(d).every((v) => done.has(v)));
+    if (!next) {
+      // A cycle: the first waiting parameter that is non-centred goes back to as written.
+      const stuck = left.find((d) => noncentred.has(d.name));
+      if (!stuck) throw new Error('parameter bounds read each other in a cycle');
+      noncentred.delete(stuck.name);
+      continue;
+    }
+    placed.push(next);
+    done.add(next.name);
+    left = left.filter((d) => d !== next);
+  }
+  return placed;
+}
+
+function qualifies(d: Decl): boolean {
+  const t = d.type;
+  if (t.lower || t.upper || t.offset || t.multiplier) return false;
+  if (t.base === 'real') return t.dims.length <= 1;
+  return (t.base === 'vector' || t.base === 'row_vector') && t.dims.length === 0;
+}
+
+/** Statements of a block, plain `{ ... }` blocks opened (not loops or conditions). */
+function topLevel(body: Stmt[]): Stmt[] {
+  return body.flatMap((s) => (s.s === 'block' ? topLevel(s.body) : [s]));
+}
+
+/** Every statement, nested ones included. */
+function everyStatement(body: Stmt[]): Stmt[] {
+  return body.flatMap((s): Stmt[] => {
+    switch (s.s) {
+      case 'block':
+        return everyStatement(s.body);
+      case 'for':
+      case 'foreach':
+      case 'while':
+        return [s, ...everyStatement([s.body])];
+      case 'if':
+        return [s, ...everyStatement(s.else ? [s.then, s.else] : [s.then])];
+      default:
+        return [s];
+    }
+  });
+}
+
+/** The variable a density statement is about, and the statement's normal arguments if normal. */
+function subjectOf(s: Stmt): { name?: string; normal?: [Expr, Expr] } | undefined {
+  const nameOf = (e: Expr) =>
+    e.e === 'var' ? e.name : e.e === 'index' ? baseName(e.a) : undefined;
+  if (s.s === 'tilde') {
+    const normal = s.dist === 'normal' && !s.truncation && s.lhs.e === 'var' && s.args.length === 2;
+    return { name: nameOf(s.lhs), normal: normal ? [s.args[0], s.args[1]] : undefined };
+  }
+  if (s.s === 'target' && s.value.e === 'call' && /_lu?pdf$|_lu?pmf$/.test(s.value.name)) {
+    const [x, ...rest] = s.value.args;
+    const normal = /^normal_lu?pdf$/.test(s.value.name) && x?.e === 'var' && rest.length === 2;
+    return x && { name: nameOf(x), normal: normal ? [rest[0], rest[1]] : undefined };
+  }
+  return undefined;
+}
+
+function baseName(e: Expr): string | undefined {
+  return e.e === 'var' ? e.name : e.e === 'index' ? baseName(e.a) : undefined;
+}
+
+/** Variables that are the subject of exactly one density statement, a whole-variable normal at top level. */
+function densitySubjects(model: Stmt[]): Map<string, [Expr, Expr]> {
+  const count = new Map<string, number>();
+  for (const s of everyStatement(model)) {
+    const name = subjectOf(s)?.name;
+    if (name) count.set(name, (count.get(name) ?? 0) + 1);
+  }
+  const normals = new Map<string, [Expr, Expr]>();
+  for (const s of topLevel(model)) {
+    const subject = subjectOf(s);
+    if (subject?.name && subject.normal && count.get(subject.name) === 1)
+      normals.set(subject.name, subject.normal);
+  }
+  return normals;
+}
+
+/**
+ * Transformed parameters defined once, at top level, by one expression (a declaration's
+ * initial value, or one whole-variable `=`), as expressions of what they read (earlier such
+ * ones substituted in).
+ */
+function definedOnce(body: Stmt[]): Map<string, Expr> {
+  const assignments = new Map<string, number>();
+  for (const s of everyStatement(body))
+    if (s.s === 'assign') {
+      const name = baseName(s.target);
+      if (name) assignments.set(name, (assignments.get(name) ?? 0) + 1);
+    }
+  const defined = new Map<string, Expr>();
+  const declared = new Set<string>();
+  for (const s of topLevel(body)) {
+    if (s.s === 'decl') {
+      declared.add(s.decl.name);
+      if (s.decl.init && !assignments.has(s.decl.name))
+        defined.set(s.decl.name, substitute(s.decl.init, defined));
+    } else if (s.s === 'assign' && s.op === '=' && s.target.e === 'var') {
+      const name = s.target.name;
+      if (declared.has(name) && !defined.has(name) && assignments.get(name) === 1)
+        defined.set(name, substitute(s.value, defined));
+    }
+  }
+  return defined;
+}
+
+/** Whether `e` calls no function with side effects (`_rng`, `_lp`). */
+function callsArePure(e: Expr): boolean {
+  let pure = true;
+  walk(e, (x) => {
+    if (x.e === 'call' && /_(rng|lp)$/.test(x.name)) pure = false;
+  });
+  return pure;
+}

@@ -1,0 +1,74 @@
+import type { Expr, Index } from './parser.js';
+
+/** Calls `f` on every expression in `e`, indexes included. */
+export function walk(e: Expr, f: (x: Expr) => void): void {
+  f(e);
+  const index = (i: Index) => {
+    if (i.i === 'one') walk(i.at, f);
+    if (i.i === 'range') [i.from, i.to].forEach((x) => x && walk(x, f));
+  };
+  switch (e.e) {
+    case 'bin':
+      walk(e.a, f);
+      walk(e.b, f);
+      return;
+    case 'un':
+    case 'transpose':
+      walk(e.a, f);
+      return;
+    case 'cond':
+      [e.c, e.a, e.b].forEach((x) => walk(x, f));
+      return;
+    case 'call':
+      e.args.forEach((x) => walk(x, f));
+      return;
+    case 'array':
+    case 'rowvec':
+      e.items.forEach((x) => walk(x, f));
+      return;
+    case 'index':
+      walk(e.a, f);
+      e.idx.forEach(index);
+      return;
+  }
+}
+
+/** A copy of `e` with every variable named in `by` replaced by its expression. */
+export function substitute(e: Expr, by: ReadonlyMap<string, Expr>): Expr {
+  const s = (x: Expr) => substitute(x, by);
+  const index = (i: Index): Index =>
+    i.i === 'one'
+      ? { i: 'one', at: s(i.at) }
+      : i.i === 'range'
+        ? { i: 'range', from: i.from && s(i.from), to: i.to && s(i.to) }
+        : i;
+  switch (e.e) {
+    case 'var':
+      return by.get(e.name) ?? e;
+    case 'bin':
+      return { ...e, a: s(e.a), b: s(e.b) };
+    case 'un':
+    case 'transpose':
+      return { ...e, a: s(e.a) };
+    case 'cond':
+      return { ...e, c: s(e.c), a: s(e.a), b: s(e.b) };
+    case 'call':
+      return { ...e, args: e.args.map(s) };
+    case 'array':
+    case 'rowvec':
+      return { ...e, items: e.items.map(s) };
+    case 'index':
+      return { ...e, a: s(e.a), idx: e.idx.map(index) };
+    default:
+      return e;
+  }
+}
+
+/** The names of the variables `e` reads. */
+export function variablesOf(e: Expr): Set<string> {
+  const names = new Set<string>();
+  walk(e, (x) => {
+    if (x.e === 'var') names.add(x.name);
+  });
+  return names;
+}

@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { declareModel } from '../../src/inference/declaredModel.js';
+import { hierarchicalNormals } from '../../src/stan/autoNoncentre.js';
+import { parseStan } from '../../src/stan/parser.js';
+import { stanModel } from '../../src/stan/stanModel.js';
+import { point, stan } from './stanTestKit.js';
+
+const found = (source: string) => [...hierarchicalNormals(parseStan(source, 'test.stan')).keys()];
+
+/** The program with its hierarchical normals non-centred, as `avb infer --noncentre` runs it. */
+const noncentred = (source: string, data: unknown) =>
+  declareModel(stanModel(source, 'test.stan', data, { noncentre: true }));
+
+// The BUGS surgical model: a centred hierarchy whose scale is a transformed parameter.
+const SURGICAL = `data { int N; array[N] int r; array[N] int n; }
+  parameters { real mu; real<lower=0> sigmasq; vector[N] b; }
+  transformed parameters { real<lower=0> sigma = sqrt(sigmasq); }
+  model { mu ~ normal(0, 1000); sigmasq ~ inv_gamma(0.001, 0.001); b ~ normal(mu, sigma);
+    r ~ binomial_logit(n, b); }`;
+const SURGICAL_DATA = { N: 3, r: [0, 18, 8], n: [47, 148, 119] };
+
+describe('Stan: automatic non-centring of hierarchical normals', () => {
+  it('finds b ~ normal(mu, sigma) whose mu or sigma reads parameters, through defined-once transformed parameters', () => {
+    expect(found(SURGICAL)).toEqual(['b']);
+    // The target += form, an array of reals, hyperparameters declared after the group.
+    expect(
+      found(`parameters { array[4] real a; real m; real<lower=0> s; }
+        model { target += normal_lpdf(a | m, s); m ~ normal(0, 1); s ~ normal(0, 1); }`),
+    ).toEqual(['a']);
+  });
+
+  it('leaves alone what it cannot vouch for', () => {
+    const cases = [
+      // a fixed prior: the methods' own preconditioning handles its scale
+      'parameters { vector[3] b; } model { b ~ normal(0, 10); }',
+      // bounds of its own
+      'parameters { real<lower=0> s; vector<lower=0>[3] b; } model { b ~ normal(0, s); }',
+      // a density per element in a loop
+      'parameters { real<lower=0> s; vector[3] b; } model { for (j in 1:3) b[j] ~ normal(0, s); }',
+      // two density statements about b
+      'parameters { real<lower=0> s; vector[3] b; } model { b ~ normal(0, s); b ~ normal(1, 1); }',
+      // inside a condition
+      'data { int k; } parameters { real<lower=0> s; vector[3] b; } model { if (k > 0) b ~ normal(0, s); }',
+      // a scale assigned in a loop (not one expression)
+      `parameters { real<lower=0> s; vector[3] b; }
+       transformed parameters { vector[3] w; for (j in 1:3) w[j] = s * j; }
+       model { b ~ normal(0, w); }`,
+      // a scale read from a model-block local
+      'parameters { real<lower=0> s; vector[3] b; } model { real t = 2 * s; b ~ normal(0, t); }',
+      // a truncated normal
+      'parameters { real<lower=0> s; real b; } model { b ~ normal(0, s) T[-1, ]; }',
+      // a matrix
+      'parameters { real<lower=0> s; matrix[2, 2] b; } model { to_vector(b) ~ normal(0, s); }',
+    ];
+    for (const source of cases) expect(found(source), source).toEqual([]);
+  });
+
+  it('is the program with the offset and multiplier written in', () => {
+    // Same log density and gradient in the unconstrained coordinates as Stan's own
+    // <offset, multiplier> (the transformed parameter substituted), to rounding: both evaluate
+    // the same terms.
+    const auto = noncentred(SURGICAL, SURGICAL_DATA);
+    const written = stan(
+      SURGICAL.replace('vector[N] b;', 'vector<offset=mu, multiplier=sqrt(sigmasq)>[N] b;'),
+      SURGICAL_DATA,
+    );
+    const centred = stan(SURGICAL, SURGICAL_DATA);
+    for (let k = 0; k < 3; k++) {
+      const z = point(auto.dim, k);
+      const [a, w] = [auto.logDensityAndGradient!(z), written.logDensityAndGradient!(z)];
+      expect(a.logp).toBeCloseTo(w.logp, 10);
+      a.grad.forEach((g, i) => expect(g).toBeCloseTo(w.grad[i], 10));
+      // Without --noncentre the program is sampled as written: another density in z.
+      expect(Math.abs(centred.logDensityAndGradient!(z).logp - a.logp)).toBeGreaterThan(0.1);
+    }
+  });
+
+  it('reports the parameters in the order written, with the values as written', () => {
+    // The group comes first in the program but is evaluated after its hyperparameters.
+    const source = `data { int J; vector[J] y; }
+      parameters { vector[J] theta; real mu; real<lower=0> tau; }
+      model { mu ~ normal(0, 5); tau ~ normal(0, 5); theta ~ normal(mu, tau); y ~ normal(theta, 1); }`;
+    const data = { J: 3, y: [2, -1, 0.5] };
+    const m = noncentred(source, data);
+    const centred = stan(source, data);
+    expect(m.summaryNames).toEqual(centred.summaryNames);
+    expect(m.summaryNames).toEqual(['theta[1]', 'theta[2]', 'theta[3]', 'mu', 'tau']);
+    // The same constrained point has the same log density up to the transforms' Jacobians:
+    // centred, theta's is 0 and tau's log tau; non-centred, theta = mu + tau u adds 3 log tau.
+    const z = point(m.dim, 2);
+    const [t1, t2, t3, mu, tau] = m.summarize(z);
+    const zc = centred.unconstrain({ theta: [t1, t2, t3], mu, tau });
+    const gap = m.logDensityAndGradient!(z).logp - centred.logDensityAndGradient!(zc).logp;
+    expect(gap).toBeCloseTo(3 * Math.log(tau), 10);
+  });
+});
+
+describe('examples/stan: the programs of the README sweep', () => {
+  it('each reads its data and has a finite log density at z = 0; --noncentre finds the four hierarchies', () => {
+    const hierarchies: Record<string, string[]> = {
+      dogs: [],
+      earn_height: [],
+      eight_schools_centred: ['theta'],
+      kilpisjarvi: [],
+      logmesquite: [],
+      radon_centred: ['alpha'],
+      seeds: ['b'],
+      surgical: ['b'],
+    };
+    const folder = 'examples/stan';
+    const names = readdirSync(folder)
+      .filter((f) => f.endsWith('.stan'))
+      .map((f) => f.replace(/\.stan$/, ''));
+    expect(names.sort()).toEqual(Object.keys(hierarchies).sort());
+    for (const name of names) {
+      const source = readFileSync(join(folder, `${name}.stan`), 'utf8');
+      const data = JSON.parse(readFileSync(join(folder, `${name}.json`), 'utf8')) as unknown;
+      expect(found(source), name).toEqual(hierarchies[name]);
+      for (const model of [stan(source, data), noncentred(source, data)]) {
+        const at = model.logDensityAndGradient!(new Float64Array(model.dim));
+        expect(Number.isFinite(at.logp), name).toBe(true);
+        expect(at.grad.every(Number.isFinite), name).toBe(true);
+      }
+    }
+  });
+});
