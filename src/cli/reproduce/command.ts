@@ -18,7 +18,9 @@ import type { JobProgress } from '../../experiments/reproduce/jobQueue.js';
 type CliOptions = Pick<
   ReproduceOptions,
   'budget' | 'seed' | 'jobs' | 'steps' | 'points' | 'force' | 'backend'
-> & { out?: string } & Partial<Record<(typeof POSTERIORDB_OPTIONS)[number], string>>;
+> & { out?: string; noncentre?: boolean } & Partial<
+    Record<(typeof POSTERIORDB_OPTIONS)[number], string>
+  >;
 
 /** Options of `reproduce posteriordb` only (passed to it as `ReproduceOptions.options`). */
 const POSTERIORDB_OPTIONS = ['path', 'models', 'posteriors', 'methods', 'seeds'] as const;
@@ -73,6 +75,10 @@ export function addReproduceCommand(program: Command): void {
       '--seeds <a,b>',
       'posteriordb: seeds of every fit (default: quick 1; standard and full 1,2,3); mnist: seeds of the AVB+AC-32 against VAE-32 comparison, each trained and evaluated (default: --seed alone)',
     )
+    .option(
+      '--noncentre',
+      "posteriordb: fits of a posterior's own Stan program sample its hierarchical normals non-centred (avb infer --noncentre)",
+    )
     .option('--force', 'start over: delete --out first')
     .addOption(backendOption())
     .action(reproduceAction);
@@ -91,6 +97,11 @@ async function reproduceAction(experiment: string, opts: CliOptions): Promise<vo
         `--${k} applies to reproduce posteriordb${mnistToo ? ' and mnist' : ''} only; remove it`,
       );
     options[k] = k === 'path' || k === 'models' ? resolve(v) : v;
+  }
+  if (opts.noncentre) {
+    if (experiment !== 'posteriordb')
+      throw new AvbUserError('--noncentre applies to reproduce posteriordb only; remove it');
+    options.noncentre = 'true';
   }
   if (opts.force || !existsSync(out)) checkOutputFolder(out, true);
   else checkWritableFolder(out);

@@ -48,6 +48,8 @@ export interface PosteriordbSettings {
   posteriors?: string[];
   methods: InferenceMethod[];
   seeds: number[];
+  /** Stan programs' hierarchical normals sampled non-centred (`--noncentre`). */
+  noncentre?: boolean;
 }
 
 /** The settings of a reproduction context (its `options` are the CLI's strings). */
@@ -76,6 +78,7 @@ export function posteriordbSettings(ctx: ReproduceContext): PosteriordbSettings 
     posteriors: list(o.posteriors),
     methods,
     seeds,
+    noncentre: o.noncentre === 'true',
   };
 }
 
@@ -190,6 +193,7 @@ export const posteriordbReproduction: Reproduction = {
               dir,
               '--force',
               ...nutsChains,
+              ...(s.noncentre && model.endsWith('.stan') ? ['--noncentre'] : []),
               ...(ctx.steps !== undefined && method !== 'nuts'
                 ? ['--iterations', String(ctx.steps)]
                 : []),
