@@ -22,7 +22,8 @@ export interface Noncentred {
  *   multiplier of its own;
  * - its only density statement is one whole-variable `b ~ normal(mu, sigma)` (or
  *   `target += normal_lpdf(b | mu, sigma)`, `normal_lupdf`) in the model block, outside loops
- *   and conditions;
+ *   and conditions, or a loop over all of b, `for (j in 1:J) b[j] ~ normal(mu, sigma);` with J
+ *   b's declared size and mu, sigma free of j or indexed by j alone (`mu[j]`: the vector mu);
  * - mu and sigma read only data, transformed data, other parameters, and transformed
  *   parameters defined once by an expression of those (`real sigma = sqrt(s2);`, substituted),
  *   and at least one of them reads a parameter (a fixed prior's scale is left to the methods'
@@ -41,9 +42,11 @@ export function hierarchicalNormals(program: Program): Map<string, Noncentred> {
   const parameters = new Set(program.parameters.map((d) => d.name));
   const found = new Map<string, Noncentred>();
   for (const d of program.parameters) {
-    const args = subjects.get(d.name);
-    if (!qualifies(d) || !args) continue;
-    const [offset, multiplier] = args.map((a) => substitute(a, inlined));
+    const subject = subjects.get(d.name);
+    if (!qualifies(d) || !subject) continue;
+    const size = d.type.base === 'real' ? d.type.dims[0] : d.type.sizes[0];
+    if (subject.over && !(size && sameExpr(size, subject.over))) continue;
+    const [offset, multiplier] = subject.normal.map((a) => substitute(a, inlined));
     const reads = [...variablesOf(offset), ...variablesOf(multiplier)];
     const allowed = reads.every((v) => fixed.has(v) || (parameters.has(v) && v !== d.name));
     const pure = [offset, multiplier].every(callsArePure);
@@ -135,20 +138,62 @@ function baseName(e: Expr): string | undefined {
   return e.e === 'var' ? e.name : e.e === 'index' ? baseName(e.a) : undefined;
 }
 
-/** Variables that are the subject of exactly one density statement, a whole-variable normal at top level. */
-function densitySubjects(model: Stmt[]): Map<string, [Expr, Expr]> {
+/** A variable's one normal density statement: its arguments, and the loop's end if in a loop over 1..end. */
+interface NormalStatement {
+  normal: [Expr, Expr];
+  over?: Expr;
+}
+
+/**
+ * Variables that are the subject of exactly one density statement, a normal at top level: of
+ * the whole variable, or elementwise in a loop over all of it.
+ */
+function densitySubjects(model: Stmt[]): Map<string, NormalStatement> {
   const count = new Map<string, number>();
   for (const s of everyStatement(model)) {
     const name = subjectOf(s)?.name;
     if (name) count.set(name, (count.get(name) ?? 0) + 1);
   }
-  const normals = new Map<string, [Expr, Expr]>();
+  const normals = new Map<string, NormalStatement>();
   for (const s of topLevel(model)) {
-    const subject = subjectOf(s);
+    const looped = s.s === 'for' ? loopedNormal(s) : undefined;
+    const subject = looped ?? subjectOf(s);
     if (subject?.name && subject.normal && count.get(subject.name) === 1)
-      normals.set(subject.name, subject.normal);
+      normals.set(subject.name, { normal: subject.normal, over: looped?.over });
   }
   return normals;
+}
+
+/**
+ * `for (j in 1:N) b[j] ~ normal(m, s);` as a normal of b over 1..N: m and s free of j, or a
+ * variable indexed by j alone (`mu[j]`, read as the vector `mu`).
+ */
+function loopedNormal(
+  s: Extract<Stmt, { s: 'for' }>,
+): { name: string; normal: [Expr, Expr]; over: Expr } | undefined {
+  const body = s.body.s === 'block' && s.body.body.length === 1 ? s.body.body[0] : s.body;
+  if (!(s.from.e === 'num' && s.from.value === 1) || body.s !== 'tilde') return undefined;
+  const byLoop = (e: Expr): Expr | undefined =>
+    e.e === 'index' &&
+    e.a.e === 'var' &&
+    e.idx.length === 1 &&
+    e.idx[0].i === 'one' &&
+    e.idx[0].at.e === 'var' &&
+    e.idx[0].at.name === s.v
+      ? e.a
+      : undefined;
+  const lhs = byLoop(body.lhs);
+  if (body.dist !== 'normal' || body.truncation || body.args.length !== 2 || lhs?.e !== 'var')
+    return undefined;
+  const args = body.args.map((a) => byLoop(a) ?? (variablesOf(a).has(s.v) ? undefined : a));
+  if (!args[0] || !args[1]) return undefined;
+  return { name: lhs.name, normal: [args[0], args[1]], over: s.to };
+}
+
+/** Whether two expressions are the same, their source lines aside. */
+function sameExpr(a: Expr, b: Expr): boolean {
+  const plain = (e: Expr) => JSON.stringify(e, (k, v: unknown) => (k === 'line' ? undefined : v));
+  return plain(a) === plain(b);
 }
 
 /**

@@ -29,6 +29,12 @@ describe('Stan: automatic non-centring of hierarchical normals', () => {
       found(`parameters { array[4] real a; real m; real<lower=0> s; }
         model { target += normal_lpdf(a | m, s); m ~ normal(0, 1); s ~ normal(0, 1); }`),
     ).toEqual(['a']);
+    // Older programs' loop over every element, a mean indexed by the loop (posteriordb's BUGS
+    // translations): read as the whole vectors.
+    expect(
+      found(`data { int J; } parameters { real<lower=0> s; vector[J] m; vector[J] b; }
+        model { for (j in 1:J) { b[j] ~ normal(m[j], s); } }`),
+    ).toEqual(['b']);
   });
 
   it('leaves alone what it cannot vouch for', () => {
@@ -37,8 +43,11 @@ describe('Stan: automatic non-centring of hierarchical normals', () => {
       'parameters { vector[3] b; } model { b ~ normal(0, 10); }',
       // bounds of its own
       'parameters { real<lower=0> s; vector<lower=0>[3] b; } model { b ~ normal(0, s); }',
-      // a density per element in a loop
-      'parameters { real<lower=0> s; vector[3] b; } model { for (j in 1:3) b[j] ~ normal(0, s); }',
+      // a loop over part of b, or past it, or with a neighbour's mean
+      'parameters { real<lower=0> s; vector[3] b; } model { for (j in 2:3) b[j] ~ normal(0, s); }',
+      'data { int N; } parameters { real<lower=0> s; vector[3] b; } model { for (j in 1:N) b[j] ~ normal(0, s); }',
+      `parameters { real<lower=0> s; vector[3] b; vector[4] m; }
+       model { for (j in 1:3) b[j] ~ normal(m[j + 1], s); }`,
       // two density statements about b
       'parameters { real<lower=0> s; vector[3] b; } model { b ~ normal(0, s); b ~ normal(1, 1); }',
       // inside a condition
@@ -74,6 +83,25 @@ describe('Stan: automatic non-centring of hierarchical normals', () => {
       a.grad.forEach((g, i) => expect(g).toBeCloseTo(w.grad[i], 10));
       // Without --noncentre the program is sampled as written: another density in z.
       expect(Math.abs(centred.logDensityAndGradient!(z).logp - a.logp)).toBeGreaterThan(0.1);
+    }
+  });
+
+  it('a loop over every element is the same as the whole vector with the offset and multiplier written in', () => {
+    const looped = `data { int J; vector[J] y; }
+      parameters { real<lower=0> s; vector[J] m; vector[J] b; }
+      model { s ~ normal(0, 1); m ~ normal(0, 1); for (j in 1:J) b[j] ~ normal(m[j], s); y ~ normal(b, 1); }`;
+    const data = { J: 3, y: [0.5, -1, 2] };
+    const auto = noncentred(looped, data);
+    const written = stan(
+      looped.replace('vector[J] b;', 'vector<offset=m, multiplier=s>[J] b;'),
+      data,
+    );
+    for (let k = 0; k < 3; k++) {
+      const z = point(auto.dim, k);
+      expect(auto.logDensityAndGradient!(z).logp).toBeCloseTo(
+        written.logDensityAndGradient!(z).logp,
+        10,
+      );
     }
   });
 
