@@ -8,7 +8,8 @@ export interface Noncentred {
 }
 
 /**
- * The hierarchical normal parameters of a Stan program, to be non-centred automatically.
+ * The hierarchical normal parameters of a Stan program, which `avb infer --noncentre` samples
+ * non-centred (and which a centred fit that warns names).
  *
  * A centred hierarchy, `b ~ normal(mu, sigma)` with `sigma` a parameter, is a funnel: as sigma
  * shrinks the b's are squeezed together, the log density grows like -N log sigma, and its mode
@@ -28,6 +29,9 @@ export interface Noncentred {
  *   parameters defined once by an expression of those (`real sigma = sqrt(s2);`, substituted),
  *   and at least one of them reads a parameter (a fixed prior's scale is left to the methods'
  *   own preconditioning).
+ * Not the default: with vague hyperpriors (BUGS's gamma(0.001, 0.001) on a precision) the
+ * non-centred posterior has a ridge towards a large scale that the mode search runs along, and
+ * the variational fits come out worse (README, _Beyond the eight_).
  * Stan's offset and multiplier may read only parameters declared before; avb evaluates the
  * parameters in an order that puts each after those it reads ({@link evaluationOrder}), so that
  * `vector[J] alpha; real mu; real<lower=0> tau;` with `alpha ~ normal(mu, tau)` qualifies too.
