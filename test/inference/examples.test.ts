@@ -98,5 +98,7 @@ describe('example models (examples/*.mjs), loaded as the CLI loads them', () => 
       expect(Math.abs(m.mean - exact.mean[k]) / exact.sd[k]).toBeLessThan(0.15);
       expect(Math.abs(m.sd / exact.sd[k] - 1)).toBeLessThan(0.15);
     }
-  });
+    // NUTS and 2,000 AVB iterations: 44 s beside an MNIST evaluation; 122 s with it and the
+    // rest of the suite on the same 2 cores, past the default 120 s.
+  }, 300_000);
 });
