@@ -71,8 +71,14 @@ export function laplaceApproximation(
   }
   if (fits.length === 0) return firstFailure;
   const mass = (f: LaplaceFit) => f.logp + f.logDetChol;
-  // A search that stalled short of a mode is used only when no search reached one.
+  // A search that stalled short of a mode is used only when no search reached one. But with
+  // exact gradients, every search running all its steps uphill is a ridge towards a boundary,
+  // not a mode (a non-centred hierarchy under a vague hyperprior: the scale grows without end);
+  // whitening by the curvature where the steps ran out made full-rank ADVI diverge.
   const reached = fits.filter((f) => f.converged);
+  const ridge = model.logDensityAndGradient && fits.every((f) => f.iterations >= MAX_NEWTON);
+  if (reached.length === 0 && ridge)
+    return `no mode: every search climbed for all its ${MAX_NEWTON} Newton steps (a ridge towards a boundary)`;
   if (reached.length === 0) return { ...fits[0], starts };
   const best = reached.reduce((a, b) => (mass(b) > mass(a) ? b : a));
   // Distinct modes: more than 0.1 sd apart in the best fit's whitened coordinates (Newton ends

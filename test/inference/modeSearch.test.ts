@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { declareModel } from '../../src/inference/declaredModel.js';
+import { stanModel } from '../../src/stan/stanModel.js';
 import { laplaceApproximation } from '../../src/inference/laplace.js';
 import { methodWarnings } from '../../src/inference/compare.js';
 import { advi } from '../../src/inference/variational.js';
@@ -95,5 +98,24 @@ describe('the mode search of the Laplace fit', () => {
         expect(mean).toBeCloseTo(-1.5, 1);
       } else expect(modeWarning).toBeUndefined();
     }
+  });
+});
+
+describe('a ridge is not a mode', () => {
+  it('with exact gradients, searches that climb for all their steps give no Laplace fit (surgical non-centred)', () => {
+    // BUGS's surgical data with b non-centred under sigmasq ~ inv_gamma(0.001, 0.001): the log
+    // density keeps rising as sigmasq grows (b's u shrinks towards 0, the prior is nearly flat
+    // in log sigmasq), and whitening by the curvature where the steps ran out (log sigmasq 9.8)
+    // made full-rank ADVI diverge.
+    const source = readFileSync('examples/stan/surgical.stan', 'utf8');
+    const data = JSON.parse(readFileSync('examples/stan/surgical.json', 'utf8')) as unknown;
+    const model = declareModel(stanModel(source, 'surgical.stan', data, { noncentre: true }));
+    expect(laplaceApproximation(model, { seed: 1 })).toMatch(
+      /^no mode: every search climbed for all its 100 Newton steps/,
+    );
+    // As written (centred) the search ends at a mode, in the funnel's neck.
+    const centred = declareModel(stanModel(source, 'surgical.stan', data));
+    const fit = laplaceApproximation(centred, { seed: 1 });
+    expect(typeof fit === 'string' ? fit : fit.converged).toBe(true);
   });
 });
