@@ -29,9 +29,8 @@ export interface Noncentred {
  *   parameters defined once by an expression of those (`real sigma = sqrt(s2);`, substituted),
  *   and at least one of them reads a parameter (a fixed prior's scale is left to the methods'
  *   own preconditioning).
- * Not the default: with vague hyperpriors (BUGS's gamma(0.001, 0.001) on a precision) the
- * non-centred posterior has a ridge towards a large scale that the mode search runs along, and
- * the variational fits come out worse (README, _Beyond the eight_).
+ * Not the default yet: on BUGS's seeds (gamma(0.001, 0.001) on a precision) non-centred and
+ * centred NUTS disagree about the scale's tail, neither warning (README, _Beyond the eight_).
  * Stan's offset and multiplier may read only parameters declared before; avb evaluates the
  * parameters in an order that puts each after those it reads ({@link evaluationOrder}), so that
  * `vector[J] alpha; real mu; real<lower=0> tau;` with `alpha ~ normal(mu, tau)` qualifies too.

@@ -78,7 +78,8 @@ describe('example models (examples/*.mjs), loaded as the CLI loads them', () => 
     // spread (~0.03 at 2,000 points).
     expect(klAvb).toBeLessThan(0.15);
     expect(klAvb).toBeLessThan(klAdvi);
-  });
+    // 48 s beside an MNIST evaluation; past the default 120 s with other fits on the cores too.
+  }, 300_000);
 
   it('logistic regression: NUTS and AVB+AC match the posterior moments from a grid', async () => {
     const model = await loadModel('examples/logistic-regression.mjs');
