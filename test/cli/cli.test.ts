@@ -542,25 +542,11 @@ describe('avb infer', () => {
         sigma: [15, 10, 16, 11, 9, 11, 10, 18],
       }),
     );
+    // A short NUTS run: 2 chains of 150 warm-up and 150 kept iterations.
+    const short = ['infer', program, '--data', data, '--method', 'nuts', '--chains', '2'];
+    short.push('--warmup', '150', '--samples', '300');
     const out = join(dir, 'noncentred');
-    const r = avb(
-      'infer',
-      program,
-      '--data',
-      data,
-      '--noncentre',
-      '--method',
-      'nuts',
-      '--chains',
-      '2',
-      '--warmup',
-      '150',
-      '--samples',
-      '300',
-      '--out',
-      out,
-      '--json',
-    );
+    const r = avb(...short, '--noncentre', '--out', out, '--json');
     expect(r.code, r.stderr).toBe(0);
     const header = readFileSync(join(out, 'draws.csv'), 'utf8').split('\n')[0].split(',');
     const names = header.filter((h) => !/__$|^chain$|^draw$/.test(h));
@@ -574,24 +560,7 @@ describe('avb infer', () => {
     // As written, the same short run warns (divergences in the funnel, too few draws) and says
     // what to try; the summary keeps it.
     const asWritten = join(dir, 'centred');
-    const c = avb(
-      'infer',
-      program,
-      '--data',
-      data,
-      '--method',
-      'nuts',
-      '--chains',
-      '2',
-      '--warmup',
-      '150',
-      '--samples',
-      '300',
-      '--max-target-accept',
-      '0.8',
-      '--out',
-      asWritten,
-    );
+    const c = avb(...short, '--max-target-accept', '0.8', '--out', asWritten);
     expect(c.code, c.stderr).toBe(0);
     expect(c.stderr).toMatch(advice);
     const summary = JSON.parse(readFileSync(join(asWritten, 'summary.json'), 'utf8')) as {
