@@ -87,16 +87,16 @@ function boundedBlock(size: number, scalar: boolean, o: BoundOptions): Parameter
   checkSize(size, 'a vector length');
   if (typeof o.lower === 'number' && typeof o.upper === 'number' && !(o.lower < o.upper))
     throw new RangeError(`lower bound ${o.lower} is not below upper bound ${o.upper}`);
-  const limits = [
-    o.lower !== undefined ? `lower=${describeBound(o.lower)}` : '',
-    o.upper !== undefined ? `upper=${describeBound(o.upper)}` : '',
-  ].filter(Boolean);
-  const kind = `${scalar ? 'real' : `vector[${size}]`}${limits.length ? `<${limits.join(', ')}>` : ''}`;
   if (o.offset !== undefined || o.multiplier !== undefined) {
     if (o.lower !== undefined || o.upper !== undefined)
       throw new RangeError('a parameter takes bounds or an offset and multiplier, not both');
     return affineBlock(size, scalar, o);
   }
+  const limits = [
+    o.lower !== undefined ? `lower=${describeBound(o.lower)}` : '',
+    o.upper !== undefined ? `upper=${describeBound(o.upper)}` : '',
+  ].filter(Boolean);
+  const kind = `${scalar ? 'real' : `vector[${size}]`}${limits.length ? `<${limits.join(', ')}>` : ''}`;
   return {
     kind,
     size,
@@ -137,14 +137,17 @@ function boundedBlock(size: number, scalar: boolean, o: BoundOptions): Parameter
 
 /** x = offset + multiplier u (either may be absent: 0 and 1); log J = Σ log multiplier. */
 function affineBlock(size: number, scalar: boolean, o: BoundOptions): ParameterBlock {
+  const affineOf = (earlier: Parameters<typeof boundValue>[1]) => ({
+    shift: boundValue(o.offset, earlier) ?? lift(0),
+    scale: boundValue(o.multiplier, earlier) ?? lift(1),
+  });
   return {
     kind: `${scalar ? 'real' : `vector[${size}]`}<offset, multiplier>`,
     size,
     scalar,
     free: size,
     constrain(u, earlier) {
-      const shift = boundValue(o.offset, earlier) ?? lift(0);
-      const scale = boundValue(o.multiplier, earlier) ?? lift(1);
+      const { shift, scale } = affineOf(earlier);
       const logScale = log(scale);
       return {
         value: add(shift, mul(scale, u)),
@@ -152,8 +155,7 @@ function affineBlock(size: number, scalar: boolean, o: BoundOptions): ParameterB
       };
     },
     unconstrain(x, earlier) {
-      const shift = boundValue(o.offset, earlier) ?? lift(0);
-      const scale = boundValue(o.multiplier, earlier) ?? lift(1);
+      const { shift, scale } = affineOf(earlier);
       return Float64Array.from({ length: size }, (_, i) => (x[i] - at(shift, i)) / at(scale, i));
     },
   };

@@ -123,16 +123,14 @@ function everyStatement(body: Stmt[]): Stmt[] {
 
 /** The variable a density statement is about, and the statement's normal arguments if normal. */
 function subjectOf(s: Stmt): { name?: string; normal?: [Expr, Expr] } | undefined {
-  const nameOf = (e: Expr) =>
-    e.e === 'var' ? e.name : e.e === 'index' ? baseName(e.a) : undefined;
   if (s.s === 'tilde') {
     const normal = s.dist === 'normal' && !s.truncation && s.lhs.e === 'var' && s.args.length === 2;
-    return { name: nameOf(s.lhs), normal: normal ? [s.args[0], s.args[1]] : undefined };
+    return { name: baseName(s.lhs), normal: normal ? [s.args[0], s.args[1]] : undefined };
   }
   if (s.s === 'target' && s.value.e === 'call' && /_lu?pdf$|_lu?pmf$/.test(s.value.name)) {
     const [x, ...rest] = s.value.args;
     const normal = /^normal_lu?pdf$/.test(s.value.name) && x?.e === 'var' && rest.length === 2;
-    return x && { name: nameOf(x), normal: normal ? [rest[0], rest[1]] : undefined };
+    return x && { name: baseName(x), normal: normal ? [rest[0], rest[1]] : undefined };
   }
   return undefined;
 }

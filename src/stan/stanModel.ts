@@ -58,7 +58,8 @@ export function stanModel(
   });
   const types = new Map<string, { type: TypeSpec; sizes: number[]; dims: number[] }>();
   const parameters: Record<string, ParameterBlock> = {};
-  for (const written of evaluationOrder(program.parameters, noncentred)) {
+  const order = evaluationOrder(program.parameters, noncentred);
+  for (const written of order) {
     const affine = noncentred.get(written.name);
     const d = affine ? { ...written, type: { ...written.type, ...affine } } : written;
     const shape = run.atLoad(() => evaluateShape(d.type, global, run), d.line);
@@ -82,7 +83,10 @@ export function stanModel(
   const declaration: ModelDeclaration = {
     name: basename(file).replace(/\.stan$/, ''),
     parameters,
-    reportOrder: program.parameters.map((d) => d.name),
+    // Reported in the program's order where the transforms run in another.
+    reportOrder: order.some((d, i) => d !== program.parameters[i])
+      ? program.parameters.map((d) => d.name)
+      : undefined,
     centredHierarchies: options.noncentre ? [] : [...hierarchies.keys()],
     shapes: Object.fromEntries(
       [...types, ...tpTypes].map(([name, t]) => [name, fullShape(t.type.base, t.sizes, t.dims)]),
