@@ -38,7 +38,7 @@ import { readJsonData } from '../io/jsonData.js';
 interface InferCliOptions {
   variant?: string;
   data?: string;
-  noncentre?: boolean;
+  centred?: boolean;
   method: InferenceMethod;
   compare?: boolean;
   pair?: string[];
@@ -89,8 +89,8 @@ export function addInferCommand(program: Command): void {
       "the model module's data: JSON in CmdStan's / posteriordb's layout (.json, .json.gz or .json.zip), passed to the module as `data`",
     )
     .option(
-      '--noncentre',
-      'Stan programs: sample each hierarchical normal (b ~ normal(mu, sigma) with mu or sigma a parameter) non-centred, as b = mu + sigma u, as if declared <offset=mu, multiplier=sigma>',
+      '--centred',
+      'Stan programs: sample each hierarchical normal (b ~ normal(mu, sigma) with mu or sigma a parameter) as written; by default avb samples it non-centred, as b = mu + sigma u, as if declared <offset=mu, multiplier=sigma>',
     )
     .addOption(
       new Option('--method <method>', 'inference method')
@@ -271,7 +271,9 @@ function runConfig(spec: string, opts: InferCliOptions): InferRunConfig {
     model: modelOf(spec),
     ...(opts.variant !== undefined ? { variant: opts.variant } : {}),
     ...(opts.data !== undefined ? { data: resolve(opts.data) } : {}),
-    ...(opts.noncentre ? { noncentre: true } : {}),
+    // Written for every Stan program, so that a resumed run keeps its parameterisation whatever
+    // the default becomes; --centred on another model is refused by loadModel.
+    ...(opts.centred || spec.endsWith('.stan') ? { noncentre: !opts.centred } : {}),
     method: opts.method,
     options: {
       samples: opts.samples,

@@ -35,7 +35,10 @@ export interface InferRunConfig {
   variant?: string;
   /** The absolute path of the `--data` file, if any. */
   data?: string;
-  /** A Stan program's hierarchical normals non-centred (`--noncentre`). */
+  /**
+   * A Stan program's hierarchical normals non-centred (the default) or as written (false:
+   * `--centred`); set for every Stan program.
+   */
   noncentre?: boolean;
   method: InferenceMethod;
   options: Pick<
@@ -181,11 +184,17 @@ export function readInferConfig(out: string): InferRunConfig {
   const file = join(out, INFER_FILES.config);
   if (!existsSync(file))
     throw new AvbUserError(`cannot resume: ${file} does not exist; start the run without --resume`);
+  let config: InferRunConfig;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as InferRunConfig;
+    config = JSON.parse(readFileSync(file, 'utf8')) as InferRunConfig;
   } catch {
     throw new AvbUserError(`${file} is not valid JSON; the run folder is damaged`);
   }
+  // Runs written before non-centring became avb's default recorded only `noncentre: true`: a
+  // Stan program without the field was sampled as written.
+  if (config.model.endsWith('.stan') && config.noncentre === undefined)
+    return { ...config, noncentre: false };
+  return config;
 }
 
 /** A fit's metrics line: the step and each figure to 6 significant digits (no wall time). */

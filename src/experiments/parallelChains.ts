@@ -15,7 +15,7 @@ export interface ModelSource {
   variant?: string;
   /** The absolute path of the `--data` file. */
   data?: string;
-  /** A Stan program's hierarchical normals non-centred (`--noncentre`). */
+  /** A Stan program's hierarchical normals non-centred (default) or as written (false). */
   noncentre?: boolean;
 }
 

@@ -34,7 +34,8 @@ export function moduleArgument(
  * {@link moduleArgument} (tfjs, the modelling kit `avb` and `data`), so the module needs no
  * install of its own. Checks the model before any computing: its fields, and a finite log joint
  * of the right shape at z = 0, where samplers and variational families start. Every failure is
- * an {@link AvbUserError} naming the fix.
+ * an {@link AvbUserError} naming the fix. A Stan program's hierarchical normals are sampled
+ * non-centred unless `noncentre` is false (`avb infer --centred`; `stan/autoNoncentre.ts`).
  */
 export async function loadModel(
   spec: string,
@@ -42,8 +43,8 @@ export async function loadModel(
   data?: unknown,
   options: { noncentre?: boolean } = {},
 ): Promise<BayesianModel> {
-  if (options.noncentre && !spec.endsWith('.stan'))
-    throw new AvbUserError('--noncentre applies to Stan programs only; remove it');
+  if (options.noncentre === false && !spec.endsWith('.stan'))
+    throw new AvbUserError('--centred applies to Stan programs only; remove it');
   const builtIn = BUILT_IN_MODELS[spec];
   if (builtIn) {
     const name = variant ?? Object.keys(builtIn)[0];
@@ -72,7 +73,9 @@ export async function loadModel(
     let declared: BayesianModel;
     try {
       declared = declareModel(
-        stanModel(readFileSync(path, 'utf8'), spec, data, { noncentre: options.noncentre }),
+        stanModel(readFileSync(path, 'utf8'), spec, data, {
+          noncentre: options.noncentre ?? true,
+        }),
       );
     } catch (e) {
       if (e instanceof AvbUserError) throw e;

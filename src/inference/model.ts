@@ -37,7 +37,8 @@ export interface BayesianModel {
   mirror?: (summary: number[]) => number[];
   /**
    * Optional: parameters sampled as a centred hierarchy (a Stan program's `b ~ normal(mu,
-   * sigma)`), which `avb infer --noncentre` would non-centre. A fit that warns says so.
+   * sigma)` run with `avb infer --centred`), which avb would otherwise non-centre. A fit that
+   * warns says so.
    */
   centredHierarchies?: readonly string[];
 }

@@ -8,8 +8,8 @@ export interface Noncentred {
 }
 
 /**
- * The hierarchical normal parameters of a Stan program, which `avb infer --noncentre` samples
- * non-centred (and which a centred fit that warns names).
+ * The hierarchical normal parameters of a Stan program, which `avb infer` samples (unless
+ * `--centred`) non-centred, and which a centred fit that warns names.
  *
  * A centred hierarchy, `b ~ normal(mu, sigma)` with `sigma` a parameter, is a funnel: as sigma
  * shrinks the b's are squeezed together, the log density grows like -N log sigma, and its mode

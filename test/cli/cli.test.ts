@@ -521,12 +521,12 @@ describe('avb infer', () => {
     );
     for (const model of ['eight-schools', 'examples/banana.mjs'])
       expectUserError(
-        avb('infer', model, '--noncentre'),
-        /--noncentre applies to Stan programs only; remove it/,
+        avb('infer', model, '--centred'),
+        /--centred applies to Stan programs only; remove it/,
       );
   });
 
-  it("--noncentre samples a Stan program's hierarchical normals non-centred (kept in config.json), reported as written; a centred run that warns suggests it", () => {
+  it("a Stan program's hierarchical normals are sampled non-centred (kept in config.json), reported as written; a --centred run warns and suggests dropping it", () => {
     // Eight schools centred (Rubin's data), the group declared before its hyperparameters.
     const program = write(
       'schools.stan',
@@ -546,7 +546,7 @@ describe('avb infer', () => {
     const short = ['infer', program, '--data', data, '--method', 'nuts', '--chains', '2'];
     short.push('--warmup', '150', '--samples', '300');
     const out = join(dir, 'noncentred');
-    const r = avb(...short, '--noncentre', '--out', out, '--json');
+    const r = avb(...short, '--out', out, '--json');
     expect(r.code, r.stderr).toBe(0);
     const header = readFileSync(join(out, 'draws.csv'), 'utf8').split('\n')[0].split(',');
     const names = header.filter((h) => !/__$|^chain$|^draw$/.test(h));
@@ -555,18 +555,22 @@ describe('avb infer', () => {
       noncentre?: boolean;
     };
     expect(config.noncentre).toBe(true);
-    const advice = /theta is sampled as a centred hierarchy .*; try --noncentre/;
+    const advice = /theta is sampled as a centred hierarchy .*; run it without --centred/;
     expect(r.stderr).not.toMatch(advice);
-    // As written, the same short run warns (divergences in the funnel, too few draws) and says
-    // what to try; the summary keeps it.
+    // As written (--centred), the same short run warns that the funnel's neck may be missed
+    // and says what to do; the summary keeps it.
     const asWritten = join(dir, 'centred');
-    const c = avb(...short, '--max-target-accept', '0.8', '--out', asWritten);
+    const c = avb(...short, '--centred', '--out', asWritten);
     expect(c.code, c.stderr).toBe(0);
     expect(c.stderr).toMatch(advice);
     const summary = JSON.parse(readFileSync(join(asWritten, 'summary.json'), 'utf8')) as {
       warnings: string[];
     };
     expect(summary.warnings.some((w) => advice.test(w))).toBe(true);
+    const centredConfig = JSON.parse(readFileSync(join(asWritten, 'config.json'), 'utf8')) as {
+      noncentre?: boolean;
+    };
+    expect(centredConfig.noncentre).toBe(false);
   });
 
   it('an unwritable or existing --out is refused before any computing', () => {

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readInferConfig } from '../../src/experiments/inferRun.js';
 import { avb, expectUserError, signalAfter } from './runCli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'avb-infer-run-'));
@@ -58,5 +58,19 @@ describe('avb infer --out: a run folder that survives Ctrl-C', () => {
       avb('infer', 'examples/banana.mjs', '--out', join(dir, 'none'), '--resume'),
       /cannot resume: .*config\.json does not exist; start the run without --resume/,
     );
+  });
+
+  it("a Stan program's run folder written before non-centring was the default resumes as written", () => {
+    // Such a config.json held `noncentre: true` only when asked; without it the run was centred.
+    const out = join(dir, 'old-stan-run');
+    mkdirSync(out);
+    const old = { model: '/x/schools.stan', method: 'nuts', options: { samples: 10, seed: 1 } };
+    writeFileSync(join(out, 'config.json'), JSON.stringify(old));
+    expect(readInferConfig(out).noncentre).toBe(false);
+    writeFileSync(join(out, 'config.json'), JSON.stringify({ ...old, noncentre: true }));
+    expect(readInferConfig(out).noncentre).toBe(true);
+    // Other models have no such setting.
+    writeFileSync(join(out, 'config.json'), JSON.stringify({ ...old, model: '/x/m.mjs' }));
+    expect(readInferConfig(out).noncentre).toBeUndefined();
   });
 });

@@ -79,8 +79,8 @@ describe('avb reproduce posteriordb', () => {
       /unknown method 'hmc'/,
     );
     expectUserError(
-      avb('reproduce', 'synthetic', '--noncentre', '--out', out),
-      /--noncentre applies to reproduce posteriordb only/,
+      avb('reproduce', 'synthetic', '--centred', '--out', out),
+      /--centred applies to reproduce posteriordb only/,
     );
     expectUserError(
       avb('reproduce', 'synthetic', '--seeds', '1,2', '--out', out),
@@ -149,14 +149,16 @@ describe('posteriordb layouts', () => {
       'advi-fullrank',
       '--steps',
       '600',
-      '--noncentre',
+      '--centred',
       '--out',
       out,
     );
     expect(r.code, r.stderr).toBe(0);
-    // --noncentre reaches the fit of the Stan program (its config.json keeps it).
+    // --centred reaches the fit of the Stan program (its config.json keeps it).
     const fit = join(out, 'fits', KIDIQ, 'advi-fullrank-seed1', 'config.json');
-    expect((JSON.parse(readFileSync(fit, 'utf8')) as { noncentre?: boolean }).noncentre).toBe(true);
+    expect((JSON.parse(readFileSync(fit, 'utf8')) as { noncentre?: boolean }).noncentre).toBe(
+      false,
+    );
     const md = readFileSync(join(out, 'report.md'), 'utf8');
     expect(md).toContain('| kidiq-kidscore_momhsiq | ADVI (full-rank) |');
     expect(md).toContain(

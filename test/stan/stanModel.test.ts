@@ -214,7 +214,8 @@ describe('Stan programs run directly', () => {
       join(dir, 'arK-arK', 'model.stan'),
       'parameters { real a; } model { target += owens_t(a, 1); }',
     );
-    const plan = plannedPosteriors({ path: dir, models, methods: ['nuts'], seeds: [1] });
+    const settings = { path: dir, models, methods: ['nuts' as const], seeds: [1], noncentre: true };
+    const plan = plannedPosteriors(settings);
     expect(plan.run.map((p) => p.name)).toEqual(['kidiq-kidscore_momhsiq']);
     expect(plan.skipped).toEqual([
       {

@@ -18,7 +18,7 @@ import type { JobProgress } from '../../experiments/reproduce/jobQueue.js';
 type CliOptions = Pick<
   ReproduceOptions,
   'budget' | 'seed' | 'jobs' | 'steps' | 'points' | 'force' | 'backend'
-> & { out?: string; noncentre?: boolean } & Partial<
+> & { out?: string; centred?: boolean } & Partial<
     Record<(typeof POSTERIORDB_OPTIONS)[number], string>
   >;
 
@@ -76,8 +76,8 @@ export function addReproduceCommand(program: Command): void {
       'posteriordb: seeds of every fit (default: quick 1; standard and full 1,2,3); mnist: seeds of the AVB+AC-32 against VAE-32 comparison, each trained and evaluated (default: --seed alone)',
     )
     .option(
-      '--noncentre',
-      "posteriordb: fits of a posterior's own Stan program sample its hierarchical normals non-centred (avb infer --noncentre)",
+      '--centred',
+      "posteriordb: fits of a posterior's own Stan program sample its hierarchical normals as written, not non-centred (avb infer --centred)",
     )
     .option('--force', 'start over: delete --out first')
     .addOption(backendOption())
@@ -98,10 +98,10 @@ async function reproduceAction(experiment: string, opts: CliOptions): Promise<vo
       );
     options[k] = k === 'path' || k === 'models' ? resolve(v) : v;
   }
-  if (opts.noncentre) {
+  if (opts.centred) {
     if (experiment !== 'posteriordb')
-      throw new AvbUserError('--noncentre applies to reproduce posteriordb only; remove it');
-    options.noncentre = 'true';
+      throw new AvbUserError('--centred applies to reproduce posteriordb only; remove it');
+    options.centred = 'true';
   }
   if (opts.force || !existsSync(out)) checkOutputFolder(out, true);
   else checkWritableFolder(out);

@@ -48,8 +48,8 @@ export interface PosteriordbSettings {
   posteriors?: string[];
   methods: InferenceMethod[];
   seeds: number[];
-  /** Stan programs' hierarchical normals sampled non-centred (`--noncentre`). */
-  noncentre?: boolean;
+  /** Stan programs' hierarchical normals sampled non-centred (default) or as written (`--centred`). */
+  noncentre: boolean;
 }
 
 /** The settings of a reproduction context (its `options` are the CLI's strings). */
@@ -78,7 +78,7 @@ export function posteriordbSettings(ctx: ReproduceContext): PosteriordbSettings 
     posteriors: list(o.posteriors),
     methods,
     seeds,
-    noncentre: o.noncentre === 'true',
+    noncentre: o.centred !== 'true',
   };
 }
 
@@ -106,7 +106,7 @@ export function plannedPosteriors(s: PosteriordbSettings): {
     const why = !existsSync(model)
       ? `no translation of model ${p.modelName} and no Stan program (write ${join(s.models, `${p.modelName}.mjs`)})`
       : model.endsWith('.stan')
-        ? stanProblem(model, p.dataFile)
+        ? stanProblem(model, p.dataFile, s.noncentre)
         : undefined;
     if (why) skipped.push({ name: p.name, why });
     else run.push(p);
@@ -129,10 +129,10 @@ function translationOf(s: PosteriordbSettings, p: PosteriorEntry): string {
  * that do not fit the program), or undefined: the program is read and its log density and
  * gradient evaluated once at the origin of the unconstrained space, as a fit starts.
  */
-function stanProblem(file: string, dataFile: string): string | undefined {
+function stanProblem(file: string, dataFile: string, noncentre: boolean): string | undefined {
   try {
     const m = declareModel(
-      stanModel(readFileSync(file, 'utf8'), file, readJsonData(dataFile, 'data')),
+      stanModel(readFileSync(file, 'utf8'), file, readJsonData(dataFile, 'data'), { noncentre }),
     );
     m.logDensityAndGradient!(new Float64Array(m.dim));
     return undefined;
@@ -193,7 +193,7 @@ export const posteriordbReproduction: Reproduction = {
               dir,
               '--force',
               ...nutsChains,
-              ...(s.noncentre && model.endsWith('.stan') ? ['--noncentre'] : []),
+              ...(!s.noncentre && model.endsWith('.stan') ? ['--centred'] : []),
               ...(ctx.steps !== undefined && method !== 'nuts'
                 ? ['--iterations', String(ctx.steps)]
                 : []),
