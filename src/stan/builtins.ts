@@ -303,13 +303,6 @@ function linearAlgebra(name: string, a: Value[]): Value | undefined {
         throw new StanError('cholesky_decompose takes a square matrix');
       return mat(ad.cholesky(m.s.val(), m.rows), m.rows, m.rows);
     }
-    case 'gp_exp_quad_cov':
-    case 'cov_exp_quad': {
-      const x = flat(a[0]);
-      if (x instanceof Node) throw new StanError(`${name} needs data points`);
-      const n = sizeOf(a[0]);
-      return mat(dist.gpExpQuadCov(x as ArrayLike<number>, flat(a[1]), flat(a[2])), n, n);
-    }
     case 'diag_pre_multiply': {
       const m = a[1];
       if (m.k !== 'mat') throw new StanError('diag_pre_multiply(vector, matrix)');

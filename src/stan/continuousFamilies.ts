@@ -1,6 +1,7 @@
 import * as ad from '../modelling/autodiff.js';
 import type { Node, Val } from '../modelling/autodiff.js';
 import { lgammaOf } from '../modelling/distributions.js';
+import { lgamma } from '../modelling/special.js';
 import { logPhi } from './cdfs.js';
 
 /**
@@ -162,23 +163,23 @@ function below(y: Val, bound: Val): boolean {
 }
 
 /**
- * log I_ν(x) for ν = 0, 1 and x ≥ 0, from the series Σ_k (x/2)^(2k+ν) / (k! (k+ν)!) summed in
- * log space (every term positive, so no cancellation; the terms peak near k = x/2 and fall
- * faster than geometrically after it).
+ * log I_ν(x), the modified Bessel function of the first kind, for real ν ≥ 0 and x ≥ 0, from
+ * the series Σ_k (x/2)^(2k+ν) / (k! Γ(k+ν+1)) summed in log space (every term positive, so no
+ * cancellation; the terms peak near k = x/2 and fall faster than geometrically after it).
  */
-export function logBesselI(nu: 0 | 1, x: number): number {
+export function logBesselI(nu: number, x: number): number {
   if (x === 0) return nu === 0 ? 0 : -Infinity;
   const logHalf = Math.log(x / 2);
   const terms: number[] = [];
   let peak = -Infinity;
   let logFactK = 0;
-  let logFactKNu = 0; // log (k + ν)!, 0 at k = 0 for ν = 0 and 1
+  let logGammaKNu = lgamma(nu + 1); // log Γ(k + ν + 1) at k = 0
   for (let k = 0; ; k++) {
     if (k > 0) {
       logFactK += Math.log(k);
-      logFactKNu += Math.log(k + nu);
+      logGammaKNu += Math.log(k + nu);
     }
-    const t = (2 * k + nu) * logHalf - logFactK - logFactKNu;
+    const t = (2 * k + nu) * logHalf - logFactK - logGammaKNu;
     terms.push(t);
     peak = Math.max(peak, t);
     if (k > x / 2 && t < peak - 40) break;

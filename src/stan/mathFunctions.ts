@@ -4,6 +4,7 @@ import { digamma, lgamma } from '../modelling/special.js';
 import { normalQuantile } from '../math/mcmcDiagnostics.js';
 import { lgammaOf } from '../modelling/distributions.js';
 import { Phi, erfc, logDiffExp } from './cdfs.js';
+import { logBesselI } from './continuousFamilies.js';
 import { StanError } from './operators.js';
 import { flat, int, isScalar, like, numberOf } from './values.js';
 import type { Value } from './values.js';
@@ -126,6 +127,10 @@ export function specialFunction(name: string, a: Value[]): Value | undefined {
       return shaped(ad.sub(lgammaOf(ad.add(x(), 1)), lgammaOf(ad.add(ad.sub(x(), y()), 1))));
     case 'log_rising_factorial':
       return shaped(ad.sub(lgammaOf(ad.add(x(), y())), lgammaOf(x())));
+    case 'modified_bessel_first_kind':
+      return shaped(besselI(x(), y()));
+    case 'log_modified_bessel_first_kind':
+      return shaped(logBesselIOf(x(), y()));
     case 'is_inf':
       return int(Math.abs(scalar(a[0])) === Infinity ? 1 : 0);
     case 'is_nan':
@@ -134,6 +139,51 @@ export function specialFunction(name: string, a: Value[]): Value | undefined {
       return int(Math.trunc(scalar(a[0])));
   }
   return undefined;
+}
+
+/**
+ * I_v(z) for integer order v (GP spectral densities of periodic kernels: posteriordb's
+ * hilbert_gp and birthday models): I_{-v} = I_v, I_v(−z) = (−1)^v I_v(z), and
+ * d/dz I_v(z) = (I_{v−1}(z) + I_{v+1}(z)) / 2. The order is data, as in Stan.
+ */
+function besselI(order: Val, zv: Val): Node {
+  const value = (v: number, z: number) => {
+    if (!Number.isInteger(v)) throw new StanError('modified_bessel_first_kind needs an int order');
+    const m = Math.abs(v);
+    return (z < 0 && m % 2 === 1 ? -1 : 1) * Math.exp(logBesselI(m, Math.abs(z)));
+  };
+  return ad.binary(
+    order,
+    zv,
+    value,
+    () => {
+      throw new StanError('modified_bessel_first_kind: the order is an int');
+    },
+    (v, z) => (value(v - 1, z) + value(v + 1, z)) / 2,
+  );
+}
+
+/**
+ * log I_ν(z) for real ν ≥ 0 and z ≥ 0: ∂/∂z = I_{ν+1}(z) / I_ν(z) + ν / z. Its derivative in ν
+ * (a series of digammas) is not implemented: ν must be data.
+ */
+function logBesselIOf(nu: Val, zv: Val): Node {
+  return ad.binary(
+    nu,
+    zv,
+    (v, z) => {
+      if (!(v >= 0 && z >= 0))
+        throw new StanError(`log_modified_bessel_first_kind(${v}, ${z}): needs v, z >= 0`);
+      return logBesselI(v, z);
+    },
+    () => {
+      throw new StanError(
+        'log_modified_bessel_first_kind of a parameter order is not supported yet',
+      );
+    },
+    (v, z, out) =>
+      z === 0 ? (v === 0 ? 0 : Infinity) : Math.exp(logBesselI(v + 1, z) - out) + v / z,
+  );
 }
 
 /** A scalar argument's value. */

@@ -21,6 +21,8 @@ export function moreFunction(name: string, a: Value[]): Value | undefined {
     case 'qr_Q':
     case 'qr_R':
       return qr(name, a[0]);
+    case 'gp_exp_quad_cov':
+    case 'cov_exp_quad':
     case 'gp_exponential_cov':
     case 'gp_matern32_cov':
     case 'gp_matern52_cov':
@@ -65,6 +67,13 @@ function scalarFunction(name: string, a: Value[]): Value | undefined {
       return real(ad.sum(ad.abs(flat(a[0]))));
     case 'norm2':
       return real(ad.sqrt(ad.dot(flat(a[0]), flat(a[0]))));
+    case 'squared_distance':
+    case 'distance': {
+      // Between two scalars or two vectors (row or column) of one size.
+      const diff = ad.sub(flat(a[0]), flat(a[1]));
+      const squared = ad.dot(diff, diff);
+      return real(name === 'distance' ? ad.sqrt(squared) : squared);
+    }
     case 'lmgamma': {
       // log Γ_k(x) = k(k − 1)/4 log π + Σ_{j=1}^{k} log Γ(x + (1 − j)/2).
       const k = numberOf((a[0] as { v: Scalar }).v);
@@ -233,16 +242,31 @@ function qr(name: string, v: Value): Value {
 }
 
 /**
- * Stan's stationary GP kernels of points x (an array of reals or of vectors, data) with
- * magnitude α and length scale ℓ, on the distance d = |x_i − x_j|:
+ * Stan's stationary GP kernels of points x (an array of reals or of vectors, data), or between
+ * two such sets x1 and x2 (`gp_exp_quad_cov(x1, x2, alpha, rho)`: the n1 × n2 cross
+ * covariance), with magnitude α and length scale ℓ, on the distance d = |x_i − x'_j|:
+ * exponentiated quadratic α² e^{−d²/(2ℓ²)}, or with one length scale per dimension (an array
+ * ℓ, automatic relevance determination) α² e^{−Σ_k (x_ik − x'_jk)²/(2ℓ_k²)};
  * exponential α² e^{−d/ℓ}; Matérn 3/2 α² (1 + √3 d/ℓ) e^{−√3 d/ℓ};
  * Matérn 5/2 α² (1 + √5 d/ℓ + 5d²/(3ℓ²)) e^{−√5 d/ℓ}; periodic α² e^{−2 sin²(π d/p)/ℓ²}.
  */
 function gpKernel(name: string, a: Value[]): Value {
-  const d = distances(a[0], name);
-  const n = Math.round(Math.sqrt(d.length));
-  const [alpha, ell] = [flat(a[1]), flat(a[2])];
+  // The cross form's second argument is a set of points: an array (a length scale never is,
+  // except ARD's, which comes after the magnitude).
+  const cross = a[1].k === 'arr';
+  const x1 = pointsOf(a[0], name);
+  const x2 = cross ? pointsOf(a[1], name) : x1;
+  if (x2.some((p) => p.length !== x1[0].length))
+    throw new StanError(`${name}: points of different sizes`);
+  const [alpha, ell] = [flat(a[cross ? 2 : 1]), flat(a[cross ? 3 : 2])];
+  const [n1, n2] = [x1.length, x2.length];
   const a2 = ad.square(alpha);
+  if (name === 'gp_exp_quad_cov' || name === 'cov_exp_quad')
+    return mat(ad.mul(a2, ad.exp(ad.mul(halfSquaredDistances(x1, x2, ell, name), -1))), n1, n2);
+  const d = new Float64Array(n1 * n2);
+  for (let i = 0; i < n1; i++)
+    for (let j = 0; j < n2; j++)
+      d[i * n2 + j] = Math.sqrt(x1[i].reduce((s, v, k) => s + (v - x2[j][k]) ** 2, 0));
   let k: Node;
   switch (name) {
     case 'gp_exponential_cov':
@@ -259,28 +283,46 @@ function gpKernel(name: string, a: Value[]): Value {
       break;
     }
     default: {
-      const period = flat(a[3]);
+      const period = flat(a[cross ? 4 : 3]);
       const sine = ad.unary(ad.div(ad.mul(d, Math.PI), period), Math.sin, Math.cos);
       k = ad.exp(ad.div(ad.mul(ad.square(sine), -2), ad.square(ell)));
     }
   }
-  return mat(ad.mul(a2, k), n, n);
+  return mat(ad.mul(a2, k), n1, n2);
 }
 
-/** |x_i − x_j| of data points, row-major n × n. */
-function distances(x: Value, what: string): Float64Array {
-  const points: number[][] =
-    x.k === 'arr'
-      ? x.items.map((p) => (isScalar(p) ? [numberOf(p.v)] : constants(elementsOf(p), what)))
-      : constants(elementsOf(x), what).map((v) => [v]);
-  const n = points.length;
-  const d = new Float64Array(n * n);
-  for (let i = 0; i < n; i++)
-    for (let j = 0; j < n; j++)
-      d[i * n + j] = Math.sqrt(points[i].reduce((s, v, k) => s + (v - points[j][k]) ** 2, 0));
-  if (points.some((p) => p.length !== points[0].length))
-    throw new StanError(`${what}: points of different sizes`);
-  return d;
+/**
+ * Σ_k (x_ik − x'_jk)² / (2ℓ_k²), row-major n1 × n2: one length scale for every dimension, or
+ * one per dimension (ARD), each a separate term so that its gradient is its own.
+ */
+function halfSquaredDistances(x1: number[][], x2: number[][], ell: Val, what: string): Node {
+  const [n1, n2, dims] = [x1.length, x2.length, x1[0]?.length ?? 0];
+  const squared = (k: number | undefined) => {
+    const out = new Float64Array(n1 * n2);
+    for (let i = 0; i < n1; i++)
+      for (let j = 0; j < n2; j++) {
+        let s = 0;
+        for (let m = 0; m < dims; m++)
+          if (k === undefined || m === k) s += (x1[i][m] - x2[j][m]) ** 2;
+        out[i * n2 + j] = s;
+      }
+    return out;
+  };
+  const lengths = ad.lift(ell).length;
+  const scaled = (k: number | undefined, l: Val) => ad.div(squared(k), ad.mul(ad.square(l), 2));
+  if (lengths === 1) return scaled(undefined, ell);
+  if (lengths !== dims)
+    throw new StanError(`${what}: ${lengths} length scales for points of ${dims} dimensions`);
+  let sum: Node = scaled(0, ad.index(ell, 0));
+  for (let k = 1; k < dims; k++) sum = ad.add(sum, scaled(k, ad.index(ell, k)));
+  return sum;
+}
+
+/** Data points as coordinate lists: an array of reals (1-D), of vectors, or a vector. */
+function pointsOf(x: Value, what: string): number[][] {
+  return x.k === 'arr'
+    ? x.items.map((p) => (isScalar(p) ? [numberOf(p.v)] : constants(elementsOf(p), what)))
+    : constants(elementsOf(x), what).map((v) => [v]);
 }
 
 function constants(xs: Scalar[], what: string): number[] {

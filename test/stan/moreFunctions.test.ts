@@ -118,6 +118,51 @@ describe('Stan functions beyond the common ones', () => {
     }
   });
 
+  it('gp_exp_quad_cov of points in 2-D, with one length scale or one per dimension (ARD), and between two sets, equals its formula written out', () => {
+    // posteriordb's loggaussian_survival_gp: vector[D] x[N] and real length_scale[D].
+    const data = {
+      x: [
+        [0.1, 0.2],
+        [0.5, 0.1],
+        [0.9, 0.7],
+      ],
+      x2: [
+        [0.3, 0.3],
+        [1.2, -0.4],
+      ],
+    };
+    const decls = `data { array[3] vector[2] x; array[2] vector[2] x2; }
+      parameters { real<lower=0> a; array[2] real<lower=0> l; real<lower=0> r; }`;
+    same(
+      `${decls} model { matrix[3, 3] K = gp_exp_quad_cov(x, a, l); matrix[3, 3] S = gp_exp_quad_cov(x, a, r);
+         matrix[3, 2] C = gp_exp_quad_cov(x, x2, a, l);
+         target += log_determinant(add_diag(K, 0.1)) + log_determinant(add_diag(S, 0.2)) - sum(C); }`,
+      `${decls} model { matrix[3, 3] K; matrix[3, 3] S; matrix[3, 2] C;
+         for (i in 1:3) {
+           for (j in 1:3) {
+             K[i, j] = square(a) * exp(-square(x[i, 1] - x[j, 1]) / (2 * square(l[1])) - square(x[i, 2] - x[j, 2]) / (2 * square(l[2])));
+             S[i, j] = square(a) * exp(-squared_distance(x[i], x[j]) / (2 * square(r)));
+           }
+           for (j in 1:2)
+             C[i, j] = square(a) * exp(-square(x[i, 1] - x2[j, 1]) / (2 * square(l[1])) - square(x[i, 2] - x2[j, 2]) / (2 * square(l[2])));
+         }
+         target += log_determinant(add_diag(K, 0.1)) + log_determinant(add_diag(S, 0.2)) - sum(C); }`,
+      data,
+      9,
+    );
+    expect(
+      valueOf(
+        "parameters { real u; } model { target += distance([3, 4]', [0, 0]') + squared_distance(1.5, -0.5); }",
+      ),
+    ).toBeCloseTo(5 + 4, 12);
+    expect(() =>
+      stan(
+        'data { array[3] vector[2] x; } parameters { real<lower=0> a; array[3] real<lower=0> l; } model { target += sum(gp_exp_quad_cov(x, a, l)); }',
+        { x: data.x },
+      ).logDensityAndGradient!(point(4, 0)),
+    ).toThrow(/3 length scales for points of 2 dimensions/);
+  });
+
   it('matrix_power, trace_quad_form, norms, lmgamma, beta, the factorials and binary_log_loss equal their definitions', () => {
     same(
       `parameters { real x; } model { matrix[2, 2] A = [[1, x], [0.5, 2]];
@@ -328,5 +373,50 @@ describe('Stan: offset and multiplier', () => {
       stan('parameters { real<lower=0, offset=1> x; } model { x ~ normal(1, 1); }')
         .logDensityAndGradient!(Float64Array.of(0)),
     ).toThrow(/bounds or an offset and multiplier, not both/);
+  });
+
+  it('modified_bessel_first_kind against its integral, element-wise over int orders; log_modified_bessel_first_kind against the closed form at order 3/2', () => {
+    // I_n(z) = (1/pi) int_0^pi e^(z cos t) cos(n t) dt; the trapezoid rule on 4,000 panels is
+    // exact to rounding for this smooth periodic integrand.
+    const besselI = (n: number, z: number) => {
+      const m = 4000;
+      let s = 0;
+      for (let k = 0; k <= m; k++) {
+        const t = (Math.PI * k) / m;
+        s += (k === 0 || k === m ? 0.5 : 1) * Math.exp(z * Math.cos(t)) * Math.cos(n * t);
+      }
+      return s / m;
+    };
+    for (const [n, z] of [
+      [0, 0.3],
+      [1, 1.0],
+      [2, 2.5],
+      [3, -1.7],
+      [5, 40],
+    ]) {
+      const v = valueOf(
+        `parameters { real u; } model { target += modified_bessel_first_kind(${n}, ${z}); }`,
+      );
+      expect(v / besselI(n, z)).toBeCloseTo(1, 12);
+    }
+    // Element-wise over an int array, as posteriordb's periodic GP basis calls it; the
+    // derivative in z is (I_{n-1} + I_{n+1}) / 2.
+    const m = stan(
+      `parameters { real<lower=0> w; }
+       model { array[2] int n = {1, 3}; target += sum(log(to_vector(modified_bessel_first_kind(n, w)))); }`,
+    );
+    const w = Math.exp(0.4);
+    const r = m.logDensityAndGradient!(Float64Array.of(0.4));
+    expect(r.logp).toBeCloseTo(Math.log(besselI(1, w)) + Math.log(besselI(3, w)) + 0.4, 10);
+    const dlog = (n: number) => (besselI(n - 1, w) + besselI(n + 1, w)) / (2 * besselI(n, w));
+    // d/du at w = e^u: w (d log I_1 + d log I_3) + 1 (the log Jacobian of the lower bound).
+    expect(r.grad[0]).toBeCloseTo(w * (dlog(1) + dlog(3)) + 1, 8);
+    // I_{3/2}(z) = sqrt(2 / (pi z)) (cosh z - sinh z / z); d/dz log I_nu = I_{nu+1}/I_nu + nu/z.
+    same(
+      'parameters { real<lower=0> z; } model { z ~ exponential(1); target += log_modified_bessel_first_kind(1.5, z); }',
+      'parameters { real<lower=0> z; } model { z ~ exponential(1); target += 0.5 * log(2 / (pi() * z)) + log(cosh(z) - sinh(z) / z); }',
+      {},
+      9,
+    );
   });
 });
