@@ -16,6 +16,7 @@ import { logTruncation } from './cdfs.js';
 import { discreteLogTruncation, isDiscreteFamily } from './discreteTruncation.js';
 import { ODE_SOLVERS, solveOde } from './ode.js';
 import { runVectorized } from './loopVectorizer.js';
+import { hoistDataOnly } from './hoistDataOnly.js';
 import type { LoopHost } from './loopVectorizer.js';
 import {
   Store,
@@ -103,16 +104,58 @@ export function stanModel(
       return ad.total(...target);
     },
   };
-  if (program.transformedParameters.length > 0) {
-    declaration.transformed = (p) => {
-      const scope = new Scope(withParameters(p));
-      run.exec(program.transformedParameters, scope);
-      const out: Record<string, Val> = {};
-      for (const d of tpNames) out[d.name] = flat(scope.get(d.name, d.line, file));
-      return out;
-    };
-  }
+  if (program.transformedParameters.length > 0)
+    declaration.transformed = transformedParameters(
+      program.transformedParameters,
+      Object.keys(parameters),
+      { run, global, file },
+      withParameters,
+      tpNames,
+    );
   return declaration;
+}
+
+/**
+ * The transformed parameters block as a function of the parameters' values: its data-only part
+ * computed once, here, where that is exact (`hoistDataOnly.ts`), the rest at every call.
+ */
+function transformedParameters(
+  block: Stmt[],
+  parameterNames: string[],
+  at: { run: Interpreter; global: Scope; file: string },
+  withParameters: (p: ParameterValues) => Scope,
+  tpNames: Decl[],
+): (p: ParameterValues) => Record<string, Val> {
+  const { run, global, file } = at;
+  const values = (scope: Scope) => {
+    const out: Record<string, Val> = {};
+    for (const d of tpNames) out[d.name] = flat(scope.get(d.name, d.line, file));
+    return out;
+  };
+  const whole = (p: ParameterValues) => {
+    const scope = new Scope(withParameters(p));
+    run.exec(block, scope);
+    return values(scope);
+  };
+  const split = hoistDataOnly(block, parameterNames);
+  if (!split) return whole;
+  // Exact only if no element the rest reads is written twice (hoistDataOnly.ts).
+  const once = new Scope(global);
+  const counter = new WriteCounter(new Set(split.readByEach));
+  run.writes = counter;
+  try {
+    run.atLoad(() => run.exec(split.once, once));
+  } finally {
+    run.writes = undefined;
+  }
+  if (counter.rewritten.size > 0) return whole;
+  const cached = split.names.map((n) => [n, once.get(n, 0, file)] as const);
+  return (p) => {
+    const scope = new Scope(withParameters(p));
+    for (const [name, value] of cached) scope.declare(name, value);
+    run.exec(split.each, scope);
+    return values(scope);
+  };
 }
 
 /**
@@ -153,6 +196,8 @@ class Interpreter {
   private readonly functions = new Map<string, FunctionDef>();
   /** The model block's log density terms while it runs (for `_lp` functions' `target +=`). */
   target: Val[] | undefined;
+  /** Counts the writes to some variables while set (the data-only part of hoistDataOnly.ts). */
+  writes: WriteCounter | undefined;
 
   constructor(
     private readonly file: string,
@@ -197,6 +242,7 @@ class Interpreter {
           ? this.converted(this.eval(d.init, scope), d.type)
           : defaultValue(d.type.base, shape.sizes, shape.dims);
         scope.declare(d.name, init);
+        if (d.init) this.writes?.record(d.name, init);
         return undefined;
       }
       case 'assign':
@@ -475,9 +521,11 @@ class Interpreter {
     if (target.e === 'var') {
       const v = op === '=' ? value : binaryOp(op[0], current, value);
       scope.replace(name, current.k === 'real' && v.k === 'int' ? real(v.v) : copyValue(v));
+      this.writes?.record(name, current);
       return;
     }
     const idx = (target as Extract<Expr, { e: 'index' }>).idx.map((i) => this.index(i, scope));
+    this.writes?.record(name, current, idx);
     const v = op === '=' ? value : binaryOp(op[0], indexed(current, idx), value);
     setIndexed(current, idx, v);
   }
@@ -591,6 +639,50 @@ function setIndexed(v: Value, idx: Ix[], x: Value): void {
   if (source.length !== at.length)
     throw new StanError(`assigning ${source.length} values to ${at.length} places`);
   at.forEach((i, k) => v.s.set(i, source[k]));
+}
+
+/**
+ * Writes per element of some variables, while the data-only part of a transformed parameters
+ * block runs once: a variable any element of which is written twice is `rewritten`.
+ */
+class WriteCounter {
+  private readonly counts = new Map<string, Uint8Array>();
+  readonly rewritten = new Set<string>();
+  constructor(private readonly names: ReadonlySet<string>) {}
+
+  /** A write of `v` (the variable's value), whole or at `idx`. */
+  record(name: string, v: Value, idx?: Ix[]): void {
+    if (!this.names.has(name)) return;
+    const n = sizeOf(v);
+    let c = this.counts.get(name);
+    if (!c) this.counts.set(name, (c = new Uint8Array(n)));
+    const at = idx ? writtenPositions(v, idx, 0) : Array.from({ length: n }, (_, i) => i);
+    for (const p of at) if (++c[p] > 1) this.rewritten.add(name);
+  }
+}
+
+/** The positions among `v`'s elements (arrays in order, matrices row-major) that `idx` selects. */
+function writtenPositions(v: Value, idx: Ix[], base: number): number[] {
+  if (idx.length === 0) return Array.from({ length: sizeOf(v) }, (_, i) => base + i);
+  const [first, ...rest] = idx;
+  const list = (p: number | number[]) => (typeof p === 'number' ? [p] : p);
+  if (v.k === 'arr') {
+    const starts: number[] = [];
+    let offset = base;
+    for (const item of v.items) {
+      starts.push(offset);
+      offset += sizeOf(item);
+    }
+    return list(positions(first, v.items.length)).flatMap((i) =>
+      writtenPositions(v.items[i], rest, starts[i]),
+    );
+  }
+  if (v.k === 'vec') return list(positions(first, v.s.n)).map((i) => base + i);
+  if (v.k === 'mat') {
+    const cols = list(positions(rest[0] ?? { all: true }, v.cols));
+    return list(positions(first, v.rows)).flatMap((i) => cols.map((j) => base + i * v.cols + j));
+  }
+  return [base];
 }
 
 /** The evaluated sizes and array dimensions of a type. */
