@@ -430,8 +430,17 @@ class Interpreter {
         return e.int ? int(e.value) : real(e.value);
       case 'var':
         return scope.get(e.name, e.line, this.file);
-      case 'bin':
-        return binaryOp(e.op, this.eval(e.a, scope), this.eval(e.b, scope));
+      case 'bin': {
+        // && and || stop at their first operand when it decides, as in Stan: posteriordb's
+        // prophet loops `while (i <= S && t >= t_change[i])`, whose right side is out of range
+        // once the left is false.
+        const a = this.eval(e.a, scope);
+        if ((e.op === '&&' || e.op === '||') && isScalar(a)) {
+          const left = numberOf(a.v) !== 0;
+          if (left === (e.op === '||')) return int(left ? 1 : 0);
+        }
+        return binaryOp(e.op, a, this.eval(e.b, scope));
+      }
       case 'un':
         return unaryOp(e.op, this.eval(e.a, scope));
       case 'cond':

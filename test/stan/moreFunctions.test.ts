@@ -419,4 +419,15 @@ describe('Stan: offset and multiplier', () => {
       9,
     );
   });
+
+  it('&& and || stop at their first operand when it decides (a while loop guarding its own index)', () => {
+    // posteriordb's prophet: while (i <= S && t >= t_change[i]); i = 4 must not read v[4].
+    const program = `functions {
+        int first_above(vector v, real c) { int i = 1; while (i <= rows(v) && v[i] <= c) i += 1; return i; }
+      }
+      parameters { real u; }
+      model { target += first_above([1, 2, 3]', 5) + (1 || v_missing()) + (0 && v_missing()) + (1 && 1); }`;
+    // v_missing() is never called: an unknown function would otherwise be an error.
+    expect(valueOf(program)).toBe(4 + 1 + 0 + 1);
+  });
 });
