@@ -1,4 +1,4 @@
-import { substitute, variablesOf, walk } from './exprWalk.js';
+import { baseName, substitute, variablesOf, walk } from './exprWalk.js';
 import type { Decl, Expr, Program, Stmt } from './parser.js';
 
 /** A parameter that avb non-centres: its value is offset + multiplier u, and u is what it samples. */
@@ -133,10 +133,6 @@ function subjectOf(s: Stmt): { name?: string; normal?: [Expr, Expr] } | undefine
     return x && { name: baseName(x), normal: normal ? [rest[0], rest[1]] : undefined };
   }
   return undefined;
-}
-
-function baseName(e: Expr): string | undefined {
-  return e.e === 'var' ? e.name : e.e === 'index' ? baseName(e.a) : undefined;
 }
 
 /** A variable's one normal density statement: its arguments, and the loop's end if in a loop over 1..end. */

@@ -72,3 +72,8 @@ export function variablesOf(e: Expr): Set<string> {
   });
   return names;
 }
+
+/** The variable an lvalue or density subject names: `x`, `x[i]`, `x[i][j]`; undefined otherwise. */
+export function baseName(e: Expr): string | undefined {
+  return e.e === 'var' ? e.name : e.e === 'index' ? baseName(e.a) : undefined;
+}

@@ -1,4 +1,4 @@
-import { variablesOf } from './exprWalk.js';
+import { baseName, variablesOf } from './exprWalk.js';
 import type { Expr, Stmt } from './parser.js';
 
 /**
@@ -100,7 +100,7 @@ function collectFlows(
         break;
       }
       case 'assign':
-        flows.push({ target: assignedName(s.target), reads: reads(s.value, s.target) });
+        flows.push({ target: baseName(s.target) ?? '', reads: reads(s.value, s.target) });
         break;
       case 'for':
       case 'foreach': {
@@ -135,13 +135,6 @@ function collectFlows(
   return true;
 }
 
-/** The variable an assignment writes: `x`, `x[i]`, `x[i][j]`. */
-function assignedName(target: Expr): string {
-  let e = target;
-  while (e.e === 'index') e = e.a;
-  return e.e === 'var' ? e.name : '';
-}
-
 /**
  * The statements of `body` that write a variable `kept` accepts, inside the loops, conditions
  * and blocks around them; `others` keeps every other statement too (the per-evaluation half:
@@ -153,7 +146,7 @@ function prune(body: Stmt[], kept: (name: string) => boolean, others = false): S
       case 'decl':
         return kept(s.decl.name) ? [s] : [];
       case 'assign':
-        return kept(assignedName(s.target)) ? [s] : [];
+        return kept(baseName(s.target) ?? '') ? [s] : [];
       case 'for':
       case 'foreach':
       case 'while': {
