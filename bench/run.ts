@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '../src/tf.js';
 import { initBackend } from '../src/backend/initBackend.js';
 import { OPENBLAS_THREAD_TIMEOUT } from '../src/backend/nativeBlas.js';
+import { chooseOpenblasCore } from '../src/backend/openblasCore.js';
 import { CASES } from './cases.js';
 
 /**
@@ -54,6 +55,9 @@ interface Timed {
   error?: string;
 }
 
+/** The OpenBLAS core both sides run: the user's OPENBLAS_CORETYPE, else avb's choice. */
+const OPENBLAS_CORE = process.env.OPENBLAS_CORETYPE ?? (await chooseOpenblasCore());
+
 function torch(name: string, threads = torchThreads): Timed {
   // torch.set_num_threads does not reach OpenBLAS's own pthread pool: without these variables
   // the "single-threaded" reference ran its matrix products on both cores.
@@ -73,6 +77,9 @@ function torch(name: string, threads = torchThreads): Timed {
       // 610 -> 506).
       OPENBLAS_THREAD_TIMEOUT:
         process.env.OPENBLAS_THREAD_TIMEOUT ?? String(OPENBLAS_THREAD_TIMEOUT),
+      // The kernels avb's OpenBLAS runs (src/backend/openblasCore.ts): PyTorch's OpenBLAS, left
+      // to its own detection, can fall back to SSE3 kernels 4x slower on a VM's CPU.
+      ...(OPENBLAS_CORE ? { OPENBLAS_CORETYPE: OPENBLAS_CORE } : {}),
     },
   });
   if (r.status !== 0) {

@@ -1,3 +1,5 @@
+import { chooseOpenblasCore } from './openblasCore.js';
+
 /**
  * The optional native addon (native/blas.c): single-precision matrix products through OpenBLAS,
  * the library PyTorch runs its products on. The wasm backend's BatchMatMul hands products to it
@@ -86,7 +88,10 @@ export interface NativeBlas {
 export interface NativeBlasInfo {
   /** OpenBLAS's build configuration, or why the native path is off. */
   library: string;
+  /** The kernel set OpenBLAS runs (its `openblas_get_corename`). */
   core?: string;
+  /** Who chose `core` where OpenBLAS did not: avb from the CPU's flags, or OPENBLAS_CORETYPE. */
+  coreChosenBy?: string;
   threads?: number;
 }
 
@@ -95,6 +100,8 @@ export const OPENBLAS_THREAD_TIMEOUT = 4;
 
 let loaded: NativeBlas | undefined;
 let status: NativeBlasInfo = { library: 'not loaded' };
+/** Who chose OpenBLAS's core, where OpenBLAS's own detection did not. */
+let coreSource: string | undefined;
 
 /** The addon when it is loaded and enabled. */
 export function nativeBlas(): NativeBlas | undefined {
@@ -127,6 +134,13 @@ export async function loadNativeBlas(threads?: number): Promise<NativeBlas | und
     // same OpenBLAS gains alike; `npm run bench` gives both sides this setting). OpenBLAS reads
     // it when it loads, with the addon; a user's own setting wins.
     process.env.OPENBLAS_THREAD_TIMEOUT ??= String(OPENBLAS_THREAD_TIMEOUT);
+    // OpenBLAS picks its kernels when it loads; on a CPU model it does not know it falls back to
+    // SSE3 ones, 4x slower (openblasCore.ts). The CPU's flags choose unless the user did.
+    const core = await chooseOpenblasCore();
+    if (core !== undefined) {
+      process.env.OPENBLAS_CORETYPE = core;
+      coreSource = "avb, from the CPU's flags";
+    } else if (process.env.OPENBLAS_CORETYPE !== undefined) coreSource = 'OPENBLAS_CORETYPE';
     try {
       // Specifiers in variables: bundlers for browsers must not follow them.
       const moduleName = 'node:module';
@@ -159,6 +173,11 @@ export async function loadNativeBlas(threads?: number): Promise<NativeBlas | und
   )) as typeof import('node:os');
   loaded.setThreads(threads ?? availableParallelism());
   const [library, core, n] = loaded.info().split('|');
-  status = { library, core, threads: Number(n) };
+  status = {
+    library,
+    core,
+    ...(coreSource ? { coreChosenBy: coreSource } : {}),
+    threads: Number(n),
+  };
   return loaded;
 }

@@ -45,7 +45,7 @@ function buildProgram(): Command {
                 [
                   'native BLAS',
                   info.blas.core
-                    ? `${info.blas.library}; core ${info.blas.core}; ${info.blas.threads} thread${info.blas.threads === 1 ? '' : 's'} for matrix products`
+                    ? `${info.blas.library}; core ${info.blas.core}${info.blas.coreChosenBy ? ` (chosen by ${info.blas.coreChosenBy})` : ''}; ${info.blas.threads} thread${info.blas.threads === 1 ? '' : 's'} for matrix products`
                     : info.blas.library,
                 ] as [string, string],
               ]

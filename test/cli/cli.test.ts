@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { coreForCpuFlags, parseCpuFlags } from '../../src/backend/openblasCore.js';
 import { encodeIdx } from '../../src/data/idx.js';
 import { encodeNpy } from '../../src/data/npy.js';
 import { Rng } from '../../src/random/rng.js';
@@ -70,6 +71,37 @@ describe('avb CLI', () => {
       expect(info.blas!.threads).toBe(3);
     else expect(info.blas!.library).toMatch(/not available|off/);
     expectUserError(avb('backend', '--threads', '0'), /expected a positive integer, got '0'/);
+  });
+
+  it("OpenBLAS runs the kernels the CPU's flags name, unless OPENBLAS_CORETYPE says otherwise", () => {
+    const run = (extra: Record<string, string>) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+      if (!('OPENBLAS_CORETYPE' in extra)) delete env.OPENBLAS_CORETYPE;
+      const r = spawnSync(process.execPath, [MAIN, 'backend', '--json'], { encoding: 'utf8', env });
+      return (
+        JSON.parse(r.stdout) as { blas: { library: string; core?: string; coreChosenBy?: string } }
+      ).blas;
+    };
+    const mine = run({}) as { library: string; core?: string; coreChosenBy?: string };
+    if (process.env.AVB_REQUIRE_NATIVE !== '1' && !mine.core) {
+      expect(mine.library).toMatch(/not available|off/);
+      return;
+    }
+    // On x86-64 Linux with AVX2 the core follows the flags (SkylakeX or Haswell), whatever
+    // OpenBLAS's model table says; elsewhere OpenBLAS's own choice stands.
+    const expected =
+      process.platform === 'linux' && process.arch === 'x64'
+        ? coreForCpuFlags(parseCpuFlags(readFileSync('/proc/cpuinfo', 'utf8')))
+        : undefined;
+    if (expected)
+      expect(mine).toMatchObject({ core: expected, coreChosenBy: "avb, from the CPU's flags" });
+    else expect(mine.coreChosenBy).toBeUndefined();
+    // Prescott runs on every x86-64 CPU: the user's choice is what loads, and is named.
+    if (process.arch === 'x64')
+      expect(run({ OPENBLAS_CORETYPE: 'Prescott' })).toMatchObject({
+        core: 'Prescott',
+        coreChosenBy: 'OPENBLAS_CORETYPE',
+      });
   });
 
   it('--backend cpu and AVB_BACKEND override the choice; a bad name is a user error', () => {
