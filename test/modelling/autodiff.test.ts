@@ -51,6 +51,22 @@ const CASES: [string, (x: Node) => ad.Val, number[]][] = [
     [0.2, 0.7, -1.1],
   ],
   [
+    // 7 rows: the backward pass's four-row blocks and its remainder.
+    'matVec of a 7 × 3 constant matrix',
+    (x) =>
+      ad.sum(
+        ad.square(
+          ad.matVec(
+            Array.from({ length: 21 }, (_, i) => Math.sin(i + 1)),
+            7,
+            3,
+            x,
+          ),
+        ),
+      ),
+    [0.2, 0.7, -1.1],
+  ],
+  [
     'logSumExp and logMix',
     (x) => ad.add(ad.logSumExp(x), ad.logMix(0.3, x.at(0), x.at(2))),
     [-1, 2, 0.5],
