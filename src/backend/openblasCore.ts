@@ -15,13 +15,16 @@
 /**
  * The OpenBLAS core for a CPU with these `/proc/cpuinfo` flags: `SkylakeX` where AVX-512's
  * foundation, byte/word, doubleword/quadword, vector-length and conflict-detection extensions
- * are all there (what OpenBLAS's SkylakeX kernels use), `Haswell` with AVX2 and FMA, otherwise
- * none (OpenBLAS's own choice stands: older CPUs are the ones its model table knows).
+ * are all there (what OpenBLAS's SkylakeX kernels use; `Cooperlake` with BF16 as well),
+ * `Haswell` with AVX2 and FMA, otherwise none (OpenBLAS's own choice stands: older CPUs are the
+ * ones its model table knows).
  */
 export function coreForCpuFlags(flags: ReadonlySet<string>): string | undefined {
   const all = (...names: string[]) => names.every((n) => flags.has(n));
   if (all('avx512f', 'avx512bw', 'avx512dq', 'avx512vl', 'avx512cd', 'fma', 'avx2'))
-    return 'SkylakeX';
+    // Cooper Lake's set is SkylakeX's plus bfloat16 products: what OpenBLAS picks itself on a
+    // CPU it knows with AVX-512 BF16 (the AMD EPYC of BENCHMARKS.md's measurements).
+    return flags.has('avx512_bf16') ? 'Cooperlake' : 'SkylakeX';
   if (all('avx2', 'fma')) return 'Haswell';
   return undefined;
 }

@@ -22,8 +22,10 @@ describe('OpenBLAS core from CPU flags', () => {
     expect(parseCpuFlags('processor : 0\n').size).toBe(0);
   });
 
-  it('names SkylakeX for full AVX-512, Haswell for AVX2 with FMA, nothing below', () => {
+  it('names SkylakeX for AVX-512 (Cooperlake with BF16), Haswell for AVX2 and FMA, else none', () => {
     expect(coreForCpuFlags(parseCpuFlags(CPUINFO))).toBe('SkylakeX');
+    const bf16 = new Set([...parseCpuFlags(CPUINFO), 'avx512_bf16']);
+    expect(coreForCpuFlags(bf16)).toBe('Cooperlake');
     const zen2 = new Set(['sse4_2', 'avx', 'avx2', 'fma', 'bmi2']);
     expect(coreForCpuFlags(zen2)).toBe('Haswell');
     // AVX-512 foundation without the byte/word extension (Knights Landing): not SkylakeX's.
