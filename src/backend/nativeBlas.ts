@@ -100,6 +100,8 @@ export const OPENBLAS_THREAD_TIMEOUT = 4;
 
 let loaded: NativeBlas | undefined;
 let status: NativeBlasInfo = { library: 'not loaded' };
+/** Set beside OPENBLAS_CORETYPE when avb chose it (a user's own setting lacks it). */
+const CORE_MARK = 'AVB_CHOSEN_OPENBLAS_CORETYPE';
 /** Who chose OpenBLAS's core, where OpenBLAS's own detection did not. */
 let coreSource: string | undefined;
 
@@ -136,11 +138,17 @@ export async function loadNativeBlas(threads?: number): Promise<NativeBlas | und
     process.env.OPENBLAS_THREAD_TIMEOUT ??= String(OPENBLAS_THREAD_TIMEOUT);
     // OpenBLAS picks its kernels when it loads; on a CPU model it does not know it falls back to
     // SSE3 ones, 4x slower (openblasCore.ts). The CPU's flags choose unless the user did.
+    // A process avb starts (reproduce's commands) inherits the choice with its mark, and reports
+    // it as avb's, not the user's.
     const core = await chooseOpenblasCore();
     if (core !== undefined) {
       process.env.OPENBLAS_CORETYPE = core;
-      coreSource = "avb, from the CPU's flags";
-    } else if (process.env.OPENBLAS_CORETYPE !== undefined) coreSource = 'OPENBLAS_CORETYPE';
+      process.env[CORE_MARK] = core;
+    }
+    const set = process.env.OPENBLAS_CORETYPE;
+    if (set !== undefined)
+      coreSource =
+        set === process.env[CORE_MARK] ? "avb, from the CPU's flags" : 'OPENBLAS_CORETYPE';
     try {
       // Specifiers in variables: bundlers for browsers must not follow them.
       const moduleName = 'node:module';

@@ -77,25 +77,29 @@ describe('avb CLI', () => {
     const run = (extra: Record<string, string>) => {
       const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
       if (!('OPENBLAS_CORETYPE' in extra)) delete env.OPENBLAS_CORETYPE;
+      if (!('AVB_CHOSEN_OPENBLAS_CORETYPE' in extra)) delete env.AVB_CHOSEN_OPENBLAS_CORETYPE;
       const r = spawnSync(process.execPath, [MAIN, 'backend', '--json'], { encoding: 'utf8', env });
       return (
         JSON.parse(r.stdout) as { blas: { library: string; core?: string; coreChosenBy?: string } }
       ).blas;
     };
-    const mine = run({}) as { library: string; core?: string; coreChosenBy?: string };
+    const mine = run({});
     if (process.env.AVB_REQUIRE_NATIVE !== '1' && !mine.core) {
       expect(mine.library).toMatch(/not available|off/);
       return;
     }
-    // On x86-64 Linux with AVX2 the core follows the flags (SkylakeX or Haswell), whatever
+    // On x86-64 Linux with AVX2 the core follows the flags (Cooperlake, SkylakeX or Haswell), whatever
     // OpenBLAS's model table says; elsewhere OpenBLAS's own choice stands.
     const expected =
       process.platform === 'linux' && process.arch === 'x64'
         ? coreForCpuFlags(parseCpuFlags(readFileSync('/proc/cpuinfo', 'utf8')))
         : undefined;
-    if (expected)
+    if (expected) {
       expect(mine).toMatchObject({ core: expected, coreChosenBy: "avb, from the CPU's flags" });
-    else expect(mine.coreChosenBy).toBeUndefined();
+      // A command avb starts inherits the choice, and still names avb as its author.
+      const inherited = { OPENBLAS_CORETYPE: expected, AVB_CHOSEN_OPENBLAS_CORETYPE: expected };
+      expect(run(inherited).coreChosenBy).toBe("avb, from the CPU's flags");
+    } else expect(mine.coreChosenBy).toBeUndefined();
     // Prescott runs on every x86-64 CPU: the user's choice is what loads, and is named.
     if (process.arch === 'x64')
       expect(run({ OPENBLAS_CORETYPE: 'Prescott' })).toMatchObject({
