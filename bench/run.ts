@@ -56,7 +56,7 @@ interface Timed {
 }
 
 /** The OpenBLAS core both sides run: the user's OPENBLAS_CORETYPE, else avb's choice. */
-const OPENBLAS_CORE = process.env.OPENBLAS_CORETYPE ?? (await chooseOpenblasCore());
+const OPENBLAS_CORE = (await chooseOpenblasCore())?.core;
 
 function torch(name: string, threads = torchThreads): Timed {
   // torch.set_num_threads does not reach OpenBLAS's own pthread pool: without these variables

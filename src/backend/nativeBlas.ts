@@ -1,4 +1,4 @@
-import { chooseOpenblasCore } from './openblasCore.js';
+import { CORE_MARK, chooseOpenblasCore } from './openblasCore.js';
 
 /**
  * The optional native addon (native/blas.c): single-precision matrix products through OpenBLAS,
@@ -100,10 +100,8 @@ export const OPENBLAS_THREAD_TIMEOUT = 4;
 
 let loaded: NativeBlas | undefined;
 let status: NativeBlasInfo = { library: 'not loaded' };
-/** Set beside OPENBLAS_CORETYPE when avb chose it (a user's own setting lacks it). */
-const CORE_MARK = 'AVB_CHOSEN_OPENBLAS_CORETYPE';
 /** Who chose OpenBLAS's core, where OpenBLAS's own detection did not. */
-let coreSource: string | undefined;
+let coreChosenBy: string | undefined;
 
 /** The addon when it is loaded and enabled. */
 export function nativeBlas(): NativeBlas | undefined {
@@ -137,18 +135,14 @@ export async function loadNativeBlas(threads?: number): Promise<NativeBlas | und
     // it when it loads, with the addon; a user's own setting wins.
     process.env.OPENBLAS_THREAD_TIMEOUT ??= String(OPENBLAS_THREAD_TIMEOUT);
     // OpenBLAS picks its kernels when it loads; on a CPU model it does not know it falls back to
-    // SSE3 ones, 4x slower (openblasCore.ts). The CPU's flags choose unless the user did.
-    // A process avb starts (reproduce's commands) inherits the choice with its mark, and reports
-    // it as avb's, not the user's.
-    const core = await chooseOpenblasCore();
-    if (core !== undefined) {
-      process.env.OPENBLAS_CORETYPE = core;
-      process.env[CORE_MARK] = core;
+    // SSE3 ones, 4x slower (openblasCore.ts). The CPU's flags choose unless the user did; a
+    // process avb starts (reproduce's commands) inherits the choice with its mark.
+    const choice = await chooseOpenblasCore();
+    if (choice?.fresh) {
+      process.env.OPENBLAS_CORETYPE = choice.core;
+      process.env[CORE_MARK] = choice.core;
     }
-    const set = process.env.OPENBLAS_CORETYPE;
-    if (set !== undefined)
-      coreSource =
-        set === process.env[CORE_MARK] ? "avb, from the CPU's flags" : 'OPENBLAS_CORETYPE';
+    coreChosenBy = choice?.chosenBy;
     try {
       // Specifiers in variables: bundlers for browsers must not follow them.
       const moduleName = 'node:module';
@@ -184,7 +178,7 @@ export async function loadNativeBlas(threads?: number): Promise<NativeBlas | und
   status = {
     library,
     core,
-    ...(coreSource ? { coreChosenBy: coreSource } : {}),
+    ...(coreChosenBy ? { coreChosenBy } : {}),
     threads: Number(n),
   };
   return loaded;

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { coreForCpuFlags, parseCpuFlags } from '../../src/backend/openblasCore.js';
 
-// The flags below are abridged from real /proc/cpuinfo lines: this project's AVX-512 VM (which
-// OpenBLAS 0.3.21 took for a Prescott), an AVX2 AMD Zen 2, and a Sandy Bridge (AVX, no AVX2).
+// CPUINFO abridges this project's AVX-512 VM's /proc/cpuinfo (which OpenBLAS 0.3.21 took for a
+// Prescott); the other sets hold the flags that tell an AVX2 CPU (a Zen 2), AVX-512 without its
+// byte/word extension (Knights Landing) and AVX without AVX2 (Sandy Bridge) apart.
 const CPUINFO = `processor\t: 0
 vendor_id\t: GenuineIntel
 model name\t: Intel(R) Xeon(R) Processor

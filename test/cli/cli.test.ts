@@ -88,8 +88,8 @@ describe('avb CLI', () => {
       expect(mine.library).toMatch(/not available|off/);
       return;
     }
-    // On x86-64 Linux with AVX2 the core follows the flags (Cooperlake, SkylakeX or Haswell), whatever
-    // OpenBLAS's model table says; elsewhere OpenBLAS's own choice stands.
+    // On x86-64 Linux with AVX2 the core follows the flags (Cooperlake, SkylakeX or Haswell),
+    // whatever OpenBLAS's model table says; elsewhere OpenBLAS's own choice stands.
     const expected =
       process.platform === 'linux' && process.arch === 'x64'
         ? coreForCpuFlags(parseCpuFlags(readFileSync('/proc/cpuinfo', 'utf8')))
