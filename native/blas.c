@@ -92,6 +92,56 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static int doubles(napi_env env, napi_value v, double **data, size_t *length) {
+  napi_typedarray_type type;
+  napi_value buffer;
+  size_t offset;
+  void *raw;
+  if (napi_get_typedarray_info(env, v, &type, length, &raw, &buffer, &offset) != napi_ok ||
+      type != napi_float64_array)
+    return 0;
+  *data = (double *)raw;
+  return 1;
+}
+
+// dgemm(transA, transB, m, n, k, A, B, C, accumulate): C = op(A) op(B) (+ C when accumulate is
+// 1), row-major doubles: the products of a model's design matrix with a batch of points in a
+// batched log-density evaluation (src/modelling/autodiff.ts). One thread: such products are
+// small, and each of avb's processes has its core.
+static napi_value Dgemm(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 9) {
+    napi_throw_error(env, NULL, "avb_blas.dgemm: expected 9 arguments");
+    return NULL;
+  }
+  bool ta, tb;
+  int32_t m, n, k, acc;
+  CHECK(napi_get_value_bool(env, argv[0], &ta));
+  CHECK(napi_get_value_bool(env, argv[1], &tb));
+  CHECK(napi_get_value_int32(env, argv[2], &m));
+  CHECK(napi_get_value_int32(env, argv[3], &n));
+  CHECK(napi_get_value_int32(env, argv[4], &k));
+  CHECK(napi_get_value_int32(env, argv[8], &acc));
+  double *a, *b, *c;
+  size_t la, lb, lc;
+  if (!doubles(env, argv[5], &a, &la) || !doubles(env, argv[6], &b, &lb) ||
+      !doubles(env, argv[7], &c, &lc)) {
+    napi_throw_type_error(env, NULL, "avb_blas.dgemm: operands must be Float64Arrays");
+    return NULL;
+  }
+  if (m < 1 || n < 1 || k < 1 || la < (size_t)m * k || lb < (size_t)k * n ||
+      lc < (size_t)m * n) {
+    napi_throw_range_error(env, NULL, "avb_blas.dgemm: an operand is smaller than its shape");
+    return NULL;
+  }
+  threadsFor(0);
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+              k, 1.0, a, ta ? m : k, b, tb ? k : n, acc ? 1.0 : 0.0, c, n);
+  return NULL;
+}
+
 // Geometry of a convolution: NHWC input [n, h, w, c], HWIO filter [fh, fw, c, o], NHWC output
 // [n, oh, ow, o], strides, dilations and the top/left zero padding.
 typedef struct {
@@ -633,6 +683,7 @@ static napi_value Info(napi_env env, napi_callback_info info) {
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, Sgemm, NULL, NULL, NULL, napi_default, NULL},
+      {"dgemm", NULL, Dgemm, NULL, NULL, NULL, napi_default, NULL},
       {"conv2d", NULL, Conv2d, NULL, NULL, NULL, napi_default, NULL},
       {"sumRows", NULL, SumRows, NULL, NULL, NULL, napi_default, NULL},
       {"sumSquares", NULL, SumSquares, NULL, NULL, NULL, napi_default, NULL},

@@ -1,3 +1,4 @@
+import { useMatrixProduct } from '../modelling/autodiff.js';
 import { CORE_MARK, chooseOpenblasCore } from './openblasCore.js';
 
 /**
@@ -41,6 +42,21 @@ export interface NativeBlas {
     geometry: number[],
     outHW: number[],
     y: Float32Array,
+  ): void;
+  /**
+   * C = op(A) op(B) (+ C when `accumulate` is 1) in doubles, row-major, one thread: a batched
+   * log-density evaluation's products with a model's design matrix.
+   */
+  dgemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    a: Float64Array,
+    b: Float64Array,
+    c: Float64Array,
+    accumulate: 0 | 1,
   ): void;
   /** out[j] = sum over i < rows of x[i d + j]: a reduction over leading axes. */
   sumRows(x: Float32Array, rows: number, d: number, out: Float32Array): void;
@@ -124,6 +140,7 @@ export async function loadNativeBlas(threads?: number): Promise<NativeBlas | und
   }
   if (process.env.AVB_NO_NATIVE === '1') {
     loaded = undefined;
+    useMatrixProduct(undefined);
     status = { library: 'off (AVB_NO_NATIVE=1)' };
     return undefined;
   }
@@ -174,6 +191,14 @@ export async function loadNativeBlas(threads?: number): Promise<NativeBlas | und
     /* @vite-ignore */ osName
   )) as typeof import('node:os');
   loaded.setThreads(threads ?? availableParallelism());
+  // A batched log-density evaluation's products with a design matrix, in doubles (an addon
+  // built before dgemm existed has none: the modelling kit's own loops run them).
+  const addon = loaded;
+  useMatrixProduct(
+    typeof addon.dgemm === 'function'
+      ? (ta, tb, m, n, k, a, b, c, acc = 0) => addon.dgemm(ta, tb, m, n, k, a, b, c, acc)
+      : undefined,
+  );
   const [library, core, n] = loaded.info().split('|');
   status = {
     library,

@@ -15,21 +15,36 @@
  */
 
 /** A value in a differentiated computation: a vector of doubles and, when it depends on the
- * parameters, its adjoint and the rule that passes the adjoint on to its inputs. */
+ * parameters, its adjoint and the rule that passes the adjoint on to its inputs.
+ *
+ * In a batched evaluation ({@link gradientRows}) a node holds `batch` rows of `length` values,
+ * one row per point, row-major in `data`; constants (data) have one row, shared by every point.
+ * Reading `value` of a batched node throws {@link BatchedReadError}: code written for one point
+ * (a model's own arithmetic on `.value`) cannot silently see only the first row, and the caller
+ * evaluates row by row instead. */
 export class Node {
   /** d(output) / d(this), filled in during the backward pass (parameter-dependent nodes only). */
   adjoint: Float64Array | undefined;
+  /** The number of values of one row (of the node, for an unbatched one). */
+  readonly length: number;
 
   constructor(
-    readonly value: Float64Array,
+    /** The values: `batch` rows of `length`, row-major. */
+    readonly data: Float64Array,
     /** Whether the node depends on the parameters (constants carry no adjoint). */
     readonly variable: boolean,
     /** Passes `this.adjoint` on to the inputs' adjoints. */
     readonly backward?: () => void,
-  ) {}
+    /** The number of points evaluated at once: 1 outside {@link gradientRows}. */
+    readonly batch = 1,
+  ) {
+    this.length = batch === 1 ? data.length : data.length / batch;
+  }
 
-  get length(): number {
-    return this.value.length;
+  /** The values of an unbatched node (a batched one throws {@link BatchedReadError}). */
+  get value(): Float64Array {
+    if (this.batch !== 1) throw new BatchedReadError();
+    return this.data;
   }
 
   /** Element `i` (0-based) as a scalar node. */
@@ -39,8 +54,20 @@ export class Node {
 
   /** The value of a scalar node (throws for vectors). */
   scalar(): number {
-    if (this.value.length !== 1) throw new Error(`expected a scalar, got length ${this.length}`);
+    if (this.length !== 1) throw new Error(`expected a scalar, got length ${this.length}`);
     return this.value[0];
+  }
+}
+
+/**
+ * Thrown where a batched evaluation meets code that works on one point only: an operation
+ * without a batched form, or a read of a batched node's `value`. Callers evaluate the points one
+ * at a time instead.
+ */
+export class BatchedReadError extends Error {
+  constructor(what = "a batched node's value was read") {
+    super(`${what}: this computation is evaluated one point at a time`);
+    this.name = 'BatchedReadError';
   }
 }
 
@@ -50,17 +77,43 @@ export type Val = number | ArrayLike<number> | Node;
 let tape: Node[] | null = null;
 
 /** Makes a node from a value computed by an operation; records it when it is a variable. */
-function record(value: Float64Array, inputs: Node[], backward: (out: Node) => void): Node {
-  if (!inputs.some((n) => n.variable)) return new Node(value, false);
-  const out: Node = new Node(value, true, () => backward(out));
+function record(
+  value: Float64Array,
+  inputs: Node[],
+  backward: (out: Node) => void,
+  batch = 1,
+): Node {
+  if (!inputs.some((n) => n.variable)) return new Node(value, false, undefined, batch);
+  const out: Node = new Node(value, true, () => backward(out), batch);
   tape?.push(out);
   return out;
 }
 
 /** The adjoint array of a variable input, created on first use. */
 function adj(n: Node): Float64Array {
-  return (n.adjoint ??= new Float64Array(n.value.length));
+  return (n.adjoint ??= new Float64Array(n.data.length));
 }
+
+/** The batch of an operation's output: that of its batched inputs (all alike), else 1. */
+function batchOf(nodes: readonly Node[]): number {
+  let b = 1;
+  let unbatchedVariable = false;
+  for (const n of nodes) {
+    if (n.batch === 1) {
+      unbatchedVariable ||= n.variable;
+      continue;
+    }
+    if (b !== 1 && n.batch !== b) throw new Error(`batches of ${b} and ${n.batch} rows`);
+    b = n.batch;
+  }
+  // Every parameter-dependent node of a batched evaluation has its rows; one without them was
+  // made outside the batch (a node kept from another evaluation), so its rows are unknown.
+  if (b !== 1 && unbatchedVariable) throw new BatchedReadError('a one-row node among batched ones');
+  return b;
+}
+
+/** Where row `b` of a node starts in its data: a constant (one row) is every point's. */
+const rowStart = (x: Node, b: number): number => (x.batch === 1 ? 0 : b * x.length);
 
 /** Lifts a number or array to a constant node; nodes pass through. */
 export function lift(x: Val): Node {
@@ -98,6 +151,51 @@ export function gradient(
   }
 }
 
+/**
+ * The values and gradients of `f` at `n` points at once: `xs` holds them as rows (`n × d`,
+ * row-major), `f` is called once with a batched node of `n` rows and every operation works on
+ * all rows together. A variational fit's batch of 64 draws then records one tape, not 64, and a
+ * regression's design matrix is read once for all of them. Throws {@link BatchedReadError} where
+ * `f` uses something that has no batched form; {@link gradient} per point is the fallback.
+ */
+export function gradientRows(
+  f: (x: Node) => Val,
+  xs: Float64Array,
+  n: number,
+): { values: Float64Array; grads: Float64Array } {
+  if (!Number.isInteger(n) || n < 1 || xs.length % n !== 0)
+    throw new Error(`${xs.length} values are not ${n} rows`);
+  if (n === 1) {
+    // One row is an ordinary evaluation (a node of one row is an unbatched one).
+    const { value, grad } = gradient(f, xs);
+    return { values: Float64Array.of(value), grads: grad };
+  }
+  if (tape !== null) throw new Error('gradientRows() is not re-entrant');
+  const input = new Node(Float64Array.from(xs), true, undefined, n);
+  tape = [];
+  try {
+    const out = lift(f(input));
+    if (out.length !== 1)
+      throw new Error(`the function must return a scalar, got length ${out.length}`);
+    if (out.batch === 1) {
+      // A value that does not depend on the point (or a constant): every row's.
+      if (out.variable) throw new BatchedReadError('an output of one row');
+      return { values: new Float64Array(n).fill(out.data[0]), grads: new Float64Array(xs.length) };
+    }
+    out.adjoint = new Float64Array(n).fill(1);
+    for (let i = tape.length - 1; i >= 0; i--) {
+      const node = tape[i];
+      if (node.adjoint !== undefined) node.backward!();
+    }
+    return {
+      values: Float64Array.from(out.data),
+      grads: input.adjoint ?? new Float64Array(xs.length),
+    };
+  } finally {
+    tape = null;
+  }
+}
+
 /** Evaluates `f` at `x` without recording anything (values only). */
 export function evaluate<T>(f: (x: Node) => T, x: ArrayLike<number>): T {
   return f(new Node(Float64Array.from(x), false));
@@ -117,7 +215,7 @@ function broadcastLength(a: Node, b: Node): number {
 function accumulate(a: Node, g: (i: number) => number, n: number): void {
   if (!a.variable) return;
   const d = adj(a);
-  if (a.length === 1) {
+  if (a.data.length === 1) {
     let s = 0;
     for (let i = 0; i < n; i++) s += g(i);
     d[0] += s;
@@ -138,6 +236,7 @@ export function binary(
   const A = lift(a);
   const B = lift(b);
   const n = broadcastLength(A, B);
+  if (A.batch !== 1 || B.batch !== 1) return batchedBinary(A, B, n, f, dx, dy);
   const av = A.value;
   const bv = B.value;
   const sa = A.length === 1 ? 0 : 1;
@@ -149,6 +248,97 @@ export function binary(
     accumulate(A, (i) => g[i] * dx(av[i * sa], bv[i * sb], v[i]), n);
     accumulate(B, (i) => g[i] * dy(av[i * sa], bv[i * sb], v[i]), n);
   });
+}
+
+/**
+ * {@link binary} on batched operands: row b of the output from row b of each (a constant's one
+ * row for every b), a length-1 operand broadcast within the row.
+ */
+function batchedBinary(
+  A: Node,
+  B: Node,
+  n: number,
+  f: Binary,
+  dx: ((x: number, y: number, out: number) => number) | undefined,
+  dy: ((x: number, y: number, out: number) => number) | undefined,
+): Node {
+  const batch = batchOf([A, B]);
+  const av = A.data;
+  const bv = B.data;
+  const sa = A.length === 1 ? 0 : 1;
+  const sb = B.length === 1 ? 0 : 1;
+  const v = new Float64Array(batch * n);
+  for (let b = 0; b < batch; b++) {
+    const oa = rowStart(A, b);
+    const ob = rowStart(B, b);
+    const o = b * n;
+    for (let i = 0; i < n; i++) v[o + i] = f(av[oa + i * sa], bv[ob + i * sb]);
+  }
+  return record(
+    v,
+    [A, B],
+    (out) => {
+      const g = out.adjoint!;
+      const da = A.variable && dx ? adj(A) : undefined;
+      const db = B.variable && dy ? adj(B) : undefined;
+      for (let b = 0; b < batch; b++) {
+        const oa = rowStart(A, b);
+        const ob = rowStart(B, b);
+        const o = b * n;
+        for (let i = 0; i < n; i++) {
+          const x = av[oa + i * sa];
+          const y = bv[ob + i * sb];
+          if (da) da[oa + i * sa] += g[o + i] * dx!(x, y, v[o + i]);
+          if (db) db[ob + i * sb] += g[o + i] * dy!(x, y, v[o + i]);
+        }
+      }
+    },
+    batch,
+  );
+}
+
+/**
+ * a + b (sign 1), a - b (-1) or a b (0) on batched operands, with their own loops as
+ * {@link addOrSub} and {@link mul} (a call of a derivative function per element would cost more
+ * than batching saves on a model's long vectors).
+ */
+function batchedSumOrProduct(A: Node, B: Node, sign: 1 | -1 | 0): Node {
+  const n = broadcastLength(A, B);
+  const batch = batchOf([A, B]);
+  const av = A.data;
+  const bv = B.data;
+  const sa = A.length === 1 ? 0 : 1;
+  const sb = B.length === 1 ? 0 : 1;
+  const v = new Float64Array(batch * n);
+  for (let b = 0; b < batch; b++) {
+    const oa = rowStart(A, b);
+    const ob = rowStart(B, b);
+    const o = b * n;
+    if (sign === 0) for (let i = 0; i < n; i++) v[o + i] = av[oa + i * sa] * bv[ob + i * sb];
+    else for (let i = 0; i < n; i++) v[o + i] = av[oa + i * sa] + sign * bv[ob + i * sb];
+  }
+  return record(
+    v,
+    [A, B],
+    (out) => {
+      const g = out.adjoint!;
+      const da = A.variable ? adj(A) : undefined;
+      const db = B.variable ? adj(B) : undefined;
+      for (let b = 0; b < batch; b++) {
+        const oa = rowStart(A, b);
+        const ob = rowStart(B, b);
+        const o = b * n;
+        if (sign === 0) {
+          if (da) for (let i = 0; i < n; i++) da[oa + i * sa] += g[o + i] * bv[ob + i * sb];
+          if (db) for (let i = 0; i < n; i++) db[ob + i * sb] += g[o + i] * av[oa + i * sa];
+        } else {
+          if (da) for (let i = 0; i < n; i++) da[oa + i * sa] += g[o + i];
+          if (db) for (let i = 0; i < n; i++) db[ob + i * sb] += sign * g[o + i];
+        }
+      }
+    },
+    batch,
+  );
 }
 
 /** Two operands lifted to nodes, their broadcast length and an output array of it. */
@@ -166,7 +356,10 @@ function operands(a: Val, b: Val) {
  * diamonds fell from 0.82 to 0.61 ms, kidiq's from 0.094 to 0.025).
  */
 function addOrSub(a: Val, b: Val, sign: 1 | -1): Node {
-  const { A, B, n, av, bv, v } = operands(a, b);
+  const A = lift(a);
+  const B = lift(b);
+  if (A.batch !== 1 || B.batch !== 1) return batchedSumOrProduct(A, B, sign);
+  const { n, av, bv, v } = operands(A, B);
   if (A.length === n && B.length === n) for (let i = 0; i < n; i++) v[i] = av[i] + sign * bv[i];
   else if (A.length === n) for (let i = 0; i < n; i++) v[i] = av[i] + sign * bv[0];
   else for (let i = 0; i < n; i++) v[i] = av[0] + sign * bv[i];
@@ -203,7 +396,10 @@ export const add = (a: Val, b: Val): Node => addOrSub(a, b, 1);
 export const sub = (a: Val, b: Val): Node => addOrSub(a, b, -1);
 /** a b element-wise with broadcasting (its own loops, as {@link addOrSub}). */
 export function mul(a: Val, b: Val): Node {
-  const { A, B, n, av, bv, v } = operands(a, b);
+  const A = lift(a);
+  const B = lift(b);
+  if (A.batch !== 1 || B.batch !== 1) return batchedSumOrProduct(A, B, 0);
+  const { n, av, bv, v } = operands(A, B);
   if (A.length === n && B.length === n) for (let i = 0; i < n; i++) v[i] = av[i] * bv[i];
   else if (A.length === n) for (let i = 0; i < n; i++) v[i] = av[i] * bv[0];
   else for (let i = 0; i < n; i++) v[i] = av[0] * bv[i];
@@ -237,14 +433,20 @@ export function unary(
   d: (x: number, out: number) => number,
 ): Node {
   const A = lift(a);
-  const av = A.value;
+  // Element by element, so a batched node's rows need nothing of their own.
+  const av = A.data;
   const n = av.length;
   const v = new Float64Array(n);
   for (let i = 0; i < n; i++) v[i] = f(av[i]);
-  return record(v, [A], (out) => {
-    const g = out.adjoint!;
-    accumulate(A, (i) => g[i] * d(av[i], v[i]), n);
-  });
+  return record(
+    v,
+    [A],
+    (out) => {
+      const g = out.adjoint!;
+      accumulate(A, (i) => g[i] * d(av[i], v[i]), n);
+    },
+    A.batch,
+  );
 }
 
 export const neg = (a: Val): Node =>
@@ -300,12 +502,59 @@ export const log1mInvLogit = (a: Val): Node =>
 /** The sum of a vector's elements (a scalar). */
 export function sum(a: Val): Node {
   const A = lift(a);
+  if (A.batch !== 1)
+    return rowReduce(
+      A,
+      (row, o, n) => {
+        let s = 0;
+        for (let i = 0; i < n; i++) s += row[o + i];
+        return s;
+      },
+      (_row, o, n, _value, g, d) => {
+        for (let i = 0; i < n; i++) d[o + i] += g;
+      },
+    );
   let s = 0;
   for (const x of A.value) s += x;
   return record(Float64Array.of(s), [A], (out) => {
     const g = out.adjoint![0];
     accumulate(A, () => g, A.length);
   });
+}
+
+/**
+ * A scalar per row of a batched node: `value(data, start, length)` of each row, and
+ * `backward(data, start, length, value, g, adjoint)` adding the row's share of g into the
+ * adjoint at the same place.
+ */
+function rowReduce(
+  A: Node,
+  value: (row: Float64Array, o: number, n: number) => number,
+  backward: (
+    row: Float64Array,
+    o: number,
+    n: number,
+    value: number,
+    g: number,
+    d: Float64Array,
+  ) => void,
+): Node {
+  const batch = A.batch;
+  const L = A.length;
+  const av = A.data;
+  const v = new Float64Array(batch);
+  for (let b = 0; b < batch; b++) v[b] = value(av, b * L, L);
+  return record(
+    v,
+    [A],
+    (out) => {
+      if (!A.variable) return;
+      const g = out.adjoint!;
+      const d = adj(A);
+      for (let b = 0; b < batch; b++) backward(av, b * L, L, v[b], g[b], d);
+    },
+    batch,
+  );
 }
 
 /**
@@ -318,6 +567,7 @@ export function fusedScalar(
   value: number,
   partials: (Float64Array | undefined)[],
 ): Node {
+  if (batchOf(inputs) !== 1) throw new BatchedReadError('fusedScalar on batched inputs');
   return record(Float64Array.of(value), inputs, (out) => {
     const g = out.adjoint![0];
     inputs.forEach((n, k) => {
@@ -330,12 +580,47 @@ export function fusedScalar(
 }
 
 /**
+ * {@link fusedScalar} for a batch: `values[b]` is row b's scalar and `partials[k]` has the shape
+ * of `inputs[k].data` (for a constant input, which every row shares: undefined).
+ */
+export function fusedRows(
+  inputs: Node[],
+  values: Float64Array,
+  partials: (Float64Array | undefined)[],
+): Node {
+  const batch = values.length;
+  if (batchOf(inputs) !== batch)
+    throw new Error(`${batch} values for a batch of ${batchOf(inputs)}`);
+  return record(
+    values,
+    inputs,
+    (out) => {
+      const g = out.adjoint!;
+      inputs.forEach((n, k) => {
+        const p = partials[k];
+        if (!n.variable || !p) return;
+        const d = adj(n);
+        const L = n.length;
+        for (let b = 0; b < batch; b++) {
+          const gb = g[b];
+          const o = b * L;
+          for (let i = 0; i < L; i++) d[o + i] += gb * p[o + i];
+        }
+      });
+    },
+    batch,
+  );
+}
+
+/**
  * Sums several scalars or vectors into one scalar, as one node: a model's log density is often
  * thousands of terms (a Stan loop's `target +=` per point), and a sum and an add per term would
  * double the tape (on a 12,573-point loop, garbage collection was over half the gradient's time).
  */
 export function total(...terms: Val[]): Node {
   const nodes = terms.map(lift);
+  const batch = batchOf(nodes);
+  if (batch !== 1) return batchedTotal(nodes, batch);
   let s = 0;
   for (const n of nodes) for (const x of n.value) s += x;
   return record(Float64Array.of(s), nodes, (out) => {
@@ -348,11 +633,45 @@ export function total(...terms: Val[]): Node {
   });
 }
 
+/** {@link total} of batched terms: one sum per row, a constant term counted in every row. */
+function batchedTotal(nodes: Node[], batch: number): Node {
+  const v = new Float64Array(batch);
+  for (const n of nodes) {
+    const x = n.data;
+    const L = n.length;
+    if (n.batch === 1) {
+      let s = 0;
+      for (let i = 0; i < L; i++) s += x[i];
+      for (let b = 0; b < batch; b++) v[b] += s;
+    } else
+      for (let b = 0; b < batch; b++) {
+        let s = 0;
+        for (let i = 0, o = b * L; i < L; i++) s += x[o + i];
+        v[b] += s;
+      }
+  }
+  return record(
+    v,
+    nodes,
+    (out) => {
+      const g = out.adjoint!;
+      for (const n of nodes) {
+        if (!n.variable) continue;
+        const d = adj(n);
+        const L = n.length;
+        for (let b = 0; b < batch; b++) for (let i = 0, o = b * L; i < L; i++) d[o + i] += g[b];
+      }
+    },
+    batch,
+  );
+}
+
 /** Element `i` (0-based) as a scalar. */
 export function index(a: Val, i: number): Node {
   const A = lift(a);
   if (!Number.isInteger(i) || i < 0 || i >= A.length)
     throw new Error(`index ${i} out of range for length ${A.length}`);
+  if (A.batch !== 1) return rowSlice(A, i, 1);
   return record(Float64Array.of(A.value[i]), [A], (out) => {
     if (A.variable) adj(A)[i] += out.adjoint![0];
   });
@@ -363,6 +682,7 @@ export function slice(a: Val, start: number, length: number): Node {
   const A = lift(a);
   if (start < 0 || length < 0 || start + length > A.length)
     throw new Error(`slice ${start}+${length} out of range for length ${A.length}`);
+  if (A.batch !== 1) return rowSlice(A, start, length);
   return record(A.value.slice(start, start + length), [A], (out) => {
     if (!A.variable) return;
     const g = out.adjoint!;
@@ -371,9 +691,32 @@ export function slice(a: Val, start: number, length: number): Node {
   });
 }
 
+/** Elements start .. start + length - 1 of every row of a batched node. */
+function rowSlice(A: Node, start: number, length: number): Node {
+  const batch = A.batch;
+  const L = A.length;
+  const av = A.data;
+  const v = new Float64Array(batch * length);
+  for (let b = 0; b < batch; b++)
+    for (let i = 0; i < length; i++) v[b * length + i] = av[b * L + start + i];
+  return record(
+    v,
+    [A],
+    (out) => {
+      const g = out.adjoint!;
+      const d = adj(A);
+      for (let b = 0; b < batch; b++)
+        for (let i = 0; i < length; i++) d[b * L + start + i] += g[b * length + i];
+    },
+    batch,
+  );
+}
+
 /** The vectors (or scalars) one after another. */
 export function concat(...parts: Val[]): Node {
   const nodes = parts.map(lift);
+  const batch = batchOf(nodes);
+  if (batch !== 1) return batchedConcat(nodes, batch);
   const v = new Float64Array(nodes.reduce((s, n) => s + n.length, 0));
   let o = 0;
   for (const n of nodes) {
@@ -393,11 +736,44 @@ export function concat(...parts: Val[]): Node {
   });
 }
 
+/** {@link concat} row by row; a constant part is repeated in every row. */
+function batchedConcat(nodes: Node[], batch: number): Node {
+  const width = nodes.reduce((s, n) => s + n.length, 0);
+  const v = new Float64Array(batch * width);
+  for (let b = 0; b < batch; b++) {
+    let o = b * width;
+    for (const n of nodes) {
+      const start = rowStart(n, b);
+      v.set(n.data.subarray(start, start + n.length), o);
+      o += n.length;
+    }
+  }
+  return record(
+    v,
+    nodes,
+    (out) => {
+      const g = out.adjoint!;
+      let k = 0;
+      for (const n of nodes) {
+        if (n.variable) {
+          const d = adj(n);
+          const L = n.length;
+          for (let b = 0; b < batch; b++)
+            for (let i = 0; i < L; i++) d[b * L + i] += g[b * width + k + i];
+        }
+        k += n.length;
+      }
+    },
+    batch,
+  );
+}
+
 /** The inner product of two vectors of equal length (a scalar). */
 export function dot(a: Val, b: Val): Node {
   const A = lift(a);
   const B = lift(b);
   if (A.length !== B.length) throw new Error(`dot of lengths ${A.length} and ${B.length}`);
+  if (A.batch !== 1 || B.batch !== 1) return sum(mul(A, B));
   const av = A.value;
   const bv = B.value;
   let s = 0;
@@ -407,6 +783,88 @@ export function dot(a: Val, b: Val): Node {
     accumulate(A, (i) => g * bv[i], av.length);
     accumulate(B, (i) => g * av[i], av.length);
   });
+}
+
+/**
+ * out[oo + r] = Σ_c m[om + r cols + c] x[ox + c] for r < rows: a matrix times a vector, with
+ * four partial sums a row (one chain of dependent additions would wait on each one's latency).
+ * Every form of matVec runs it, so a point's product is the same batched or not.
+ */
+function matVecKernel(
+  m: Float64Array,
+  om: number,
+  x: Float64Array,
+  ox: number,
+  rows: number,
+  cols: number,
+  out: Float64Array,
+  oo: number,
+): void {
+  const c4 = cols - (cols % 4);
+  for (let r = 0; r < rows; r++) {
+    const o = om + r * cols;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let c = 0;
+    for (; c < c4; c += 4) {
+      s0 += m[o + c] * x[ox + c];
+      s1 += m[o + c + 1] * x[ox + c + 1];
+      s2 += m[o + c + 2] * x[ox + c + 2];
+      s3 += m[o + c + 3] * x[ox + c + 3];
+    }
+    for (; c < cols; c++) s0 += m[o + c] * x[ox + c];
+    out[oo + r] = s0 + s1 + (s2 + s3);
+  }
+}
+
+/**
+ * The backward pass of {@link matVecKernel}: dv[ov + c] += Σ_r m[om + r cols + c] g[og + r] into
+ * the vector's adjoint, and dm[om + r cols + c] += x[ox + c] g[og + r] into the matrix's.
+ */
+function matVecBackward(
+  m: Float64Array,
+  om: number,
+  x: Float64Array,
+  ox: number,
+  rows: number,
+  cols: number,
+  g: Float64Array,
+  og: number,
+  dv: Float64Array | undefined,
+  dm: Float64Array | undefined,
+): void {
+  if (dv) {
+    // Four rows a pass: each element of dv is loaded and stored once per four rows, not once
+    // per row (posteriordb's diamonds, 5,000 × 24: a gradient 0.56 -> 0.45 ms, where this pass
+    // had taken 1.5x the forward's time).
+    const r4 = rows - (rows % 4);
+    let r = 0;
+    for (; r < r4; r += 4) {
+      const g0 = g[og + r];
+      const g1 = g[og + r + 1];
+      const g2 = g[og + r + 2];
+      const g3 = g[og + r + 3];
+      const o = om + r * cols;
+      for (let c = 0; c < cols; c++)
+        dv[ox + c] +=
+          m[o + c] * g0 +
+          m[o + cols + c] * g1 +
+          (m[o + 2 * cols + c] * g2 + m[o + 3 * cols + c] * g3);
+    }
+    for (; r < rows; r++) {
+      const gr = g[og + r];
+      const o = om + r * cols;
+      for (let c = 0; c < cols; c++) dv[ox + c] += m[o + c] * gr;
+    }
+  }
+  if (dm)
+    for (let r = 0; r < rows; r++) {
+      const gr = g[og + r];
+      const o = om + r * cols;
+      for (let c = 0; c < cols; c++) dm[o + c] += x[ox + c] * gr;
+    }
 }
 
 /**
@@ -421,63 +879,79 @@ export function matVec(matrix: Val, rows: number, cols: number, v: Val): Node {
     throw new Error(`matrix of ${M.length} values is not ${rows}×${cols}`);
   if (V.length !== cols)
     throw new Error(`matVec: vector of length ${V.length}, matrix has ${cols} columns`);
-  const m = M.value;
-  const x = V.value;
-  const out = new Float64Array(rows);
-  // Four partial sums a row: one chain of dependent additions would wait on each one's latency.
-  const c4 = cols - (cols % 4);
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let c = 0;
-    for (; c < c4; c += 4) {
-      s0 += m[o + c] * x[c];
-      s1 += m[o + c + 1] * x[c + 1];
-      s2 += m[o + c + 2] * x[c + 2];
-      s3 += m[o + c + 3] * x[c + 3];
-    }
-    for (; c < cols; c++) s0 += m[o + c] * x[c];
-    out[r] = s0 + s1 + (s2 + s3);
-  }
-  return record(out, [M, V], (node) => {
-    const g = node.adjoint!;
-    if (V.variable) {
+  if (M.batch === 1 && V.batch !== 1) return matTimesRows(M.data, rows, cols, V);
+  // One point, or a batch whose matrix depends on the point (a GP's Cholesky factor): row by row.
+  const batch = batchOf([M, V]);
+  const m = M.data;
+  const x = V.data;
+  const out = new Float64Array(batch * rows);
+  for (let b = 0; b < batch; b++)
+    matVecKernel(m, rowStart(M, b), x, rowStart(V, b), rows, cols, out, b * rows);
+  return record(
+    out,
+    [M, V],
+    (node) => {
+      const g = node.adjoint!;
+      const dv = V.variable ? adj(V) : undefined;
+      const dm = M.variable ? adj(M) : undefined;
+      for (let b = 0; b < batch; b++)
+        matVecBackward(m, rowStart(M, b), x, rowStart(V, b), rows, cols, g, b * rows, dv, dm);
+    },
+    batch,
+  );
+}
+
+/**
+ * A constant matrix times every row of a batched vector: one matrix-matrix product through the
+ * installed {@link MatrixProduct} (native BLAS: the design matrix is read once for the batch, in
+ * its vector kernels), else {@link matVecKernel} per row.
+ */
+function matTimesRows(m: Float64Array, rows: number, cols: number, V: Node): Node {
+  const batch = V.batch;
+  const x = V.data;
+  const out = new Float64Array(batch * rows);
+  const gemm = matrixProduct;
+  if (gemm) gemm(false, true, batch, rows, cols, x, m, out);
+  else for (let b = 0; b < batch; b++) matVecKernel(m, 0, x, b * cols, rows, cols, out, b * rows);
+  return record(
+    out,
+    [V],
+    (node) => {
+      if (!V.variable) return;
+      const g = node.adjoint!;
       const dv = adj(V);
-      // Four rows a pass: each element of dv is loaded and stored once per four rows, not once
-      // per row (posteriordb's diamonds, 5,000 × 24: a gradient 0.56 -> 0.45 ms, where this pass
-      // had taken 1.5x the forward's time).
-      const r4 = rows - (rows % 4);
-      let r = 0;
-      for (; r < r4; r += 4) {
-        const g0 = g[r];
-        const g1 = g[r + 1];
-        const g2 = g[r + 2];
-        const g3 = g[r + 3];
-        const o = r * cols;
-        for (let c = 0; c < cols; c++)
-          dv[c] +=
-            m[o + c] * g0 +
-            m[o + cols + c] * g1 +
-            (m[o + 2 * cols + c] * g2 + m[o + 3 * cols + c] * g3);
-      }
-      for (; r < rows; r++) {
-        const gr = g[r];
-        const o = r * cols;
-        for (let c = 0; c < cols; c++) dv[c] += m[o + c] * gr;
-      }
-    }
-    if (M.variable) {
-      const dm = adj(M);
-      for (let r = 0; r < rows; r++) {
-        const gr = g[r];
-        const o = r * cols;
-        for (let c = 0; c < cols; c++) dm[o + c] += x[c] * gr;
-      }
-    }
-  });
+      if (gemm) gemm(false, false, batch, cols, rows, g, m, dv, 1);
+      else
+        for (let b = 0; b < batch; b++)
+          matVecBackward(m, 0, x, b * cols, rows, cols, g, b * rows, dv, undefined);
+    },
+    batch,
+  );
+}
+
+/**
+ * A double-precision matrix product C = op(A) op(B) (+ C when `accumulate` is 1), row-major:
+ * op(A) is `m × k`, op(B) `k × n`, each transposed when its flag is set. Where one is installed
+ * ({@link useMatrixProduct}: avb's native BLAS in Node), a batched evaluation's products with a
+ * design matrix run through it; otherwise through the loops above.
+ */
+export type MatrixProduct = (
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  a: Float64Array,
+  b: Float64Array,
+  c: Float64Array,
+  accumulate?: 0 | 1,
+) => void;
+
+let matrixProduct: MatrixProduct | undefined;
+
+/** Installs (or, with undefined, removes) the matrix product batched evaluations use. */
+export function useMatrixProduct(product: MatrixProduct | undefined): void {
+  matrixProduct = product;
 }
 
 /**
@@ -493,7 +967,9 @@ export function cholesky(matrix: Val, n: number): Node {
   for (let j = 0; j < n; j++) {
     const rowJ = j > 0 ? concat(...L[j].slice(0, j)) : undefined;
     const djj = rowJ ? sub(index(A, j * n + j), dot(rowJ, rowJ)) : index(A, j * n + j);
-    if (!(djj.value[0] > 0)) throw new RangeError('cholesky: the matrix is not positive definite');
+    // Every row's pivot (a batched evaluation's chunk is then evaluated point by point).
+    if (!djj.data.every((d) => d > 0))
+      throw new RangeError('cholesky: the matrix is not positive definite');
     L[j][j] = sqrt(djj);
     for (let i = j + 1; i < n; i++) {
       const aij = index(A, i * n + j);
@@ -515,6 +991,7 @@ export function custom(
   inputs: Node[],
   backward: (g: Float64Array) => (Float64Array | undefined)[],
 ): Node {
+  if (batchOf(inputs) !== 1) throw new BatchedReadError('a custom operation on batched inputs');
   return record(value, inputs, (out) => {
     const parts = backward(out.adjoint!);
     inputs.forEach((n, k) => {
@@ -529,6 +1006,22 @@ export function custom(
 /** log Σ exp(a_i), stable (a scalar). */
 export function logSumExp(a: Val): Node {
   const A = lift(a);
+  if (A.batch !== 1)
+    return rowReduce(
+      A,
+      (row, o, n) => {
+        let m = -Infinity;
+        for (let i = 0; i < n; i++) m = Math.max(m, row[o + i]);
+        if (m === -Infinity) return -Infinity;
+        let s = 0;
+        for (let i = 0; i < n; i++) s += Math.exp(row[o + i] - m);
+        return m + Math.log(s);
+      },
+      (row, o, n, lse, g, d) => {
+        if (lse === -Infinity) return;
+        for (let i = 0; i < n; i++) d[o + i] += g * Math.exp(row[o + i] - lse);
+      },
+    );
   const av = A.value;
   let m = -Infinity;
   for (const x of av) m = Math.max(m, x);

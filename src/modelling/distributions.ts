@@ -27,6 +27,7 @@ import {
   mul,
   Node,
   fusedScalar,
+  fusedRows,
   square,
   sub,
   sum,
@@ -65,6 +66,7 @@ function sumOver(term: Val, n: number): Node {
 export function normal(y: Val, mu: Val, sigma: Val): Node {
   const n = broadcast(y, mu, sigma);
   const [Y, M, S] = [lift(y), lift(mu), lift(sigma)];
+  if (Y.batch !== 1 || M.batch !== 1 || S.batch !== 1) return normalRows(Y, M, S, n);
   const yv = Y.value;
   const mv = M.value;
   const sv = S.value;
@@ -83,6 +85,31 @@ export function normal(y: Val, mu: Val, sigma: Val): Node {
     if (ds) ds[i * ss] += (z * z - 1) / s;
   }
   return fusedScalar([Y, M, S], value, [dy, dm, ds]);
+}
+
+/** {@link normal} in a batched evaluation: the same pass, once per row (`gradientRows`). */
+function normalRows(Y: Node, M: Node, S: Node, n: number): Node {
+  const batch = Math.max(Y.batch, M.batch, S.batch);
+  const [yv, mv, sv] = [Y.data, M.data, S.data];
+  const [sy, sm, ss] = [Y, M, S].map((x) => (x.length === 1 ? 0 : 1));
+  const rowOf = (x: Node, b: number) => (x.batch === 1 ? 0 : b * x.length);
+  const partial = (x: Node) => (x.variable ? new Float64Array(x.data.length) : undefined);
+  const [dy, dm, ds] = [partial(Y), partial(M), partial(S)];
+  const values = new Float64Array(batch);
+  for (let b = 0; b < batch; b++) {
+    const [oy, om, os] = [rowOf(Y, b), rowOf(M, b), rowOf(S, b)];
+    let value = -n * (LOG_SQRT_2PI + (ss === 0 ? Math.log(sv[os]) : 0));
+    for (let i = 0; i < n; i++) {
+      const s = sv[os + i * ss];
+      const z = (yv[oy + i * sy] - mv[om + i * sm]) / s;
+      value -= 0.5 * z * z + (ss === 0 ? 0 : Math.log(s));
+      if (dy) dy[oy + i * sy] -= z / s;
+      if (dm) dm[om + i * sm] += z / s;
+      if (ds) ds[os + i * ss] += (z * z - 1) / s;
+    }
+    values[b] = value;
+  }
+  return fusedRows([Y, M, S], values, [dy, dm, ds]);
 }
 
 /** log Normal(y_i | μ_i, σ_i) element by element (a vector), for mixtures and HMMs. */
