@@ -91,6 +91,7 @@ export function countingEvaluations(model: BayesianModel): {
 } {
   let n = 0;
   const exact = model.logDensityAndGradient;
+  const rows = model.logDensityAndGradientRows;
   return {
     model: {
       ...model,
@@ -103,6 +104,14 @@ export function countingEvaluations(model: BayesianModel): {
             logDensityAndGradient: (z: Float64Array) => {
               n++;
               return exact(z);
+            },
+          }
+        : {}),
+      ...(rows
+        ? {
+            logDensityAndGradientRows: (zs: Float64Array, count: number) => {
+              n += count;
+              return rows(zs, count);
             },
           }
         : {}),

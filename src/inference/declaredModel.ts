@@ -2,7 +2,7 @@ import * as tf from '../tf.js';
 import { add, evaluate, gradient, gradientRows, lift, slice } from '../modelling/autodiff.js';
 import type { Node, Val } from '../modelling/autodiff.js';
 import type { ParameterBlock } from '../modelling/constraints.js';
-import type { BayesianModel } from './model.js';
+import type { BayesianModel, RowsEvaluation } from './model.js';
 import { Rng } from '../random/rng.js';
 
 /** Parameter values inside a model's functions: one node per declared or transformed name. */
@@ -122,6 +122,7 @@ export function declareModel(declaration: ModelDeclaration): DeclaredModel {
     const shape = given && given.reduce((a, b) => a * b, 1) === value.length ? given : undefined;
     return Array.from({ length: value.length }, (_, i) => `${name}[${indexOf(i, shape)}]`);
   };
+  const rows = rowsEvaluator(logDensityAndGradient, (zs, n) => gradientRows(logDensity, zs, n));
   const scalars = new Set(blocks.filter(([, b]) => b.scalar).map(([n]) => n));
   const atZero = reported(new Float64Array(dim));
   const summaryNames = Object.entries(atZero).flatMap(([name, v]) =>
@@ -132,8 +133,9 @@ export function declareModel(declaration: ModelDeclaration): DeclaredModel {
     name: declaration.name,
     dim,
     parameterNames: unconstrainedNames(blocks),
-    logJoint: batchedLogJoint(logDensityAndGradient, (zs, n) => gradientRows(logDensity, zs, n)),
+    logJoint: batchedLogJoint(rows),
     logDensityAndGradient,
+    logDensityAndGradientRows: (zs, n) => rows(zs, n, dim),
     summaryNames,
     centredHierarchies: declaration.centredHierarchies,
     summarize: (z) => Object.values(reported(z)).flatMap((v) => Array.from(v.value)),
@@ -161,25 +163,19 @@ export function declareModel(declaration: ModelDeclaration): DeclaredModel {
  */
 const ROWS_TOGETHER = 16;
 
-/** Values and gradients of a batch of points (rows of `zs`), or of each point. */
-type RowsEvaluation = { values: Float64Array; grads: Float64Array };
-
 /**
- * A batched tfjs log joint `z [n, dim] -> [n]` from a density in doubles: one custom-gradient
- * op that evaluates the rows (values and gradients together) and hands the gradients to
- * backprop, so the variational methods train through a declared model.
- *
- * The rows are evaluated together ({@link gradientRows}: one tape for the batch, a design matrix
+ * Values and gradients of n points (rows of `zs`, `n × d`) from a density in doubles. The points
+ * are evaluated together ({@link gradientRows}: one tape for a chunk of them, a design matrix
  * read once), which on posteriordb's regressions and HMM is several times faster than one point
  * at a time. A model whose code has no batched form (it reads a parameter's `.value`, or uses an
- * operation written for one point) throws on the first batch and is evaluated point by point
- * from then on. The first batch is also evaluated point by point and the two compared: a
+ * operation written for one point) throws on the first chunk and is evaluated point by point
+ * from then on. The first chunk is also evaluated point by point and the two compared: a
  * batched evaluation that disagrees with the model's own is never used.
  */
-function batchedLogJoint(
+function rowsEvaluator(
   logDensityAndGradient: (z: Float64Array) => { logp: number; grad: Float64Array },
   together: (zs: Float64Array, n: number) => RowsEvaluation,
-): (z: tf.Tensor2D) => tf.Tensor1D {
+): (zs: Float64Array, n: number, d: number) => RowsEvaluation {
   let mode: 'untried' | 'together' | 'one by one' = 'untried';
   const oneByOne = (zs: Float64Array, n: number, d: number): RowsEvaluation => {
     const values = new Float64Array(n);
@@ -220,6 +216,17 @@ function batchedLogJoint(
     }
     return { values, grads };
   };
+  return evaluateRows;
+}
+
+/**
+ * A batched tfjs log joint `z [n, dim] -> [n]` from {@link rowsEvaluator}'s evaluation: one
+ * custom-gradient op that evaluates the rows (values and gradients together) and hands the
+ * gradients to backprop, so the variational methods train through a declared model.
+ */
+function batchedLogJoint(
+  evaluateRows: (zs: Float64Array, n: number, d: number) => RowsEvaluation,
+): (z: tf.Tensor2D) => tf.Tensor1D {
   return tf.customGrad((...args: unknown[]) => {
     const z = args[0] as tf.Tensor2D;
     const save = args[1] as tf.GradSaveFunc;

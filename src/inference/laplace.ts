@@ -308,6 +308,7 @@ export function whitenedModel(
   for (let i = 0; i < d; i++) for (let k = 0; k < d; k++) lt[k * d + i] = l[i * d + k];
   const ltTensor = tf.tensor2d(lt, [d, d]);
   const modeTensor = tf.tensor1d(Float32Array.from(fit.mode));
+  const rows = model.logDensityAndGradientRows;
   const whitened: BayesianModel = {
     ...model,
     name: model.name,
@@ -324,6 +325,18 @@ export function whitenedModel(
           const g = new Float64Array(d); // L^T grad
           for (let k = 0; k < d; k++) for (let i = k; i < d; i++) g[k] += l[i * d + k] * e.grad[i];
           return { logp: e.logp + logDet, grad: g };
+        }
+      : undefined,
+    logDensityAndGradientRows: rows
+      ? (us, n) => {
+          const zs = new Float64Array(n * d);
+          for (let r = 0; r < n; r++) zs.set(toZ(us.subarray(r * d, (r + 1) * d)), r * d);
+          const e = rows(zs, n);
+          const grads = new Float64Array(n * d); // L^T grad, row by row
+          for (let r = 0; r < n; r++)
+            for (let k = 0; k < d; k++)
+              for (let i = k; i < d; i++) grads[r * d + k] += l[i * d + k] * e.grads[r * d + i];
+          return { values: e.values.map((v) => v + logDet), grads };
         }
       : undefined,
   };

@@ -30,6 +30,12 @@ export interface BayesianModel {
    */
   logDensityAndGradient?: (z: Float64Array) => { logp: number; grad: Float64Array };
   /**
+   * Optional: {@link logDensityAndGradient} at n points at once (`zs` holds them as rows,
+   * `n × dim`), the same values as one call per row. The variational methods' checks use it
+   * (a declared model evaluates points together: `declaredModel.ts`).
+   */
+  logDensityAndGradientRows?: (zs: Float64Array, n: number) => RowsEvaluation;
+  /**
    * Optional: an exact symmetry of the posterior, on the reported quantities of a draw (e.g.
    * tau -> -tau for the paper's eight schools). Used to symmetrise MCMC reference draws whose
    * chains need not cross between mirror modes.
@@ -51,4 +57,10 @@ export interface Draws {
   chain?: number[];
   /** MCMC: the sampler's own columns per draw (CmdStan's `lp__`, `accept_stat__`, ...). */
   sampler?: { names: string[]; values: number[][] };
+}
+
+/** Log densities `values[i]` and gradients (`grads`, row i at i·dim) of n points. */
+export interface RowsEvaluation {
+  values: Float64Array;
+  grads: Float64Array;
 }

@@ -322,15 +322,17 @@ function completed(
 
 /**
  * {@link steinCheck} at q's draws `values` (`[n, d]` in the fit's coordinates), reported in the
- * model's unconstrained coordinates. The gradient in doubles where the model has one, else
- * tfjs's, in chunks.
+ * model's unconstrained coordinates. The gradient in doubles where the model has one (at all
+ * the draws together where it can), else tfjs's, in chunks.
  */
 function steinAt(model: BayesianModel, on: FitTarget, values: Float32Array) {
   const d = on.target.dim;
   const n = values.length / d;
   const grad = new Float64Array(n * d);
   const exact = on.target.logDensityAndGradient;
-  if (exact) {
+  const rows = on.target.logDensityAndGradientRows;
+  if (rows) grad.set(rows(Float64Array.from(values), n).grads);
+  else if (exact) {
     for (let i = 0; i < n; i++)
       grad.set(exact(Float64Array.from(values.subarray(i * d, (i + 1) * d))).grad, i * d);
   } else {

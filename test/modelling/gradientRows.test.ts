@@ -4,6 +4,8 @@ import type { MatrixProduct, Node } from '../../src/modelling/autodiff.js';
 import { normal, studentT } from '../../src/modelling/distributions.js';
 import { simplex, vector, real } from '../../src/modelling/constraints.js';
 import { declareModel } from '../../src/inference/declaredModel.js';
+import { whitenedModel, type LaplaceFit } from '../../src/inference/laplace.js';
+import type { BayesianModel } from '../../src/inference/model.js';
 import * as tf from '../../src/tf.js';
 import { Rng } from '../../src/random/rng.js';
 import { loadNativeBlas, nativeBlas } from '../../src/backend/nativeBlas.js';
@@ -157,6 +159,36 @@ describe('a declared model’s logJoint evaluates its batch together where it ca
     });
     expectLogJointIsPointwise(regression(), 40, 8);
     expect(products).toBeGreaterThan(0);
+  });
+
+  it('logDensityAndGradientRows is logDensityAndGradient at each point, also whitened', () => {
+    const model = regression();
+    const d = model.dim;
+    // A whitening map z = mode + L u with a lower-triangular L of positive diagonal.
+    const rng = new Rng(13);
+    const chol = Float64Array.from({ length: d * d }, (_, k) =>
+      k % (d + 1) === 0 ? 0.5 + rng.uniform() : k % d < Math.floor(k / d) ? 0.3 * rng.normal() : 0,
+    );
+    const fit = { mode: Float64Array.from({ length: d }, () => rng.normal()), chol } as LaplaceFit;
+    const whitened = whitenedModel(model, fit);
+    const check = (m: BayesianModel) => {
+      const n = 21;
+      const zs = Float64Array.from({ length: n * d }, () => rng.normal());
+      const { values, grads } = m.logDensityAndGradientRows!(zs, n);
+      for (let r = 0; r < n; r++) {
+        const one = m.logDensityAndGradient!(zs.slice(r * d, (r + 1) * d));
+        // The same arithmetic but for summation order in the whitening's products: 1e-12.
+        expect(Math.abs(values[r] - one.logp)).toBeLessThanOrEqual(
+          1e-12 * (1 + Math.abs(one.logp)),
+        );
+        one.grad.forEach((g, j) =>
+          expect(Math.abs(grads[r * d + j] - g)).toBeLessThanOrEqual(1e-12 * (1 + Math.abs(g))),
+        );
+      }
+    };
+    check(model);
+    check(whitened.model);
+    whitened.dispose();
   });
 
   it('a model that branches on a parameter’s value falls back to one point at a time', () => {
