@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mnistReproduction } from '../../src/experiments/reproduce/mnist.js';
+import { posteriordbReproduction } from '../../src/experiments/reproduce/posteriordb.js';
 import type { ReproduceContext } from '../../src/experiments/reproduce/common.js';
 import { avb, expectUserError } from '../cli/runCli.js';
 
@@ -51,6 +52,23 @@ describe('reproduction budgets', () => {
       expect(own.slice(0, 2)).toEqual([true, true]);
       expect(own.slice(2).every((t) => !t)).toBe(true);
     }
+  });
+
+  it('posteriordb queues its fits expensive methods first, ADVI last, whatever order --methods gives', () => {
+    const jobs = posteriordbReproduction.jobs({
+      ...ctx('standard', join(dir, 'posteriordb')),
+      options: {
+        methods: 'advi-meanfield,nuts,advi-fullrank,avb-ac',
+        posteriors: 'kidiq-kidscore_momhsiq,arK-arK',
+      },
+    });
+    const methods = jobs.map((j) => j.args[j.args.indexOf('--method') + 1]);
+    // 2 posteriors × 3 seeds of each method, in one block per method.
+    expect(methods).toEqual(
+      ['avb-ac', 'nuts', 'advi-fullrank', 'advi-meanfield'].flatMap((m) =>
+        Array<string>(6).fill(m),
+      ),
+    );
   });
 
   it('a budget an experiment does not have is refused before anything is written', () => {
