@@ -259,8 +259,8 @@ function batchedBinary(
   B: Node,
   n: number,
   f: Binary,
-  dx: ((x: number, y: number, out: number) => number) | undefined,
-  dy: ((x: number, y: number, out: number) => number) | undefined,
+  dx: (x: number, y: number, out: number) => number,
+  dy: (x: number, y: number, out: number) => number,
 ): Node {
   const batch = batchOf([A, B]);
   const av = A.data;
@@ -279,8 +279,8 @@ function batchedBinary(
     [A, B],
     (out) => {
       const g = out.adjoint!;
-      const da = A.variable && dx ? adj(A) : undefined;
-      const db = B.variable && dy ? adj(B) : undefined;
+      const da = A.variable ? adj(A) : undefined;
+      const db = B.variable ? adj(B) : undefined;
       for (let b = 0; b < batch; b++) {
         const oa = rowStart(A, b);
         const ob = rowStart(B, b);
@@ -288,8 +288,8 @@ function batchedBinary(
         for (let i = 0; i < n; i++) {
           const x = av[oa + i * sa];
           const y = bv[ob + i * sb];
-          if (da) da[oa + i * sa] += g[o + i] * dx!(x, y, v[o + i]);
-          if (db) db[ob + i * sb] += g[o + i] * dy!(x, y, v[o + i]);
+          if (da) da[oa + i * sa] += g[o + i] * dx(x, y, v[o + i]);
+          if (db) db[ob + i * sb] += g[o + i] * dy(x, y, v[o + i]);
         }
       }
     },
@@ -820,7 +820,7 @@ function matVecKernel(
 }
 
 /**
- * The backward pass of {@link matVecKernel}: dv[ov + c] += Σ_r m[om + r cols + c] g[og + r] into
+ * The backward pass of {@link matVecKernel}: dv[ox + c] += Σ_r m[om + r cols + c] g[og + r] into
  * the vector's adjoint, and dm[om + r cols + c] += x[ox + c] g[og + r] into the matrix's.
  */
 function matVecBackward(
