@@ -243,15 +243,19 @@ function batchedLogJoint(
 
 /**
  * Whether a batched evaluation gives the model's own values and gradients: the same arithmetic
- * in the same order, so equal but for the last bits where an operation's order differs (1e-9
- * relative is far above double rounding over a model's sums and far below any real mistake,
- * such as every row given the first row's value).
+ * in the same order but where a product runs through BLAS, so equal but for the last bits. A
+ * gradient is compared on the scale of the chunk's largest component (a component that cancels
+ * to near zero keeps the rounding of its terms). 1e-9 relative is far above double rounding over
+ * a model's sums and far below any real mistake, such as every row given the first row's value.
  */
 function agree(a: RowsEvaluation, b: RowsEvaluation): boolean {
-  const close = (x: number, y: number) =>
-    x === y || (Number.isNaN(x) && Number.isNaN(y)) || Math.abs(x - y) <= 1e-9 * (1 + Math.abs(y));
+  const close = (x: number, y: number, scale: number) =>
+    x === y || (Number.isNaN(x) && Number.isNaN(y)) || Math.abs(x - y) <= 1e-9 * scale;
+  const gradScale =
+    1 + b.grads.reduce((m, g) => (Number.isFinite(g) ? Math.max(m, Math.abs(g)) : m), 0);
   return (
-    a.values.every((x, i) => close(x, b.values[i])) && a.grads.every((x, i) => close(x, b.grads[i]))
+    a.values.every((x, i) => close(x, b.values[i], 1 + Math.abs(b.values[i]))) &&
+    a.grads.every((x, i) => close(x, b.grads[i], gradScale))
   );
 }
 

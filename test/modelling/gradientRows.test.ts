@@ -201,6 +201,18 @@ describe('a declared model’s logJoint evaluates its batch together where it ca
     expectLogJointIsPointwise(branching, 20, 10);
   });
 
+  it('a model whose batched values differ from its own (it reads a row’s raw data) is caught by the first chunk’s comparison', () => {
+    // `data` is the unguarded store: read here, every row of a batch would get the first row's
+    // location, which the comparison with the pointwise evaluation sees.
+    const rawReader = declareModel({
+      name: 'raw reader',
+      parameters: { x: vector(2) },
+      logDensity: ({ x }) => normal(x, Math.sign(x.data[0]), 1),
+    });
+    expectLogJointIsPointwise(rawReader, 20, 14);
+    expectLogJointIsPointwise(rawReader, 20, 15);
+  });
+
   it('a point outside a function’s domain has zero density; the other rows are unaffected', () => {
     // [[1, x], [x, 1]] is positive definite only for |x| < 1: a standard normal x is outside
     // about a third of the time, where cholesky rejects the point (Stan: the draw is rejected).
