@@ -251,6 +251,22 @@ export function binary(
 }
 
 /**
+ * Two operands of a batched element-wise operation: the batch, their data, their steps within a
+ * row (0 for a length-1 operand, broadcast) and the output array of `batch` rows of n.
+ */
+function batchedPair(A: Node, B: Node, n: number) {
+  const batch = batchOf([A, B]);
+  return {
+    batch,
+    av: A.data,
+    bv: B.data,
+    sa: A.length === 1 ? 0 : 1,
+    sb: B.length === 1 ? 0 : 1,
+    v: new Float64Array(batch * n),
+  };
+}
+
+/**
  * {@link binary} on batched operands: row b of the output from row b of each (a constant's one
  * row for every b), a length-1 operand broadcast within the row.
  */
@@ -262,12 +278,7 @@ function batchedBinary(
   dx: (x: number, y: number, out: number) => number,
   dy: (x: number, y: number, out: number) => number,
 ): Node {
-  const batch = batchOf([A, B]);
-  const av = A.data;
-  const bv = B.data;
-  const sa = A.length === 1 ? 0 : 1;
-  const sb = B.length === 1 ? 0 : 1;
-  const v = new Float64Array(batch * n);
+  const { batch, av, bv, sa, sb, v } = batchedPair(A, B, n);
   for (let b = 0; b < batch; b++) {
     const oa = rowStart(A, b);
     const ob = rowStart(B, b);
@@ -304,12 +315,7 @@ function batchedBinary(
  */
 function batchedSumOrProduct(A: Node, B: Node, sign: 1 | -1 | 0): Node {
   const n = broadcastLength(A, B);
-  const batch = batchOf([A, B]);
-  const av = A.data;
-  const bv = B.data;
-  const sa = A.length === 1 ? 0 : 1;
-  const sb = B.length === 1 ? 0 : 1;
-  const v = new Float64Array(batch * n);
+  const { batch, av, bv, sa, sb, v } = batchedPair(A, B, n);
   for (let b = 0; b < batch; b++) {
     const oa = rowStart(A, b);
     const ob = rowStart(B, b);
