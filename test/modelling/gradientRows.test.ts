@@ -9,6 +9,10 @@ import type { BayesianModel } from '../../src/inference/model.js';
 import * as tf from '../../src/tf.js';
 import { Rng } from '../../src/random/rng.js';
 import { loadNativeBlas, nativeBlas } from '../../src/backend/nativeBlas.js';
+import { loadModel } from '../../src/inference/loadModel.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 // A constant design matrix of 9 × 5 (rows: the backward pass's four-row blocks and a remainder).
 const X = Array.from({ length: 45 }, (_, i) => Math.sin(1.7 * i + 0.3));
@@ -236,6 +240,51 @@ describe('a declared model’s logJoint evaluates its batch together where it ca
     expect(Number.isFinite(logp[0])).toBe(true);
     expect(logp[1]).toBe(-Infinity);
   });
+});
+
+describe('a Stan program’s rows', () => {
+  // A regression, and a program that branches on a parameter's value (which a batched
+  // evaluation cannot follow row by row: it must fall back, not take row 0's branch for all).
+  const programs = {
+    regression: `data { int N; vector[N] x; vector[N] y; }
+      parameters { real a; real b; real<lower=0> sigma; }
+      model { a ~ normal(0, 5); b ~ normal(0, 5); sigma ~ normal(0, 2);
+              y ~ normal(a + b * x, sigma); }`,
+    branching: `data { int N; vector[N] x; vector[N] y; }
+      parameters { real a; real b; real<lower=0> sigma; }
+      model { a ~ normal(0, 5); b ~ normal(0, 5); sigma ~ normal(0, 2);
+              if (a > 0) y ~ normal(a + b * x, sigma); else y ~ student_t(3, a + b * x, sigma); }`,
+  };
+  const data = { N: 6, x: [0, 1, 2, 3, 4, 5], y: [0.2, 1.1, 1.9, 3.2, 3.8, 5.1] };
+  const dir = mkdtempSync(join(tmpdir(), 'avb-rows-'));
+
+  it.each(Object.entries(programs))(
+    '%s: every row as the program evaluates it alone',
+    async (name, code) => {
+      const file = join(dir, `${name}.stan`);
+      writeFileSync(file, code);
+      const model = await loadModel(file, undefined, data);
+      const rng = new Rng(16);
+      // 40 points (three chunks), a's sign varying between rows.
+      const n = 40;
+      const zs = Float64Array.from({ length: n * model.dim }, () => rng.normal());
+      // Twice: the first call compares its first chunk, the second runs as that decided.
+      for (let call = 0; call < 2; call++) {
+        const { values, grads } = model.logDensityAndGradientRows!(zs, n);
+        for (let r = 0; r < n; r++) {
+          const one = model.logDensityAndGradient!(zs.slice(r * model.dim, (r + 1) * model.dim));
+          expect(Math.abs(values[r] - one.logp)).toBeLessThanOrEqual(
+            1e-12 * (1 + Math.abs(one.logp)),
+          );
+          one.grad.forEach((g, j) =>
+            expect(Math.abs(grads[r * model.dim + j] - g)).toBeLessThanOrEqual(
+              1e-12 * (1 + Math.abs(g)),
+            ),
+          );
+        }
+      }
+    },
+  );
 });
 
 describe('the native matrix product (dgemm) of batched evaluations', () => {
