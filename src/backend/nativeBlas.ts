@@ -1,4 +1,4 @@
-import { useMatrixProduct } from '../modelling/autodiff.js';
+import { useMatrixProduct, type MatrixProduct } from '../modelling/autodiff.js';
 import { CORE_MARK, chooseOpenblasCore } from './openblasCore.js';
 
 /**
@@ -44,20 +44,10 @@ export interface NativeBlas {
     y: Float32Array,
   ): void;
   /**
-   * C = op(A) op(B) (+ C when `accumulate` is 1) in doubles, row-major, one thread: a batched
-   * log-density evaluation's products with a model's design matrix.
+   * The matrix product in doubles, one thread: a batched log-density evaluation's products with
+   * a model's design matrix (the modelling kit's {@link MatrixProduct}).
    */
-  dgemm(
-    transA: boolean,
-    transB: boolean,
-    m: number,
-    n: number,
-    k: number,
-    a: Float64Array,
-    b: Float64Array,
-    c: Float64Array,
-    accumulate: 0 | 1,
-  ): void;
+  dgemm: MatrixProduct;
   /** out[j] = sum over i < rows of x[i d + j]: a reduction over leading axes. */
   sumRows(x: Float32Array, rows: number, d: number, out: Float32Array): void;
   /** out[at] = sum of x[i]² (a gradient's squared norm). */
@@ -193,12 +183,7 @@ export async function loadNativeBlas(threads?: number): Promise<NativeBlas | und
   loaded.setThreads(threads ?? availableParallelism());
   // A batched log-density evaluation's products with a design matrix, in doubles (an addon
   // built before dgemm existed has none: the modelling kit's own loops run them).
-  const addon = loaded;
-  useMatrixProduct(
-    typeof addon.dgemm === 'function'
-      ? (ta, tb, m, n, k, a, b, c, acc = 0) => addon.dgemm(ta, tb, m, n, k, a, b, c, acc)
-      : undefined,
-  );
+  useMatrixProduct(typeof loaded.dgemm === 'function' ? loaded.dgemm : undefined);
   const [library, core, n] = loaded.info().split('|');
   status = {
     library,

@@ -917,7 +917,7 @@ function matTimesRows(m: Float64Array, rows: number, cols: number, V: Node): Nod
   const x = V.data;
   const out = new Float64Array(batch * rows);
   const gemm = matrixProduct;
-  if (gemm) gemm(false, true, batch, rows, cols, x, m, out);
+  if (gemm) gemm(false, true, batch, rows, cols, x, m, out, 0);
   else for (let b = 0; b < batch; b++) matVecKernel(m, 0, x, b * cols, rows, cols, out, b * rows);
   return record(
     out,
@@ -950,7 +950,7 @@ export type MatrixProduct = (
   a: Float64Array,
   b: Float64Array,
   c: Float64Array,
-  accumulate?: 0 | 1,
+  accumulate: 0 | 1,
 ) => void;
 
 let matrixProduct: MatrixProduct | undefined;

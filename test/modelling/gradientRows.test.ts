@@ -69,7 +69,7 @@ function expectSameAsPointwise(f: (x: Node) => ad.Val, xs: Float64Array, n: numb
 }
 
 /** A plain triple loop: what the native dgemm computes, for checking the arguments passed. */
-const naiveProduct: MatrixProduct = (ta, tb, m, n, k, a, b, c, acc = 0) => {
+const naiveProduct: MatrixProduct = (ta, tb, m, n, k, a, b, c, acc) => {
   for (let i = 0; i < m; i++)
     for (let j = 0; j < n; j++) {
       let s = 0;
