@@ -91,7 +91,7 @@ export function addEvalCommands(program: Command): void {
     .option('--batch-points <n>', 'points per AIS batch (bounds memory)', positiveInt, 100)
     .option(
       '--bdmc <n>',
-      'also simulate n points from the model and bracket AIS by bidirectional Monte Carlo (forward and reverse AIS, same settings, prior start)',
+      'also simulate n points from the model and bracket AIS by bidirectional Monte Carlo (forward and reverse AIS with the same settings and --ais-start)',
       nonNegativeInt,
       0,
     )

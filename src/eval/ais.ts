@@ -450,13 +450,13 @@ function gaussianStart(
 
 /**
  * Reverse AIS (Grosse, Ghahramani & Adams 2015): chains start at an exact posterior sample z* of
- * each point (`[n, L]`) and anneal from beta = 1 down to the prior, the same HMC transitions
- * as {@link aisLogLikelihood}'s run backward with its step sizes (`stepSizes`, one per annealing
- * step, as its result's `stepSizes`). Each chain's weight has expectation 1 / p(x), so minus the
- * log-mean-exp of a point's weights is a stochastic upper bound on log p(x), as AIS's estimate
- * is a stochastic lower bound: the two bracket it, and their gap bounds AIS's error on data
- * where exact posterior samples exist (data simulated from the model: bidirectional Monte
- * Carlo). Prior start only.
+ * each point (`[n, L]`) and anneal from beta = 1 down to beta = 0, `start`'s density (the prior,
+ * or the forward run's Gaussian): the same HMC transitions as {@link aisLogLikelihood}'s run
+ * backward with its step sizes (`stepSizes`, one per annealing step, as its result's
+ * `stepSizes`). Each chain's weight has expectation 1 / p(x), so minus the log-mean-exp of a
+ * point's weights is a stochastic upper bound on log p(x), as AIS's estimate is a stochastic
+ * lower bound: the two bracket it, and their gap bounds AIS's error on data where exact posterior
+ * samples exist (data simulated from the model: bidirectional Monte Carlo).
  */
 export async function reverseAisLogLikelihood(
   decoder: Decoder,
@@ -467,13 +467,14 @@ export async function reverseAisLogLikelihood(
   stepSizes: Float64Array,
   rng: Rng,
   onProgress?: Progress,
+  start: AisStart = { kind: 'prior' },
 ): Promise<AisResult> {
   const began = performance.now();
   const n = x.shape[0];
   const N = n * options.chains;
   const L = latentDim;
   const betas = annealingSchedule(options.steps, options.schedule);
-  const target = annealingTarget(decoder, x, options.chains, L, { kind: 'prior' });
+  const target = annealingTarget(decoder, x, options.chains, L, start);
   const chains = new AnnealedChains(
     target,
     tf.tidy(() => tf.tile(tf.tensor2d(posteriorSample, [n, L]), [options.chains, 1])),

@@ -3,13 +3,13 @@ import type { Decoder } from '../nn/decoders.js';
 import type { Progress } from '../progress.js';
 import type { Rng } from '../random/rng.js';
 import { aisLogLikelihood, reverseAisLogLikelihood } from './ais.js';
-import type { AisOptions } from './ais.js';
+import type { AisOptions, AisStart } from './ais.js';
 import { meanAndStderr } from './stats.js';
 
 /** A BDMC sandwich on simulated data: AIS's lower and reverse AIS's upper bound, in nats. */
 export interface BdmcResult {
   points: number;
-  /** Forward AIS from the prior: a stochastic lower bound on log p(x), mean and se over points. */
+  /** Forward AIS: a stochastic lower bound on log p(x), mean and se over points. */
   lower: { mean: number; stderr: number };
   /** Reverse AIS from the exact posterior sample: a stochastic upper bound. */
   upper: { mean: number; stderr: number };
@@ -24,7 +24,9 @@ export interface BdmcResult {
  * x ~ p(x|z)), so that each z is an exact sample of p(z|x); forward AIS on x gives a stochastic
  * lower bound on log p(x), reverse AIS started at z an upper one, with the same schedule, chains
  * and step sizes. Their gap measures how far AIS with these settings is from converged on data
- * like the model's own, which no held-out estimate can show.
+ * like the model's own, which no held-out estimate can show. `startFor` gives the start density
+ * of the simulated points (the encoder's Gaussian, when the estimate being checked starts
+ * there): forward AIS anneals from it, reverse AIS toward it. Default: the prior.
  */
 export async function bidirectionalMonteCarlo(
   decoder: Decoder,
@@ -33,21 +35,17 @@ export async function bidirectionalMonteCarlo(
   options: AisOptions,
   rng: Rng,
   onProgress?: Progress,
+  startFor: (x: tf.Tensor) => AisStart = () => ({ kind: 'prior' }),
 ): Promise<BdmcResult> {
   const began = performance.now();
   const z = rng.normalTensor([points, latentDim]);
   const x = decoder.sample(z, rng.fork());
   const zValues = z.dataSync() as Float32Array;
   try {
+    const start = startFor(x);
     const total = 3 * options.steps; // the pilot, the forward and the reverse pass
-    const lower = await aisLogLikelihood(
-      decoder,
-      x,
-      latentDim,
-      options,
-      rng.fork(),
-      undefined,
-      (t) => onProgress?.(t, total),
+    const lower = await aisLogLikelihood(decoder, x, latentDim, options, rng.fork(), start, (t) =>
+      onProgress?.(t, total),
     );
     const upper = await reverseAisLogLikelihood(
       decoder,
@@ -58,6 +56,7 @@ export async function bidirectionalMonteCarlo(
       lower.stepSizes,
       rng.fork(),
       (t) => onProgress?.(2 * options.steps + t, total),
+      start,
     );
     const gaps = upper.perPoint.map((u, i) => u - lower.perPoint[i]);
     return {

@@ -46,7 +46,8 @@ export interface EvalOptions {
   batchPoints: number;
   /**
    * Points simulated from the trained model for a bidirectional Monte Carlo check of AIS with
-   * these settings (`eval/bdmc.ts`, from the prior both ways); 0 or absent: none.
+   * these settings (`eval/bdmc.ts`, from and to the same start as the estimate); 0 or absent:
+   * none.
    */
   bdmcPoints?: number;
   seed: number;
@@ -202,14 +203,7 @@ export async function evaluateRun(o: EvalOptions): Promise<EvalResult> {
       x.dispose();
       result.grid = { ...meanAndStderr(g), note: 'exact up to the grid (2-D latent)' };
     }
-    if (o.bdmcPoints)
-      result.bdmc = await bidirectionalMonteCarlo(
-        run.parts.decoder,
-        config.latent,
-        o.bdmcPoints,
-        o.ais,
-        root.fork(),
-      );
+    if (o.bdmcPoints) result.bdmc = await bdmcCheck(run, o, o.bdmcPoints, root);
     result.seconds = progress.seconds();
     writeJsonAtomic(out, result);
     rmSync(progress.file, { force: true });
@@ -217,6 +211,30 @@ export async function evaluateRun(o: EvalOptions): Promise<EvalResult> {
   } finally {
     run.dispose();
   }
+}
+
+/**
+ * The BDMC sandwich on `points` digits simulated from the model, with the estimate's own
+ * settings: with an encoder start, AIS on each simulated digit starts (and reverse AIS ends) at
+ * the encoder's Gaussian for it.
+ */
+function bdmcCheck(run: LoadedRun, o: EvalOptions, points: number, root: Rng) {
+  const bdmcRng = root.fork();
+  const proposalRng = o.start === 'encoder' ? root.fork() : undefined;
+  return bidirectionalMonteCarlo(
+    run.parts.decoder,
+    run.config.latent,
+    points,
+    o.ais,
+    bdmcRng,
+    undefined,
+    proposalRng
+      ? (x) => ({
+          kind: 'gaussian',
+          ...encoderProposal(run.parts.encoder, x, proposalRng, run.config.ac.covariance)!,
+        })
+      : undefined,
+  );
 }
 
 /** AIS (and IWAE where the encoder has a Gaussian) over `points` examples, `batchPoints` at a time. */

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -31,9 +31,46 @@ describe('reproduction budgets', () => {
     const evals = jobs.filter((j) => j.id.startsWith('eval avb-ac-32'));
     expect(evals.map((j) => j.args[j.args.indexOf('--points') + 1])).toEqual(['1000', '1000']);
     expect(evals[0].args[evals[0].args.indexOf('--bdmc') + 1]).toBe('100');
+    // From each digit's encoder Gaussian, 300 steps; the ladder checks it against the prior's
+    // 10,000 steps.
+    for (const j of evals) {
+      expect(j.args[j.args.indexOf('--ais-start') + 1]).toBe('encoder');
+      expect(j.args[j.args.indexOf('--ais-steps') + 1]).toBe('300');
+    }
+    expect(
+      jobs.filter((j) => j.id.startsWith('ais-convergence avb-ac-32')).map((j) => j.id),
+    ).toEqual(
+      ['1000', '3000', '10000', 'encoder-300', 'encoder-1000', 'encoder-3000'].map(
+        (r) => `ais-convergence avb-ac-32 ${r}`,
+      ),
+    );
     // The standard budget still trains the paper's five models.
     const standard = mnistReproduction.jobs(ctx('standard', join(dir, 'standard')));
     expect(standard.filter((j) => j.id.startsWith('train ')).length).toBe(5);
+  });
+
+  it('mnist re-estimates a shard made with other AIS settings, and keeps one made with these', () => {
+    const out = join(dir, 'stale');
+    const shard = (k: number) => join(out, 'runs', 'vae-32', `eval-shard-${k}-of-2.json`);
+    mnistReproduction.jobs(ctx('long', out));
+    mkdirSync(join(out, 'runs', 'vae-32'), { recursive: true });
+    // A finished training (a retrained model's shards are all stale anyway).
+    writeFileSync(
+      join(out, 'runs', 'vae-32', 'summary.json'),
+      JSON.stringify({ status: 'completed', steps: 500000 }),
+    );
+    const write = (k: number, start: string, steps: number) =>
+      writeFileSync(
+        shard(k),
+        JSON.stringify({ estimator: 'ais', settings: { steps, chains: 5, start } }),
+      );
+    write(1, 'prior', 1000); // the settings long used before
+    write(2, 'encoder', 300); // long's settings now
+    const ids = mnistReproduction.jobs(ctx('long', out)).map((j) => j.id);
+    expect(ids).toContain('eval vae-32 1/2');
+    expect(existsSync(shard(1))).toBe(false);
+    expect(ids).not.toContain('eval vae-32 2/2');
+    expect(existsSync(shard(2))).toBe(true);
   });
 
   it('mnist with several seeds finishes each seed (trainings, then their evaluations) before the next', () => {
