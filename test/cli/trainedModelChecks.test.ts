@@ -38,8 +38,12 @@ describe('a trained model is checked: warnings when it learned nothing, none whe
     expect(s.status).toBe('completed');
     expect(s.warnings).toHaveLength(2);
     expect(s.diagnostics?.activeUnits).toBe(0);
-    // The examples are identical, so Var_x E[z|x] is exactly 0 for every unit.
-    expect(s.diagnostics?.activity).toEqual([0, 0, 0]);
+    // The examples are identical, so Var_x E[z|x] is 0 for every unit up to float32 rounding:
+    // a matrix-product kernel may sum a block's rows in another order than its tail's (seen on
+    // this machine: 8e-16), so an ulp of an O(1) mean (1e-7) squared, far below the 0.01 that
+    // makes a unit active.
+    expect(s.diagnostics?.activity).toHaveLength(3);
+    for (const a of s.diagnostics!.activity) expect(a).toBeLessThan(1e-12);
   });
 
   it('AVB+AC with defaults on 8 x 8 digits (0..16, --scale 16): a useful model, no warning', () => {
