@@ -371,11 +371,10 @@ function convergenceJobs(ctx: ReproduceContext, name: string, retrained: boolean
     if (retrained || !madeWith(file, { ...run, chains: b.ais.chains }))
       rmSync(file, { force: true });
     if (existsSync(file)) continue;
-    const label = `${run.start === 'encoder' ? 'encoder-' : ''}${run.steps}`;
     jobs.push({
-      id: `ais-convergence ${name} ${label}`,
+      id: `ais-convergence ${name} ${runKey(run)}`,
       after,
-      log: logFile(ctx, `${name}-ais-${label}`),
+      log: logFile(ctx, `${name}-ais-${runKey(run)}`),
       args: [
         'eval',
         '--run',
@@ -403,9 +402,13 @@ function convergenceJobs(ctx: ReproduceContext, name: string, retrained: boolean
 /** The models whose AIS estimate is re-run with longer annealing (the headline pair). */
 const CONVERGENCE_MODELS = ['avb-ac-32', 'vae-32'];
 
+/** A ladder rung in file names and job ids: `1000` (from the prior, as before), `encoder-300`. */
+function runKey(run: AisRun): string {
+  return `${run.start === 'encoder' ? 'encoder-' : ''}${run.steps}`;
+}
+
 function convergenceFile(ctx: ReproduceContext, name: string, run: AisRun): string {
-  const start = run.start === 'encoder' ? 'encoder-' : '';
-  return join(runDir(ctx, name), `ais-convergence-${start}${run.steps}.json`);
+  return join(runDir(ctx, name), `ais-convergence-${runKey(run)}.json`);
 }
 
 /** Where AIS chains start, in words. */
