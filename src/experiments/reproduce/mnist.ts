@@ -260,7 +260,7 @@ function aisJobs(
 function madeWith(file: string, ais: AisRun & { chains: number }): boolean {
   const r = readJson<EvalResult>(file);
   if (!r?.settings) return true;
-  const { start = 'prior', steps, chains } = r.settings as Partial<AisRun & { chains: number }>;
+  const { start, steps, chains } = r.settings;
   return start === ais.start && steps === ais.steps && chains === ais.chains;
 }
 
@@ -429,10 +429,9 @@ function runLabel(run: AisRun): string {
  */
 function convergenceSection(ctx: ReproduceContext, b: MnistBudget): string {
   const runs = b.convergence.runs;
-  const used =
-    runs.find((r) => r.start === b.ais.start && r.steps === b.ais.steps) ??
-    runs.find((r) => r.start === b.ais.start) ??
-    runs[0];
+  // Every budget's ladder holds its table's setting (--points scales both to a tenth).
+  const used = runs.find((r) => r.start === b.ais.start && r.steps === b.ais.steps);
+  if (!used) throw new Error('reproduce: the AIS ladder lacks the table’s setting');
   const longest = runs.reduce((a, r) => (r.steps > a.steps ? r : a));
   const estimates = CONVERGENCE_MODELS.map((name) =>
     runs.map((run) => {
