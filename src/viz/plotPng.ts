@@ -1,6 +1,3 @@
-import { Resvg } from '@resvg/resvg-js';
-import * as vega from 'vega';
-import { compile } from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
 
 /** The font every plot uses (Debian: fonts-dejavu-core), so text renders the same everywhere. */
@@ -12,6 +9,13 @@ const FONT = 'DejaVu Sans';
  * their spec; the font is fixed so that layout and rendering agree.
  */
 export async function plotPng(spec: TopLevelSpec, scale = 2): Promise<Buffer> {
+  // Loaded on the first plot, not with the module: Vega, Vega-Lite and resvg are a third of
+  // the CLI's start-up, which every command that draws nothing (--help, eval, infer) paid.
+  const [vega, { compile }, { Resvg }] = await Promise.all([
+    import('vega'),
+    import('vega-lite'),
+    import('@resvg/resvg-js'),
+  ]);
   const themed = {
     ...spec,
     config: {

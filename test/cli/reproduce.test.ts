@@ -126,7 +126,7 @@ describe('avb reproduce', () => {
 
   it('Ctrl-C stops every command with its checkpoint (exit 130); the same command then finishes', async () => {
     const out = join(dir, 'interrupted');
-    const args = [MAIN, 'reproduce', 'synthetic', '--steps', '1500', '--out', out];
+    const args = [MAIN, 'reproduce', 'synthetic', '--steps', '600', '--out', out];
     const child = spawn(process.execPath, args);
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -146,11 +146,11 @@ describe('avb reproduce', () => {
     expect(stderr).toContain('rerun the same command to continue');
     expect(existsSync(join(out, 'runs', 'avb', 'checkpoint.avbckpt'))).toBe(true);
     expect(existsSync(join(out, 'report.html'))).toBe(false);
-    const again = avb('reproduce', 'synthetic', '--steps', '1500', '--out', out);
+    const again = avb('reproduce', 'synthetic', '--steps', '600', '--out', out);
     expect(again.code, again.stderr).toBe(0);
     const s = readJson<TrainSummary>(join(out, 'runs', 'avb', 'summary.json'));
     expect(s.status).toBe('completed');
-    expect(s.steps).toBe(1500);
+    expect(s.steps).toBe(600);
     expect(readFileSync(join(out, 'logs', 'avb.log'), 'utf8')).toContain('train --resume');
     // Three 1,500-step trainings, stopped and finished: 98-114 s in the last five full runs of
     // the suite beside other test files, too close to the default 120 s.
