@@ -3,7 +3,7 @@ import type { TestSpecification } from 'vitest/node';
 
 /**
  * The test files that take minutes, longest first (seconds of one worker in a full run on the
- * 2-core machine, 2 December: reproduce ~300, cli ~290, then 60–90 each). Vitest's own order
+ * 2-core machine, 2 December: reproduce ~370, cli ~300, then 50–90 each). Vitest's own order
  * on a clean clone (CI has no timing cache) is by file size, which started the longest file,
  * a short one, near the end and left one worker idle for minutes while it ran; starting the
  * long files first lets the two workers finish together.
