@@ -12,7 +12,7 @@ import {
 import type { InferenceMethod, MethodResult } from '../inference/compare.js';
 import { drawsToCsv } from '../inference/draws.js';
 import { BUILT_IN_MODELS, loadModel } from '../inference/loadModel.js';
-import type { ContrastKind } from '../inference/variational.js';
+import type { AffineRefitSummary, ContrastKind } from '../inference/variational.js';
 import type { BayesianModel } from '../inference/model.js';
 import { checkOutputFolder, writeOutputFolder } from './outputFolder.js';
 import { comparisonFigure, comparisonTable } from '../experiments/comparisonReport.js';
@@ -49,6 +49,8 @@ interface InferCliOptions {
   modelBatch?: number;
   average?: number;
   pool?: number;
+  /** Commander's negatable `--no-affine-refit`: false when given. */
+  affineRefit?: boolean;
   fixedIterations?: boolean;
   chains?: number;
   parallelChains?: number;
@@ -137,6 +139,10 @@ export function addInferCommand(program: Command): void {
       '--average <eta>',
       "avb, avb-ac with --pool 0: q's sampler is the polynomial-decay average of its weights over about the fit's last 1/(eta + 1) (default 20; 0: its last step)",
       nonNegativeInt,
+    )
+    .option(
+      '--no-affine-refit',
+      "avb, avb-ac: keep q's draws as the adversarial fit left them, without refitting their location and scale on the exact ELBO afterwards",
     )
     .option(
       '--fixed-iterations',
@@ -288,12 +294,17 @@ function runConfig(spec: string, opts: InferCliOptions): InferRunConfig {
       },
       ...(opts.fixedIterations ? { stopWhenConverged: false } : {}),
       avb:
-        opts.contrast || opts.modelBatch || opts.average !== undefined || opts.pool !== undefined
+        opts.contrast ||
+        opts.modelBatch ||
+        opts.average !== undefined ||
+        opts.pool !== undefined ||
+        opts.affineRefit === false
           ? {
               ...(opts.contrast ? { contrast: opts.contrast } : {}),
               ...(opts.modelBatch ? { modelBatch: opts.modelBatch } : {}),
               ...(opts.average !== undefined ? { averageEta: opts.average } : {}),
               ...(opts.pool !== undefined ? { poolFraction: opts.pool } : {}),
+              ...(opts.affineRefit === false ? { affineRefit: false } : {}),
             }
           : undefined,
     },
@@ -371,10 +382,18 @@ function report(
     process.stdout.write(
       `Pareto k̂     ${r.paretoK.toFixed(2)} (q's fit to the posterior: < 0.5 good, > 0.7 not to be trusted)\n`,
     );
+  if (r.affineRefit) process.stdout.write(`affine refit ${describeAffineRefit(r.affineRefit)}\n`);
   if (r.stein)
     process.stdout.write(
       `Stein check  mean shift ${r.stein.meanShift.toFixed(2)} sd (${r.stein.meanName}), sd ratio ${r.stein.sdRatio.toFixed(2)} (${r.stein.sdName}) (q against the posterior's moments that its draws and the model's gradient imply)\n`,
     );
+}
+
+/** One line on what AVB's affine refit did to q's draws. */
+function describeAffineRefit(a: AffineRefitSummary): string {
+  const moved = `means moved up to ${a.meanMoved.toFixed(2)} sd, sds × ${a.sdRatio.toFixed(2)} at most`;
+  const end = a.converged ? 'Stein identities met' : 'stopped before Stein identities were met';
+  return `${a.steps} step${a.steps === 1 ? '' : 's'}, exact ELBO +${a.gain.toFixed(3)} nats, ${moved} (${end})`;
 }
 
 /** The progress bar of the method running (relabelled as --compare moves on). */
@@ -429,6 +448,8 @@ function checkOptions(o: InferCliOptions): void {
     refuse('--average', 'avb and avb-ac');
   if (o.pool !== undefined && !uses((m) => m === 'avb' || m === 'avb-ac'))
     refuse('--pool', 'avb and avb-ac');
+  if (o.affineRefit === false && !uses((m) => m === 'avb' || m === 'avb-ac'))
+    refuse('--no-affine-refit', 'avb and avb-ac');
   // Averaged weights give the final q; pooled draws replace it, so the two do not combine.
   if (o.average !== undefined && o.pool !== 0)
     throw new AvbUserError(

@@ -74,6 +74,8 @@ export interface MethodResult {
   importance?: VariationalResult['importance'];
   /** Variational methods: q's moments against the posterior's from Stein's identities. */
   stein?: VariationalResult['stein'];
+  /** AVB: what the affine refit of q's draws did. */
+  affineRefit?: VariationalResult['affineRefit'];
   /** Variational methods: iterations run (fewer than asked when stopped on convergence). */
   iterations?: number;
   /** Variational methods: whether the ELBO had stopped rising. */
@@ -207,6 +209,7 @@ function variationalResult(method: InferenceMethod, r: VariationalResult): Metho
     iterations: r.iterations,
     importance: r.importance,
     stein: r.stein,
+    ...(r.affineRefit ? { affineRefit: r.affineRefit } : {}),
     elboTrace: r.elboTrace,
   };
 }
@@ -446,6 +449,17 @@ export function methodSummary(model: BayesianModel, r: MethodResult) {
             meanShiftOf: r.stein.meanName,
             sdRatio: finiteOrString(r.stein.sdRatio),
             sdRatioOf: r.stein.sdName,
+          },
+        }
+      : {}),
+    ...(r.affineRefit !== undefined
+      ? {
+          affineRefit: {
+            steps: r.affineRefit.steps,
+            elboGain: Number(r.affineRefit.gain.toFixed(4)),
+            meanMoved: Number(r.affineRefit.meanMoved.toFixed(3)),
+            sdRatio: Number(r.affineRefit.sdRatio.toFixed(3)),
+            converged: r.affineRefit.converged,
           },
         }
       : {}),

@@ -10,6 +10,8 @@ import { adaptiveContrastObjective, batchContrast } from '../objectives/adaptive
 import { paretoKHat } from '../math/paretoKHat.js';
 import { importanceCheck } from '../math/importanceCheck.js';
 import { steinCheck } from '../math/steinCheck.js';
+import { affineRefit } from '../math/affineRefit.js';
+import type { AffineRefit, RowsEvaluator } from '../math/affineRefit.js';
 import type { SteinCheck } from '../math/steinCheck.js';
 import type { ImportanceCheck } from '../math/importanceCheck.js';
 import { avbObjective, logStandardNormal } from '../objectives/avb.js';
@@ -108,6 +110,8 @@ export interface VariationalResult {
    * needs no density of q, so it holds for AVB as for ADVI.
    */
   stein?: SteinCheck;
+  /** AVB: what the affine refit of q's draws did (absent when it is off). */
+  affineRefit?: AffineRefitSummary;
   /** Iterations run: the cap, or fewer when the fit stopped on convergence. */
   iterations?: number;
   /** How q's coordinates were chosen (see `VariationalOptions.precondition`). */
@@ -120,6 +124,19 @@ export interface VariationalResult {
   /** ELBO estimate every 100 iterations (T-based for AVB: an estimate, not a bound). */
   elboTrace: number[];
   seconds: number;
+}
+
+/**
+ * How the affine refit moved AVB's q (`math/affineRefit.ts`): steps kept, the exact ELBO's rise
+ * (nats), the largest mean change in q's sds and the sd ratio farthest from 1, and whether it
+ * ended within its tolerance.
+ */
+export interface AffineRefitSummary {
+  steps: number;
+  gain: number;
+  meanMoved: number;
+  sdRatio: number;
+  converged: boolean;
 }
 
 function drawsFrom(model: BayesianModel, z: Float32Array, n: number): Draws {
@@ -303,6 +320,7 @@ function completed(
   values: Float32Array,
   logW: ArrayLike<number>,
   began: number,
+  grads?: Float64Array,
 ): VariationalResult {
   const draws = drawsFrom(on.target, values, values.length / on.target.dim);
   return {
@@ -311,7 +329,7 @@ function completed(
     ...(on.modeSearch ? { modeSearch: on.modeSearch } : {}),
     paretoK: paretoKHat(logW),
     importance: importanceCheck(draws.values, logW, draws.names),
-    stein: steinAt(model, on, values),
+    stein: steinAt(model, on, values, grads),
     convergence: fitted.convergence,
     iterations: fitted.iterations,
     draws,
@@ -325,29 +343,60 @@ function completed(
  * model's unconstrained coordinates. The gradient in doubles where the model has one (at all
  * the draws together where it can), else tfjs's, in chunks.
  */
-function steinAt(model: BayesianModel, on: FitTarget, values: Float32Array) {
+function steinAt(model: BayesianModel, on: FitTarget, values: Float32Array, grads?: Float64Array) {
   const d = on.target.dim;
   const n = values.length / d;
-  const grad = new Float64Array(n * d);
-  const exact = on.target.logDensityAndGradient;
-  const rows = on.target.logDensityAndGradientRows;
-  if (rows) grad.set(rows(Float64Array.from(values), n).grads);
-  else if (exact) {
-    for (let i = 0; i < n; i++)
-      grad.set(exact(Float64Array.from(values.subarray(i * d, (i + 1) * d))).grad, i * d);
-  } else {
-    const g = tf.grad((u: tf.Tensor) => tf.sum(on.target.logJoint(u as tf.Tensor2D)));
-    for (let from = 0; from < n; from += 1000) {
-      const rows = Math.min(1000, n - from);
-      const chunk = tf.tidy(() =>
-        g(tf.tensor2d(values.subarray(from * d, (from + rows) * d), [rows, d])).dataSync(),
-      );
-      grad.set(chunk, from * d);
-    }
-  }
+  const grad = grads ?? rowsEvaluator(on.target)(Float64Array.from(values), n).grads;
   const w = on.whitening;
   const l = w && whiteningFactor(w.fit, d, w.diagonal);
   return steinCheck(Float64Array.from(values), grad, d, model.parameterNames, l);
+}
+
+/**
+ * log p and ∇ log p of a model at n points (rows), in doubles where the model has them (at all
+ * the points together where it can), else tfjs's, in chunks of 1,000 rows.
+ */
+function rowsEvaluator(target: BayesianModel): RowsEvaluator {
+  const d = target.dim;
+  const rows = target.logDensityAndGradientRows;
+  const exact = target.logDensityAndGradient;
+  if (rows) return (z, n) => rows(z, n);
+  if (exact)
+    return (z, n) => {
+      const values = new Float64Array(n);
+      const grads = new Float64Array(n * d);
+      for (let i = 0; i < n; i++) {
+        const e = exact(z.slice(i * d, (i + 1) * d));
+        values[i] = e.logp;
+        grads.set(e.grad, i * d);
+      }
+      return { values, grads };
+    };
+  const vg = tf.valueAndGrad((u: tf.Tensor) => tf.sum(target.logJoint(u as tf.Tensor2D)));
+  return (z, n) => {
+    const values = new Float64Array(n);
+    const grads = new Float64Array(n * d);
+    for (let from = 0; from < n; from += 1000) {
+      const m = Math.min(1000, n - from);
+      tf.tidy(() => {
+        const u = tf.tensor2d(Float32Array.from(z.subarray(from * d, (from + m) * d)), [m, d]);
+        grads.set(vg(u).grad.dataSync(), from * d);
+        values.set(target.logJoint(u).dataSync(), from);
+      });
+    }
+    return { values, grads };
+  };
+}
+
+/** What the affine refit did, for the result and the summary. */
+function refitSummary(r: AffineRefit): AffineRefitSummary {
+  return {
+    steps: r.steps,
+    gain: r.gain,
+    meanMoved: r.meanMoved,
+    sdRatio: r.sdRatio,
+    converged: r.converged,
+  };
 }
 
 /** The result of a fit stopped before its end: no draws yet. */
@@ -489,6 +538,12 @@ export interface AvbInferenceOptions extends VariationalOptions {
    * ({@link SETTLE_WINDOW}).
    */
   poolFraction: number;
+  /**
+   * Refit q's affine part on the exact ELBO after the fit (`math/affineRefit.ts`): its draws
+   * moved by the map z -> a + B z that the adversary has no say in, until Stein's identities
+   * hold. false: q's draws as the adversarial fit left them.
+   */
+  affineRefit: boolean;
 }
 
 /**
@@ -510,6 +565,7 @@ export const DEFAULT_AVB_INFERENCE: AvbInferenceOptions = {
   finalLearningRate: 1,
   averageEta: 20,
   poolFraction: 0.5,
+  affineRefit: true,
   samples: 4000,
   seed: 1,
 };
@@ -582,21 +638,31 @@ export async function avbInference(
     );
     if (fitted.stopped) return interrupted(model, began);
     const pooled = o.poolFraction > 0 ? pool.pool.draws(fitted.iterations, o.samples) : null;
-    if (pooled) {
-      const logW = tf.tidy(() => {
-        const u = tf.tensor2d(pooled.z, [o.samples, target.dim]);
-        return tf.sub(target.logJoint(u), tf.tensor1d(pooled.logQ)).dataSync();
+    let z: Float32Array;
+    let logQ: Float32Array;
+    if (pooled) ({ z, logQ } = pooled);
+    else {
+      // No pool, or a fit too short to fill its window: the final q's draws.
+      if (o.averageEta > 0 && o.poolFraction === 0) trainer.useEncoderAverages();
+      [z, logQ] = tf.tidy(() => {
+        const u = parts.encoder.sample(tf.zeros([o.samples, 0]), root).z;
+        const lq = avbLogQ(parts.adversary, u, o.contrast);
+        return [u.dataSync() as Float32Array, lq.dataSync() as Float32Array];
       });
-      return completed(fitted, model, on, pooled.z, logW, began);
     }
-    // No pool, or a fit too short to fill its window: the final q's draws.
-    if (o.averageEta > 0 && o.poolFraction === 0) trainer.useEncoderAverages();
-    const [values, logW] = tf.tidy(() => {
-      const u = parts.encoder.sample(tf.zeros([o.samples, 0]), root).z;
-      const logQ = avbLogQ(parts.adversary, u, o.contrast);
-      return [u.dataSync() as Float32Array, tf.sub(target.logJoint(u), logQ).dataSync()];
-    });
-    return completed(fitted, model, on, values, logW, began);
+    const evaluate = rowsEvaluator(target);
+    if (!o.affineRefit) {
+      const at = evaluate(Float64Array.from(z), o.samples);
+      const logW = at.values.map((v, i) => v - logQ[i]);
+      return completed(fitted, model, on, z, logW, began, at.grads);
+    }
+    const refit = affineRefit(Float64Array.from(z), target.dim, evaluate);
+    // log q of the moved draws: q's own at the draw it came from, less log |det B|.
+    const logW = refit.logp.map((v, i) => v - (logQ[i] - refit.logDet));
+    return {
+      ...completed(fitted, model, on, Float32Array.from(refit.z), logW, began, refit.grads),
+      affineRefit: refitSummary(refit),
+    };
   } finally {
     on.dispose();
     trainer.dispose();
