@@ -383,6 +383,10 @@ function report(
       `Pareto k̂     ${r.paretoK.toFixed(2)} (q's fit to the posterior: < 0.5 good, > 0.7 not to be trusted)\n`,
     );
   if (r.affineRefit) process.stdout.write(`affine refit ${describeAffineRefit(r.affineRefit)}\n`);
+  if (r.steinBeforeRefit)
+    process.stdout.write(
+      `Stein check  of the fit before the refit: mean shift ${r.steinBeforeRefit.meanShift.toFixed(2)} sd (${r.steinBeforeRefit.meanName}), sd ratio ${r.steinBeforeRefit.sdRatio.toFixed(2)} (${r.steinBeforeRefit.sdName})\n`,
+    );
   if (r.stein)
     process.stdout.write(
       `Stein check  mean shift ${r.stein.meanShift.toFixed(2)} sd (${r.stein.meanName}), sd ratio ${r.stein.sdRatio.toFixed(2)} (${r.stein.sdName}) (q against the posterior's moments that its draws and the model's gradient imply)\n`,

@@ -112,6 +112,12 @@ export interface VariationalResult {
   stein?: SteinCheck;
   /** AVB: what the affine refit of q's draws did (absent when it is off). */
   affineRefit?: AffineRefitSummary;
+  /**
+   * AVB with the affine refit: the Stein check of the adversarial fit's own draws. The refit
+   * moves q until the check on its draws (`stein`) passes, so that one says only whether the
+   * refit got there; this one says whether the fit did, which is what vouches for q's shape.
+   */
+  steinBeforeRefit?: SteinCheck;
   /** Iterations run: the cap, or fewer when the fit stopped on convergence. */
   iterations?: number;
   /** How q's coordinates were chosen (see `VariationalOptions.precondition`). */
@@ -656,12 +662,15 @@ export async function avbInference(
       const logW = at.values.map((v, i) => v - logQ[i]);
       return completed(fitted, model, on, z, logW, began, at.grads);
     }
-    const refit = affineRefit(Float64Array.from(z), target.dim, evaluate);
+    const u = Float64Array.from(z);
+    const atFit = evaluate(u, o.samples);
+    const refit = affineRefit(u, target.dim, evaluate, {}, atFit);
     // log q of the moved draws: q's own at the draw it came from, less log |det B|.
     const logW = refit.logp.map((v, i) => v - (logQ[i] - refit.logDet));
     return {
       ...completed(fitted, model, on, Float32Array.from(refit.z), logW, began, refit.grads),
       affineRefit: refitSummary(refit),
+      steinBeforeRefit: steinAt(model, on, z, atFit.grads),
     };
   } finally {
     on.dispose();

@@ -53,16 +53,20 @@ export type RowsEvaluator = (
   n: number,
 ) => { values: Float64Array; grads: Float64Array };
 
+/**
+ * `initial`: `evaluate(u)` where the caller has it already (it is not evaluated again).
+ */
 export function affineRefit(
   u: Float64Array,
   d: number,
   evaluate: RowsEvaluator,
   options: Partial<AffineRefitOptions> = {},
+  initial?: { values: Float64Array; grads: Float64Array },
 ): AffineRefit {
   const o = { ...DEFAULT_AFFINE_REFIT, ...options };
   const n = u.length / d;
   let z: Float64Array = Float64Array.from(u);
-  let ev = evaluate(z, n);
+  let ev = initial ?? evaluate(z, n);
   let logDet = 0;
   const elboOf = (values: Float64Array, ld: number) => mean(values) + ld;
   const start = elboOf(ev.values, 0);

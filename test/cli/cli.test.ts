@@ -514,6 +514,10 @@ describe('avb infer', () => {
       /--pool applies to avb and avb-ac only/,
     );
     expectUserError(
+      avb('infer', 'eight-schools', '--method', 'advi-fullrank', '--no-affine-refit'),
+      /--no-affine-refit applies to avb and avb-ac only/,
+    );
+    expectUserError(
       avb('infer', 'eight-schools', '--pool', '1.5'),
       /expected a number from 0 to 1, got '1.5'/,
     );
@@ -782,6 +786,15 @@ describe('avb infer', () => {
         klToNuts: Record<string, Record<string, number>>;
       };
       expect(Object.keys(s.klToNuts.avb)).toEqual(['mu', 'tau', 'theta_1', '(mu, tau)']);
+      // AVB's draws are refitted on the exact ELBO, and the summary keeps the fit's own check.
+      const avbAc = warned.methods['avb-ac'] as unknown as {
+        affineRefit: { steps: number; elboGain: number; converged: boolean };
+        steinCheckBeforeRefit: { meanShift: number };
+      };
+      expect(avbAc.affineRefit.steps).toBeGreaterThanOrEqual(0);
+      expect(avbAc.affineRefit.elboGain).toBeGreaterThanOrEqual(0);
+      expect(typeof avbAc.steinCheckBeforeRefit.meanShift).toBe('number');
+      expect(warned.methods['advi-fullrank']).not.toHaveProperty('affineRefit');
       expect(readFileSync(join(out, 'samples.png')).subarray(1, 4).toString()).toBe('PNG');
       const csv = readFileSync(join(out, 'draws-avb-ac.csv'), 'utf8').split('\n');
       expect(csv[0]).toBe(
