@@ -411,6 +411,16 @@ export function posteriorSummary(r: MethodResult): Record<string, QuantitySummar
   return out;
 }
 
+/** A Stein check as `summary.json` has it. */
+function steinSummary(st: SteinCheck) {
+  return {
+    meanShift: finiteOrString(st.meanShift),
+    meanShiftOf: st.meanName,
+    sdRatio: finiteOrString(st.sdRatio),
+    sdRatioOf: st.sdName,
+  };
+}
+
 /** A method's result as `summary.json` holds it. */
 export function methodSummary(model: BayesianModel, r: MethodResult) {
   return {
@@ -454,16 +464,7 @@ export function methodSummary(model: BayesianModel, r: MethodResult) {
           },
         }
       : {}),
-    ...(r.stein !== undefined
-      ? {
-          steinCheck: {
-            meanShift: finiteOrString(r.stein.meanShift),
-            meanShiftOf: r.stein.meanName,
-            sdRatio: finiteOrString(r.stein.sdRatio),
-            sdRatioOf: r.stein.sdName,
-          },
-        }
-      : {}),
+    ...(r.stein !== undefined ? { steinCheck: steinSummary(r.stein) } : {}),
     ...(r.affineRefit !== undefined
       ? {
           affineRefit: {
@@ -476,14 +477,7 @@ export function methodSummary(model: BayesianModel, r: MethodResult) {
         }
       : {}),
     ...(r.steinBeforeRefit !== undefined
-      ? {
-          steinCheckBeforeRefit: {
-            meanShift: finiteOrString(r.steinBeforeRefit.meanShift),
-            meanShiftOf: r.steinBeforeRefit.meanName,
-            sdRatio: finiteOrString(r.steinBeforeRefit.sdRatio),
-            sdRatioOf: r.steinBeforeRefit.sdName,
-          },
-        }
+      ? { steinCheckBeforeRefit: steinSummary(r.steinBeforeRefit) }
       : {}),
     ...(r.convergence !== undefined ? { converged: r.convergence.converged } : {}),
     // AVB's pooled draws: how far q moved between the halves of the window (in q's sds).
