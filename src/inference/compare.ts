@@ -276,12 +276,22 @@ export function methodWarnings(r: MethodResult, names: string[]): string[] {
   const out: string[] = [];
   const k = r.paretoK;
   const avb = r.method === 'avb' || r.method === 'avb-ac';
-  const stein = r.stein ? steinVerdict(r.stein) : undefined;
-  // With the affine refit, q's draws pass the Stein check by construction once it has converged:
-  // the adversarial fit's own draws are what vouch for the shape the refit kept.
-  const fitOff = r.steinBeforeRefit && steinVerdict(r.steinBeforeRefit).length > 0;
+  // With AVB's affine refit, the refitted draws pass the Stein check by construction where the
+  // refit converged, and where it stopped short the check sees a step of an ELBO ascent that
+  // only ever brought q closer to p (on posteriordb's eight schools it rose from 0.06 to 0.10
+  // sd on a fit within 0.04 sd of the truth): the adversarial fit's own draws are judged, which
+  // vouch for the shape the refit kept.
+  const before = r.steinBeforeRefit;
+  const stein = before
+    ? steinVerdict(before).map(
+        (w) =>
+          `before the affine refit (which moved q's location and scale to where the exact ELBO wants them, but kept the fit's shape), ${w}`,
+      )
+    : r.stein
+      ? steinVerdict(r.stein)
+      : undefined;
   // AVB's k̂ comes from its adversary's estimate of log q: read with the Stein check.
-  const avbSteinPassed = avb && stein?.length === 0 && !fitOff;
+  const avbSteinPassed = avb && stein?.length === 0;
   if (k !== undefined && k > PARETO_K_BAD && avbSteinPassed)
     out.push(
       `Pareto k̂ ${k.toFixed(2)} > ${PARETO_K_BAD} with AVB's estimate of log q (its adversary's, whose error alone raises k̂ on fits that are right): q may miss tail mass; its means and sds passed the Stein check, its tails and extreme quantiles are less sure`,
@@ -297,12 +307,6 @@ export function methodWarnings(r: MethodResult, names: string[]): string[] {
       `Pareto k̂ ${k.toFixed(2)} > ${PARETO_K_OK}: q's tails are lighter than the posterior's; its means are usable, its tails and extreme quantiles less so`,
     );
   if (stein) out.push(...stein);
-  if (fitOff && stein?.length === 0) {
-    const b = r.steinBeforeRefit!;
-    out.push(
-      `AVB's fit left q's mean of ${b.meanName} ${b.meanShift.toFixed(2)} sds and its sd of ${b.sdName} ${b.sdRatio.toFixed(2)} × from the posterior's that its draws and the model's gradient imply (Stein's identities); the affine refit moved q's location and scale there, but q's shape is that fit's: do not trust its sds and tails — run NUTS, or more iterations`,
-    );
-  }
   // AVB's weights use its adversary's estimate of log q, whose error moves the weighted moments
   // by 0.1-0.3 sd on fits that are right (measured on posteriordb): there only k̂ warns.
   const is = avb ? undefined : r.importance;

@@ -594,6 +594,8 @@ export const SETTLE_WINDOW = 0.5;
  * normalised by the batch's moments (`diagonal`, the paper) or whitened by its covariance
  * (`full`) and compared with N(0, I), and the primal uses the moment-matched Gaussian r. A step
  * whose loss or gradient is not finite changes no weight; {@link fit} rolls back and halves the rates.
+ * After the fit, q's draws (pooled, or the final q's) have their location and scale refitted on
+ * the exact ELBO (`math/affineRefit.ts`), unless `affineRefit` is false.
  *
  * ```ts
  * const r = await avbInference(eightSchoolsPaper(), { contrast: 'full', iterations: 5000, seed: 2 });
