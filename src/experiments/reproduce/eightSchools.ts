@@ -52,7 +52,7 @@ export const eightSchoolsReproduction: Reproduction = {
           '--iterations',
           String(ctx.steps ?? ITERATIONS[commonBudget(ctx)]),
           // The paper's estimator: every iteration, the model on the whole batch of 512, q the
-          // sampler's last step (no pooled draws, no average of its weights).
+          // sampler's last step (no pooled draws, no average of its weights, no affine refit).
           '--fixed-iterations',
           '--model-batch',
           '512',
@@ -60,6 +60,7 @@ export const eightSchoolsReproduction: Reproduction = {
           '0',
           '--average',
           '0',
+          '--no-affine-refit',
         ],
       },
     ];
