@@ -42,10 +42,20 @@ function readMarker(dir: string): Marker | undefined {
   }
 }
 
+/** A marker's temporary file a crash left (`writeMarker`'s, with or without a process id). */
+function isMarkerLeftover(name: string): boolean {
+  return (
+    name.startsWith(`${OWNER_MARKER}.`) && /^(\d+\.)?tmp$/.test(name.slice(OWNER_MARKER.length + 1))
+  );
+}
+
 function writeMarker(dir: string, m: Marker): void {
   const path = join(dir, OWNER_MARKER);
-  writeFileSync(`${path}.tmp`, JSON.stringify(m) + '\n');
-  renameSync(`${path}.tmp`, path);
+  // A temporary name of this process's own: two processes marking one folder must not rename
+  // each other's file away.
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(m) + '\n');
+  renameSync(tmp, path);
 }
 
 /**
@@ -61,7 +71,14 @@ export function makeOwnedFolder(dir: string): void {
     return;
   }
   makeOwnedFolder(dirname(path));
-  mkdirSync(path);
+  try {
+    mkdirSync(path);
+  } catch (e) {
+    // Another avb process (a reproduction's parallel fits) made it since the check above: it
+    // is avb's all the same, and the other process marks it.
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return makeOwnedFolder(path);
+    throw e;
+  }
   writeMarker(path, { writtenBy: 'avb', files: [] });
 }
 
@@ -98,7 +115,7 @@ export function foreignEntries(dir: string): string[] {
     }
     const owned = new Set(m.files);
     for (const e of entries) {
-      if (e === OWNER_MARKER || e === `${OWNER_MARKER}.tmp`) continue;
+      if (e === OWNER_MARKER || isMarkerLeftover(e)) continue;
       const full = join(d, e);
       if (statSync(full).isDirectory()) walk(full);
       else if (!owned.has(e) && !(e.endsWith('.tmp') && owned.has(e.slice(0, -4))))

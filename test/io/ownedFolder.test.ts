@@ -19,6 +19,10 @@ describe('owned output folders', () => {
     writeFileAtomic(join(out, 'report.md'), '# r');
     writeFileAtomic(join(out, 'runs', 'm1', 'summary.json'), '{}');
     writeFileSync(join(out, 'runs', 'm1', 'summary.json.tmp'), 'half'); // a crash's leftover
+    writeFileSync(join(out, 'runs', '.avb-owned.json.4242.tmp'), '{'); // a marker's, by pid
+    expect(foreignEntries(out)).toEqual([]);
+    // A process that finds the folder made by another since it looked keeps it avb's.
+    makeOwnedFolder(join(out, 'runs', 'm1'));
     expect(foreignEntries(out)).toEqual([]);
     removeOwnedFolder(join(base, 'a'));
     expect(existsSync(join(base, 'a'))).toBe(false);
