@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { affineRefit } from '../../src/math/affineRefit.js';
 import type { RowsEvaluator } from '../../src/math/affineRefit.js';
-import { symmetricEigen, symmetricFunction } from '../../src/math/symmetricEigen.js';
+import { symmetricFunction } from '../../src/math/symmetricEigen.js';
+import { jacobiEigen as symmetricEigen } from '../../src/modelling/symmetricEigen.js';
 import { Rng } from '../../src/random/rng.js';
 
 /** Column means and the covariance (over n, as the refit's) of row-major `[n, d]` z. */
