@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parse } from 'csv-parse/sync';
 import { AvbUserError } from '../../errors.js';
 import { INFERENCE_METHODS, METHOD_TITLES } from '../../inference/compare.js';
 import type { InferenceMethod } from '../../inference/compare.js';
@@ -345,13 +346,12 @@ function fitResult(
 
 /** `draws.csv` (chain, draw, quantities) by column name. */
 export function readDrawsCsv(file: string): Record<string, number[]> {
-  const lines = readFileSync(file, 'utf8').trim().split('\n');
-  const header = lines[0].split(',');
+  // Quoted names (a matrix's `Sigma[1,2]`) hold commas: a CSV parser, not a split.
+  const rows = parse(readFileSync(file, 'utf8')) as string[][];
+  const header = rows[0];
   const columns: number[][] = header.map(() => []);
-  for (let i = 1; i < lines.length; i++) {
-    const cells = lines[i].split(',');
-    for (let j = 0; j < header.length; j++) columns[j].push(Number(cells[j]));
-  }
+  for (let i = 1; i < rows.length; i++)
+    for (let j = 0; j < header.length; j++) columns[j].push(Number(rows[i][j]));
   return Object.fromEntries(header.map((h, j) => [h, columns[j]]));
 }
 
