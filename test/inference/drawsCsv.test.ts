@@ -32,5 +32,11 @@ describe('draws.csv', () => {
     expect(read['Sigma[1,2]']).toEqual([-0.1, 0.2]);
     expect(read['odd "name"']).toEqual([3, 4]);
     expect(read.chain).toEqual([1, 1]);
+    // A file whose rows do not match its header (as unquoted names made them) is refused with
+    // the fix named, not read into shifted columns.
+    writeFileSync(file, 'chain,draw,Sigma[1,2]\n1,1,0.5\n');
+    expect(() => readDrawsCsv(file)).toThrow(
+      /is not a draws file avb can read.*run the command again/,
+    );
   });
 });

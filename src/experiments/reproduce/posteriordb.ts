@@ -347,7 +347,14 @@ function fitResult(
 /** `draws.csv` (chain, draw, quantities) by column name. */
 export function readDrawsCsv(file: string): Record<string, number[]> {
   // Quoted names (a matrix's `Sigma[1,2]`) hold commas: a CSV parser, not a split.
-  const rows = parse(readFileSync(file, 'utf8')) as string[][];
+  let rows: string[][];
+  try {
+    rows = parse(readFileSync(file, 'utf8')) as string[][];
+  } catch (e) {
+    throw new AvbUserError(
+      `${file} is not a draws file avb can read (${(e as Error).message.split('\n')[0]}); delete its fit folder and run the command again`,
+    );
+  }
   const header = rows[0];
   const columns: number[][] = header.map(() => []);
   for (let i = 1; i < rows.length; i++)
