@@ -65,21 +65,20 @@ function writeMarker(dir: string, m: Marker): void {
  */
 export function makeOwnedFolder(dir: string): void {
   const path = resolve(dir);
-  if (existsSync(path)) {
-    if (!readMarker(path) && readdirSync(path).length === 0)
+  if (!existsSync(path)) {
+    makeOwnedFolder(dirname(path));
+    try {
+      mkdirSync(path);
       writeMarker(path, { writtenBy: 'avb', files: [] });
-    return;
+      return;
+    } catch (e) {
+      // Another avb process (a reproduction's parallel fits) made it since the check above:
+      // it is then a folder found, as below.
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
   }
-  makeOwnedFolder(dirname(path));
-  try {
-    mkdirSync(path);
-  } catch (e) {
-    // Another avb process (a reproduction's parallel fits) made it since the check above: it
-    // is avb's all the same, and the other process marks it.
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return makeOwnedFolder(path);
-    throw e;
-  }
-  writeMarker(path, { writtenBy: 'avb', files: [] });
+  if (!readMarker(path) && readdirSync(path).length === 0)
+    writeMarker(path, { writtenBy: 'avb', files: [] });
 }
 
 /** Records `file` as written by avb, when its folder is one avb owns (else does nothing). */

@@ -2,9 +2,8 @@ import { jacobiEigen } from '../modelling/symmetricEigen.js';
 
 /**
  * f(A) = V diag(f(λ)) V^T for a symmetric A (row-major `d x d`; the modelling kit's Jacobi
- * eigendecomposition), e.g. its square root or
- * inverse square root; undefined when an eigenvalue is not positive (f is asked of a positive
- * definite matrix only).
+ * eigendecomposition), e.g. its square root or inverse square root; undefined when an
+ * eigenvalue is not positive (f is asked of a positive definite matrix only).
  */
 export function symmetricFunction(
   a: Float64Array,

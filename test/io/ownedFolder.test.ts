@@ -21,7 +21,8 @@ describe('owned output folders', () => {
     writeFileSync(join(out, 'runs', 'm1', 'summary.json.tmp'), 'half'); // a crash's leftover
     writeFileSync(join(out, 'runs', '.avb-owned.json.4242.tmp'), '{'); // a marker's, by pid
     expect(foreignEntries(out)).toEqual([]);
-    // A process that finds the folder made by another since it looked keeps it avb's.
+    // Making a folder avb already made (what a process that lost the race to mkdir does too)
+    // keeps it avb's and its record of files.
     makeOwnedFolder(join(out, 'runs', 'm1'));
     expect(foreignEntries(out)).toEqual([]);
     removeOwnedFolder(join(base, 'a'));
