@@ -12,7 +12,12 @@ import {
 import type { InferenceMethod, MethodResult } from '../inference/compare.js';
 import { drawsToCsv } from '../inference/draws.js';
 import { BUILT_IN_MODELS, loadModel } from '../inference/loadModel.js';
-import type { AffineRefitSummary, ContrastKind } from '../inference/variational.js';
+import type {
+  AffineRefitSummary,
+  ContrastKind,
+  PolishMode,
+  PolishSummary,
+} from '../inference/variational.js';
 import type { BayesianModel } from '../inference/model.js';
 import { checkOutputFolder, writeOutputFolder } from './outputFolder.js';
 import { comparisonFigure, comparisonTable } from '../experiments/comparisonReport.js';
@@ -49,6 +54,7 @@ interface InferCliOptions {
   modelBatch?: number;
   average?: number;
   pool?: number;
+  polish?: PolishMode;
   /** Commander's negatable `--no-affine-refit`: false when given. */
   affineRefit?: boolean;
   fixedIterations?: boolean;
@@ -143,6 +149,12 @@ export function addInferCommand(program: Command): void {
     .option(
       '--no-affine-refit',
       "avb, avb-ac: keep q's draws as the adversarial fit left them, without refitting their location and scale on the exact ELBO afterwards",
+    )
+    .addOption(
+      new Option(
+        '--polish <when>',
+        "AVB, ADVI: after the fit, HMC from q's draws (one chain per draw) until they have forgotten q, which moves them to the posterior where q's shape is wrong: auto (when the fit's own checks fail; AVB's default), always, never (ADVI's default)",
+      ).choices(['auto', 'always', 'never']),
     )
     .option(
       '--fixed-iterations',
@@ -286,6 +298,7 @@ function runConfig(spec: string, opts: InferCliOptions): InferRunConfig {
       seed: opts.seed,
       iterations: opts.iterations,
       ...(opts.modeStarts !== undefined ? { modeStarts: opts.modeStarts } : {}),
+      ...(opts.polish !== undefined ? { polish: opts.polish } : {}),
       nuts: {
         ...(opts.chains !== undefined ? { chains: opts.chains } : {}),
         ...(opts.warmup !== undefined ? { warmup: opts.warmup } : {}),
@@ -387,10 +400,22 @@ function report(
     process.stdout.write(
       `Stein check  of the fit before the refit: mean shift ${r.steinBeforeRefit.meanShift.toFixed(2)} sd (${r.steinBeforeRefit.meanName}), sd ratio ${r.steinBeforeRefit.sdRatio.toFixed(2)} (${r.steinBeforeRefit.sdName})\n`,
     );
+  if (r.polish) process.stdout.write(`HMC polish   ${describePolish(r.polish)}\n`);
   if (r.stein)
     process.stdout.write(
-      `Stein check  mean shift ${r.stein.meanShift.toFixed(2)} sd (${r.stein.meanName}), sd ratio ${r.stein.sdRatio.toFixed(2)} (${r.stein.sdName}) (q against the posterior's moments that its draws and the model's gradient imply)\n`,
+      `Stein check  ${r.polish && !r.polish.skipped ? 'of the fit before the polish: ' : ''}mean shift ${r.stein.meanShift.toFixed(2)} sd (${r.stein.meanName}), sd ratio ${r.stein.sdRatio.toFixed(2)} (${r.stein.sdName}) (q against the posterior's moments that its draws and the model's gradient imply)\n`,
     );
+}
+
+/** One line on what the HMC polish did to q's draws, and why it ran. */
+function describePolish(p: PolishSummary): string {
+  if (p.skipped) return `not run (${p.skipped}); the fit's checks failed: ${p.reason}`;
+  const forgot =
+    p.forgotAt !== undefined
+      ? `the draws forgot q's after ${p.forgotAt}`
+      : `the draws still remember q's (correlation ${p.memory.toFixed(2)})`;
+  const moved = `means moved up to ${p.meanMoved.toFixed(2)} sd, sds × ${p.sdRatio.toFixed(2)} at most`;
+  return `${p.iterations} transitions (${forgot}), step ${p.stepSize.toPrecision(2)}, acceptance ${p.acceptance.toFixed(2)}, ${p.divergent} of ${p.transitions} proposals divergent, ${moved}, ${p.seconds.toFixed(0)} s; ran because: ${p.reason}`;
 }
 
 /** One line on what AVB's affine refit did to q's draws. */
@@ -460,6 +485,7 @@ function checkOptions(o: InferCliOptions): void {
       '--average applies to the final q, which --pool (default 0.5) replaces; add --pool 0 or remove --average',
     );
   if (o.fixedIterations && !uses((m) => m !== 'nuts')) refuse('--fixed-iterations', 'AVB and ADVI');
+  if (o.polish !== undefined && !uses((m) => m !== 'nuts')) refuse('--polish', 'AVB and ADVI');
   for (const [flag, v] of [
     ['--chains', o.chains],
     ['--parallel-chains', o.parallelChains],

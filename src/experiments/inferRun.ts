@@ -43,7 +43,14 @@ export interface InferRunConfig {
   method: InferenceMethod;
   options: Pick<
     InferOptions,
-    'samples' | 'seed' | 'iterations' | 'stopWhenConverged' | 'modeStarts' | 'nuts' | 'avb'
+    | 'samples'
+    | 'seed'
+    | 'iterations'
+    | 'stopWhenConverged'
+    | 'modeStarts'
+    | 'polish'
+    | 'nuts'
+    | 'avb'
   >;
 }
 

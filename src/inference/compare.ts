@@ -7,8 +7,19 @@ import { DEFAULT_NUTS, nuts } from './nuts.js';
 import type { ChainPool, NutsAttempt, NutsOptions } from './nuts.js';
 import { advi, avbInference } from './variational.js';
 import { ELSEWHERE_MAX, type ModeSearch } from './laplace.js';
+import { DEFAULT_ENSEMBLE_HMC } from '../math/ensembleHmc.js';
+import {
+  IS_SD_RATIO_MAX,
+  IS_SHIFT_MAX,
+  PARETO_K_BAD,
+  PARETO_K_OK,
+  STEIN_SD_RATIO_MAX,
+  STEIN_SHIFT_MAX,
+} from './fitTrust.js';
 import type {
   AvbInferenceOptions,
+  PolishMode,
+  PolishSummary,
   FitPersistence,
   InferenceProgress,
   VariationalResult,
@@ -31,6 +42,8 @@ export interface InferOptions {
   iterations?: number;
   /** AVB and ADVI: stop once the ELBO has converged (default true; false: run `iterations`). */
   stopWhenConverged?: boolean;
+  /** The variational methods: HMC polish of q's draws (defaults: AVB `auto`, ADVI `never`). */
+  polish?: PolishMode;
   /** Every method: starts of the Laplace fit's mode search (default 4). */
   modeStarts?: number;
   nuts?: Partial<NutsOptions>;
@@ -78,6 +91,8 @@ export interface MethodResult {
   affineRefit?: VariationalResult['affineRefit'];
   /** AVB with the affine refit: the Stein check of the adversarial fit's draws. */
   steinBeforeRefit?: VariationalResult['steinBeforeRefit'];
+  /** Variational methods: what the HMC polish of q's draws did (absent when it did not run). */
+  polish?: VariationalResult['polish'];
   /** Variational methods: iterations run (fewer than asked when stopped on convergence). */
   iterations?: number;
   /** Variational methods: whether the ELBO had stopped rising. */
@@ -148,6 +163,7 @@ async function runMethod(
     ...(o.iterations !== undefined ? { iterations: o.iterations } : {}),
     ...(o.stopWhenConverged !== undefined ? { stopWhenConverged: o.stopWhenConverged } : {}),
     ...(o.modeStarts !== undefined ? { modeStarts: o.modeStarts } : {}),
+    ...(o.polish !== undefined ? { polish: o.polish } : {}),
   };
   switch (method) {
     case 'nuts': {
@@ -213,31 +229,10 @@ function variationalResult(method: InferenceMethod, r: VariationalResult): Metho
     stein: r.stein,
     ...(r.affineRefit ? { affineRefit: r.affineRefit } : {}),
     ...(r.steinBeforeRefit ? { steinBeforeRefit: r.steinBeforeRefit } : {}),
+    ...(r.polish ? { polish: r.polish } : {}),
     elboTrace: r.elboTrace,
   };
 }
-
-/** Pareto k̂ above which a variational fit is not to be trusted (Yao et al. 2018). */
-export const PARETO_K_BAD = 0.7;
-/** ... and above which its tails are short but its means and sds usable. */
-export const PARETO_K_OK = 0.5;
-/**
- * Largest mean shift (in sds) and sd ratio between q's moments and their importance-weighted
- * correction before a warning: a little inside the 0.1 sd / [0.9, 1.1] that counts as right, so
- * that a fit outside it is flagged despite the correction's own Monte-Carlo noise (about 0.02
- * sd with 4,000 draws).
- */
-export const IS_SHIFT_MAX = 0.08;
-export const IS_SD_RATIO_MAX = 1.08;
-/**
- * Largest mean shift (in sds) and sd ratio between q's moments and the posterior's as Stein's
- * identities estimate them (`math/steinCheck.ts`) before a warning: as for the importance check,
- * a little inside the floor, because the estimate is exact only for a Gaussian posterior (on
- * AVB+AC's posteriordb fits within the floor its worst shift was within 0.03 sd of the true worst
- * mean error, its sd ratios 0.96-1.08 where the true worst were 0.95-1.09; README).
- */
-export const STEIN_SHIFT_MAX = 0.08;
-export const STEIN_SD_RATIO_MAX = 1.08;
 
 /** The Stein check's warnings: empty when q's means and sds agree with the posterior's. */
 function steinVerdict(st: SteinCheck): string[] {
@@ -273,7 +268,10 @@ export const ESS_MIN = 400;
  * draws. Empty when the result can be trusted by these checks.
  */
 export function methodWarnings(r: MethodResult, names: string[]): string[] {
-  const out: string[] = [];
+  const p = r.polish;
+  // A polish that forgot q's draws replaced them: the fit's checks no longer describe them.
+  if (p && p.converged) return [...polishWarnings(p), ...elsewhereWarnings(r)];
+  const out: string[] = p ? polishWarnings(p) : [];
   const k = r.paretoK;
   const avb = r.method === 'avb' || r.method === 'avb-ac';
   // With AVB's affine refit, the refitted draws pass the Stein check by construction where the
@@ -320,11 +318,7 @@ export function methodWarnings(r: MethodResult, names: string[]): string[] {
         `q's sd of ${is.sdName} is ${is.sdRatio.toFixed(2)} × its importance-weighted value (outside ${(1 / IS_SD_RATIO_MAX).toFixed(2)}..${IS_SD_RATIO_MAX}): q is ${is.sdRatio < 1 ? 'too narrow' : 'too wide'}; do not trust its sds — run NUTS, or more iterations`,
       );
   }
-  const m = r.modeSearch;
-  if (m && m.elsewhere > ELSEWHERE_MAX)
-    out.push(
-      `the posterior has at least ${m.modes} modes: the mode search from ${m.starts} starts found them, and the ones not fitted hold about ${(100 * m.elsewhere).toFixed(0)}% of the mass by their Laplace approximations; this ${r.method === 'nuts' ? 'run started its chains at the main one' : 'fit is around the main one'} and may miss the others — compare runs with other seeds, or reparameterise the model`,
-    );
+  out.push(...elsewhereWarnings(r));
   const c = r.convergence;
   if (c && !(c.elboConverged ?? c.converged))
     out.push(
@@ -358,6 +352,41 @@ export function methodWarnings(r: MethodResult, names: string[]): string[] {
         `${what} effective sample size ${ess[e1].toFixed(0)} < ${ESS_MIN} for ${names[e1]}: too few independent draws for stable ${what === 'bulk' ? 'means and medians' : 'tail quantiles'}; draw more`,
       );
   }
+  return out;
+}
+
+/** The mode search's: modes the fit (or NUTS's start) did not cover. */
+function elsewhereWarnings(r: MethodResult): string[] {
+  const m = r.modeSearch;
+  if (!(m && m.elsewhere > ELSEWHERE_MAX)) return [];
+  return [
+    `the posterior has at least ${m.modes} modes: the mode search from ${m.starts} starts found them, and the ones not fitted hold about ${(100 * m.elsewhere).toFixed(0)}% of the mass by their Laplace approximations; this ${r.method === 'nuts' ? 'run started its chains at the main one' : 'fit is around the main one'} and may miss the others — compare runs with other seeds, or reparameterise the model`,
+  ];
+}
+
+/**
+ * Divergent proposals of the polish, as a fraction of all, above which it warns: its chains
+ * then could not enter part of the posterior (as NUTS's divergences say). On posteriordb's GP,
+ * whose ridge makes NUTS diverge at Stan's default target, the polish left 6-10 in ~40,000
+ * (README); any NUTS divergence warns, but there one in 4,000 draws.
+ */
+export const POLISH_DIVERGENT_MAX = 1e-3;
+
+/** The polish's: it could not run, did not forget q's draws, or diverged. */
+function polishWarnings(p: PolishSummary): string[] {
+  const out: string[] = [];
+  if (p.skipped)
+    out.push(
+      `HMC could not polish the fit's draws (${p.skipped}; run because: ${p.reason}): do not trust them — run NUTS`,
+    );
+  else if (!p.converged)
+    out.push(
+      `HMC from the fit's draws (run because: ${p.reason}) had not forgotten them after ${p.iterations} transitions (their correlation with q's draws ${p.memory.toFixed(2)}, forgotten below ${DEFAULT_ENSEMBLE_HMC.forget}): the draws lie between q's and the posterior's; do not trust them — run NUTS`,
+    );
+  if (p.transitions > 0 && p.divergent / p.transitions > POLISH_DIVERGENT_MAX)
+    out.push(
+      `${p.divergent} of the HMC polish's ${p.transitions} proposals diverged: its chains may have missed part of the posterior; run NUTS (at --max-target-accept 0.99), or reparameterise the model`,
+    );
   return out;
 }
 
@@ -483,6 +512,7 @@ export function methodSummary(model: BayesianModel, r: MethodResult) {
     ...(r.steinBeforeRefit !== undefined
       ? { steinCheckBeforeRefit: steinSummary(r.steinBeforeRefit) }
       : {}),
+    ...(r.polish !== undefined ? { polish: polishSummary(r.polish) } : {}),
     ...(r.convergence !== undefined ? { converged: r.convergence.converged } : {}),
     // AVB's pooled draws: how far q moved between the halves of the window (in q's sds).
     ...(r.convergence?.qShift
@@ -512,6 +542,25 @@ function withAdvice(warnings: string[], model: BayesianModel): string[] {
     ...warnings,
     `${centred.join(', ')} ${centred.length > 1 ? 'are' : 'is'} sampled as a centred hierarchy (a funnel, whose neck NUTS and variational fits can miss with no other warning); run it without --centred, which avb samples non-centred`,
   ];
+}
+
+/** The polish's figures for `summary.json`, rounded. */
+function polishSummary(p: PolishSummary) {
+  return {
+    reason: p.reason,
+    ...(p.skipped ? { skipped: p.skipped } : {}),
+    transitions: p.iterations,
+    ...(p.forgotAt !== undefined ? { forgotAt: p.forgotAt } : {}),
+    converged: p.converged,
+    memory: Number(p.memory.toFixed(3)),
+    stepSize: finiteOrString(p.stepSize),
+    acceptance: finiteOrString(p.acceptance),
+    divergent: p.divergent,
+    proposals: p.transitions,
+    meanMoved: Number(p.meanMoved.toFixed(3)),
+    sdRatio: Number(p.sdRatio.toFixed(3)),
+    seconds: Number(p.seconds.toFixed(1)),
+  };
 }
 
 /** A figure for JSON, which has no Infinity or NaN: those are written as strings. */

@@ -14,6 +14,8 @@ import { affineRefit } from '../math/affineRefit.js';
 import type { AffineRefit, RowsEvaluator } from '../math/affineRefit.js';
 import type { SteinCheck } from '../math/steinCheck.js';
 import type { ImportanceCheck } from '../math/importanceCheck.js';
+import { DEFAULT_ENSEMBLE_HMC, ensembleHmc } from '../math/ensembleHmc.js';
+import { fitDistrust } from './fitTrust.js';
 import { avbObjective, logStandardNormal } from '../objectives/avb.js';
 import { Rng } from '../random/rng.js';
 import { describeDivergence, fit } from '../train/fit.js';
@@ -59,7 +61,16 @@ export interface VariationalOptions {
    * {@link elboConvergence}); `iterations` is then the cap. Default true.
    */
   stopWhenConverged?: boolean;
+  /**
+   * HMC from q's draws after the fit, one chain per draw (`math/ensembleHmc.ts`), which moves
+   * them to the posterior where the fit's shape is wrong: `auto`, only when the fit's own checks
+   * fail (`fitTrust.ts`); `always`; `never`. AVB's default is `auto`, ADVI's `never` (the
+   * baseline as Stan runs it; a mean-field q far too narrow needs long chains).
+   */
+  polish?: PolishMode;
 }
+
+export type PolishMode = 'auto' | 'always' | 'never';
 
 /** Iterations before the first convergence check, and between checks. */
 export const CONVERGENCE_CHECK_FROM = 2000;
@@ -118,6 +129,11 @@ export interface VariationalResult {
    * refit got there; this one says whether the fit did, which is what vouches for q's shape.
    */
   steinBeforeRefit?: SteinCheck;
+  /**
+   * What the polish did (absent when it did not run): the draws are then the chains', and k̂,
+   * the importance and Stein checks, and the convergence above are the fit's, which it replaced.
+   */
+  polish?: PolishSummary;
   /** Iterations run: the cap, or fewer when the fit stopped on convergence. */
   iterations?: number;
   /** How q's coordinates were chosen (see `VariationalOptions.precondition`). */
@@ -143,6 +159,97 @@ export interface AffineRefitSummary {
   meanMoved: number;
   sdRatio: number;
   converged: boolean;
+}
+
+/**
+ * The polish of a fit (`math/ensembleHmc.ts`): why it ran; transitions run, the one after which
+ * the chains had forgotten q's draws, and whether they ran their extra half after it; their
+ * largest correlation with q's draws at the end; step size, mean acceptance, divergent
+ * proposals of all `transitions` (chains × transitions after adaptation); how far the draws
+ * moved (largest mean change in q's sds, sd ratio farthest from 1); seconds; or `skipped` with
+ * why it could not run.
+ */
+export interface PolishSummary {
+  reason: string;
+  skipped?: string;
+  iterations: number;
+  forgotAt?: number;
+  converged: boolean;
+  memory: number;
+  stepSize: number;
+  acceptance: number;
+  divergent: number;
+  transitions: number;
+  meanMoved: number;
+  sdRatio: number;
+  seconds: number;
+}
+
+/**
+ * `result` with its draws polished by HMC (see {@link VariationalOptions.polish}) when `mode`
+ * asks for it: `z` q's draws in the fit's coordinates, `at` log p and its gradient there.
+ */
+function polished(
+  result: VariationalResult,
+  on: FitTarget,
+  z: Float32Array | Float64Array,
+  at: { values: Float64Array; grads: Float64Array },
+  mode: PolishMode,
+  seed: number,
+  avb: boolean,
+): VariationalResult {
+  if (mode === 'never') return result;
+  const distrust = fitDistrust(result, avb);
+  if (mode === 'auto' && !distrust) return result;
+  const reason = mode === 'always' ? 'asked for' : distrust!;
+  const began = performance.now();
+  const d = on.target.dim;
+  const n = z.length / d;
+  // Its own stream, from the seed alone: a resumed fit polishes the same way.
+  const h = ensembleHmc(
+    Float64Array.from(z),
+    d,
+    rowsEvaluator(on.target),
+    at,
+    new Rng(seed ^ 0x5bd1e995),
+  );
+  const seconds = (performance.now() - began) / 1000;
+  if (!h) {
+    const none = { iterations: 0, converged: false, memory: 1, stepSize: NaN, acceptance: NaN };
+    return {
+      ...result,
+      polish: {
+        reason,
+        skipped: "q's draws have a singular covariance",
+        ...none,
+        divergent: 0,
+        transitions: 0,
+        meanMoved: 0,
+        sdRatio: 1,
+        seconds,
+      },
+    };
+  }
+  const adapted = Math.max(0, h.iterations - DEFAULT_ENSEMBLE_HMC.adaptIterations);
+  return {
+    ...result,
+    draws: drawsFrom(on.target, Float32Array.from(h.z), n),
+    polish: {
+      reason,
+      iterations: h.iterations,
+      ...(h.forgotAt !== undefined ? { forgotAt: h.forgotAt } : {}),
+      converged: h.converged,
+      memory: h.memory,
+      stepSize: h.stepSize,
+      acceptance: h.acceptance,
+      divergent: h.divergent,
+      transitions: adapted * n,
+      meanMoved: h.meanMoved,
+      sdRatio: h.sdRatio,
+      seconds,
+    },
+    seconds: result.seconds + seconds,
+  };
 }
 
 function drawsFrom(model: BayesianModel, z: Float32Array, n: number): Draws {
@@ -481,7 +588,10 @@ export async function advi(
         logW: tf.sub(target.logJoint(u), logQ).dataSync() as Float32Array,
       };
     });
-    return completed(fitted, model, on, values, logW, began);
+    const result = completed(fitted, model, on, values, logW, began);
+    if ((o.polish ?? 'never') === 'never') return result;
+    const at = rowsEvaluator(target)(Float64Array.from(values), o.samples);
+    return polished(result, on, values, at, o.polish ?? 'never', o.seed, false);
   } finally {
     stepper.dispose();
     on.dispose();
@@ -659,21 +769,27 @@ export async function avbInference(
       });
     }
     const evaluate = rowsEvaluator(target);
+    const polish = o.polish ?? 'auto';
     if (!o.affineRefit) {
       const at = evaluate(Float64Array.from(z), o.samples);
       const logW = at.values.map((v, i) => v - logQ[i]);
-      return completed(fitted, model, on, z, logW, began, at.grads);
+      const result = completed(fitted, model, on, z, logW, began, at.grads);
+      return polished(result, on, z, at, polish, o.seed, true);
     }
     const u = Float64Array.from(z);
     const atFit = evaluate(u, o.samples);
     const refit = affineRefit(u, target.dim, evaluate, {}, atFit);
     // log q of the moved draws: q's own at the draw it came from, less log |det B|.
     const logW = refit.logp.map((v, i) => v - (logQ[i] - refit.logDet));
-    return {
-      ...completed(fitted, model, on, Float32Array.from(refit.z), logW, began, refit.grads),
+    const refitted = Float32Array.from(refit.z);
+    const result = {
+      ...completed(fitted, model, on, refitted, logW, began, refit.grads),
       affineRefit: refitSummary(refit),
       steinBeforeRefit: steinAt(model, on, z, atFit.grads),
     };
+    // The chains start from the refitted draws, whose location and scale are already right.
+    const at = { values: refit.logp, grads: refit.grads };
+    return polished(result, on, refit.z, at, polish, o.seed, true);
   } finally {
     on.dispose();
     trainer.dispose();

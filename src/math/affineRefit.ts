@@ -1,4 +1,4 @@
-import { cholesky, inverseFromCholesky } from './denseMatrix.js';
+import { cholesky, inverseFromCholesky, rowMoments as moments } from './denseMatrix.js';
 import { symmetricFunction } from './symmetricEigen.js';
 
 /**
@@ -212,23 +212,6 @@ function logDetSpd(a: Float64Array, d: number): number | undefined {
   let s = 0;
   for (let i = 0; i < d; i++) s += Math.log(l[i * d + i]);
   return 2 * s;
-}
-
-/**
- * Mean and covariance of the draws, both over n as A is: for a Gaussian posterior the step is
- * then exact on the draws themselves.
- */
-function moments(z: Float64Array, n: number, d: number) {
-  const m = new Float64Array(d);
-  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) m[j] += z[i * d + j] / n;
-  const c = new Float64Array(d * d);
-  for (let i = 0; i < n; i++)
-    for (let j = 0; j < d; j++) {
-      const zj = z[i * d + j] - m[j];
-      for (let k = 0; k <= j; k++) c[j * d + k] += (zj * (z[i * d + k] - m[k])) / n;
-    }
-  for (let j = 0; j < d; j++) for (let k = 0; k < j; k++) c[k * d + j] = c[j * d + k];
-  return { m, c };
 }
 
 function multiply(a: Float64Array, b: Float64Array, d: number): Float64Array {

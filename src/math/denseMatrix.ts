@@ -48,3 +48,20 @@ export function inverseFromCholesky(l: Float64Array, d: number): Float64Array {
   }
   return inv;
 }
+
+/**
+ * Mean and covariance of the rows of `z` `[n, d]`, both over n (not n - 1): the affine refit's
+ * Gaussian step is then exact on the draws themselves.
+ */
+export function rowMoments(z: Float64Array, n: number, d: number) {
+  const m = new Float64Array(d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) m[j] += z[i * d + j] / n;
+  const c = new Float64Array(d * d);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < d; j++) {
+      const zj = z[i * d + j] - m[j];
+      for (let k = 0; k <= j; k++) c[j * d + k] += (zj * (z[i * d + k] - m[k])) / n;
+    }
+  for (let j = 0; j < d; j++) for (let k = 0; k < j; k++) c[k * d + j] = c[j * d + k];
+  return { m, c };
+}

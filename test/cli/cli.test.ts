@@ -723,6 +723,43 @@ describe('avb infer', () => {
     expect(s.warnings.some((w) => w.includes("Stein's identities"))).toBe(outside);
   });
 
+  it('--polish always moves a Gaussian q to the banana’s skewed shape and says so; --polish is refused for NUTS', () => {
+    const out = join(dir, 'banana-polish');
+    const r = avb(
+      'infer',
+      'examples/banana.mjs',
+      '--method',
+      'advi-fullrank',
+      '--polish',
+      'always',
+      '--out',
+      out,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^HMC polish {3}\d+ transitions \(the draws forgot q's after \d+\)/m);
+    const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as {
+      polish: { reason: string; converged: boolean; transitions: number; divergent: number };
+      warnings: string[];
+    };
+    expect(s.polish).toMatchObject({ reason: 'asked for', converged: true, divergent: 0 });
+    expect(s.warnings).toEqual([]);
+    // The banana's z2 = (z1^2 - 1) / 2 + N(0, 1): mean 0, sd sqrt(1.5) = 1.225, skewness
+    // E[((z1^2 - 1) / 2)^3] / 1.5^1.5 = 1 / 1.837 = 0.544; a Gaussian q's is 0. With 4,000 draws
+    // the se of the sd is ~2% and of the skewness ~0.06 (its tail is long): bounds of 5% and 0.2.
+    const rows = readFileSync(join(out, 'draws.csv'), 'utf8').trim().split('\n');
+    const col = rows[0].split(',').indexOf('z2');
+    const z2 = rows.slice(1).map((l) => Number(l.split(',')[col]));
+    const m = z2.reduce((a, x) => a + x, 0) / z2.length;
+    const v = z2.reduce((a, x) => a + (x - m) ** 2, 0) / z2.length;
+    const skew = z2.reduce((a, x) => a + (x - m) ** 3, 0) / z2.length / v ** 1.5;
+    expect(Math.abs(Math.sqrt(v) / Math.sqrt(1.5) - 1)).toBeLessThan(0.05);
+    expect(Math.abs(skew - 0.544)).toBeLessThan(0.2);
+    expectUserError(
+      avb('infer', 'examples/banana.mjs', '--method', 'nuts', '--polish', 'auto'),
+      /--polish applies to AVB and ADVI only/,
+    );
+  });
+
   it('--mode-starts sets the mode search, which summary.json and config.json record', () => {
     const out = join(dir, 'banana-starts');
     const r = avb(
@@ -757,6 +794,9 @@ describe('avb infer', () => {
         '30',
         '--samples',
         '400',
+        // The fits' own checks are what this test reads: no HMC polish of the draws.
+        '--polish',
+        'never',
         '--out',
         out,
       );

@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { methodWarnings } from '../../src/inference/compare.js';
 import type { MethodResult } from '../../src/inference/compare.js';
+import { fitDistrust } from '../../src/inference/fitTrust.js';
+import type { PolishSummary } from '../../src/inference/variational.js';
 import { advi } from '../../src/inference/variational.js';
 import { useBackend } from '../helpers.js';
 import { regression, trueErrors } from './regressionProblems.js';
@@ -95,5 +97,80 @@ describe('warnings of an AVB fit', () => {
     expect(methodWarnings(refitted(0.4, 0.03, 1.02), ['a'])).toEqual([]);
     expect(methodWarnings(refitted(0.4, 0.03, 1.02, 0.3), ['a'])).toEqual([]);
     expect(methodWarnings(refitted(0.9, 0.03, 1.02), ['a'])[0]).toMatch(/passed the Stein check/);
+  });
+
+  const polish = (over: Partial<PolishSummary>): PolishSummary => ({
+    reason: "the Stein check of the fit's draws (a's sd 0.80 ×)",
+    iterations: 12,
+    forgotAt: 8,
+    converged: true,
+    memory: 0.05,
+    stepSize: 0.12,
+    acceptance: 0.95,
+    divergent: 0,
+    transitions: 28000,
+    meanMoved: 0.2,
+    sdRatio: 1.2,
+    seconds: 3,
+    ...over,
+  });
+
+  it('a polish whose chains forgot the fit replaces its warnings; one that did not, or diverged, warns', () => {
+    // The fit's checks failed (k̂ and the Stein check would warn), but its draws were replaced.
+    const failed = base(0.9, 0.3, 0.8);
+    expect(methodWarnings({ ...failed, polish: polish({}) }, ['a'])).toEqual([]);
+    const short = methodWarnings(
+      { ...failed, polish: polish({ converged: false, forgotAt: undefined, memory: 0.4 }) },
+      ['a'],
+    );
+    expect(short[0]).toMatch(
+      /^HMC from the fit's draws \(run because: the Stein check .*\) had not forgotten them after 12 transitions \(their correlation with q's draws 0\.40/,
+    );
+    // ... and the fit's own warnings follow, since the draws are partly still q's.
+    expect(short.slice(1).join(' ')).toMatch(/Pareto k̂ 0\.90 > 0\.7: q misses posterior mass/);
+    // Divergences: above 1 in 1,000 proposals a warning, below none.
+    expect(methodWarnings({ ...failed, polish: polish({ divergent: 20 }) }, ['a'])).toEqual([]);
+    expect(methodWarnings({ ...failed, polish: polish({ divergent: 40 }) }, ['a'])).toEqual([
+      expect.stringMatching(/^40 of the HMC polish's 28000 proposals diverged/),
+    ]);
+    const skipped = methodWarnings(
+      {
+        ...failed,
+        polish: polish({ skipped: "q's draws have a singular covariance", converged: false }),
+      },
+      ['a'],
+    );
+    expect(skipped[0]).toMatch(
+      /^HMC could not polish the fit's draws \(q's draws have a singular covariance; run because/,
+    );
+  });
+
+  it('polishes a fit only when its own checks fail', () => {
+    const stein = (meanShift: number, sdRatio: number) => ({
+      meanName: 'a',
+      meanShift,
+      sdName: 'b',
+      sdRatio,
+      shifts: [],
+      sdRatios: [],
+    });
+    // AVB: the Stein check decides (its k̂ carries the adversary's error).
+    expect(fitDistrust({ paretoK: 0.9, stein: stein(0.03, 1.02) }, true)).toBeUndefined();
+    expect(fitDistrust({ paretoK: 0.3, stein: stein(0.03, 0.88) }, true)).toMatch(
+      /Stein check of the fit's draws \(a's mean 0\.03 sds off, b's sd 0\.88 ×\)/,
+    );
+    // With the affine refit, the fit's own draws' check, not the refitted ones'.
+    expect(fitDistrust({ stein: stein(0.01, 1), steinBeforeRefit: stein(0.2, 1) }, true)).toMatch(
+      /a's mean 0\.20 sds off/,
+    );
+    // ADVI: k̂ too.
+    expect(fitDistrust({ paretoK: 0.9, stein: stein(0.03, 1.02) }, false)).toMatch(/k̂ 0\.90/);
+    // Any method: a q still moving.
+    expect(
+      fitDistrust(
+        { stein: stein(0.03, 1.02), convergence: { converged: false, rise: 1, se: 0.1 } },
+        true,
+      ),
+    ).toBe('q had not converged');
   });
 });

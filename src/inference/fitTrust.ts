@@ -1,0 +1,78 @@
+import type { ImportanceCheck } from '../math/importanceCheck.js';
+import type { SteinCheck } from '../math/steinCheck.js';
+import type { Convergence } from './variational.js';
+
+/**
+ * The thresholds by which a variational fit's own checks are read, and the one question the
+ * polish (`math/ensembleHmc.ts`) asks of them: does the fit vouch for its draws? The warnings
+ * that word each failure are `compare.ts`'s `methodWarnings`.
+ */
+
+/** Pareto k̂ above which a variational fit is not to be trusted (Yao et al. 2018). */
+export const PARETO_K_BAD = 0.7;
+/** ... and above which its tails are short but its means and sds usable. */
+export const PARETO_K_OK = 0.5;
+/**
+ * Largest mean shift (in sds) and sd ratio between q's moments and their importance-weighted
+ * correction before a warning: a little inside the 0.1 sd / [0.9, 1.1] that counts as right, so
+ * that a fit outside it is flagged despite the correction's own Monte-Carlo noise (about 0.02
+ * sd with 4,000 draws).
+ */
+export const IS_SHIFT_MAX = 0.08;
+export const IS_SD_RATIO_MAX = 1.08;
+/**
+ * Largest mean shift (in sds) and sd ratio between q's moments and the posterior's as Stein's
+ * identities estimate them (`math/steinCheck.ts`) before a warning: as for the importance check,
+ * a little inside the floor, because the estimate is exact only for a Gaussian posterior (on
+ * AVB+AC's posteriordb fits within the floor its worst shift was within 0.03 sd of the true worst
+ * mean error, its sd ratios 0.96-1.08 where the true worst were 0.95-1.09; README).
+ */
+export const STEIN_SHIFT_MAX = 0.08;
+export const STEIN_SD_RATIO_MAX = 1.08;
+
+/** Whether a Stein check's means and sds agree with the posterior's it implies. */
+export function steinPasses(st: SteinCheck): boolean {
+  return (
+    !st.degenerate &&
+    st.meanShift <= STEIN_SHIFT_MAX &&
+    Math.abs(Math.log(st.sdRatio)) <= Math.log(STEIN_SD_RATIO_MAX)
+  );
+}
+
+/** What a fit's checks found, as `VariationalResult` holds them. */
+export interface FitChecks {
+  paretoK?: number;
+  importance?: ImportanceCheck;
+  stein?: SteinCheck;
+  steinBeforeRefit?: SteinCheck;
+  convergence?: Convergence;
+}
+
+/**
+ * Why a fit's draws are not to be trusted by its own checks, in a few words; undefined when
+ * they pass. Read as `methodWarnings` reads them: for AVB (`avb`), whose k̂ and importance
+ * weights carry its adversary's error, the Stein check of the adversarial fit's draws decides
+ * (k̂ above 0.7 with a Stein check that passes is the adversary's noise on fits that are right);
+ * for ADVI, k̂ and the importance check as well. A fit whose q was still moving is not trusted
+ * either.
+ */
+export function fitDistrust(r: FitChecks, avb: boolean): string | undefined {
+  const st = r.steinBeforeRefit ?? r.stein;
+  if (st && !steinPasses(st))
+    return st.degenerate
+      ? "q's draws are degenerate"
+      : !Number.isFinite(st.meanShift)
+        ? "the Stein check finds no posterior like a Gaussian around q's draws"
+        : `the Stein check of the fit's draws (${st.meanName}'s mean ${st.meanShift.toFixed(2)} sds off, ${st.sdName}'s sd ${st.sdRatio.toFixed(2)} ×)`;
+  if (!avb && r.paretoK !== undefined && r.paretoK > PARETO_K_BAD)
+    return `Pareto k̂ ${r.paretoK.toFixed(2)} > ${PARETO_K_BAD}`;
+  const is = r.importance;
+  if (
+    !avb &&
+    is &&
+    (is.meanShift > IS_SHIFT_MAX || Math.abs(Math.log(is.sdRatio)) > Math.log(IS_SD_RATIO_MAX))
+  )
+    return `the importance check (${is.meanName}'s mean moves ${is.meanShift.toFixed(2)} sds, ${is.sdName}'s sd ${is.sdRatio.toFixed(2)} ×)`;
+  if (r.convergence && !r.convergence.converged) return 'q had not converged';
+  return undefined;
+}
