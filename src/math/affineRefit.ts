@@ -1,4 +1,9 @@
-import { cholesky, inverseFromCholesky, rowMoments as moments } from './denseMatrix.js';
+import {
+  cholesky,
+  inverseFromCholesky,
+  momentChange,
+  rowMoments as moments,
+} from './denseMatrix.js';
 import { symmetricFunction } from './symmetricEigen.js';
 
 /**
@@ -103,15 +108,7 @@ export function affineRefit(
     if (!accepted) break;
     steps++;
   }
-  const after = moments(z, n, d);
-  let meanMoved = 0;
-  let sdRatio = 1;
-  for (let j = 0; j < d; j++) {
-    const sd = Math.sqrt(before.c[j * d + j]);
-    meanMoved = Math.max(meanMoved, Math.abs(after.m[j] - before.m[j]) / sd);
-    const r = Math.sqrt(after.c[j * d + j]) / sd;
-    if (Math.abs(Math.log(r)) > Math.abs(Math.log(sdRatio))) sdRatio = r;
-  }
+  const { meanMoved, sdRatio } = momentChange(before, moments(z, n, d), d);
   return {
     z,
     logp: ev.values,

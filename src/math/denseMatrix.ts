@@ -65,3 +65,23 @@ export function rowMoments(z: Float64Array, n: number, d: number) {
   for (let j = 0; j < d; j++) for (let k = 0; k < j; k++) c[k * d + j] = c[j * d + k];
   return { m, c };
 }
+
+/**
+ * How far draws moved between `before` and `after` ({@link rowMoments}): the largest |mean
+ * change| of a coordinate in its sds before, and the sd ratio (after / before) farthest from 1.
+ */
+export function momentChange(
+  before: { m: Float64Array; c: Float64Array },
+  after: { m: Float64Array; c: Float64Array },
+  d: number,
+): { meanMoved: number; sdRatio: number } {
+  let meanMoved = 0;
+  let sdRatio = 1;
+  for (let j = 0; j < d; j++) {
+    const sd = Math.sqrt(before.c[j * d + j]);
+    meanMoved = Math.max(meanMoved, Math.abs(after.m[j] - before.m[j]) / sd);
+    const r = Math.sqrt(after.c[j * d + j]) / sd;
+    if (Math.abs(Math.log(r)) > Math.abs(Math.log(sdRatio))) sdRatio = r;
+  }
+  return { meanMoved, sdRatio };
+}

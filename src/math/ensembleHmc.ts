@@ -1,4 +1,4 @@
-import { cholesky, rowMoments as moments } from './denseMatrix.js';
+import { cholesky, momentChange, rowMoments as moments } from './denseMatrix.js';
 import type { RowsEvaluator } from './affineRefit.js';
 import type { Rng } from '../random/rng.js';
 
@@ -93,24 +93,124 @@ export function ensembleHmc(
   const o = { ...DEFAULT_ENSEMBLE_HMC, ...options };
   const n = z.length / d;
   const start = moments(z, n, d);
-  const metric = start.c; // inverse mass: velocity = C p
-  const l = cholesky(metric, d);
-  if (!l || l.some((v, k) => k % (d + 1) === 0 && !(v > 0))) return undefined;
-  let evaluations = 0;
-  const run = (x: Float64Array) => {
-    evaluations += n;
-    return evaluate(x, n);
+  const chains = Chains.withMetric(start.c, n, d, evaluate, rng);
+  if (!chains) return undefined;
+  let cur: State = { z: Float64Array.from(z), logp: initial.values, grads: initial.grads };
+  let eps = chains.firstStepSize(cur);
+  let forgotAt: number | undefined;
+  let iterations = 0;
+  let accepted = 0;
+  let divergent = 0;
+  let memory = 1;
+  while (iterations < o.maxIterations) {
+    const time = ((0.5 + 1.5 * rng.uniform()) * Math.PI) / 2;
+    const t = chains.transition(cur, eps, Math.min(o.maxLeapfrog, Math.ceil(time / eps)));
+    cur = t.next;
+    iterations++;
+    if (iterations <= o.adaptIterations) eps *= Math.exp(2 * (t.acceptance - o.targetAccept));
+    else {
+      accepted += t.acceptance;
+      divergent += t.divergent;
+    }
+    memory = startMemory(z, cur.z, n, d, start.m);
+    if (forgotAt === undefined && memory < o.forget) forgotAt = iterations;
+    if (forgotAt !== undefined && iterations >= endAfter(forgotAt, o)) break;
+  }
+  const counted = iterations - o.adaptIterations;
+  return {
+    ...cur,
+    iterations,
+    ...(forgotAt !== undefined ? { forgotAt } : {}),
+    converged: forgotAt !== undefined && iterations >= endAfter(forgotAt, o),
+    memory,
+    stepSize: eps,
+    acceptance: counted > 0 ? accepted / counted : NaN,
+    divergent,
+    evaluations: chains.evaluations,
+    ...momentChange(start, moments(cur.z, n, d), d),
   };
-  let cur = { z: Float64Array.from(z), logp: initial.values, grads: initial.grads };
-  // Momenta p ~ N(0, C^-1): p = L^-T xi, so that the kinetic energy p^T C p / 2 = |xi|^2 / 2.
-  const momenta = () => {
+}
+
+/** The chains' positions `[n, d]`, log p and ∇ log p there. */
+interface State {
+  z: Float64Array;
+  logp: Float64Array;
+  grads: Float64Array;
+}
+
+/** n chains' Hamiltonian dynamics with inverse mass matrix C (velocity = C p). */
+class Chains {
+  evaluations = 0;
+  private readonly v: Float64Array;
+
+  private constructor(
+    private readonly c: Float64Array,
+    private readonly l: Float64Array,
+    private readonly n: number,
+    private readonly d: number,
+    private readonly evaluate: RowsEvaluator,
+    private readonly rng: Rng,
+  ) {
+    this.v = new Float64Array(d);
+  }
+
+  /** Undefined when C is not positive definite. */
+  static withMetric(c: Float64Array, n: number, d: number, evaluate: RowsEvaluator, rng: Rng) {
+    const l = cholesky(c, d);
+    if (!l || l.some((v, k) => k % (d + 1) === 0 && !(v > 0))) return undefined;
+    return new Chains(c, l, n, d, evaluate, rng);
+  }
+
+  /**
+   * The first step size: halved from 1 (the metric's own scale) until one leapfrog step keeps
+   * the chains' mean acceptance above 0.9, as Stan's first guess does for one chain.
+   */
+  firstStepSize(state: State): number {
+    let eps = 1;
+    for (let h = 0; h < 20 && this.transition(state, eps, 1).acceptance <= 0.9; h++) eps /= 2;
+    return eps;
+  }
+
+  /**
+   * One transition of every chain: fresh momenta, `steps` leapfrog steps, and each chain's
+   * Metropolis choice; its mean acceptance probability and its divergent proposals (energy
+   * error above 1,000 or not finite).
+   */
+  transition(state: State, eps: number, steps: number) {
+    const { n, d } = this;
+    const { p, kinetic } = this.momenta();
+    const prop = this.leapfrog(state, p, eps, Math.max(1, steps));
+    const next = {
+      z: Float64Array.from(state.z),
+      logp: Float64Array.from(state.logp),
+      grads: Float64Array.from(state.grads),
+    };
+    let acceptance = 0;
+    let divergent = 0;
+    for (let i = 0; i < n; i++) {
+      const logA = prop.logp[i] - this.kinetic(p, i) - (state.logp[i] - kinetic[i]);
+      if (!(logA > -1000)) divergent++;
+      const a = logA >= 0 ? 1 : logA > -Infinity ? Math.exp(logA) : 0;
+      acceptance += a / n;
+      if (this.rng.uniform() < a) {
+        next.z.set(prop.z.subarray(i * d, (i + 1) * d), i * d);
+        next.grads.set(prop.grads.subarray(i * d, (i + 1) * d), i * d);
+        next.logp[i] = prop.logp[i];
+      }
+    }
+    return { next, acceptance, divergent };
+  }
+
+  /** Momenta p ~ N(0, C^-1): p = L^-T xi, so that the kinetic energy p^T C p / 2 = |xi|^2 / 2. */
+  private momenta() {
+    const { n, d, l } = this;
     const p = new Float64Array(n * d);
     const kinetic = new Float64Array(n);
     const xi = new Float64Array(d);
     for (let i = 0; i < n; i++) {
       let k = 0;
       for (let j = 0; j < d; j++) {
-        xi[j] = rng.normal();
+        xi[j] = this.rng.normal();
         k += xi[j] * xi[j];
       }
       kinetic[i] = k / 2;
@@ -121,113 +221,46 @@ export function ensembleHmc(
       }
     }
     return { p, kinetic };
-  };
-  const leapfrog = (
-    state: { z: Float64Array; logp: Float64Array; grads: Float64Array },
-    p: Float64Array,
-    eps: number,
-    steps: number,
-  ) => {
+  }
+
+  /** `steps` leapfrog steps from `state` with momenta `p` (updated in place). */
+  private leapfrog(state: State, p: Float64Array, eps: number, steps: number): State {
+    const { n, d, v } = this;
     const x = Float64Array.from(state.z);
     let g = state.grads;
     let logp = state.logp;
-    const v = new Float64Array(d);
     for (let s = 0; s < steps; s++) {
       for (let q = 0; q < n * d; q++) p[q] += (eps / 2) * g[q];
       for (let i = 0; i < n; i++) {
-        velocity(metric, d, p, i, v);
+        this.velocity(p, i);
         for (let j = 0; j < d; j++) x[i * d + j] += eps * v[j];
       }
-      const e = run(x);
+      const e = this.evaluate(x, n);
+      this.evaluations += n;
       g = e.grads;
       logp = e.values;
-      for (let q = 0; q < n * d; q++) p[q] += (eps / 2) * (Number.isFinite(g[q]) ? g[q] : NaN);
+      for (let q = 0; q < n * d; q++) p[q] += (eps / 2) * g[q];
     }
     return { z: x, logp, grads: g };
-  };
-  const kineticOf = (p: Float64Array, i: number, v: Float64Array) => {
-    velocity(metric, d, p, i, v);
+  }
+
+  /** p^T C p / 2 for row i of p. */
+  private kinetic(p: Float64Array, i: number): number {
+    this.velocity(p, i);
     let k = 0;
-    for (let j = 0; j < d; j++) k += (p[i * d + j] * v[j]) / 2;
+    for (let j = 0; j < this.d; j++) k += (p[i * this.d + j] * this.v[j]) / 2;
     return k;
-  };
-  const v = new Float64Array(d);
-  // The first step size: halved from 1 (the metric's own scale) until one leapfrog step keeps
-  // the chains' mean acceptance above 0.9, as Stan's first guess does for one chain.
-  let eps = 1;
-  for (let h = 0; h < 20; h++) {
-    const { p, kinetic } = momenta();
-    const prop = leapfrog(cur, p, eps, 1);
-    let acc = 0;
-    for (let i = 0; i < n; i++)
-      acc += acceptProbability(prop.logp[i] - kineticOf(p, i, v) - (cur.logp[i] - kinetic[i])) / n;
-    if (acc > 0.9) break;
-    eps /= 2;
   }
-  let forgotAt: number | undefined;
-  let iterations = 0;
-  let accepted = 0;
-  let counted = 0;
-  let divergent = 0;
-  let memory = 1;
-  while (iterations < o.maxIterations) {
-    const { p, kinetic } = momenta();
-    const time = ((0.5 + 1.5 * rng.uniform()) * Math.PI) / 2;
-    const steps = Math.min(o.maxLeapfrog, Math.max(1, Math.ceil(time / eps)));
-    const prop = leapfrog(cur, p, eps, steps);
-    const next = {
-      z: Float64Array.from(cur.z),
-      logp: Float64Array.from(cur.logp),
-      grads: Float64Array.from(cur.grads),
-    };
-    let acc = 0;
-    for (let i = 0; i < n; i++) {
-      const logA = prop.logp[i] - kineticOf(p, i, v) - (cur.logp[i] - kinetic[i]);
-      if (!(logA > -1000) && iterations >= o.adaptIterations) divergent++;
-      const a = acceptProbability(logA);
-      acc += a / n;
-      if (rng.uniform() < a) {
-        next.z.set(prop.z.subarray(i * d, (i + 1) * d), i * d);
-        next.grads.set(prop.grads.subarray(i * d, (i + 1) * d), i * d);
-        next.logp[i] = prop.logp[i];
-      }
+
+  /** this.v = C p for row i of p. */
+  private velocity(p: Float64Array, i: number) {
+    const { c, d, v } = this;
+    for (let j = 0; j < d; j++) {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += c[j * d + k] * p[i * d + k];
+      v[j] = s;
     }
-    cur = next;
-    iterations++;
-    if (iterations <= o.adaptIterations) eps *= Math.exp(2 * (acc - o.targetAccept));
-    else {
-      accepted += acc;
-      counted++;
-    }
-    memory = startMemory(z, cur.z, n, d, start.m);
-    if (forgotAt === undefined && memory < o.forget) forgotAt = iterations;
-    if (forgotAt !== undefined && iterations >= endAfter(forgotAt, o)) break;
   }
-  const end = moments(cur.z, n, d);
-  let meanMoved = 0;
-  let sdRatio = 1;
-  for (let j = 0; j < d; j++) {
-    const sd = Math.sqrt(start.c[j * d + j]);
-    meanMoved = Math.max(meanMoved, Math.abs(end.m[j] - start.m[j]) / sd);
-    const r = Math.sqrt(end.c[j * d + j]) / sd;
-    if (Math.abs(Math.log(r)) > Math.abs(Math.log(sdRatio))) sdRatio = r;
-  }
-  const converged = forgotAt !== undefined && iterations >= endAfter(forgotAt, o);
-  return {
-    z: cur.z,
-    logp: cur.logp,
-    grads: cur.grads,
-    iterations,
-    ...(forgotAt !== undefined ? { forgotAt } : {}),
-    converged,
-    memory,
-    stepSize: eps,
-    acceptance: counted ? accepted / counted : NaN,
-    divergent,
-    evaluations,
-    meanMoved,
-    sdRatio,
-  };
 }
 
 /**
@@ -236,19 +269,6 @@ export function ensembleHmc(
  */
 function endAfter(forgotAt: number, o: EnsembleHmcOptions): number {
   return Math.max(Math.ceil((1 + o.extra) * forgotAt), o.adaptIterations + 3);
-}
-
-function acceptProbability(logA: number): number {
-  return logA >= 0 ? 1 : logA > -Infinity ? Math.exp(logA) : 0;
-}
-
-/** v = C p for row i of p. */
-function velocity(c: Float64Array, d: number, p: Float64Array, i: number, v: Float64Array) {
-  for (let j = 0; j < d; j++) {
-    let s = 0;
-    for (let k = 0; k < d; k++) s += c[j * d + k] * p[i * d + k];
-    v[j] = s;
-  }
 }
 
 /**
