@@ -52,7 +52,8 @@ export const eightSchoolsReproduction: Reproduction = {
           '--iterations',
           String(ctx.steps ?? ITERATIONS[commonBudget(ctx)]),
           // The paper's estimator: every iteration, the model on the whole batch of 512, q the
-          // sampler's last step (no pooled draws, no average of its weights, no affine refit).
+          // sampler's last step (no pooled draws, no average of its weights, no affine refit, no
+          // HMC polish).
           '--fixed-iterations',
           '--model-batch',
           '512',
@@ -61,6 +62,8 @@ export const eightSchoolsReproduction: Reproduction = {
           '--average',
           '0',
           '--no-affine-refit',
+          '--polish',
+          'never',
         ],
       },
     ];

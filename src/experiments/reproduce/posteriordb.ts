@@ -252,6 +252,7 @@ export const posteriordbReproduction: Reproduction = {
           'time',
           'density evaluations',
           'warnings',
+          'polished',
           'verdict',
         ],
         rows: rows.map((r) => [
@@ -263,11 +264,13 @@ export const posteriordbReproduction: Reproduction = {
           formatDuration(r.seconds),
           r.evaluations !== undefined ? r.evaluations.toLocaleString('en-GB') : '—',
           String(r.warnings),
+          `${r.polished} of ${s.seeds.length}`,
           r.verdict,
         ]),
       },
       notes: [
         'Each figure is the worst over the posterior’s reported quantities (those in the reference: parameters and transformed parameters, Stan’s names) and over the seeds; time and density evaluations (each row of a batch, gradient included) are means over the seeds. W₁ is the 1-D Wasserstein distance between the fit’s and the reference’s marginal, in reference sds.',
+        'Polished: the seeds whose fit failed its own checks, so that HMC moved its draws to the posterior, one chain per draw, until they had forgotten q (avb infer --polish; AVB’s default, never ADVI’s); their figures are the polished draws’, their warnings the polish’s, and the fit’s own checks are in its summary.json.',
         'Verdict: ok (within the floor on every seed), miss, flagged (outside it, and every fit outside it printed a warning: Pareto k̂, the Stein or importance check of its means and sds, ELBO not converged or q still moving, divergences, R-hat, ESS) or MISS, unflagged (a fit outside the floor with no warning: avb was silently wrong).',
         `Settings: each method's defaults (avb infer), seeds ${s.seeds.join(', ')}${ctx.steps ? `, --iterations ${ctx.steps}` : ''}; posteriors from ${s.path}, translations from ${s.models}. Every fit's draws and summary are in fits/<posterior>/<method>-seed<n>/, all figures in posteriordb.json.`,
         ...(fromStan.length
@@ -306,6 +309,8 @@ interface FitResult {
   seconds: number;
   evaluations?: number;
   warnings: string[];
+  /** Whether HMC polished the fit's draws (`avb infer --polish`). */
+  polished: boolean;
   /** Reference quantities the translation does not report (should be none). */
   missing: string[];
 }
@@ -314,6 +319,7 @@ interface FitSummary {
   seconds: number;
   evaluations?: number;
   warnings?: string[];
+  polish?: { skipped?: string };
 }
 
 function fitResult(
@@ -340,6 +346,7 @@ function fitResult(
     seconds: summary.seconds,
     evaluations: summary.evaluations,
     warnings: summary.warnings ?? [],
+    polished: summary.polish !== undefined && !summary.polish.skipped,
     missing: Object.keys(reference).filter((n) => !(n in draws)),
   };
 }
@@ -373,6 +380,8 @@ interface Row {
   seconds: number;
   evaluations?: number;
   warnings: number;
+  /** Seeds whose draws HMC polished. */
+  polished: number;
   verdict: Verdict;
 }
 
@@ -413,6 +422,7 @@ function rowOf(fits: FitResult[]): Row {
       ? Math.round(mean(fits.map((f) => f.evaluations!)))
       : undefined,
     warnings: fits.reduce((a, f) => a + f.warnings.length, 0),
+    polished: fits.filter((f) => f.polished).length,
     verdict:
       misses.length === 0
         ? 'ok'
