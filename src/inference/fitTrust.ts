@@ -1,6 +1,5 @@
 import type { ImportanceCheck } from '../math/importanceCheck.js';
 import type { SteinCheck } from '../math/steinCheck.js';
-import type { Convergence } from './variational.js';
 
 /**
  * The thresholds by which a variational fit's own checks are read, and the one question the
@@ -45,7 +44,8 @@ export interface FitChecks {
   importance?: ImportanceCheck;
   stein?: SteinCheck;
   steinBeforeRefit?: SteinCheck;
-  convergence?: Convergence;
+  /** Whether q had converged (`variational.ts`'s `Convergence`). */
+  convergence?: { converged: boolean };
 }
 
 /**

@@ -38,6 +38,12 @@ export interface EnsembleHmcOptions {
   adaptIterations: number;
   /** Leapfrog steps per transition at most (a step size this small is spent in no more). */
   maxLeapfrog: number;
+  /**
+   * Gradients per chain at most, all transitions together: a posterior whose step size falls
+   * far below the metric's scale gives up (and says so) in minutes rather than hours. The GP
+   * of posteriordb took 150-250.
+   */
+  maxGradientsPerChain: number;
 }
 
 export const DEFAULT_ENSEMBLE_HMC: EnsembleHmcOptions = {
@@ -47,6 +53,7 @@ export const DEFAULT_ENSEMBLE_HMC: EnsembleHmcOptions = {
   targetAccept: 0.95,
   adaptIterations: 5,
   maxLeapfrog: 64,
+  maxGradientsPerChain: 1500,
 };
 
 export interface EnsembleHmc {
@@ -102,7 +109,7 @@ export function ensembleHmc(
   let accepted = 0;
   let divergent = 0;
   let memory = 1;
-  while (iterations < o.maxIterations) {
+  while (iterations < o.maxIterations && chains.evaluations < o.maxGradientsPerChain * n) {
     const time = ((0.5 + 1.5 * rng.uniform()) * Math.PI) / 2;
     const t = chains.transition(cur, eps, Math.min(o.maxLeapfrog, Math.ceil(time / eps)));
     cur = t.next;

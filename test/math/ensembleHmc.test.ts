@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ensembleHmc } from '../../src/math/ensembleHmc.js';
+import { DEFAULT_ENSEMBLE_HMC, ensembleHmc } from '../../src/math/ensembleHmc.js';
 import type { RowsEvaluator } from '../../src/math/affineRefit.js';
 import { rowMoments } from '../../src/math/denseMatrix.js';
 import { Rng } from '../../src/random/rng.js';
@@ -125,6 +125,19 @@ describe('HMC from a fit’s draws (the polish)', () => {
     expect(h.converged).toBe(false);
     expect(h.forgotAt).toBeUndefined();
     expect(h.memory).toBeGreaterThan(0.1);
+  });
+
+  it('gives up at its gradient budget, whatever the transitions left', () => {
+    const n = 1000;
+    const z = drawsOf(n, [3, -3], 0.2, 5);
+    const h = ensembleHmc(z, 2, gaussian, gaussian(z, n), new Rng(6), {
+      maxGradientsPerChain: 10,
+    })!;
+    expect(h.converged).toBe(false);
+    // The step size's first guess and the transition that crossed the budget: a little over.
+    expect(h.evaluations / n).toBeGreaterThanOrEqual(10);
+    expect(h.evaluations / n).toBeLessThan(10 + 20 + DEFAULT_ENSEMBLE_HMC.maxLeapfrog);
+    expect(h.iterations).toBeLessThan(DEFAULT_ENSEMBLE_HMC.adaptIterations + 3);
   });
 
   it('refuses draws with a singular covariance', () => {
