@@ -415,7 +415,7 @@ function describePolish(p: PolishSummary): string {
       ? `the draws forgot q's after ${p.forgotAt}`
       : `the draws still remember q's (correlation ${p.memory.toFixed(2)})`;
   const moved = `means moved up to ${p.meanMoved.toFixed(2)} sd, sds × ${p.sdRatio.toFixed(2)} at most`;
-  return `${p.iterations} transitions (${forgot}), step ${p.stepSize.toPrecision(2)}, acceptance ${p.acceptance.toFixed(2)}, ${p.divergent} of ${p.transitions} proposals divergent, ${moved}, ${p.seconds.toFixed(0)} s; ran because: ${p.reason}`;
+  return `${p.iterations} transitions (${forgot}), step ${p.stepSize.toPrecision(2)}, acceptance ${p.acceptance.toFixed(2)}, ${p.divergent} of ${p.proposals} proposals divergent, ${moved}, ${p.seconds.toFixed(0)} s; ran because: ${p.reason}`;
 }
 
 /** One line on what AVB's affine refit did to q's draws. */

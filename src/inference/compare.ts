@@ -383,9 +383,9 @@ function polishWarnings(p: PolishSummary): string[] {
     out.push(
       `HMC from the fit's draws (run because: ${p.reason}) had not forgotten them after ${p.iterations} transitions (their correlation with q's draws ${p.memory.toFixed(2)}, forgotten below ${DEFAULT_ENSEMBLE_HMC.forget}): the draws lie between q's and the posterior's; do not trust them — run NUTS`,
     );
-  if (p.transitions > 0 && p.divergent / p.transitions > POLISH_DIVERGENT_MAX)
+  if (p.proposals > 0 && p.divergent / p.proposals > POLISH_DIVERGENT_MAX)
     out.push(
-      `${p.divergent} of the HMC polish's ${p.transitions} proposals diverged: its chains may have missed part of the posterior; run NUTS (at --max-target-accept 0.99), or reparameterise the model`,
+      `${p.divergent} of the HMC polish's ${p.proposals} proposals diverged: its chains may have missed part of the posterior; run NUTS (at --max-target-accept 0.99), or reparameterise the model`,
     );
   return out;
 }
@@ -556,7 +556,7 @@ function polishSummary(p: PolishSummary) {
     stepSize: finiteOrString(p.stepSize),
     acceptance: finiteOrString(p.acceptance),
     divergent: p.divergent,
-    proposals: p.transitions,
+    proposals: p.proposals,
     meanMoved: Number(p.meanMoved.toFixed(3)),
     sdRatio: Number(p.sdRatio.toFixed(3)),
     seconds: Number(p.seconds.toFixed(1)),

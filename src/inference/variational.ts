@@ -15,6 +15,7 @@ import type { AffineRefit, RowsEvaluator } from '../math/affineRefit.js';
 import type { SteinCheck } from '../math/steinCheck.js';
 import type { ImportanceCheck } from '../math/importanceCheck.js';
 import { DEFAULT_ENSEMBLE_HMC, ensembleHmc } from '../math/ensembleHmc.js';
+import type { EnsembleHmc } from '../math/ensembleHmc.js';
 import { fitDistrust } from './fitTrust.js';
 import { avbObjective, logStandardNormal } from '../objectives/avb.js';
 import { Rng } from '../random/rng.js';
@@ -165,35 +166,27 @@ export interface AffineRefitSummary {
  * The polish of a fit (`math/ensembleHmc.ts`): why it ran; transitions run, the one after which
  * the chains had forgotten q's draws, and whether they ran their extra half after it; their
  * largest correlation with q's draws at the end; step size, mean acceptance, divergent
- * proposals of all `transitions` (chains × transitions after adaptation); how far the draws
+ * proposals of all `proposals` (chains × transitions after adaptation); how far the draws
  * moved (largest mean change in q's sds, sd ratio farthest from 1); seconds; or `skipped` with
  * why it could not run.
  */
-export interface PolishSummary {
+export type PolishSummary = Omit<EnsembleHmc, 'z' | 'logp' | 'grads' | 'evaluations'> & {
   reason: string;
   skipped?: string;
-  iterations: number;
-  forgotAt?: number;
-  converged: boolean;
-  memory: number;
-  stepSize: number;
-  acceptance: number;
-  divergent: number;
-  transitions: number;
-  meanMoved: number;
-  sdRatio: number;
+  proposals: number;
   seconds: number;
-}
+};
 
 /**
  * `result` with its draws polished by HMC (see {@link VariationalOptions.polish}) when `mode`
- * asks for it: `z` q's draws in the fit's coordinates, `at` log p and its gradient there.
+ * asks for it: `z` q's draws in the fit's coordinates, `at` gives log p and its gradient there
+ * (evaluated only if the polish runs).
  */
 function polished(
   result: VariationalResult,
   on: FitTarget,
   z: Float32Array | Float64Array,
-  at: { values: Float64Array; grads: Float64Array },
+  at: () => { values: Float64Array; grads: Float64Array },
   mode: PolishMode,
   seed: number,
   avb: boolean,
@@ -210,7 +203,7 @@ function polished(
     Float64Array.from(z),
     d,
     rowsEvaluator(on.target),
-    at,
+    at(),
     new Rng(seed ^ 0x5bd1e995),
   );
   const seconds = (performance.now() - began) / 1000;
@@ -223,7 +216,7 @@ function polished(
         skipped: "q's draws have a singular covariance",
         ...none,
         divergent: 0,
-        transitions: 0,
+        proposals: 0,
         meanMoved: 0,
         sdRatio: 1,
         seconds,
@@ -231,23 +224,11 @@ function polished(
     };
   }
   const adapted = Math.max(0, h.iterations - DEFAULT_ENSEMBLE_HMC.adaptIterations);
+  const { z: chains, logp: _logp, grads: _grads, evaluations: _evaluations, ...figures } = h;
   return {
     ...result,
-    draws: drawsFrom(on.target, Float32Array.from(h.z), n),
-    polish: {
-      reason,
-      iterations: h.iterations,
-      ...(h.forgotAt !== undefined ? { forgotAt: h.forgotAt } : {}),
-      converged: h.converged,
-      memory: h.memory,
-      stepSize: h.stepSize,
-      acceptance: h.acceptance,
-      divergent: h.divergent,
-      transitions: adapted * n,
-      meanMoved: h.meanMoved,
-      sdRatio: h.sdRatio,
-      seconds,
-    },
+    draws: drawsFrom(on.target, Float32Array.from(chains), n),
+    polish: { reason, ...figures, proposals: adapted * n, seconds },
     seconds: result.seconds + seconds,
   };
 }
@@ -589,8 +570,7 @@ export async function advi(
       };
     });
     const result = completed(fitted, model, on, values, logW, began);
-    if ((o.polish ?? 'never') === 'never') return result;
-    const at = rowsEvaluator(target)(Float64Array.from(values), o.samples);
+    const at = () => rowsEvaluator(target)(Float64Array.from(values), o.samples);
     return polished(result, on, values, at, o.polish ?? 'never', o.seed, false);
   } finally {
     stepper.dispose();
@@ -774,7 +754,7 @@ export async function avbInference(
       const at = evaluate(Float64Array.from(z), o.samples);
       const logW = at.values.map((v, i) => v - logQ[i]);
       const result = completed(fitted, model, on, z, logW, began, at.grads);
-      return polished(result, on, z, at, polish, o.seed, true);
+      return polished(result, on, z, () => at, polish, o.seed, true);
     }
     const u = Float64Array.from(z);
     const atFit = evaluate(u, o.samples);
@@ -789,7 +769,7 @@ export async function avbInference(
     };
     // The chains start from the refitted draws, whose location and scale are already right.
     const at = { values: refit.logp, grads: refit.grads };
-    return polished(result, on, refit.z, at, polish, o.seed, true);
+    return polished(result, on, refit.z, () => at, polish, o.seed, true);
   } finally {
     on.dispose();
     trainer.dispose();

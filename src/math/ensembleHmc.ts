@@ -17,7 +17,8 @@ import type { Rng } from '../random/rng.js';
  * of q; for an autoregressive chain the error of a mean or a variance left from q's is that
  * correlation times q's error. The polish runs until every such correlation is below `forget`,
  * then `extra` as long again (burn-in is no exact science: the tails, which the correlations of
- * the bulk under-weigh, fill last), and at least 3 transitions past adaptation. It gives up at `maxIterations`, and says so.
+ * the bulk under-weigh, fill last), and at least 3 transitions past adaptation. It gives up at `maxIterations` or
+ * `maxGradientsPerChain`, and says so.
  *
  * The kinetic energy uses the draws' covariance as the inverse mass matrix (the fit's scale and
  * correlations, which it has right even where its shape is wrong); the step size starts where
@@ -65,7 +66,7 @@ export interface EnsembleHmc {
   iterations: number;
   /** The transition after which the draws had forgotten the start (every correlation < `forget`). */
   forgotAt?: number;
-  /** Whether the run ended `extra` after forgetting (false: stopped by `maxIterations`). */
+  /** Whether the run ended `extra` after forgetting (false: stopped by a budget first). */
   converged: boolean;
   /** The largest correlation with the start at the end. */
   memory: number;

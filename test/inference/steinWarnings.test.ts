@@ -108,7 +108,7 @@ describe('warnings of an AVB fit', () => {
     stepSize: 0.12,
     acceptance: 0.95,
     divergent: 0,
-    transitions: 28000,
+    proposals: 28000,
     meanMoved: 0.2,
     sdRatio: 1.2,
     seconds: 3,
