@@ -172,6 +172,8 @@ export interface AffineRefitSummary {
  */
 export type PolishSummary = Omit<EnsembleHmc, 'z' | 'logp' | 'grads' | 'evaluations'> & {
   reason: string;
+  /** Whether the fit's own checks had failed (`reason` says which); false: `--polish always`. */
+  fitFailed: boolean;
   skipped?: string;
   proposals: number;
   seconds: number;
@@ -194,7 +196,8 @@ function polished(
   if (mode === 'never') return result;
   const distrust = fitDistrust(result, avb);
   if (mode === 'auto' && !distrust) return result;
-  const reason = mode === 'always' ? 'asked for' : distrust!;
+  const reason = distrust ?? 'asked for';
+  const fitFailed = distrust !== undefined;
   const began = performance.now();
   const d = on.target.dim;
   const n = z.length / d;
@@ -213,6 +216,7 @@ function polished(
       ...result,
       polish: {
         reason,
+        fitFailed,
         skipped: "q's draws have a singular covariance",
         ...none,
         divergent: 0,
@@ -228,7 +232,7 @@ function polished(
   return {
     ...result,
     draws: drawsFrom(on.target, Float32Array.from(chains), n),
-    polish: { reason, ...figures, proposals: adapted * n, seconds },
+    polish: { reason, fitFailed, ...figures, proposals: adapted * n, seconds },
     seconds: result.seconds + seconds,
   };
 }
