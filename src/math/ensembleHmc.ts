@@ -42,7 +42,7 @@ export interface EnsembleHmcOptions {
   /**
    * Gradients per chain at most, all transitions together: a posterior whose step size falls
    * far below the metric's scale gives up (and says so) in minutes rather than hours. The GP
-   * of posteriordb took 150-250.
+   * of posteriordb took 138-218 (its three seeds).
    */
   maxGradientsPerChain: number;
 }
