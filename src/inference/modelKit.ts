@@ -1,4 +1,5 @@
 import * as autodiff from '../modelling/autodiff.js';
+import { cholesky } from '../modelling/cholesky.js';
 import * as constraints from '../modelling/constraints.js';
 import * as distributions from '../modelling/distributions.js';
 import { lbeta, lgamma, digamma } from '../modelling/special.js';
@@ -24,6 +25,7 @@ export const MODEL_KIT = {
   ...autodiff,
   ...distributions,
   ...constraints,
+  cholesky,
   lgamma,
   digamma,
   lbeta,

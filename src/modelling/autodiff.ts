@@ -204,8 +204,10 @@ export function evaluate<T>(f: (x: Node) => T, x: ArrayLike<number>): T {
 // ---------------------------------------------------------------- element-wise operations
 
 function broadcastLength(a: Node, b: Node): number {
-  const n = a.length;
-  const m = b.length;
+  return broadcastLengths(a.length, b.length);
+}
+
+function broadcastLengths(n: number, m: number): number {
   if (n === m || m === 1) return n;
   if (n === 1) return m;
   throw new Error(`lengths ${n} and ${m} do not broadcast`);
@@ -248,6 +250,60 @@ export function binary(
     accumulate(A, (i) => g[i] * dx(av[i * sa], bv[i * sb], v[i]), n);
     accumulate(B, (i) => g[i] * dy(av[i * sa], bv[i * sb], v[i]), n);
   });
+}
+
+/**
+ * An element-wise function of three operands with its partial derivatives, as one node (a
+ * mixture's or an HMM's per-point log densities over thousands of points: one pass instead of
+ * the half-dozen nodes, and their arrays, of the same formula written with {@link binary}).
+ * `f(x, y, z, d)` returns the value and writes ∂/∂x, ∂/∂y, ∂/∂z into d[0..2]. Operands of
+ * length 1 broadcast; batched rows as in {@link binary}.
+ */
+export function ternary(
+  a: Val,
+  b: Val,
+  c: Val,
+  f: (x: number, y: number, z: number, d: Float64Array) => number,
+): Node {
+  const ops = [lift(a), lift(b), lift(c)];
+  const n = ops.reduce((len, x) => broadcastLengths(len, x.length), 1);
+  const batch = batchOf(ops);
+  const steps = ops.map((x) => (x.length === 1 ? 0 : 1));
+  const starts = (k: number, row: number) => rowStart(ops[k], row);
+  const v = new Float64Array(batch * n);
+  // ∂v/∂operand k per output element, kept for the backward pass (variable operands only).
+  const partials = ops.map((x) => (x.variable ? new Float64Array(batch * n) : undefined));
+  const [pa, pb, pc] = partials;
+  const [A, B, C] = ops.map((x) => x.data);
+  const d = new Float64Array(3);
+  for (let row = 0; row < batch; row++) {
+    const [oa, ob, oc] = [starts(0, row), starts(1, row), starts(2, row)];
+    const o = row * n;
+    for (let i = 0; i < n; i++) {
+      v[o + i] = f(A[oa + i * steps[0]], B[ob + i * steps[1]], C[oc + i * steps[2]], d);
+      if (pa) pa[o + i] = d[0];
+      if (pb) pb[o + i] = d[1];
+      if (pc) pc[o + i] = d[2];
+    }
+  }
+  return record(
+    v,
+    ops,
+    (out) => {
+      const g = out.adjoint!;
+      ops.forEach((x, k) => {
+        const p = partials[k];
+        if (!p) return;
+        const da = adj(x);
+        for (let row = 0; row < batch; row++) {
+          const start = starts(k, row);
+          const o = row * n;
+          for (let i = 0; i < n; i++) da[start + i * steps[k]] += g[o + i] * p[o + i];
+        }
+      });
+    },
+    batch,
+  );
 }
 
 /**
@@ -961,34 +1017,6 @@ export function useMatrixProduct(product: MatrixProduct | undefined): void {
 }
 
 /**
- * The lower Cholesky factor L (row-major `n × n`, zeros above the diagonal) of a symmetric
- * positive-definite matrix A = L Lᵀ, differentiable in A. Written with scalar operations, so
- * it records O(n³/6) steps: meant for the small matrices of models (a GP on tens of points).
- */
-export function cholesky(matrix: Val, n: number): Node {
-  const A = lift(matrix);
-  if (A.length !== n * n) throw new Error(`cholesky: ${A.length} values are not ${n}×${n}`);
-  const L: Node[][] = Array.from({ length: n }, () => []);
-  const zero = lift(0);
-  for (let j = 0; j < n; j++) {
-    const rowJ = j > 0 ? concat(...L[j].slice(0, j)) : undefined;
-    const djj = rowJ ? sub(index(A, j * n + j), dot(rowJ, rowJ)) : index(A, j * n + j);
-    // Every row's pivot (a batched evaluation's chunk is then evaluated point by point).
-    if (!djj.data.every((d) => d > 0))
-      throw new RangeError('cholesky: the matrix is not positive definite');
-    L[j][j] = sqrt(djj);
-    for (let i = j + 1; i < n; i++) {
-      const aij = index(A, i * n + j);
-      const num = rowJ ? sub(aij, dot(concat(...L[i].slice(0, j)), rowJ)) : aij;
-      L[i][j] = div(num, L[j][j]);
-    }
-  }
-  const flat: Node[] = [];
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) flat.push(j <= i ? L[i][j] : zero);
-  return concat(...flat);
-}
-
-/**
  * An operation computed outside this module: its value from `inputs`, and `backward(g)` giving
  * each input's adjoint contribution from the output's adjoint g (undefined: none).
  */
@@ -1007,6 +1035,34 @@ export function custom(
       for (let i = 0; i < p.length; i++) d[i] += p[i];
     });
   });
+}
+
+/**
+ * {@link custom} for a batched evaluation: `value` holds `batch` rows (the batch of `inputs`,
+ * 1 outside one), and `backward(g)` gives each input's adjoint contribution in the shape of its
+ * `data` (all its rows), from g, the output's adjoint of the same shape as `value`.
+ */
+export function customRows(
+  value: Float64Array,
+  inputs: Node[],
+  backward: (g: Float64Array) => (Float64Array | undefined)[],
+): Node {
+  const batch = batchOf(inputs);
+  if (value.length % batch !== 0) throw new Error(`${value.length} values for ${batch} rows`);
+  return record(
+    value,
+    inputs,
+    (out) => {
+      const parts = backward(out.adjoint!);
+      inputs.forEach((n, k) => {
+        const p = parts[k];
+        if (!n.variable || !p) return;
+        const d = adj(n);
+        for (let i = 0; i < p.length; i++) d[i] += p[i];
+      });
+    },
+    batch,
+  );
 }
 
 /** log Σ exp(a_i), stable (a scalar). */
@@ -1043,7 +1099,23 @@ export function logSumExp(a: Val): Node {
 
 /** log(θ e^a + (1 - θ) e^b): Stan's log_mix of two log densities. */
 export function logMix(theta: Val, a: Val, b: Val): Node {
-  return logSumExp2(add(log(theta), a), add(log1m(theta), b));
+  return ternary(theta, a, b, (t, x, y, d) => {
+    const la = Math.log(t) + x;
+    const lb = Math.log1p(-t) + y;
+    const m = Math.max(la, lb);
+    if (m === -Infinity) {
+      d[0] = d[1] = d[2] = NaN;
+      return -Infinity;
+    }
+    // Two exponentials and a log per element: the weights' shares give every partial.
+    const ra = Math.exp(la - m);
+    const rb = Math.exp(lb - m);
+    const s = ra + rb;
+    d[1] = ra / s;
+    d[2] = rb / s;
+    d[0] = t > 0 && t < 1 ? d[1] / t - d[2] / (1 - t) : Math.exp(x - m) - Math.exp(y - m);
+    return m + Math.log(s);
+  });
 }
 
 /** log(1 - x). */

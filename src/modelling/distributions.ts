@@ -31,6 +31,7 @@ import {
   square,
   sub,
   sum,
+  ternary,
   unary,
 } from './autodiff.js';
 import type { Val } from './autodiff.js';
@@ -114,8 +115,13 @@ function normalRows(Y: Node, M: Node, S: Node, n: number): Node {
 
 /** log Normal(y_i | μ_i, σ_i) element by element (a vector), for mixtures and HMMs. */
 export function normalElementwise(y: Val, mu: Val, sigma: Val): Node {
-  const z = div(sub(y, mu), sigma);
-  return sub(mul(square(z), -0.5), add(log(sigma), LOG_SQRT_2PI));
+  return ternary(y, mu, sigma, (x, m, s, d) => {
+    const z = (x - m) / s;
+    d[0] = -z / s;
+    d[1] = z / s;
+    d[2] = (z * z - 1) / s;
+    return -0.5 * z * z - Math.log(s) - LOG_SQRT_2PI;
+  });
 }
 
 /**

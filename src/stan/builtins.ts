@@ -1,4 +1,5 @@
 import * as ad from '../modelling/autodiff.js';
+import { cholesky } from '../modelling/cholesky.js';
 import { Node } from '../modelling/autodiff.js';
 import type { Val } from '../modelling/autodiff.js';
 import * as dist from '../modelling/distributions.js';
@@ -301,7 +302,7 @@ function linearAlgebra(name: string, a: Value[]): Value | undefined {
       const m = a[0];
       if (m.k !== 'mat' || m.rows !== m.cols)
         throw new StanError('cholesky_decompose takes a square matrix');
-      return mat(ad.cholesky(m.s.val(), m.rows), m.rows, m.rows);
+      return mat(cholesky(m.s.val(), m.rows), m.rows, m.rows);
     }
     case 'diag_pre_multiply': {
       const m = a[1];

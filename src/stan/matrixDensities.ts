@@ -1,4 +1,5 @@
 import * as ad from '../modelling/autodiff.js';
+import { cholesky } from '../modelling/cholesky.js';
 import { Node } from '../modelling/autodiff.js';
 import type { Val } from '../modelling/autodiff.js';
 import { lgammaOf, lkjLogConstant } from '../modelling/distributions.js';
@@ -51,7 +52,7 @@ function traceOfSolve(A: Val, B: Val, k: number): Node {
 /** The Cholesky factor of a covariance matrix value (constant factors stay plain numbers). */
 function choleskyOf(m: Value, k: number): Val {
   const v = flat(m);
-  return v instanceof Node && v.variable ? ad.cholesky(v, k) : ad.cholesky(v, k).value;
+  return v instanceof Node && v.variable ? cholesky(v, k) : cholesky(v, k).value;
 }
 
 /** log Γ_k(a), the multivariate gamma function. */

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as ad from '../../src/modelling/autodiff.js';
 import type { MatrixProduct, Node } from '../../src/modelling/autodiff.js';
-import { normal, studentT } from '../../src/modelling/distributions.js';
+import { normal, normalElementwise, studentT } from '../../src/modelling/distributions.js';
+import { cholesky } from '../../src/modelling/cholesky.js';
 import { simplex, vector, real } from '../../src/modelling/constraints.js';
 import { declareModel } from '../../src/inference/declaredModel.js';
 import { whitenedModel, type LaplaceFit } from '../../src/inference/laplace.js';
@@ -44,6 +45,38 @@ const CASES: [string, (x: Node) => ad.Val][] = [
   [
     'logSumExp, logMix, total',
     (x) => ad.total(ad.logSumExp(x), ad.logMix(0.3, x.at(0), x.at(2)), [1, 2], ad.sum(x)),
+  ],
+  [
+    'logMix of element-wise normals, every operand a row of its own',
+    (x) =>
+      ad.sum(
+        ad.logMix(
+          ad.invLogit(x.at(0)),
+          normalElementwise(Y, x.at(1), ad.exp(x.at(2))),
+          normalElementwise(Y, x.at(3), 1),
+        ),
+      ),
+  ],
+  [
+    'cholesky of a 3 × 3 covariance of the row',
+    (x) =>
+      ad.sum(
+        ad.mul(
+          cholesky(
+            ad.concat(
+              ...[0, 1, 2].flatMap((i) =>
+                [0, 1, 2].map((j) =>
+                  i === j
+                    ? ad.add(ad.exp(x.at(i)), 1)
+                    : ad.mul(ad.tanh(x.at(3 + Math.min(i, j))), 0.3),
+                ),
+              ),
+            ),
+            3,
+          ),
+          [1, 0, 0, -2, 0.5, 0, 3, 1, -1],
+        ),
+      ),
   ],
 ];
 
@@ -224,7 +257,7 @@ describe('a declared model’s logJoint evaluates its batch together where it ca
       name: 'correlation',
       parameters: { x: vector(2) },
       logDensity: ({ x }) =>
-        ad.add(normal(x, 0, 1), ad.sum(ad.cholesky(ad.concat(1, x.at(0), x.at(0), 1), 2))),
+        ad.add(normal(x, 0, 1), ad.sum(cholesky(ad.concat(1, x.at(0), x.at(0), 1), 2))),
     });
     expectLogJointIsPointwise(correlation, 20, 11);
     const logp = tf.tidy(() =>
