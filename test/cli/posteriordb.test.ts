@@ -61,6 +61,28 @@ describe('avb reproduce posteriordb', () => {
     expect(Math.abs(summary.steinCheck.sdRatio / mf.sdRatio - 1)).toBeLessThan(0.1);
     expect(summary.warnings.some((w) => /^q's sd of .* too narrow/.test(w))).toBe(true);
     expect(md).toMatch(/Of the \d fits within the floor, \d carry a warning all the same/);
+    // The noise level: the reference's halves (chains 1-5 against 6-10), here recomputed by hand
+    // (equal halves: W₁ is the mean gap between their sorted draws, over the second half's sd).
+    const chains = JSON.parse(
+      gunzipSync(readFileSync(join(VENDORED, KIDIQ, 'reference_draws.json.gz'))).toString(),
+    ) as Record<string, number[]>[];
+    const halves = (all as unknown as { referenceHalves: { wasserstein: number }[] })
+      .referenceHalves;
+    const worstW1 = Math.max(
+      ...Object.keys(chains[0]).map((name) => {
+        const [a, b] = [chains.slice(0, 5), chains.slice(5)].map((cs) =>
+          cs.flatMap((c) => c[name]).sort((x, y) => x - y),
+        );
+        // The second half stands as the reference: its sd is the unit.
+        const mean = b.reduce((x, y) => x + y, 0) / b.length;
+        const sd = Math.sqrt(b.reduce((x, y) => x + (y - mean) ** 2, 0) / (b.length - 1));
+        return a.reduce((x, v, i) => x + Math.abs(v - b[i]), 0) / a.length / sd;
+      }),
+    );
+    expect(halves).toHaveLength(1);
+    expect(halves[0].wasserstein).toBeCloseTo(worstW1, 12);
+    expect(md).toContain('## How far the reference is from itself');
+    expect(md).toContain(`| ${KIDIQ} | `);
     expect(foreignEntries(out)).toEqual([]);
     // A rerun has nothing left to do; other options are refused.
     const again = avb(...args, ...methods);

@@ -9,6 +9,7 @@ import { readJsonData } from '../../io/jsonData.js';
 import { stanModel } from '../../stan/stanModel.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../io/atomicFile.js';
 import { marginalAccuracy, worstAccuracy } from '../../math/marginalAccuracy.js';
+import { markdownTable } from '../../report/report.js';
 import type { ReportDoc } from '../../report/report.js';
 import { VERSION } from '../../version.js';
 import { plotPng } from '../../viz/plotPng.js';
@@ -220,17 +221,24 @@ export const posteriordbReproduction: Reproduction = {
     const s = posteriordbSettings(ctx);
     const { run, skipped } = plannedPosteriors(s);
     const results: FitResult[] = [];
+    const noise: ReferenceNoise[] = [];
     for (const p of run) {
       const reference = readReferenceDraws(p.referenceFile!);
+      noise.push(referenceHalves(p.name, reference));
       for (const method of s.methods)
         for (const seed of s.seeds)
           results.push(fitResult(fitDir(ctx, p.name, method, seed), p, method, seed, reference));
     }
-    writeJsonAtomic(join(ctx.out, 'posteriordb.json'), { settings: s, skipped, fits: results });
+    writeJsonAtomic(join(ctx.out, 'posteriordb.json'), {
+      settings: s,
+      skipped,
+      referenceHalves: noise,
+      fits: results,
+    });
     const rows = run.flatMap((p) =>
       s.methods.map((m) => rowOf(results.filter((r) => r.posterior === p.name && r.method === m))),
     );
-    writeFileAtomic(join(ctx.out, HEATMAP), await plotPng(heatmapSpec(rows)));
+    writeFileAtomic(join(ctx.out, HEATMAP), await plotPng(heatmapSpec(rows, noise)));
     const unflagged = rows.filter((r) => r.verdict === 'MISS, unflagged');
     const fromStan = run.filter((p) => translationOf(s, p).endsWith('.stan')).map((p) => p.name);
     return {
@@ -268,34 +276,88 @@ export const posteriordbReproduction: Reproduction = {
           r.verdict,
         ]),
       },
-      notes: [
-        'Each figure is the worst over the posterior’s reported quantities (those in the reference: parameters and transformed parameters, Stan’s names) and over the seeds; time and density evaluations (each row of a batch, gradient included) are means over the seeds. W₁ is the 1-D Wasserstein distance between the fit’s and the reference’s marginal, in reference sds.',
-        'Polished: the seeds whose fit failed its own checks, so that HMC moved its draws to the posterior, one chain per draw, until they had forgotten q (avb infer --polish; AVB’s default, never ADVI’s); their figures are the polished draws’, their warnings the polish’s, and the fit’s own checks are in its summary.json.',
-        'Verdict: ok (within the floor on every seed), miss, flagged (outside it, and every fit outside it printed a warning: Pareto k̂, the Stein or importance check of its means and sds, ELBO not converged or q still moving, divergences, R-hat, ESS) or MISS, unflagged (a fit outside the floor with no warning: avb was silently wrong).',
-        `Settings: each method's defaults (avb infer), seeds ${s.seeds.join(', ')}${ctx.steps ? `, --iterations ${ctx.steps}` : ''}; posteriors from ${s.path}, translations from ${s.models}. Every fit's draws and summary are in fits/<posterior>/<method>-seed<n>/, all figures in posteriordb.json.`,
-        ...(fromStan.length
-          ? [
-              `Run from their own Stan programs through avb's interpreter (no translation in ${s.models}): ${fromStan.join(', ')}.`,
-            ]
-          : []),
-        ...(skipped.length
-          ? [`Not run: ${skipped.map((x) => `${x.name} (${x.why})`).join('; ')}.`]
-          : []),
-      ],
+      notes: reportNotes(s, ctx, skipped, fromStan),
       figures: [
         {
           file: HEATMAP,
           title: 'Worst marginal distance per posterior and method',
-          caption:
-            'Colour: the worst 1-D Wasserstein distance to the reference over the posterior’s quantities and the seeds, in reference sds (log scale; two independent samples of 4,000 and 10,000 draws from the same normal are 0.025 apart on average, rarely over 0.05; correlated MCMC draws more). A cross marks a miss with no warning.',
+          caption: `Colour: the worst 1-D Wasserstein distance to the reference over the posterior’s quantities and the seeds, in reference sds (log scale; two independent samples of 4,000 and 10,000 draws from the same normal are 0.025 apart on average, rarely over 0.05; correlated MCMC draws more). The first column, ${HALVES}, is the reference against itself: the noise level of the others. A cross marks a miss with no warning.`,
         },
       ],
+      sections: [{ heading: 'How far the reference is from itself', body: noiseSection(noise) }],
       provenance: provenance(ctx, facts, VERSION),
     };
   },
 };
 
+/** The notes under the posteriordb table: how to read it, the settings, what was not run. */
+function reportNotes(
+  s: PosteriordbSettings,
+  ctx: ReproduceContext,
+  skipped: { name: string; why: string }[],
+  fromStan: string[],
+): string[] {
+  return [
+    'Each figure is the worst over the posterior’s reported quantities (those in the reference: parameters and transformed parameters, Stan’s names) and over the seeds; time and density evaluations (each row of a batch, gradient included) are means over the seeds. W₁ is the 1-D Wasserstein distance between the fit’s and the reference’s marginal, in reference sds.',
+    'Polished: the seeds whose fit failed its own checks, so that HMC moved its draws to the posterior, one chain per draw, until they had forgotten q (avb infer --polish; AVB’s default, never ADVI’s); their figures are the polished draws’, their warnings the polish’s, and the fit’s own checks are in its summary.json.',
+    'Verdict: ok (within the floor on every seed), miss, flagged (outside it, and every fit outside it printed a warning: Pareto k̂, the Stein or importance check of its means and sds, ELBO not converged or q still moving, divergences, R-hat, ESS) or MISS, unflagged (a fit outside the floor with no warning: avb was silently wrong).',
+    `Settings: each method's defaults (avb infer), seeds ${s.seeds.join(', ')}${ctx.steps ? `, --iterations ${ctx.steps}` : ''}; posteriors from ${s.path}, translations from ${s.models}. Every fit's draws and summary are in fits/<posterior>/<method>-seed<n>/, all figures in posteriordb.json.`,
+    ...(fromStan.length
+      ? [
+          `Run from their own Stan programs through avb's interpreter (no translation in ${s.models}): ${fromStan.join(', ')}.`,
+        ]
+      : []),
+    ...(skipped.length
+      ? [`Not run: ${skipped.map((x) => `${x.name} (${x.why})`).join('; ')}.`]
+      : []),
+  ];
+}
+
 const HEATMAP = 'posteriordb-heatmap.png';
+const HALVES = 'reference, half against half';
+
+/** The reference's two halves compared as a fit is with the whole: the figures' noise level. */
+interface ReferenceNoise {
+  posterior: string;
+  meanError: number;
+  sdRatio: number;
+  wasserstein: number;
+}
+
+/**
+ * The first half of the reference draws (posteriordb's chains 1–5 of 10) against the second,
+ * worst over the quantities: what the same sampler's independent runs differ by, so that two
+ * methods whose distances to the reference differ by less are not told apart by it.
+ */
+function referenceHalves(posterior: string, reference: Record<string, number[]>): ReferenceNoise {
+  const names = Object.keys(reference);
+  const half = (first: boolean) =>
+    Object.fromEntries(
+      names.map((n) => {
+        const v = reference[n];
+        const h = Math.floor(v.length / 2);
+        return [n, first ? v.slice(0, h) : v.slice(h)];
+      }),
+    );
+  const w = worstAccuracy(marginalAccuracy(half(true), half(false), names));
+  return { posterior, meanError: w.meanError, sdRatio: w.sdRatio, wasserstein: w.wasserstein };
+}
+
+function noiseSection(noise: ReferenceNoise[]): string {
+  const table = markdownTable({
+    header: ['posterior', 'worst mean error (sd)', 'worst sd ratio', 'worst W₁ (sd)'],
+    rows: noise.map((x) => [
+      x.posterior,
+      num(x.meanError, 3),
+      num(x.sdRatio, 3),
+      num(x.wasserstein, 3),
+    ]),
+  });
+  return [
+    'The reference’s first half of draws (chains 1–5 of posteriordb’s 10) against its second, measured as a fit is against the whole reference: two runs of the same long NUTS differ by this much. A method whose figures are near these is as close as the reference can tell, and two methods whose W₁ differ by less than it are not told apart by this suite (a fit’s 4,000 draws against 10,000 are about as noisy as 5,000 against 5,000).',
+    table,
+  ].join('\n\n');
+}
 
 /** One fit compared with the reference. */
 interface FitResult {
@@ -433,13 +495,24 @@ function rowOf(fits: FitResult[]): Row {
 }
 
 /** The heat map: posteriors down, methods across, colour the worst W₁ (log scale). */
-function heatmapSpec(rows: Row[]): TopLevelSpec {
-  const values = rows.map((r) => ({
-    posterior: r.posterior,
-    method: METHOD_TITLES[r.method],
-    w1: Math.max(r.wasserstein, 1e-3),
-    label: `${num(r.wasserstein, 2)}${r.verdict === 'MISS, unflagged' ? ' ✗' : ''}`,
-  }));
+function heatmapSpec(rows: Row[], noise: ReferenceNoise[]): TopLevelSpec {
+  const cell = (posterior: string, method: string, w: number, label: string) => ({
+    posterior,
+    method,
+    w1: Math.max(w, 1e-3),
+    label,
+  });
+  const values = [
+    ...noise.map((x) => cell(x.posterior, HALVES, x.wasserstein, num(x.wasserstein, 2))),
+    ...rows.map((r) =>
+      cell(
+        r.posterior,
+        METHOD_TITLES[r.method],
+        r.wasserstein,
+        `${num(r.wasserstein, 2)}${r.verdict === 'MISS, unflagged' ? ' ✗' : ''}`,
+      ),
+    ),
+  ];
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     data: { values },
