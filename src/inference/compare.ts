@@ -15,6 +15,8 @@ import {
   PARETO_K_OK,
   STEIN_SD_RATIO_MAX,
   STEIN_SHIFT_MAX,
+  steinMeanOff,
+  steinSdOff,
 } from './fitTrust.js';
 import type {
   AvbInferenceOptions,
@@ -246,11 +248,11 @@ function steinVerdict(st: SteinCheck): string[] {
     return [
       `q's draws and the model's gradient imply no posterior curved like a Gaussian around them (Stein's identities): q is far off the posterior; do not trust it — run NUTS, or more iterations`,
     ];
-  if (st.meanShift > STEIN_SHIFT_MAX)
+  if (steinMeanOff(st))
     out.push(
       `q's mean of ${st.meanName} is ${st.meanShift.toFixed(2)} sds from the posterior mean ${why}, more than ${STEIN_SHIFT_MAX}: q is off the posterior; do not trust its means — run NUTS, or more iterations`,
     );
-  if (Math.abs(Math.log(st.sdRatio)) > Math.log(STEIN_SD_RATIO_MAX))
+  if (steinSdOff(st))
     out.push(
       `q's sd of ${st.sdName} is ${st.sdRatio.toFixed(2)} × the posterior sd ${why} (outside ${(1 / STEIN_SD_RATIO_MAX).toFixed(2)}..${STEIN_SD_RATIO_MAX}): q is ${st.sdRatio < 1 ? 'too narrow' : 'too wide'}; do not trust its sds — run NUTS, or more iterations`,
     );

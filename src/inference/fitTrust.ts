@@ -31,11 +31,17 @@ export const STEIN_SD_RATIO_MAX = 1.08;
 
 /** Whether a Stein check's means and sds agree with the posterior's it implies. */
 export function steinPasses(st: SteinCheck): boolean {
-  return (
-    !st.degenerate &&
-    st.meanShift <= STEIN_SHIFT_MAX &&
-    Math.abs(Math.log(st.sdRatio)) <= Math.log(STEIN_SD_RATIO_MAX)
-  );
+  return !st.degenerate && !steinMeanOff(st) && !steinSdOff(st);
+}
+
+/** Whether the Stein check puts q's worst mean too far from the posterior's (or nowhere). */
+export function steinMeanOff(st: SteinCheck): boolean {
+  return !(st.meanShift <= STEIN_SHIFT_MAX);
+}
+
+/** Whether the Stein check puts q's worst sd outside the allowed ratio to the posterior's. */
+export function steinSdOff(st: SteinCheck): boolean {
+  return !(Math.abs(Math.log(st.sdRatio)) <= Math.log(STEIN_SD_RATIO_MAX));
 }
 
 /** What a fit's checks found, as `VariationalResult` holds them. */
