@@ -1025,16 +1025,9 @@ export function custom(
   inputs: Node[],
   backward: (g: Float64Array) => (Float64Array | undefined)[],
 ): Node {
+  // Its callers compute `value` from one point's `.value`: batched inputs must not reach them.
   if (batchOf(inputs) !== 1) throw new BatchedReadError('a custom operation on batched inputs');
-  return record(value, inputs, (out) => {
-    const parts = backward(out.adjoint!);
-    inputs.forEach((n, k) => {
-      const p = parts[k];
-      if (!n.variable || !p) return;
-      const d = adj(n);
-      for (let i = 0; i < p.length; i++) d[i] += p[i];
-    });
-  });
+  return customRows(value, inputs, backward);
 }
 
 /**
