@@ -34,6 +34,17 @@ const CASES = [
     'examples/posteriordb/models/eight_schools_noncentered.mjs',
     pdb('eight_schools-eight_schools_noncentered'),
   ],
+  // A Cholesky factor per evaluation (11 × 11) and a 1,000-point log_mix: the fused operations.
+  [
+    'gp_pois_regr-gp_pois_regr',
+    'examples/posteriordb/models/gp_pois_regr.mjs',
+    pdb('gp_pois_regr-gp_pois_regr'),
+  ],
+  [
+    'low_dim_gauss_mix-low_dim_gauss_mix',
+    'examples/posteriordb/models/low_dim_gauss_mix.mjs',
+    pdb('low_dim_gauss_mix-low_dim_gauss_mix'),
+  ],
 ];
 const only = process.argv.slice(2);
 console.log(
