@@ -774,6 +774,33 @@ function rowSlice(A: Node, start: number, length: number): Node {
   );
 }
 
+/**
+ * a[at[0]], a[at[1]], ... (0-based, repeats allowed) as one vector node: a hierarchical model's
+ * `alpha[county]` over its 919 houses is one node, not an element node and a concatenation per
+ * house. Each row of a batched `a` is gathered alike.
+ */
+export function gather(a: Val, at: ArrayLike<number>): Node {
+  const A = lift(a);
+  const L = A.length;
+  const n = at.length;
+  for (let j = 0; j < n; j++)
+    if (!(Number.isInteger(at[j]) && at[j] >= 0 && at[j] < L))
+      throw new RangeError(`gather: position ${at[j]} is outside 0..${L - 1}`);
+  const batch = A.batch;
+  const v = new Float64Array(batch * n);
+  for (let b = 0; b < batch; b++) for (let j = 0; j < n; j++) v[b * n + j] = A.data[b * L + at[j]];
+  return record(
+    v,
+    [A],
+    (out) => {
+      const g = out.adjoint!;
+      const d = adj(A);
+      for (let b = 0; b < batch; b++) for (let j = 0; j < n; j++) d[b * L + at[j]] += g[b * n + j];
+    },
+    batch,
+  );
+}
+
 /** The vectors (or scalars) one after another. */
 export function concat(...parts: Val[]): Node {
   const nodes = parts.map(lift);

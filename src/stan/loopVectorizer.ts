@@ -456,6 +456,11 @@ class Pass {
       if (last > x.s.n) throw new Abandon();
       return x.s.range(this.from - 1, this.length);
     }
+    if (x.k === 'vec' && path.ints.length === 1) {
+      const at = Array.from({ length: this.length }, (_, t) => this.points[t] - 1);
+      if (at.some((i) => !(i >= 0 && i < x.s.n))) throw new Abandon();
+      return x.s.gather(at);
+    }
     const leaves = Array.from({ length: this.length }, (_, t) =>
       leafAt(x, this.positions(path, t)),
     );

@@ -18,19 +18,7 @@ import { ODE_SOLVERS, solveOde } from './ode.js';
 import { runVectorized } from './loopVectorizer.js';
 import { hoistDataOnly } from './hoistDataOnly.js';
 import type { LoopHost } from './loopVectorizer.js';
-import {
-  Store,
-  copyValue,
-  flat,
-  int,
-  isScalar,
-  mat,
-  numberOf,
-  packScalars,
-  real,
-  sizeOf,
-  vec,
-} from './values.js';
+import { copyValue, flat, int, isScalar, mat, numberOf, real, sizeOf, vec } from './values.js';
 import type { Scalar, Value } from './values.js';
 
 /**
@@ -594,7 +582,7 @@ function indexed(v: Value, idx: Ix[]): Value {
     if (rest.length) throw new StanError('too many indexes for a vector');
     const p = positions(first, v.s.n);
     if (typeof p === 'number') return real(v.s.get(p));
-    return vec(gather(v.s, p), p.length, v.row);
+    return vec(v.s.gather(p), p.length, v.row);
   }
   if (v.k === 'mat') {
     const r = positions(first, v.rows);
@@ -604,15 +592,11 @@ function indexed(v: Value, idx: Ix[]): Value {
     const cols = typeof c === 'number' ? [c] : c;
     const at = rows.flatMap((i) => cols.map((j) => i * v.cols + j));
     if (typeof r === 'number' && typeof c === 'number') return real(v.s.get(at[0]));
-    if (typeof r === 'number') return vec(gather(v.s, at), at.length, true);
-    if (typeof c === 'number') return vec(gather(v.s, at), at.length);
-    return mat(gather(v.s, at), rows.length, cols.length);
+    if (typeof r === 'number') return vec(v.s.gather(at), at.length, true);
+    if (typeof c === 'number') return vec(v.s.gather(at), at.length);
+    return mat(v.s.gather(at), rows.length, cols.length);
   }
   throw new StanError(`cannot index a ${v.k}`);
-}
-
-function gather(s: Store, at: number[]): Val {
-  return packScalars(at.map((i) => s.get(i)));
 }
 
 /** `v[idx...] = x`, in place. */

@@ -48,6 +48,16 @@ export class Store {
   }
 
   /**
+   * Elements at positions `at` (0-based) as one vector: a gather from the whole where it is a
+   * parameter-dependent node (one node, not an element node each), else the elements packed.
+   */
+  gather(at: number[]): Val {
+    const w = this.whole;
+    if (w instanceof Node && w.variable) return ad.gather(w, at);
+    return packScalars(at.map((i) => this.get(i)));
+  }
+
+  /**
    * Elements `from` .. `from + length - 1` (0-based) as one vector: a slice of the whole where
    * there is one (one node, not an element node each), else the elements packed.
    */

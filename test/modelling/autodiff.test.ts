@@ -87,6 +87,12 @@ const CASES: [string, (x: Node) => ad.Val, number[]][] = [
     [0.4, -0.3, 1.1],
   ],
   [
+    // Repeated positions: their adjoints add up.
+    'gather with repeats',
+    (x) => ad.sum(ad.mul(ad.gather(x, [2, 0, 2, 1, 2]), [1, -2, 3, 0.5, -1])),
+    [0.4, -0.3, 1.1],
+  ],
+  [
     'cholesky of x xᵀ + I',
     (x) => {
       const n = 3;
@@ -116,6 +122,11 @@ describe('reverse-mode differentiation in doubles', () => {
 
   it('a function that does not use its input has zero gradient', () => {
     expect(Array.from(ad.gradient(() => 3, [1, 2]).grad)).toEqual([0, 0]);
+  });
+
+  it('gather refuses a position outside the vector', () => {
+    expect(() => ad.gather([1, 2, 3], [0, 3])).toThrow(RangeError);
+    expect(() => ad.gather([1, 2, 3], [1.5])).toThrow(RangeError);
   });
 
   it('refuses lengths that do not broadcast, and non-scalar outputs', () => {

@@ -58,6 +58,10 @@ const CASES: [string, (x: Node) => ad.Val][] = [
       ),
   ],
   [
+    'gather (a hierarchical index) into a normal',
+    (x) => normal(Y, ad.gather(x, [0, 4, 4, 1, 0, 2, 3, 3, 4]), ad.exp(x.at(2))),
+  ],
+  [
     'cholesky of a 3 × 3 covariance of the row',
     (x) =>
       ad.sum(

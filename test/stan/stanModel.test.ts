@@ -102,6 +102,30 @@ describe('Stan programs run directly', () => {
       'parameters { real mu; real<lower=0> s; } model { target += normal_lpdf(1.5 | mu, s); }',
       {},
     );
+    // A multi-index of a parameter vector (one gather node) and a loop over the points (a
+    // consecutive `alpha[n]` gathered by the loop vectorizer, `alpha[g[n]]` run as written).
+    const groups = { N: 5, g: [3, 1, 3, 2, 1], y: [0.3, -1.2, 0.8, 2.1, -0.4] };
+    const grouped =
+      'data { int N; array[N] int g; vector[N] y; } parameters { vector[3] alpha; real<lower=0> s; }';
+    same(
+      `${grouped} model { y ~ normal(alpha[g], s); }`,
+      `${grouped} model { for (n in 1:N) y[n] ~ normal(alpha[g[n]], s); }`,
+      groups,
+    );
+    same(
+      `${grouped} model { y[1:3] ~ normal(alpha, s); }`,
+      `${grouped} model { for (n in 1:3) y[n] ~ normal(alpha[n], s); }`,
+      groups,
+    );
+    // A branch on the data splits a loop of 10 (long enough to be vectorised) into passes over
+    // non-consecutive points, each gathering its elements of m.
+    const ten = { y: [0.3, -1.2, 0.8, 2.1, -0.4, 1.5, -0.7, 0.2, -2.0, 0.9] };
+    const split = 'data { vector[10] y; } parameters { vector[10] m; } model {';
+    same(
+      `${split} for (n in 1:10) { if (y[n] > 0) y[n] ~ normal(m[n], 1); else y[n] ~ normal(-m[n], 2); } }`,
+      `${split} y[{1, 3, 4, 6, 8, 10}] ~ normal(m[{1, 3, 4, 6, 8, 10}], 1); y[{2, 5, 7, 9}] ~ normal(-m[{2, 5, 7, 9}], 2); }`,
+      ten,
+    );
     // A diagonal Cholesky factor: independent normals.
     same(
       "parameters { vector[2] v; vector<lower=0>[2] s; } model { v ~ multi_normal_cholesky([1, -1]', diag_matrix(s)); }",
