@@ -216,6 +216,16 @@ function isLoopIndex(i: Index, v: string): boolean {
  * Where n is the index of `e` (`y[n]`: 0, `p[i, n]`: 1) when it is exactly one of its indexes and
  * the others are single positions free of n; -1 otherwise.
  */
+/** `x[e]` with one index that mentions n but is not n itself (`alpha[county[n]]`). */
+function isIndirect(e: IndexExpr, n: string): boolean {
+  return (
+    e.idx.length === 1 &&
+    e.idx[0].i === 'one' &&
+    !isLoopIndex(e.idx[0], n) &&
+    mentions(e.idx[0].at, n)
+  );
+}
+
 function loopPosition(e: IndexExpr, n: string): number {
   const at = e.idx.findIndex((i) => isLoopIndex(i, n));
   const ok = e.idx.every((i, k) => k === at || (i.i === 'one' && !mentions(i.at, n)));
@@ -255,6 +265,9 @@ class Checker {
       case 'var':
         return true; // n itself
       case 'index': {
+        // alpha[g[n]]: one index, an element-wise term (the pass checks it is integer data).
+        if (e.a.e === 'var' && isIndirect(e, this.n))
+          return !this.assigned.has(e.a.name) && this.elementwise((e.idx[0] as { at: Expr }).at);
         // y[n], X[n, k], p[i, n]: n one index, the others free; an assigned x as it is assigned.
         if (e.a.e !== 'var' || loopPosition(e, this.n) < 0) return false;
         const pattern = this.assigned.get(e.a.name);
@@ -543,9 +556,15 @@ class Pass {
     return { v: each ? out : out[0], each, int: true };
   }
 
+  /** `x[g[n]]` over the range (x not assigned in the loop, as the plan checked). */
+  private indirect(name: string, index: Expr): Term {
+    return indirectTerm(this.host.get(name), this.term(index), this.length);
+  }
+
   /** `y[n]`, `X[n, k]`, `p[i, n]` over the range: one value per pass. */
   private indexed(e: IndexExpr): Term {
     const name = (e.a as { name: string }).name;
+    if (isIndirect(e, this.n)) return this.indirect(name, (e.idx[0] as { at: Expr }).at);
     const path = this.path(e);
     if (this.plan.assigned.has(name))
       return { v: this.current(name, path), each: true, int: false };
@@ -561,6 +580,27 @@ class Pass {
       int: leaves.every((l) => l.k === 'int'),
     };
   }
+}
+
+/**
+ * `x[g[n]]` over the range: g's values (integer data, in range, else the loop runs as written)
+ * pick x's elements, a vector's as one gather node.
+ */
+function indirectTerm(x: Value, at: Term, length: number): Term {
+  const g = ad.lift(at.v);
+  if (!at.int || g.variable) throw new Abandon();
+  const v = g.value;
+  const pos = Array.from({ length }, (_, t) => v[v.length === 1 ? 0 : t] - 1);
+  const size = x.k === 'vec' ? x.s.n : x.k === 'arr' ? x.items.length : 0;
+  if (pos.some((i) => !(Number.isInteger(i) && i >= 0 && i < size))) throw new Abandon();
+  if (x.k === 'vec') return { v: x.s.gather(pos), each: true, int: false };
+  const leaves = pos.map((i) => (x as Extract<Value, { k: 'arr' }>).items[i]);
+  if (!leaves.every((l) => l.k === 'int' || l.k === 'real')) throw new Abandon();
+  return {
+    v: packScalars(leaves.map((l) => (l as Extract<Value, { k: 'int' | 'real' }>).v)),
+    each: true,
+    int: leaves.every((l) => l.k === 'int'),
+  };
 }
 
 /** Where n goes among an element's indexes, and the other indexes' values. */

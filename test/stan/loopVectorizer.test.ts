@@ -182,6 +182,27 @@ describe('loops over data points run as one pass', () => {
       ).toThrow(/index 10 is outside 1\.\.9/);
   });
 
+  it('takes an index through the data (alpha[county[n]]): a parameter vector, a data array, an assigned vector', () => {
+    const source = `${DATA_BLOCK} parameters { vector[3] alpha; real b; real<lower=0> s; }
+      model {
+        vector[N] mu;
+        for (n in 1:N) mu[n] = alpha[k[n] + 1] + b * x[n];
+        y ~ normal(mu, s);
+        for (n in 1:N) target += normal_lpdf(alpha[k[n] + 1] | y[trials[n] - 1], s);
+        alpha ~ normal(0, 2);
+      }`;
+    expect(bothWays(source, DATA)).toBe(true);
+    // An index out of range, or one that is not integer data, is left to the loop as written.
+    const outside = `${DATA_BLOCK} parameters { vector[2] alpha; }
+      model { for (n in 1:N) y[n] ~ normal(alpha[k[n] + 1], 1); }`;
+    for (const vectorizeLoops of [true, false])
+      expect(() =>
+        declareModel(stanModel(outside, 'm.stan', DATA, { vectorizeLoops })).logDensityAndGradient!(
+          Float64Array.of(0.1, 0.2),
+        ),
+      ).toThrow(/outside 1\.\.2/);
+  });
+
   it('adds a term free of n once per point', () => {
     const source = `${DATA_BLOCK} parameters { real a; }
       model { for (n in 1:N) target += normal_lpdf(a | 0, 1) - 0.5; }`;
