@@ -23,8 +23,9 @@ import type { Value } from './values.js';
  * - `lhs ~ family(args)` of a univariate family (not truncated), or
  * - `x[n] = E` (or `+=`, `-=`, `*=`, `/=`) into reals of a vector, matrix or array,
  * and the loop variable n appears only as one index of a variable (`y[n]`, `X[n, k]`, `p[i, n]`,
- * its other indexes free of n; an assigned variable read with the indexes it is assigned with) or
- * as a value. Element-wise means: numbers, + - * / ^ and unary minus, Stan's element-wise
+ * its other indexes free of n; an assigned variable read with the indexes it is assigned with), in
+ * the one index of a vector or array read through the data (`alpha[county[n]]`, the index an
+ * element-wise integer-data term; the array not assigned in the loop), or as a value. Element-wise means: numbers, + - * / ^ and unary minus, Stan's element-wise
  * functions (exp, log, inv_logit, ...), `log_mix` and `log_sum_exp` of scalars, a density of one
  * point inside them (`normal_lpdf(y[n] | ...)`: pointwiseDensities.ts), and expressions free of n
  * (evaluated once, and required to be scalars), which may not read what the body assigns. Each
@@ -212,10 +213,6 @@ function isLoopIndex(i: Index, v: string): boolean {
   return i.i === 'one' && i.at.e === 'var' && i.at.name === v;
 }
 
-/**
- * Where n is the index of `e` (`y[n]`: 0, `p[i, n]`: 1) when it is exactly one of its indexes and
- * the others are single positions free of n; -1 otherwise.
- */
 /** `x[e]` with one index that mentions n but is not n itself (`alpha[county[n]]`). */
 function isIndirect(e: IndexExpr, n: string): boolean {
   return (
@@ -226,6 +223,10 @@ function isIndirect(e: IndexExpr, n: string): boolean {
   );
 }
 
+/**
+ * Where n is the index of `e` (`y[n]`: 0, `p[i, n]`: 1) when it is exactly one of its indexes and
+ * the others are single positions free of n; -1 otherwise.
+ */
 function loopPosition(e: IndexExpr, n: string): number {
   const at = e.idx.findIndex((i) => isLoopIndex(i, n));
   const ok = e.idx.every((i, k) => k === at || (i.i === 'one' && !mentions(i.at, n)));
