@@ -4,24 +4,9 @@
  * covariance factored per density evaluation records one node, not the O(n³/6) scalar steps of
  * the textbook recursion (on posteriordb's 11-point GP those steps were ~300 nodes a point).
  */
+import { cholesky as factor } from '../math/denseMatrix.js';
 import { customRows, lift } from './autodiff.js';
 import type { Node, Val } from './autodiff.js';
-
-/** L of one n × n row-major block of `a` at `o` into `l` at `o`; false where A is not positive
- * definite. Reads A's lower triangle only, as Stan's `cholesky_decompose`. */
-function factor(a: Float64Array, l: Float64Array, o: number, n: number): boolean {
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = a[o + i * n + j];
-      for (let k = 0; k < j; k++) s -= l[o + i * n + k] * l[o + j * n + k];
-      if (i === j) {
-        if (!(s > 0)) return false;
-        l[o + i * n + i] = Math.sqrt(s);
-      } else l[o + i * n + j] = s / l[o + j * n + j];
-    }
-  }
-  return true;
-}
 
 /**
  * The adjoint of A's lower triangle from L̄ (both n × n at `o`): with dL = L Φ(L⁻¹ dA L⁻ᵀ), Φ
@@ -68,8 +53,13 @@ export function cholesky(matrix: Val, n: number): Node {
   if (A.length !== n * n) throw new Error(`cholesky: ${A.length} values are not ${n}×${n}`);
   const a = A.data;
   const l = new Float64Array(a.length);
-  for (let o = 0; o < a.length; o += n * n)
-    if (!factor(a, l, o, n)) throw new RangeError('cholesky: the matrix is not positive definite');
+  // Each row's block factored as the Laplace fit's are (it reads A's lower triangle only, as
+  // Stan's `cholesky_decompose`).
+  for (let o = 0; o < a.length; o += n * n) {
+    const block = factor(a.subarray(o, o + n * n), n);
+    if (!block) throw new RangeError('cholesky: the matrix is not positive definite');
+    l.set(block, o);
+  }
   return customRows(l, [A], (g) => {
     const d = new Float64Array(a.length);
     for (let o = 0; o < a.length; o += n * n) backwardBlock(l, g, d, o, n);
