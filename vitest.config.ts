@@ -7,7 +7,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // The CLI tests run the built program: build it first, so they never run a stale dist/.
-    globalSetup: ['test/buildFirst.ts'],
+    globalSetup: ['test/buildFirst.ts', 'test/scratchRoot.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // The files that take minutes first, so that both workers stay busy to the end.

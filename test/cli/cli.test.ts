@@ -1,16 +1,15 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { coreForCpuFlags, parseCpuFlags } from '../../src/backend/openblasCore.js';
 import { encodeIdx } from '../../src/data/idx.js';
 import { encodeNpy } from '../../src/data/npy.js';
 import { Rng } from '../../src/random/rng.js';
-import { metricsOf } from '../helpers.js';
+import { scratchDir, metricsOf } from '../helpers.js';
 import { MAIN, avb, expectUserError, signalAfter } from './runCli.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'avb-cli-'));
+const dir = scratchDir('avb-cli-');
 const README = readFileSync('README.md', 'utf8');
 
 /** Writes `text` to `name` in the test's folder; returns its path. */

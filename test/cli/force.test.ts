@@ -1,11 +1,11 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/data/npy.js';
 import { avb, expectUserError } from './runCli.js';
+import { scratchDir } from '../helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'avb-force-'));
+const dir = scratchDir('avb-force-');
 
 /** A small 0/1 data set of 40 six-value examples, written to `path`. */
 function writeData(path: string): void {

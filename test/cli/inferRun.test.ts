@@ -1,11 +1,11 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readInferConfig } from '../../src/experiments/inferRun.js';
 import { avb, expectUserError, signalAfter } from './runCli.js';
+import { scratchDir } from '../helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'avb-infer-run-'));
+const dir = scratchDir('avb-infer-run-');
 const read = (f: string) => readFileSync(f, 'utf8');
 
 describe('avb infer --out: a run folder that survives Ctrl-C', () => {

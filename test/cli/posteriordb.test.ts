@@ -1,5 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { zipSync } from 'fflate';
 import { gunzipSync } from 'node:zlib';
@@ -7,8 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { foreignEntries } from '../../src/io/ownedFolder.js';
 import { listPosteriors, readReferenceDraws } from '../../src/experiments/posteriordb.js';
 import { avb, expectUserError } from './runCli.js';
+import { scratchDir } from '../helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'avb-posteriordb-'));
+const dir = scratchDir('avb-posteriordb-');
 const VENDORED = resolve('examples/posteriordb');
 const KIDIQ = 'kidiq-kidscore_momhsiq';
 

@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { EvalResult } from '../../src/experiments/evaluateRun.js';
@@ -8,8 +7,9 @@ import type { SyntheticResults } from '../../src/experiments/synthetic.js';
 import type { TrainSummary } from '../../src/experiments/trainRun.js';
 import { foreignEntries } from '../../src/io/ownedFolder.js';
 import { avb, expectUserError, MAIN } from './runCli.js';
+import { scratchDir } from '../helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'avb-reproduce-'));
+const dir = scratchDir('avb-reproduce-');
 
 const readJson = <T>(path: string) => JSON.parse(readFileSync(path, 'utf8')) as T;
 

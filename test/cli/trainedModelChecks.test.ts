@@ -1,13 +1,13 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeNpy, parseNpy } from '../../src/data/npy.js';
 import { digits8x8Counts } from '../../src/data/digits8x8.js';
 import type { TrainSummary } from '../../src/experiments/trainRun.js';
 import { avb, expectUserError } from './runCli.js';
+import { scratchDir } from '../helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'avb-checks-'));
+const dir = scratchDir('avb-checks-');
 const summaryOf = (run: string) =>
   JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')) as TrainSummary;
 

@@ -1,19 +1,12 @@
 import { PNG } from 'pngjs';
-import {
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeNpy, parseNpy } from '../../src/data/npy.js';
 import { avb, expectUserError, signalAfter } from './runCli.js';
+import { scratchDir } from '../helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'avb-use-'));
+const dir = scratchDir('avb-use-');
 
 /** 40 "images" of 4 x 4 bytes, values 0..255: scaled to [0, 1] as intensities. */
 function writeByteImages(path: string): void {

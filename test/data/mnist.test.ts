@@ -1,15 +1,15 @@
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeIdx } from '../../src/data/idx.js';
 import { MNIST_FILES, loadMnist, packagedMnistDir } from '../../src/data/mnist.js';
 import { MinibatchSampler } from '../../src/data/sampler.js';
+import { scratchDir } from '../helpers.js';
 
 const files = Object.values(MNIST_FILES).map((f) => f.name);
 
 function copyOfMnist(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'avb-mnist-'));
+  const dir = scratchDir('avb-mnist-');
   for (const f of files) copyFileSync(join(packagedMnistDir(), f), join(dir, f));
   return dir;
 }
@@ -82,7 +82,7 @@ describe('MNIST', () => {
   });
 
   it('a missing file says how to restore it', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'avb-mnist-empty-'));
+    const dir = scratchDir('avb-mnist-empty-');
     expect(() => loadMnist(dir)).toThrow(
       /train-images-idx3-ubyte is missing; reinstall the data with `npm ci`/,
     );

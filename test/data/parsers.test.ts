@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -8,8 +7,9 @@ import { loadDataset } from '../../src/data/loadDataset.js';
 import { encodeNpy, parseNpy } from '../../src/data/npy.js';
 import { AvbUserError } from '../../src/errors.js';
 import { Rng } from '../../src/random/rng.js';
+import { scratchDir } from '../helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'avb-data-'));
+const dir = scratchDir('avb-data-');
 
 describe('IDX', () => {
   const bytes = encodeIdx([3, 2, 2], [0, 255, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
@@ -187,7 +187,7 @@ function rawNpy(descr: string, shape: number[], body: Uint8Array): Uint8Array {
 }
 
 describe('user data types', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'avb-dtypes-'));
+  const dir = scratchDir('avb-dtypes-');
   const mask = Uint8Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? 1 : 0));
 
   it('bool and 0/1 uint8 arrays are 0/1 data, not intensities divided by 255', () => {

@@ -1,5 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encode } from '../../src/experiments/applyModel.js';
@@ -8,9 +6,9 @@ import { loadRun } from '../../src/experiments/loadRun.js';
 import { trainRun } from '../../src/experiments/trainRun.js';
 import { syntheticDataset } from '../../src/data/synthetic.js';
 import { Rng } from '../../src/random/rng.js';
-import { useBackend } from '../helpers.js';
+import { scratchDir, useBackend } from '../helpers.js';
 
-const base = mkdtempSync(join(tmpdir(), 'avb-encode-'));
+const base = scratchDir('avb-encode-');
 
 /** The synthetic data's four points, repeated to `n` examples. */
 function points(n: number) {

@@ -1,14 +1,13 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AvbUserError } from '../../src/errors.js';
 import { evaluateRun, partialEvalFile } from '../../src/experiments/evaluateRun.js';
 import type { EvalOptions } from '../../src/experiments/evaluateRun.js';
 import { avb } from '../cli/runCli.js';
-import { useBackend } from '../helpers.js';
+import { scratchDir, useBackend } from '../helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'avb-eval-resume-'));
+const dir = scratchDir('avb-eval-resume-');
 const run = join(dir, 'vae');
 
 /** Six points in three batches of two, with IWAE: small enough for seconds, long enough to cut. */

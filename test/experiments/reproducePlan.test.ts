@@ -1,13 +1,13 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mnistReproduction } from '../../src/experiments/reproduce/mnist.js';
 import { posteriordbReproduction } from '../../src/experiments/reproduce/posteriordb.js';
 import type { ReproduceContext } from '../../src/experiments/reproduce/common.js';
 import { avb, expectUserError } from '../cli/runCli.js';
+import { scratchDir } from '../helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'avb-plan-'));
+const dir = scratchDir('avb-plan-');
 
 function ctx(budget: ReproduceContext['budget'], out: string): ReproduceContext {
   return { out, budget, seed: 1, command: 'test', threads: 1 };

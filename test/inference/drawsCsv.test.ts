@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { drawsToCsv } from '../../src/inference/draws.js';
 import { readDrawsCsv } from '../../src/experiments/reproduce/posteriordb.js';
+import { scratchDir } from '../helpers.js';
 
 describe('draws.csv', () => {
   it("quotes a matrix element's name (Sigma[1,2]) so that every CSV reader keeps its columns", () => {
@@ -26,7 +26,7 @@ describe('draws.csv', () => {
     ]);
     // And so does the reader that judges posteriordb fits against reference draws, whose names
     // are Stan's (posteriordb's matrices are `Sigma[1,2]`).
-    const file = join(mkdtempSync(join(tmpdir(), 'avb-draws-')), 'draws.csv');
+    const file = join(scratchDir('avb-draws-'), 'draws.csv');
     writeFileSync(file, csv);
     const read = readDrawsCsv(file);
     expect(read['Sigma[1,2]']).toEqual([-0.1, 0.2]);

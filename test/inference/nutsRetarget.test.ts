@@ -1,13 +1,12 @@
 import * as tf from '../../src/tf.js';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { inferRun, type InferRunConfig } from '../../src/experiments/inferRun.js';
 import { methodWarnings, type MethodResult } from '../../src/inference/compare.js';
 import type { BayesianModel } from '../../src/inference/model.js';
 import { nextTargetAccept, nuts, type NutsChain } from '../../src/inference/nuts.js';
-import { useBackend } from '../helpers.js';
+import { scratchDir, useBackend } from '../helpers.js';
 
 beforeAll(() => useBackend());
 
@@ -170,7 +169,7 @@ describe('NUTS samples again after divergences, with a higher targetAccept', () 
 
 describe('a NUTS run folder across reruns (avb infer --out)', () => {
   it('stopped in its second sampling, --resume ends with the draws and log of an uninterrupted run', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'avb-retarget-'));
+    const dir = scratchDir('avb-retarget-');
     const config: InferRunConfig = {
       model: 'funnel',
       method: 'nuts',

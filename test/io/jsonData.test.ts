@@ -1,13 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { strToU8, zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { AvbUserError } from '../../src/errors.js';
 import { readJsonData } from '../../src/io/jsonData.js';
+import { scratchDir } from '../helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'avb-jsondata-'));
+const dir = scratchDir('avb-jsondata-');
 const DATA = { N: 3, y: [1, 2.5, -3] };
 
 describe('readJsonData', () => {

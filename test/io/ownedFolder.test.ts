@@ -1,5 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../src/io/atomicFile.js';
@@ -9,8 +8,9 @@ import {
   makeOwnedFolder,
   removeOwnedFolder,
 } from '../../src/io/ownedFolder.js';
+import { scratchDir } from '../helpers.js';
 
-const base = mkdtempSync(join(tmpdir(), 'avb-owned-'));
+const base = scratchDir('avb-owned-');
 
 describe('owned output folders', () => {
   it('a folder avb made and filled is avb’s, nested runs included, and --force removes it all', () => {

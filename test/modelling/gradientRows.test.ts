@@ -11,9 +11,9 @@ import * as tf from '../../src/tf.js';
 import { Rng } from '../../src/random/rng.js';
 import { loadNativeBlas, nativeBlas } from '../../src/backend/nativeBlas.js';
 import { loadModel } from '../../src/inference/loadModel.js';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { scratchDir } from '../helpers.js';
 
 // A constant design matrix of 9 × 5 (rows: the backward pass's four-row blocks and a remainder).
 const X = Array.from({ length: 45 }, (_, i) => Math.sin(1.7 * i + 0.3));
@@ -293,7 +293,7 @@ describe('a Stan program’s rows', () => {
               if (a > 0) y ~ normal(a + b * x, sigma); else y ~ student_t(3, a + b * x, sigma); }`,
   };
   const data = { N: 6, x: [0, 1, 2, 3, 4, 5], y: [0.2, 1.1, 1.9, 3.2, 3.8, 5.1] };
-  const dir = mkdtempSync(join(tmpdir(), 'avb-rows-'));
+  const dir = scratchDir('avb-rows-');
 
   it.each(Object.entries(programs))(
     '%s: every row as the program evaluates it alone',

@@ -1,5 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AvbUserError } from '../../src/errors.js';
@@ -8,6 +7,7 @@ import { listPosteriors } from '../../src/experiments/posteriordb.js';
 import { plannedPosteriors } from '../../src/experiments/reproduce/posteriordb.js';
 import { readJsonData } from '../../src/io/jsonData.js';
 import { point, same, stan } from './stanTestKit.js';
+import { scratchDir } from '../helpers.js';
 
 const ROOT = 'examples/posteriordb';
 
@@ -230,8 +230,8 @@ describe('Stan programs run directly', () => {
   });
 
   it('posteriordb: a posterior without a hand translation runs its Stan program, or is skipped saying why', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'avb-stan-pdb-'));
-    const models = mkdtempSync(join(tmpdir(), 'avb-stan-models-'));
+    const dir = scratchDir('avb-stan-pdb-');
+    const models = scratchDir('avb-stan-models-');
     for (const name of ['kidiq-kidscore_momhsiq', 'arK-arK'])
       cpSync(join(ROOT, name), join(dir, name), { recursive: true });
     writeFileSync(

@@ -1,5 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset } from '../../src/data/loadDataset.js';
@@ -10,12 +9,12 @@ import { Rng } from '../../src/random/rng.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { scheduleFactor, Trainer } from '../../src/train/trainer.js';
 import { trainRun } from '../../src/experiments/trainRun.js';
-import { metricsOf, testTrainerConfig, useBackend } from '../helpers.js';
+import { scratchDir, metricsOf, testTrainerConfig, useBackend } from '../helpers.js';
 
 beforeAll(() => useBackend());
 
 describe('checkpoint and resume', () => {
-  const base = mkdtempSync(join(tmpdir(), 'avb-resume-'));
+  const base = scratchDir('avb-resume-');
   const cases = [
     ['avb', 'constant'],
     ['avb-ac', 'constant'],
@@ -166,7 +165,7 @@ describe('checkpoint and resume', () => {
 describe('checkpoint writes', () => {
   it('a failed write is a user error naming the file and leaves no temporary file', async () => {
     const { writeFileAtomic } = await import('../../src/io/atomicFile.js');
-    const base = mkdtempSync(join(tmpdir(), 'avb-write-'));
+    const base = scratchDir('avb-write-');
     writeFileSync(join(base, 'file'), 'x');
     // A path below a regular file cannot be created (ENOTDIR), whatever the user's rights.
     const target = join(base, 'file', 'checkpoint.avbckpt');

@@ -1,11 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lossHistory } from '../../src/experiments/runFolder.js';
 import { Rng } from '../../src/random/rng.js';
 import { describeDivergence, fit, type Divergence, type Fittable } from '../../src/train/fit.js';
 import { SPIKE_STEPS, SPIKE_WINDOW, SpikeGuard } from '../../src/train/spikeGuard.js';
+import { scratchDir } from '../helpers.js';
 
 /** A noisy loss falling from 200 towards 100, sd 3 per step: what a training log looks like. */
 const noisy = (step: number) => 100 + 100 * Math.exp(-step / 2000) + 3 * new Rng(step).normal();
@@ -145,7 +145,7 @@ describe('fit: a finite blow-up of the loss', () => {
 
 describe("a training run's loss history (what a resumed run's guard replays)", () => {
   it('reads the primal loss of each step from metrics.jsonl, NaN where a line has none', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'avb-history-')), 'metrics.jsonl');
+    const file = join(scratchDir('avb-history-'), 'metrics.jsonl');
     const lines = [
       { step: 1, primalLoss: 120.5 },
       { step: 2, primalLoss: 119.25, heldOutIwae: -100 },
