@@ -8,9 +8,10 @@ import type { Value } from './values.js';
 /**
  * Stan's ODE solvers, all run by one adaptive Dormand–Prince 5(4) integrator on the modelling
  * kit: the kit differentiates the integrator's steps (discretise, then differentiate), so the
- * gradient is that of the numerical solution, accurate to about the tolerances. Stan's stiff
- * solvers (`bdf`, `adams`) run the same explicit method: right for the non-stiff systems of
- * posteriordb's models, slow (many small steps) on a stiff one.
+ * gradient is that of the numerical solution, accurate to about the tolerances. Stan's `bdf`
+ * (for stiff systems) and `adams` run the same explicit method: right for the non-stiff systems of
+ * posteriordb's models; where a system is stiff (far out in the tails, say) the step size collapses and
+ * the solve stops at {@link MOST_ODE_STEPS}, rejecting the point.
  */
 export const ODE_SOLVERS = new Set(
   ['rk45', 'bdf', 'adams', 'ckrk'].flatMap((m) => [
@@ -22,6 +23,16 @@ export const ODE_SOLVERS = new Set(
 
 /** The tightest tolerance used: Stan's `bdf` default (1e-10) would cost the explicit method ~6x the steps of 1e-8 for nothing a posterior can see. */
 const TIGHTEST = 1e-8;
+
+/**
+ * The most steps one solve may take, whatever `max_num_steps` says. The kit keeps every step's
+ * stages for the gradient (~80 kB a step on a one-state system), so Stan's default of 10⁶ would
+ * exhaust the heap long before it stops a solve: one_comp_mm_elim_abs at a far-off point
+ * (K_m → 0 makes it stiff) took the step size to 1e-14 and the process out of memory. Non-stiff
+ * systems over posteriordb's horizons take a few hundred steps. A solve that needs more fails
+ * the point (zero density), as Stan rejects one that exceeds `max_num_steps`.
+ */
+export const MOST_ODE_STEPS = 5000;
 
 /**
  * `name(f, y0, t0, ts, ...)` with `rhs` calling the user's f and `a` the evaluated arguments
@@ -119,8 +130,10 @@ function integrate(
   let steps = 0;
   for (const tEnd of ts) {
     while (t < tEnd) {
-      if (++steps > o.maxSteps)
-        throw new RangeError(`${o.name}: more than ${o.maxSteps} steps (a stiff system?)`);
+      if (++steps > Math.min(o.maxSteps, MOST_ODE_STEPS))
+        throw new RangeError(
+          `${o.name}: more than ${Math.min(o.maxSteps, MOST_ODE_STEPS)} steps by t = ${t} (stiff here?); the point is rejected`,
+        );
       const last = t + h >= tEnd;
       const step = last ? tEnd - t : h;
       const k: Val[] = [k1];

@@ -145,6 +145,20 @@ describe('Stan programs: ODE solvers', () => {
     }
   });
 
+  it('a solve that needs more than MOST_ODE_STEPS steps rejects its point instead of filling the heap', () => {
+    // y' = -k (y - 1) from 0 is stiff for large k: the explicit method's stable step is ~3/k, so
+    // k = 1e7 needs ~3e6 steps to t = 1, beyond Stan's default max_num_steps (1e6): before the cap the
+    // kit's tape of those steps ran the process out of memory. k = 1 needs a few dozen.
+    const m = stan(
+      `functions { vector f(real t, vector y, real k) { return -k * (y - 1); } }
+      parameters { real<lower=0> k; }
+      model { array[1] vector[1] y = ode_bdf(f, [0]', 0, {1.0}, k); 0.5 ~ normal(y[1, 1], 0.1); }`,
+    );
+    const at = (k: number) => m.logDensityAndGradient!(Float64Array.of(Math.log(k))).logp;
+    expect(at(1)).toBeGreaterThan(-10);
+    expect(at(1e7)).toBe(-Infinity);
+  });
+
   it('refuses output times that do not increase, and a first argument that is not a function', () => {
     const bad = (call: string) =>
       stan(`functions { vector f(real t, vector y) { return -y; } }
