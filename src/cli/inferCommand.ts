@@ -435,7 +435,9 @@ class InferProgress {
   readonly callback = (done: number, total: number, figures?: string) => {
     if (!this.bar) {
       this.bar = new TrainingProgress(total, 15, this.current);
-      this.bar.start(0);
+      // The rate counts from the first report: a resumed run's first report is where it resumed,
+      // and counting from 0 put the draws done before the interruption into a few milliseconds.
+      this.bar.start(done);
     }
     this.bar.tick(done, figures);
     if (done >= total) this.stop();
