@@ -112,6 +112,8 @@ export async function inferRun(
   const chains: (NutsChain | null)[] = checkpoint?.kind === 'nuts' ? [...checkpoint.chains] : [];
   const attempts: NutsAttempt[] =
     checkpoint?.kind === 'nuts' ? [...(checkpoint.attempts ?? [])] : [];
+  // A fresh run that the model or its options make impossible (no start with a finite
+  // gradient, say) leaves no folder behind: there is nothing in it to resume.
   const r = await runInference(model, config.method, {
     ...config.options,
     onProgress: o.onProgress,
@@ -143,6 +145,9 @@ export async function inferRun(
         shouldStop: o.shouldStop,
       },
     },
+  }).catch((e: unknown) => {
+    if (e instanceof AvbUserError && !o.resume) removeOwnedFolder(o.out, o.protect);
+    throw e;
   });
   if (r.status === 'interrupted') return { status: 'interrupted' };
   const summary = methodSummary(model, r);

@@ -63,8 +63,7 @@ export function laplaceApproximation(
   const fits: LaplaceFit[] = [];
   let firstFailure = '';
   for (let s = 0; s < starts; s++) {
-    const z0 = new Float64Array(d);
-    if (s > 0) for (let i = 0; i < d; i++) z0[i] = 4 * rng.uniform() - 2;
+    const z0 = s === 0 ? new Float64Array(d) : randomStart(model, rng);
     const fit = newtonFrom(model, z0);
     if (typeof fit !== 'string') fits.push(fit);
     else if (s === 0) firstFailure = fit;
@@ -88,6 +87,19 @@ export function laplaceApproximation(
     if (distinct.every((g) => whitenedDistance(best, g.mode, f.mode, d) > 0.1)) distinct.push(f);
   const others = distinct.slice(1).reduce((t, f) => t + Math.exp(mass(f) - mass(best)), 0);
   return { ...best, starts, modes: distinct.length, elsewhere: others / (1 + others) };
+}
+
+/** Draws of a random start before the search takes the last one as it is (Stan's init rule). */
+const START_TRIES = 100;
+
+/** A point uniform in [-2, 2]^d with a finite log density and gradient, drawn up to 100 times. */
+function randomStart(model: BayesianModel, rng: Rng): Float64Array {
+  let z = new Float64Array(model.dim);
+  for (let t = 0; t < START_TRIES; t++) {
+    z = Float64Array.from({ length: model.dim }, () => 4 * rng.uniform() - 2);
+    if (Number.isFinite(evaluate(model, [z]).logp[0])) return z;
+  }
+  return z;
 }
 
 /** sqrt((a - b)ᵀ Σ⁻¹ (a - b)) with Σ the fit's covariance: a distance in its posterior sds. */
@@ -243,7 +255,24 @@ function dampedCholesky(
  * batched tfjs evaluation (the log joint is batched over rows, so the gradient of its sum gives
  * every row's gradient).
  */
+/**
+ * log p and its gradient at each of `zs`. A point whose gradient is not finite counts as outside
+ * the support (log p = -inf), as NUTS's starts and Stan's inits do: an exp that underflows under a
+ * sqrt gives a finite density with a NaN gradient (posteriordb's accel_gp at a long length scale),
+ * and a search that stepped there could not go on.
+ */
 function evaluate(
+  model: BayesianModel,
+  zs: Float64Array[],
+): { logp: Float64Array; grad: Float64Array } {
+  const e = evaluateAsIs(model, zs);
+  const d = model.dim;
+  for (let r = 0; r < zs.length; r++)
+    if (!e.grad.subarray(r * d, (r + 1) * d).every(Number.isFinite)) e.logp[r] = -Infinity;
+  return e;
+}
+
+function evaluateAsIs(
   model: BayesianModel,
   zs: Float64Array[],
 ): { logp: Float64Array; grad: Float64Array } {

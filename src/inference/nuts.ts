@@ -1,5 +1,6 @@
 import * as tf from '../tf.js';
 import { Rng } from '../random/rng.js';
+import { AvbUserError } from '../errors.js';
 import type { Progress } from '../progress.js';
 import { yieldToEventLoop } from '../yieldToEventLoop.js';
 import { preconditionedTarget, type ModeSearch } from './laplace.js';
@@ -383,8 +384,7 @@ export async function runChain(
   const rng = chainRng(options.seed, index);
   const { f, count } = logpGradOf(model);
   const d = model.dim;
-  const z = Float64Array.from({ length: d }, () => rng.normal());
-  let s: State = { z, ...f(z) };
+  let s = startingPoint(d, f, rng);
   const adapter = new WarmupAdapter(s, f, rng, options);
   const kept: number[][] = [];
   let divergences = 0;
@@ -565,6 +565,26 @@ function leapfrog(s: State, r: Float64Array, eps: number, invMass: Float64Array,
   const e = f(z1);
   for (let i = 0; i < d; i++) r1[i] += 0.5 * eps * e.grad[i];
   return { state: { z: z1, logp: e.logp, grad: e.grad }, r: r1 };
+}
+
+/** Draws a chain may make for a starting point before it gives up, as Stan does. */
+export const START_TRIES = 100;
+
+/**
+ * A chain's starting point: a N(0, I) draw in the sampler's coordinates where the log density
+ * and its gradient are finite, drawn again up to {@link START_TRIES} times (Stan's rule for its
+ * inits). A start with a finite density but a NaN gradient (an exp that underflows under a sqrt:
+ * posteriordb's accel_gp at a long length scale) made every transition of its chain diverge.
+ */
+function startingPoint(d: number, f: LogpGrad, rng: Rng): State {
+  for (let t = 0; t < START_TRIES; t++) {
+    const z = Float64Array.from({ length: d }, () => rng.normal());
+    const s = { z, ...f(z) };
+    if (Number.isFinite(s.logp) && s.grad.every(Number.isFinite)) return s;
+  }
+  throw new AvbUserError(
+    `NUTS found no starting point with a finite log density and gradient in ${START_TRIES} draws from N(0, I) on the sampler's coordinates; check the model's support and constraints`,
+  );
 }
 
 function momentum(d: number, invMass: Float64Array, rng: Rng): Float64Array {

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readInferConfig } from '../../src/experiments/inferRun.js';
@@ -58,6 +58,22 @@ describe('avb infer --out: a run folder that survives Ctrl-C', () => {
       avb('infer', 'examples/banana.mjs', '--out', join(dir, 'none'), '--resume'),
       /cannot resume: .*config\.json does not exist; start the run without --resume/,
     );
+  });
+
+  it('a run the model makes impossible ends in one line and leaves no folder', () => {
+    // Every start's gradient is NaN: an exp that underflows under a sqrt (nonFiniteGradient.test.ts).
+    const program = join(dir, 'no-start.stan');
+    writeFileSync(
+      program,
+      'parameters { real x; } model { x ~ normal(0, 1); target += sqrt(exp(-exp(50 * (x + 100)))); }',
+    );
+    writeFileSync(join(dir, 'no-start.json'), '{}');
+    const out = join(dir, 'no-start');
+    expectUserError(
+      avb('infer', program, '--data', join(dir, 'no-start.json'), '--method', 'nuts', '--out', out),
+      /^error: NUTS found no starting point with a finite log density and gradient in 100 draws/,
+    );
+    expect(existsSync(out)).toBe(false);
   });
 
   it("a Stan program's run folder written before non-centring was the default resumes as written", () => {
