@@ -232,6 +232,15 @@ function batchedLogJoint(
     const save = args[1] as tf.GradSaveFunc;
     const [n, d] = z.shape;
     const { values, grads } = evaluateRows(Float64Array.from(z.dataSync()), n, d);
+    // A row whose gradient is not finite is outside the support (-inf, a zero gradient), as NUTS
+    // and the mode search count it: the fits then drop it from their batch (variational.ts).
+    for (let r = 0; r < n; r++) {
+      const g = grads.subarray(r * d, (r + 1) * d);
+      if (!g.every(Number.isFinite)) {
+        values[r] = -Infinity;
+        g.fill(0);
+      }
+    }
     // The gradient is computed with the value (it is as cheap) and kept for the backward pass.
     save([tf.tensor2d(Float32Array.from(grads), [n, d])]);
     return {

@@ -551,7 +551,10 @@ export async function advi(
   };
   const negElbo = (r: Rng) =>
     tf.neg(
-      tf.add(tf.mean(target.logJoint(sample(r.normalTensor([o.batch, d])))), tf.sum(omega)),
+      tf.add(
+        tf.mean(dropRowsOutside(target.logJoint(sample(r.normalTensor([o.batch, d]))))),
+        tf.sum(omega),
+      ),
     ) as tf.Scalar;
   const adam = { learningRate: o.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
   // The fit's noise and the final draws' from separate streams: a resumed fit (whose stepper
@@ -865,6 +868,22 @@ const NO_DATA: Dataset = {
 };
 
 /**
+ * A batch's log joints with the rows outside the support (-inf: a rejected ODE solve, a point
+ * whose gradient is not finite) dropped, as Stan's ADVI drops such draws: they become 0 and the
+ * rest are scaled by rows / finite rows, so the batch mean (what the objectives take) is the
+ * finite rows' mean. A batch with no finite row is left as it is: its step is not finite and
+ * rolled back. Before, one such row made every step of accel_gp's fit non-finite.
+ */
+function dropRowsOutside(v: tf.Tensor): tf.Tensor1D {
+  const finite = tf.tidy(() => tf.sum(tf.cast(tf.isFinite(v), 'float32')).dataSync()[0]);
+  const n = v.shape[0] ?? 0;
+  if (finite === n || finite === 0) return v as tf.Tensor1D;
+  return tf.tidy(() =>
+    tf.mul(tf.where(tf.isFinite(v), v, tf.zerosLike(v)), n / finite),
+  ) as tf.Tensor1D;
+}
+
+/**
  * A Bayesian model as AVB's decoder: log p(x|z) = log p(z, data) - log N(z; 0, I) for the empty
  * x, so that the objectives' prior N(0, I) plus this term is the model's log joint.
  */
@@ -882,7 +901,7 @@ class ModelDecoder extends Module implements Decoder {
     const n = z.shape[0];
     const m = Math.min(this.rows, n);
     const term = (rows: tf.Tensor) =>
-      tf.sub(this.model.logJoint(rows as tf.Tensor2D), logStandardNormal(rows));
+      dropRowsOutside(tf.sub(this.model.logJoint(rows as tf.Tensor2D), logStandardNormal(rows)));
     if (m === n) return term(z) as tf.Tensor1D;
     // The model on the first m rows only, scaled by n / m, zero on the rest: the batch mean (all
     // the objectives use) is still an unbiased estimate of E_q[log p(x|z)], at m log joints
