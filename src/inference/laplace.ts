@@ -409,10 +409,13 @@ export function preconditionedTarget(
   if (typeof fit === 'string') return unchanged(`none (no Laplace approximation: ${fit})`);
   const whitened = whitenedModel(model, fit, diagonal);
   // Where the fit starts, q is about N(0, I) in u: the density must be finite there. A "mode"
-  // at a boundary (a flat direction, e.g. a flat prior on a scale) fails this.
+  // at a boundary (a flat direction, e.g. a flat prior on a scale) fails this. A few rows outside
+  // the support are the fits' to drop (accel_gp's NaN gradients at a long length scale, 3 sds
+  // out); most of them are not.
   const finite = tf.tidy(() => {
     const u = new Rng(0).normalTensor([64, model.dim]) as tf.Tensor2D;
-    return Array.from(whitened.model.logJoint(u).dataSync()).every(Number.isFinite);
+    const values = Array.from(whitened.model.logJoint(u).dataSync());
+    return values.filter(Number.isFinite).length >= 0.9 * values.length;
   });
   if (!finite) {
     whitened.dispose();
