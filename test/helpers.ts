@@ -1,6 +1,5 @@
 import * as tf from '../src/tf.js';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrainerConfig } from '../src/train/trainer.js';
 import { initBackend } from '../src/backend/initBackend.js';
@@ -54,12 +53,4 @@ export function moments(values: number[][], k: number): { mean: number; sd: numb
   const v = values.map((r) => r[k]);
   const m = v.reduce((a, b) => a + b, 0) / v.length;
   return { mean: m, sd: Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1)) };
-}
-
-/**
- * A fresh folder for one test's files, inside the run's scratch folder (test/scratchRoot.ts),
- * which is removed when the run ends; the system's temporary folder when run without it.
- */
-export function scratchDir(prefix: string): string {
-  return mkdtempSync(join(process.env.AVB_TEST_TMP ?? tmpdir(), prefix));
 }

@@ -868,18 +868,21 @@ const NO_DATA: Dataset = {
 };
 
 /**
- * A batch's log joints with the rows outside the support (-inf: a rejected ODE solve, a point
- * whose gradient is not finite) dropped, as Stan's ADVI drops such draws: they become 0 and the
- * rest are scaled by rows / finite rows, so the batch mean (what the objectives take) is the
- * finite rows' mean. A batch with no finite row is left as it is: its step is not finite and
- * rolled back. Before, one such row made every step of accel_gp's fit non-finite.
+ * A batch's log joints with the rows of zero density (-inf: a rejected ODE solve, a declared
+ * model's point whose gradient is not finite) dropped, as Stan's ADVI drops such draws: they
+ * become 0 and the rest are scaled by rows / kept rows, so the batch mean (what the objectives
+ * take) is the kept rows' mean. A NaN row is kept, so that its step is refused: a log joint that
+ * is NaN somewhere is a model missing a constraint there. A batch of zero density throughout is
+ * left as it is (its step is refused too). Before, one such row made every step of accel_gp's
+ * fit non-finite.
  */
 function dropRowsOutside(v: tf.Tensor): tf.Tensor1D {
-  const finite = tf.tidy(() => tf.sum(tf.cast(tf.isFinite(v), 'float32')).dataSync()[0]);
-  const n = v.shape[0] ?? 0;
-  if (finite === n || finite === 0) return v as tf.Tensor1D;
+  // The mask is made from the values, off the gradient tape (a comparison has no gradient).
+  const keep = Array.from(v.dataSync(), (x) => x !== -Infinity);
+  const kept = keep.filter(Boolean).length;
+  if (kept === keep.length || kept === 0) return v as tf.Tensor1D;
   return tf.tidy(() =>
-    tf.mul(tf.where(tf.isFinite(v), v, tf.zerosLike(v)), n / finite),
+    tf.mul(tf.where(tf.tensor1d(keep, 'bool'), v, tf.zerosLike(v)), keep.length / kept),
   ) as tf.Tensor1D;
 }
 

@@ -6,7 +6,8 @@ import { coreForCpuFlags, parseCpuFlags } from '../../src/backend/openblasCore.j
 import { encodeIdx } from '../../src/data/idx.js';
 import { encodeNpy } from '../../src/data/npy.js';
 import { Rng } from '../../src/random/rng.js';
-import { scratchDir, metricsOf } from '../helpers.js';
+import { metricsOf } from '../helpers.js';
+import { scratchDir } from '../scratchDir.js';
 import { MAIN, avb, expectUserError, signalAfter } from './runCli.js';
 
 const dir = scratchDir('avb-cli-');

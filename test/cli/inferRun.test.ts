@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readInferConfig } from '../../src/experiments/inferRun.js';
 import { avb, expectUserError, signalAfter } from './runCli.js';
-import { scratchDir } from '../helpers.js';
+import { scratchDir } from '../scratchDir.js';
 
 const dir = scratchDir('avb-infer-run-');
 const read = (f: string) => readFileSync(f, 'utf8');

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { foreignEntries } from '../../src/io/ownedFolder.js';
 import { listPosteriors, readReferenceDraws } from '../../src/experiments/posteriordb.js';
 import { avb, expectUserError } from './runCli.js';
-import { scratchDir } from '../helpers.js';
+import { scratchDir } from '../scratchDir.js';
 
 const dir = scratchDir('avb-posteriordb-');
 const VENDORED = resolve('examples/posteriordb');

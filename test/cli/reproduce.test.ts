@@ -7,7 +7,7 @@ import type { SyntheticResults } from '../../src/experiments/synthetic.js';
 import type { TrainSummary } from '../../src/experiments/trainRun.js';
 import { foreignEntries } from '../../src/io/ownedFolder.js';
 import { avb, expectUserError, MAIN } from './runCli.js';
-import { scratchDir } from '../helpers.js';
+import { scratchDir } from '../scratchDir.js';
 
 const dir = scratchDir('avb-reproduce-');
 

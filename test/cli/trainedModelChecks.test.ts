@@ -5,7 +5,7 @@ import { encodeNpy, parseNpy } from '../../src/data/npy.js';
 import { digits8x8Counts } from '../../src/data/digits8x8.js';
 import type { TrainSummary } from '../../src/experiments/trainRun.js';
 import { avb, expectUserError } from './runCli.js';
-import { scratchDir } from '../helpers.js';
+import { scratchDir } from '../scratchDir.js';
 
 const dir = scratchDir('avb-checks-');
 const summaryOf = (run: string) =>

@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeNpy, parseNpy } from '../../src/data/npy.js';
 import { avb, expectUserError, signalAfter } from './runCli.js';
-import { scratchDir } from '../helpers.js';
+import { scratchDir } from '../scratchDir.js';
 
 const dir = scratchDir('avb-use-');
 

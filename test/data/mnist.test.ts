@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeIdx } from '../../src/data/idx.js';
 import { MNIST_FILES, loadMnist, packagedMnistDir } from '../../src/data/mnist.js';
 import { MinibatchSampler } from '../../src/data/sampler.js';
-import { scratchDir } from '../helpers.js';
+import { scratchDir } from '../scratchDir.js';
 
 const files = Object.values(MNIST_FILES).map((f) => f.name);
 

@@ -7,7 +7,7 @@ import { loadDataset } from '../../src/data/loadDataset.js';
 import { encodeNpy, parseNpy } from '../../src/data/npy.js';
 import { AvbUserError } from '../../src/errors.js';
 import { Rng } from '../../src/random/rng.js';
-import { scratchDir } from '../helpers.js';
+import { scratchDir } from '../scratchDir.js';
 
 const dir = scratchDir('avb-data-');
 

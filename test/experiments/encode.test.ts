@@ -6,7 +6,8 @@ import { loadRun } from '../../src/experiments/loadRun.js';
 import { trainRun } from '../../src/experiments/trainRun.js';
 import { syntheticDataset } from '../../src/data/synthetic.js';
 import { Rng } from '../../src/random/rng.js';
-import { scratchDir, useBackend } from '../helpers.js';
+import { useBackend } from '../helpers.js';
+import { scratchDir } from '../scratchDir.js';
 
 const base = scratchDir('avb-encode-');
 

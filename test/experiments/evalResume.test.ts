@@ -5,7 +5,8 @@ import { AvbUserError } from '../../src/errors.js';
 import { evaluateRun, partialEvalFile } from '../../src/experiments/evaluateRun.js';
 import type { EvalOptions } from '../../src/experiments/evaluateRun.js';
 import { avb } from '../cli/runCli.js';
-import { scratchDir, useBackend } from '../helpers.js';
+import { useBackend } from '../helpers.js';
+import { scratchDir } from '../scratchDir.js';
 
 const dir = scratchDir('avb-eval-resume-');
 const run = join(dir, 'vae');

@@ -5,7 +5,7 @@ import { mnistReproduction } from '../../src/experiments/reproduce/mnist.js';
 import { posteriordbReproduction } from '../../src/experiments/reproduce/posteriordb.js';
 import type { ReproduceContext } from '../../src/experiments/reproduce/common.js';
 import { avb, expectUserError } from '../cli/runCli.js';
-import { scratchDir } from '../helpers.js';
+import { scratchDir } from '../scratchDir.js';
 
 const dir = scratchDir('avb-plan-');
 

@@ -4,7 +4,7 @@ import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { drawsToCsv } from '../../src/inference/draws.js';
 import { readDrawsCsv } from '../../src/experiments/reproduce/posteriordb.js';
-import { scratchDir } from '../helpers.js';
+import { scratchDir } from '../scratchDir.js';
 
 describe('draws.csv', () => {
   it("quotes a matrix element's name (Sigma[1,2]) so that every CSV reader keeps its columns", () => {

@@ -6,7 +6,8 @@ import { inferRun, type InferRunConfig } from '../../src/experiments/inferRun.js
 import { methodWarnings, type MethodResult } from '../../src/inference/compare.js';
 import type { BayesianModel } from '../../src/inference/model.js';
 import { nextTargetAccept, nuts, type NutsChain } from '../../src/inference/nuts.js';
-import { scratchDir, useBackend } from '../helpers.js';
+import { useBackend } from '../helpers.js';
+import { scratchDir } from '../scratchDir.js';
 
 beforeAll(() => useBackend());
 

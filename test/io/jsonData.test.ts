@@ -5,7 +5,7 @@ import { strToU8, zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { AvbUserError } from '../../src/errors.js';
 import { readJsonData } from '../../src/io/jsonData.js';
-import { scratchDir } from '../helpers.js';
+import { scratchDir } from '../scratchDir.js';
 
 const dir = scratchDir('avb-jsondata-');
 const DATA = { N: 3, y: [1, 2.5, -3] };

@@ -8,7 +8,7 @@ import {
   makeOwnedFolder,
   removeOwnedFolder,
 } from '../../src/io/ownedFolder.js';
-import { scratchDir } from '../helpers.js';
+import { scratchDir } from '../scratchDir.js';
 
 const base = scratchDir('avb-owned-');
 

@@ -13,7 +13,7 @@ import { loadNativeBlas, nativeBlas } from '../../src/backend/nativeBlas.js';
 import { loadModel } from '../../src/inference/loadModel.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { scratchDir } from '../helpers.js';
+import { scratchDir } from '../scratchDir.js';
 
 // A constant design matrix of 9 × 5 (rows: the backward pass's four-row blocks and a remainder).
 const X = Array.from({ length: 45 }, (_, i) => Math.sin(1.7 * i + 0.3));

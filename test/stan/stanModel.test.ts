@@ -7,7 +7,7 @@ import { listPosteriors } from '../../src/experiments/posteriordb.js';
 import { plannedPosteriors } from '../../src/experiments/reproduce/posteriordb.js';
 import { readJsonData } from '../../src/io/jsonData.js';
 import { point, same, stan } from './stanTestKit.js';
-import { scratchDir } from '../helpers.js';
+import { scratchDir } from '../scratchDir.js';
 
 const ROOT = 'examples/posteriordb';
 

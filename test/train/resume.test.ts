@@ -9,7 +9,8 @@ import { Rng } from '../../src/random/rng.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { scheduleFactor, Trainer } from '../../src/train/trainer.js';
 import { trainRun } from '../../src/experiments/trainRun.js';
-import { scratchDir, metricsOf, testTrainerConfig, useBackend } from '../helpers.js';
+import { metricsOf, testTrainerConfig, useBackend } from '../helpers.js';
+import { scratchDir } from '../scratchDir.js';
 
 beforeAll(() => useBackend());
 

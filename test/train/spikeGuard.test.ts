@@ -5,7 +5,7 @@ import { lossHistory } from '../../src/experiments/runFolder.js';
 import { Rng } from '../../src/random/rng.js';
 import { describeDivergence, fit, type Divergence, type Fittable } from '../../src/train/fit.js';
 import { SPIKE_STEPS, SPIKE_WINDOW, SpikeGuard } from '../../src/train/spikeGuard.js';
-import { scratchDir } from '../helpers.js';
+import { scratchDir } from '../scratchDir.js';
 
 /** A noisy loss falling from 200 towards 100, sd 3 per step: what a training log looks like. */
 const noisy = (step: number) => 100 + 100 * Math.exp(-step / 2000) + 3 * new Rng(step).normal();
