@@ -251,11 +251,6 @@ function dampedCholesky(
 }
 
 /**
- * log p and its gradient at each point, through the model's doubles where it has them, else one
- * batched tfjs evaluation (the log joint is batched over rows, so the gradient of its sum gives
- * every row's gradient).
- */
-/**
  * log p and its gradient at each of `zs`. A point whose gradient is not finite counts as outside
  * the support (log p = -inf), as NUTS's starts and Stan's inits do: an exp that underflows under a
  * sqrt gives a finite density with a NaN gradient (posteriordb's accel_gp at a long length scale),
@@ -272,6 +267,11 @@ function evaluate(
   return e;
 }
 
+/**
+ * log p and its gradient at each point, through the model's doubles where it has them, else one
+ * batched tfjs evaluation (the log joint is batched over rows, so the gradient of its sum gives
+ * every row's gradient).
+ */
 function evaluateAsIs(
   model: BayesianModel,
   zs: Float64Array[],

@@ -9,9 +9,9 @@ import type { Value } from './values.js';
  * Stan's ODE solvers, all run by one adaptive Dormand–Prince 5(4) integrator on the modelling
  * kit: the kit differentiates the integrator's steps (discretise, then differentiate), so the
  * gradient is that of the numerical solution, accurate to about the tolerances. Stan's `bdf`
- * (for stiff systems) and `adams` run the same explicit method: right for the non-stiff systems of
- * posteriordb's models; where a system is stiff (far out in the tails, say) the step size collapses and
- * the solve stops at {@link MOST_ODE_STEPS}, rejecting the point.
+ * (for stiff systems) and `adams` run the same explicit method: right for the non-stiff
+ * systems of posteriordb's models; where a system is stiff (far out in the tails, say) the step
+ * size collapses and the solve stops at {@link MOST_ODE_STEPS}, rejecting the point.
  */
 export const ODE_SOLVERS = new Set(
   ['rk45', 'bdf', 'adams', 'ckrk'].flatMap((m) => [
