@@ -89,8 +89,11 @@ export function laplaceApproximation(
   return { ...best, starts, modes: distinct.length, elsewhere: others / (1 + others) };
 }
 
-/** Draws of a random start before the search takes the last one as it is (Stan's init rule). */
-const START_TRIES = 100;
+/**
+ * Draws of a random start with a finite density and gradient before giving up (Stan's rule for
+ * its inits): the mode search then takes the last one as it is, NUTS stops (nuts.ts).
+ */
+export const START_TRIES = 100;
 
 /** A point uniform in [-2, 2]^d with a finite log density and gradient, drawn up to 100 times. */
 function randomStart(model: BayesianModel, rng: Rng): Float64Array {

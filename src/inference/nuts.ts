@@ -3,7 +3,7 @@ import { Rng } from '../random/rng.js';
 import { AvbUserError } from '../errors.js';
 import type { Progress } from '../progress.js';
 import { yieldToEventLoop } from '../yieldToEventLoop.js';
-import { preconditionedTarget, type ModeSearch } from './laplace.js';
+import { START_TRIES, preconditionedTarget, type ModeSearch } from './laplace.js';
 import type { LaplaceFit } from './laplace.js';
 import type { BayesianModel, Draws } from './model.js';
 import { chainDiagnostics } from '../math/mcmcDiagnostics.js';
@@ -566,9 +566,6 @@ function leapfrog(s: State, r: Float64Array, eps: number, invMass: Float64Array,
   for (let i = 0; i < d; i++) r1[i] += 0.5 * eps * e.grad[i];
   return { state: { z: z1, logp: e.logp, grad: e.grad }, r: r1 };
 }
-
-/** Draws a chain may make for a starting point before it gives up, as Stan does. */
-export const START_TRIES = 100;
 
 /**
  * A chain's starting point: a N(0, I) draw in the sampler's coordinates where the log density

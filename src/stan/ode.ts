@@ -26,8 +26,8 @@ const TIGHTEST = 1e-8;
 
 /**
  * The most steps one solve may take, whatever `max_num_steps` says. The kit keeps every step's
- * stages for the gradient (~80 kB a step on a one-state system), so Stan's default of 10⁶ would
- * exhaust the heap long before it stops a solve: one_comp_mm_elim_abs at a far-off point
+ * stages for the gradient (tens of kB a step on a one-state system), so Stan's default of 10⁶
+ * exhausts the heap long before it stops a solve: one_comp_mm_elim_abs at a far-off point
  * (K_m → 0 makes it stiff) took the step size to 1e-14 and the process out of memory. Non-stiff
  * systems over posteriordb's horizons take a few hundred steps. A solve that needs more fails
  * the point (zero density), as Stan rejects one that exceeds `max_num_steps`.
@@ -128,11 +128,12 @@ function integrate(
   let h = initialStep(y, k1, ts[ts.length - 1] - t0, o);
   const out: Val[] = [];
   let steps = 0;
+  const most = Math.min(o.maxSteps, MOST_ODE_STEPS);
   for (const tEnd of ts) {
     while (t < tEnd) {
-      if (++steps > Math.min(o.maxSteps, MOST_ODE_STEPS))
+      if (++steps > most)
         throw new RangeError(
-          `${o.name}: more than ${Math.min(o.maxSteps, MOST_ODE_STEPS)} steps by t = ${t} (stiff here?); the point is rejected`,
+          `${o.name}: more than ${most} steps by t = ${t} (stiff here?); the point is rejected`,
         );
       const last = t + h >= tEnd;
       const step = last ? tEnd - t : h;
