@@ -220,6 +220,12 @@ function rowsEvaluator(
 }
 
 /**
+ * The largest gradient component a batched log joint hands to tfjs: far inside float32's range
+ * (3.4e38), so that the whitening's product and the fit's sums of squares stay finite too.
+ */
+const FLOAT32_SAFE = 1e30;
+
+/**
  * A batched tfjs log joint `z [n, dim] -> [n]` from {@link rowsEvaluator}'s evaluation: one
  * custom-gradient op that evaluates the rows (values and gradients together) and hands the
  * gradients to backprop, so the variational methods train through a declared model.
@@ -239,7 +245,12 @@ function batchedLogJoint(
       if (!g.every(Number.isFinite)) {
         values[r] = -Infinity;
         g.fill(0);
+        continue;
       }
+      // A gradient finite in doubles but past float32's range (accel_gp one Laplace sd out)
+      // keeps its direction, shortened into range: the fits clip its length (batchLogJoint.ts).
+      const big = g.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+      if (big > FLOAT32_SAFE) for (let j = 0; j < d; j++) g[j] *= FLOAT32_SAFE / big;
     }
     // The gradient is computed with the value (it is as cheap) and kept for the backward pass.
     save([tf.tensor2d(Float32Array.from(grads), [n, d])]);

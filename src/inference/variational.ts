@@ -22,6 +22,7 @@ import { Rng } from '../random/rng.js';
 import { describeDivergence, fit } from '../train/fit.js';
 import type { Fittable, StepMetrics } from '../train/fit.js';
 import { LossStepper } from '../train/lossStepper.js';
+import { batchLogJoint } from './batchLogJoint.js';
 import { DrawPool } from './drawPool.js';
 import type { PoolEntry, PoolShift } from './drawPool.js';
 import { preconditionedTarget, whiteningFactor, type ModeSearch } from './laplace.js';
@@ -551,10 +552,7 @@ export async function advi(
   };
   const negElbo = (r: Rng) =>
     tf.neg(
-      tf.add(
-        tf.mean(dropRowsOutside(target.logJoint(sample(r.normalTensor([o.batch, d]))))),
-        tf.sum(omega),
-      ),
+      tf.add(tf.mean(batchLogJoint(target, sample(r.normalTensor([o.batch, d])))), tf.sum(omega)),
     ) as tf.Scalar;
   const adam = { learningRate: o.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
   // The fit's noise and the final draws' from separate streams: a resumed fit (whose stepper
@@ -868,25 +866,6 @@ const NO_DATA: Dataset = {
 };
 
 /**
- * A batch's log joints with the rows of zero density (-inf: a rejected ODE solve, a declared
- * model's point whose gradient is not finite) dropped, as Stan's ADVI drops such draws: they
- * become 0 and the rest are scaled by rows / kept rows, so the batch mean (what the objectives
- * take) is the kept rows' mean. A NaN row is kept, so that its step is refused: a log joint that
- * is NaN somewhere is a model missing a constraint there. A batch of zero density throughout is
- * left as it is (its step is refused too). Before, one such row made every step of accel_gp's
- * fit non-finite.
- */
-function dropRowsOutside(v: tf.Tensor): tf.Tensor1D {
-  // The mask is made from the values, off the gradient tape (a comparison has no gradient).
-  const keep = Array.from(v.dataSync(), (x) => x !== -Infinity);
-  const kept = keep.filter(Boolean).length;
-  if (kept === keep.length || kept === 0) return v as tf.Tensor1D;
-  return tf.tidy(() =>
-    tf.mul(tf.where(tf.tensor1d(keep, 'bool'), v, tf.zerosLike(v)), keep.length / kept),
-  ) as tf.Tensor1D;
-}
-
-/**
  * A Bayesian model as AVB's decoder: log p(x|z) = log p(z, data) - log N(z; 0, I) for the empty
  * x, so that the objectives' prior N(0, I) plus this term is the model's log joint.
  */
@@ -904,7 +883,7 @@ class ModelDecoder extends Module implements Decoder {
     const n = z.shape[0];
     const m = Math.min(this.rows, n);
     const term = (rows: tf.Tensor) =>
-      dropRowsOutside(tf.sub(this.model.logJoint(rows as tf.Tensor2D), logStandardNormal(rows)));
+      tf.sub(batchLogJoint(this.model, rows as tf.Tensor2D), logStandardNormal(rows));
     if (m === n) return term(z) as tf.Tensor1D;
     // The model on the first m rows only, scaled by n / m, zero on the rest: the batch mean (all
     // the objectives use) is still an unbiased estimate of E_q[log p(x|z)], at m log joints
