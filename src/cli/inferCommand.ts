@@ -1,4 +1,5 @@
 import { Option } from 'commander';
+import type { SteinCheck } from '../math/steinCheck.js';
 import type { Command } from 'commander';
 import { initBackend } from '../backend/initBackend.js';
 import type { BackendChoice } from '../backend/initBackend.js';
@@ -398,13 +399,25 @@ function report(
   if (r.affineRefit) process.stdout.write(`affine refit ${describeAffineRefit(r.affineRefit)}\n`);
   if (r.steinBeforeRefit)
     process.stdout.write(
-      `Stein check  of the fit before the refit: mean shift ${r.steinBeforeRefit.meanShift.toFixed(2)} sd (${r.steinBeforeRefit.meanName}), sd ratio ${r.steinBeforeRefit.sdRatio.toFixed(2)} (${r.steinBeforeRefit.sdName})\n`,
+      `Stein check  of the fit before the refit: ${describeStein(r.steinBeforeRefit)}\n`,
     );
   if (r.polish) process.stdout.write(`HMC polish   ${describePolish(r.polish)}\n`);
   if (r.stein)
     process.stdout.write(
-      `Stein check  ${r.polish && !r.polish.skipped ? 'of the fit before the polish: ' : ''}mean shift ${r.stein.meanShift.toFixed(2)} sd (${r.stein.meanName}), sd ratio ${r.stein.sdRatio.toFixed(2)} (${r.stein.sdName}) (q against the posterior's moments that its draws and the model's gradient imply)\n`,
+      `Stein check  ${r.polish && !r.polish.skipped ? 'of the fit before the polish: ' : ''}${describeStein(r.stein)} (q against the posterior's moments that its draws and the model's gradient imply)\n`,
     );
+}
+
+/**
+ * A Stein check's worst mean shift and sd ratio, or in words where it has none: q's draws on a
+ * lower-dimensional set, or draws and gradients that imply no Gaussian-like posterior (a wall's
+ * or accel_gp's far draws), which printed as "mean shift Infinity sd, sd ratio 0.00".
+ */
+function describeStein(st: SteinCheck): string {
+  if (st.degenerate) return "none: q's draws have a singular covariance";
+  if (!Number.isFinite(st.meanShift))
+    return "none: q's draws and the model's gradient imply no posterior curved like a Gaussian around them";
+  return `mean shift ${st.meanShift.toFixed(2)} sd (${st.meanName}), sd ratio ${st.sdRatio.toFixed(2)} (${st.sdName})`;
 }
 
 /** One line on what the HMC polish did to q's draws, and why it ran. */

@@ -76,6 +76,35 @@ describe('avb infer --out: a run folder that survives Ctrl-C', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('a fit past a wall ends, and says in words when its Stein check implies no Gaussian-like posterior', () => {
+    // Three normals cut off by a wall (batchLogJoint.test.ts): full-rank ADVI used to stop with
+    // "diverged"; now it ends, its far draws' gradients (1e20 and beyond) making the Stein check
+    // fail (no Gaussian-like posterior), which used to print as "mean shift Infinity sd, sd ratio 0.00".
+    const program = join(dir, 'wall.stan');
+    writeFileSync(
+      program,
+      'parameters { vector[3] x; } model { x ~ normal(0, 1); target += -sum(exp(100 * x)); }',
+    );
+    writeFileSync(join(dir, 'wall.json'), '{}');
+    const out = join(dir, 'wall');
+    const r = avb(
+      'infer',
+      program,
+      '--data',
+      join(dir, 'wall.json'),
+      '--method',
+      'advi-fullrank',
+      '--out',
+      out,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(
+      /^Stein check {2}none: q's draws and the model's gradient imply no posterior/m,
+    );
+    expect(r.stdout).not.toMatch(/Infinity/);
+    expect(r.stderr).toMatch(/warning: advi-fullrank: Pareto k̂ \d+\.\d\d > 0\.7/);
+  });
+
   it("a Stan program's run folder written before non-centring was the default resumes as written", () => {
     // Such a config.json held `noncentre: true` only when asked; without it the run was centred.
     const out = join(dir, 'old-stan-run');
