@@ -1,5 +1,4 @@
 import { Option } from 'commander';
-import type { SteinCheck } from '../math/steinCheck.js';
 import type { Command } from 'commander';
 import { initBackend } from '../backend/initBackend.js';
 import type { BackendChoice } from '../backend/initBackend.js';
@@ -20,6 +19,7 @@ import type {
   PolishSummary,
 } from '../inference/variational.js';
 import type { BayesianModel } from '../inference/model.js';
+import type { SteinCheck } from '../math/steinCheck.js';
 import { checkOutputFolder, writeOutputFolder } from './outputFolder.js';
 import { comparisonFigure, comparisonTable } from '../experiments/comparisonReport.js';
 import { printJson, printTable } from './output.js';

@@ -5,11 +5,11 @@ import type { BayesianModel } from './model.js';
  * How far a row's gradient may exceed the batch's median row gradient (in norm) before it is
  * shortened to this multiple. Where q is near a posterior of any shape the rows' gradients are
  * of one order (for a Gaussian in whitened coordinates the norm is chi-distributed: the largest of
- * 64 rows is within ~4x the median even in one dimension), so the clip does not act. It acts on a
+ * 64 rows is within ~5x the median even in one dimension), so the clip does not act. It acts on a
  * row far out in a tail that falls faster than any Gaussian's: on posteriordb's accel_gp (a log
- * sd that is itself a GP) a draw one Laplace sd out has a log density of -1e12 and a gradient of
- * 1e11 against a median of 1e3. Unclipped, such a row alone sets Adam's second moments for
- * thousands of steps (the fit stalls), or overflows float32 (the step is refused).
+ * sd that is itself a GP) one in twenty draws one Laplace sd out has a log density of -1e12 and
+ * a gradient of 1e11, against a median of 1e3. Unclipped, such a row alone sets Adam's second
+ * moments for thousands of steps (the fit stalls), or overflows float32 (the step is refused).
  */
 export const ROW_GRADIENT_CLIP = 100;
 
@@ -54,9 +54,9 @@ export function dropRowsOutside(v: tf.Tensor): tf.Tensor1D {
 /**
  * The identity on `z` `[n, d]`, whose backward pass shortens each row's gradient to at most
  * {@link ROW_GRADIENT_CLIP} times the median norm of the rows with a gradient (a dropped row has
- * none), and to at most {@link MAX_ROW_GRADIENT}, keeping its direction: the far row still pulls q in, as hard as the clip allows. The
- * norms are taken in doubles, as a float32 sum of squares of 1e20s would overflow. A row whose
- * gradient is not finite is left so, and its step is refused.
+ * none), and to at most {@link MAX_ROW_GRADIENT}, keeping its direction: the far row still pulls
+ * q in, as hard as the clip allows. The norms are taken in doubles, as a float32 sum of squares
+ * of 1e20s would overflow. A row whose gradient is not finite is left so: its step is refused.
  */
 export const clipRowGradients: (z: tf.Tensor2D) => tf.Tensor2D = tf.customGrad(
   (...args: unknown[]) => {
