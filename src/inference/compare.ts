@@ -414,6 +414,10 @@ function polishWarnings(p: PolishSummary): string[] {
     out.push(
       `HMC could not polish the fit's draws (${p.skipped}; run because: ${p.reason}): do not trust them — run NUTS`,
     );
+  else if (!p.converged && p.forgotAt !== undefined)
+    out.push(
+      `HMC from the fit's draws (run because: ${p.reason}) forgot them after ${p.forgotAt} transitions, but after ${p.iterations} its chains' means were still moving together (by up to ${p.drift.toFixed(2)} sds over its last transitions): the draws lie between q's and the posterior's; do not trust them — run NUTS`,
+    );
   else if (!p.converged)
     out.push(
       `HMC from the fit's draws (run because: ${p.reason}) had not forgotten them after ${p.iterations} transitions (their correlation with q's draws ${p.memory.toFixed(2)}, forgotten below ${DEFAULT_ENSEMBLE_HMC.forget}): the draws lie between q's and the posterior's; do not trust them — run NUTS`,
@@ -589,6 +593,7 @@ function polishSummary(p: PolishSummary) {
     ...(p.forgotAt !== undefined ? { forgotAt: p.forgotAt } : {}),
     converged: p.converged,
     memory: Number(p.memory.toFixed(3)),
+    drift: finiteOrString(p.drift),
     stepSize: finiteOrString(p.stepSize),
     acceptance: finiteOrString(p.acceptance),
     divergent: p.divergent,

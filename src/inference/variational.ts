@@ -212,7 +212,14 @@ function polished(
   );
   const seconds = (performance.now() - began) / 1000;
   if (!h) {
-    const none = { iterations: 0, converged: false, memory: 1, stepSize: NaN, acceptance: NaN };
+    const none = {
+      iterations: 0,
+      converged: false,
+      memory: 1,
+      drift: NaN,
+      stepSize: NaN,
+      acceptance: NaN,
+    };
     return {
       ...result,
       polish: {

@@ -70,6 +70,14 @@ export interface EnsembleHmc {
   converged: boolean;
   /** The largest correlation with the start at the end. */
   memory: number;
+  /**
+   * How far the chains' means moved over the last stretch (as long as the `extra` after
+   * forgetting), in the chains' sds, the largest over the coordinates (NaN before forgetting).
+   * A run ends only once it is below {@link driftBound}: chains that forgot their starts can still
+   * travel together toward a posterior far from q (on mcycle's accel_gp, q's length scale 2.5
+   * posterior sds low, the chains forgot after 5 transitions and were still on their way).
+   */
+  drift: number;
   stepSize: number;
   /** Mean acceptance probability over the transitions after adaptation. */
   acceptance: number;
@@ -110,6 +118,10 @@ export function ensembleHmc(
   let accepted = 0;
   let divergent = 0;
   let memory = 1;
+  // The chains' means after each transition, and how far they moved over the last stretch.
+  const means: Float64Array[] = [];
+  let drift = NaN;
+  const still = (f: number) => iterations >= endAfter(f, o) && drift <= driftBound(n);
   while (iterations < o.maxIterations && chains.evaluations < o.maxGradientsPerChain * n) {
     const time = ((0.5 + 1.5 * rng.uniform()) * Math.PI) / 2;
     const t = chains.transition(cur, eps, Math.min(o.maxLeapfrog, Math.ceil(time / eps)));
@@ -121,16 +133,24 @@ export function ensembleHmc(
       divergent += t.divergent;
     }
     memory = startMemory(z, cur.z, n, d, start.m);
+    const now = moments(cur.z, n, d);
+    means.push(now.m);
     if (forgotAt === undefined && memory < o.forget) forgotAt = iterations;
-    if (forgotAt !== undefined && iterations >= endAfter(forgotAt, o)) break;
+    if (forgotAt !== undefined) {
+      // Over the run's second half: for chains closing on the posterior geometrically, a move
+      // below the bound there leaves less than the bound still to go.
+      drift = meanDrift(means[Math.max(Math.ceil(iterations / 2), forgotAt) - 1], now, d);
+      if (still(forgotAt)) break;
+    }
   }
   const counted = iterations - o.adaptIterations;
   return {
     ...cur,
     iterations,
     ...(forgotAt !== undefined ? { forgotAt } : {}),
-    converged: forgotAt !== undefined && iterations >= endAfter(forgotAt, o),
+    converged: forgotAt !== undefined && still(forgotAt),
     memory,
+    drift,
     stepSize: eps,
     acceptance: counted > 0 ? accepted / counted : NaN,
     divergent,
@@ -275,6 +295,23 @@ class Chains {
  * The last transition: `extra` as long again as forgetting took, and at least 3 after the step
  * size is fixed, whose acceptance and divergences are the ones reported.
  */
+/**
+ * The most the chains' means may move over the last stretch for the run to end: 4.5 times the sd
+ * of such a move between two independent sets of n draws (sqrt(2 / n) posterior sds), so that
+ * chains at the posterior pass in every coordinate of a model with hundreds, and at least 0.05 sd.
+ */
+export function driftBound(n: number): number {
+  return Math.max(0.05, 4.5 * Math.sqrt(2 / n));
+}
+
+/** The largest |mean change| of a coordinate from `before` to `now`, in `now`'s sds. */
+function meanDrift(before: Float64Array, now: { m: Float64Array; c: Float64Array }, d: number) {
+  let worst = 0;
+  for (let j = 0; j < d; j++)
+    worst = Math.max(worst, Math.abs(now.m[j] - before[j]) / Math.sqrt(now.c[j * d + j]));
+  return worst;
+}
+
 function endAfter(forgotAt: number, o: EnsembleHmcOptions): number {
   return Math.max(Math.ceil((1 + o.extra) * forgotAt), o.adaptIterations + 3);
 }

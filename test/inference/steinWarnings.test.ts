@@ -114,6 +114,7 @@ describe('warnings of an AVB fit', () => {
     forgotAt: 8,
     converged: true,
     memory: 0.05,
+    drift: 0.02,
     stepSize: 0.12,
     acceptance: 0.95,
     divergent: 0,
@@ -146,6 +147,15 @@ describe('warnings of an AVB fit', () => {
     expect(short[0]).toMatch(
       /^HMC from the fit's draws \(run because: the Stein check .*\) had not forgotten them after 12 transitions \(their correlation with q's draws 0\.40/,
     );
+    // Chains that forgot their starts but were still travelling together: not the mild warning.
+    const moving = methodWarnings(
+      { ...failed, polish: polish({ converged: false, iterations: 60, drift: 0.31 }) },
+      ['a'],
+    );
+    expect(moving[0]).toMatch(
+      /^HMC from the fit's draws \(run because: .*\) forgot them after 8 transitions, but after 60 its chains' means were still moving together \(by up to 0\.31 sds/,
+    );
+    expect(moving.join(' ')).not.toMatch(mild);
     // ... and the fit's own warnings follow, since the draws are partly still q's.
     expect(short.slice(1).join(' ')).toMatch(/Pareto k̂ 0\.90 > 0\.7: q misses posterior mass/);
     // Divergences: above 1 in 1,000 proposals a warning, below none.
