@@ -17,8 +17,10 @@ import type { Rng } from '../random/rng.js';
  * of q; for an autoregressive chain the error of a mean or a variance left from q's is that
  * correlation times q's error. The polish runs until every such correlation is below `forget`,
  * then `extra` as long again (burn-in is no exact science: the tails, which the correlations of
- * the bulk under-weigh, fill last), and at least 3 transitions past adaptation. It gives up at `maxIterations` or
- * `maxGradientsPerChain`, and says so.
+ * the bulk under-weigh, fill last), and at least 3 transitions past adaptation; and until the
+ * chains' means have stopped moving ({@link driftBound}), since chains from a q far off and
+ * narrow forget their own starts long before the ensemble arrives. It gives up at
+ * `maxIterations` or `maxGradientsPerChain`, and says so.
  *
  * The kinetic energy uses the draws' covariance as the inverse mass matrix (the fit's scale and
  * correlations, which it has right even where its shape is wrong); the step size starts where
@@ -71,8 +73,8 @@ export interface EnsembleHmc {
   /** The largest correlation with the start at the end. */
   memory: number;
   /**
-   * How far the chains' means moved over the last stretch (as long as the `extra` after
-   * forgetting), in the chains' sds, the largest over the coordinates (NaN before forgetting).
+   * How far the chains' means moved over the run's second half (or since forgetting, if that
+   * was later), in the chains' sds, the largest over the coordinates (NaN before forgetting).
    * A run ends only once it is below {@link driftBound}: chains that forgot their starts can still
    * travel together toward a posterior far from q (on mcycle's accel_gp, q's length scale 2.5
    * posterior sds low, the chains forgot after 5 transitions and were still on their way).
@@ -118,7 +120,7 @@ export function ensembleHmc(
   let accepted = 0;
   let divergent = 0;
   let memory = 1;
-  // The chains' means after each transition, and how far they moved over the last stretch.
+  // The chains' means after each transition, and how far they moved over the second half.
   const means: Float64Array[] = [];
   let drift = NaN;
   const still = (f: number) => iterations >= endAfter(f, o) && drift <= driftBound(n);
@@ -133,7 +135,7 @@ export function ensembleHmc(
       divergent += t.divergent;
     }
     memory = startMemory(z, cur.z, n, d, start.m);
-    const now = moments(cur.z, n, d);
+    const now = coordinateMoments(cur.z, n, d);
     means.push(now.m);
     if (forgotAt === undefined && memory < o.forget) forgotAt = iterations;
     if (forgotAt !== undefined) {
@@ -292,11 +294,7 @@ class Chains {
 }
 
 /**
- * The last transition: `extra` as long again as forgetting took, and at least 3 after the step
- * size is fixed, whose acceptance and divergences are the ones reported.
- */
-/**
- * The most the chains' means may move over the last stretch for the run to end: 4.5 times the sd
+ * The most the chains' means may move over the second half for the run to end: 4.5 times the sd
  * of such a move between two independent sets of n draws (sqrt(2 / n) posterior sds), so that
  * chains at the posterior pass in every coordinate of a model with hundreds, and at least 0.05 sd.
  */
@@ -304,14 +302,27 @@ export function driftBound(n: number): number {
   return Math.max(0.05, 4.5 * Math.sqrt(2 / n));
 }
 
+/** Each coordinate's mean and variance over the chains (`z` `[n, d]`), over n. */
+function coordinateMoments(z: Float64Array, n: number, d: number) {
+  const m = new Float64Array(d);
+  const v = new Float64Array(d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) m[j] += z[i * d + j] / n;
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) v[j] += (z[i * d + j] - m[j]) ** 2 / n;
+  return { m, v };
+}
+
 /** The largest |mean change| of a coordinate from `before` to `now`, in `now`'s sds. */
-function meanDrift(before: Float64Array, now: { m: Float64Array; c: Float64Array }, d: number) {
+function meanDrift(before: Float64Array, now: { m: Float64Array; v: Float64Array }, d: number) {
   let worst = 0;
   for (let j = 0; j < d; j++)
-    worst = Math.max(worst, Math.abs(now.m[j] - before[j]) / Math.sqrt(now.c[j * d + j]));
+    worst = Math.max(worst, Math.abs(now.m[j] - before[j]) / Math.sqrt(now.v[j]));
   return worst;
 }
 
+/**
+ * The last transition: `extra` as long again as forgetting took, and at least 3 after the step
+ * size is fixed, whose acceptance and divergences are the ones reported.
+ */
 function endAfter(forgotAt: number, o: EnsembleHmcOptions): number {
   return Math.max(Math.ceil((1 + o.extra) * forgotAt), o.adaptIterations + 3);
 }
