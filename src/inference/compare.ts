@@ -416,7 +416,7 @@ function polishWarnings(p: PolishSummary): string[] {
     );
   else if (!p.converged && p.forgotAt !== undefined)
     out.push(
-      `HMC from the fit's draws (run because: ${p.reason}) forgot them after ${p.forgotAt} transitions, but after ${p.iterations} its chains' means were still moving together (by up to ${p.drift.toFixed(2)} sds over its last transitions): the draws lie between q's and the posterior's; do not trust them — run NUTS`,
+      `HMC from the fit's draws (run because: ${p.reason}) forgot them after ${p.forgotAt} transitions, but after ${p.iterations} its chains' means were still moving together (by up to ${p.drift.toFixed(2)} sds over the second half of its run): the draws lie between q's and the posterior's; do not trust them — run NUTS`,
     );
   else if (!p.converged)
     out.push(

@@ -6,6 +6,14 @@ import { avb, expectUserError, signalAfter } from './runCli.js';
 import { scratchDir } from '../scratchDir.js';
 
 const dir = scratchDir('avb-infer-run-');
+
+/** `<name>.stan` with `source` and an empty `<name>.json` in the scratch folder: infer's inputs. */
+function stanProgram(name: string, source: string): string[] {
+  const program = join(dir, `${name}.stan`);
+  writeFileSync(program, source);
+  writeFileSync(join(dir, `${name}.json`), '{}');
+  return [program, '--data', join(dir, `${name}.json`)];
+}
 const read = (f: string) => readFileSync(f, 'utf8');
 
 describe('avb infer --out: a run folder that survives Ctrl-C', () => {
@@ -62,15 +70,13 @@ describe('avb infer --out: a run folder that survives Ctrl-C', () => {
 
   it('a run the model makes impossible ends in one line and leaves no folder', () => {
     // Every start's gradient is NaN: an exp that underflows under a sqrt (nonFiniteGradient.test.ts).
-    const program = join(dir, 'no-start.stan');
-    writeFileSync(
-      program,
+    const inputs = stanProgram(
+      'no-start',
       'parameters { real x; } model { x ~ normal(0, 1); target += sqrt(exp(-exp(50 * (x + 100)))); }',
     );
-    writeFileSync(join(dir, 'no-start.json'), '{}');
     const out = join(dir, 'no-start');
     expectUserError(
-      avb('infer', program, '--data', join(dir, 'no-start.json'), '--method', 'nuts', '--out', out),
+      avb('infer', ...inputs, '--method', 'nuts', '--out', out),
       /^error: NUTS found no starting point with a finite log density and gradient in 100 draws/,
     );
     expect(existsSync(out)).toBe(false);
@@ -80,23 +86,12 @@ describe('avb infer --out: a run folder that survives Ctrl-C', () => {
     // Three normals cut off by a wall (batchLogJoint.test.ts): full-rank ADVI used to stop with
     // "diverged"; now it ends, its far draws' gradients (1e20 and beyond) making the Stein check
     // fail (no Gaussian-like posterior), which used to print as "mean shift Infinity sd, sd ratio 0.00".
-    const program = join(dir, 'wall.stan');
-    writeFileSync(
-      program,
+    const inputs = stanProgram(
+      'wall',
       'parameters { vector[3] x; } model { x ~ normal(0, 1); target += -sum(exp(100 * x)); }',
     );
-    writeFileSync(join(dir, 'wall.json'), '{}');
     const out = join(dir, 'wall');
-    const r = avb(
-      'infer',
-      program,
-      '--data',
-      join(dir, 'wall.json'),
-      '--method',
-      'advi-fullrank',
-      '--out',
-      out,
-    );
+    const r = avb('infer', ...inputs, '--method', 'advi-fullrank', '--out', out);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(
       /^Stein check {2}none: q's draws and the model's gradient imply no posterior/m,
