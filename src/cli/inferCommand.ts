@@ -438,16 +438,28 @@ function describeAffineRefit(a: AffineRefitSummary): string {
   return `${a.steps} step${a.steps === 1 ? '' : 's'}, exact ELBO +${a.gain.toFixed(3)} nats, ${moved} (${end})`;
 }
 
-/** The progress bar of the method running (relabelled as --compare moves on). */
+/**
+ * The progress bar of the method running (relabelled as --compare moves on), a new one for each
+ * phase of its work after the fit (`avb-ac refit`, `avb-ac polish`).
+ */
 class InferProgress {
   private bar: TrainingProgress | undefined;
+  private phase: string | undefined;
   constructor(private current: string) {}
   label(method: string): void {
+    // A fit that stopped on convergence left its bar short of its total.
+    this.stop();
+    this.phase = undefined;
     this.current = method;
   }
-  readonly callback = (done: number, total: number, figures?: string) => {
+  readonly callback = (done: number, total: number, figures?: string, phase?: string) => {
+    if (phase !== this.phase) {
+      this.stop();
+      this.phase = phase;
+    }
     if (!this.bar) {
-      this.bar = new TrainingProgress(total, 15, this.current);
+      const label = phase ? `${this.current} ${phase}` : this.current;
+      this.bar = new TrainingProgress(total, 15, label, phase);
       // The rate counts from the first report: a resumed run's first report is where it resumed,
       // and counting from 0 put the draws done before the interruption into a few milliseconds.
       this.bar.start(done);

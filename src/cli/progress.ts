@@ -17,10 +17,12 @@ export class TrainingProgress {
   private startTime = 0;
   private startStep = 0;
 
+  /** `phase`: which part of the work this bar counts, for a parent process (`emitJson`). */
   constructor(
     private readonly total: number,
     private readonly everySeconds = 15,
     private readonly label = 'train',
+    private readonly phase?: string,
   ) {}
 
   start(startStep: number): void {
@@ -65,7 +67,8 @@ export class TrainingProgress {
   /**
    * Progress for a parent process (`avb reproduce`), which passes a pipe's descriptor in
    * `AVB_PROGRESS_FD`: a JSON line `{"done", "total", "rate"}` at most every second and at the
-   * end. The line for people is free to change; this one is the protocol.
+   * end, with `"phase"` when the work after a fit counts (`"refit"`, `"polish"`: a new total).
+   * The line for people is free to change; this one is the protocol.
    */
   private emitJson(done: number): void {
     if (PROGRESS_FD === undefined) return;
@@ -74,7 +77,8 @@ export class TrainingProgress {
     this.lastJson = now;
     const rate = (done - this.startStep) / Math.max(1e-9, (now - this.startTime) / 1000);
     try {
-      writeSync(PROGRESS_FD, JSON.stringify({ done, total: this.total, rate }) + '\n');
+      const line = { done, total: this.total, rate, ...(this.phase ? { phase: this.phase } : {}) };
+      writeSync(PROGRESS_FD, JSON.stringify(line) + '\n');
     } catch {
       // The parent went away: progress is not worth failing the work for.
     }

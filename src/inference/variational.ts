@@ -28,7 +28,7 @@ import type { PoolEntry, PoolShift } from './drawPool.js';
 import { preconditionedTarget, whiteningFactor, type ModeSearch } from './laplace.js';
 import type { FitTarget } from './laplace.js';
 import { Trainer } from '../train/trainer.js';
-import type { Progress } from '../progress.js';
+import type { Progress, WorkHooks } from '../progress.js';
 import type { BayesianModel, Draws } from './model.js';
 
 /** Reports progress: `done` of `total` iterations (or draws), and a few figures to show. */
@@ -183,9 +183,9 @@ export type PolishSummary = Omit<EnsembleHmc, 'z' | 'logp' | 'grads' | 'evaluati
 /**
  * `result` with its draws polished by HMC (see {@link VariationalOptions.polish}) when `mode`
  * asks for it: `z` q's draws in the fit's coordinates, `at` gives log p and its gradient there
- * (evaluated only if the polish runs).
+ * (evaluated only if the polish runs). `'stopped'`: `hooks.shouldStop` said so during it.
  */
-function polished(
+async function polished(
   result: VariationalResult,
   on: FitTarget,
   z: Float32Array | Float64Array,
@@ -193,7 +193,8 @@ function polished(
   mode: PolishMode,
   seed: number,
   avb: boolean,
-): VariationalResult {
+  hooks: WorkHooks,
+): Promise<VariationalResult | 'stopped'> {
   if (mode === 'never') return result;
   const distrust = fitDistrust(result, avb);
   if (mode === 'auto' && !distrust) return result;
@@ -203,13 +204,16 @@ function polished(
   const d = on.target.dim;
   const n = z.length / d;
   // Its own stream, from the seed alone: a resumed fit polishes the same way.
-  const h = ensembleHmc(
+  const h = await ensembleHmc(
     Float64Array.from(z),
     d,
     rowsEvaluator(on.target),
     at(),
     new Rng(seed ^ 0x5bd1e995),
+    {},
+    hooks,
   );
+  if (h === 'stopped') return 'stopped';
   const seconds = (performance.now() - began) / 1000;
   if (!h) {
     const none = {
@@ -264,26 +268,28 @@ async function fitVariational<S>(
   method: string,
   elboOf: (m: StepMetrics) => number,
   pool?: PoolHooks,
-): Promise<{
-  trace: number[];
-  stopped: boolean;
-  convergence: Convergence;
-  iterations: number;
-}> {
-  const trace: number[] = [];
+): Promise<FittedVariational> {
   let converged = false;
-  let last = 0;
   const elbos: number[] = [];
   const p = o.persistence;
   // A checkpoint holds the fit's state and its ELBO history, so that a resumed fit makes the
-  // same convergence decisions as an uninterrupted one.
-  const saved = p?.resumeFrom as { fit: S; elbos: number[]; pool?: PoolEntry[] } | undefined;
+  // same convergence decisions as an uninterrupted one; `converged` marks the one written when
+  // the fit stopped on convergence, so that a run stopped after it (in the refit or the polish)
+  // goes on from there and does not train on.
+  const saved = p?.resumeFrom as FitCheckpoint<S> | undefined;
   const resumeFrom = saved?.fit;
   if (saved) {
     target.restore(saved.fit);
     elbos.push(...saved.elbos);
     if (saved.pool) pool?.pool.restore(saved.pool);
   }
+  const ended = (stopped: boolean): FittedVariational => ({
+    trace: elboTrace(elbos, o.iterations),
+    stopped,
+    convergence: finalConvergence(elbos, pool, elbos.length),
+    iterations: elbos.length,
+  });
+  if (saved?.converged) return ended(false);
   const r = await fit(target, {
     until: o.iterations,
     onNan: 'rollback',
@@ -293,7 +299,12 @@ async function fitVariational<S>(
     onSnapshot: p?.onSnapshot
       ? (snapshot, step) =>
           p.onSnapshot!(
-            { fit: snapshot, elbos: elbos.slice(0, step), pool: pool?.pool.snapshot() },
+            {
+              fit: snapshot,
+              elbos: elbos.slice(0, step),
+              pool: pool?.pool.snapshot(),
+              ...(converged ? { converged } : {}),
+            },
             step,
           )
       : undefined,
@@ -310,12 +321,9 @@ async function fitVariational<S>(
       p?.onStep?.(m);
       const elbo = elboOf(m);
       elbos.push(elbo);
-      last = m.step;
       if (pool && m.step % pool.pool.every === 0) pool.pool.add(pool.draw(m.step));
-      if ((m.step - 1) % 100 === 0 || m.step === o.iterations) {
-        trace.push(elbo);
+      if ((m.step - 1) % 100 === 0 || m.step === o.iterations)
         o.onProgress?.(m.step, o.iterations, `elbo ${elbo.toFixed(3)}`);
-      }
       if (
         o.stopWhenConverged !== false &&
         m.step >= CONVERGENCE_CHECK_FROM &&
@@ -332,12 +340,34 @@ async function fitVariational<S>(
     throw new AvbUserError(
       `${method} diverged (${describeDivergence(r.divergence!)}) after ${r.rollbacks} rollbacks with halved learning rates; lower them or check the model's log joint`,
     );
-  return {
-    trace,
-    stopped: r.status === 'stopped' && !converged,
-    convergence: finalConvergence(elbos, pool, last),
-    iterations: last,
-  };
+  return ended(r.status === 'stopped' && !converged);
+}
+
+/** A fit's end: its ELBO trace, whether it was stopped before it, its convergence, its length. */
+interface FittedVariational {
+  trace: number[];
+  stopped: boolean;
+  convergence: Convergence;
+  iterations: number;
+}
+
+/** What {@link fitVariational}'s checkpoints hold. */
+interface FitCheckpoint<S> {
+  fit: S;
+  /** The ELBO estimate of every iteration so far. */
+  elbos: number[];
+  pool?: PoolEntry[];
+  /** Written when the fit stopped on convergence: the iterations are over. */
+  converged?: true;
+}
+
+/**
+ * The ELBO trace of the plot and the result: every 100th iteration's estimate (the 1st, 101st,
+ * ...) and the last's, from the whole history (a resumed fit's too; a rolled-back step's
+ * estimate left it with the step).
+ */
+function elboTrace(elbos: number[], iterations: number): number[] {
+  return elbos.filter((_, i) => i % 100 === 0 || i + 1 === iterations);
 }
 
 /**
@@ -420,7 +450,7 @@ export function elboConvergence(elbos: number[]): Convergence {
  * `logW` = log p(z, data) - log q(z).
  */
 function completed(
-  fitted: { trace: number[]; convergence: Convergence; iterations: number },
+  fitted: FittedVariational,
   model: BayesianModel,
   on: FitTarget,
   values: Float32Array,
@@ -505,6 +535,15 @@ function refitSummary(r: AffineRefit): AffineRefitSummary {
   };
 }
 
+/**
+ * The hooks of the work after a fit (the refit, the polish): the fit's progress line and stop
+ * request. A run stopped there resumes from the fit's last checkpoint, written as it ended, and
+ * does that work again, with the same draws (its streams come from the seed alone).
+ */
+function afterFitHooks(o: VariationalOptions): WorkHooks {
+  return { onProgress: o.onProgress, shouldStop: o.persistence?.shouldStop };
+}
+
 /** The result of a fit stopped before its end: no draws yet. */
 function interrupted(model: BayesianModel, began: number): VariationalResult {
   return {
@@ -583,7 +622,9 @@ export async function advi(
     });
     const result = completed(fitted, model, on, values, logW, began);
     const at = () => rowsEvaluator(target)(Float64Array.from(values), o.samples);
-    return polished(result, on, values, at, o.polish ?? 'never', o.seed, false);
+    const mode = o.polish ?? 'never';
+    const p = await polished(result, on, values, at, mode, o.seed, false, afterFitHooks(o));
+    return p === 'stopped' ? interrupted(model, began) : p;
   } finally {
     stepper.dispose();
     on.dispose();
@@ -760,34 +801,54 @@ export async function avbInference(
         return [u.dataSync() as Float32Array, lq.dataSync() as Float32Array];
       });
     }
-    const evaluate = rowsEvaluator(target);
-    const polish = o.polish ?? 'auto';
-    if (!o.affineRefit) {
-      const at = evaluate(Float64Array.from(z), o.samples);
-      const logW = at.values.map((v, i) => v - logQ[i]);
-      const result = completed(fitted, model, on, z, logW, began, at.grads);
-      return polished(result, on, z, () => at, polish, o.seed, true);
-    }
-    const u = Float64Array.from(z);
-    const atFit = evaluate(u, o.samples);
-    const refit = affineRefit(u, target.dim, evaluate, {}, atFit);
-    // log q of the moved draws: q's own at the draw it came from, less log |det B|.
-    const logW = refit.logp.map((v, i) => v - (logQ[i] - refit.logDet));
-    const refitted = Float32Array.from(refit.z);
-    const result = {
-      ...completed(fitted, model, on, refitted, logW, began, refit.grads),
-      affineRefit: refitSummary(refit),
-      steinBeforeRefit: steinAt(model, on, z, atFit.grads),
-    };
-    // The chains start from the refitted draws, whose location and scale are already right.
-    const at = { values: refit.logp, grads: refit.grads };
-    return polished(result, on, refit.z, () => at, polish, o.seed, true);
+    const r = await afterAvbFit(model, on, fitted, z, logQ, o, began);
+    return r === 'stopped' ? interrupted(model, began) : r;
   } finally {
     on.dispose();
     trainer.dispose();
     parts.encoder.dispose();
     parts.adversary.dispose();
   }
+}
+
+/**
+ * AVB's result from q's draws `z` (in the fit's coordinates) and its estimate of log q there:
+ * the affine refit (unless `o.affineRefit` is false), the fit's checks, and the HMC polish when
+ * `o.polish` asks for it.
+ */
+async function afterAvbFit(
+  model: BayesianModel,
+  on: FitTarget,
+  fitted: FittedVariational,
+  z: Float32Array,
+  logQ: Float32Array,
+  o: AvbInferenceOptions,
+  began: number,
+): Promise<VariationalResult | 'stopped'> {
+  const evaluate = rowsEvaluator(on.target);
+  const polish = o.polish ?? 'auto';
+  const hooks = afterFitHooks(o);
+  if (!o.affineRefit) {
+    const at = evaluate(Float64Array.from(z), o.samples);
+    const logW = at.values.map((v, i) => v - logQ[i]);
+    const result = completed(fitted, model, on, z, logW, began, at.grads);
+    return polished(result, on, z, () => at, polish, o.seed, true, hooks);
+  }
+  const u = Float64Array.from(z);
+  const atFit = evaluate(u, o.samples);
+  const refit = await affineRefit(u, on.target.dim, evaluate, {}, atFit, hooks);
+  if (refit === 'stopped') return 'stopped';
+  // log q of the moved draws: q's own at the draw it came from, less log |det B|.
+  const logW = refit.logp.map((v, i) => v - (logQ[i] - refit.logDet));
+  const refitted = Float32Array.from(refit.z);
+  const result = {
+    ...completed(fitted, model, on, refitted, logW, began, refit.grads),
+    affineRefit: refitSummary(refit),
+    steinBeforeRefit: steinAt(model, on, z, atFit.grads),
+  };
+  // The chains start from the refitted draws, whose location and scale are already right.
+  const at = { values: refit.logp, grads: refit.grads };
+  return polished(result, on, refit.z, () => at, polish, o.seed, true, hooks);
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   rowMoments as moments,
 } from './denseMatrix.js';
 import { symmetricFunction } from './symmetricEigen.js';
+import { pausePoint, type WorkHooks } from '../progress.js';
 
 /**
  * The affine part of a variational fit, refitted on the exact ELBO. A sampler's family closed
@@ -60,18 +61,22 @@ export type RowsEvaluator = (
 
 /**
  * `initial`: `evaluate(u)` where the caller has it already (it is not evaluated again).
+ * `'stopped'` when `hooks.shouldStop` said so at a pause point (after each evaluation); progress
+ * counts steps kept, of `maxSteps`.
  */
-export function affineRefit(
+export async function affineRefit(
   u: Float64Array,
   d: number,
   evaluate: RowsEvaluator,
   options: Partial<AffineRefitOptions> = {},
   initial?: { values: Float64Array; grads: Float64Array },
-): AffineRefit {
+  hooks: WorkHooks = {},
+): Promise<AffineRefit | 'stopped'> {
   const o = { ...DEFAULT_AFFINE_REFIT, ...options };
   const n = u.length / d;
   let z: Float64Array = Float64Array.from(u);
   let ev = initial ?? evaluate(z, n);
+  if (!initial && (await pausePoint(hooks))) return 'stopped';
   let logDet = 0;
   const elboOf = (values: Float64Array, ld: number) => mean(values) + ld;
   const start = elboOf(ev.values, 0);
@@ -95,6 +100,8 @@ export function affineRefit(
       const shift = move.shift.map((s) => s * frac);
       const next = applyMap(z, n, d, move.m, shift, map);
       const nextEv = evaluate(next, n);
+      hooks.onProgress?.(steps, o.maxSteps, `exact ELBO ${elbo.toFixed(3)}`, 'refit');
+      if (await pausePoint(hooks)) return 'stopped';
       const nextElbo = elboOf(nextEv.values, logDet + ld);
       if (Number.isFinite(nextElbo) && nextElbo > elbo) {
         z = next;

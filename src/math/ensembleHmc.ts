@@ -1,6 +1,7 @@
 import { cholesky, momentChange, rowMoments as moments } from './denseMatrix.js';
 import type { RowsEvaluator } from './affineRefit.js';
 import type { Rng } from '../random/rng.js';
+import { pausePoint, type WorkHooks } from '../progress.js';
 
 /**
  * Hamiltonian Monte Carlo run from a variational fit's draws, one chain per draw, all chains a
@@ -98,35 +99,47 @@ export interface EnsembleHmc {
 
 /**
  * `z` `[n, d]` the starting draws, `initial` log p and ∇ log p there; undefined when the draws'
- * covariance is singular (no metric to move them in).
+ * covariance is singular (no metric to move them in), `'stopped'` when `hooks.shouldStop` said
+ * so at a pause point (after each evaluation of the chains). Progress counts transitions, of
+ * `maxIterations` at most, with the leapfrog step within one and how much the draws still
+ * remember of q (`memory`, to fall below `forget`).
  */
-export function ensembleHmc(
+export async function ensembleHmc(
   z: Float64Array,
   d: number,
   evaluate: RowsEvaluator,
   initial: { values: Float64Array; grads: Float64Array },
   rng: Rng,
   options: Partial<EnsembleHmcOptions> = {},
-): EnsembleHmc | undefined {
+  hooks: WorkHooks = {},
+): Promise<EnsembleHmc | 'stopped' | undefined> {
   const o = { ...DEFAULT_ENSEMBLE_HMC, ...options };
   const n = z.length / d;
   const start = moments(z, n, d);
-  const chains = Chains.withMetric(start.c, n, d, evaluate, rng);
+  let iterations = 0;
+  let memory = 1;
+  const pause = (step: number, steps: number) => {
+    const figures = `leapfrog ${step}/${steps}, memory ${memory.toFixed(2)} (ends below ${o.forget})`;
+    hooks.onProgress?.(iterations, o.maxIterations, figures, 'polish');
+    return pausePoint(hooks);
+  };
+  const chains = Chains.withMetric(start.c, n, d, evaluate, rng, pause);
   if (!chains) return undefined;
   let cur: State = { z: Float64Array.from(z), logp: initial.values, grads: initial.grads };
-  let eps = chains.firstStepSize(cur);
+  const first = await chains.firstStepSize(cur);
+  if (first === undefined) return 'stopped';
+  let eps = first;
   let forgotAt: number | undefined;
-  let iterations = 0;
   let accepted = 0;
   let divergent = 0;
-  let memory = 1;
   // The chains' means after each transition, and how far they moved over the second half.
   const means: Float64Array[] = [];
   let drift = NaN;
   const still = (f: number) => iterations >= endAfter(f, o) && drift <= driftBound(n);
   while (iterations < o.maxIterations && chains.evaluations < o.maxGradientsPerChain * n) {
     const time = ((0.5 + 1.5 * rng.uniform()) * Math.PI) / 2;
-    const t = chains.transition(cur, eps, Math.min(o.maxLeapfrog, Math.ceil(time / eps)));
+    const t = await chains.transition(cur, eps, Math.min(o.maxLeapfrog, Math.ceil(time / eps)));
+    if (!t) return 'stopped';
     cur = t.next;
     iterations++;
     if (iterations <= o.adaptIterations) eps *= Math.exp(2 * (t.acceptance - o.targetAccept));
@@ -168,6 +181,11 @@ interface State {
   grads: Float64Array;
 }
 
+/**
+ * Awaited after each evaluation of the chains, leapfrog `step` of `steps`: resolves true to stop.
+ */
+type Pause = (step: number, steps: number) => Promise<boolean>;
+
 /** n chains' Hamiltonian dynamics with inverse mass matrix C (velocity = C p). */
 class Chains {
   evaluations = 0;
@@ -180,36 +198,51 @@ class Chains {
     private readonly d: number,
     private readonly evaluate: RowsEvaluator,
     private readonly rng: Rng,
+    private readonly pause: Pause,
   ) {
     this.v = new Float64Array(d);
   }
 
   /** Undefined when C is not positive definite. */
-  static withMetric(c: Float64Array, n: number, d: number, evaluate: RowsEvaluator, rng: Rng) {
+  static withMetric(
+    c: Float64Array,
+    n: number,
+    d: number,
+    evaluate: RowsEvaluator,
+    rng: Rng,
+    pause: Pause,
+  ) {
     const l = cholesky(c, d);
     if (!l || l.some((v, k) => k % (d + 1) === 0 && !(v > 0))) return undefined;
-    return new Chains(c, l, n, d, evaluate, rng);
+    return new Chains(c, l, n, d, evaluate, rng, pause);
   }
 
   /**
    * The first step size: halved from 1 (the metric's own scale) until one leapfrog step keeps
-   * the chains' mean acceptance above 0.9, as Stan's first guess does for one chain.
+   * the chains' mean acceptance above 0.9, as Stan's first guess does for one chain. Undefined:
+   * stopped at a pause point.
    */
-  firstStepSize(state: State): number {
+  async firstStepSize(state: State): Promise<number | undefined> {
     let eps = 1;
-    for (let h = 0; h < 20 && this.transition(state, eps, 1).acceptance <= 0.9; h++) eps /= 2;
+    for (let h = 0; h < 20; h++) {
+      const t = await this.transition(state, eps, 1);
+      if (!t) return undefined;
+      if (t.acceptance > 0.9) break;
+      eps /= 2;
+    }
     return eps;
   }
 
   /**
    * One transition of every chain: fresh momenta, `steps` leapfrog steps, and each chain's
    * Metropolis choice; its mean acceptance probability and its divergent proposals (energy
-   * error above 1,000 or not finite).
+   * error above 1,000 or not finite). Undefined: stopped at a pause point.
    */
-  transition(state: State, eps: number, steps: number) {
+  async transition(state: State, eps: number, steps: number) {
     const { n, d } = this;
     const { p, kinetic } = this.momenta();
-    const prop = this.leapfrog(state, p, eps, Math.max(1, steps));
+    const prop = await this.leapfrog(state, p, eps, Math.max(1, steps));
+    if (!prop) return undefined;
     const next = {
       z: Float64Array.from(state.z),
       logp: Float64Array.from(state.logp),
@@ -253,8 +286,16 @@ class Chains {
     return { p, kinetic };
   }
 
-  /** `steps` leapfrog steps from `state` with momenta `p` (updated in place). */
-  private leapfrog(state: State, p: Float64Array, eps: number, steps: number): State {
+  /**
+   * `steps` leapfrog steps from `state` with momenta `p` (updated in place); undefined: stopped
+   * at a pause point.
+   */
+  private async leapfrog(
+    state: State,
+    p: Float64Array,
+    eps: number,
+    steps: number,
+  ): Promise<State | undefined> {
     const { n, d, v } = this;
     const x = Float64Array.from(state.z);
     let g = state.grads;
@@ -270,6 +311,7 @@ class Chains {
       g = e.grads;
       logp = e.values;
       for (let q = 0; q < n * d; q++) p[q] += (eps / 2) * g[q];
+      if (await this.pause(s + 1, steps)) return undefined;
     }
     return { z: x, logp, grads: g };
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { affineRefit } from '../../src/math/affineRefit.js';
-import type { RowsEvaluator } from '../../src/math/affineRefit.js';
+import type { AffineRefit, RowsEvaluator } from '../../src/math/affineRefit.js';
 import { symmetricFunction } from '../../src/math/symmetricEigen.js';
 import { Rng } from '../../src/random/rng.js';
 
@@ -99,12 +99,12 @@ describe('affine refit of a sampler on the exact ELBO', () => {
     return c;
   })();
 
-  it('moves any q onto a Gaussian posterior in one step: its mean and covariance exactly', () => {
+  it('moves any q onto a Gaussian posterior in one step: its mean and covariance exactly', async () => {
     // The gradient of a Gaussian is linear, so the Gaussian-implied step is exact on the draws
     // themselves, whatever their shape (uniform here): the refitted sample's moments are the
     // posterior's to rounding.
     const z = wrongDraws(2000, (rng) => rng.uniform() * 2 - 1, 1);
-    const r = affineRefit(
+    const r = await refitted(
       z,
       d,
       evaluator(
@@ -127,7 +127,7 @@ describe('affine refit of a sampler on the exact ELBO', () => {
     expect(r.logDet).toBeCloseTo(0.5 * Math.log(det(covariance) / det(before)), 9);
   });
 
-  it('finds the affine map to a non-Gaussian posterior from draws of its shape', () => {
+  it('finds the affine map to a non-Gaussian posterior from draws of its shape', async () => {
     // Logistic coordinates (heavier tails than a Gaussian): the posterior is an affine image of
     // the draws, so it is the refit's fixed point, reached in a few Gaussian-implied steps. The
     // refit matches Stein's identities on these 4,000 draws, whose own sample moments are off
@@ -140,7 +140,7 @@ describe('affine refit of a sampler on the exact ELBO', () => {
     const z = wrongDraws(4000, logistic, 2);
     const f = (w: number) => -Math.log1p(Math.exp(-Math.abs(1.8 * w))) * 2 - 1.8 * Math.abs(w);
     const df = (w: number) => -1.8 * Math.tanh((1.8 * w) / 2);
-    const r = affineRefit(z, d, evaluator(f, df));
+    const r = await refitted(z, d, evaluator(f, df));
     expect(r.converged).toBe(true);
     expect(r.steps).toBeGreaterThan(1);
     expect(r.gain).toBeGreaterThan(0);
@@ -154,8 +154,8 @@ describe('affine refit of a sampler on the exact ELBO', () => {
     }
   });
 
-  it('leaves draws that already satisfy Stein identities where they are', () => {
-    const once = affineRefit(
+  it('leaves draws that already satisfy Stein identities where they are', async () => {
+    const once = await refitted(
       wrongDraws(1000, (rng) => rng.normal(), 3),
       d,
       evaluator(
@@ -163,7 +163,7 @@ describe('affine refit of a sampler on the exact ELBO', () => {
         (w) => -w,
       ),
     );
-    const again = affineRefit(
+    const again = await refitted(
       once.z,
       d,
       evaluator(
@@ -177,3 +177,10 @@ describe('affine refit of a sampler on the exact ELBO', () => {
     expect(Array.from(again.z)).toEqual(Array.from(once.z));
   });
 });
+
+/** The refit run to its end (no stop hook). */
+async function refitted(...args: Parameters<typeof affineRefit>): Promise<AffineRefit> {
+  const r = await affineRefit(...args);
+  if (r === 'stopped') throw new Error('stopped with no stop hook');
+  return r;
+}

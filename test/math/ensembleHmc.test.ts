@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ENSEMBLE_HMC, driftBound, ensembleHmc } from '../../src/math/ensembleHmc.js';
+import type { EnsembleHmc } from '../../src/math/ensembleHmc.js';
 import type { RowsEvaluator } from '../../src/math/affineRefit.js';
 import { rowMoments } from '../../src/math/denseMatrix.js';
 import { Rng } from '../../src/random/rng.js';
@@ -23,6 +24,13 @@ const gaussian: RowsEvaluator = (z, n) => {
   }
   return { values, grads };
 };
+
+/** The polish run to its end (no stop hook), or undefined for a singular covariance. */
+async function polish(...args: Parameters<typeof ensembleHmc>): Promise<EnsembleHmc | undefined> {
+  const h = await ensembleHmc(...args);
+  if (h === 'stopped') throw new Error('stopped with no stop hook');
+  return h;
+}
 
 /**
  * n draws z = centre + scale L w, w ~ N(0, I), L the Cholesky factor of S: a q of the right
@@ -51,10 +59,10 @@ describe('HMC from a fit’s draws (the polish)', () => {
   // next test's: bounds of 0.08 sd and 6%.
   it.each([1, 2, 3])(
     'moves shifted, too narrow draws of a correlated Gaussian to it (seed %i)',
-    (seed) => {
+    async (seed) => {
       const n = 4000;
       const z = drawsOf(n, [0.5, -0.5], 0.6, seed);
-      const h = ensembleHmc(z, 2, gaussian, gaussian(z, n), new Rng(seed + 100))!;
+      const h = (await polish(z, 2, gaussian, gaussian(z, n), new Rng(seed + 100)))!;
       expect(h.converged).toBe(true);
       expect(h.forgotAt).toBeLessThan(h.iterations);
       expect(h.memory).toBeLessThan(0.1);
@@ -75,10 +83,10 @@ describe('HMC from a fit’s draws (the polish)', () => {
     },
   );
 
-  it('leaves draws of the posterior itself where they are', () => {
+  it('leaves draws of the posterior itself where they are', async () => {
     const n = 4000;
     const z = drawsOf(n, [0, 0], 1, 7);
-    const h = ensembleHmc(z, 2, gaussian, gaussian(z, n), new Rng(8))!;
+    const h = (await polish(z, 2, gaussian, gaussian(z, n), new Rng(8)))!;
     expect(h.converged).toBe(true);
     // Moved by noise only: a mean by a few se (0.016 sd), an sd by a few of 1.1%.
     expect(h.meanMoved).toBeLessThan(0.08);
@@ -87,7 +95,7 @@ describe('HMC from a fit’s draws (the polish)', () => {
 
   // log y for y ~ Gamma(2, 1): log p(x) = 2x - e^x. Mean ψ(2) = 1 - γ, variance ψ'(2) = π²/6 - 1,
   // skewness ψ''(2) / ψ'(2)^1.5 with ψ''(2) = 2 - 2ζ(3): a skewed posterior.
-  it('gives Gaussian draws the skewed shape of a log-gamma posterior', () => {
+  it('gives Gaussian draws the skewed shape of a log-gamma posterior', async () => {
     const logGamma: RowsEvaluator = (z, n) => {
       const values = new Float64Array(n);
       const grads = new Float64Array(n);
@@ -104,7 +112,7 @@ describe('HMC from a fit’s draws (the polish)', () => {
     const rng = new Rng(11);
     // A Gaussian q with the posterior's mean and sd: right moments, wrong shape.
     const z = Float64Array.from({ length: n }, () => mean + Math.sqrt(variance) * rng.normal());
-    const h = ensembleHmc(z, 1, logGamma, logGamma(z, n), new Rng(12))!;
+    const h = (await polish(z, 1, logGamma, logGamma(z, n), new Rng(12)))!;
     expect(h.converged).toBe(true);
     const m = h.z.reduce((a, x) => a + x, 0) / n;
     const v = h.z.reduce((a, x) => a + (x - m) ** 2, 0) / n;
@@ -117,22 +125,22 @@ describe('HMC from a fit’s draws (the polish)', () => {
     expect(Math.abs(skew - skewness)).toBeLessThan(0.25);
   });
 
-  it('says it has not finished when its transitions run out before the draws forget the start', () => {
+  it('says it has not finished when its transitions run out before the draws forget the start', async () => {
     const n = 1000;
     const z = drawsOf(n, [3, -3], 0.2, 5);
-    const h = ensembleHmc(z, 2, gaussian, gaussian(z, n), new Rng(6), { maxIterations: 2 })!;
+    const h = (await polish(z, 2, gaussian, gaussian(z, n), new Rng(6), { maxIterations: 2 }))!;
     expect(h.iterations).toBe(2);
     expect(h.converged).toBe(false);
     expect(h.forgotAt).toBeUndefined();
     expect(h.memory).toBeGreaterThan(0.1);
   });
 
-  it('gives up at its gradient budget, whatever the transitions left', () => {
+  it('gives up at its gradient budget, whatever the transitions left', async () => {
     const n = 1000;
     const z = drawsOf(n, [3, -3], 0.2, 5);
-    const h = ensembleHmc(z, 2, gaussian, gaussian(z, n), new Rng(6), {
+    const h = (await polish(z, 2, gaussian, gaussian(z, n), new Rng(6), {
       maxGradientsPerChain: 10,
-    })!;
+    }))!;
     expect(h.converged).toBe(false);
     // The step size's first guess and the transition that crossed the budget: a little over.
     expect(h.evaluations / n).toBeGreaterThanOrEqual(10);
@@ -140,18 +148,46 @@ describe('HMC from a fit’s draws (the polish)', () => {
     expect(h.iterations).toBeLessThan(DEFAULT_ENSEMBLE_HMC.adaptIterations + 3);
   });
 
-  it('refuses draws with a singular covariance', () => {
+  it('refuses draws with a singular covariance', async () => {
     const n = 500;
     const z = new Float64Array(2 * n);
     for (let i = 0; i < n; i++) z[2 * i] = z[2 * i + 1] = i / n; // on a line
-    expect(ensembleHmc(z, 2, gaussian, gaussian(z, n), new Rng(1))).toBeUndefined();
+    expect(await polish(z, 2, gaussian, gaussian(z, n), new Rng(1))).toBeUndefined();
   });
 
-  it('is the same run for the same seed', () => {
+  it('reports each leapfrog step and stops at the pause point after it when asked', async () => {
+    const n = 500;
+    const z = drawsOf(n, [3, -3], 0.2, 4);
+    const reports: [number, number, string | undefined, string | undefined][] = [];
+    let pauses = 0;
+    const h = await ensembleHmc(
+      z,
+      2,
+      gaussian,
+      gaussian(z, n),
+      new Rng(4),
+      {},
+      {
+        onProgress: (done, total, figures, phase) => reports.push([done, total, figures, phase]),
+        shouldStop: () => ++pauses === 10,
+      },
+    );
+    expect(h).toBe('stopped');
+    // One report per evaluation of the chains, each followed by its pause point.
+    expect(reports).toHaveLength(10);
+    expect(reports.every(([, total, , phase]) => total === 60 && phase === 'polish')).toBe(true);
+    expect(reports[0][2]).toMatch(/^leapfrog 1\/1, memory 1\.00 \(ends below 0\.1\)$/);
+    // Transitions done only grow, and some finished before the stop.
+    const done = reports.map(([d]) => d);
+    expect(done).toEqual([...done].sort((a, b) => a - b));
+    expect(done[done.length - 1]).toBeGreaterThan(0);
+  });
+
+  it('is the same run for the same seed', async () => {
     const n = 300;
     const z = drawsOf(n, [0.3, 0], 0.8, 2);
-    const a = ensembleHmc(z, 2, gaussian, gaussian(z, n), new Rng(3))!;
-    const b = ensembleHmc(z, 2, gaussian, gaussian(z, n), new Rng(3))!;
+    const a = (await polish(z, 2, gaussian, gaussian(z, n), new Rng(3)))!;
+    const b = (await polish(z, 2, gaussian, gaussian(z, n), new Rng(3)))!;
     expect(Array.from(a.z)).toEqual(Array.from(b.z));
     expect(a.iterations).toBe(b.iterations);
   });
@@ -164,28 +200,28 @@ describe('HMC from a fit’s draws (the polish)', () => {
       values: Float64Array.from(z, (x) => (-x * x) / 2),
       grads: Float64Array.from(z, (x) => -x),
     });
-    const polishFrom = (shift: number, scale: number, seed: number) => {
+    const polishFrom = async (shift: number, scale: number, seed: number) => {
       const n = 4000;
       const rng = new Rng(seed);
       const z = Float64Array.from({ length: n }, () => shift + scale * rng.normal());
-      const h = ensembleHmc(z, 1, standard, standard(z, n), new Rng(seed + 100))!;
+      const h = (await polish(z, 1, standard, standard(z, n), new Rng(seed + 100)))!;
       return { h, mean: h.z.reduce((a, b) => a + b, 0) / n };
     };
 
-    it('run on until their means stop moving, and arrive', () => {
+    it('run on until their means stop moving, and arrive', async () => {
       // Stopping 50% after forgetting, as before the drift rule, ended 1.2-1.4 sd off (seeds
       // 1-3) and said converged. Over seeds 1-30 the worst now is 0.034 sd (at most 57
       // transitions): the bound of the tests above, 0.08 sd.
-      const { h, mean } = polishFrom(5, 0.2, 1);
+      const { h, mean } = await polishFrom(5, 0.2, 1);
       expect(h.converged).toBe(true);
       expect(h.drift).toBeLessThan(driftBound(4000));
       expect(Math.abs(mean)).toBeLessThan(0.08);
     });
 
-    it('do not count as converged while they are still moving at the last transition', () => {
+    it('do not count as converged while they are still moving at the last transition', async () => {
       // From 0.1 sd wide, 3 sd off, the chains are still moving after 60 transitions (seeds
       // 1-30, every one; before, every one "converged" 1.6 sd off).
-      const { h } = polishFrom(3, 0.1, 1);
+      const { h } = await polishFrom(3, 0.1, 1);
       expect(h.forgotAt).toBeDefined();
       expect(h.iterations).toBe(DEFAULT_ENSEMBLE_HMC.maxIterations);
       expect(h.converged).toBe(false);

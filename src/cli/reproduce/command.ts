@@ -146,5 +146,5 @@ function say(line: string): void {
 function describe(p: JobProgress): string {
   if (!p.total) return `${p.id}: starting`;
   const eta = p.rate > 0 ? formatSeconds((p.total - p.done) / p.rate) : '?';
-  return `${p.id} ${p.done}/${p.total} (ETA ${eta})`;
+  return `${p.id}${p.phase ? ` ${p.phase}` : ''} ${p.done}/${p.total} (ETA ${eta})`;
 }

@@ -25,6 +25,8 @@ export interface JobProgress {
   total: number;
   /** Units per second as the command reported it. */
   rate: number;
+  /** The part of the command's work these units count, after its first (`polish`). */
+  phase?: string;
 }
 
 export interface QueueOptions {
@@ -39,6 +41,14 @@ export interface QueueOptions {
   /** Called every `everySeconds` with each running command's last reported progress. */
   onProgress?: (running: JobProgress[]) => void;
   everySeconds?: number;
+}
+
+/** A line of the progress channel as a job's progress (nothing from a line that is not one). */
+function progressLine(v: unknown): Omit<JobProgress, 'id'> | undefined {
+  const p = v as Partial<JobProgress>;
+  if (typeof p.done !== 'number' || typeof p.total !== 'number') return undefined;
+  const phase = typeof p.phase === 'string' ? p.phase : undefined;
+  return { done: p.done, total: p.total, rate: p.rate ?? 0, phase };
 }
 
 /** The `avb` program itself (`dist/cli/main.js`), which every job runs. */
@@ -108,11 +118,9 @@ export async function runJobs(jobs: Job[], o: QueueOptions): Promise<'done' | 's
         log.write(chunk);
         for (const line of chunk.toString().split('\n')) if (line.trim()) lastLine = line.trim();
       });
-      readJsonLines(child.stdio[PROGRESS_FD] as NodeJS.ReadableStream, (v) => {
-        const p = v as Partial<JobProgress>;
-        if (typeof p.done === 'number' && typeof p.total === 'number')
-          Object.assign(progress, { done: p.done, total: p.total, rate: p.rate ?? 0 });
-      });
+      readJsonLines(child.stdio[PROGRESS_FD] as NodeJS.ReadableStream, (v) =>
+        Object.assign(progress, progressLine(v)),
+      );
       child.on('close', (code, signal) => {
         log.end();
         running.delete(job.id);
