@@ -115,3 +115,49 @@ w('eight_schools_centred.json', {
   }
   w('dogs.json', { n_dogs: 30, n_trials: 25, y });
 }
+{
+  // arma11: 200 steps of an ARMA(1, 1) with mu 0.5, phi 0.6, theta 0.3, sigma 1
+  const y = [];
+  let prev = 0.5,
+    err = 0;
+  for (let t = 0; t < 200; t++) {
+    const e = n();
+    prev = 0.5 + 0.6 * prev + 0.3 * err + e;
+    err = e;
+    y.push(+prev.toFixed(4));
+  }
+  w('arma11.json', { T: 200, y });
+}
+{
+  // M0_model: capture histories over 5 occasions of 110 animals, detection 0.25, augmented
+  // with never-seen rows to M = 400
+  const y = [];
+  for (let i = 0; i < 400; i++)
+    y.push(Array.from({ length: 5 }, () => (i < 110 && u() < 0.25 ? 1 : 0)));
+  w('M0_model.json', { M: 400, T: 5, y });
+}
+{
+  // hmm_drive_0: 200 steps of a 2-state chain (stay 0.85 / 0.7) with exponential 1/speed and
+  // hoop distance, rates (0.8, 3) and (0.6, 2.5)
+  const stay = [0.85, 0.7],
+    phi = [0.8, 3],
+    lambda = [0.6, 2.5];
+  const uu = [],
+    v = [];
+  let k = 0;
+  for (let t = 0; t < 200; t++) {
+    uu.push(+(-Math.log(u()) / phi[k]).toFixed(4));
+    v.push(+(-Math.log(u()) / lambda[k]).toFixed(4));
+    if (u() >= stay[k]) k = 1 - k;
+  }
+  w('hmm_drive_0.json', {
+    K: 2,
+    N: 200,
+    u: uu,
+    v,
+    alpha: [
+      [1, 1],
+      [1, 1],
+    ],
+  });
+}

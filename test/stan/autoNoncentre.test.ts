@@ -128,11 +128,14 @@ describe('Stan: automatic non-centring of hierarchical normals', () => {
 describe('examples/stan: the programs of the README sweep', () => {
   it('each reads its data and has a finite log density at z = 0; --noncentre finds the four hierarchies', () => {
     const hierarchies: Record<string, string[]> = {
+      arma11: [],
       dogs: [],
       earn_height: [],
       eight_schools_centred: ['theta'],
+      hmm_drive_0: [],
       kilpisjarvi: [],
       logmesquite: [],
+      M0_model: [],
       radon_centred: ['alpha'],
       seeds: ['b'],
       surgical: ['b'],
