@@ -119,7 +119,7 @@ export async function ensembleHmc(
   let iterations = 0;
   let memory = 1;
   const pause = (step: number, steps: number) => {
-    const figures = `leapfrog ${step}/${steps}, memory ${memory.toFixed(2)} (ends below ${o.forget})`;
+    const figures = `leapfrog ${step}/${steps}, memory ${memory.toFixed(2)} (to fall below ${o.forget})`;
     hooks.onProgress?.(iterations, o.maxIterations, figures, 'polish');
     return pausePoint(hooks);
   };

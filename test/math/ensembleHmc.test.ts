@@ -176,7 +176,7 @@ describe('HMC from a fit’s draws (the polish)', () => {
     // One report per evaluation of the chains, each followed by its pause point.
     expect(reports).toHaveLength(10);
     expect(reports.every(([, total, , phase]) => total === 60 && phase === 'polish')).toBe(true);
-    expect(reports[0][2]).toMatch(/^leapfrog 1\/1, memory 1\.00 \(ends below 0\.1\)$/);
+    expect(reports[0][2]).toMatch(/^leapfrog 1\/1, memory 1\.00 \(to fall below 0\.1\)$/);
     // Transitions done only grow, and some finished before the stop.
     const done = reports.map(([d]) => d);
     expect(done).toEqual([...done].sort((a, b) => a - b));
