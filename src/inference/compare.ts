@@ -68,7 +68,10 @@ export interface MethodResult {
   method: InferenceMethod;
   draws: Draws;
   seconds: number;
-  /** Log-density evaluations (with their gradients) the method used, this segment of a run. */
+  /**
+   * Log-density evaluations (with their gradients) the method used: a variational fit's over the
+   * whole run ({@link runInference}), NUTS's in this segment of it.
+   */
   evaluations?: number;
   /** NUTS: rank-normalised split R-hat, bulk and tail ESS per quantity (Vehtari et al. 2021). */
   rhat?: number[];
@@ -145,15 +148,63 @@ export function countingEvaluations(model: BayesianModel): {
   };
 }
 
-/** Runs one inference method on a model; returns its draws of the reported quantities. */
+/**
+ * Runs one inference method on a model; returns its draws of the reported quantities. A
+ * variational fit's time and density evaluations are the whole run's: its checkpoints carry what
+ * the segments before spent up to their last checkpoint ({@link Spent}), so a resumed run's
+ * summary does not report its last segment alone (work redone after a resume, the warm start's
+ * mode search or a polish stopped part-way, counts again).
+ */
 export async function runInference(
   model: BayesianModel,
   method: InferenceMethod,
   o: InferOptions,
 ): Promise<MethodResult> {
   const counted = countingEvaluations(model);
-  const r = await runMethod(counted.model, method, o);
-  return { ...r, evaluations: counted.count() + (r.evaluations ?? 0) };
+  const began = performance.now();
+  const fit = o.persistence?.fit;
+  const before = spentBefore(fit?.resumeFrom);
+  const spent = (): Spent => ({
+    seconds: before.spent.seconds + (performance.now() - began) / 1000,
+    evaluations: before.spent.evaluations + counted.count(),
+  });
+  const persistence = fit && {
+    ...o.persistence,
+    fit: {
+      ...fit,
+      resumeFrom: before.state,
+      ...(fit.onSnapshot
+        ? {
+            onSnapshot: (s: unknown, i: number) => fit.onSnapshot!({ state: s, spent: spent() }, i),
+          }
+        : {}),
+    },
+  };
+  const r = await runMethod(counted.model, method, { ...o, persistence });
+  const evaluations = counted.count() + (r.evaluations ?? 0);
+  if (method === 'nuts') return { ...r, evaluations };
+  return {
+    ...r,
+    evaluations: before.spent.evaluations + evaluations,
+    seconds: before.spent.seconds + r.seconds,
+  };
+}
+
+/** What a variational run's earlier segments spent, up to the checkpoint it resumes from. */
+interface Spent {
+  seconds: number;
+  evaluations: number;
+}
+
+/**
+ * The fit's own state in a checkpoint and what was spent before it; a checkpoint written before
+ * checkpoints carried it holds the state alone (nothing counted before).
+ */
+function spentBefore(resumeFrom: unknown): { state: unknown; spent: Spent } {
+  const c = resumeFrom as { state?: unknown; spent?: Spent } | undefined;
+  if (c && typeof c === 'object' && 'state' in c && c.spent)
+    return { state: c.state, spent: c.spent };
+  return { state: resumeFrom, spent: { seconds: 0, evaluations: 0 } };
 }
 
 async function runMethod(
