@@ -268,6 +268,7 @@ async function fitVariational<S>(
   method: string,
   elboOf: (m: StepMetrics) => number,
   pool?: PoolHooks,
+  hint = '',
 ): Promise<FittedVariational> {
   let converged = false;
   const elbos: number[] = [];
@@ -338,7 +339,7 @@ async function fitVariational<S>(
   });
   if (r.status === 'diverged')
     throw new AvbUserError(
-      `${method} diverged (${describeDivergence(r.divergence!)}) after ${r.rollbacks} rollbacks with halved learning rates; lower them or check the model's log joint`,
+      `${method} diverged (${describeDivergence(r.divergence!)}) after ${r.rollbacks} rollbacks with halved learning rates; lower them or check the model's log joint${hint}`,
     );
   return ended(r.status === 'stopped' && !converged);
 }
@@ -544,6 +545,17 @@ function afterFitHooks(o: VariationalOptions): WorkHooks {
   return { onProgress: o.onProgress, shouldStop: o.persistence?.shouldStop };
 }
 
+/**
+ * What a fit's divergence error adds when its warm start had already found the log density not
+ * finite near the mode (and so q ran unwhitened): most often a parameter whose prior's support
+ * is narrower than its declaration (posteriordb's dogs_log: `beta[1] ~ uniform(-100, 0)` on an
+ * unbounded vector), whose posterior then ends at a wall the fit's draws cross.
+ */
+function divergenceHint(on: FitTarget): string {
+  if (!on.preconditioning.includes('not finite within')) return '';
+  return "; the log density is not finite near its mode (a parameter whose prior's support is narrower than its declaration, such as x ~ uniform(-100, 0) on an unbounded real? declare the bounds: real<lower=-100, upper=0> x)";
+}
+
 /** The result of a fit stopped before its end: no draws yet. */
 function interrupted(model: BayesianModel, began: number): VariationalResult {
   return {
@@ -606,7 +618,15 @@ export async function advi(
   const drawRng = rng.fork();
   const stepper = new LossStepper(weights, negElbo, adam, rng.fork(), undefined, true);
   try {
-    const fitted = await fitVariational(stepper, o, 'ADVI', (s) => -(s.loss ?? NaN));
+    const hint = divergenceHint(on);
+    const fitted = await fitVariational(
+      stepper,
+      o,
+      'ADVI',
+      (s) => -(s.loss ?? NaN),
+      undefined,
+      hint,
+    );
     if (fitted.stopped) return interrupted(model, began);
     // q is the average of the fit's last part (see LossStepper's averaging), not its last step.
     stepper.useAverages();
@@ -786,6 +806,7 @@ export async function avbInference(
       o.contrast === 'none' ? 'AVB' : 'AVB with adaptive contrast',
       (m) => m.elbo ?? NaN,
       pool,
+      divergenceHint(on),
     );
     if (fitted.stopped) return interrupted(model, began);
     const pooled = o.poolFraction > 0 ? pool.pool.draws(fitted.iterations, o.samples) : null;

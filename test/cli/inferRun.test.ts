@@ -82,6 +82,47 @@ describe('avb infer --out: a run folder that survives Ctrl-C', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('a fit that diverges where the density is not finite near its mode names the likely declaration', () => {
+    // posteriordb's dogs_log: beta is an unbounded vector, its priors uniform(-100, 0) and
+    // uniform(0, 100); on the simulated dogs data the posterior sits 2 sds from beta[1]'s wall,
+    // the Laplace warm start refuses it and ADVI, unwhitened, diverges at step 45.
+    const program = join(dir, 'dogs_log.stan');
+    writeFileSync(
+      program,
+      `data { int<lower=0> n_trials; int<lower=0> n_dogs; array[n_dogs, n_trials] int<lower=0, upper=1> y; }
+parameters { vector[2] beta; }
+transformed parameters {
+  matrix[n_dogs, n_trials] n_avoid; matrix[n_dogs, n_trials] n_shock; matrix[n_dogs, n_trials] p;
+  for (j in 1:n_dogs) {
+    n_avoid[j, 1] = 0; n_shock[j, 1] = 0;
+    for (t in 2:n_trials) {
+      n_avoid[j, t] = n_avoid[j, t - 1] + 1 - y[j, t - 1];
+      n_shock[j, t] = n_shock[j, t - 1] + y[j, t - 1];
+    }
+    for (t in 1:n_trials) p[j, t] = inv_logit(beta[1] * n_avoid[j, t] + beta[2] * n_shock[j, t]);
+  }
+}
+model {
+  beta[1] ~ uniform(-100, 0); beta[2] ~ uniform(0, 100);
+  for (i in 1:n_dogs) for (j in 1:n_trials) y[i, j] ~ bernoulli(p[i, j]);
+}`,
+    );
+    const r = avb(
+      'infer',
+      program,
+      '--data',
+      'examples/stan/dogs.json',
+      '--method',
+      'advi-fullrank',
+    );
+    expect(r.code, r.stderr).toBe(2);
+    const last = r.stderr.trim().split('\n').pop();
+    expect(last).toMatch(
+      /^error: ADVI diverged .*; the log density is not finite near its mode .*declare the bounds/,
+    );
+    expect(r.stderr).not.toMatch(/^\s+at .*\(/m);
+  });
+
   it('a fit past a wall ends, and says in words when its Stein check implies no Gaussian-like posterior', () => {
     // Three normals cut off by a wall (batchLogJoint.test.ts): full-rank ADVI used to stop with
     // "diverged"; now it ends, its far draws' gradients (1e20 and beyond) making the Stein check
