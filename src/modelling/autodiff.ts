@@ -1141,6 +1141,30 @@ export function logMix(theta: Val, a: Val, b: Val): Node {
 /** log(1 - x). */
 export const log1m = (a: Val): Node => log1p(neg(a));
 
+/**
+ * x log y, 0 where x is 0 whatever y (Stan's lmultiply): a count's term in a density that the
+ * count leaves out is absent, not 0 × −∞ = NaN (bernoulli(1 | p) at p = 1 exactly, which a
+ * saturated inv_logit gives, is log 1 = 0).
+ */
+export const lmultiply = (a: Val, b: Val): Node =>
+  binary(
+    a,
+    b,
+    (x, y) => (x === 0 ? 0 : x * Math.log(y)),
+    (x, y) => (x === 0 ? 0 : Math.log(y)),
+    (x, y) => (x === 0 ? 0 : x / y),
+  );
+
+/** x log(1 − y), 0 where x is 0 whatever y (as {@link lmultiply}). */
+export const l1mMultiply = (a: Val, b: Val): Node =>
+  binary(
+    a,
+    b,
+    (x, y) => (x === 0 ? 0 : x * Math.log1p(-y)),
+    (x, y) => (x === 0 ? 0 : Math.log1p(-y)),
+    (x, y) => (x === 0 ? 0 : -x / (1 - y)),
+  );
+
 /** log(e^a + e^b) element-wise. */
 export function logSumExp2(a: Val, b: Val): Node {
   return binary(

@@ -39,9 +39,9 @@ const POINTWISE: Record<string, (y: Val, p: Val[]) => Node> = {
   poisson: (k, [rate]) => poissonLog(k, ad.log(rate)),
   bernoulli_logit: (k, [eta]) =>
     ad.add(ad.mul(k, ad.logInvLogit(eta)), ad.mul(ad.sub(1, k), ad.log1mInvLogit(eta))),
-  bernoulli: (k, [p]) => ad.add(ad.mul(k, ad.log(p)), ad.mul(ad.sub(1, k), ad.log1m(p))),
+  bernoulli: (k, [p]) => ad.add(ad.lmultiply(k, p), ad.l1mMultiply(ad.sub(1, k), p)),
   binomial: (k, [n, p]) =>
-    ad.add(logChoose(n, k), ad.add(ad.mul(k, ad.log(p)), ad.mul(ad.sub(n, k), ad.log1m(p)))),
+    ad.add(logChoose(n, k), ad.add(ad.lmultiply(k, p), ad.l1mMultiply(ad.sub(n, k), p))),
   binomial_logit: (k, [n, eta]) =>
     ad.add(
       logChoose(n, k),
