@@ -553,7 +553,7 @@ function afterFitHooks(o: VariationalOptions): WorkHooks {
  */
 function divergenceHint(on: FitTarget): string {
   if (!on.preconditioning.includes('not finite within')) return '';
-  return "; the log density is not finite near its mode (a parameter whose prior's support is narrower than its declaration, such as x ~ uniform(-100, 0) on an unbounded real? declare the bounds: real<lower=-100, upper=0> x)";
+  return "; the log density is not finite near its mode (a parameter whose prior's support is narrower than its declaration, such as x ~ uniform(-100, 0) on an unbounded real? declare the bound the posterior is near: real<upper=0> x)";
 }
 
 /** The result of a fit stopped before its end: no draws yet. */

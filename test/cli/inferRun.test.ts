@@ -118,7 +118,7 @@ model {
     expect(r.code, r.stderr).toBe(2);
     const last = r.stderr.trim().split('\n').pop();
     expect(last).toMatch(
-      /^error: ADVI diverged .*; the log density is not finite near its mode .*declare the bounds/,
+      /^error: ADVI diverged .*; the log density is not finite near its mode .*declare the bound the posterior is near: real<upper=0> x\)$/,
     );
     expect(r.stderr).not.toMatch(/^\s+at .*\(/m);
   });
