@@ -15,7 +15,7 @@ import {
 import { continuousLogDensity } from './continuousFamilies.js';
 import { categoricalLogitGlm, countLogDensity } from './countFamilies.js';
 import { log1mExp, moreFunction } from './moreFunctions.js';
-import { logChoose } from './pointwiseDensities.js';
+import { pointwiseLogDensity } from './pointwiseDensities.js';
 import { arrayFunction, matrixFunction } from './matrixFunctions.js';
 import { StanError, describe, transpose } from './operators.js';
 import {
@@ -487,24 +487,16 @@ export function logDensity(family: string, y: Value, args: Value[]): Node {
 function discreteLogDensity(family: string, y: Value, p: Val[]): Node {
   const Y = flat(y);
   switch (family) {
-    case 'bernoulli': {
-      const k = counts(y);
-      return ad.sum(ad.add(ad.lmultiply(k, p[0]), ad.l1mMultiply(ad.sub(1, k), p[0])));
-    }
+    // One formula with the point-by-point path's: each term absent where its count is 0.
+    case 'bernoulli':
+    case 'binomial':
+      return ad.sum(pointwiseLogDensity(family, counts(y), p));
     case 'bernoulli_logit':
       return dist.bernoulliLogit(counts(y), p[0]);
     case 'bernoulli_logit_glm':
       return dist.bernoulliLogit(counts(y), glmPredictor(p[0], p[1], p[2], y));
     case 'poisson_log_glm':
       return dist.poissonLog(counts(y), glmPredictor(p[0], p[1], p[2], y));
-    case 'binomial': {
-      // k log p + (n - k) log(1 - p), each term absent where its count is 0 (p = 0 or 1 exactly).
-      const k = counts(y);
-      const n = p[0] as ArrayLike<number> | number;
-      const choose = ad.sum(logChoose(n, k));
-      const terms = ad.add(ad.lmultiply(k, p[1]), ad.l1mMultiply(ad.sub(n, k), p[1]));
-      return ad.add(choose, ad.sum(terms));
-    }
     case 'binomial_logit':
       return dist.binomialLogit(counts(y), p[0] as ArrayLike<number> | number, p[1]);
     case 'poisson':
