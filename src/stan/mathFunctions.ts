@@ -122,7 +122,8 @@ export function specialFunction(name: string, a: Value[]): Value | undefined {
       return shaped(logDiffExp(ad.logInvLogit(x()), ad.logInvLogit(y())));
     case 'lmultiply':
     case 'multiply_log':
-      return shaped(ad.mul(x(), ad.log(y())));
+      // 0 where x is 0, whatever y: Stan's lmultiply(0, 0) is 0.
+      return shaped(ad.lmultiply(x(), y()));
     case 'log_falling_factorial':
       return shaped(ad.sub(lgammaOf(ad.add(x(), 1)), lgammaOf(ad.add(ad.sub(x(), y()), 1))));
     case 'log_rising_factorial':

@@ -30,6 +30,16 @@ describe('Bernoulli and binomial terms at a probability of exactly 0 or 1', () =
       expect(Number.isFinite(at.grad[0])).toBe(true);
     });
 
+  it("Stan's lmultiply (and multiply_log) of 0 and 0 is 0, as the densities' terms are", () => {
+    for (const f of ['lmultiply', 'multiply_log']) {
+      const m = stan(
+        `parameters { real<lower=0, upper=100> b; } model { target += ${f}(0, b - 50) + ${f}(2, b / 50); }`,
+      );
+      // At z = 0, b = 50: 0 + 2 log 1, beside the Jacobian log(100 / 4).
+      expect(m.logDensityAndGradient!(new Float64Array(1)).logp).toBeCloseTo(Math.log(25), 10);
+    }
+  });
+
   it('a count the probability rules out still gives −∞', () => {
     const m = stan(
       'data { int y; } parameters { real<lower=0, upper=100> b; } model { y ~ bernoulli(inv_logit(b)); }',
