@@ -192,7 +192,7 @@ function laplaceAt(
   const at = evaluate(model, probes);
   const bad = at.logp.findIndex((v) => !Number.isFinite(v));
   if (bad >= 0 || !z.every(Number.isFinite))
-    return `the log density is not finite within 2 sds of the mode found (along ${model.parameterNames[Math.floor(Math.max(0, bad) / 2)]})`;
+    return `${NOT_FINITE_NEAR_MODE} (along ${model.parameterNames[Math.floor(Math.max(0, bad) / 2)]})`;
   let logDetChol = 0;
   for (let i = 0; i < d; i++) logDetChol += Math.log(chol[i * d + i]);
   return {
@@ -385,7 +385,16 @@ export interface FitTarget {
   whitening?: { fit: LaplaceFit; diagonal: boolean };
   /** What the mode search found (absent without a Laplace fit). */
   modeSearch?: ModeSearch;
+  /**
+   * The mode search found a mode, but the log density is not finite within a few Laplace sds of
+   * it: most often a wall the parameter's declaration does not state, which the fit's draws will
+   * cross.
+   */
+  nearModeNotFinite?: true;
 }
+
+/** How the Laplace fit says the log density is not finite near the mode it found. */
+const NOT_FINITE_NEAR_MODE = 'the log density is not finite within 2 sds of the mode found';
 
 /** The mode search's result: its starts, the distinct modes found, the mass share elsewhere. */
 export interface ModeSearch {
@@ -406,10 +415,19 @@ export function preconditionedTarget(
   /** The mode search's starts (default {@link MODE_SEARCH_STARTS}). */
   starts?: number,
 ): FitTarget {
-  const unchanged = (why: string) => ({ target: model, preconditioning: why, dispose: () => {} });
+  const unchanged = (why: string, nearModeNotFinite = false) => ({
+    target: model,
+    preconditioning: why,
+    dispose: () => {},
+    ...(nearModeNotFinite ? { nearModeNotFinite } : {}),
+  });
   if (precondition === 'none') return unchanged('none');
   const fit = laplaceApproximation(model, { seed, starts });
-  if (typeof fit === 'string') return unchanged(`none (no Laplace approximation: ${fit})`);
+  if (typeof fit === 'string')
+    return unchanged(
+      `none (no Laplace approximation: ${fit})`,
+      fit.startsWith(NOT_FINITE_NEAR_MODE),
+    );
   const whitened = whitenedModel(model, fit, diagonal);
   // Where the fit starts, q is about N(0, I) in u: the density must be finite there. A "mode"
   // at a boundary (a flat direction, e.g. a flat prior on a scale) fails this. A few rows outside
@@ -424,6 +442,7 @@ export function preconditionedTarget(
     whitened.dispose();
     return unchanged(
       'none (no Laplace approximation: the log density is not finite near the mode found)',
+      true,
     );
   }
   return {

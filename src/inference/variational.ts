@@ -552,7 +552,7 @@ function afterFitHooks(o: VariationalOptions): WorkHooks {
  * unbounded vector), whose posterior then ends at a wall the fit's draws cross.
  */
 function divergenceHint(on: FitTarget): string {
-  if (!on.preconditioning.includes('not finite within')) return '';
+  if (!on.nearModeNotFinite) return '';
   return "; the log density is not finite near its mode (a parameter whose prior's support is narrower than its declaration, such as x ~ uniform(-100, 0) on an unbounded real? declare the bound the posterior is near: real<upper=0> x)";
 }
 
