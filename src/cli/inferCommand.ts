@@ -224,6 +224,7 @@ async function inferAction(spec: string, opts: InferCliOptions, cmd: Command): P
     config.data !== undefined ? readJsonData(config.data) : undefined,
     { noncentre: config.noncentre },
   );
+  for (const note of model.notes ?? []) process.stderr.write(`note: ${note}\n`);
   const progress = new InferProgress(config.method);
   const chainPool = chainPoolFor(
     model,

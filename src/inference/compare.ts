@@ -548,6 +548,7 @@ function steinSummary(st: SteinCheck) {
 export function methodSummary(model: BayesianModel, r: MethodResult) {
   return {
     model: model.name,
+    ...(model.notes?.length ? { notes: model.notes } : {}),
     method: r.method,
     seconds: r.seconds,
     ...(r.evaluations !== undefined ? { evaluations: r.evaluations } : {}),

@@ -25,6 +25,8 @@ export interface ModelDeclaration {
   reportOrder?: readonly string[];
   /** Parameters sampled as a centred hierarchy (see {@link BayesianModel.centredHierarchies}). */
   centredHierarchies?: readonly string[];
+  /** How avb samples the model where that differs from its declaration (see {@link BayesianModel.notes}). */
+  notes?: readonly string[];
   /** Stan's `transformed parameters`: reported beside the parameters, and passed on. */
   transformed?: (p: ParameterValues) => Record<string, Val>;
   /** log p(parameters, data) up to a constant, on the constrained values (Stan's `model`). */
@@ -48,6 +50,24 @@ export interface DeclaredModel extends BayesianModel {
   declaration: ModelDeclaration;
   /** The unconstrained point of constrained parameter values (Stan's `unconstrain_pars`). */
   unconstrain: (values: Record<string, ArrayLike<number> | number>) => Float64Array;
+}
+
+/**
+ * The log density and its gradient at z; a value outside a function's domain (Stan: "rejecting
+ * the current sample"), such as a covariance that is not positive definite, is a point of zero
+ * density, not a crash.
+ */
+function zeroOutsideDomain(
+  logDensity: (z: Node) => Node,
+  z: Float64Array,
+): { logp: number; grad: Float64Array } {
+  try {
+    const { value, grad } = gradient(logDensity, z);
+    return { logp: value, grad };
+  } catch (e) {
+    if (e instanceof RangeError) return { logp: -Infinity, grad: new Float64Array(z.length) };
+    throw e;
+  }
 }
 
 /**
@@ -97,17 +117,7 @@ export function declareModel(declaration: ModelDeclaration): DeclaredModel {
     const { values, logJacobian } = constrain(z);
     return add(lift(declaration.logDensity(withTransformed(values))), logJacobian);
   };
-  // A value outside a function's domain (Stan: "rejecting the current sample"), such as a
-  // covariance that is not positive definite, is a point of zero density, not a crash.
-  const logDensityAndGradient = (z: Float64Array) => {
-    try {
-      const { value, grad } = gradient(logDensity, z);
-      return { logp: value, grad };
-    } catch (e) {
-      if (e instanceof RangeError) return { logp: -Infinity, grad: new Float64Array(z.length) };
-      throw e;
-    }
-  };
+  const logDensityAndGradient = (z: Float64Array) => zeroOutsideDomain(logDensity, z);
 
   const reported = (z: ArrayLike<number>): ParameterValues =>
     evaluate((node) => {
@@ -138,6 +148,7 @@ export function declareModel(declaration: ModelDeclaration): DeclaredModel {
     logDensityAndGradientRows: (zs, n) => rows(zs, n, dim),
     summaryNames,
     centredHierarchies: declaration.centredHierarchies,
+    notes: declaration.notes,
     summarize: (z) => Object.values(reported(z)).flatMap((v) => Array.from(v.value)),
     declaration,
     unconstrain: (values) => {

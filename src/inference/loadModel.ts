@@ -7,8 +7,10 @@ import { eightSchoolsClassic, eightSchoolsPaper } from './eightSchoolsModel.js';
 import type { BayesianModel } from './model.js';
 import { declareModel } from './declaredModel.js';
 import type { ModelDeclaration } from './declaredModel.js';
+import { randomFiniteStart } from './laplace.js';
 import { MODEL_KIT } from './modelKit.js';
 import { stanModel } from '../stan/stanModel.js';
+import { Rng } from '../random/rng.js';
 
 /** Built-in models and their variants; the first variant is the default. */
 export const BUILT_IN_MODELS: Record<string, Record<string, () => BayesianModel>> = {
@@ -156,10 +158,24 @@ function checkModel(m: unknown, where: string): BayesianModel {
   // (declaredModel.ts); whether the density is defined at z = 0 is its value's question.
   const exact = model.logDensityAndGradient;
   const atZero = exact ? [exact(new Float64Array(dim)).logp] : probe;
-  if (!atZero.every(Number.isFinite))
-    throw bad(
-      `log joint is not finite at z = 0 (${atZero[0]}); samplers start there: fix the model`,
+  const notes = [...(model.notes ?? [])];
+  if (!atZero.every(Number.isFinite)) {
+    // Stan draws its inits uniformly in [-2, 2] until the density is finite; avb's mode search
+    // does too, then in wider boxes (laplace.ts), and a model is refused only if none is finite.
+    const finite = (z: Float64Array) =>
+      exact
+        ? Number.isFinite(exact(z).logp)
+        : tf.tidy(() =>
+            Number.isFinite(model.logJoint!(tf.tensor2d([Array.from(z)])).dataSync()[0]),
+          );
+    if (!randomFiniteStart(dim, finite, new Rng(1)))
+      throw bad(
+        `log joint is not finite at z = 0 (${atZero[0]}) nor at random points in [-8, 8]^${dim}, where samplers start: fix the model`,
+      );
+    notes.push(
+      `the log density is not finite at z = 0 (${atZero[0]}), the centre of the unconstrained coordinates; fits start from the mode search's random starts where it is finite`,
     );
+  }
   const s = summarize(new Float64Array(dim));
   if (!Array.isArray(s) || s.length !== summaryNames.length)
     throw bad(`summarize must return ${summaryNames.length} values (one per summaryNames entry)`);
@@ -169,5 +185,6 @@ function checkModel(m: unknown, where: string): BayesianModel {
     parameterNames: names,
     summaryNames,
     summarize,
+    ...(notes.length > 0 ? { notes } : {}),
   };
 }

@@ -47,6 +47,12 @@ export interface BayesianModel {
    * warns says so.
    */
   centredHierarchies?: readonly string[];
+  /**
+   * Optional: how avb samples the model where that differs from how it is written (a Stan
+   * program's parameter declared with the support its uniform prior implies). `avb infer`
+   * prints them as it starts, and `summary.json` keeps them.
+   */
+  notes?: readonly string[];
 }
 
 /** Draws of a model's reported quantities: `values[i]` is draw i, in `names` order. */

@@ -29,8 +29,10 @@ import {
   logInvLogit,
   mul,
   Node,
+  slice,
   sub,
   sum,
+  total,
 } from './autodiff.js';
 import type { Val } from './autodiff.js';
 
@@ -174,6 +176,50 @@ export function vector(n: number, o: BoundOptions = {}): ParameterBlock {
 /** A positive scalar (n undefined) or vector: Stan's `real<lower=0>`. */
 export function positive(n?: number): ParameterBlock {
   return n === undefined ? real({ lower: 0 }) : vector(n, { lower: 0 });
+}
+
+/**
+ * Blocks one after another as one vector: each part transforms its own coordinates (the parts'
+ * `free` coordinates in turn) into its own values, and the log-Jacobians add. An array of
+ * simplexes is one (`array[n] simplex[K]`), and so is a vector whose elements have bounds of
+ * their own (a Stan program's `beta[1] ~ uniform(-100, 0); beta[2] ~ uniform(0, 100);`).
+ */
+export function concatenated(
+  parts: readonly ParameterBlock[],
+  kind: string,
+  shape?: readonly [number, number],
+): ParameterBlock {
+  if (parts.length === 0) throw new RangeError('concatenated needs at least one block');
+  const starts: number[] = [];
+  let free = 0;
+  for (const p of parts) {
+    starts.push(free);
+    free += p.free;
+  }
+  const size = parts.reduce((n, p) => n + p.size, 0);
+  return {
+    kind,
+    size,
+    scalar: false,
+    free,
+    ...(shape ? { shape } : {}),
+    constrain(u, earlier) {
+      const each = parts.map((p, i) => p.constrain(slice(u, starts[i], p.free), earlier));
+      return {
+        value: concat(...each.map((p) => p.value)),
+        logJacobian: total(...each.map((p) => p.logJacobian)),
+      };
+    },
+    unconstrain(x, earlier) {
+      const out = new Float64Array(free);
+      let at = 0;
+      parts.forEach((p, i) => {
+        out.set(p.unconstrain(Array.from(x).slice(at, at + p.size), earlier), starts[i]);
+        at += p.size;
+      });
+      return out;
+    },
+  };
 }
 
 /**

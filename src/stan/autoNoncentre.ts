@@ -1,4 +1,5 @@
-import { baseName, substitute, variablesOf, walk } from './exprWalk.js';
+import { baseName, callsArePure, sameExpr, substitute, variablesOf } from './exprWalk.js';
+import { everyStatement, topLevel } from './stmtWalk.js';
 import type { Decl, Expr, Program, Stmt } from './parser.js';
 
 /** A parameter that avb non-centres: its value is offset + multiplier u, and u is what it samples. */
@@ -64,11 +65,15 @@ export function hierarchicalNormals(program: Program): Map<string, Noncentred> {
  * multiplier read (Stan's own order where it already is one), with the non-centred ones that
  * would close a cycle of such reads left centred (removed from `noncentred`).
  */
-export function evaluationOrder(parameters: Decl[], noncentred: Map<string, Noncentred>): Decl[] {
+export function evaluationOrder(
+  parameters: Decl[],
+  noncentred: Map<string, Noncentred>,
+  alsoReads: (d: Decl) => Expr[] = () => [],
+): Decl[] {
   const names = new Set(parameters.map((d) => d.name));
   const reads = (d: Decl): string[] => {
     const t = { ...d.type, ...noncentred.get(d.name) };
-    return [t.lower, t.upper, t.offset, t.multiplier]
+    return [t.lower, t.upper, t.offset, t.multiplier, ...alsoReads(d)]
       .flatMap((e) => (e ? [...variablesOf(e)] : []))
       .filter((v) => names.has(v) && v !== d.name);
   };
@@ -96,29 +101,6 @@ function qualifies(d: Decl): boolean {
   if (t.lower || t.upper || t.offset || t.multiplier) return false;
   if (t.base === 'real') return t.dims.length <= 1;
   return (t.base === 'vector' || t.base === 'row_vector') && t.dims.length === 0;
-}
-
-/** Statements of a block, plain `{ ... }` blocks opened (not loops or conditions). */
-function topLevel(body: Stmt[]): Stmt[] {
-  return body.flatMap((s) => (s.s === 'block' ? topLevel(s.body) : [s]));
-}
-
-/** Every statement, nested ones included. */
-function everyStatement(body: Stmt[]): Stmt[] {
-  return body.flatMap((s): Stmt[] => {
-    switch (s.s) {
-      case 'block':
-        return everyStatement(s.body);
-      case 'for':
-      case 'foreach':
-      case 'while':
-        return [s, ...everyStatement([s.body])];
-      case 'if':
-        return [s, ...everyStatement(s.else ? [s.then, s.else] : [s.then])];
-      default:
-        return [s];
-    }
-  });
 }
 
 /** The variable a density statement is about, and the statement's normal arguments if normal. */
@@ -187,12 +169,6 @@ function loopedNormal(
   return { name: lhs.name, normal: [args[0], args[1]], over: s.to };
 }
 
-/** Whether two expressions are the same, their source lines aside. */
-function sameExpr(a: Expr, b: Expr): boolean {
-  const plain = (e: Expr) => JSON.stringify(e, (k, v: unknown) => (k === 'line' ? undefined : v));
-  return plain(a) === plain(b);
-}
-
 /**
  * Transformed parameters defined once, at top level, by one expression (a declaration's
  * initial value, or one whole-variable `=`), as expressions of what they read (earlier such
@@ -219,13 +195,4 @@ function definedOnce(body: Stmt[]): Map<string, Expr> {
     }
   }
   return defined;
-}
-
-/** Whether `e` calls no function with side effects (`_rng`, `_lp`). */
-function callsArePure(e: Expr): boolean {
-  let pure = true;
-  walk(e, (x) => {
-    if (x.e === 'call' && /_(rng|lp)$/.test(x.name)) pure = false;
-  });
-  return pure;
 }

@@ -77,3 +77,18 @@ export function variablesOf(e: Expr): Set<string> {
 export function baseName(e: Expr): string | undefined {
   return e.e === 'var' ? e.name : e.e === 'index' ? baseName(e.a) : undefined;
 }
+
+/** Whether two expressions are the same, their source lines aside. */
+export function sameExpr(a: Expr, b: Expr): boolean {
+  const plain = (e: Expr) => JSON.stringify(e, (k, v: unknown) => (k === 'line' ? undefined : v));
+  return plain(a) === plain(b);
+}
+
+/** Whether `e` calls no function with side effects (`_rng`, `_lp`). */
+export function callsArePure(e: Expr): boolean {
+  let pure = true;
+  walk(e, (x) => {
+    if (x.e === 'call' && /_(rng|lp)$/.test(x.name)) pure = false;
+  });
+  return pure;
+}

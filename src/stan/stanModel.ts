@@ -1,5 +1,7 @@
 import { evaluationOrder, hierarchicalNormals } from './autoNoncentre.js';
 import type { Noncentred } from './autoNoncentre.js';
+import { impliedSupports } from './impliedBounds.js';
+import type { ImpliedBound, ImpliedSupport } from './impliedBounds.js';
 import { basename } from 'node:path';
 import { AvbUserError } from '../errors.js';
 import * as ad from '../modelling/autodiff.js';
@@ -11,7 +13,7 @@ import type { ModelDeclaration, ParameterValues } from '../inference/declaredMod
 import { callFunction, logDensity } from './builtins.js';
 import { StanError, binaryOp, describe, transpose, unaryOp } from './operators.js';
 import { parseStan } from './parser.js';
-import type { Decl, Expr, FunctionDef, Index, Stmt, TypeSpec } from './parser.js';
+import type { Decl, Expr, FunctionDef, Index, Program, Stmt, TypeSpec } from './parser.js';
 import { logTruncation } from './cdfs.js';
 import { discreteLogTruncation, isDiscreteFamily } from './discreteTruncation.js';
 import { ODE_SOLVERS, solveOde } from './ode.js';
@@ -45,16 +47,7 @@ export function stanModel(
     readData(program.data, data, global, run, file);
     run.exec(program.transformedData, global);
   });
-  const types = new Map<string, { type: TypeSpec; sizes: number[]; dims: number[] }>();
-  const parameters: Record<string, ParameterBlock> = {};
-  const order = evaluationOrder(program.parameters, noncentred);
-  for (const written of order) {
-    const affine = noncentred.get(written.name);
-    const d = affine ? { ...written, type: { ...written.type, ...affine } } : written;
-    const shape = run.atLoad(() => evaluateShape(d.type, global, run), d.line);
-    types.set(d.name, { type: d.type, ...shape });
-    parameters[d.name] = run.atLoad(() => parameterBlock(d, shape, global, run, types), d.line);
-  }
+  const { parameters, types, order, notes } = declareParameters(program, noncentred, run, global);
   const tpTypes = new Map<string, { type: TypeSpec; sizes: number[]; dims: number[] }>();
   const withParameters = (p: ParameterValues): Scope => {
     const scope = new Scope(global);
@@ -77,6 +70,7 @@ export function stanModel(
       ? program.parameters.map((d) => d.name)
       : undefined,
     centredHierarchies: options.noncentre ? [] : [...hierarchies.keys()],
+    ...(notes.length > 0 ? { notes } : {}),
     shapes: Object.fromEntries(
       [...types, ...tpTypes].map(([name, t]) => [name, fullShape(t.type.base, t.sizes, t.dims)]),
     ),
@@ -896,32 +890,134 @@ function parameterBlock(
   return shape.dims.length === 1 ? arrayOfBlocks(one(), shape.dims[0]) : one();
 }
 
+/**
+ * The program's parameter blocks, in the order their transforms run (autoNoncentre.ts), with
+ * the non-centred ones' offset and multiplier and the supports the model block implies
+ * (impliedBounds.ts) declared, and a note for each such support.
+ */
+function declareParameters(
+  program: Program,
+  noncentred: Map<string, Noncentred>,
+  run: Interpreter,
+  global: Scope,
+) {
+  const types = new Map<string, { type: TypeSpec; sizes: number[]; dims: number[] }>();
+  const parameters: Record<string, ParameterBlock> = {};
+  const implied = impliedSupports(program);
+  for (const name of noncentred.keys()) implied.delete(name);
+  const order = evaluationOrder(program.parameters, noncentred, (d) =>
+    impliedReads(implied.get(d.name)),
+  );
+  const notes: string[] = [];
+  for (const written of order) {
+    const affine = noncentred.get(written.name);
+    const support = implied.get(written.name);
+    const constant = (e: Expr) => run.atLoad(() => constantOf(e, run, global));
+    const bounded = support?.whole && withImpliedBound(written, support.whole, constant);
+    const d = affine
+      ? { ...written, type: { ...written.type, ...affine } }
+      : (bounded?.decl ?? written);
+    if (bounded) notes.push(bounded.note(d.name));
+    const shape = run.atLoad(() => evaluateShape(d.type, global, run), d.line);
+    types.set(d.name, { type: d.type, ...shape });
+    const scalar = (x: Decl) => parameterBlock(x, { sizes: [], dims: [] }, global, run, types);
+    parameters[d.name] = run.atLoad(
+      () =>
+        (support?.elements &&
+          elementwiseBlock(d, shape, support.elements, scalar, constant, notes)) ||
+        parameterBlock(d, shape, global, run, types),
+      d.line,
+    );
+  }
+  return { parameters, types, order, notes };
+}
+
+/** The parameters an implied support's bounds read (for the order of the transforms). */
+function impliedReads(support: ImpliedSupport | undefined): Expr[] {
+  if (!support) return [];
+  const bounds = [support.whole, ...(support.elements?.values() ?? [])];
+  return bounds.flatMap((b) => (b ? [b.lower, b.upper].filter((e) => e !== undefined) : []));
+}
+
+/** The value of a constant expression of the data (undefined if it reads a parameter or is not a number). */
+function constantOf(e: Expr, run: Interpreter, global: Scope): number | undefined {
+  try {
+    const v = flat(run.eval(e, global));
+    return typeof v === 'number' ? v : undefined;
+  } catch (err) {
+    if (err instanceof AvbUserError) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * `d` with the sides of an implied support it does not declare; where it declares a side too,
+ * the tighter of the two when both are constants, else its own. Undefined when nothing changes
+ * (or the sides would cross: the program's density is then -inf everywhere, left as written).
+ */
+function withImpliedBound(
+  d: Decl,
+  implied: ImpliedBound,
+  constant: (e: Expr) => number | undefined,
+): { decl: Decl; note: (name: string) => string } | undefined {
+  const side = (declared: Expr | undefined, given: Expr | undefined, lower: boolean) => {
+    if (!given || !declared) return declared ?? given;
+    const [a, b] = [constant(declared), constant(given)];
+    if (a === undefined || b === undefined) return declared;
+    return (lower ? b > a : b < a) ? given : declared;
+  };
+  const lower = side(d.type.lower, implied.lower, true);
+  const upper = side(d.type.upper, implied.upper, false);
+  if (lower === d.type.lower && upper === d.type.upper) return undefined;
+  const [lo, hi] = [lower && constant(lower), upper && constant(upper)];
+  if (lo !== undefined && hi !== undefined && !(lo < hi)) return undefined;
+  const shown = (e: Expr | undefined, v: number | undefined, infinite: string) =>
+    e === undefined ? infinite : v !== undefined ? String(v) : 'its expression';
+  const what = implied.source === 'uniform' ? 'uniform statement' : 'truncation';
+  return {
+    decl: { ...d, type: { ...d.type, lower, upper } },
+    note: (name) =>
+      `${name} is sampled on (${shown(lower, lo, '-inf')}, ${shown(upper, hi, 'inf')}), the support its ${what} on line ${implied.line} implies`,
+  };
+}
+
+/**
+ * A real array, vector or row vector some of whose elements have supports of their own: one
+ * scalar block an element, the declared bounds (scalar constants, or none) and the element's
+ * implied ones. Undefined (the parameter as declared) where a declared bound is not a constant.
+ */
+function elementwiseBlock(
+  d: Decl,
+  shape: { sizes: number[]; dims: number[] },
+  elements: Map<number, ImpliedBound>,
+  scalar: (d: Decl) => ParameterBlock,
+  constant: (e: Expr) => number | undefined,
+  notes: string[],
+): ParameterBlock | undefined {
+  const declared = [d.type.lower, d.type.upper].filter((e) => e !== undefined);
+  if (declared.some((e) => constant(e) === undefined)) return undefined;
+  const n = d.type.base === 'real' ? shape.dims[0] : shape.sizes[0];
+  const own = new Map([...elements].filter(([k]) => k <= n));
+  if (n === undefined || own.size === 0) return undefined;
+  const parts = Array.from({ length: n }, (_, i) => {
+    const one: Decl = {
+      name: `${d.name}[${i + 1}]`,
+      line: d.line,
+      type: { base: 'real', sizes: [], dims: [], lower: d.type.lower, upper: d.type.upper },
+    };
+    const implied = own.get(i + 1);
+    const bounded = implied && withImpliedBound(one, implied, constant);
+    if (bounded) notes.push(bounded.note(one.name));
+    return scalar(bounded?.decl ?? one);
+  });
+  return constraints.concatenated(parts, `${d.type.base}[${n}] (bounds by element)`);
+}
+
 /** `array[n]` of a constrained block (simplexes, ordered vectors): each its own transform. */
 function arrayOfBlocks(inner: ParameterBlock, n: number): ParameterBlock {
-  return {
-    kind: `array[${n}] ${inner.kind}`,
-    size: n * inner.size,
-    scalar: false,
-    free: n * inner.free,
-    // Named Stan's way, theta[m,k].
-    shape: [n, inner.size],
-    constrain(u, earlier) {
-      const parts = Array.from({ length: n }, (_, i) =>
-        inner.constrain(ad.slice(u, i * inner.free, inner.free), earlier),
-      );
-      return {
-        value: ad.concat(...parts.map((p) => p.value)),
-        logJacobian: ad.total(...parts.map((p) => p.logJacobian)),
-      };
-    },
-    unconstrain(x, earlier) {
-      const out = new Float64Array(n * inner.free);
-      for (let i = 0; i < n; i++)
-        out.set(
-          inner.unconstrain(Array.from(x).slice(i * inner.size, (i + 1) * inner.size), earlier),
-          i * inner.free,
-        );
-      return out;
-    },
-  };
+  // Named Stan's way, theta[m,k].
+  return constraints.concatenated(Array(n).fill(inner), `array[${n}] ${inner.kind}`, [
+    n,
+    inner.size,
+  ]);
 }

@@ -550,7 +550,7 @@ describe('avb infer', () => {
         'infer',
         write(
           'inf.mjs',
-          'export default (tf) => ({ dim: 1, logJoint: (z) => tf.log(tf.sum(z, 1)) });',
+          'export default (tf) => ({ dim: 1, logJoint: (z) => tf.log(tf.neg(tf.abs(tf.sum(z, 1)))) });',
         ),
       ),
       /log joint is not finite at z = 0/,

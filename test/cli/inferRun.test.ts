@@ -82,11 +82,52 @@ describe('avb infer --out: a run folder that survives Ctrl-C', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('a uniform prior without the bounds to match is sampled on its support, and says so', () => {
+    // s and b[1] are uniform on (0, 2) and (-1, 0): before, q put draws past their walls, where
+    // the density is -inf, and ADVI stopped with "diverged" at step 3. Exact: means 1 and -0.5,
+    // sds 2/sqrt(12) and 1/sqrt(12). Seeds 1-3 gave means within 0.02 sd and sd ratios
+    // 1.01-1.02 (a Gaussian on the logit scale is not quite the logistic that a uniform is there).
+    const inputs = stanProgram(
+      'uniform-walls',
+      `parameters { real<lower=0> s; vector[2] b; }
+model { s ~ uniform(0, 2); b[1] ~ uniform(-1, 0); b[2] ~ normal(0, 1); }`,
+    );
+    const out = join(dir, 'uniform-walls');
+    const r = avb('infer', ...inputs, '--method', 'advi-fullrank', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    const notes = [
+      's is sampled on (0, 2), the support its uniform statement on line 2 implies',
+      'b[1] is sampled on (-1, 0), the support its uniform statement on line 2 implies',
+    ];
+    for (const n of notes) expect(r.stderr).toContain(`note: ${n}\n`);
+    const summary = JSON.parse(read(join(out, 'summary.json'))) as {
+      notes: string[];
+      posterior: Record<string, { mean: number; sd: number }>;
+    };
+    expect(summary.notes).toEqual(notes);
+    for (const [name, mean, sd] of [
+      ['s', 1, 2 / Math.sqrt(12)],
+      ['b[1]', -0.5, 1 / Math.sqrt(12)],
+      ['b[2]', 0, 1],
+    ] as const) {
+      expect(Math.abs(summary.posterior[name].mean - mean) / sd, name).toBeLessThan(0.1);
+      expect(summary.posterior[name].sd / sd, name).toBeGreaterThan(0.95);
+      expect(summary.posterior[name].sd / sd, name).toBeLessThan(1.1);
+    }
+    // A program that needs no such reading has no note.
+    const plain = stanProgram('plain', 'parameters { real x; } model { x ~ normal(0, 1); }');
+    const q = avb('infer', ...plain, '--method', 'advi-fullrank', '--out', join(dir, 'plain'));
+    expect(q.code, q.stderr).toBe(0);
+    expect(q.stderr).not.toContain('note:');
+    expect(read(join(dir, 'plain', 'summary.json'))).not.toContain('"notes"');
+  });
+
   it('a fit that diverges where the density is not finite near its mode names the likely declaration', () => {
-    // posteriordb's dogs_log: beta is an unbounded vector, its priors uniform(-100, 0) and
-    // uniform(0, 100); on the simulated dogs data the posterior sits 2 sds from beta[1]'s wall,
-    // the Laplace warm start refuses it and ADVI, unwhitened, diverges at step 45.
-    const program = join(dir, 'dogs_log.stan');
+    // posteriordb's dogs_log with its priors' walls written as a condition, which avb cannot
+    // turn into bounds as it does dogs_log's uniform(-100, 0) and uniform(0, 100) (impliedBounds.ts):
+    // on the simulated dogs data the posterior sits 2 sds from beta[1]'s wall, the Laplace warm
+    // start refuses it and ADVI, unwhitened, diverges.
+    const program = join(dir, 'dogs_walls.stan');
     writeFileSync(
       program,
       `data { int<lower=0> n_trials; int<lower=0> n_dogs; array[n_dogs, n_trials] int<lower=0, upper=1> y; }
@@ -103,7 +144,7 @@ transformed parameters {
   }
 }
 model {
-  beta[1] ~ uniform(-100, 0); beta[2] ~ uniform(0, 100);
+  if (beta[1] > 0 || beta[2] < 0) target += negative_infinity();
   for (i in 1:n_dogs) for (j in 1:n_trials) y[i, j] ~ bernoulli(p[i, j]);
 }`,
     );
