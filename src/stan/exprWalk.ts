@@ -92,3 +92,58 @@ export function callsArePure(e: Expr): boolean {
   });
   return pure;
 }
+
+const PRECEDENCE: Record<string, number> = {
+  '||': 1,
+  '&&': 2,
+  '==': 3,
+  '!=': 3,
+  '<': 4,
+  '<=': 4,
+  '>': 4,
+  '>=': 4,
+  '+': 5,
+  '-': 5,
+  '^': 7,
+  '.^': 7,
+};
+
+/** `e` as Stan source, for messages and notes (parenthesised where precedence needs it). */
+export function exprText(e: Expr): string {
+  const level = (x: Expr) =>
+    x.e === 'bin' ? (PRECEDENCE[x.op] ?? 6) : x.e === 'cond' ? 0 : x.e === 'un' ? 6.5 : 8;
+  const operand = (x: Expr, above: number, tieNeedsParens = false) =>
+    level(x) < above || (tieNeedsParens && level(x) === above) ? `(${exprText(x)})` : exprText(x);
+  const list = (xs: Expr[]) => xs.map(exprText).join(', ');
+  const index = (i: Index) =>
+    i.i === 'one'
+      ? exprText(i.at)
+      : i.i === 'range'
+        ? `${i.from ? exprText(i.from) : ''}:${i.to ? exprText(i.to) : ''}`
+        : ':';
+  switch (e.e) {
+    case 'num':
+      return String(e.value);
+    case 'var':
+      return e.name;
+    case 'call':
+      return `${e.name}(${list(e.args)})`;
+    case 'bin': {
+      // Stan's ^ groups to the right, the others to the left.
+      const power = e.op === '^' || e.op === '.^';
+      return `${operand(e.a, level(e), power)} ${e.op} ${operand(e.b, level(e), !power)}`;
+    }
+    case 'un':
+      return `${e.op}${operand(e.a, level(e))}`;
+    case 'cond':
+      return `${operand(e.c, 1)} ? ${operand(e.a, 1)} : ${operand(e.b, 1)}`;
+    case 'index':
+      return `${operand(e.a, 8)}[${e.idx.map(index).join(', ')}]`;
+    case 'transpose':
+      return `${operand(e.a, 8)}'`;
+    case 'array':
+      return `{${list(e.items)}}`;
+    case 'rowvec':
+      return `[${list(e.items)}]`;
+  }
+}

@@ -1,5 +1,6 @@
 import { evaluationOrder, hierarchicalNormals } from './autoNoncentre.js';
 import type { Noncentred } from './autoNoncentre.js';
+import { exprText } from './exprWalk.js';
 import { impliedSupports } from './impliedBounds.js';
 import type { ImpliedBound, ImpliedSupport } from './impliedBounds.js';
 import { basename } from 'node:path';
@@ -918,6 +919,7 @@ function declareParameters(
       ? { ...written, type: { ...written.type, ...affine } }
       : (bounded?.decl ?? written);
     if (bounded) notes.push(bounded.note(d.name));
+    if (affine) notes.push(noncentredNote(d.name, affine));
     const shape = run.atLoad(() => evaluateShape(d.type, global, run), d.line);
     types.set(d.name, { type: d.type, ...shape });
     const scalar = (x: Decl) => parameterBlock(x, { sizes: [], dims: [] }, global, run, types);
@@ -930,6 +932,13 @@ function declareParameters(
     );
   }
   return { parameters, types, order, notes };
+}
+
+/** What `avb infer` prints of a parameter it samples non-centred (autoNoncentre.ts). */
+function noncentredNote(name: string, affine: Noncentred): string {
+  const m = affine.multiplier;
+  const scale = m.e === 'bin' || m.e === 'cond' ? `(${exprText(m)})` : exprText(m);
+  return `${name} is sampled non-centred, as ${exprText(affine.offset)} + ${scale} * u with u standard normal (the same posterior, without the funnel); --centred samples it as written`;
 }
 
 /** The parameters an implied support's bounds read (for the order of the transforms). */

@@ -107,6 +107,13 @@ describe('Stan: automatic non-centring of hierarchical normals', () => {
     }
   });
 
+  it('says which parameters it samples non-centred, and how; as written, nothing', () => {
+    expect(noncentred(SURGICAL, SURGICAL_DATA).declaration.notes).toEqual([
+      'b is sampled non-centred, as mu + sqrt(sigmasq) * u with u standard normal (the same posterior, without the funnel); --centred samples it as written',
+    ]);
+    expect(stan(SURGICAL, SURGICAL_DATA).declaration.notes).toBeUndefined();
+  });
+
   it('reports the parameters in the order written, with the values as written', () => {
     // The group comes first in the program but is evaluated after its hyperparameters.
     const source = `data { int J; vector[J] y; }
