@@ -5,6 +5,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../io/atomicFile.js';
 import { makeOwnedFolder, removeOwnedFolder } from '../io/ownedFolder.js';
 import { parseTyped, stringifyTyped } from '../io/typedJson.js';
 import { methodSummary, runInference } from '../inference/compare.js';
+import type { Spent } from '../inference/compare.js';
 import type { InferenceMethod, InferOptions, MethodResult } from '../inference/compare.js';
 import { drawsToCsv } from '../inference/draws.js';
 import type { BayesianModel } from '../inference/model.js';
@@ -59,7 +60,8 @@ type InferCheckpoint =
   | { kind: 'fit'; iteration: number; snapshot: unknown }
   // Chains run in parallel finish in any order: one not yet finished is null (a hole).
   // `attempts`: samplings rejected for their divergences (absent: none yet).
-  | { kind: 'nuts'; chains: (NutsChain | null)[]; attempts?: NutsAttempt[] };
+  // `spent`: the run's time and evaluations up to it (absent in older checkpoints: not counted).
+  | { kind: 'nuts'; chains: (NutsChain | null)[]; attempts?: NutsAttempt[]; spent?: Spent };
 
 export interface InferRunOptions {
   out: string;
@@ -112,6 +114,7 @@ export async function inferRun(
   const chains: (NutsChain | null)[] = checkpoint?.kind === 'nuts' ? [...checkpoint.chains] : [];
   const attempts: NutsAttempt[] =
     checkpoint?.kind === 'nuts' ? [...(checkpoint.attempts ?? [])] : [];
+  let spent = checkpoint?.kind === 'nuts' ? checkpoint.spent : undefined;
   // A fresh run that the model or its options make impossible (no start with a finite
   // gradient, say) leaves no folder behind: there is nothing in it to resume.
   const r = await runInference(model, config.method, {
@@ -129,17 +132,19 @@ export async function inferRun(
       nuts: {
         done: chains,
         attempts,
+        spent,
+        onSpent: (s) => (spent = s),
         onChain: (chain, index) => {
           for (let c = chains.length; c < index; c++) chains[c] = null;
           chains[index] = chain;
-          save({ kind: 'nuts', chains, attempts });
+          save({ kind: 'nuts', chains, attempts, spent });
           appendFileSync(path('metrics'), JSON.stringify(chainLine(chain, index)) + '\n');
         },
         // A rejected sampling leaves its record (checkpoint and a metrics line), not its chains.
         onAttempt: (attempt) => {
           attempts.push(attempt);
           chains.length = 0;
-          save({ kind: 'nuts', chains, attempts });
+          save({ kind: 'nuts', chains, attempts, spent });
           rewriteChainLines(path('metrics'), chains, attempts);
         },
         shouldStop: o.shouldStop,

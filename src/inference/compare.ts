@@ -4,7 +4,7 @@ import { knnKl } from './knnKl.js';
 import type { BayesianModel, Draws } from './model.js';
 import type { SteinCheck } from '../math/steinCheck.js';
 import { DEFAULT_NUTS, nuts } from './nuts.js';
-import type { ChainPool, NutsAttempt, NutsOptions } from './nuts.js';
+import type { ChainPool, NutsAttempt, NutsChain, NutsOptions } from './nuts.js';
 import { advi, avbInference } from './variational.js';
 import { ELSEWHERE_MAX, type ModeSearch } from './laplace.js';
 import { DEFAULT_ENSEMBLE_HMC } from '../math/ensembleHmc.js';
@@ -57,10 +57,18 @@ export interface InferOptions {
   avb?: Partial<AvbInferenceOptions>;
   onProgress?: InferenceProgress;
   /** Checkpoints and resuming: the variational methods' fit, or NUTS's chains. */
-  persistence?: { fit?: FitPersistence; nuts?: NutsOptions['persistence'] };
+  persistence?: { fit?: FitPersistence; nuts?: NutsPersistence };
   /** NUTS: where its chains run (see {@link NutsOptions.pool}); absent: here, in turn. */
   chainPool?: ChainPool;
 }
+
+/** NUTS's checkpoints: its finished chains, and what the run spent up to each (for the summary). */
+export type NutsPersistence = NonNullable<NutsOptions['persistence']> & {
+  /** What the run's earlier segments spent, up to the checkpoint this one resumes from. */
+  spent?: Spent;
+  /** What the run has spent so far, called before each `onChain` and `onAttempt`. */
+  onSpent?: (spent: Spent) => void;
+};
 
 export interface MethodResult {
   /** `interrupted`: stopped through `persistence` (Ctrl-C); no draws. */
@@ -149,11 +157,11 @@ export function countingEvaluations(model: BayesianModel): {
 }
 
 /**
- * Runs one inference method on a model; returns its draws of the reported quantities. A
- * variational fit's time and density evaluations are the whole run's: its checkpoints carry what
- * the segments before spent up to their last checkpoint ({@link Spent}), so a resumed run's
- * summary does not report its last segment alone (work redone after a resume, the warm start's
- * mode search or a polish stopped part-way, counts again).
+ * Runs one inference method on a model; returns its draws of the reported quantities. The time
+ * and density evaluations are the whole run's: a variational fit's checkpoints and NUTS's carry
+ * what the segments before spent up to the last one ({@link Spent}), so a resumed run's summary
+ * does not report its last segment alone (work redone after a resume, the warm start's mode
+ * search, a polish or a chain stopped part-way, counts again).
  */
 export async function runInference(
   model: BayesianModel,
@@ -163,14 +171,19 @@ export async function runInference(
   const counted = countingEvaluations(model);
   const began = performance.now();
   const fit = o.persistence?.fit;
-  const before = spentBefore(fit?.resumeFrom);
+  const chains = o.persistence?.nuts;
+  const before =
+    method === 'nuts'
+      ? { state: undefined, spent: chains?.spent ?? { seconds: 0, evaluations: 0 } }
+      : spentBefore(fit?.resumeFrom);
+  // Evaluations of this segment's NUTS chains that ran in workers, as they finish.
+  let elsewhere = 0;
   const spent = (): Spent => ({
     seconds: before.spent.seconds + (performance.now() - began) / 1000,
-    evaluations: before.spent.evaluations + counted.count(),
+    evaluations: before.spent.evaluations + counted.count() + elsewhere,
   });
-  const persistence = fit && {
-    ...o.persistence,
-    fit: {
+  const persistence = {
+    fit: fit && {
       ...fit,
       resumeFrom: before.state,
       ...(fit.onSnapshot
@@ -179,19 +192,29 @@ export async function runInference(
           }
         : {}),
     },
+    nuts: chains && {
+      ...chains,
+      onChain: (chain: NutsChain, index: number, away: boolean) => {
+        if (away) elsewhere += chain.gradientEvaluations;
+        chains.onSpent?.(spent());
+        chains.onChain?.(chain, index, away);
+      },
+      onAttempt: (attempt: NutsAttempt) => {
+        chains.onSpent?.(spent());
+        chains.onAttempt?.(attempt);
+      },
+    },
   };
   const r = await runMethod(counted.model, method, { ...o, persistence });
-  const evaluations = counted.count() + (r.evaluations ?? 0);
-  if (method === 'nuts') return { ...r, evaluations };
   return {
     ...r,
-    evaluations: before.spent.evaluations + evaluations,
+    evaluations: before.spent.evaluations + counted.count() + (r.evaluations ?? 0),
     seconds: before.spent.seconds + r.seconds,
   };
 }
 
-/** What a variational run's earlier segments spent, up to the checkpoint it resumes from. */
-interface Spent {
+/** What a run's earlier segments spent, up to the checkpoint it resumes from. */
+export interface Spent {
   seconds: number;
   evaluations: number;
 }

@@ -50,7 +50,8 @@ export interface NutsOptions {
      * Chains of an earlier sampling (another `targetAccept`) are run again.
      */
     done?: readonly (NutsChain | null | undefined)[];
-    onChain?: (chain: NutsChain, index: number) => void;
+    /** `elsewhere`: the chain ran in `pool` (its evaluations are not the model's here). */
+    onChain?: (chain: NutsChain, index: number, elsewhere: boolean) => void;
     /** Samplings an earlier segment of the run finished and rejected for their divergences. */
     attempts?: readonly NutsAttempt[];
     /** Called as a sampling is rejected for its divergences, before the next begins. */
@@ -308,9 +309,9 @@ async function sample(
     else pending.push(c);
   }
   const doneBefore = (options.chains - pending.length) * (options.warmup + options.samples);
-  const finish = (chain: NutsChain, index: number) => {
+  const finish = (chain: NutsChain, index: number, elsewhere: boolean) => {
     chains[index] = chain;
-    p?.onChain?.(chain, index);
+    p?.onChain?.(chain, index, elsewhere);
   };
   let evaluationsElsewhere = 0;
   if (options.pool && pending.length > 1) {
@@ -320,7 +321,7 @@ async function sample(
       {
         onChain: (chain, index) => {
           evaluationsElsewhere += chain.gradientEvaluations;
-          finish(chain, index);
+          finish(chain, index, true);
         },
         onProgress: (index, done, divergences) => {
           progress.set(index, { done, divergences });
@@ -350,7 +351,7 @@ async function sample(
         return p?.shouldStop?.() ?? false;
       });
       if (!chain) return stoppedNuts(model, began);
-      finish(chain, c);
+      finish(chain, c, false);
     }
   }
   return { ...pooled(model, chains, began), evaluationsElsewhere };

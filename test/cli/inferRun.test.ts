@@ -46,6 +46,12 @@ describe('avb infer --out: a run folder that survives Ctrl-C', () => {
       expect(JSON.parse(read(join(parts, 'config.json')))).toEqual(
         JSON.parse(read(join(whole, 'config.json'))),
       );
+      // The summary counts the whole run's evaluations, not the last segment's: at least the
+      // uninterrupted run's (the resumed one redoes its mode search and the chain or iterations
+      // after the last checkpoint). NUTS's counted its last two chains alone before.
+      const evaluations = (run: string) =>
+        (JSON.parse(read(join(run, 'summary.json'))) as { evaluations: number }).evaluations;
+      expect(evaluations(parts)).toBeGreaterThanOrEqual(evaluations(whole));
     });
   }
 
