@@ -77,7 +77,7 @@ export function laplaceApproximation(
   const reached = fits.filter((f) => f.converged);
   const ridge = model.logDensityAndGradient && fits.every((f) => f.iterations >= MAX_NEWTON);
   if (reached.length === 0 && ridge)
-    return `no mode: every search climbed for all its ${MAX_NEWTON} Newton steps (a ridge towards a boundary)`;
+    return `${NO_MODE} for all its ${MAX_NEWTON} Newton steps (a ridge towards a boundary)`;
   if (reached.length === 0) return { ...fits[0], starts };
   const best = reached.reduce((a, b) => (mass(b) > mass(a) ? b : a));
   // Distinct modes: more than 0.1 sd apart in the best fit's whitened coordinates (Newton ends
@@ -193,7 +193,7 @@ function laplaceAt(
 ): LaplaceFit | string {
   const d = model.dim;
   const l = cholesky(negativeHessian(model, z, h), d);
-  if (!l) return 'the posterior has no curvature at its mode in some direction (flat or improper)';
+  if (!l) return `${NO_CURVATURE} in some direction (flat or improper)`;
   // Newton's decrement g^T A^-1 g is the squared distance to the mode in posterior sds: under
   // 1e-4 the search reached a mode (to 0.01 sd) even where the gradient's noise (an ODE
   // solver's tolerance) kept it from the loop's stricter stop.
@@ -414,10 +414,19 @@ export interface FitTarget {
    * cross.
    */
   nearModeNotFinite?: true;
+  /**
+   * Every mode search climbed for all its steps (a ridge towards a boundary), or the mode found
+   * is flat in some direction. A proper posterior can have a ridge (a non-centred hierarchy
+   * under a vague hyperprior); an improper one has one or the other.
+   */
+  noMode?: true;
 }
 
 /** How the Laplace fit says the log density is not finite near the mode it found. */
 const NOT_FINITE_NEAR_MODE = 'the log density is not finite within 2 sds of the mode found';
+/** How the Laplace fit says every search climbed for all its steps, or found a flat mode. */
+const NO_MODE = 'no mode: every search climbed';
+const NO_CURVATURE = 'the posterior has no curvature at its mode';
 
 /** The mode search's result: its starts, the distinct modes found, the mass share elsewhere. */
 export interface ModeSearch {
@@ -438,11 +447,12 @@ export function preconditionedTarget(
   /** The mode search's starts (default {@link MODE_SEARCH_STARTS}). */
   starts?: number,
 ): FitTarget {
-  const unchanged = (why: string, nearModeNotFinite = false) => ({
+  const unchanged = (why: string, nearModeNotFinite = false, noMode = false) => ({
     target: model,
     preconditioning: why,
     dispose: () => {},
     ...(nearModeNotFinite ? { nearModeNotFinite } : {}),
+    ...(noMode ? { noMode } : {}),
   });
   if (precondition === 'none') return unchanged('none');
   const fit = laplaceApproximation(model, { seed, starts });
@@ -450,6 +460,7 @@ export function preconditionedTarget(
     return unchanged(
       `none (no Laplace approximation: ${fit})`,
       fit.startsWith(NOT_FINITE_NEAR_MODE),
+      fit.startsWith(NO_MODE) || fit.startsWith(NO_CURVATURE),
     );
   const whitened = whitenedModel(model, fit, diagonal);
   // Where the fit starts, q is about N(0, I) in u: the density must be finite there. A "mode"

@@ -546,14 +546,20 @@ function afterFitHooks(o: VariationalOptions): WorkHooks {
 }
 
 /**
- * What a fit's divergence error adds when its warm start had already found the log density not
- * finite near the mode (and so q ran unwhitened): most often a parameter whose prior's support
- * is narrower than its declaration (posteriordb's dogs_log: `beta[1] ~ uniform(-100, 0)` on an
- * unbounded vector), whose posterior then ends at a wall the fit's draws cross.
+ * What a fit's divergence error adds when its warm start found what most often causes one (and
+ * so q ran unwhitened):
+ * - the log density not finite near the mode: a wall the program does not declare (posteriordb's
+ *   dogs_log with its uniform priors' walls written as a condition), which the draws cross;
+ * - no mode, every search climbing to the end, or a mode flat in some direction: often an improper posterior (a flat prior on a
+ *   scale the data do not pin down: y ~ normal(mu, sigma) with one y), along which q grows until
+ *   the loss jumps (AVB+AC at step 5,479 on that one).
  */
-function divergenceHint(on: FitTarget): string {
-  if (!on.nearModeNotFinite) return '';
-  return "; the log density is not finite near its mode (a parameter whose prior's support is narrower than its declaration, such as x ~ uniform(-100, 0) on an unbounded real? declare the bound the posterior is near: real<upper=0> x)";
+export function divergenceHint(on: FitTarget): string {
+  if (on.nearModeNotFinite)
+    return '; the log density is not finite near its mode (a wall the program does not declare, such as if (x > 0) target += negative_infinity(); on an unbounded real? declare the bound the posterior is near: real<upper=0> x)';
+  if (on.noMode)
+    return '; the mode search found no mode with curvature in every direction (an improper posterior? give each parameter a proper prior)';
+  return '';
 }
 
 /** The result of a fit stopped before its end: no draws yet. */

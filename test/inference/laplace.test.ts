@@ -1,5 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { laplaceApproximation, whitenedModel } from '../../src/inference/laplace.js';
+import {
+  laplaceApproximation,
+  preconditionedTarget,
+  whitenedModel,
+} from '../../src/inference/laplace.js';
+import { divergenceHint } from '../../src/inference/variational.js';
+import { stan } from '../stan/stanTestKit.js';
 import * as tf from '../../src/tf.js';
 import { useBackend } from '../helpers.js';
 import { loadModel } from '../../src/inference/loadModel.js';
@@ -66,5 +72,30 @@ describe('Laplace approximation', () => {
       logJoint: (z: tf.Tensor2D) => tf.tidy(() => tf.mul(tf.sum(z, 1), 0)) as tf.Tensor1D,
     };
     expect(laplaceApproximation(flat)).toMatch(/could not be made positive definite|no curvature/);
+  });
+
+  it('flags a posterior with no usable mode (improper) for the divergence hint, not one with a mode', () => {
+    // y ~ normal(mu, sigma) with one y and flat priors: integrating mu out leaves a constant in
+    // sigma, so the posterior is improper; AVB+AC's loss jumped at step 5,479 on it (seed 1).
+    const improper = stan(
+      'data { real y; } parameters { real mu; real<lower=0> sigma; } model { y ~ normal(mu, sigma); }',
+      { y: 0.3 },
+    );
+    const on = preconditionedTarget(improper, 'laplace', false, 1);
+    expect(on.noMode).toBe(true);
+    expect(on.nearModeNotFinite).toBeUndefined();
+    expect(divergenceHint(on)).toMatch(
+      /an improper posterior\? give each parameter a proper prior\)$/,
+    );
+    on.dispose();
+    // Three points and priors: a mode, no flag, no hint.
+    const proper = stan(
+      'data { vector[3] y; } parameters { real mu; real<lower=0> sigma; } model { sigma ~ normal(0, 1); mu ~ normal(0, 1); y ~ normal(mu, sigma); }',
+      { y: [0.3, -1.2, 0.8] },
+    );
+    const ok = preconditionedTarget(proper, 'laplace', false, 1);
+    expect(ok.noMode).toBeUndefined();
+    expect(divergenceHint(ok)).toBe('');
+    ok.dispose();
   });
 });
