@@ -131,7 +131,7 @@ model { s ~ uniform(0, 2); b[1] ~ uniform(-1, 0); b[2] ~ normal(0, 1); }`,
   it('a fit that diverges where the density is not finite near its mode names the likely declaration', () => {
     // posteriordb's dogs_log with its priors' walls written as a condition, which avb cannot
     // turn into bounds as it does dogs_log's uniform(-100, 0) and uniform(0, 100) (impliedBounds.ts):
-    // on the simulated dogs data the posterior sits 2 sds from beta[1]'s wall, the Laplace warm
+    // on the simulated dogs data the posterior sits 2 sds from beta[2]'s wall, the Laplace warm
     // start refuses it and ADVI, unwhitened, diverges.
     const program = join(dir, 'dogs_walls.stan');
     writeFileSync(
