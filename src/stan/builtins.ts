@@ -1,3 +1,4 @@
+import { outsideSupport } from './familySupports.js';
 import * as ad from '../modelling/autodiff.js';
 import { cholesky } from '../modelling/cholesky.js';
 import { Node } from '../modelling/autodiff.js';
@@ -405,6 +406,12 @@ export function logDensity(family: string, y: Value, args: Value[]): Node {
   // Flattening would run an array of cutpoint vectors together into one long vector.
   if (family.startsWith('ordered_') && args[1]?.k === 'arr')
     throw new StanError(`${family} with cutpoints per outcome is not supported yet`);
+  // Stan rejects a variate outside its family's support: log density -inf (familySupports.ts).
+  if (outsideSupport(family, flat(y))) return ad.lift(-Infinity);
+  return familyLogDensity(family, y, args);
+}
+
+function familyLogDensity(family: string, y: Value, args: Value[]): Node {
   const p = args.map(flat);
   const Y = flat(y);
   switch (family) {

@@ -1,12 +1,13 @@
 import { callsArePure, sameExpr, variablesOf } from './exprWalk.js';
 import type { Decl, Expr, Program, Stmt } from './parser.js';
+import { FAMILY_SUPPORTS } from './familySupports.js';
 import { topLevel } from './stmtWalk.js';
 
 /** A support implied by one statement of the model block: either side may be absent. */
 export interface ImpliedBound {
   lower?: Expr;
   upper?: Expr;
-  /** What implied it, for notes: `uniform(-100, 0)`, `T[0, ]`. */
+  /** What implied it, for notes: `uniform`, `truncation`, or the family (`gamma`). */
   source: string;
   line: number;
 }
@@ -109,7 +110,7 @@ function statedBound(s: Stmt): { subject: Expr; bound: ImpliedBound } | undefine
         subject: s.lhs,
         bound: { ...s.truncation, source: 'truncation', line: s.line },
       };
-    return undefined;
+    return familyBound(s.lhs, s.dist, s.line);
   }
   if (
     s.s === 'target' &&
@@ -120,7 +121,23 @@ function statedBound(s: Stmt): { subject: Expr; bound: ImpliedBound } | undefine
     const [x, lower, upper] = s.value.args;
     return { subject: x, bound: { lower, upper, source: 'uniform', line: s.line } };
   }
+  const density = s.s === 'target' && s.value.e === 'call' && /^(.+)_lu?pdf$/.exec(s.value.name);
+  if (density && s.value.e === 'call' && s.value.args.length > 0)
+    return familyBound(s.value.args[0], density[1], s.line);
   return undefined;
+}
+
+/** `x ~ gamma(...)`, `target += beta_lpdf(x | ...)`: the family's support (familySupports.ts). */
+function familyBound(
+  subject: Expr,
+  family: string,
+  line: number,
+): { subject: Expr; bound: ImpliedBound } | undefined {
+  const support = Object.hasOwn(FAMILY_SUPPORTS, family) ? FAMILY_SUPPORTS[family] : undefined;
+  if (!support) return undefined;
+  const constant = (v: number): Expr => ({ e: 'num', value: v, int: Number.isInteger(v) });
+  const upper = support.upper !== undefined ? constant(support.upper) : undefined;
+  return { subject, bound: { lower: constant(support.lower), upper, source: family, line } };
 }
 
 /** `x[k]` with k an integer literal: the variable and k. */

@@ -982,7 +982,7 @@ function withImpliedBound(
   if (lo !== undefined && hi !== undefined && !(lo < hi)) return undefined;
   const shown = (e: Expr | undefined, v: number | undefined, infinite: string) =>
     e === undefined ? infinite : v !== undefined ? String(v) : 'its expression';
-  const what = implied.source === 'uniform' ? 'uniform statement' : 'truncation';
+  const what = implied.source === 'truncation' ? 'truncation' : `${implied.source} statement`;
   return {
     decl: { ...d, type: { ...d.type, lower, upper } },
     note: (name) =>

@@ -56,6 +56,44 @@ describe('Stan: supports implied by uniform statements and truncations', () => {
     );
   });
 
+  it("declares a family's support for a parameter declared without it", () => {
+    // real x; x ~ gamma(2, 2): Stan rejects x < 0 (avb: -inf), so x lives on (0, inf).
+    same(
+      'parameters { real x; } model { x ~ gamma(2, 2); }',
+      'parameters { real<lower=0> x; } model { x ~ gamma(2, 2); }',
+    );
+    same(
+      'parameters { real p; vector[2] s; } model { target += beta_lpdf(p | 2, 3); s[2] ~ lognormal(0, 1); s[1] ~ normal(0, 1); }',
+      'parameters { real<lower=0, upper=1> p; real s1; real<lower=0> s2; } model { target += beta_lpdf(p | 2, 3); s2 ~ lognormal(0, 1); s1 ~ normal(0, 1); }',
+    );
+    // Declared as it should be: nothing to say.
+    expect(
+      stanModel(
+        'parameters { real<lower=0> s; real<lower=0, upper=1> p; } model { s ~ exponential(1); p ~ beta(2, 2); }',
+        't.stan',
+        {},
+      ).notes,
+    ).toBeUndefined();
+  });
+
+  it("counts a variate outside its family's support as log density -inf, as Stan rejects it", () => {
+    // Under a condition avb does not read as a bound; before, exponential's log λ - λ x was
+    // finite, and grew, for x < 0 (a posterior on the whole line), and gamma's was NaN.
+    for (const family of ['exponential(1)', 'gamma(2, 2)', 'lognormal(0, 1)', 'beta(2, 2)']) {
+      const model = stan(`parameters { real x; } model { if (1 > 0) x ~ ${family}; }`);
+      expect(model.declaration.notes, family).toBeUndefined();
+      expect(model.logDensityAndGradient!(Float64Array.from([-0.5])).logp, family).toBe(-Infinity);
+      expect(Number.isFinite(model.logDensityAndGradient!(Float64Array.from([0.5])).logp)).toBe(
+        true,
+      );
+    }
+    expect(
+      stan('parameters { real x; } model { if (1 > 0) x ~ beta(2, 2); }').logDensityAndGradient!(
+        Float64Array.from([1.5]),
+      ).logp,
+    ).toBe(-Infinity);
+  });
+
   it('gives elements their own supports, the others as declared (posteriordb dogs_log)', () => {
     same(
       `parameters { vector[3] beta; }
