@@ -25,7 +25,7 @@ export interface ImpliedSupport {
  * Programs translated from BUGS or JAGS often give a parameter a uniform prior without the
  * matching bounds: posteriordb's dogs_log declares `vector[2] beta;` and states
  * `beta[1] ~ uniform(-100, 0); beta[2] ~ uniform(0, 100);`. The log density is then -inf
- * outside (lo, hi), and a posterior near such a wall (dogs_log's beta[1] sits 2 sds from 0)
+ * outside (lo, hi), and a posterior near such a wall (dogs_log's beta[2] sits 2 sds from 0)
  * breaks every method: NUTS diverges on each proposal past it, the Laplace warm start finds
  * the density not finite near its mode, and q, an unbounded density, puts draws past it, so
  * the ELBO is -inf and ADVI and AVB diverge. Declared `real<lower=lo, upper=hi>`, the
@@ -39,7 +39,10 @@ export interface ImpliedSupport {
  * term that is -inf outside (lo, hi) makes the whole -inf there, whatever the others say. The
  * statements:
  * - `x ~ uniform(lo, hi)`, `target += uniform_lpdf(x | lo, hi)` (or `uniform_lupdf`): (lo, hi);
- * - `x ~ family(...) T[L, U]` (either side may be absent): (L, U).
+ * - `x ~ family(...) T[L, U]` (either side may be absent): (L, U);
+ * - `x ~ family(...)` or `target += family_lpdf(x | ...)` for a family whose variate has a
+ *   support of its own (familySupports.ts: gamma's (0, inf), beta's (0, 1)), which Stan rejects
+ *   a value outside of.
  * `x` is a whole parameter or one element `x[k]` with k a literal; in a loop, `lo` and `hi`
  * are free of j or a variable indexed by j alone (`lo[j]`, read as the vector `lo`). The
  * parameter is a real, an array of reals, a vector or a row vector without an offset or
@@ -97,7 +100,7 @@ function qualifies(d: Decl): boolean {
   return (t.base === 'vector' || t.base === 'row_vector') && t.dims.length === 0;
 }
 
-/** The subject and the support of a uniform statement or a truncated one. */
+/** The subject and the support of a uniform statement, a truncated one, or a family's. */
 function statedBound(s: Stmt): { subject: Expr; bound: ImpliedBound } | undefined {
   if (s.s === 'tilde') {
     if (s.dist === 'uniform' && s.args.length === 2 && !s.truncation)
@@ -105,12 +108,12 @@ function statedBound(s: Stmt): { subject: Expr; bound: ImpliedBound } | undefine
         subject: s.lhs,
         bound: { lower: s.args[0], upper: s.args[1], source: 'uniform', line: s.line },
       };
-    if (s.truncation && (s.truncation.lower || s.truncation.upper))
-      return {
-        subject: s.lhs,
-        bound: { ...s.truncation, source: 'truncation', line: s.line },
-      };
-    return familyBound(s.lhs, s.dist, s.line);
+    const family = familyBound(s.lhs, s.dist, s.line);
+    if (!s.truncation || !(s.truncation.lower || s.truncation.upper)) return family;
+    // A side the truncation leaves open is the family's (gamma(2, 1) T[, 5]: (0, 5)).
+    const lower = s.truncation.lower ?? family?.bound.lower;
+    const upper = s.truncation.upper ?? family?.bound.upper;
+    return { subject: s.lhs, bound: { lower, upper, source: 'truncation', line: s.line } };
   }
   if (
     s.s === 'target' &&

@@ -66,6 +66,11 @@ describe('Stan: supports implied by uniform statements and truncations', () => {
       'parameters { real p; vector[2] s; } model { target += beta_lpdf(p | 2, 3); s[2] ~ lognormal(0, 1); s[1] ~ normal(0, 1); }',
       'parameters { real<lower=0, upper=1> p; real s1; real<lower=0> s2; } model { target += beta_lpdf(p | 2, 3); s2 ~ lognormal(0, 1); s1 ~ normal(0, 1); }',
     );
+    // A truncation's open side is the family's.
+    same(
+      'parameters { real x; } model { x ~ gamma(2, 1) T[, 5]; }',
+      'parameters { real<lower=0, upper=5> x; } model { x ~ gamma(2, 1) T[, 5]; }',
+    );
     // Declared as it should be: nothing to say.
     expect(
       stanModel(
