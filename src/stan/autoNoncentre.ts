@@ -1,4 +1,11 @@
-import { baseName, callsArePure, sameExpr, substitute, variablesOf } from './exprWalk.js';
+import {
+  baseName,
+  callsArePure,
+  indexedBy,
+  sameExpr,
+  substitute,
+  variablesOf,
+} from './exprWalk.js';
 import { everyStatement, topLevel } from './stmtWalk.js';
 import type { Decl, Expr, Program, Stmt } from './parser.js';
 
@@ -152,15 +159,7 @@ function loopedNormal(
 ): { name: string; normal: [Expr, Expr]; over: Expr } | undefined {
   const body = s.body.s === 'block' && s.body.body.length === 1 ? s.body.body[0] : s.body;
   if (!(s.from.e === 'num' && s.from.value === 1) || body.s !== 'tilde') return undefined;
-  const byLoop = (e: Expr): Expr | undefined =>
-    e.e === 'index' &&
-    e.a.e === 'var' &&
-    e.idx.length === 1 &&
-    e.idx[0].i === 'one' &&
-    e.idx[0].at.e === 'var' &&
-    e.idx[0].at.name === s.v
-      ? e.a
-      : undefined;
+  const byLoop = (e: Expr) => indexedBy(e, s.v);
   const lhs = byLoop(body.lhs);
   if (body.dist !== 'normal' || body.truncation || body.args.length !== 2 || lhs?.e !== 'var')
     return undefined;

@@ -78,6 +78,18 @@ export function baseName(e: Expr): string | undefined {
   return e.e === 'var' ? e.name : e.e === 'index' ? baseName(e.a) : undefined;
 }
 
+/** `v[j]` with j the loop variable `j`: the variable `v` (read as the whole vector); else undefined. */
+export function indexedBy(e: Expr, j: string): Expr | undefined {
+  return e.e === 'index' &&
+    e.a.e === 'var' &&
+    e.idx.length === 1 &&
+    e.idx[0].i === 'one' &&
+    e.idx[0].at.e === 'var' &&
+    e.idx[0].at.name === j
+    ? e.a
+    : undefined;
+}
+
 /** Whether two expressions are the same, their source lines aside. */
 export function sameExpr(a: Expr, b: Expr): boolean {
   const plain = (e: Expr) => JSON.stringify(e, (k, v: unknown) => (k === 'line' ? undefined : v));

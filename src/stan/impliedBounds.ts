@@ -1,4 +1,4 @@
-import { callsArePure, sameExpr, variablesOf } from './exprWalk.js';
+import { callsArePure, indexedBy, sameExpr, variablesOf } from './exprWalk.js';
 import type { Decl, Expr, Program, Stmt } from './parser.js';
 import { FAMILY_SUPPORTS } from './familySupports.js';
 import { topLevel } from './stmtWalk.js';
@@ -161,15 +161,7 @@ function loopedBounds(
 ): { name: string; bound: ImpliedBound }[] {
   if (!(s.from.e === 'num' && s.from.value === 1)) return [];
   const body = s.body.s === 'block' ? topLevel(s.body.body) : [s.body];
-  const byLoop = (e: Expr): Expr | undefined =>
-    e.e === 'index' &&
-    e.a.e === 'var' &&
-    e.idx.length === 1 &&
-    e.idx[0].i === 'one' &&
-    e.idx[0].at.e === 'var' &&
-    e.idx[0].at.name === s.v
-      ? e.a
-      : undefined;
+  const byLoop = (e: Expr) => indexedBy(e, s.v);
   const out: { name: string; bound: ImpliedBound }[] = [];
   for (const b of body) {
     const stated = statedBound(b);
