@@ -1008,6 +1008,7 @@ function elementwiseBlock(
   const n = d.type.base === 'real' ? shape.dims[0] : shape.sizes[0];
   const own = new Map([...elements].filter(([k]) => k <= n));
   if (n === undefined || own.size === 0) return undefined;
+  const changed: string[] = [];
   const parts = Array.from({ length: n }, (_, i) => {
     const one: Decl = {
       name: `${d.name}[${i + 1}]`,
@@ -1016,9 +1017,12 @@ function elementwiseBlock(
     };
     const implied = own.get(i + 1);
     const bounded = implied && withImpliedBound(one, implied, constant);
-    if (bounded) notes.push(bounded.note(one.name));
+    if (bounded) changed.push(bounded.note(one.name));
     return scalar(bounded?.decl ?? one);
   });
+  // Every element as declared already (vector<lower=0> v with v[1] ~ exponential(1)): as is.
+  if (changed.length === 0) return undefined;
+  notes.push(...changed);
   return constraints.concatenated(parts, `${d.type.base}[${n}] (bounds by element)`);
 }
 

@@ -71,7 +71,14 @@ describe('Stan: supports implied by uniform statements and truncations', () => {
       'parameters { real x; } model { x ~ gamma(2, 1) T[, 5]; }',
       'parameters { real<lower=0, upper=5> x; } model { x ~ gamma(2, 1) T[, 5]; }',
     );
-    // Declared as it should be: nothing to say.
+    // Declared as it should be: nothing to say, and the block as declared.
+    const declared = stanModel(
+      'parameters { vector<lower=0>[2] v; } model { v[1] ~ exponential(1); v[2] ~ gamma(2, 2); }',
+      't.stan',
+      {},
+    );
+    expect(declared.notes).toBeUndefined();
+    expect(declared.parameters.v.kind).toBe('vector[2]<lower=0>');
     expect(
       stanModel(
         'parameters { real<lower=0> s; real<lower=0, upper=1> p; } model { s ~ exponential(1); p ~ beta(2, 2); }',
