@@ -212,9 +212,10 @@ export function concatenated(
     },
     unconstrain(x, earlier) {
       const out = new Float64Array(free);
+      const values = Array.from(x);
       let at = 0;
       parts.forEach((p, i) => {
-        out.set(p.unconstrain(Array.from(x).slice(at, at + p.size), earlier), starts[i]);
+        out.set(p.unconstrain(values.slice(at, at + p.size), earlier), starts[i]);
         at += p.size;
       });
       return out;
