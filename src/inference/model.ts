@@ -49,8 +49,9 @@ export interface BayesianModel {
   centredHierarchies?: readonly string[];
   /**
    * Optional: how avb samples the model where that differs from how it is written (a Stan
-   * program's parameter declared with the support its uniform prior implies). `avb infer`
-   * prints them as it starts, and `summary.json` keeps them.
+   * program's parameter declared with the support its uniform prior implies, a hierarchy
+   * sampled non-centred; a density not finite at z = 0). `avb infer` prints them as it starts,
+   * and `summary.json` keeps them.
    */
   notes?: readonly string[];
 }
