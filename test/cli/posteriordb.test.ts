@@ -155,7 +155,15 @@ describe('posteriordb layouts', () => {
     expect(vendored['beta[1]']).toHaveLength(10000);
     // With no hand translation, the clone's own Stan program runs, and the report says so.
     mkdirSync(join(db, 'models', 'stan'), { recursive: true });
-    writeFileSync(entry.stanFile, readFileSync(join(src, 'model.stan')));
+    // With a uniform prior on sigma whose upper end, 1,000, the program does not declare: avb
+    // declares it (the posterior, sigma about 18 from 434 points, is unchanged) and the report
+    // says so.
+    const program = readFileSync(join(src, 'model.stan'), 'utf8').replace(
+      'sigma ~ cauchy(0, 2.5);',
+      'sigma ~ cauchy(0, 2.5);\n  sigma ~ uniform(0, 1000);',
+    );
+    expect(program).toContain('uniform(0, 1000)');
+    writeFileSync(entry.stanFile, program);
     expect(entry.stanFile).toBe(join(db, 'models', 'stan', 'kidscore_momhsiq.stan'));
     const none = join(dir, 'no-translations');
     mkdirSync(none);
@@ -185,6 +193,9 @@ describe('posteriordb layouts', () => {
     expect(md).toContain('| kidiq-kidscore_momhsiq | ADVI (full-rank) |');
     expect(md).toContain(
       `Run from their own Stan programs through avb's interpreter (no translation in ${none}): kidiq-kidscore_momhsiq.`,
+    );
+    expect(md).toContain(
+      "How avb sampled these programs where that differs from how they are written (each fit's summary.json, notes): kidiq-kidscore_momhsiq: sigma is sampled on (0, 1000), the support its uniform statement on line 13 implies.",
     );
   }, 120_000);
 });

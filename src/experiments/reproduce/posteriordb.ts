@@ -276,7 +276,7 @@ export const posteriordbReproduction: Reproduction = {
           r.verdict,
         ]),
       },
-      notes: reportNotes(s, ctx, skipped, fromStan),
+      notes: [...reportNotes(s, ctx, skipped, fromStan), ...programNotes(results)],
       figures: [
         {
           file: HEATMAP,
@@ -311,6 +311,26 @@ function reportNotes(
       ? [`Not run: ${skipped.map((x) => `${x.name} (${x.why})`).join('; ')}.`]
       : []),
   ];
+}
+
+/**
+ * What avb changed in how it samples each posterior's program, from its fits' notes (the same
+ * for every method and seed, but a method's own): supports implied by the model block,
+ * hierarchies sampled non-centred, a density not finite at z = 0.
+ */
+function programNotes(results: FitResult[]): string[] {
+  const by = new Map<string, Set<string>>();
+  for (const r of results) {
+    const notes = by.get(r.posterior) ?? new Set<string>();
+    for (const n of r.notes) notes.add(n);
+    by.set(r.posterior, notes);
+  }
+  const said = [...by].filter(([, notes]) => notes.size > 0);
+  return said.length
+    ? [
+        `How avb sampled these programs where that differs from how they are written (each fit's summary.json, notes): ${said.map(([p, notes]) => `${p}: ${[...notes].join('; ')}`).join('. ')}.`,
+      ]
+    : [];
 }
 
 const HEATMAP = 'posteriordb-heatmap.png';
@@ -375,12 +395,15 @@ interface FitResult {
   polished: boolean;
   /** Reference quantities the translation does not report (should be none). */
   missing: string[];
+  /** How avb sampled the program where that differs from how it is written (`summary.json`). */
+  notes: string[];
 }
 
 interface FitSummary {
   seconds: number;
   evaluations?: number;
   warnings?: string[];
+  notes?: string[];
   polish?: { skipped?: string };
 }
 
@@ -410,6 +433,7 @@ function fitResult(
     warnings: summary.warnings ?? [],
     polished: summary.polish !== undefined && !summary.polish.skipped,
     missing: Object.keys(reference).filter((n) => !(n in draws)),
+    notes: summary.notes ?? [],
   };
 }
 
