@@ -176,10 +176,12 @@ async function writePlot(out: string, r: MethodResult): Promise<void> {
     );
     writeFileAtomic(join(out, INFER_FILES.traces), await plotPng(tracePlotSpec(names, traces)));
   } else if (r.elboTrace?.length) {
+    // Steps 1, 101, 201, ... and the last (a fit that converged stops between them).
+    const last = r.elboTrace.length - 1;
     const points = r.elboTrace.map((value, i) => ({
       series: r.method,
       measure: 'ELBO estimate',
-      step: i * 100 + 1,
+      step: i === last && r.iterations !== undefined ? r.iterations : i * 100 + 1,
       value,
     }));
     const spec = curvesSpec(

@@ -285,7 +285,7 @@ async function fitVariational<S>(
     if (saved.pool) pool?.pool.restore(saved.pool);
   }
   const ended = (stopped: boolean): FittedVariational => ({
-    trace: elboTrace(elbos, o.iterations),
+    trace: elboTrace(elbos),
     stopped,
     convergence: finalConvergence(elbos, pool, elbos.length),
     iterations: elbos.length,
@@ -367,8 +367,8 @@ interface FitCheckpoint<S> {
  * ...) and the last's, from the whole history (a resumed fit's too; a rolled-back step's
  * estimate left it with the step).
  */
-function elboTrace(elbos: number[], iterations: number): number[] {
-  return elbos.filter((_, i) => i % 100 === 0 || i + 1 === iterations);
+function elboTrace(elbos: number[]): number[] {
+  return elbos.filter((_, i) => i % 100 === 0 || i === elbos.length - 1);
 }
 
 /**

@@ -33,5 +33,10 @@ describe('has the fit converged?', () => {
     );
     const full = await advi(model, { kind: 'fullrank' });
     expect(full.convergence?.converged).toBe(true);
+    // Its ELBO trace: every 100th iteration's and the last one's, also when the fit stopped on
+    // convergence between two hundreds (elbo.png plots it at that step).
+    const n = full.iterations!;
+    expect(n).toBeLessThan(10_000);
+    expect(full.elboTrace).toHaveLength(Math.ceil(n / 100) + ((n - 1) % 100 === 0 ? 0 : 1));
   });
 });
