@@ -8,11 +8,12 @@ const PROGRESS_FD =
 
 /**
  * Training progress on stderr: a live bar with ETA and the main figures on a terminal, or one
- * plain line every `everySeconds` otherwise (logs, CI).
+ * plain line every `everySeconds` otherwise (logs, CI), the first at the first unit of work (a
+ * log that stays empty for its first 15 s looks like a hang).
  */
 export class TrainingProgress {
   private bar?: cliProgress.SingleBar;
-  private lastLine = 0;
+  private lastLine = -Infinity;
   private lastJson = 0;
   private startTime = 0;
   private startStep = 0;
@@ -57,9 +58,13 @@ export class TrainingProgress {
     if (now - this.lastLine >= this.everySeconds * 1000 || done === this.total) {
       this.lastLine = now;
       const rate = (done - this.startStep) / ((now - this.startTime) / 1000);
-      const eta = rate > 0 ? (this.total - done) / rate : NaN;
+      // The first line, at the first unit of work, has no rate to tell yet.
+      const speed =
+        rate > 0 && Number.isFinite(rate)
+          ? ` | ${rate.toFixed(1)}/s | ETA ${formatSeconds((this.total - done) / rate)}`
+          : '';
       process.stderr.write(
-        `${this.label} ${done}/${this.total} | ${rate.toFixed(1)}/s | ETA ${formatSeconds(eta)}${figures ? ` | ${figures}` : ''}\n`,
+        `${this.label} ${done}/${this.total}${speed}${figures ? ` | ${figures}` : ''}\n`,
       );
     }
   }

@@ -106,6 +106,9 @@ model { s ~ uniform(0, 2); b[1] ~ uniform(-1, 0); b[2] ~ normal(0, 1); }`,
       'b[1] is sampled on (-1, 0), the support its uniform statement on line 2 implies',
     ];
     for (const n of notes) expect(r.stderr).toContain(`note: ${n}\n`);
+    // Progress in a log (not a terminal) starts at the first iteration, not after 15 s, with no
+    // rate to tell yet.
+    expect(r.stderr).toMatch(/^advi-fullrank 1\/10000 \| elbo -?\d/m);
     const summary = JSON.parse(read(join(out, 'summary.json'))) as {
       notes: string[];
       posterior: Record<string, { mean: number; sd: number }>;
