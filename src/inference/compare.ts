@@ -77,8 +77,8 @@ export interface MethodResult {
   draws: Draws;
   seconds: number;
   /**
-   * Log-density evaluations (with their gradients) the method used: a variational fit's over the
-   * whole run ({@link runInference}), NUTS's in this segment of it.
+   * Log-density evaluations (with their gradients) the method used: over the whole run, segments
+   * before a resume included, as {@link runInference} returns them.
    */
   evaluations?: number;
   /** NUTS: rank-normalised split R-hat, bulk and tail ESS per quantity (Vehtari et al. 2021). */

@@ -550,9 +550,9 @@ function afterFitHooks(o: VariationalOptions): WorkHooks {
  * so q ran unwhitened):
  * - the log density not finite near the mode: a wall the program does not declare (posteriordb's
  *   dogs_log with its uniform priors' walls written as a condition), which the draws cross;
- * - no mode, every search climbing to the end, or a mode flat in some direction: often an improper posterior (a flat prior on a
- *   scale the data do not pin down: y ~ normal(mu, sigma) with one y), along which q grows until
- *   the loss jumps (AVB+AC at step 5,479 on that one).
+ * - no mode, every search climbing to the end, or a mode flat in some direction: often an
+ *   improper posterior (a flat prior on a scale the data do not pin down: y ~ normal(mu, sigma)
+ *   with one y), along which q grows until the loss jumps (AVB+AC at step 5,479 on that one).
  */
 export function divergenceHint(on: FitTarget): string {
   if (on.nearModeNotFinite)
@@ -624,14 +624,13 @@ export async function advi(
   const drawRng = rng.fork();
   const stepper = new LossStepper(weights, negElbo, adam, rng.fork(), undefined, true);
   try {
-    const hint = divergenceHint(on);
     const fitted = await fitVariational(
       stepper,
       o,
       'ADVI',
       (s) => -(s.loss ?? NaN),
       undefined,
-      hint,
+      divergenceHint(on),
     );
     if (fitted.stopped) return interrupted(model, began);
     // q is the average of the fit's last part (see LossStepper's averaging), not its last step.

@@ -407,13 +407,13 @@ export function logDensity(family: string, y: Value, args: Value[]): Node {
   if (family.startsWith('ordered_') && args[1]?.k === 'arr')
     throw new StanError(`${family} with cutpoints per outcome is not supported yet`);
   // Stan rejects a variate outside its family's support: log density -inf (familySupports.ts).
-  if (outsideSupport(family, flat(y))) return ad.lift(-Infinity);
-  return familyLogDensity(family, y, args);
+  const Y = flat(y);
+  if (outsideSupport(family, Y)) return ad.lift(-Infinity);
+  return familyLogDensity(family, y, Y, args);
 }
 
-function familyLogDensity(family: string, y: Value, args: Value[]): Node {
+function familyLogDensity(family: string, y: Value, Y: Val, args: Value[]): Node {
   const p = args.map(flat);
-  const Y = flat(y);
   switch (family) {
     case 'normal':
       return dist.normal(Y, p[0], p[1]);

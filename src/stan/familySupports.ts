@@ -10,7 +10,7 @@ import type { Val } from '../modelling/autodiff.js';
  * was a posterior on the whole line. `impliedBounds.ts` declares these bounds for a parameter
  * declared without them.
  */
-export const FAMILY_SUPPORTS: Readonly<Record<string, { lower: number; upper?: number }>> = {
+const FAMILY_SUPPORTS: Readonly<Record<string, { lower: number; upper?: number }>> = {
   lognormal: { lower: 0 },
   exponential: { lower: 0 },
   gamma: { lower: 0 },
@@ -26,9 +26,14 @@ export const FAMILY_SUPPORTS: Readonly<Record<string, { lower: number; upper?: n
   beta_proportion: { lower: 0, upper: 1 },
 };
 
+/** The support of `family`'s variate; undefined for a family on the whole line. */
+export function familySupport(family: string): { lower: number; upper?: number } | undefined {
+  return Object.hasOwn(FAMILY_SUPPORTS, family) ? FAMILY_SUPPORTS[family] : undefined;
+}
+
 /** Whether some value of `y` lies outside the support of `family` (false for a family on the line). */
 export function outsideSupport(family: string, y: Val): boolean {
-  const support = Object.hasOwn(FAMILY_SUPPORTS, family) ? FAMILY_SUPPORTS[family] : undefined;
+  const support = familySupport(family);
   if (!support) return false;
   const { lower, upper = Infinity } = support;
   const values = typeof y === 'number' ? [y] : y instanceof Node ? y.value : y;

@@ -1,6 +1,6 @@
 import { callsArePure, indexedBy, sameExpr, variablesOf } from './exprWalk.js';
 import type { Decl, Expr, Program, Stmt } from './parser.js';
-import { FAMILY_SUPPORTS } from './familySupports.js';
+import { familySupport } from './familySupports.js';
 import { topLevel } from './stmtWalk.js';
 
 /** A support implied by one statement of the model block: either side may be absent. */
@@ -136,7 +136,7 @@ function familyBound(
   family: string,
   line: number,
 ): { subject: Expr; bound: ImpliedBound } | undefined {
-  const support = Object.hasOwn(FAMILY_SUPPORTS, family) ? FAMILY_SUPPORTS[family] : undefined;
+  const support = familySupport(family);
   if (!support) return undefined;
   const constant = (v: number): Expr => ({ e: 'num', value: v, int: Number.isInteger(v) });
   const upper = support.upper !== undefined ? constant(support.upper) : undefined;

@@ -910,10 +910,10 @@ function declareParameters(
     impliedReads(implied.get(d.name)),
   );
   const notes: string[] = [];
+  const constant = (e: Expr) => run.atLoad(() => constantOf(e, run, global));
   for (const written of order) {
     const affine = noncentred.get(written.name);
     const support = implied.get(written.name);
-    const constant = (e: Expr) => run.atLoad(() => constantOf(e, run, global));
     const bounded = support?.whole && withImpliedBound(written, support.whole, constant);
     const d = affine
       ? { ...written, type: { ...written.type, ...affine } }
