@@ -160,6 +160,21 @@ export function matrixFunction(name: string, a: Value[]): Value | undefined {
         throw new StanError(`${name} ${k + 1} is outside the matrix`);
       return vec(packScalars(cells), cells.length, name === 'row');
     }
+    case 'sub_col':
+    case 'sub_row': {
+      // sub_col(m, i, j, n): n cells down from (i, j); sub_row(m, i, j, n): n cells across.
+      const m = asMatrix(a[0], name);
+      const [i, j, n] = a.slice(1).map(num);
+      const down = name === 'sub_col';
+      const cells = Array.from({ length: n }, (_, k) =>
+        down ? grid(m)[i - 1 + k]?.[j - 1] : grid(m)[i - 1]?.[j - 1 + k],
+      );
+      if (n < 0 || i < 1 || j < 1 || cells.some((x) => x === undefined))
+        throw new StanError(
+          `${name}(${i}, ${j}, ${n}) runs outside the ${m.rows} × ${m.cols} matrix`,
+        );
+      return vec(packScalars(cells as Scalar[]), n, !down);
+    }
     case 'to_matrix':
       return toMatrix(a);
     case 'append_col':

@@ -163,6 +163,25 @@ describe('Stan programs: matrix functions', () => {
     );
   });
 
+  it('sub_col and sub_row take the cells down and across from a corner, and refuse to run off it', () => {
+    // Weighted by b, so a cell read from the wrong place changes the density.
+    agree(
+      `${head} model {
+         matrix[3, 3] B = A * s;
+         target += dot_product(sub_col(B, 2, 3, 2), b[1:2]) + sub_row(B, 1, 2, 2) * b[2:3];
+       }`,
+      `${head} model {
+         matrix[3, 3] B = A * s;
+         target += B[2, 3] * b[1] + B[3, 3] * b[2] + B[1, 2] * b[2] + B[1, 3] * b[3];
+       }`,
+      data,
+    );
+    const off = stan(`${head} model { target += sum(sub_col(A * s, 2, 1, 3)); }`, data);
+    expect(() => off.logDensityAndGradient!(new Float64Array(4))).toThrow(
+      /sub_col\(2, 1, 3\) runs outside the 3 × 3 matrix/,
+    );
+  });
+
   it('solves, inverses and determinants satisfy their identities', () => {
     agree(
       `${head} model {
