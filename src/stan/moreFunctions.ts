@@ -27,6 +27,7 @@ export function moreFunction(name: string, a: Value[]): Value | undefined {
     case 'gp_matern32_cov':
     case 'gp_matern52_cov':
     case 'gp_periodic_cov':
+    case 'gp_dot_prod_cov':
       return gpKernel(name, a);
     case 'matrix_power': {
       const m = square(a[0], name);
@@ -248,7 +249,8 @@ function qr(name: string, v: Value): Value {
  * exponentiated quadratic α² e^{−d²/(2ℓ²)}, or with one length scale per dimension (an array
  * ℓ, automatic relevance determination) α² e^{−Σ_k (x_ik − x'_jk)²/(2ℓ_k²)};
  * exponential α² e^{−d/ℓ}; Matérn 3/2 α² (1 + √3 d/ℓ) e^{−√3 d/ℓ};
- * Matérn 5/2 α² (1 + √5 d/ℓ + 5d²/(3ℓ²)) e^{−√5 d/ℓ}; periodic α² e^{−2 sin²(π d/p)/ℓ²}.
+ * Matérn 5/2 α² (1 + √5 d/ℓ + 5d²/(3ℓ²)) e^{−√5 d/ℓ}; periodic α² e^{−2 sin²(π d/p)/ℓ²};
+ * and the non-stationary dot product σ² + x_i · x'_j (`gp_dot_prod_cov(x, sigma)`).
  */
 function gpKernel(name: string, a: Value[]): Value {
   // The cross form's second argument is a set of points: an array (a length scale never is,
@@ -258,8 +260,15 @@ function gpKernel(name: string, a: Value[]): Value {
   const x2 = cross ? pointsOf(a[1], name) : x1;
   if (x2.some((p) => p.length !== x1[0].length))
     throw new StanError(`${name}: points of different sizes`);
-  const [alpha, ell] = [flat(a[cross ? 2 : 1]), flat(a[cross ? 3 : 2])];
   const [n1, n2] = [x1.length, x2.length];
+  if (name === 'gp_dot_prod_cov') {
+    const dots = new Float64Array(n1 * n2);
+    for (let i = 0; i < n1; i++)
+      for (let j = 0; j < n2; j++)
+        dots[i * n2 + j] = x1[i].reduce((s, v, k) => s + v * x2[j][k], 0);
+    return mat(ad.add(dots, ad.square(flat(a[cross ? 2 : 1]))), n1, n2);
+  }
+  const [alpha, ell] = [flat(a[cross ? 2 : 1]), flat(a[cross ? 3 : 2])];
   const a2 = ad.square(alpha);
   if (name === 'gp_exp_quad_cov' || name === 'cov_exp_quad')
     return mat(ad.mul(a2, ad.exp(ad.mul(halfSquaredDistances(x1, x2, ell, name), -1))), n1, n2);

@@ -118,6 +118,36 @@ describe('Stan functions beyond the common ones', () => {
     }
   });
 
+  it('gp_dot_prod_cov of reals, of vectors and between two sets is σ² plus the dot products of the points', () => {
+    // posteriordb's birthday2_6_28 sums gp_dot_prod_cov(I_ss, sigma) of indicator vectors.
+    const data = {
+      x: [0.1, 0.9, 2.3],
+      v: [
+        [1, 0.5],
+        [0, 2],
+        [-1, 1],
+      ],
+      w: [
+        [0.3, 0.3],
+        [1.2, -0.4],
+      ],
+    };
+    const decls = `data { array[3] real x; array[3] vector[2] v; array[2] vector[2] w; }
+      parameters { real<lower=0> s; }`;
+    same(
+      `${decls} model { target += log_determinant(add_diag(gp_dot_prod_cov(x, s), 0.5))
+         + log_determinant(add_diag(gp_dot_prod_cov(v, s), 0.5)) - sum(gp_dot_prod_cov(v, w, s)); }`,
+      `${decls} model { matrix[3, 3] K; matrix[3, 3] V; matrix[3, 2] C;
+         for (i in 1:3) {
+           for (j in 1:3) { K[i, j] = square(s) + x[i] * x[j]; V[i, j] = square(s) + dot_product(v[i], v[j]); }
+           for (j in 1:2) C[i, j] = square(s) + dot_product(v[i], w[j]);
+         }
+         target += log_determinant(add_diag(K, 0.5)) + log_determinant(add_diag(V, 0.5)) - sum(C); }`,
+      data,
+      9,
+    );
+  });
+
   it('gp_exp_quad_cov of points in 2-D, with one length scale or one per dimension (ARD), and between two sets, equals its formula written out', () => {
     // posteriordb's loggaussian_survival_gp: vector[D] x[N] and real length_scale[D].
     const data = {
