@@ -68,7 +68,7 @@ export function stanModel(
     parameters,
     // Reported in the program's order where the transforms run in another.
     reportOrder: order.some((d, i) => d !== program.parameters[i])
-      ? program.parameters.map((d) => d.name)
+      ? program.parameters.map((d) => d.name).filter((name) => parameters[name])
       : undefined,
     centredHierarchies: options.noncentre ? [] : [...hierarchies.keys()],
     ...(notes.length > 0 ? { notes } : {}),
@@ -918,10 +918,16 @@ function declareParameters(
     const d = affine
       ? { ...written, type: { ...written.type, ...affine } }
       : (bounded?.decl ?? written);
-    if (bounded) notes.push(bounded.note(d.name));
-    if (affine) notes.push(noncentredNote(d.name, affine));
     const shape = run.atLoad(() => evaluateShape(d.type, global, run), d.line);
     types.set(d.name, { type: d.type, ...shape });
+    if (fullShape(d.type.base, shape.sizes, shape.dims).includes(0)) {
+      // A parameter with no elements (Stan's `vector[D - 2] y_rest` at D = 2) has no
+      // coordinates: it is an empty constant, as in Stan.
+      global.declare(d.name, reshape(new Float64Array(0), d.type.base, shape.sizes, shape.dims));
+      continue;
+    }
+    if (bounded) notes.push(bounded.note(d.name));
+    if (affine) notes.push(noncentredNote(d.name, affine));
     const scalar = (x: Decl) => parameterBlock(x, { sizes: [], dims: [] }, global, run, types);
     parameters[d.name] = run.atLoad(
       () =>

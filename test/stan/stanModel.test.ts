@@ -187,6 +187,25 @@ describe('Stan programs run directly', () => {
     expect(at('S[1,2]')).toBe(at('S[2,1]'));
   });
 
+  it('a parameter with no elements is an empty constant, as in Stan (posteriordb banana at D = 2)', () => {
+    // brms's `vector[Kc] b` with no predictors, banana's `vector[D - 2] y_rest`: no coordinates,
+    // and statements over them add nothing.
+    const data = { K: 0, X: [[], [], []], y: [0.5, -1, 2] };
+    const withEmpty = same(
+      `data { int K; matrix[3, K] X; vector[3] y; }
+       parameters { vector[K] b; real a; array[K] real c; matrix[2, K] M; real<lower=0> s; }
+       transformed parameters { vector[K] e = 2 * b; }
+       model { b ~ normal(0, 1); c ~ normal(0, 1); to_vector(M) ~ normal(0, 1);
+               y ~ normal(a + X * b, s); s ~ exponential(1); }`,
+      `data { int K; matrix[3, K] X; vector[3] y; }
+       parameters { real a; real<lower=0> s; }
+       model { y ~ normal(a, s); s ~ exponential(1); }`,
+      data,
+    );
+    expect(withEmpty.dim).toBe(2);
+    expect(withEmpty.summaryNames).toEqual(['a', 's']);
+  });
+
   it('refuses what it does not run, and bad data, in one line naming the problem', () => {
     const err = (source: string, data: unknown, pattern: RegExp) => {
       expect(() => stan(source, data)).toThrow(AvbUserError);
