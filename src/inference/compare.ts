@@ -650,11 +650,21 @@ export function methodSummary(model: BayesianModel, r: MethodResult) {
  * (quadrature) has 0.93%, and its sd at 0.44 of the exact one; non-centred, 0.93% (README).
  */
 function withAdvice(warnings: string[], model: BayesianModel): string[] {
-  const centred = model.centredHierarchies;
-  if (!centred?.length) return warnings;
+  const [funnels, ridges] = [model.centredHierarchies ?? [], model.centredLocations ?? []];
+  const are = (names: readonly string[]) =>
+    `${names.join(', ')} ${names.length > 1 ? 'are' : 'is'}`;
   return [
     ...warnings,
-    `${centred.join(', ')} ${centred.length > 1 ? 'are' : 'is'} sampled as a centred hierarchy (a funnel, whose neck NUTS and variational fits can miss with no other warning); run it without --centred, which avb samples non-centred`,
+    ...(funnels.length > 0
+      ? [
+          `${are(funnels)} sampled as a centred hierarchy (a funnel, whose neck NUTS and variational fits can miss with no other warning); run it without --centred, which avb samples non-centred`,
+        ]
+      : []),
+    ...(ridges.length > 0
+      ? [
+          `${are(ridges)} sampled as written, a normal whose location is a function of other parameters (a curved ridge, whose arms NUTS and variational fits can miss with no other warning); run it without --centred, which avb samples non-centred`,
+        ]
+      : []),
   ];
 }
 

@@ -25,6 +25,8 @@ export interface ModelDeclaration {
   reportOrder?: readonly string[];
   /** Parameters sampled as a centred hierarchy (see {@link BayesianModel.centredHierarchies}). */
   centredHierarchies?: readonly string[];
+  /** Parameters sampled as written whose location only is another parameter (see {@link BayesianModel.centredLocations}). */
+  centredLocations?: readonly string[];
   /** How avb samples the model where that differs from its declaration (see {@link BayesianModel.notes}). */
   notes?: readonly string[];
   /** Stan's `transformed parameters`: reported beside the parameters, and passed on. */
@@ -148,6 +150,7 @@ export function declareModel(declaration: ModelDeclaration): DeclaredModel {
     logDensityAndGradientRows: (zs, n) => rows(zs, n, dim),
     summaryNames,
     centredHierarchies: declaration.centredHierarchies,
+    centredLocations: declaration.centredLocations,
     notes: declaration.notes,
     summarize: (z) => Object.values(reported(z)).flatMap((v) => Array.from(v.value)),
     declaration,

@@ -48,6 +48,12 @@ export interface BayesianModel {
    */
   centredHierarchies?: readonly string[];
   /**
+   * Optional: parameters sampled as written (`avb infer --centred`) whose normal's location,
+   * but not its scale, is another parameter (`y ~ normal(-b * (square(x) - v), 1)`, posteriordb's
+   * banana): not a funnel, but a curved ridge that avb would otherwise take out by non-centring.
+   */
+  centredLocations?: readonly string[];
+  /**
    * Optional: how avb samples the model where that differs from how it is written (a Stan
    * program's parameter declared with the support its uniform prior implies, a hierarchy
    * sampled non-centred; a density not finite at z = 0). `avb infer` prints them as it starts,

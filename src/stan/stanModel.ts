@@ -1,6 +1,6 @@
 import { evaluationOrder, hierarchicalNormals } from './autoNoncentre.js';
 import type { Noncentred } from './autoNoncentre.js';
-import { exprText } from './exprWalk.js';
+import { exprText, variablesOf } from './exprWalk.js';
 import { impliedSupports } from './impliedBounds.js';
 import type { ImpliedBound, ImpliedSupport } from './impliedBounds.js';
 import { basename } from 'node:path';
@@ -70,7 +70,7 @@ export function stanModel(
     reportOrder: order.some((d, i) => d !== program.parameters[i])
       ? program.parameters.map((d) => d.name).filter((name) => parameters[name])
       : undefined,
-    centredHierarchies: options.noncentre ? [] : [...hierarchies.keys()],
+    ...centredLists(options.noncentre ? new Map<string, Noncentred>() : hierarchies, program),
     ...(notes.length > 0 ? { notes } : {}),
     shapes: Object.fromEntries(
       [...types, ...tpTypes].map(([name, t]) => [name, fullShape(t.type.base, t.sizes, t.dims)]),
@@ -910,6 +910,7 @@ function declareParameters(
     impliedReads(implied.get(d.name)),
   );
   const notes: string[] = [];
+  const parameterNames = new Set(program.parameters.map((d) => d.name));
   const constant = (e: Expr) => run.atLoad(() => constantOf(e, run, global));
   for (const written of order) {
     const affine = noncentred.get(written.name);
@@ -927,7 +928,7 @@ function declareParameters(
       continue;
     }
     if (bounded) notes.push(bounded.note(d.name));
-    if (affine) notes.push(noncentredNote(d.name, affine));
+    if (affine) notes.push(noncentredNote(d.name, affine, parameterNames));
     const scalar = (x: Decl) => parameterBlock(x, { sizes: [], dims: [] }, global, run, types);
     parameters[d.name] = run.atLoad(
       () =>
@@ -940,11 +941,34 @@ function declareParameters(
   return { parameters, types, order, notes };
 }
 
+/**
+ * The hierarchies left as written, split by what makes them hard: a scale that is another
+ * parameter (a funnel), or only a location (a curved ridge).
+ */
+function centredLists(left: Map<string, Noncentred>, program: Program) {
+  const parameters = new Set(program.parameters.map((d) => d.name));
+  const names = [...left.keys()];
+  const funnel = (n: string) => isFunnel(left.get(n)!, parameters);
+  return {
+    centredHierarchies: names.filter(funnel),
+    centredLocations: names.filter((n) => !funnel(n)),
+  };
+}
+
+/** Whether a hierarchy's scale reads a parameter: b = mu + sigma u is then a funnel in (sigma, b). */
+function isFunnel(affine: Noncentred, parameters: Set<string>): boolean {
+  return [...variablesOf(affine.multiplier)].some((v) => parameters.has(v));
+}
+
 /** What `avb infer` prints of a parameter it samples non-centred (autoNoncentre.ts). */
-function noncentredNote(name: string, affine: Noncentred): string {
+function noncentredNote(name: string, affine: Noncentred, parameters: Set<string>): string {
   const m = affine.multiplier;
   const scale = m.e === 'bin' || m.e === 'cond' ? `(${exprText(m)})` : exprText(m);
-  return `${name} is sampled non-centred, as ${exprText(affine.offset)} + ${scale} * u with u standard normal (the same posterior, without the funnel); --centred samples it as written`;
+  const gain = isFunnel(affine, parameters)
+    ? 'without the funnel'
+    : 'without the ridge its location draws';
+  const shifted = m.e === 'num' && m.value === 1 ? 'u' : `${scale} * u`;
+  return `${name} is sampled non-centred, as ${exprText(affine.offset)} + ${shifted} with u standard normal (the same posterior, ${gain}); --centred samples it as written`;
 }
 
 /** The parameters an implied support's bounds read (for the order of the transforms). */

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { methodSummary } from '../../src/inference/compare.js';
 import { declareModel } from '../../src/inference/declaredModel.js';
+import type { BayesianModel } from '../../src/inference/model.js';
 import { randomFiniteStart } from '../../src/inference/laplace.js';
 import { Rng } from '../../src/random/rng.js';
 import { hierarchicalNormals } from '../../src/stan/autoNoncentre.js';
@@ -112,6 +114,38 @@ describe('Stan: automatic non-centring of hierarchical normals', () => {
       'b is sampled non-centred, as mu + sqrt(sigmasq) * u with u standard normal (the same posterior, without the funnel); --centred samples it as written',
     ]);
     expect(stan(SURGICAL, SURGICAL_DATA).declaration.notes).toBeUndefined();
+  });
+
+  it('tells a funnel (the scale a parameter) from a ridge (the location only), noted and listed apart', () => {
+    // posteriordb's banana: y's location is a parabola in x, its scale 1. Non-centred, y = loc + u
+    // takes the curve out; as written it is a curved ridge, not a funnel.
+    const banana = `data { real<lower=0> b; }
+      parameters { real x; real y; }
+      model { x ~ normal(0, 10); y ~ normal(-b * (square(x) - 100), 1.0); }`;
+    expect(noncentred(banana, { b: 0.1 }).declaration.notes).toEqual([
+      'y is sampled non-centred, as -b * (square(x) - 100) + u with u standard normal (the same posterior, without the ridge its location draws); --centred samples it as written',
+    ]);
+    const asWritten = stan(banana, { b: 0.1 });
+    expect(asWritten.centredLocations).toEqual(['y']);
+    expect(asWritten.centredHierarchies).toEqual([]);
+    const surgical = stan(SURGICAL, SURGICAL_DATA);
+    expect(surgical.centredHierarchies).toEqual(['b']);
+    expect(surgical.centredLocations).toEqual([]);
+    // A fit of each as written warns in the words that fit it.
+    const warnings = (m: BayesianModel) => {
+      const values = [0, 1].map((k) => m.summarize(point(m.dim, k)));
+      const draws = { names: m.summaryNames, values };
+      const r = { status: 'completed' as const, method: 'nuts' as const, draws, seconds: 1 };
+      return methodSummary(m, r).warnings;
+    };
+    expect(warnings(asWritten)).toEqual([
+      expect.stringMatching(
+        /^y is sampled as written, a normal whose location is a function of other parameters \(a curved ridge/,
+      ),
+    ]);
+    expect(warnings(surgical)).toEqual([
+      expect.stringMatching(/^b is sampled as a centred hierarchy \(a funnel/),
+    ]);
   });
 
   it('reports the parameters in the order written, with the values as written', () => {
