@@ -426,7 +426,7 @@ function describePolish(p: PolishSummary): string {
   if (p.skipped) return `not run (${p.skipped}); the fit's checks failed: ${p.reason}`;
   const forgot =
     p.forgotAt !== undefined
-      ? `the draws forgot q's after ${p.forgotAt}${p.converged ? '' : `; their means still moving, ${p.drift.toFixed(2)} sd`}`
+      ? `the draws forgot q's after ${p.forgotAt}${p.converged ? '' : `; their moments still moving, ${p.drift.toFixed(2)} sd`}`
       : `the draws still remember q's (correlation ${p.memory.toFixed(2)})`;
   const moved = `means moved up to ${p.meanMoved.toFixed(2)} sd, sds × ${p.sdRatio.toFixed(2)} at most`;
   return `${p.iterations} transitions (${forgot}), step ${p.stepSize.toPrecision(2)}, acceptance ${p.acceptance.toFixed(2)}, ${p.divergent} of ${p.proposals} proposals divergent, ${moved}, ${p.seconds.toFixed(0)} s; ran because: ${p.reason}`;

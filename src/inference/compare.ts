@@ -490,7 +490,7 @@ function polishWarnings(p: PolishSummary): string[] {
     );
   else if (!p.converged && p.forgotAt !== undefined)
     out.push(
-      `HMC from the fit's draws (run because: ${p.reason}) forgot them after ${p.forgotAt} transitions, but after ${p.iterations} its chains' means were still moving together (by up to ${p.drift.toFixed(2)} sds over the second half of its run): the draws lie between q's and the posterior's; do not trust them — run NUTS`,
+      `HMC from the fit's draws (run because: ${p.reason}) forgot them after ${p.forgotAt} transitions, but after ${p.iterations} its chains' means or spread were still moving together (by up to ${p.drift.toFixed(2)} sds, or √2 × log sd, over the second half of its run): the draws lie between q's and the posterior's; do not trust them — run NUTS`,
     );
   else if (!p.converged)
     out.push(

@@ -218,6 +218,17 @@ describe('HMC from a fit’s draws (the polish)', () => {
       expect(Math.abs(mean)).toBeLessThan(0.08);
     });
 
+    it('run on until their spread stops moving too, and arrive at the posterior sd', async () => {
+      // From 0.1 sd wide on N(0, 1): the rule on means alone ended after 15 transitions at sd
+      // 0.86 (seed 1; 0.74-0.92 over seeds 1-10); with the spread, 37 and 0.98 (0.96-1.00). An sd
+      // from 4,000 draws is within 1.1% of its value; the bound leaves 4% for the approach.
+      const { h } = await polishFrom(0, 0.1, 1);
+      const sd = Math.sqrt(h.z.reduce((a, x) => a + x * x, 0) / h.z.length);
+      expect(h.converged).toBe(true);
+      expect(sd).toBeGreaterThan(0.95);
+      expect(sd).toBeLessThan(1.05);
+    });
+
     it('do not count as converged while they are still moving at the last transition', async () => {
       // From 0.1 sd wide, 3 sd off, the chains are still moving after 60 transitions (seeds
       // 1-30, every one; before, every one "converged" 1.6 sd off).
