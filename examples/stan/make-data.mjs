@@ -161,3 +161,25 @@ w('eight_schools_centred.json', {
     ],
   });
 }
+{
+  // 2pl_latent_reg_irt: 60 persons answer 6 items; person covariates W = (1, x, a binary), latent
+  // regression lambda = (0, 0.5, -0.4), discriminations exp(N(0.3, 0.3^2)), difficulties N(0, 1)
+  const I = 6,
+    J = 60,
+    K = 3;
+  const W = Array.from({ length: J }, () => [1, +n().toFixed(4), u() < 0.5 ? 1 : 0]);
+  const lambda = [0, 0.5, -0.4];
+  const theta = W.map((row) => row.reduce((a, x, k) => a + x * lambda[k], 0) + n());
+  const alpha = Array.from({ length: I }, () => Math.exp(0.3 + 0.3 * n()));
+  const beta = Array.from({ length: I }, () => n());
+  const ii = [],
+    jj = [],
+    y = [];
+  for (let j = 0; j < J; j++)
+    for (let i = 0; i < I; i++) {
+      ii.push(i + 1);
+      jj.push(j + 1);
+      y.push(u() < 1 / (1 + Math.exp(-(alpha[i] * theta[j] - beta[i]))) ? 1 : 0);
+    }
+  w('2pl_latent_reg_irt.json', { I, J, N: I * J, ii, jj, y, K, W });
+}
