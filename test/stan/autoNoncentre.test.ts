@@ -169,8 +169,10 @@ describe('Stan: automatic non-centring of hierarchical normals', () => {
 });
 
 describe('examples/stan: the programs of the README sweep', () => {
-  it('each reads its data and has a finite log density at z = 0 (dogs_log: at a random start); --noncentre finds the four hierarchies', () => {
+  it('each reads its data and has a finite log density at z = 0 (dogs_log: at a random start); --noncentre finds the five hierarchies', () => {
     const hierarchies: Record<string, string[]> = {
+      // theta ~ normal(W_adj * lambda_adj, 1.0): a location-only hierarchy (a ridge).
+      '2pl_latent_reg_irt': ['theta'],
       arma11: [],
       dogs: [],
       dogs_log: [],
