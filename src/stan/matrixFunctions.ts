@@ -166,8 +166,9 @@ export function matrixFunction(name: string, a: Value[]): Value | undefined {
       const m = asMatrix(a[0], name);
       const [i, j, n] = a.slice(1).map(num);
       const down = name === 'sub_col';
+      const g = grid(m);
       const cells = Array.from({ length: n }, (_, k) =>
-        down ? grid(m)[i - 1 + k]?.[j - 1] : grid(m)[i - 1]?.[j - 1 + k],
+        down ? g[i - 1 + k]?.[j - 1] : g[i - 1]?.[j - 1 + k],
       );
       if (n < 0 || i < 1 || j < 1 || cells.some((x) => x === undefined))
         throw new StanError(
