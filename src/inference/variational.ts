@@ -1,11 +1,8 @@
 import * as tf from '../tf.js';
-import type { Dataset } from '../data/dataset.js';
 import { MinibatchSampler } from '../data/sampler.js';
 import { AvbUserError } from '../errors.js';
 import { ConcatMlpAdversary } from '../nn/adversaries.js';
-import type { Decoder } from '../nn/decoders.js';
 import { ConcatNoiseEncoder } from '../nn/encoders.js';
-import { Module } from '../nn/module.js';
 import { adaptiveContrastObjective, batchContrast } from '../objectives/adaptiveContrast.js';
 import { paretoKHat } from '../math/paretoKHat.js';
 import { importanceCheck } from '../math/importanceCheck.js';
@@ -23,6 +20,7 @@ import { describeDivergence, fit } from '../train/fit.js';
 import type { Fittable, StepMetrics } from '../train/fit.js';
 import { LossStepper } from '../train/lossStepper.js';
 import { batchLogJoint } from './batchLogJoint.js';
+import { ModelDecoder, NO_DATA } from './modelDecoder.js';
 import { DrawPool } from './drawPool.js';
 import type { PoolEntry, PoolShift } from './drawPool.js';
 import { preconditionedTarget, whiteningFactor, type ModeSearch } from './laplace.js';
@@ -948,50 +946,4 @@ function avbInferenceTrainer(model: BayesianModel, o: AvbInferenceOptions, root:
     root.fork(),
   );
   return { parts, trainer };
-}
-
-/** The data of a model with fixed data, as the trainer sees it: one empty example. */
-const NO_DATA: Dataset = {
-  name: 'none',
-  exampleShape: [0],
-  kind: 'real',
-  train: { x: new Float32Array(0), count: 1 },
-  source: 'a Bayesian model: the data are inside its log joint',
-};
-
-/**
- * A Bayesian model as AVB's decoder: log p(x|z) = log p(z, data) - log N(z; 0, I) for the empty
- * x, so that the objectives' prior N(0, I) plus this term is the model's log joint.
- */
-class ModelDecoder extends Module implements Decoder {
-  readonly likelihood = 'gaussian' as const;
-  constructor(
-    private readonly model: BayesianModel,
-    /** Rows of a batch on which the log joint is evaluated. */
-    private readonly rows: number,
-  ) {
-    super();
-  }
-
-  logLikelihood(_x: tf.Tensor, z: tf.Tensor): tf.Tensor1D {
-    const n = z.shape[0];
-    const m = Math.min(this.rows, n);
-    const term = (rows: tf.Tensor) =>
-      tf.sub(batchLogJoint(this.model, rows as tf.Tensor2D), logStandardNormal(rows));
-    if (m === n) return term(z) as tf.Tensor1D;
-    // The model on the first m rows only, scaled by n / m, zero on the rest: the batch mean (all
-    // the objectives use) is still an unbiased estimate of E_q[log p(x|z)], at m log joints
-    // instead of n. The adversary still sees the whole batch.
-    const head = z.slice([0, 0], [m, -1]);
-    return tf.concat([tf.mul(term(head), n / m), tf.zeros([n - m])]) as tf.Tensor1D;
-  }
-
-  mean(z: tf.Tensor): tf.Tensor {
-    return tf.zeros([z.shape[0], 0]);
-  }
-
-  /** The data are fixed (inside the log joint): the empty x. */
-  sample(z: tf.Tensor): tf.Tensor {
-    return tf.zeros([z.shape[0], 0]);
-  }
 }
