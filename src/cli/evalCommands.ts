@@ -128,6 +128,8 @@ export function addEvalCommands(program: Command): void {
         checkWritableFile(out, '--out', opts.force);
         await initBackend(opts.backend, { threads: opts.threads });
         let progress: TrainingProgress | undefined;
+        // After a resume the rate must count only this process's work, or the ETA reads short.
+        let resumedFraction = 0;
         const result = await evaluateRun({
           run: opts.run,
           out,
@@ -148,14 +150,16 @@ export function addEvalCommands(program: Command): void {
           batchPoints: opts.batchPoints,
           bdmcPoints: opts.bdmc,
           seed: opts.seed,
-          onResume: (done, points, file) =>
+          onResume: (done, points, file) => {
+            resumedFraction = done / points;
             process.stderr.write(
               `resuming: ${done} of ${points} points were estimated before (${file})\n`,
-            ),
+            );
+          },
           onProgress: (done, total) => {
             if (!progress) {
               progress = new TrainingProgress(total, 15, 'AIS');
-              progress.start(0);
+              progress.start(Math.round(resumedFraction * total));
             }
             progress.tick(done);
           },
