@@ -65,6 +65,7 @@ interface InferCliOptions {
   targetAccept?: number;
   maxTargetAccept?: number;
   modeStarts?: number;
+  precondition?: 'laplace' | 'none';
   seed: number;
   out?: string;
   force?: boolean;
@@ -183,6 +184,12 @@ export function addInferCommand(program: Command): void {
       "every method: starts of the Laplace fit's mode search (default 4: z = 0 and three points drawn in [-2, 2]^d)",
       positiveInt,
     )
+    .addOption(
+      new Option(
+        '--precondition <kind>',
+        "every method: laplace (whitened by the Laplace fit at the posterior's mode; default) or none (the model's own coordinates: plain AVB's adversary then tells q from N(0, I) there, the model's prior where that is N(0, I), as in the paper's eight schools)",
+      ).choices(['laplace', 'none']),
+    )
     .option('--seed <n>', 'random seed', nonNegativeInt, 1)
     .option(
       '--out <dir>',
@@ -300,6 +307,7 @@ function runConfig(spec: string, opts: InferCliOptions): InferRunConfig {
       seed: opts.seed,
       iterations: opts.iterations,
       ...(opts.modeStarts !== undefined ? { modeStarts: opts.modeStarts } : {}),
+      ...(opts.precondition !== undefined ? { precondition: opts.precondition } : {}),
       ...(opts.polish !== undefined ? { polish: opts.polish } : {}),
       nuts: {
         ...(opts.chains !== undefined ? { chains: opts.chains } : {}),

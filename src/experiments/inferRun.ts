@@ -49,6 +49,7 @@ export interface InferRunConfig {
     | 'iterations'
     | 'stopWhenConverged'
     | 'modeStarts'
+    | 'precondition'
     | 'polish'
     | 'nuts'
     | 'avb'

@@ -52,6 +52,11 @@ export interface InferOptions {
   polish?: PolishMode;
   /** Every method: starts of the Laplace fit's mode search (default 4). */
   modeStarts?: number;
+  /**
+   * Every method: `laplace` (default) works in coordinates whitened by a Laplace fit, `none` in
+   * the model's own (see `VariationalOptions.precondition`).
+   */
+  precondition?: 'laplace' | 'none';
   nuts?: Partial<NutsOptions>;
   /** AVB settings beyond the method's defaults (learning rates, contrast, ...). */
   avb?: Partial<AvbInferenceOptions>;
@@ -243,6 +248,7 @@ async function runMethod(
     ...(o.iterations !== undefined ? { iterations: o.iterations } : {}),
     ...(o.stopWhenConverged !== undefined ? { stopWhenConverged: o.stopWhenConverged } : {}),
     ...(o.modeStarts !== undefined ? { modeStarts: o.modeStarts } : {}),
+    ...(o.precondition !== undefined ? { precondition: o.precondition } : {}),
     ...(o.polish !== undefined ? { polish: o.polish } : {}),
   };
   switch (method) {
@@ -253,6 +259,7 @@ async function runMethod(
         onProgress: o.onProgress,
         samples: Math.ceil(o.samples / chains),
         ...(o.modeStarts !== undefined ? { modeStarts: o.modeStarts } : {}),
+        ...(o.precondition !== undefined ? { precondition: o.precondition } : {}),
         ...o.nuts,
         persistence: o.persistence?.nuts,
         pool: o.chainPool,

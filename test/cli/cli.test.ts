@@ -785,6 +785,20 @@ describe('avb infer', () => {
     expectUserError(avb('infer', 'examples/banana.mjs', '--mode-starts', '0'), /--mode-starts/);
   });
 
+  it("--precondition none fits in the model's own coordinates, which summary.json and config.json record", () => {
+    const out = join(dir, 'banana-none');
+    const args = ['examples/banana.mjs', '--method', 'advi-fullrank', '--iterations', '500'];
+    const r = avb('infer', ...args, '--precondition', 'none', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    const read = (f: string) => JSON.parse(readFileSync(join(out, f), 'utf8')) as unknown;
+    // No Laplace fit: no whitening and no mode search (the default has both: the test above).
+    const summary = read('summary.json') as { preconditioning: string; modeSearch?: unknown };
+    expect(summary.preconditioning).toBe('none');
+    expect(summary.modeSearch).toBeUndefined();
+    expect(read('config.json')).toMatchObject({ options: { precondition: 'none' } });
+    expectUserError(avb('infer', ...args, '--precondition', 'pca'), /--precondition/);
+  });
+
   it(
     '--compare writes the KL table, the figure, draws per method and summary.json',
     { timeout: 300_000 },

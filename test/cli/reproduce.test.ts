@@ -123,6 +123,13 @@ describe('avb reproduce', () => {
     expect(md).toContain('ran 300 iterations');
     for (const m of ['avb', 'avb-ac', 'advi-meanfield', 'advi-fullrank', 'nuts'])
       expect(existsSync(join(out, 'eight-schools', `draws-${m}.csv`)), m).toBe(true);
+    // The paper's setting: every method in the model's own coordinates (whitened around one of
+    // the two mirror modes, plain AVB's q ran off to μ = -35).
+    const summary = JSON.parse(
+      readFileSync(join(out, 'eight-schools', 'summary.json'), 'utf8'),
+    ) as { methods: Record<string, { preconditioning: string }> };
+    for (const [m, r] of Object.entries(summary.methods)) expect(r.preconditioning, m).toBe('none');
+    expect(md).toContain('--precondition none');
   });
 
   it('Ctrl-C stops every command with its checkpoint (exit 130); the same command then finishes', async () => {
