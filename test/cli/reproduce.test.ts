@@ -74,6 +74,7 @@ describe('avb reproduce', () => {
       out,
     );
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/reproduce mnist, budget quick, seeds 1,2: /);
     const md = expectSelfContained(out);
     for (const name of ['avb-8', 'avb-ac-8', 'avb-ac-32', 'vae-8', 'vae-32']) {
       const e = readJson<EvalResult>(join(out, 'runs', name, 'eval.json'));

@@ -106,7 +106,7 @@ export async function runReproduction(
   const began = performance.now();
   const elapsed = () => before + (performance.now() - began) / 1000;
   o.say?.(
-    `reproduce ${experiment}, budget ${o.budget}, seed ${o.seed}: ${jobs.length ? `${jobs.length} command${jobs.length === 1 ? '' : 's'} to run, ${parallel} at a time, ${threads} thread${threads === 1 ? '' : 's'} each` : 'every command has run'}; logs in ${o.out}/logs`,
+    `reproduce ${experiment}, budget ${o.budget}, ${o.options?.seeds ? `seeds ${o.options.seeds}` : `seed ${o.seed}`}: ${jobs.length ? `${jobs.length} command${jobs.length === 1 ? '' : 's'} to run, ${parallel} at a time, ${threads} thread${threads === 1 ? '' : 's'} each` : 'every command has run'}; logs in ${o.out}/logs`,
   );
   try {
     const status = await runJobs(jobs, {
