@@ -441,8 +441,13 @@ export function methodWarnings(r: MethodResult, names: string[]): string[] {
     out.push(
       `${r.treedepthHits} transitions hit the maximum tree depth ${r.maxTreeDepth}: NUTS was cut short there and explores slowly; reparameterise the model (or it is badly scaled)`,
     );
+  // The worst defined figure (a constant quantity's R-hat is NaN, and so is one undefined in
+  // some draws: neither may hide the others).
   const worst = (v: number[] | undefined, pick: (a: number, b: number) => boolean) =>
-    v?.reduce((best, x, i) => (pick(x, v[best]) ? i : best), 0);
+    v?.reduce(
+      (best, x, i) => (!Number.isNaN(x) && (Number.isNaN(v[best]) || pick(x, v[best])) ? i : best),
+      0,
+    );
   const r1 = worst(r.rhat, (a, b) => a > b);
   if (r.rhat && r1 !== undefined && r.rhat[r1] > RHAT_MAX)
     out.push(
@@ -544,6 +549,9 @@ export function posteriorSummary(r: MethodResult): Record<string, QuantitySummar
   const out: Record<string, QuantitySummary> = {};
   r.draws.names.forEach((name, k) => {
     const v = r.draws.values.map((row) => row[k]).sort((a, b) => a - b);
+    // NaN in some draws (a generated quantity whose block failed there): every figure NaN,
+    // not quantiles of an order that NaN breaks.
+    if (v.some(Number.isNaN)) v.fill(NaN);
     const n = v.length;
     const mean = v.reduce((a, b) => a + b, 0) / n;
     const sd = Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
@@ -646,8 +654,27 @@ export function methodSummary(model: BayesianModel, r: MethodResult) {
       : {}),
     posterior: posteriorSummary(r),
     /** Empty when the checks of {@link methodWarnings} pass; also printed by `avb infer`. */
-    warnings: withAdvice(methodWarnings(r, r.draws.names), model),
+    warnings: [
+      ...withAdvice(methodWarnings(r, r.draws.names), model),
+      ...generatedWarnings(r.draws, model),
+    ],
   };
+}
+
+/**
+ * A warning when generated quantities are NaN in some draws: where the block threw (a family's
+ * parameter outside its domain, a declared bound broken, `reject`), or computed a NaN.
+ */
+export function generatedWarnings(draws: Draws, model: BayesianModel): string[] {
+  const g = model.generatedQuantities;
+  if (!g) return [];
+  const columns = g.names.map((n) => draws.names.indexOf(n)).filter((i) => i >= 0);
+  const bad = draws.values.filter((row) => columns.some((i) => Number.isNaN(row[i]))).length;
+  if (bad === 0) return [];
+  const error = g.lastError();
+  return [
+    `generated quantities are NaN in ${bad} of ${draws.values.length} draws${error ? ` (the block failed there, the last time with: ${error})` : ''}; their summaries are NaN, the parameters' are not affected`,
+  ];
 }
 
 /**

@@ -121,13 +121,11 @@ export function declareModel(declaration: ModelDeclaration): DeclaredModel {
   };
   const logDensityAndGradient = (z: Float64Array) => zeroOutsideDomain(logDensity, z);
 
-  const reported = (z: ArrayLike<number>): ParameterValues =>
-    evaluate((node) => {
-      const values = withTransformed(inOrder(constrain(node).values, declaration.reportOrder));
-      if (!declaration.generated) return values;
-      const extra = declaration.generated(values, new Rng(seedOf(z)));
-      return merged(values, extra, 'generated quantity');
-    }, z);
+  const generated = generatedQuantities(
+    (node) => withTransformed(inOrder(constrain(node).values, declaration.reportOrder)),
+    declaration.generated,
+    dim,
+  );
   const nameOf = (name: string, value: Node, scalar: boolean): string[] => {
     if (scalar && value.length === 1) return [name];
     const given = declaration.shapes?.[name] ?? declaration.parameters[name]?.shape;
@@ -136,7 +134,7 @@ export function declareModel(declaration: ModelDeclaration): DeclaredModel {
   };
   const rows = rowsEvaluator(logDensityAndGradient, (zs, n) => gradientRows(logDensity, zs, n));
   const scalars = new Set(blocks.filter(([, b]) => b.scalar).map(([n]) => n));
-  const atZero = reported(new Float64Array(dim));
+  const atZero = generated.reported(new Float64Array(dim));
   const summaryNames = Object.entries(atZero).flatMap(([name, v]) =>
     nameOf(name, v, scalars.has(name) || (!declaration.parameters[name] && v.length === 1)),
   );
@@ -151,8 +149,16 @@ export function declareModel(declaration: ModelDeclaration): DeclaredModel {
     summaryNames,
     centredHierarchies: declaration.centredHierarchies,
     centredLocations: declaration.centredLocations,
-    notes: declaration.notes,
-    summarize: (z) => Object.values(reported(z)).flatMap((v) => Array.from(v.value)),
+    notes: generated.note ? [...(declaration.notes ?? []), generated.note] : declaration.notes,
+    ...(generated.count !== undefined
+      ? {
+          generatedQuantities: {
+            names: summaryNames.slice(summaryNames.length - generated.count),
+            lastError: generated.lastError,
+          },
+        }
+      : {}),
+    summarize: (z) => Object.values(generated.reported(z)).flatMap((v) => Array.from(v.value)),
     declaration,
     unconstrain: (values) => {
       const z = new Float64Array(dim);
@@ -167,6 +173,70 @@ export function declareModel(declaration: ModelDeclaration): DeclaredModel {
       return z;
     },
   };
+}
+
+/**
+ * The reported values of a draw, its generated quantities (if any) after the rest. The block is
+ * tried at z = 0 and a few more points first: one that fails at all of them (a function avb does
+ * not run) is left out with a note, so the fit still runs; one that fails at a later draw (a
+ * family's parameter outside its domain there) reports NaN for that draw, and the fit's warnings
+ * count those draws (`compare.ts`).
+ */
+function generatedQuantities(
+  own: (node: Node) => ParameterValues,
+  generate: ModelDeclaration['generated'],
+  dim: number,
+): {
+  reported: (z: ArrayLike<number>) => ParameterValues;
+  /** How many reported scalars are generated, where the block runs. */
+  count?: number;
+  note?: string;
+  lastError: () => string | undefined;
+} {
+  // Set once the block has run (until then a failure is the block's, not a draw's).
+  let shape: Record<string, number> | undefined = undefined;
+  let lastError: string | undefined;
+  const reported = (z: ArrayLike<number>): ParameterValues =>
+    evaluate((node) => {
+      const values = own(node);
+      if (!generate) return values;
+      let extra: Record<string, Val>;
+      try {
+        extra = generate(values, new Rng(seedOf(z)));
+      } catch (e) {
+        if (!shape || !(e instanceof Error)) throw e;
+        lastError = e.message;
+        extra = Object.fromEntries(
+          Object.entries(shape).map(([name, n]) => [name, new Float64Array(n).fill(NaN)]),
+        );
+      }
+      return merged(values, extra, 'generated quantity');
+    }, z);
+  const result = { reported, lastError: () => lastError };
+  if (!generate) return result;
+  const zero = new Float64Array(dim);
+  // z = 0 can be where a draw is invalid (a scale of exactly 0): a few more points are tried.
+  let first: ParameterValues | undefined;
+  let failure: unknown;
+  for (let k = 0; k < 5 && !first; k++) {
+    try {
+      first = reported(k === 0 ? zero : Float64Array.from(zero, (_, i) => Math.sin(1.7 * i + k)));
+    } catch (e) {
+      if (!(e instanceof Error)) throw e;
+      failure ??= e;
+    }
+  }
+  if (!first) {
+    generate = undefined;
+    return { ...result, note: `generated quantities are not run: ${(failure as Error).message}` };
+  }
+  const ownNames = new Set(Object.keys(evaluate(own, zero)));
+  shape = Object.fromEntries(
+    Object.entries(first)
+      .filter(([name]) => !ownNames.has(name))
+      .map(([name, v]) => [name, v.length]),
+  );
+  return { ...result, count: Object.values(shape).reduce((a, b) => a + b, 0) };
 }
 
 /**

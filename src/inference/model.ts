@@ -60,6 +60,13 @@ export interface BayesianModel {
    * and `summary.json` keeps them.
    */
   notes?: readonly string[];
+  /**
+   * Optional: the reported quantities generated per draw (Stan's generated quantities, a model
+   * module's `generated`), the last of {@link summaryNames}. A draw where the generator threw
+   * reports them as NaN; `lastError` is the latest such error's message (a draw's, once the draws
+   * are summarised).
+   */
+  generatedQuantities?: { names: readonly string[]; lastError: () => string | undefined };
 }
 
 /** Draws of a model's reported quantities: `values[i]` is draw i, in `names` order. */

@@ -60,6 +60,9 @@ export function chainDiagnostics(chains: number[][]): {
   essBulk: number;
   essTail: number;
 } {
+  // A quantity undefined in some draws (a generated quantity whose block failed there) has no
+  // ranks to compare: NaN, as ArviZ gives.
+  if (chains.some((c) => c.some(Number.isNaN))) return { rhat: NaN, essBulk: NaN, essTail: NaN };
   const split = splitChains(chains);
   const scores = normalScores(split);
   return { rhat: rankRhatOf(split, scores), essBulk: essOf(scores), essTail: essTail(chains) };

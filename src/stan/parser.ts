@@ -82,8 +82,8 @@ export interface Program {
   transformedParameters: Stmt[];
   model: Stmt[];
   functions: FunctionDef[];
-  /** Whether it has a generated quantities block (avb does not run it). */
-  generated: boolean;
+  /** Run once per draw after the fit (`_rng` functions draw from the draw's own generator). */
+  generatedQuantities: Stmt[];
 }
 
 const BASE_TYPES = new Set([
@@ -148,7 +148,7 @@ class Parser {
       transformedParameters: [],
       model: [],
       functions: [],
-      generated: false,
+      generatedQuantities: [],
     };
     while (this.peek.kind !== 'eof') {
       const words: string[] = [];
@@ -176,26 +176,14 @@ class Parser {
           p.model = body();
           break;
         case 'generated quantities':
-          p.generated = true;
-          this.skipBlock();
-          continue;
+          p.generatedQuantities = body();
+          break;
         default:
           this.fail(`unknown block '${block}'`);
       }
       this.expect('}');
     }
     return p;
-  }
-
-  /** Skips to the `}` closing the block just opened. */
-  private skipBlock(): void {
-    let depth = 1;
-    while (depth > 0) {
-      if (this.peek.kind === 'eof') this.fail('a block is never closed');
-      if (this.is('{')) depth++;
-      if (this.is('}')) depth--;
-      this.pos++;
-    }
   }
 
   /** The `functions` block: definitions (a forward declaration, body `;`, is skipped). */

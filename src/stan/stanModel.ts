@@ -20,8 +20,21 @@ import { discreteLogTruncation, isDiscreteFamily } from './discreteTruncation.js
 import { ODE_SOLVERS, solveOde } from './ode.js';
 import { runVectorized } from './loopVectorizer.js';
 import { hoistDataOnly } from './hoistDataOnly.js';
+import { rngFunction } from './rngFunctions.js';
+import type { Rng } from '../random/rng.js';
 import type { LoopHost } from './loopVectorizer.js';
-import { copyValue, flat, int, isScalar, mat, numberOf, real, sizeOf, vec } from './values.js';
+import {
+  copyValue,
+  elementsOf,
+  flat,
+  int,
+  isScalar,
+  mat,
+  numberOf,
+  real,
+  sizeOf,
+  vec,
+} from './values.js';
 import type { Scalar, Value } from './values.js';
 
 /**
@@ -30,7 +43,8 @@ import type { Scalar, Value } from './values.js';
  * posteriordb's models run without a hand translation. The program is interpreted on avb's
  * modelling kit, which differentiates it (user-defined functions and ODE solvers included);
  * what avb does not run (some types, an unknown function, truncating a family without a
- * closed-form cdf) is refused by name, and `generated quantities` are not run.
+ * closed-form cdf) is refused by name. `generated quantities` run once per reported draw, their
+ * `_rng` functions drawing from a generator seeded by the draw (`rngFunctions.ts`).
  */
 export function stanModel(
   source: string,
@@ -58,11 +72,9 @@ export function stanModel(
     return scope;
   };
   const tpNames = program.transformedParameters.flatMap((s) => (s.s === 'decl' ? [s.decl] : []));
-  for (const d of tpNames)
-    tpTypes.set(d.name, {
-      type: d.type,
-      ...run.atLoad(() => evaluateShape(d.type, global, run), d.line),
-    });
+  for (const d of tpNames) tpTypes.set(d.name, declaredShape(d, global, run));
+  const gqDecls = program.generatedQuantities.flatMap((s) => (s.s === 'decl' ? [s.decl] : []));
+  const gqTypes = gqDecls.map((d) => [d.name, declaredShape(d, global, run)] as const);
   const declaration: ModelDeclaration = {
     name: basename(file).replace(/\.stan$/, ''),
     parameters,
@@ -73,7 +85,10 @@ export function stanModel(
     ...centredLists(options.noncentre ? new Map<string, Noncentred>() : hierarchies, program),
     ...(notes.length > 0 ? { notes } : {}),
     shapes: Object.fromEntries(
-      [...types, ...tpTypes].map(([name, t]) => [name, fullShape(t.type.base, t.sizes, t.dims)]),
+      [...types, ...tpTypes, ...gqTypes].map(([name, t]) => [
+        name,
+        fullShape(t.type.base, t.sizes, t.dims),
+      ]),
     ),
     logDensity: (p) => {
       const scope = withParameters(p);
@@ -95,7 +110,56 @@ export function stanModel(
       withParameters,
       tpNames,
     );
+  if (program.generatedQuantities.length > 0)
+    declaration.generated = generatedQuantities(program.generatedQuantities, gqDecls, {
+      run,
+      file,
+      withParameters,
+    });
   return declaration;
+}
+
+/** A declared variable's type and its sizes, evaluated as the program is read. */
+function declaredShape(d: Decl, global: Scope, run: Interpreter) {
+  return { type: d.type, ...run.atLoad(() => evaluateShape(d.type, global, run), d.line) };
+}
+
+/**
+ * The generated quantities block as a function of a draw's values and a generator: its
+ * top-level variables, each checked against its declared bounds (as Stan checks them). Any
+ * failure is a Stan error naming the block and line; declaredModel.ts makes it that draw's NaN.
+ */
+function generatedQuantities(
+  block: Stmt[],
+  decls: Decl[],
+  at: { run: Interpreter; file: string; withParameters: (p: ParameterValues) => Scope },
+): (p: ParameterValues, rng: Rng) => Record<string, Val> {
+  const { run, file, withParameters } = at;
+  const where = `${basename(file)}: generated quantities`;
+  return (p, rng) => {
+    const scope = new Scope(withParameters(p));
+    run.rng = rng;
+    try {
+      run.exec(block, scope);
+    } catch (e) {
+      if (e instanceof StanError || e instanceof RangeError)
+        throw new StanError(`${where}, ${e.message}`);
+      throw e;
+    } finally {
+      run.rng = undefined;
+    }
+    const out: Record<string, Val> = {};
+    for (const d of decls) {
+      const value = scope.get(d.name, d.line, file);
+      const outside = firstOutside(d.type, elementsOf(value).map(numberOf), scope, run);
+      if (outside)
+        throw new StanError(
+          `${where}, line ${d.line}: ${d.name} is ${outside.value}, outside its declared ${outside.side} bound`,
+        );
+      out[d.name] = flat(value);
+    }
+    return out;
+  };
 }
 
 /**
@@ -181,6 +245,8 @@ class Interpreter {
   target: Val[] | undefined;
   /** Counts the writes to some variables while set (the data-only part of hoistDataOnly.ts). */
   writes: WriteCounter | undefined;
+  /** The generator `_rng` functions draw from, while generated quantities run. */
+  rng: Rng | undefined;
 
   constructor(
     private readonly file: string,
@@ -220,10 +286,15 @@ class Interpreter {
     switch (s.s) {
       case 'decl': {
         const d = s.decl;
-        const shape = evaluateShape(d.type, scope, this);
-        const init = d.init
-          ? this.converted(this.eval(d.init, scope), d.type)
-          : defaultValue(d.type.base, shape.sizes, shape.dims);
+        let init: Value;
+        try {
+          const shape = evaluateShape(d.type, scope, this);
+          init = d.init
+            ? this.converted(this.eval(d.init, scope), d.type)
+            : defaultValue(d.type.base, shape.sizes, shape.dims);
+        } catch (e) {
+          this.at(d.line, e);
+        }
         scope.declare(d.name, init);
         if (d.init) this.writes?.record(d.name, init);
         return undefined;
@@ -434,7 +505,15 @@ class Interpreter {
         if (ODE_SOLVERS.has(e.name)) return this.ode(e, scope);
         const args = e.args.map((a) => this.eval(a, scope));
         const user = this.userFunction(e.name);
-        return user ? this.call(user, args) : callFunction(e.name, args);
+        if (user) return this.call(user, args);
+        if (e.name.endsWith('_rng')) {
+          if (!this.rng)
+            throw new StanError(
+              `${e.name} draws random numbers, which avb runs in generated quantities only`,
+            );
+          return rngFunction(e.name, args, this.rng)!;
+        }
+        return callFunction(e.name, args);
       }
       case 'array': {
         const items = e.items.map((x) => this.eval(x, scope));
@@ -790,21 +869,33 @@ function readData(
             ? [sizes[0]]
             : [sizes[0], sizes[0]];
     walk(record[d.name], [...dims, ...baseShape], '');
-    for (const [bound, test] of [
-      [d.type.lower, (x: number, b: number) => x >= b],
-      [d.type.upper, (x: number, b: number) => x <= b],
-    ] as const) {
-      if (!bound) continue;
-      const b = flat(run.eval(bound, scope));
-      const bv = typeof b === 'number' ? [b] : Array.from(b as ArrayLike<number>);
-      const bad = values.findIndex((x, i) => !test(x, bv[bv.length === 1 ? 0 : i % bv.length]));
-      if (bad >= 0)
-        throw new AvbUserError(
-          `${file}: ${where} has ${values[bad]}, outside its declared ${bound === d.type.lower ? 'lower' : 'upper'} bound; fix the data`,
-        );
-    }
+    const outside = firstOutside(d.type, values, scope, run);
+    if (outside)
+      throw new AvbUserError(
+        `${file}: ${where} has ${outside.value}, outside its declared ${outside.side} bound; fix the data`,
+      );
     scope.declare(d.name, reshape(Float64Array.from(values), d.type.base, sizes, dims));
   }
+}
+
+/** The first of a declared variable's values outside its type's bounds, if any. */
+function firstOutside(
+  t: TypeSpec,
+  values: number[],
+  scope: Scope,
+  run: Interpreter,
+): { value: number; side: 'lower' | 'upper' } | undefined {
+  for (const [bound, side, test] of [
+    [t.lower, 'lower', (x: number, b: number) => x >= b],
+    [t.upper, 'upper', (x: number, b: number) => x <= b],
+  ] as const) {
+    if (!bound) continue;
+    const b = flat(run.eval(bound, scope));
+    const bv = b instanceof Node ? b.value : typeof b === 'number' ? [b] : b;
+    const bad = values.findIndex((x, i) => !test(x, bv[bv.length === 1 ? 0 : i % bv.length]));
+    if (bad >= 0) return { value: values[bad], side };
+  }
+  return undefined;
 }
 
 /** The modelling kit's block for a declared parameter. */
