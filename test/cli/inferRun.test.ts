@@ -131,6 +131,42 @@ model { s ~ uniform(0, 2); b[1] ~ uniform(-1, 0); b[2] ~ normal(0, 1); }`,
     expect(read(join(dir, 'plain', 'summary.json'))).not.toContain('"notes"');
   });
 
+  it("a Stan program's generated quantities are in draws.csv and summary.json, and right", () => {
+    // posteriordb's Rate_4 with k = 5 of n = 10: theta ~ Beta(6, 6), so postpredk is
+    // beta-binomial(10, 6, 6): mean 5, sd sqrt(10 · 36 · 22 / (144 · 13)) = 2.057. The prior
+    // predictive is uniform on 0..10: mean 5, sd sqrt(10). 4,000 NUTS draws (ESS > 1,000 each
+    // here): the mean within 0.25 is over 3 se, the sd within 8%.
+    const inputs = stanProgram(
+      'rate4',
+      `data { int<lower=1> n; int<lower=0> k; }
+parameters { real<lower=0,upper=1> theta; real<lower=0,upper=1> thetaprior; }
+model { theta ~ beta(1, 1); thetaprior ~ beta(1, 1); k ~ binomial(n, theta); }
+generated quantities {
+  int<lower=0> postpredk = binomial_rng(n, theta);
+  int<lower=0> priorpredk = binomial_rng(n, thetaprior);
+}`,
+    );
+    writeFileSync(inputs[2], JSON.stringify({ n: 10, k: 5 }));
+    const out = join(dir, 'rate4');
+    const r = avb('infer', ...inputs, '--method', 'nuts', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toContain('warning:');
+    const header = read(join(out, 'draws.csv')).split('\n')[0].split(',');
+    expect(header.slice(-4)).toEqual(['theta', 'thetaprior', 'postpredk', 'priorpredk']);
+    const summary = JSON.parse(read(join(out, 'summary.json'))) as {
+      posterior: Record<string, { mean: number; sd: number }>;
+      warnings: string[];
+    };
+    expect(summary.warnings).toEqual([]);
+    for (const [name, sd] of [
+      ['postpredk', 2.057],
+      ['priorpredk', Math.sqrt(10)],
+    ] as const) {
+      expect(Math.abs(summary.posterior[name].mean - 5), name).toBeLessThan(0.25);
+      expect(Math.abs(summary.posterior[name].sd / sd - 1), name).toBeLessThan(0.08);
+    }
+  });
+
   it('a fit that diverges where the density is not finite near its mode names the likely declaration', () => {
     // posteriordb's dogs_log with its priors' walls written as a condition, which avb cannot
     // turn into bounds as it does dogs_log's uniform(-100, 0) and uniform(0, 100) (impliedBounds.ts):
