@@ -193,8 +193,9 @@ function generatedQuantities(
   note?: string;
   lastError: () => string | undefined;
 } {
-  // Set once the block has run (until then a failure is the block's, not a draw's).
-  let shape: Record<string, number> | undefined = undefined;
+  // The generated values' sizes, set where the block first runs (until then a failure is the
+  // block's, not a draw's).
+  let shape: Record<string, number> | undefined;
   let lastError: string | undefined;
   const reported = (z: ArrayLike<number>): ParameterValues =>
     evaluate((node) => {
@@ -203,6 +204,9 @@ function generatedQuantities(
       let extra: Record<string, Val>;
       try {
         extra = generate(values, new Rng(seedOf(z)));
+        shape ??= Object.fromEntries(
+          Object.entries(extra).map(([name, v]) => [name, lift(v).length]),
+        );
       } catch (e) {
         if (!shape || !(e instanceof Error)) throw e;
         lastError = e.message;
@@ -230,13 +234,7 @@ function generatedQuantities(
     generate = undefined;
     return { ...result, note: `generated quantities are not run: ${(failure as Error).message}` };
   }
-  const ownNames = new Set(Object.keys(evaluate(own, zero)));
-  shape = Object.fromEntries(
-    Object.entries(first)
-      .filter(([name]) => !ownNames.has(name))
-      .map(([name, v]) => [name, v.length]),
-  );
-  return { ...result, count: Object.values(shape).reduce((a, b) => a + b, 0) };
+  return { ...result, count: Object.values(shape!).reduce((a, b) => a + b, 0) };
 }
 
 /**

@@ -371,11 +371,16 @@ function factorOf(name: string, sigma: Float64Array, n: number): Float64Array {
   return l;
 }
 
-/** An index in 1..K from probabilities (which must sum to 1, as Stan's simplex check). */
-function categoricalIndex(name: string, rng: Rng, p: number[]): number {
+/** Probabilities that must sum to 1, as Stan's simplex check. */
+function checkSimplex(name: string, p: number[]): void {
   const total = p.reduce((s, x) => s + x, 0);
   if (p.some((x) => !(x >= 0)) || Math.abs(total - 1) > 1e-8)
     throw new StanError(`${name}: theta is not a simplex (its elements sum to ${total})`);
+}
+
+/** An index in 1..K from probabilities. */
+function categoricalIndex(name: string, rng: Rng, p: number[]): number {
+  checkSimplex(name, p);
   let u = rng.uniform();
   for (let k = 0; k < p.length - 1; k++) {
     if (u < p[k]) return k + 1;
@@ -438,9 +443,7 @@ function multivariate(name: string, family: string, a: Value[], rng: Rng): Value
       if (a.length !== 2) throw new StanError(`${name} takes 2 arguments`);
       const v = vectorOf(name, 'theta', a[0]);
       const p = family === 'multinomial' ? v : softmax(v);
-      const total = p.reduce((s, x) => s + x, 0);
-      if (p.some((x) => !(x >= 0)) || Math.abs(total - 1) > 1e-8)
-        throw new StanError(`${name}: theta is not a simplex (its elements sum to ${total})`);
+      checkSimplex(name, p);
       const n = scalarOf(a[1], 'N');
       if (!inFamily(n, 'count')) throw new StanError(`${name}: N is ${n}, not a count`);
       // Sequential binomials: each category's share of what the earlier ones left.
