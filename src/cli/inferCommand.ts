@@ -229,13 +229,20 @@ async function inferAction(spec: string, opts: InferCliOptions, cmd: Command): P
     config.model,
     config.variant,
     config.data !== undefined ? readJsonData(config.data) : undefined,
-    { noncentre: config.noncentre },
+    // The seed also draws a Stan program's transformed-data `_rng` calls, as Stan's does.
+    { noncentre: config.noncentre, seed: config.options.seed },
   );
   for (const note of model.notes ?? []) process.stderr.write(`note: ${note}\n`);
   const progress = new InferProgress(config.method);
   const chainPool = chainPoolFor(
     model,
-    { spec: config.model, variant: config.variant, data: config.data, noncentre: config.noncentre },
+    {
+      spec: config.model,
+      variant: config.variant,
+      data: config.data,
+      noncentre: config.noncentre,
+      seed: config.options.seed,
+    },
     opts.parallelChains ??
       defaultParallelChains(config.options.nuts?.chains ?? DEFAULT_NUTS.chains),
   );

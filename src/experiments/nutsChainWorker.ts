@@ -26,6 +26,7 @@ async function target(): Promise<BayesianModel> {
   const data = source.data !== undefined ? readJsonData(source.data) : undefined;
   const model = await loadModel(source.spec, source.variant, data, {
     noncentre: source.noncentre,
+    seed: source.seed,
   });
   return job.whitening
     ? whitenedModel(model, job.whitening.fit, job.whitening.diagonal).model

@@ -17,6 +17,8 @@ export interface ModelSource {
   data?: string;
   /** A Stan program's hierarchical normals non-centred (default) or as written (false). */
   noncentre?: boolean;
+  /** The run's seed, which draws a Stan program's transformed-data `_rng` calls. */
+  seed?: number;
 }
 
 /** What the main thread sends a chain worker when it starts (`nutsChainWorker.ts`). */

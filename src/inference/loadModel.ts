@@ -43,7 +43,7 @@ export async function loadModel(
   spec: string,
   variant?: string,
   data?: unknown,
-  options: { noncentre?: boolean } = {},
+  options: { noncentre?: boolean; seed?: number } = {},
 ): Promise<BayesianModel> {
   if (options.noncentre === false && !spec.endsWith('.stan'))
     throw new AvbUserError('--centred applies to Stan programs only; remove it');
@@ -77,6 +77,7 @@ export async function loadModel(
       declared = declareModel(
         stanModel(readFileSync(path, 'utf8'), spec, data, {
           noncentre: options.noncentre ?? true,
+          seed: options.seed,
         }),
       );
     } catch (e) {

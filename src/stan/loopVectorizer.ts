@@ -6,7 +6,8 @@ import { CONTINUOUS_FAMILIES } from './continuousFamilies.js';
 import { ELEMENTWISE_COUNT_FAMILIES } from './countFamilies.js';
 import { holds } from './operators.js';
 import { hasPointwise, pointwiseLogDensity } from './pointwiseDensities.js';
-import { walk } from './exprWalk.js';
+import { callsArePure, walk } from './exprWalk.js';
+import { everyStatement } from './stmtWalk.js';
 import type { Expr, Index, Stmt } from './parser.js';
 import { flat, isScalar, numberOf, packScalars, real, vec } from './values.js';
 import type { Value } from './values.js';
@@ -171,6 +172,8 @@ function planOf(s: Extract<Stmt, { s: 'for' }>, host: LoopHost): Plan | null {
       assigned.set(t.a.name, pattern);
     }
   if (assigned.has(s.v)) return null;
+  // Each pass of `y[n] = normal_rng(0, 1)` draws anew: one draw for all points would be wrong.
+  if (body.some(drawsRandom)) return null;
   const c = new Checker(s.v, assigned, host);
   // The free indexes of assigned elements may not read what the body assigns.
   for (const st of body)
@@ -315,6 +318,38 @@ class Checker {
 
   mentionsN(e: Expr): boolean {
     return mentions(e, this.n);
+  }
+}
+
+/** Whether a statement calls an `_rng` function anywhere (its branches and nested loops too). */
+function drawsRandom(st: Stmt): boolean {
+  return everyStatement([st]).some((x) => !expressionsOf(x).every(callsArePure));
+}
+
+/** The expressions a statement holds itself (not those of the statements nested in it). */
+function expressionsOf(st: Stmt): Expr[] {
+  switch (st.s) {
+    case 'decl':
+      return st.decl.init ? [st.decl.init] : [];
+    case 'assign':
+      return [st.target, st.value];
+    case 'tilde':
+      return [st.lhs, ...st.args];
+    case 'target':
+      return [st.value];
+    case 'for':
+      return [st.from, st.to];
+    case 'foreach':
+      return [st.over];
+    case 'while':
+    case 'if':
+      return [st.c];
+    case 'return':
+      return st.value ? [st.value] : [];
+    case 'expr':
+      return [st.value];
+    default:
+      return [];
   }
 }
 

@@ -21,7 +21,7 @@ import { ODE_SOLVERS, solveOde } from './ode.js';
 import { runVectorized } from './loopVectorizer.js';
 import { hoistDataOnly } from './hoistDataOnly.js';
 import { rngFunction } from './rngFunctions.js';
-import type { Rng } from '../random/rng.js';
+import { Rng } from '../random/rng.js';
 import type { LoopHost } from './loopVectorizer.js';
 import {
   copyValue,
@@ -44,13 +44,16 @@ import type { Scalar, Value } from './values.js';
  * modelling kit, which differentiates it (user-defined functions and ODE solvers included);
  * what avb does not run (some types, an unknown function, truncating a family without a
  * closed-form cdf) is refused by name. `generated quantities` run once per reported draw, their
- * `_rng` functions drawing from a generator seeded by the draw (`rngFunctions.ts`).
+ * `_rng` functions drawing from a generator seeded by the draw (`rngFunctions.ts`); `_rng` calls
+ * in `transformed data` (a program that simulates its own data, say) run once, as the program is
+ * read, from a generator seeded by `options.seed` (Stan seeds them with the run's seed too, so
+ * the same seed gives the same data; default 1).
  */
 export function stanModel(
   source: string,
   file: string,
   data: unknown,
-  options: { vectorizeLoops?: boolean; noncentre?: boolean } = {},
+  options: { vectorizeLoops?: boolean; noncentre?: boolean; seed?: number } = {},
 ): ModelDeclaration {
   const program = parseStan(source, file);
   // Hierarchical normals sampled non-centred where asked (autoNoncentre.ts).
@@ -60,7 +63,13 @@ export function stanModel(
   const global = new Scope();
   run.atLoad(() => {
     readData(program.data, data, global, run, file);
-    run.exec(program.transformedData, global);
+    // Its own stream (a fork), not the start of the one a method seeded alike draws from.
+    run.rng = new Rng(options.seed ?? 1).fork();
+    try {
+      run.exec(program.transformedData, global);
+    } finally {
+      run.rng = undefined;
+    }
   });
   const { parameters, types, order, notes } = declareParameters(program, noncentred, run, global);
   const tpTypes = new Map<string, { type: TypeSpec; sizes: number[]; dims: number[] }>();
@@ -245,7 +254,7 @@ class Interpreter {
   target: Val[] | undefined;
   /** Counts the writes to some variables while set (the data-only part of hoistDataOnly.ts). */
   writes: WriteCounter | undefined;
-  /** The generator `_rng` functions draw from, while generated quantities run. */
+  /** The generator `_rng` functions draw from, while transformed data or generated quantities run. */
   rng: Rng | undefined;
 
   constructor(
@@ -509,7 +518,7 @@ class Interpreter {
         if (e.name.endsWith('_rng')) {
           if (!this.rng)
             throw new StanError(
-              `${e.name} draws random numbers, which avb runs in generated quantities only`,
+              `${e.name} draws random numbers, which Stan allows in transformed data and generated quantities only`,
             );
           return rngFunction(e.name, args, this.rng)!;
         }

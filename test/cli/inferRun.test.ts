@@ -167,6 +167,59 @@ generated quantities {
     }
   });
 
+  it("a Stan program's simulated data are drawn from the run's seed, the same in every chain's worker", () => {
+    // y is drawn in transformed data; mu's posterior is N(ȳ, 1/√N) under its flat prior. Each
+    // NUTS chain runs in its own worker, which reads the program again: with another seed
+    // there, its chain would sample another data set's posterior, ȳ 1.4 posterior sds away on
+    // average (two independent means); every chain's mean is within 0.3 posterior sd of the
+    // main thread's ȳ (its own noise: ~0.05 sd with 500 draws). --seed 5 and --seed 6 draw
+    // data 1.6 posterior sds apart.
+    const inputs = stanProgram(
+      'simulates',
+      `data { int<lower=1> N; }
+transformed data { vector[N] y; for (n in 1:N) y[n] = normal_rng(0, 1); }
+parameters { real mu; }
+model { y ~ normal(mu, 1); }
+generated quantities { real ybar = mean(y); }`,
+    );
+    writeFileSync(inputs[2], JSON.stringify({ N: 25 }));
+    const run = (seed: number) => {
+      const out = join(dir, `simulates-${seed}`);
+      const r = avb(
+        'infer',
+        ...inputs,
+        '--method',
+        'nuts',
+        '--chains',
+        '2',
+        '--parallel-chains',
+        '2',
+        '--samples',
+        '1000',
+        '--seed',
+        String(seed),
+        '--out',
+        out,
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const [header, ...rows] = read(join(out, 'draws.csv')).trim().split('\n');
+      const col = (name: string) => header.split(',').indexOf(name);
+      const values = rows.map((l) => l.split(',').map(Number));
+      const ybar = values[0][col('ybar')];
+      expect(values.every((v) => v[col('ybar')] === ybar)).toBe(true);
+      const chainMeans = [1, 2].map((c) => {
+        const mine = values.filter((v) => v[col('chain')] === c).map((v) => v[col('mu')]);
+        return mine.reduce((a, b) => a + b, 0) / mine.length;
+      });
+      return { ybar, chainMeans };
+    };
+    const sd = 1 / Math.sqrt(25);
+    const [a, b] = [run(5), run(6)];
+    for (const { ybar, chainMeans } of [a, b])
+      for (const m of chainMeans) expect(Math.abs(m - ybar) / sd).toBeLessThan(0.3);
+    expect(Math.abs(a.ybar - b.ybar) / sd).toBeGreaterThan(1);
+  });
+
   it('a fit that diverges where the density is not finite near its mode names the likely declaration', () => {
     // posteriordb's dogs_log with its priors' walls written as a condition, which avb cannot
     // turn into bounds as it does dogs_log's uniform(-100, 0) and uniform(0, 100) (impliedBounds.ts):

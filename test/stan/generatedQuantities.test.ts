@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { generatedWarnings } from '../../src/inference/compare.js';
 import type { Draws } from '../../src/inference/model.js';
 import { Rng } from '../../src/random/rng.js';
+import { declareModel } from '../../src/inference/declaredModel.js';
+import { stanModel } from '../../src/stan/stanModel.js';
 import { stan } from './stanTestKit.js';
 
 /** `count` unconstrained points (standard normal), seeded: distinct draws, distinct generators. */
@@ -173,11 +175,54 @@ describe('Stan generated quantities', () => {
     );
   });
 
-  it('an _rng call outside generated quantities is refused by name', () => {
+  it('an _rng call in the model block is refused by name, as Stan refuses it', () => {
     expect(() =>
       stan('parameters { real mu; } model { mu ~ normal(normal_rng(0, 1), 1); }')
         .logDensityAndGradient!(new Float64Array(1)),
-    ).toThrow(/normal_rng draws random numbers, which avb runs in generated quantities only/);
+    ).toThrow(
+      /normal_rng draws random numbers, which Stan allows in transformed data and generated quantities only/,
+    );
+  });
+
+  // A program that simulates its own data: drawn once as it is read, from the run's seed.
+  const SIMULATES = `
+    data { int<lower=1> N; }
+    transformed data {
+      vector[N] y;
+      for (n in 1:N) y[n] = normal_rng(3, 2);
+    }
+    parameters { real mu; }
+    model { mu ~ normal(0, 100); y ~ normal(mu, 2); }`;
+
+  it('_rng calls in transformed data draw once, the same data for the same seed', () => {
+    const load = (seed?: number) =>
+      declareModel(stanModel(SIMULATES, 'sim.stan', { N: 2000 }, { seed }));
+    const z = new Float64Array([0.5]);
+    const [a, b, c] = [load(7), load(7), load(8)];
+    const logp = (m: typeof a) => m.logDensityAndGradient!(z).logp;
+    // Read twice at one seed: the same data, so the same density to the last bit.
+    expect(logp(a)).toBe(logp(b));
+    expect(logp(a)).toBe(logp(a));
+    expect(logp(c)).not.toBe(logp(a));
+    // No seed given: seed 1, as the CLI's default --seed.
+    expect(logp(load())).toBe(logp(load(1)));
+  });
+
+  it('the data transformed data draws follow the family asked for, each pass its own draw', () => {
+    // The loop must not be vectorised into one draw for all N (loopVectorizer.ts): with
+    // one, the sd below would be 0. Bounds: 4 standard errors of a normal sample's mean
+    // (2/√2000 = 0.045) and sd (2/√(2·1999) = 0.032).
+    const m = declareModel(
+      stanModel(
+        `${SIMULATES} generated quantities { real ybar = mean(y); real ysd = sd(y); }`,
+        'sim.stan',
+        { N: 2000 },
+        { seed: 3 },
+      ),
+    );
+    const [, ybar, ysd] = m.summarize(new Float64Array([0]));
+    expect(Math.abs(ybar - 3)).toBeLessThan(4 * (2 / Math.sqrt(2000)));
+    expect(Math.abs(ysd - 2)).toBeLessThan(4 * (2 / Math.sqrt(2 * 1999)));
   });
 
   it('a family’s parameter outside its domain is a Stan error naming it', () => {
