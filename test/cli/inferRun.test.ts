@@ -169,11 +169,11 @@ generated quantities {
 
   it("a Stan program's simulated data are drawn from the run's seed, the same in every chain's worker", () => {
     // y is drawn in transformed data; mu's posterior is N(ȳ, 1/√N) under its flat prior. Each
-    // NUTS chain runs in its own worker, which reads the program again: with another seed
-    // there, its chain would sample another data set's posterior, ȳ 1.4 posterior sds away on
-    // average (two independent means); every chain's mean is within 0.3 posterior sd of the
-    // main thread's ȳ (its own noise: ~0.05 sd with 500 draws). --seed 5 and --seed 6 draw
-    // data 1.6 posterior sds apart.
+    // NUTS chain runs in its own worker, which reads the program again (and reports ybar from
+    // its own copy of y). Every chain's mean is within 0.3 posterior sd of the ȳ its draws
+    // report (its own noise: ~0.05 sd with 500 draws), and every draw reports the same ȳ. The
+    // data of --seed 3 and of the default seed 1 are 1.8 posterior sds apart, so workers that
+    // read the program with any fixed seed instead of the run's fail the last check.
     const inputs = stanProgram(
       'simulates',
       `data { int<lower=1> N; }
@@ -183,8 +183,8 @@ model { y ~ normal(mu, 1); }
 generated quantities { real ybar = mean(y); }`,
     );
     writeFileSync(inputs[2], JSON.stringify({ N: 25 }));
-    const run = (seed: number) => {
-      const out = join(dir, `simulates-${seed}`);
+    const run = (seed?: number) => {
+      const out = join(dir, `simulates-${seed ?? 'default'}`);
       const r = avb(
         'infer',
         ...inputs,
@@ -196,8 +196,7 @@ generated quantities { real ybar = mean(y); }`,
         '2',
         '--samples',
         '1000',
-        '--seed',
-        String(seed),
+        ...(seed !== undefined ? ['--seed', String(seed)] : []),
         '--out',
         out,
       );
@@ -206,6 +205,7 @@ generated quantities { real ybar = mean(y); }`,
       const col = (name: string) => header.split(',').indexOf(name);
       const values = rows.map((l) => l.split(',').map(Number));
       const ybar = values[0][col('ybar')];
+      // Both chains' workers drew the same y.
       expect(values.every((v) => v[col('ybar')] === ybar)).toBe(true);
       const chainMeans = [1, 2].map((c) => {
         const mine = values.filter((v) => v[col('chain')] === c).map((v) => v[col('mu')]);
@@ -214,7 +214,7 @@ generated quantities { real ybar = mean(y); }`,
       return { ybar, chainMeans };
     };
     const sd = 1 / Math.sqrt(25);
-    const [a, b] = [run(5), run(6)];
+    const [a, b] = [run(3), run()];
     for (const { ybar, chainMeans } of [a, b])
       for (const m of chainMeans) expect(Math.abs(m - ybar) / sd).toBeLessThan(0.3);
     expect(Math.abs(a.ybar - b.ybar) / sd).toBeGreaterThan(1);
