@@ -96,11 +96,15 @@ export function sameExpr(a: Expr, b: Expr): boolean {
   return plain(a) === plain(b);
 }
 
-/** Whether `e` calls no function with side effects (`_rng`, `_lp`). */
+/**
+ * Whether `e` calls no function with side effects (`_rng`, `_lp`) or whose value depends on
+ * when it is called (`target()`, the log density so far).
+ */
 export function callsArePure(e: Expr): boolean {
   let pure = true;
   walk(e, (x) => {
-    if (x.e === 'call' && /_(rng|lp)$/.test(x.name)) pure = false;
+    if (x.e === 'call' && (/_(rng|lp)$/.test(x.name) || /^(target|get_lp)$/.test(x.name)))
+      pure = false;
   });
   return pure;
 }

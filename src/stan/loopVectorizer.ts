@@ -172,8 +172,9 @@ function planOf(s: Extract<Stmt, { s: 'for' }>, host: LoopHost): Plan | null {
       assigned.set(t.a.name, pattern);
     }
   if (assigned.has(s.v)) return null;
-  // Each pass of `y[n] = normal_rng(0, 1)` draws anew: one draw for all points would be wrong.
-  if (body.some(drawsRandom)) return null;
+  // Each pass of `y[n] = normal_rng(0, 1)` draws anew: one draw for all points would be wrong
+  // (and `target()` in a pass reads what the passes before it added).
+  if (body.some(callsImpure)) return null;
   const c = new Checker(s.v, assigned, host);
   // The free indexes of assigned elements may not read what the body assigns.
   for (const st of body)
@@ -321,8 +322,8 @@ class Checker {
   }
 }
 
-/** Whether a statement calls an `_rng` function anywhere (its branches and nested loops too). */
-function drawsRandom(st: Stmt): boolean {
+/** Whether a statement calls an impure function (`callsArePure`) anywhere, nested ones too. */
+function callsImpure(st: Stmt): boolean {
   return everyStatement([st]).some((x) => !expressionsOf(x).every(callsArePure));
 }
 

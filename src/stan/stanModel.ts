@@ -512,6 +512,14 @@ class Interpreter {
         return transpose(this.eval(e.a, scope));
       case 'call': {
         if (ODE_SOLVERS.has(e.name)) return this.ode(e, scope);
+        if ((e.name === 'target' || e.name === 'get_lp') && e.args.length === 0) {
+          // The log density accumulated so far (Stan: model block and `_lp` functions only).
+          if (!this.target)
+            throw new StanError(
+              `${e.name}() reads the log density, which exists in the model block only`,
+            );
+          return real(ad.total(...this.target));
+        }
         const args = e.args.map((a) => this.eval(a, scope));
         const user = this.userFunction(e.name);
         if (user) return this.call(user, args);

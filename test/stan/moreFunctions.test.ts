@@ -460,4 +460,32 @@ describe('Stan: offset and multiplier', () => {
     // v_missing() is never called: an unknown function would otherwise be an error.
     expect(valueOf(program)).toBe(4 + 1 + 0 + 1);
   });
+
+  it('target() is the log density accumulated so far, in the model block and in _lp functions', () => {
+    // Doubling the target by adding target() to it gives twice the normal's log density
+    // (and gradient); an _lp function reads the same sum, get_lp() is its old name.
+    same(
+      'parameters { real x; } model { x ~ normal(1, 2); target += target(); }',
+      'parameters { real x; } model { target += 2 * normal_lpdf(x | 1, 2); }',
+    );
+    same(
+      `functions { void twice_lp() { target += get_lp(); } }
+      parameters { real x; } model { x ~ normal(1, 2); twice_lp(); }`,
+      'parameters { real x; } model { target += 2 * normal_lpdf(x | 1, 2); }',
+    );
+    // A loop that reads target() runs pass by pass (the vectorised pass would read it once, as
+    // 0, and give the plain sum): pass n adds its own term and doubles what was there.
+    same(
+      `data { int N; vector[N] y; }
+      parameters { real x; } model { for (n in 1:N) target += normal_lpdf(y[n] | x, 1) + target(); }`,
+      `data { int N; vector[N] y; } parameters { real x; }
+      model { target += 4 * normal_lpdf(y[1] | x, 1) + 2 * normal_lpdf(y[2] | x, 1) + normal_lpdf(y[3] | x, 1); }`,
+      { N: 3, y: [1, 2, 3] },
+    );
+    expect(() =>
+      stan(
+        'transformed data { real t = target(); } parameters { real x; } model { x ~ normal(0, 1); }',
+      ),
+    ).toThrow(/target\(\) reads the log density, which exists in the model block only/);
+  });
 });
