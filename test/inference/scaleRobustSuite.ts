@@ -81,7 +81,8 @@ export function scaleRobustSuite(kind: 'tiny' | 'correlated'): void {
         expect(still.some((w) => /^before the affine refit .* q's mean of/.test(w))).toBe(true);
         // By default that failed check sends the refitted draws through the HMC polish, which
         // gives them this Gaussian's shape too (means within 0.1 sd, sds within 10%: chains of a
-        // few transitions, not the refit's exact step) and replaces the fit's warnings with the polish's milder one.
+        // few transitions, not the refit's exact step) and replaces the fit's warnings with the
+        // polish's milder one.
         const polished = await avbInference(model, { iterations: 50, precondition: 'none' });
         expect(polished.polish?.reason).toMatch(/^the Stein check of the fit's draws/);
         expect(polished.polish?.converged).toBe(true);
