@@ -10,11 +10,10 @@
 // Run after `npm run build`:  node bench/kidiq-exact.mjs <run folder>   (seeds 1-4, ~15 s)
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { cholesky } from '../dist/math/denseMatrix.js';
+import { cholesky, inverseFromCholesky } from '../dist/math/denseMatrix.js';
 import { wasserstein1 } from '../dist/math/marginalAccuracy.js';
 import { readJsonData } from '../dist/io/jsonData.js';
 import { Rng } from '../dist/random/rng.js';
-import { readReferenceDraws } from '../dist/experiments/posteriordb.js';
 import { readDrawsCsv } from '../dist/experiments/reproduce/posteriordb.js';
 
 const POSTERIOR = 'kidiq-kidscore_momhsiq';
@@ -44,7 +43,7 @@ for (let i = 0; i < n; i++) {
     for (let b = 0; b < k; b++) xtx[a * k + b] += x[a] * x[b];
   }
 }
-const inv = invert3(xtx);
+const inv = inverseFromCholesky(cholesky(xtx, k), k);
 const bhat = [0, 1, 2].map((a) => [0, 1, 2].reduce((s, b) => s + inv[a * k + b] * xty[b], 0));
 let rss = 0;
 for (let i = 0; i < n; i++) {
@@ -134,10 +133,7 @@ const show = (label, draws) => {
 };
 const chains = readJsonData(join(VENDORED, 'reference_draws.json.gz'));
 const pool = (cs) => Object.fromEntries(NAMES.map((nm) => [nm, cs.flatMap((c) => c[nm])]));
-show(
-  'reference (10 chains × 1,000)',
-  readReferenceDraws(join(VENDORED, 'reference_draws.json.gz')),
-);
+show('reference (10 chains × 1,000)', pool(chains));
 show('reference chains 1–5', pool(chains.slice(0, 5)));
 show('reference chains 6–10', pool(chains.slice(5)));
 // What a perfect method scores: 4,000 exact draws (the fits' number), three sets.
@@ -149,26 +145,3 @@ for (const fit of readdirSync(fits).sort()) {
   if (existsSync(file)) show(fit, readDrawsCsv(file));
 }
 console.log(lines.join('\n'));
-
-/** The inverse of a symmetric positive-definite 3 × 3 matrix (row-major), by cofactors. */
-function invert3(m) {
-  const [a, b, c, d, e, f, g, h, i] = m;
-  const A = e * i - f * h;
-  const B = -(d * i - f * g);
-  const C = d * h - e * g;
-  const det = a * A + b * B + c * C;
-  return Float64Array.from(
-    [
-      A,
-      -(b * i - c * h),
-      b * f - c * e,
-      B,
-      a * i - c * g,
-      -(a * f - c * d),
-      C,
-      -(a * h - b * g),
-      a * e - b * d,
-    ],
-    (v) => v / det,
-  );
-}

@@ -7,7 +7,7 @@ import { ELEMENTWISE_COUNT_FAMILIES } from './countFamilies.js';
 import { holds } from './operators.js';
 import { hasPointwise, pointwiseLogDensity } from './pointwiseDensities.js';
 import { callsArePure, walk } from './exprWalk.js';
-import { everyStatement } from './stmtWalk.js';
+import { everyStatement, expressionsOf } from './stmtWalk.js';
 import type { Expr, Index, Stmt } from './parser.js';
 import { flat, isScalar, numberOf, packScalars, real, vec } from './values.js';
 import type { Value } from './values.js';
@@ -325,33 +325,6 @@ class Checker {
 /** Whether a statement calls an impure function (`callsArePure`) anywhere, nested ones too. */
 function callsImpure(st: Stmt): boolean {
   return everyStatement([st]).some((x) => !expressionsOf(x).every(callsArePure));
-}
-
-/** The expressions a statement holds itself (not those of the statements nested in it). */
-function expressionsOf(st: Stmt): Expr[] {
-  switch (st.s) {
-    case 'decl':
-      return st.decl.init ? [st.decl.init] : [];
-    case 'assign':
-      return [st.target, st.value];
-    case 'tilde':
-      return [st.lhs, ...st.args];
-    case 'target':
-      return [st.value];
-    case 'for':
-      return [st.from, st.to];
-    case 'foreach':
-      return [st.over];
-    case 'while':
-    case 'if':
-      return [st.c];
-    case 'return':
-      return st.value ? [st.value] : [];
-    case 'expr':
-      return [st.value];
-    default:
-      return [];
-  }
 }
 
 /** Whether variable `name` appears in `e`. */

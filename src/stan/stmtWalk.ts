@@ -1,4 +1,4 @@
-import type { Stmt } from './parser.js';
+import type { Expr, Stmt } from './parser.js';
 
 /** Statements of a block, plain `{ ... }` blocks opened (not loops or conditions). */
 export function topLevel(body: Stmt[]): Stmt[] {
@@ -21,4 +21,31 @@ export function everyStatement(body: Stmt[]): Stmt[] {
         return [s];
     }
   });
+}
+
+/** The expressions a statement holds itself (not those of the statements nested in it). */
+export function expressionsOf(st: Stmt): Expr[] {
+  switch (st.s) {
+    case 'decl':
+      return st.decl.init ? [st.decl.init] : [];
+    case 'assign':
+      return [st.target, st.value];
+    case 'tilde':
+      return [st.lhs, ...st.args];
+    case 'target':
+      return [st.value];
+    case 'for':
+      return [st.from, st.to];
+    case 'foreach':
+      return [st.over];
+    case 'while':
+    case 'if':
+      return [st.c];
+    case 'return':
+      return st.value ? [st.value] : [];
+    case 'expr':
+      return [st.value];
+    default:
+      return [];
+  }
 }
