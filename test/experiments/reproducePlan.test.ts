@@ -49,6 +49,81 @@ describe('reproduction budgets', () => {
     expect(standard.filter((j) => j.id.startsWith('train ')).length).toBe(5);
   });
 
+  it('mnist conv trains the headline pair on conv networks at the CPU preset’s rates, AIS 100 steps from the encoder', () => {
+    const jobs = mnistReproduction.jobs(ctx('conv', join(dir, 'conv')));
+    expect(jobs.filter((j) => j.id.startsWith('train ')).map((j) => j.id)).toEqual([
+      'train avb-ac-32',
+      'train vae-32',
+    ]);
+    const configOf = (id: string) => {
+      const train = jobs.find((j) => j.id === id)!;
+      return JSON.parse(readFileSync(train.args[train.args.indexOf('--config') + 1], 'utf8')) as {
+        steps: number;
+        lr: number;
+        lrDecoder?: number;
+        lrAdversary?: number;
+        lrSchedule: string;
+        encoder: { net: string };
+        decoder: { net: string };
+        adversary: { hidden: number; depth: number };
+      };
+    };
+    const ac = configOf('train avb-ac-32');
+    const vae = configOf('train vae-32');
+    expect(ac.steps).toBe(150000);
+    expect([ac.encoder.net, ac.decoder.net, vae.encoder.net, vae.decoder.net]).toEqual([
+      'conv',
+      'conv',
+      'conv',
+      'conv',
+    ]);
+    // The CPU preset's adversary and rates, not the paper's 3 x 1,024 and 1e-4.
+    expect(ac.adversary).toMatchObject({ hidden: 512, depth: 2 });
+    expect([ac.lr, ac.lrDecoder, ac.lrAdversary, ac.lrSchedule]).toEqual([
+      3e-4,
+      1e-3,
+      3e-4,
+      'cosine',
+    ]);
+    expect([vae.lr, vae.lrSchedule]).toEqual([1e-3, 'cosine']);
+    const evals = jobs.filter((j) => j.id.startsWith('eval vae-32'));
+    for (const j of evals) {
+      expect(j.args[j.args.indexOf('--ais-start') + 1]).toBe('encoder');
+      expect(j.args[j.args.indexOf('--ais-steps') + 1]).toBe('100');
+    }
+    expect(evals.map((j) => j.args[j.args.indexOf('--points') + 1])).toEqual(['1000', '1000']);
+    expect(jobs.filter((j) => j.id.startsWith('ais-convergence vae-32')).map((j) => j.id)).toEqual(
+      ['1000', 'encoder-100', 'encoder-300', 'encoder-1000'].map(
+        (r) => `ais-convergence vae-32 ${r}`,
+      ),
+    );
+  });
+
+  it('mnist --points below the budget is a smoke run (a tenth of the ladder); above it keeps every check whole', () => {
+    const ladder = (points: number, name: string) => {
+      const jobs = mnistReproduction.jobs({ ...ctx('long', join(dir, name)), points });
+      const rungs = jobs.filter((j) => j.id.startsWith('ais-convergence avb-ac-32'));
+      const eval1 = jobs.find((j) => j.id === 'eval avb-ac-32 1/2')!;
+      return {
+        rungs: rungs.map((j) => j.id.replace('ais-convergence avb-ac-32 ', '')),
+        ladderPoints: rungs[0].args[rungs[0].args.indexOf('--points') + 1],
+        bdmc: eval1.args[eval1.args.indexOf('--bdmc') + 1],
+      };
+    };
+    // Every test digit: the ladder reaches the prior's 10,000 steps, on 100 digits, BDMC on 100.
+    expect(ladder(10000, 'all-digits')).toEqual({
+      rungs: ['1000', '3000', '10000', 'encoder-300', 'encoder-1000', 'encoder-3000'],
+      ladderPoints: '100',
+      bdmc: '100',
+    });
+    // A smoke run on 6 digits checks the same paths at a tenth of the annealing.
+    expect(ladder(6, 'smoke')).toEqual({
+      rungs: ['100', '300', '1000', 'encoder-30', 'encoder-100', 'encoder-300'],
+      ladderPoints: '6',
+      bdmc: '6',
+    });
+  });
+
   it('mnist re-estimates a shard made with other AIS settings, and keeps one made with these', () => {
     const out = join(dir, 'stale');
     const shard = (k: number) => join(out, 'runs', 'vae-32', `eval-shard-${k}-of-2.json`);
@@ -109,11 +184,13 @@ describe('reproduction budgets', () => {
   });
 
   it('a budget an experiment does not have is refused before anything is written', () => {
-    const out = join(dir, 'synthetic-long');
-    expectUserError(
-      avb('reproduce', 'synthetic', '--budget', 'long', '--out', out),
-      /--budget long is not a budget of synthetic; use quick, standard, full/,
-    );
-    expect(existsSync(out)).toBe(false);
+    for (const budget of ['long', 'conv']) {
+      const out = join(dir, `synthetic-${budget}`);
+      expectUserError(
+        avb('reproduce', 'synthetic', '--budget', budget, '--out', out),
+        new RegExp(`--budget ${budget} is not a budget of synthetic; use quick, standard, full`),
+      );
+      expect(existsSync(out)).toBe(false);
+    }
   });
 });

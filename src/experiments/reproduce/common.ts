@@ -12,17 +12,18 @@ import type { ReportDoc } from '../../report/report.js';
 import type { Job } from './jobQueue.js';
 
 /** Every budget of `--budget`; an experiment has those of its `budgets`. */
-export const BUDGETS = ['quick', 'standard', 'long', 'full'] as const;
+export const BUDGETS = ['quick', 'standard', 'long', 'conv', 'full'] as const;
 export type Budget = (typeof BUDGETS)[number];
 
-/** The budgets every experiment has (`long` is MNIST's alone). */
+/** The budgets every experiment has (`long` and `conv` are MNIST's alone). */
 export const COMMON_BUDGETS = ['quick', 'standard', 'full'] as const satisfies readonly Budget[];
 export type CommonBudget = (typeof COMMON_BUDGETS)[number];
 
 /** The context's budget, for an experiment with the common ones (checked before any job). */
 export function commonBudget(ctx: ReproduceContext): CommonBudget {
   const b = ctx.budget;
-  if (b === 'long') throw new Error(`reproduce: budget ${b} reached an experiment without it`);
+  if (b === 'long' || b === 'conv')
+    throw new Error(`reproduce: budget ${b} reached an experiment without it`);
   return b;
 }
 
