@@ -70,7 +70,7 @@ describe('reproduction budgets', () => {
     };
     const ac = configOf('train avb-ac-32');
     const vae = configOf('train vae-32');
-    expect(ac.steps).toBe(150000);
+    expect(ac.steps).toBe(300000);
     expect([ac.encoder.net, ac.decoder.net, vae.encoder.net, vae.decoder.net]).toEqual([
       'conv',
       'conv',
