@@ -652,11 +652,11 @@ const PUBLISHED = markdownTable({
 function publishedSection(b: MnistBudget): string {
   const ours =
     b.networks === 'mlp'
-      ? 'the CPU preset: MLP networks and far fewer steps'
+      ? 'this run’s CPU preset: MLP networks and far fewer steps'
       : b.networks === 'conv'
-        ? 'the paper’s conv networks on the CPU preset’s adversary and rates, with far fewer steps'
-        : 'the paper’s networks and settings, trained on this machine';
-  return `${PUBLISHED}\n\nThe table above is this run’s ${ours}, not comparable row by row.`;
+        ? 'this run’s conv networks (the paper’s) on the CPU preset’s adversary and rates, with far fewer steps'
+        : 'this run of the paper’s networks and settings on this machine';
+  return `${PUBLISHED}\n\nThe table above is ${ours}, not comparable row by row.`;
 }
 
 const NETWORK_WORDS: Record<MnistBudget['networks'], string> = {
