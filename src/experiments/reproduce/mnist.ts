@@ -86,10 +86,10 @@ const fromEncoder = (...steps: number[]): AisRun[] =>
  * against the MLP's -99.5, and at the end of the plan an AIS NLL within 0.33 +- 0.34 nats of
  * the MLP's after its 500,000-step plan, on the same 200 test digits (README, "The conv networks
  * at the CPU preset's rates"). 300,000 steps are aimed at the issue's 84 nats: the MLP gained
- * about a nat per doubling of its plan at this level. A step costs ~100-117 ms (AVB+AC) and ~53-67 ms (the VAE) of one core against ~40 and ~8 for the MLP,
- * and AIS on the conv decoder ~10x the MLP's per digit, so AIS anneals 100 steps from the encoder
- * (its ladder checks that against 1,000 from the encoder and from the prior). About 11 h on 2
- * cores per seed.
+ * about a nat per doubling of its plan at this level. A step costs ~100-117 ms (AVB+AC) and
+ * ~53-67 ms (the VAE) of one core against ~40 and ~8 for the MLP, and AIS on the conv decoder
+ * ~10x the MLP's per digit, so AIS anneals 100 steps from the encoder (its ladder checks that
+ * against 1,000 from the encoder and from the prior). About 11 h on 2 cores per seed.
  */
 const CONV_STEPS = 300000;
 
@@ -177,18 +177,20 @@ function shardFile(ctx: ReproduceContext, name: string, k: number): string {
  */
 function budgetOf(ctx: ReproduceContext): MnistBudget {
   const b = BUDGETS[ctx.budget];
-  const smoke = ctx.points !== undefined && ctx.points < b.ais.points;
+  const smokePoints =
+    ctx.points !== undefined && ctx.points < b.ais.points ? ctx.points : undefined;
   return {
     ...b,
     steps: ctx.steps ?? b.steps,
     ais: { ...b.ais, points: ctx.points ?? b.ais.points },
-    bdmc: smoke ? Math.min(ctx.points!, b.bdmc) : b.bdmc,
-    convergence: smoke
-      ? {
-          points: Math.min(ctx.points!, b.convergence.points),
-          runs: b.convergence.runs.map((r) => ({ ...r, steps: Math.ceil(r.steps / 10) })),
-        }
-      : b.convergence,
+    bdmc: smokePoints !== undefined ? Math.min(smokePoints, b.bdmc) : b.bdmc,
+    convergence:
+      smokePoints !== undefined
+        ? {
+            points: Math.min(smokePoints, b.convergence.points),
+            runs: b.convergence.runs.map((r) => ({ ...r, steps: Math.ceil(r.steps / 10) })),
+          }
+        : b.convergence,
   };
 }
 
@@ -465,7 +467,8 @@ function runLabel(run: AisRun): string {
  */
 function convergenceSection(ctx: ReproduceContext, b: MnistBudget): string {
   const runs = b.convergence.runs;
-  // Every budget's ladder holds its table's setting (--points scales both to a tenth).
+  // Every budget's ladder holds its table's setting and ten times it, so a smoke run's ladder (a
+  // tenth of each rung) holds it too.
   const used = runs.find((r) => r.start === b.ais.start && r.steps === b.ais.steps);
   if (!used) throw new Error('reproduce: the AIS ladder lacks the table’s setting');
   const estimates = CONVERGENCE_MODELS.map((name) =>
@@ -483,15 +486,15 @@ function convergenceSection(ctx: ReproduceContext, b: MnistBudget): string {
   // AIS's estimate of log p(x) is a stochastic lower bound, so the rung with the highest one is
   // the nearest the truth. It is usually the longest, but from the encoder's Gaussian a shorter
   // run can be tighter than a long one from the prior; each model is judged by its own tightest.
-  const tightest = estimates.map(
-    (e) => runs[e.reduce((best, r, j) => (r.mean > e[best].mean ? j : best), 0)],
+  const tightest = estimates.map((e) =>
+    e.reduce((best, r, j) => (r.mean > e[best].mean ? j : best), 0),
   );
   const differences = estimates.map((e, i) =>
-    pairedDifference(e[runs.indexOf(tightest[i])].perPoint, e[runs.indexOf(used)].perPoint),
+    pairedDifference(e[tightest[i]].perPoint, e[runs.indexOf(used)].perPoint),
   );
   const verdicts = CONVERGENCE_MODELS.map((name, i) => {
     const gap = Math.abs(differences[i].mean);
-    const of = tightest[i] === used ? 'the table’s own' : runLabel(tightest[i]);
+    const of = runs[tightest[i]] === used ? 'the table’s own' : runLabel(runs[tightest[i]]);
     return `${label(name)} ${gap <= 0.3 ? 'within' : 'not within'} 0.3 nats (${num(gap)}; tightest: ${of})`;
   });
   const table = markdownTable({
@@ -648,17 +651,6 @@ const PUBLISHED = markdownTable({
   ],
 });
 
-/** What sets the run's table apart from the published numbers. */
-function publishedSection(b: MnistBudget): string {
-  const ours =
-    b.networks === 'mlp'
-      ? 'this run’s CPU preset: MLP networks and far fewer steps'
-      : b.networks === 'conv'
-        ? 'this run’s conv networks (the paper’s) on the CPU preset’s adversary and rates, with far fewer steps'
-        : 'this run of the paper’s networks and settings on this machine';
-  return `${PUBLISHED}\n\nThe table above is ${ours}, not comparable row by row.`;
-}
-
 const NETWORK_WORDS: Record<MnistBudget['networks'], string> = {
   mlp: 'the CPU preset',
   conv: 'the paper’s conv networks with the CPU preset’s adversary, rates and schedule',
@@ -747,7 +739,10 @@ export const mnistReproduction: Reproduction = {
         { heading: 'AVB+AC against the VAE, seed by seed', body: seedsSection(ctx, rows) },
         { heading: 'AIS checked: bidirectional Monte Carlo', body: bdmcSection(rows, b) },
         { heading: 'AIS checked: longer annealing', body: convergenceSection(ctx, b) },
-        { heading: 'Published numbers (other conditions)', body: publishedSection(b) },
+        {
+          heading: 'Published numbers (other conditions)',
+          body: `${PUBLISHED}\n\nThe table above is ${NETWORK_WORDS[b.networks]}, trained on this machine for ${b.steps.toLocaleString('en-US')} steps: not comparable row by row.`,
+        },
       ],
       provenance: provenance(ctx, facts, VERSION),
     };
