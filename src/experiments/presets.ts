@@ -216,7 +216,7 @@ export function mnistCpuOverrides(method: Method): ConfigOverrides {
  * preset's adversary, batch and cosine schedule (`avb reproduce mnist --budget conv`):
  * {@link mnistCpuOverrides} without its MLP parts, every learning rate times
  * {@link CONV_RATE_SCALE}. The paper's 3 x 1,024 adversary would add ~25% to an AVB+AC step; the
- * preset's 2 x 512 keeps up (adversary accuracy 0.45-0.55 throughout a 40,000-step plan).
+ * preset's 2 x 512 keeps up (adversary accuracy 0.35-0.60 throughout a 40,000-step plan).
  */
 export function mnistConvCpuOverrides(method: Method): ConfigOverrides {
   const { encoder: _encoder, decoder: _decoder, ...rest } = mnistCpuOverrides(method);
