@@ -86,8 +86,9 @@ const fromEncoder = (...steps: number[]): AisRun[] =>
  * against the MLP's -99.5, and at the end of the plan an AIS NLL within 0.33 +- 0.34 nats of
  * the MLP's after its 500,000-step plan, on the same 200 test digits (README, "The conv networks
  * at the CPU preset's adversary"). 300,000 steps are aimed at the issue's 84 nats: the MLP gained
- * about a nat per doubling of its plan at this level. A step costs ~100-117 ms (AVB+AC) and
- * ~53-67 ms (the VAE) of one core against ~40 and ~8 for the MLP, and AIS on the conv decoder
+ * about a nat per doubling of its plan at this level. A step costs ~92 ms (AVB+AC) and ~52 ms
+ * (the VAE) of one core in the goal run, two at a time (the pilots, beside the test suite:
+ * ~100-117 and ~53-67) against ~40 and ~8 for the MLP, and AIS on the conv decoder
  * ~10x the MLP's per digit, so AIS anneals 100 steps from the encoder (its ladder checks that
  * against 1,000 from the encoder and from the prior). About 11 h on 2 cores per seed.
  */
