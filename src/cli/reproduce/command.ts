@@ -37,7 +37,7 @@ export function addReproduceCommand(program: Command): void {
     .addOption(
       new Option(
         '--budget <budget>',
-        'quick (minutes; MNIST < 30 min on 2 cores), standard (MNIST: about 2 h on 2 cores, README’s MNIST table), long (MNIST only: the AVB+AC-32 / VAE-32 pair, 500,000 steps, AIS on 2,000 digits; about 7 h on 2 cores), conv (MNIST only: that pair with the paper’s conv encoder and decoder, 300,000 steps, AIS on 2,000 digits; about 11 h on 2 cores) or full (the paper’s settings; MNIST takes days)',
+        'quick (minutes; MNIST < 30 min on 2 cores), standard (MNIST: about 2 h on 2 cores, README’s MNIST table), long (MNIST only: the AVB+AC-32 / VAE-32 pair, 500,000 steps, AIS on 2,000 digits; about 7 h on 2 cores), conv (MNIST only: that pair with the paper’s conv encoder and decoder, 300,000 steps, AIS on 2,000 digits; about 9 h on 2 cores) or full (the paper’s settings; MNIST takes days)',
       )
         .choices(BUDGETS)
         .default('quick'),
