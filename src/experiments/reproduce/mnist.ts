@@ -90,7 +90,7 @@ const fromEncoder = (...steps: number[]): AisRun[] =>
  * (the VAE) of one core in the goal run, two at a time (the pilots, beside the test suite:
  * ~100-117 and ~53-67) against ~40 and ~8 for the MLP, and AIS on the conv decoder
  * ~10x the MLP's per digit, so AIS anneals 100 steps from the encoder (its ladder checks that
- * against 1,000 from the encoder and from the prior). About 9 h on 2 cores per seed (10.6 h
+ * against 1,000 from the encoder and from the prior). About 9 h on 2 cores per seed (10.9 h
  * measured with AIS on all 10,000 digits).
  */
 const CONV_STEPS = 300000;
