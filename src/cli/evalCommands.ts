@@ -150,10 +150,15 @@ export function addEvalCommands(program: Command): void {
           batchPoints: opts.batchPoints,
           bdmcPoints: opts.bdmc,
           seed: opts.seed,
-          onResume: (done, points, file) => {
-            resumedFraction = done / points;
+          onResume: (done, points, file, inBatch) => {
+            const batch = Math.min(opts.batchPoints, points - done);
+            resumedFraction = (done + (batch * inBatch.steps) / inBatch.of) / points;
+            const part =
+              inBatch.steps > 0
+                ? `, and ${inBatch.steps} of the next batch's ${inBatch.of} annealing steps`
+                : '';
             process.stderr.write(
-              `resuming: ${done} of ${points} points were estimated before (${file})\n`,
+              `resuming: ${done} of ${points} points were estimated before${part} (${file})\n`,
             );
           },
           onProgress: (done, total) => {

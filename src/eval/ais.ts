@@ -3,7 +3,7 @@ import { LOG_2PI, importanceWeightEss } from '../math/gaussian.js';
 import type { Progress } from '../progress.js';
 import { yieldToEventLoop } from '../yieldToEventLoop.js';
 import type { Decoder } from '../nn/decoders.js';
-import type { Rng } from '../random/rng.js';
+import { Rng } from '../random/rng.js';
 import { logMeanExp, meanAndStderr } from './stats.js';
 
 export interface AisOptions {
@@ -107,14 +107,48 @@ export async function aisLogLikelihood(
   rng: Rng,
   start: AisStart = { kind: 'prior' },
   onProgress?: Progress,
+  snapshots?: AisSnapshots,
 ): Promise<AisResult> {
-  if (options.adapt !== 'pilot')
-    return annealedRun(decoder, x, latentDim, options, rng, start, onProgress);
+  const from = snapshots?.from;
+  if (options.adapt !== 'pilot') {
+    return annealedRun(decoder, x, latentDim, options, rng, start, onProgress, undefined, {
+      from: from?.run,
+      save: snapshots && ((run) => snapshots.save({ phase: 'main', run })),
+      due: snapshots?.due,
+    });
+  }
   const began = performance.now();
+  const total = 2 * options.steps;
+  const main = (stepSizes: Float64Array, mainRng: Rng, resumeAt?: AnnealingState) =>
+    annealedRun(
+      decoder,
+      x,
+      latentDim,
+      options,
+      mainRng,
+      start,
+      (t) => onProgress?.(options.steps + t, total),
+      stepSizes,
+      {
+        from: resumeAt,
+        save:
+          snapshots &&
+          ((run) => snapshots.save({ phase: 'main', run, pilotStepSizes: Array.from(stepSizes) })),
+        due: snapshots?.due,
+      },
+    );
+  // Past the pilot: its step sizes were kept, the estimating pass continues.
+  if (from?.phase === 'main' && from.pilotStepSizes) {
+    const r = await main(Float64Array.from(from.pilotStepSizes), rng, from.run);
+    return { ...r, seconds: (performance.now() - began) / 1000 };
+  }
   // The pilot: its own random stream, the first points, as many chains, global adaptation.
   // (Measured on the linear-Gaussian check: a pilot of 2 chains per point gave a noisier schedule
   // and estimates 0.02 nats lower; with as many chains as the estimate, no bias.)
-  const pilotRng = rng.fork();
+  const pilotRng = from?.phase === 'pilot' ? undefined : rng.fork();
+  // The estimating pass's stream as the pilot's fork left it (kept in the pilot's snapshots).
+  const mainRng = from?.phase === 'pilot' && from.mainRng ? Rng.fromState(from.mainRng) : rng;
+  const mainState = mainRng.state();
   const m = Math.min(options.pilotPoints, x.shape[0]);
   const xPilot = tf.slice(x, 0, m);
   const pilotStart: AisStart =
@@ -125,28 +159,57 @@ export async function aisLogLikelihood(
           logVar: start.logVar.subarray(0, m * latentDim),
         }
       : start;
-  const total = 2 * options.steps;
   const pilot = await annealedRun(
     decoder,
     xPilot,
     latentDim,
     { ...options, adapt: 'global' },
-    pilotRng,
+    pilotRng ?? mainRng, // resumed: the snapshot's stream replaces it
     pilotStart,
     (t) => onProgress?.(t, total),
+    undefined,
+    {
+      from: from?.phase === 'pilot' ? from.run : undefined,
+      save: snapshots && ((run) => snapshots.save({ phase: 'pilot', run, mainRng: mainState })),
+      due: snapshots?.due,
+    },
   );
   xPilot.dispose();
-  const r = await annealedRun(
-    decoder,
-    x,
-    latentDim,
-    options,
-    rng,
-    start,
-    (t) => onProgress?.(options.steps + t, total),
-    pilot.stepSizes,
-  );
+  const r = await main(pilot.stepSizes, mainRng);
   return { ...r, seconds: (performance.now() - began) / 1000 };
+}
+
+/**
+ * Snapshots of a long AIS run, so that an interrupted one continues where it stopped (a 1,000-step
+ * run on a batch of MNIST digits takes a quarter of an hour) and ends with the very numbers of an
+ * uninterrupted run: every 20 annealing steps (never after the last) `save` receives the state if
+ * `due()` says one is due; `from` continues the run from one. The caller keeps the clock, so that
+ * it spans the pilot and the estimate, and its own saves between runs.
+ */
+export interface AisSnapshots {
+  from?: AisSnapshot;
+  save: (s: AisSnapshot) => void;
+  due: () => boolean;
+}
+
+/**
+ * An AIS run between two annealing steps (JSON-safe). `pilot`: inside the pilot pass, with the
+ * estimating pass's stream as the pilot's fork left it; `main`: inside the estimating pass, with
+ * the pilot's step sizes (absent when `adapt` is not `pilot`, so there was none).
+ */
+export type AisSnapshot =
+  | { phase: 'pilot'; run: AnnealingState; mainRng: number[] }
+  | { phase: 'main'; run: AnnealingState; pilotStepSizes?: number[] };
+
+/** One annealing pass after `t` of its steps: the chains, their weights, the adaptation, the stream. */
+export interface AnnealingState {
+  t: number;
+  /** Chain positions `[chains * n, L]`, row-major. */
+  z: number[];
+  logW: number[];
+  acceptedTotal: number;
+  adapter: StepSizeAdapterState;
+  rng: number[];
 }
 
 /**
@@ -162,6 +225,11 @@ async function annealedRun(
   start: AisStart,
   onProgress?: Progress,
   frozenSteps?: Float64Array,
+  snapshots?: {
+    from?: AnnealingState;
+    save?: (s: AnnealingState) => void;
+    due?: () => boolean;
+  },
 ): Promise<AisResult> {
   const began = performance.now();
   const n = x.shape[0];
@@ -169,20 +237,44 @@ async function annealedRun(
   const L = latentDim;
   const betas = annealingSchedule(options.steps, options.schedule);
   const target = annealingTarget(decoder, x, options.chains, L, start);
+  const from = snapshots?.from;
+  if (from && (from.z.length !== N * L || from.t > options.steps))
+    throw new Error(`AIS snapshot of another run (${from.z.length} values, step ${from.t})`);
+  // A resumed run takes the snapshot's stream (the one given stands for it).
+  const stream = from ? Rng.fromState(from.rng) : rng;
   // The chain state carries its decoder term, so each transition runs the network only at the
-  // new leapfrog positions.
-  const z = tf.tidy(() => {
-    const eps = rng.normalTensor([N, L]);
-    return target.q0 ? tf.add(target.q0.mean, tf.mul(target.q0.std, eps)) : eps;
-  });
+  // new leapfrog positions. (Resumed, the term is recomputed at the same positions with the same
+  // batch shape: the same values, bit for bit.)
+  const z = from
+    ? tf.tensor2d(from.z, [N, L])
+    : tf.tidy(() => {
+        const eps = stream.normalTensor([N, L]);
+        return target.q0 ? tf.add(target.q0.mean, tf.mul(target.q0.std, eps)) : eps;
+      });
   const chains = new AnnealedChains(target, z);
   const adapter = new StepSizeAdapter(n, options, frozenSteps);
-  for (let t = 1; t <= options.steps; t++) {
+  if (from) {
+    chains.logW.set(from.logW);
+    chains.acceptedTotal = from.acceptedTotal;
+    adapter.restore(from.adapter);
+  }
+  for (let t = (from?.t ?? 0) + 1; t <= options.steps; t++) {
     const stepSizes = adapter.sizesFor(t);
-    const acc = chains.step(betas[t], betas[t] - betas[t - 1], stepSizes, options.leapfrog, rng);
+    const acc = chains.step(betas[t], betas[t] - betas[t - 1], stepSizes, options.leapfrog, stream);
     adapter.update(acc);
     onProgress?.(t, options.steps);
-    if (t % 20 === 0) await yieldToEventLoop();
+    if (t % 20 !== 0) continue;
+    if (snapshots?.save && t < options.steps && snapshots.due?.()) {
+      snapshots.save({
+        t,
+        z: Array.from(chains.positions()),
+        logW: Array.from(chains.logW),
+        acceptedTotal: chains.acceptedTotal,
+        adapter: adapter.state(),
+        rng: stream.state(),
+      });
+    }
+    await yieldToEventLoop();
   }
   chains.dispose();
   target.dispose();
@@ -306,6 +398,11 @@ class AnnealedChains {
     return acc;
   }
 
+  /** The chains' current positions `[N * L]`. */
+  positions(): Float32Array {
+    return this.z.dataSync() as Float32Array;
+  }
+
   dispose(): void {
     tf.dispose([this.z, this.here.ll, this.here.grad]);
   }
@@ -360,6 +457,13 @@ function hmcTransition(
   });
 }
 
+/** What {@link StepSizeAdapter} carries from step to step (JSON-safe). */
+export interface StepSizeAdapterState {
+  sizes: number[];
+  acceptEma: number[];
+  used: number[];
+}
+
 /**
  * HMC step sizes per chain, adapted toward 0.65 acceptance (an exponential moving average of
  * the acceptance, x1.1 above, /1.1 below) over all chains, per point or per chain; or read from
@@ -385,6 +489,20 @@ class StepSizeAdapter {
     if (this.frozen) this.sizes.fill(this.frozen[t - 1]);
     this.used[t - 1] = this.sizes[0];
     return this.sizes;
+  }
+
+  state(): StepSizeAdapterState {
+    return {
+      sizes: Array.from(this.sizes),
+      acceptEma: Array.from(this.acceptEma),
+      used: Array.from(this.used),
+    };
+  }
+
+  restore(s: StepSizeAdapterState): void {
+    this.sizes.set(s.sizes);
+    this.acceptEma.set(s.acceptEma);
+    this.used.set(s.used);
   }
 
   update(accepted: ArrayLike<number>): void {

@@ -11,7 +11,10 @@ import { scratchDir } from '../scratchDir.js';
 const dir = scratchDir('avb-eval-resume-');
 const run = join(dir, 'vae');
 
-/** Six points in three batches of two, with IWAE: small enough for seconds, long enough to cut. */
+/**
+ * The synthetic data's four test points (`points: 6` asks for more than there are) in two batches
+ * of two, with IWAE: small enough for seconds, long enough to cut.
+ */
 function options(out: string, extra: Partial<EvalOptions> = {}): EvalOptions {
   return {
     run,
@@ -34,12 +37,21 @@ function options(out: string, extra: Partial<EvalOptions> = {}): EvalOptions {
   };
 }
 
-/** An evaluation to `out` stopped inside its second of three batches (as by a kill). */
-async function interruptedHalfway(out: string): Promise<void> {
+/**
+ * An evaluation to `out` stopped (as by a kill) once past `fraction` of its work: past half, in its
+ * second batch.
+ */
+async function interruptedHalfway(
+  out: string,
+  extra: Partial<EvalOptions> = {},
+  fraction = 0.5,
+): Promise<void> {
   const stop = (done: number, total: number) => {
-    if (done > total / 2) throw new Error('interrupted');
+    if (done > total * fraction) throw new Error('interrupted');
   };
-  await expect(evaluateRun(options(out, { onProgress: stop }))).rejects.toThrow('interrupted');
+  await expect(evaluateRun(options(out, { ...extra, onProgress: stop }))).rejects.toThrow(
+    'interrupted',
+  );
 }
 
 beforeAll(async () => {
@@ -68,6 +80,50 @@ describe('an interrupted evaluation', () => {
     expect(existsSync(partialEvalFile(out))).toBe(false);
     expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(resumed);
   }, 120_000);
+
+  // Snapshots every 20 annealing steps (`snapshotSeconds: 0`). The second batch is the second
+  // half of the work: with the pilot, its 40 steps then the estimate's 40. Stopped at 0.68 of the
+  // work (the pilot's step 29), the latest snapshot is the pilot's step 20; at 0.9 (the
+  // estimate's step 25), the estimate's step 20. Without a pilot (`global`), 0.8 stops at step 25.
+  it.each([
+    { adapt: 'pilot', fraction: 0.68, phase: 'pilot', t: 20, steps: 20 },
+    { adapt: 'pilot', fraction: 0.9, phase: 'main', t: 20, steps: 60 },
+    { adapt: 'global', fraction: 0.8, phase: 'main', t: 20, steps: 20 },
+  ] as const)(
+    'stopped inside a batch ($adapt, at $fraction), continues from its snapshot at the $phase pass step $t to the uninterrupted numbers',
+    async ({ adapt, fraction, phase, t, steps }) => {
+      const settings = (out: string, extra: Partial<EvalOptions> = {}) =>
+        options(out, { snapshotSeconds: 0, ...extra, ais: { ...options(out).ais, adapt } });
+      const whole = await evaluateRun(settings(join(dir, `whole-${adapt}.json`)));
+      const out = join(dir, `in-batch-${adapt}-${fraction}.json`);
+      await interruptedHalfway(out, settings(out), fraction);
+      const partial = JSON.parse(readFileSync(partialEvalFile(out), 'utf8')) as {
+        done: number;
+        batch?: { phase: string; run: { t: number } };
+      };
+      expect(partial.done).toBe(2);
+      expect(partial.batch?.phase).toBe(phase);
+      expect(partial.batch?.run.t).toBe(t);
+      const resumes: { steps: number; of: number }[] = [];
+      const progress: number[] = [];
+      const resumed = await evaluateRun(
+        settings(out, {
+          onResume: (_done, _points, _file, inBatch) => resumes.push(inBatch),
+          onProgress: (done) => progress.push(done),
+        }),
+      );
+      expect(resumes).toEqual([{ steps, of: adapt === 'pilot' ? 80 : 40 }]);
+      // Only the rest was done again: the first progress report is the step after the snapshot.
+      const perBatch = adapt === 'pilot' ? 80 : 40;
+      expect(progress[0]).toBe(2 * perBatch + (steps + 1) * 2);
+      expect(resumed.logLikelihood.perPoint).toEqual(whole.logLikelihood.perPoint);
+      expect(resumed.iwae).toEqual(whole.iwae);
+      expect(resumed.acceptance).toBe(whole.acceptance);
+      expect(resumed.essMean).toBe(whole.essMean);
+      expect(existsSync(partialEvalFile(out))).toBe(false);
+    },
+    120_000,
+  );
 
   it('starts over when the partial file is of other settings', async () => {
     const out = join(dir, 'other.json');
