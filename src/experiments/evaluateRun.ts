@@ -54,8 +54,8 @@ export interface EvalOptions {
   onProgress?: Progress;
   /**
    * Called once when the evaluation continues an interrupted one ({@link partialEvalFile}):
-   * `done` of the `points` were estimated before, and `inBatch` annealing steps of the next
-   * batch's `ofBatch` (the pilot's and the estimate's; 0 when it starts that batch over).
+   * `done` of the `points` were estimated before, and `inBatch.steps` annealing steps of the next
+   * batch's `inBatch.of` (the pilot's and the estimate's; 0 when it starts that batch over).
    */
   onResume?: (
     done: number,
