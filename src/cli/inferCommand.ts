@@ -255,6 +255,7 @@ async function inferAction(spec: string, opts: InferCliOptions, cmd: Command): P
       (m) => progress.label(m),
       modelFiles(spec, opts.data),
     );
+    progress.stop();
     return;
   }
   if (!opts.out) {
@@ -263,6 +264,7 @@ async function inferAction(spec: string, opts: InferCliOptions, cmd: Command): P
       onProgress: progress.callback,
       chainPool,
     });
+    progress.stop();
     report(methodSummary(model, r), r, opts);
     return;
   }

@@ -14,7 +14,12 @@ const PROGRESS_FD =
 export class TrainingProgress {
   private bar?: cliProgress.SingleBar;
   private lastLine = -Infinity;
-  private lastJson = 0;
+  // -Infinity: the first unit of work is always reported. A phase that starts less than a second
+  // after the process did (a quick fit on a fast machine, then its polish) was otherwise silent.
+  private lastJson = -Infinity;
+  /** The last `done` ticked, and the last one sent on the progress channel. */
+  private lastDone: number | undefined;
+  private sentDone: number | undefined;
   private startTime = 0;
   private startStep = 0;
 
@@ -75,11 +80,13 @@ export class TrainingProgress {
    * end, with `"phase"` when the work after a fit counts (`"refit"`, `"polish"`: a new total).
    * The line for people is free to change; this one is the protocol.
    */
-  private emitJson(done: number): void {
+  private emitJson(done: number, force = false): void {
     if (PROGRESS_FD === undefined) return;
+    this.lastDone = done;
     const now = performance.now();
-    if (now - this.lastJson < 1000 && done !== this.total) return;
+    if (!force && now - this.lastJson < 1000 && done !== this.total) return;
     this.lastJson = now;
+    this.sentDone = done;
     const rate = (done - this.startStep) / Math.max(1e-9, (now - this.startTime) / 1000);
     try {
       const line = { done, total: this.total, rate, ...(this.phase ? { phase: this.phase } : {}) };
@@ -104,7 +111,13 @@ export class TrainingProgress {
     process.stderr.write(`${text}\n`);
   }
 
+  /**
+   * Ends the bar. Work that stopped short of its total (a polish whose chains forgot q early, a
+   * fit that converged) sends where it ended, if the once-a-second limit held that line back.
+   */
   stop(): void {
+    if (this.lastDone !== undefined && this.lastDone !== this.sentDone)
+      this.emitJson(this.lastDone, true);
     this.bar?.stop();
   }
 }
