@@ -17,9 +17,8 @@ export class TrainingProgress {
   // -Infinity: the first unit of work is always reported. A phase that starts less than a second
   // after the process did (a quick fit on a fast machine, then its polish) was otherwise silent.
   private lastJson = -Infinity;
-  /** The last `done` ticked, and the last one sent on the progress channel. */
-  private lastDone: number | undefined;
-  private sentDone: number | undefined;
+  /** The last `done` the once-a-second limit kept off the progress channel, until one is sent. */
+  private heldBack: number | undefined;
   private startTime = 0;
   private startStep = 0;
 
@@ -82,11 +81,13 @@ export class TrainingProgress {
    */
   private emitJson(done: number, force = false): void {
     if (PROGRESS_FD === undefined) return;
-    this.lastDone = done;
     const now = performance.now();
-    if (!force && now - this.lastJson < 1000 && done !== this.total) return;
+    if (!force && now - this.lastJson < 1000 && done !== this.total) {
+      this.heldBack = done;
+      return;
+    }
     this.lastJson = now;
-    this.sentDone = done;
+    this.heldBack = undefined;
     const rate = (done - this.startStep) / Math.max(1e-9, (now - this.startTime) / 1000);
     try {
       const line = { done, total: this.total, rate, ...(this.phase ? { phase: this.phase } : {}) };
@@ -116,8 +117,7 @@ export class TrainingProgress {
    * fit that converged) sends where it ended, if the once-a-second limit held that line back.
    */
   stop(): void {
-    if (this.lastDone !== undefined && this.lastDone !== this.sentDone)
-      this.emitJson(this.lastDone, true);
+    if (this.heldBack !== undefined) this.emitJson(this.heldBack, true);
     this.bar?.stop();
   }
 }
